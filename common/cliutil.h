@@ -1,0 +1,17 @@
+/*
+ * Shared by the verbs of `concordat`: one-line error messages in the house
+ * format ("concordat: what failed: why") and sysexits codes.
+ */
+#ifndef COMMON_CLIUTIL_H
+#define COMMON_CLIUTIL_H
+
+#include <sysexits.h>
+
+/* Prints "concordat: " and the formatted message to stderr; returns code. */
+int cliutil_fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The sysexits code for a project error (ERROR_*). */
+int cliutil_exit_code(int err);
+
+#endif

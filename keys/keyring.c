@@ -1,0 +1,147 @@
+/*
+ * The keyring: a folder of public identity files, mapping agency ids to
+ * their keys and CURVE transport keys to agency ids (for the broker's ZAP
+ * handler).
+ */
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "keys/keys.h"
+
+#define KEYRING_MAX 1024
+
+struct keyring {
+	size_t n;
+	struct keys_public *ids;
+};
+
+static int __attribute__((format(printf, 4, 5)))
+fail(char *errbuf, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errbuf != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(errbuf, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+int
+keyring_load(const char *dir, struct keyring **out, char *errbuf,
+    size_t errlen)
+{
+	struct keyring *kr;
+	struct dirent *de;
+	DIR *d;
+	int rc = ERROR_OK;
+
+	*out = NULL;
+	d = opendir(dir);
+	if (d == NULL)
+		return fail(errbuf, errlen, ERROR_NOENT, "%s: cannot open the keyring folder",
+		    dir);
+	kr = calloc(1, sizeof(*kr));
+	if (kr == NULL) {
+		closedir(d);
+		return ERROR_NOMEM;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char path[4096], want[64];
+		struct keys_public p;
+		size_t nl = strlen(de->d_name);
+
+		if (nl < 5 || strcmp(de->d_name + nl - 4, ".pub") != 0 ||
+		    de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((rc = keys_load_public(path, &p)) != 0) {
+			fail(errbuf, errlen, rc, "%s: %s", path,
+			    error_strerror(rc));
+			goto out;
+		}
+		if (p.is_broker)
+			continue;
+		snprintf(want, sizeof(want), "%s.pub", p.id);
+		if (strcmp(want, de->d_name) != 0) {
+			rc = fail(errbuf, errlen, ERROR_KEY,
+			    "%s: holds the identity of '%s'", path, p.id);
+			goto out;
+		}
+		for (size_t i = 0; i < kr->n; i++) {
+			if (sodium_memcmp(kr->ids[i].transport_pk,
+				p.transport_pk, KEYS_CURVE_KEY) == 0) {
+				rc = fail(errbuf, errlen, ERROR_KEY,
+				    "%s: same transport key as '%s'", path,
+				    kr->ids[i].id);
+				goto out;
+			}
+		}
+		if (kr->n == KEYRING_MAX) {
+			rc = fail(errbuf, errlen, ERROR_TOOBIG,
+			    "%s: more than 1024 identities", dir);
+			goto out;
+		}
+		struct keys_public *grown =
+		    realloc(kr->ids, (kr->n + 1) * sizeof(*grown));
+		if (grown == NULL) {
+			rc = ERROR_NOMEM;
+			goto out;
+		}
+		kr->ids = grown;
+		kr->ids[kr->n++] = p;
+	}
+	*out = kr;
+	kr = NULL;
+out:
+	closedir(d);
+	keyring_free(kr);
+	return rc;
+}
+
+void
+keyring_free(struct keyring *kr)
+{
+	if (kr == NULL)
+		return;
+	free(kr->ids);
+	free(kr);
+}
+
+const struct keys_public *
+keyring_find(const struct keyring *kr, const char *id)
+{
+	for (size_t i = 0; i < kr->n; i++)
+		if (strcmp(kr->ids[i].id, id) == 0)
+			return &kr->ids[i];
+	return NULL;
+}
+
+const struct keys_public *
+keyring_find_transport(const struct keyring *kr,
+    const uint8_t key[KEYS_CURVE_KEY])
+{
+	for (size_t i = 0; i < kr->n; i++)
+		if (sodium_memcmp(kr->ids[i].transport_pk, key,
+			KEYS_CURVE_KEY) == 0)
+			return &kr->ids[i];
+	return NULL;
+}
+
+size_t
+keyring_count(const struct keyring *kr)
+{
+	return kr->n;
+}
+
+const struct keys_public *
+keyring_at(const struct keyring *kr, size_t i)
+{
+	return i < kr->n ? &kr->ids[i] : NULL;
+}

@@ -1,0 +1,2 @@
+/* envelope: in progress */
+typedef int proto_envelope_placeholder;

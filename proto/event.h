@@ -1,0 +1,91 @@
+/*
+ * Audit events (DESIGN.md §7): the metadata-only leaves of the audit log,
+ * and their exact byte encoding (the AuditEvent message of concordat.proto).
+ * The broker builds events; audit/ stores and hashes their bytes; agents
+ * decode the leaves carried in receipts and deliveries.
+ */
+#ifndef PROTO_EVENT_H
+#define PROTO_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/fields.h"
+#include "common/ident.h"
+#include "proto/wire.h"
+
+enum event_type {
+	EVENT_ACCEPTED = 1,
+	EVENT_REJECTED = 2,
+	EVENT_DECISION = 3,
+	EVENT_DELIVERED = 4,
+	EVENT_ACKNOWLEDGED = 5,
+	EVENT_EXPIRED = 6,
+	EVENT_POLICY_ACTIVATED = 7,
+	EVENT_BROKER_STARTED = 8,
+	EVENT_BROKER_STOPPED = 9,
+	EVENT_CONNECTION_REFUSED = 10,
+};
+
+#define EVENT_MAX_LIST 16  /* recipients, rules, bases, obligations */
+#define EVENT_TEXT_MAX 512 /* basis, justification, detail, peer */
+
+/*
+ * One audit event. Every member is optional: zero, empty strings and empty
+ * lists are absent. Fixed sizes keep events free of allocation; decoding
+ * refuses an encoding that does not fit (ERROR_DECODE).
+ */
+struct event {
+	enum event_type type;
+	uint64_t time_ms;
+	bool has_msg_id;
+	uint8_t msg_id[WIRE_MSG_ID_LEN];
+	char sender[IDENT_AGENCY_MAX + 1];
+	char recipient[IDENT_AGENCY_MAX + 1];
+	char purpose[IDENT_NAME_MAX + 1];
+	int urgency; /* enum urgency, or 0 */
+	int kind;    /* enum kind, or 0 */
+	bool has_subject_ref;
+	uint8_t subject_ref[WIRE_REF_LEN];
+	size_t n_recipients;
+	char recipients[EVENT_MAX_LIST][IDENT_AGENCY_MAX + 1];
+	fieldset disclosed;
+	fieldset withheld;
+	size_t n_rules;
+	char rules[EVENT_MAX_LIST][IDENT_NAME_MAX + 1];
+	size_t n_bases;
+	char bases[EVENT_MAX_LIST][EVENT_TEXT_MAX];
+	size_t n_obligations;
+	char obligations[EVENT_MAX_LIST][IDENT_NAME_MAX + 1];
+	bool has_policy_sha256;
+	uint8_t policy_sha256[32];
+	bool breakglass;
+	char justification[EVENT_TEXT_MAX];
+	int reason; /* enum wire_reason, or 0 */
+	char detail[EVENT_TEXT_MAX];
+	char peer[EVENT_TEXT_MAX];
+};
+
+/*
+ * Encodes ev into a new malloc'd buffer *out of *len bytes; the caller
+ * frees it. Strings longer than their member's size cannot occur (the
+ * struct bounds them).
+ */
+WUR int event_encode(const struct event *ev, uint8_t **out, size_t *len);
+
+/*
+ * Decodes exactly len bytes into *ev (zeroed first). Unknown fields,
+ * over-long strings and lists, and bad lengths of fixed-size byte strings
+ * are refused with ERROR_DECODE / ERROR_UNKNOWN_FIELD.
+ */
+WUR int event_decode(const uint8_t *buf, size_t len, struct event *ev);
+
+/* "accepted", "rejected", "decision", ...; "?" when out of range. */
+const char *event_type_name(int type);
+
+/* The event type named s, or 0. */
+int event_type_parse(const char *s);
+
+#endif

@@ -1,0 +1,2 @@
+/* record: in progress */
+typedef int proto_record_placeholder;

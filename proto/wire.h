@@ -1,0 +1,250 @@
+/*
+ * The wire (DESIGN.md §5): the one place that turns protobuf bytes into
+ * checked internal structs and back. Frames are decoded with a size limit
+ * first and every unknown protobuf field rejected; protobuf-generated types
+ * never leave proto/.
+ */
+#ifndef PROTO_WIRE_H
+#define PROTO_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/fields.h"
+#include "common/ident.h"
+
+#define WIRE_VERSION 1
+#define WIRE_MSG_ID_LEN 16
+#define WIRE_REF_LEN 32
+#define WIRE_NONCE_LEN 24
+#define WIRE_DIGEST_LEN 32
+#define WIRE_SIG_LEN 64
+#define WIRE_KEY_LEN 32
+#define WIRE_WRAPPED_LEN 48 /* key + Poly1305 tag */
+#define WIRE_HASH_LEN 32    /* SHA-256, audit tree */
+#define WIRE_MAX_FRAME (1024 * 1024)
+#define WIRE_MAX_RECIPIENTS 16
+#define WIRE_MAX_PATH 64
+#define WIRE_MAX_PROOFS 16
+#define WIRE_PAD_BLOCK 256
+#define WIRE_JUSTIFICATION_MAX 512
+#define WIRE_DETAIL_MAX 512
+#define WIRE_CHECKPOINT_MAX 4096
+
+/* Why a message was rejected: one code per ingest step. */
+enum wire_reason {
+	WIRE_REASON_TOO_BIG = 1,
+	WIRE_REASON_MALFORMED = 2,
+	WIRE_REASON_SENDER_MISMATCH = 3,
+	WIRE_REASON_BAD_SIGNATURE = 4,
+	WIRE_REASON_STALE = 5,
+	WIRE_REASON_FUTURE = 6,
+	WIRE_REASON_REPLAY = 7,
+	WIRE_REASON_DIGEST_MISMATCH = 8,
+	WIRE_REASON_UNKNOWN_RECIPIENT = 9,
+	WIRE_REASON_BAD_GRANT = 10,
+	WIRE_REASON_UNDECLARED_PURPOSE = 11,
+	WIRE_REASON_NOT_PERMITTED = 12,
+	WIRE_REASON_STORAGE_FULL = 13,
+	WIRE_REASON_INTERNAL = 14,
+};
+
+enum wire_outcome {
+	WIRE_ACCEPTED = 1,
+	WIRE_REJECTED = 2,
+};
+
+enum wire_state {
+	WIRE_STATE_QUEUED = 1,
+	WIRE_STATE_DELIVERED = 2,
+	WIRE_STATE_ACKNOWLEDGED = 3,
+	WIRE_STATE_EXPIRED = 4,
+};
+
+/* "too_big", "malformed", ...: a stable code for logs and JSON. */
+const char *wire_reason_name(int reason);
+/* The reason code named s, or 0. */
+int wire_reason_parse(const char *s);
+/* True for reasons where the sender should send the same message again. */
+bool wire_reason_retryable(int reason);
+/* "queued", "delivered", "acknowledged", "expired". */
+const char *wire_state_name(int state);
+
+/* Maps an ERROR_* from envelope checks to the reason the broker reports. */
+int wire_reason_from_error(int err);
+
+/* The sender-signed manifest, decoded and structurally checked. */
+struct wire_manifest {
+	uint32_t version;
+	uint8_t msg_id[WIRE_MSG_ID_LEN];
+	char sender[IDENT_AGENCY_MAX + 1];
+	uint64_t created_at_ms;
+	int kind;    /* enum kind */
+	char purpose[IDENT_NAME_MAX + 1];
+	int urgency; /* enum urgency */
+	char justification[WIRE_JUSTIFICATION_MAX];
+	uint8_t subject_ref[WIRE_REF_LEN];
+	bool has_in_reply_to;
+	uint8_t in_reply_to[WIRE_MSG_ID_LEN];
+	size_t n_recipients;
+	char recipients[WIRE_MAX_RECIPIENTS][IDENT_AGENCY_MAX + 1];
+	fieldset requested; /* REQUEST only */
+	uint8_t digests[FIELDS_COUNT + 1][WIRE_DIGEST_LEN]; /* [1..13] */
+};
+
+/* Index of id in m->recipients, or -1. */
+int wire_manifest_recipient(const struct wire_manifest *m, const char *id);
+
+/* One field's sealed ciphertext; ct points into the owning frame. */
+struct wire_sealed {
+	bool present;
+	uint8_t nonce[WIRE_NONCE_LEN];
+	const uint8_t *ct;
+	size_t ct_len;
+};
+
+struct wire_wrap {
+	bool present;
+	uint8_t nonce[WIRE_NONCE_LEN];
+	uint8_t key[WIRE_WRAPPED_LEN];
+};
+
+struct wire_grant {
+	char recipient[IDENT_AGENCY_MAX + 1];
+	fieldset fields; /* fields with a wrap */
+	struct wire_wrap wraps[FIELDS_COUNT + 1]; /* [1..13] */
+};
+
+/*
+ * A proof that the broker logged an event: the leaf bytes, its index, an
+ * RFC 6962 inclusion path and the signed checkpoint the path leads to.
+ * Pointers borrow from the owning frame (decode) or the caller (encode).
+ */
+struct wire_audit_proof {
+	uint64_t leaf_index;
+	const uint8_t *leaf;
+	size_t leaf_len;
+	size_t n_path;
+	uint8_t path[WIRE_MAX_PATH][WIRE_HASH_LEN];
+	const char *checkpoint; /* signed note text */
+	size_t checkpoint_len;
+};
+
+/* Submit: an envelope as sent (decoded, not yet verified). */
+struct wire_envelope {
+	struct wire_manifest m;
+	const uint8_t *manifest; /* the exact signed bytes */
+	size_t manifest_len;
+	uint8_t signature[WIRE_SIG_LEN];
+	struct wire_sealed sealed[FIELDS_COUNT + 1]; /* [1..13], all present */
+	size_t n_grants;
+	struct wire_grant grants[WIRE_MAX_RECIPIENTS];
+};
+
+/* Delivery: the redacted envelope one recipient receives. */
+struct wire_delivery {
+	struct wire_manifest m;
+	const uint8_t *manifest;
+	size_t manifest_len;
+	uint8_t signature[WIRE_SIG_LEN];
+	fieldset fields; /* fields whose ciphertext and wrap are present */
+	struct wire_sealed sealed[FIELDS_COUNT + 1];
+	struct wire_wrap wraps[FIELDS_COUNT + 1];
+	bool has_decision;
+	struct wire_audit_proof decision;
+};
+
+struct wire_receipt {
+	uint8_t msg_id[WIRE_MSG_ID_LEN];
+	int outcome; /* enum wire_outcome */
+	int reason;  /* enum wire_reason, 0 when accepted */
+	char detail[WIRE_DETAIL_MAX];
+	bool retryable;
+	size_t n_decisions;
+	struct wire_audit_proof decisions[WIRE_MAX_PROOFS];
+};
+
+struct wire_status {
+	uint8_t msg_id[WIRE_MSG_ID_LEN];
+	char recipient[IDENT_AGENCY_MAX + 1];
+	int state; /* enum wire_state */
+	uint64_t at_ms;
+	bool has_event;
+	struct wire_audit_proof event;
+};
+
+struct wire_proof {
+	const char *checkpoint;
+	size_t checkpoint_len;
+	uint64_t from_size;
+	size_t n_path;
+	uint8_t path[WIRE_MAX_PATH][WIRE_HASH_LEN];
+};
+
+enum wire_frame_type {
+	WIRE_SUBMIT = 1,
+	WIRE_RECEIPT = 2,
+	WIRE_DELIVERY = 3,
+	WIRE_DELIVERY_ACK = 4,
+	WIRE_STATUS = 5,
+	WIRE_PROOF_REQUEST = 6,
+	WIRE_PROOF = 7,
+};
+
+/* A decoded frame. Every pointer in it stays valid until wire_frame_free. */
+struct wire_frame {
+	enum wire_frame_type type;
+	union {
+		struct wire_envelope submit;
+		struct wire_receipt receipt;
+		struct wire_delivery delivery;
+		uint8_t ack_msg_id[WIRE_MSG_ID_LEN];
+		struct wire_status status;
+		uint64_t proof_request_size;
+		struct wire_proof proof;
+	} u;
+	void *priv; /* the unpacked protobuf, owned */
+};
+
+/*
+ * Decodes one frame. Refuses more than WIRE_MAX_FRAME bytes before decoding
+ * (ERROR_TOOBIG), protobuf that does not parse (ERROR_DECODE), unknown
+ * fields anywhere (ERROR_UNKNOWN_FIELD), and structural faults: missing
+ * members, wrong lengths, out-of-range enums, bad identifiers, duplicate
+ * fields or recipients (ERROR_DECODE). Checks no signature. On success the
+ * caller frees *out with wire_frame_free. When why is not NULL it receives
+ * a short message naming the fault.
+ */
+WUR int wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out,
+    char *why, size_t whylen);
+void wire_frame_free(struct wire_frame *f);
+
+/*
+ * Decodes and checks manifest bytes (as signed) into *m. Used by wire_decode
+ * and by agents re-reading their own stored envelopes.
+ */
+WUR int wire_manifest_decode(const uint8_t *buf, size_t len,
+    struct wire_manifest *m, char *why, size_t whylen);
+
+/* Encoders: each writes a new malloc'd frame the caller frees. */
+WUR int wire_receipt_encode(const struct wire_receipt *r, uint8_t **out,
+    size_t *len);
+WUR int wire_ack_encode(const uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **out,
+    size_t *len);
+WUR int wire_status_encode(const struct wire_status *s, uint8_t **out,
+    size_t *len);
+WUR int wire_proof_request_encode(uint64_t tree_size, uint8_t **out,
+    size_t *len);
+WUR int wire_proof_encode(const struct wire_proof *p, uint8_t **out,
+    size_t *len);
+
+/*
+ * Builds a Delivery frame from stored redacted delivery bytes (from
+ * envelope_redact) and the decision's audit proof.
+ */
+WUR int wire_delivery_frame(const uint8_t *delivery, size_t len,
+    const struct wire_audit_proof *decision, uint8_t **out, size_t *outlen);
+
+#endif
