@@ -1,13 +1,768 @@
-/* in progress */
+/*
+ * Frames to checked internal structs and back (DESIGN.md §5). Every frame
+ * the broker or an agent receives comes through wire_decode: size first,
+ * then protobuf, then unknown fields, then the structure of every member.
+ * Signatures and digests are envelope.c's business.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/urgency.h"
+#include "proto/pbutil.h"
 #include "proto/wire.h"
-static const char *const reasons[] = {NULL, "too_big", "malformed",
-    "sender_mismatch", "bad_signature", "stale", "future", "replay",
-    "digest_mismatch", "unknown_recipient", "bad_grant",
-    "undeclared_purpose", "not_permitted", "storage_full", "internal"};
+
+#define LEAF_MAX (64 * 1024)
+
+/* Our enums carry the wire's numbers, so they convert by value. */
+_Static_assert((int)CONCORDAT__KIND__KIND_REQUEST == KIND_REQUEST, "kind");
+_Static_assert((int)CONCORDAT__URGENCY__URGENCY_EMERGENCY ==
+	URGENCY_EMERGENCY, "urgency");
+_Static_assert((int)CONCORDAT__OUTCOME__OUTCOME_REJECTED == WIRE_REJECTED,
+    "outcome");
+_Static_assert((int)CONCORDAT__REASON__REASON_INTERNAL ==
+	WIRE_REASON_INTERNAL, "reason");
+_Static_assert((int)CONCORDAT__STATE__STATE_EXPIRED == WIRE_STATE_EXPIRED,
+    "state");
+_Static_assert((int)CONCORDAT__EVENT_TYPE__EVENT_CONNECTION_REFUSED == 10,
+    "event type");
+
+static const char *const reasons[] = {
+	NULL,
+	"too_big",
+	"malformed",
+	"sender_mismatch",
+	"bad_signature",
+	"stale",
+	"future",
+	"replay",
+	"digest_mismatch",
+	"unknown_recipient",
+	"bad_grant",
+	"undeclared_purpose",
+	"not_permitted",
+	"storage_full",
+	"internal",
+};
+#define N_REASONS (int)(sizeof(reasons) / sizeof(reasons[0]))
+
+static const char *const states[] = {NULL, "queued", "delivered",
+    "acknowledged", "expired"};
+
 const char *
-wire_reason_name(int r)
+wire_reason_name(int reason)
 {
-	if (r < 1 || r > 14)
+	if (reason < 1 || reason >= N_REASONS)
 		return "?";
-	return reasons[r];
+	return reasons[reason];
+}
+
+int
+wire_reason_parse(const char *s)
+{
+	for (int i = 1; i < N_REASONS; i++)
+		if (strcmp(s, reasons[i]) == 0)
+			return i;
+	return 0;
+}
+
+bool
+wire_reason_retryable(int reason)
+{
+	return reason == WIRE_REASON_STORAGE_FULL ||
+	    reason == WIRE_REASON_INTERNAL;
+}
+
+const char *
+wire_state_name(int state)
+{
+	if (state < 1 || state > 4)
+		return "?";
+	return states[state];
+}
+
+int
+wire_reason_from_error(int err)
+{
+	switch (err) {
+	case ERROR_TOOBIG:
+		return WIRE_REASON_TOO_BIG;
+	case ERROR_DECODE:
+	case ERROR_UNKNOWN_FIELD:
+	case ERROR_EMERGENCY:
+		return WIRE_REASON_MALFORMED;
+	case ERROR_SENDER:
+		return WIRE_REASON_SENDER_MISMATCH;
+	case ERROR_SIGNATURE:
+		return WIRE_REASON_BAD_SIGNATURE;
+	case ERROR_STALE:
+		return WIRE_REASON_STALE;
+	case ERROR_REPLAY:
+		return WIRE_REASON_REPLAY;
+	case ERROR_DIGEST:
+		return WIRE_REASON_DIGEST_MISMATCH;
+	case ERROR_UNKNOWN_AGENCY:
+		return WIRE_REASON_UNKNOWN_RECIPIENT;
+	case ERROR_GRANT:
+		return WIRE_REASON_BAD_GRANT;
+	case ERROR_PURPOSE:
+		return WIRE_REASON_UNDECLARED_PURPOSE;
+	case ERROR_MAPFULL:
+	case ERROR_NOSPC:
+		return WIRE_REASON_STORAGE_FULL;
+	default:
+		return WIRE_REASON_INTERNAL;
+	}
+}
+
+int
+wire_manifest_recipient(const struct wire_manifest *m, const char *id)
+{
+	for (size_t i = 0; i < m->n_recipients; i++)
+		if (strcmp(m->recipients[i], id) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ------------------------------------------------------------ decoding */
+
+#define WHY(...) pbutil_why(why, whylen, ERROR_DECODE, __VA_ARGS__)
+
+int
+wire_manifest_decode(const uint8_t *buf, size_t len, struct wire_manifest *m,
+    char *why, size_t whylen)
+{
+	Concordat__Manifest *pm;
+	int rc = ERROR_DECODE;
+
+	memset(m, 0, sizeof(*m));
+	pm = concordat__manifest__unpack(NULL, len, buf);
+	if (pm == NULL)
+		return WHY("manifest is not a valid protobuf message");
+	if (pbutil_has_unknown(&pm->base)) {
+		rc = pbutil_why(why, whylen, ERROR_UNKNOWN_FIELD,
+		    "manifest carries unknown fields");
+		goto out;
+	}
+	if (!pm->has_version || pm->version != WIRE_VERSION) {
+		rc = WHY("manifest version %u is not %d", pm->version,
+		    WIRE_VERSION);
+		goto out;
+	}
+	m->version = pm->version;
+	if (!pm->has_msg_id ||
+	    pbutil_bytes(m->msg_id, WIRE_MSG_ID_LEN, pm->msg_id) != 0) {
+		rc = WHY("msg_id must be %d bytes", WIRE_MSG_ID_LEN);
+		goto out;
+	}
+	if (pbutil_str(m->sender, sizeof(m->sender), pm->sender) != 0 ||
+	    !ident_agency_valid(m->sender)) {
+		rc = WHY("sender is not a valid agency id");
+		goto out;
+	}
+	if (!pm->has_created_at_ms) {
+		rc = WHY("created_at_ms missing");
+		goto out;
+	}
+	m->created_at_ms = pm->created_at_ms;
+	if (!pm->has_kind || ((int)pm->kind != KIND_RECORD &&
+				 (int)pm->kind != KIND_REQUEST)) {
+		rc = WHY("kind missing or unknown");
+		goto out;
+	}
+	m->kind = (int)pm->kind;
+	if (pbutil_str(m->purpose, sizeof(m->purpose), pm->purpose) != 0 ||
+	    !ident_name_valid(m->purpose)) {
+		rc = WHY("purpose missing or not a valid name");
+		goto out;
+	}
+	if (!pm->has_urgency || (int)pm->urgency < URGENCY_ROUTINE ||
+	    (int)pm->urgency > URGENCY_EMERGENCY) {
+		rc = WHY("urgency missing or unknown");
+		goto out;
+	}
+	m->urgency = (int)pm->urgency;
+	if (pbutil_str(m->justification, sizeof(m->justification),
+		pm->justification) != 0) {
+		rc = WHY("justification longer than %d bytes or not text",
+		    WIRE_JUSTIFICATION_MAX - 1);
+		goto out;
+	}
+	if (m->urgency == URGENCY_EMERGENCY && m->justification[0] == '\0') {
+		rc = pbutil_why(why, whylen, ERROR_EMERGENCY,
+		    "an emergency message must carry a justification");
+		goto out;
+	}
+	if (!pm->has_subject_ref ||
+	    pbutil_bytes(m->subject_ref, WIRE_REF_LEN, pm->subject_ref) != 0) {
+		rc = WHY("subject_ref must be %d bytes", WIRE_REF_LEN);
+		goto out;
+	}
+	if (pm->has_in_reply_to) {
+		if (pbutil_bytes(m->in_reply_to, WIRE_MSG_ID_LEN,
+			pm->in_reply_to) != 0) {
+			rc = WHY("in_reply_to must be %d bytes",
+			    WIRE_MSG_ID_LEN);
+			goto out;
+		}
+		m->has_in_reply_to = true;
+	}
+	if (pm->n_recipients == 0 || pm->n_recipients > WIRE_MAX_RECIPIENTS) {
+		rc = WHY("between 1 and %d recipients required",
+		    WIRE_MAX_RECIPIENTS);
+		goto out;
+	}
+	for (size_t i = 0; i < pm->n_recipients; i++) {
+		char *r = m->recipients[i];
+		if (pbutil_str(r, sizeof(m->recipients[i]),
+			pm->recipients[i]) != 0 ||
+		    !ident_agency_valid(r)) {
+			rc = WHY("recipient %zu is not a valid agency id", i);
+			goto out;
+		}
+		if (strcmp(r, m->sender) == 0) {
+			rc = WHY("sender '%s' lists itself as a recipient", r);
+			goto out;
+		}
+		m->n_recipients = i;
+		if (wire_manifest_recipient(m, r) >= 0) {
+			rc = WHY("recipient '%s' listed twice", r);
+			goto out;
+		}
+		m->n_recipients = i + 1;
+	}
+	if (pm->n_requested_fields > 0 && m->kind != KIND_REQUEST) {
+		rc = WHY("requested_fields on a message that is not a request");
+		goto out;
+	}
+	for (size_t i = 0; i < pm->n_requested_fields; i++) {
+		uint32_t f = pm->requested_fields[i];
+		if (f < 1 || f > FIELDS_COUNT || fields_has(m->requested,
+						     (int)f)) {
+			rc = WHY("requested field %u unknown or repeated", f);
+			goto out;
+		}
+		m->requested |= FIELDS_BIT(f);
+	}
+	if (pm->n_digests != FIELDS_COUNT) {
+		rc = WHY("%zu digests, not %d", pm->n_digests, FIELDS_COUNT);
+		goto out;
+	}
+	for (int f = 1; f <= FIELDS_COUNT; f++) {
+		if (pbutil_bytes(m->digests[f], WIRE_DIGEST_LEN,
+			pm->digests[f - 1]) != 0) {
+			rc = WHY("digest of %s is not %d bytes",
+			    fields_name(f), WIRE_DIGEST_LEN);
+			goto out;
+		}
+	}
+	rc = ERROR_OK;
+out:
+	concordat__manifest__free_unpacked(pm, NULL);
+	return rc;
+}
+
+static int
+decode_sealed(Concordat__Sealed *ps, int want_field, struct wire_sealed *s,
+    char *why, size_t whylen)
+{
+	if (!ps->has_field || ps->field < 1 || ps->field > FIELDS_COUNT)
+		return WHY("sealed field number missing or out of range");
+	if (want_field != 0 && ps->field != (uint32_t)want_field)
+		return WHY("sealed field %d is out of order", want_field);
+	if (!ps->has_nonce ||
+	    pbutil_bytes(s->nonce, WIRE_NONCE_LEN, ps->nonce) != 0)
+		return WHY("nonce of %s is not %d bytes",
+		    fields_name((int)ps->field), WIRE_NONCE_LEN);
+	/* Padded plaintext (256-byte blocks) plus the 16-byte tag. */
+	size_t n = ps->ciphertext.len;
+	if (!ps->has_ciphertext || n < WIRE_PAD_BLOCK + 16 ||
+	    (n - 16) % WIRE_PAD_BLOCK != 0)
+		return WHY("ciphertext of %s has an impossible length",
+		    fields_name((int)ps->field));
+	s->present = true;
+	s->ct = ps->ciphertext.data;
+	s->ct_len = n;
+	return ERROR_OK;
+}
+
+static int
+decode_wrap(Concordat__Wrap *pw, struct wire_wrap *wraps, fieldset *have,
+    char *why, size_t whylen)
+{
+	if (!pw->has_field || pw->field < 1 || pw->field > FIELDS_COUNT)
+		return WHY("wrap field number missing or out of range");
+	int f = (int)pw->field;
+	if (fields_has(*have, f))
+		return WHY("two wraps for %s", fields_name(f));
+	if (!pw->has_nonce ||
+	    pbutil_bytes(wraps[f].nonce, WIRE_NONCE_LEN, pw->nonce) != 0 ||
+	    !pw->has_wrapped_key ||
+	    pbutil_bytes(wraps[f].key, WIRE_WRAPPED_LEN, pw->wrapped_key) !=
+		0)
+		return WHY("wrap of %s has a bad nonce or key length",
+		    fields_name(f));
+	wraps[f].present = true;
+	*have |= FIELDS_BIT(f);
+	return ERROR_OK;
+}
+
+static int
+decode_envelope(Concordat__Envelope *pe, struct wire_envelope *e, char *why,
+    size_t whylen)
+{
+	int rc;
+
+	if (pe == NULL || !pe->has_manifest)
+		return WHY("envelope has no manifest");
+	if ((rc = wire_manifest_decode(pe->manifest.data, pe->manifest.len,
+		 &e->m, why, whylen)) != 0)
+		return rc;
+	e->manifest = pe->manifest.data;
+	e->manifest_len = pe->manifest.len;
+	if (!pe->has_signature ||
+	    pbutil_bytes(e->signature, WIRE_SIG_LEN, pe->signature) != 0)
+		return WHY("signature is not %d bytes", WIRE_SIG_LEN);
+	if (pe->n_sealed != FIELDS_COUNT)
+		return WHY("%zu sealed fields, not %d", pe->n_sealed,
+		    FIELDS_COUNT);
+	for (int f = 1; f <= FIELDS_COUNT; f++)
+		if ((rc = decode_sealed(pe->sealed[f - 1], f, &e->sealed[f],
+			 why, whylen)) != 0)
+			return rc;
+	if (pe->n_grants == 0 || pe->n_grants > WIRE_MAX_RECIPIENTS)
+		return WHY("between 1 and %d grants required",
+		    WIRE_MAX_RECIPIENTS);
+	for (size_t i = 0; i < pe->n_grants; i++) {
+		Concordat__Grant *pg = pe->grants[i];
+		struct wire_grant *g = &e->grants[i];
+		if (pbutil_str(g->recipient, sizeof(g->recipient),
+			pg->recipient) != 0 ||
+		    !ident_agency_valid(g->recipient))
+			return WHY("grant %zu names no valid agency", i);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(e->grants[j].recipient, g->recipient) == 0)
+				return WHY("two grants for '%s'",
+				    g->recipient);
+		if (pg->n_wraps == 0 || pg->n_wraps > FIELDS_COUNT)
+			return WHY("grant for '%s' has %zu wraps",
+			    g->recipient, pg->n_wraps);
+		for (size_t j = 0; j < pg->n_wraps; j++)
+			if ((rc = decode_wrap(pg->wraps[j], g->wraps,
+				 &g->fields, why, whylen)) != 0)
+				return rc;
+	}
+	e->n_grants = pe->n_grants;
+	return ERROR_OK;
+}
+
+static int
+decode_proof(Concordat__AuditProof *pp, struct wire_audit_proof *p,
+    char *why, size_t whylen)
+{
+	if (!pp->has_leaf_index || !pp->has_leaf || pp->leaf.len == 0 ||
+	    pp->leaf.len > LEAF_MAX)
+		return WHY("audit proof without a leaf");
+	if (pp->n_path > WIRE_MAX_PATH)
+		return WHY("audit path longer than %d", WIRE_MAX_PATH);
+	if (!pp->has_checkpoint || pp->checkpoint.len == 0 ||
+	    pp->checkpoint.len > WIRE_CHECKPOINT_MAX)
+		return WHY("audit proof without a checkpoint");
+	p->leaf_index = pp->leaf_index;
+	p->leaf = pp->leaf.data;
+	p->leaf_len = pp->leaf.len;
+	for (size_t i = 0; i < pp->n_path; i++)
+		if (pbutil_bytes(p->path[i], WIRE_HASH_LEN, pp->path[i]) != 0)
+			return WHY("audit path hash %zu is not %d bytes", i,
+			    WIRE_HASH_LEN);
+	p->n_path = pp->n_path;
+	p->checkpoint = (const char *)pp->checkpoint.data;
+	p->checkpoint_len = pp->checkpoint.len;
+	return ERROR_OK;
+}
+
+static int
+decode_delivery(Concordat__Delivery *pd, struct wire_delivery *d, char *why,
+    size_t whylen)
+{
+	fieldset wrapped = 0;
+	int rc, last = 0;
+
+	if (!pd->has_manifest)
+		return WHY("delivery has no manifest");
+	if ((rc = wire_manifest_decode(pd->manifest.data, pd->manifest.len,
+		 &d->m, why, whylen)) != 0)
+		return rc;
+	d->manifest = pd->manifest.data;
+	d->manifest_len = pd->manifest.len;
+	if (!pd->has_signature ||
+	    pbutil_bytes(d->signature, WIRE_SIG_LEN, pd->signature) != 0)
+		return WHY("signature is not %d bytes", WIRE_SIG_LEN);
+	if (pd->n_sealed > FIELDS_COUNT || pd->n_wraps > FIELDS_COUNT)
+		return WHY("more than %d fields", FIELDS_COUNT);
+	for (size_t i = 0; i < pd->n_sealed; i++) {
+		Concordat__Sealed *ps = pd->sealed[i];
+		struct wire_sealed tmp = {0};
+		if ((rc = decode_sealed(ps, 0, &tmp, why, whylen)) != 0)
+			return rc;
+		if ((int)ps->field <= last)
+			return WHY("sealed fields out of order or repeated");
+		last = (int)ps->field;
+		d->sealed[last] = tmp;
+		d->fields |= FIELDS_BIT(last);
+	}
+	for (size_t i = 0; i < pd->n_wraps; i++)
+		if ((rc = decode_wrap(pd->wraps[i], d->wraps, &wrapped, why,
+			 whylen)) != 0)
+			return rc;
+	if (wrapped != d->fields)
+		return WHY("wraps do not match the fields delivered");
+	if (pd->decision != NULL) {
+		if ((rc = decode_proof(pd->decision, &d->decision, why,
+			 whylen)) != 0)
+			return rc;
+		d->has_decision = true;
+	}
+	return ERROR_OK;
+}
+
+static int
+decode_receipt(Concordat__Receipt *pr, struct wire_receipt *r, char *why,
+    size_t whylen)
+{
+	int rc;
+
+	if (!pr->has_msg_id ||
+	    pbutil_bytes(r->msg_id, WIRE_MSG_ID_LEN, pr->msg_id) != 0)
+		return WHY("receipt msg_id is not %d bytes", WIRE_MSG_ID_LEN);
+	if (!pr->has_outcome || ((int)pr->outcome != WIRE_ACCEPTED &&
+				    (int)pr->outcome != WIRE_REJECTED))
+		return WHY("receipt outcome missing or unknown");
+	r->outcome = (int)pr->outcome;
+	if (r->outcome == WIRE_REJECTED &&
+	    (!pr->has_reason || wire_reason_name(pr->reason)[0] == '?'))
+		return WHY("rejection without a known reason");
+	r->reason = pr->has_reason ? (int)pr->reason : 0;
+	if (pbutil_str(r->detail, sizeof(r->detail), pr->detail) != 0)
+		return WHY("receipt detail too long");
+	r->retryable = pr->has_retryable && pr->retryable;
+	if (pr->n_decisions > WIRE_MAX_PROOFS)
+		return WHY("more than %d decisions", WIRE_MAX_PROOFS);
+	for (size_t i = 0; i < pr->n_decisions; i++)
+		if ((rc = decode_proof(pr->decisions[i], &r->decisions[i], why,
+			 whylen)) != 0)
+			return rc;
+	r->n_decisions = pr->n_decisions;
+	return ERROR_OK;
+}
+
+static int
+decode_status(Concordat__Status *ps, struct wire_status *s, char *why,
+    size_t whylen)
+{
+	if (!ps->has_msg_id ||
+	    pbutil_bytes(s->msg_id, WIRE_MSG_ID_LEN, ps->msg_id) != 0)
+		return WHY("status msg_id is not %d bytes", WIRE_MSG_ID_LEN);
+	if (pbutil_str(s->recipient, sizeof(s->recipient), ps->recipient) !=
+		0 ||
+	    !ident_agency_valid(s->recipient))
+		return WHY("status names no valid recipient");
+	if (!ps->has_state || wire_state_name(ps->state)[0] == '?')
+		return WHY("status state missing or unknown");
+	s->state = (int)ps->state;
+	s->at_ms = ps->at_ms;
+	if (ps->event != NULL) {
+		int rc = decode_proof(ps->event, &s->event, why, whylen);
+		if (rc != 0)
+			return rc;
+		s->has_event = true;
+	}
+	return ERROR_OK;
+}
+
+static int
+decode_proof_frame(Concordat__Proof *pp, struct wire_proof *p, char *why,
+    size_t whylen)
+{
+	if (!pp->has_checkpoint || pp->checkpoint.len == 0 ||
+	    pp->checkpoint.len > WIRE_CHECKPOINT_MAX)
+		return WHY("proof without a checkpoint");
+	if (pp->n_path > WIRE_MAX_PATH)
+		return WHY("consistency path longer than %d", WIRE_MAX_PATH);
+	p->checkpoint = (const char *)pp->checkpoint.data;
+	p->checkpoint_len = pp->checkpoint.len;
+	p->from_size = pp->from_size;
+	for (size_t i = 0; i < pp->n_path; i++)
+		if (pbutil_bytes(p->path[i], WIRE_HASH_LEN, pp->path[i]) != 0)
+			return WHY("consistency hash %zu is not %d bytes", i,
+			    WIRE_HASH_LEN);
+	p->n_path = pp->n_path;
+	return ERROR_OK;
+}
+
+int
+wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out,
+    char *why, size_t whylen)
+{
+	Concordat__Frame *pf = NULL;
+	struct wire_frame *f = NULL;
+	int rc;
+
+	*out = NULL;
+	/* Size before anything else looks at the bytes. */
+	if (len > WIRE_MAX_FRAME)
+		return pbutil_why(why, whylen, ERROR_TOOBIG,
+		    "frame of %zu bytes exceeds %d", len, WIRE_MAX_FRAME);
+	pf = concordat__frame__unpack(NULL, len, buf);
+	if (pf == NULL)
+		return WHY("not a valid protobuf frame");
+	if (pbutil_has_unknown(&pf->base)) {
+		rc = pbutil_why(why, whylen, ERROR_UNKNOWN_FIELD,
+		    "frame carries unknown protobuf fields");
+		goto out;
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL) {
+		rc = ERROR_NOMEM;
+		goto out;
+	}
+	switch (pf->body_case) {
+	case CONCORDAT__FRAME__BODY_SUBMIT:
+		f->type = WIRE_SUBMIT;
+		rc = decode_envelope(pf->submit->envelope, &f->u.submit, why,
+		    whylen);
+		break;
+	case CONCORDAT__FRAME__BODY_RECEIPT:
+		f->type = WIRE_RECEIPT;
+		rc = decode_receipt(pf->receipt, &f->u.receipt, why, whylen);
+		break;
+	case CONCORDAT__FRAME__BODY_DELIVERY:
+		f->type = WIRE_DELIVERY;
+		rc = decode_delivery(pf->delivery, &f->u.delivery, why,
+		    whylen);
+		break;
+	case CONCORDAT__FRAME__BODY_DELIVERY_ACK:
+		f->type = WIRE_DELIVERY_ACK;
+		rc = pbutil_bytes(f->u.ack_msg_id, WIRE_MSG_ID_LEN,
+		    pf->delivery_ack->msg_id);
+		if (rc != 0 || !pf->delivery_ack->has_msg_id)
+			rc = WHY("ack msg_id is not %d bytes",
+			    WIRE_MSG_ID_LEN);
+		break;
+	case CONCORDAT__FRAME__BODY_STATUS:
+		f->type = WIRE_STATUS;
+		rc = decode_status(pf->status, &f->u.status, why, whylen);
+		break;
+	case CONCORDAT__FRAME__BODY_PROOF_REQUEST:
+		f->type = WIRE_PROOF_REQUEST;
+		f->u.proof_request_size = pf->proof_request->tree_size;
+		rc = ERROR_OK;
+		break;
+	case CONCORDAT__FRAME__BODY_PROOF:
+		f->type = WIRE_PROOF;
+		rc = decode_proof_frame(pf->proof, &f->u.proof, why, whylen);
+		break;
+	default:
+		rc = WHY("frame has no body");
+		break;
+	}
+	if (rc != 0)
+		goto out;
+	f->priv = pf;
+	pf = NULL;
+	*out = f;
+	f = NULL;
+out:
+	if (pf != NULL)
+		concordat__frame__free_unpacked(pf, NULL);
+	free(f);
+	return rc;
+}
+
+void
+wire_frame_free(struct wire_frame *f)
+{
+	if (f == NULL)
+		return;
+	if (f->priv != NULL)
+		concordat__frame__free_unpacked(f->priv, NULL);
+	free(f);
+}
+
+/* ------------------------------------------------------------ encoding */
+
+static ProtobufCBinaryData
+bin(const void *p, size_t n)
+{
+	ProtobufCBinaryData b = {n, (uint8_t *)(uintptr_t)p};
+	return b;
+}
+
+/*
+ * Fills pp from p; path must have room for p->n_path entries and is where
+ * the path's binary descriptors go.
+ */
+static void
+encode_proof(const struct wire_audit_proof *p, Concordat__AuditProof *pp,
+    ProtobufCBinaryData *path)
+{
+	concordat__audit_proof__init(pp);
+	pp->has_leaf_index = 1;
+	pp->leaf_index = p->leaf_index;
+	pp->has_leaf = 1;
+	pp->leaf = bin(p->leaf, p->leaf_len);
+	for (size_t i = 0; i < p->n_path; i++)
+		path[i] = bin(p->path[i], WIRE_HASH_LEN);
+	pp->n_path = p->n_path;
+	pp->path = path;
+	pp->has_checkpoint = 1;
+	pp->checkpoint = bin(p->checkpoint, p->checkpoint_len);
+}
+
+static int
+pack_frame(Concordat__Frame *f, uint8_t **out, size_t *len)
+{
+	return pbutil_pack(&f->base, out, len);
+}
+
+int
+wire_receipt_encode(const struct wire_receipt *r, uint8_t **out,
+    size_t *len)
+{
+	Concordat__Frame f = CONCORDAT__FRAME__INIT;
+	Concordat__Receipt pr = CONCORDAT__RECEIPT__INIT;
+	Concordat__AuditProof pp[WIRE_MAX_PROOFS], *ppp[WIRE_MAX_PROOFS];
+	ProtobufCBinaryData *paths = NULL;
+	int rc;
+
+	if (r->n_decisions > WIRE_MAX_PROOFS)
+		return ERROR_INVAL;
+	paths = calloc(WIRE_MAX_PROOFS * WIRE_MAX_PATH, sizeof(*paths));
+	if (paths == NULL)
+		return ERROR_NOMEM;
+	pr.has_msg_id = 1;
+	pr.msg_id = bin(r->msg_id, WIRE_MSG_ID_LEN);
+	pr.has_outcome = 1;
+	pr.outcome = (Concordat__Outcome)r->outcome;
+	if (r->reason) {
+		pr.has_reason = 1;
+		pr.reason = (Concordat__Reason)r->reason;
+	}
+	pr.detail = r->detail[0] ? (char *)(uintptr_t)r->detail : NULL;
+	if (r->retryable) {
+		pr.has_retryable = 1;
+		pr.retryable = 1;
+	}
+	for (size_t i = 0; i < r->n_decisions; i++) {
+		encode_proof(&r->decisions[i], &pp[i],
+		    paths + i * WIRE_MAX_PATH);
+		ppp[i] = &pp[i];
+	}
+	pr.n_decisions = r->n_decisions;
+	pr.decisions = ppp;
+	f.body_case = CONCORDAT__FRAME__BODY_RECEIPT;
+	f.receipt = &pr;
+	rc = pack_frame(&f, out, len);
+	free(paths);
+	return rc;
+}
+
+int
+wire_ack_encode(const uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **out,
+    size_t *len)
+{
+	Concordat__Frame f = CONCORDAT__FRAME__INIT;
+	Concordat__DeliveryAck a = CONCORDAT__DELIVERY_ACK__INIT;
+
+	a.has_msg_id = 1;
+	a.msg_id = bin(msg_id, WIRE_MSG_ID_LEN);
+	f.body_case = CONCORDAT__FRAME__BODY_DELIVERY_ACK;
+	f.delivery_ack = &a;
+	return pack_frame(&f, out, len);
+}
+
+int
+wire_status_encode(const struct wire_status *s, uint8_t **out, size_t *len)
+{
+	Concordat__Frame f = CONCORDAT__FRAME__INIT;
+	Concordat__Status ps = CONCORDAT__STATUS__INIT;
+	Concordat__AuditProof pp;
+	ProtobufCBinaryData path[WIRE_MAX_PATH];
+
+	ps.has_msg_id = 1;
+	ps.msg_id = bin(s->msg_id, WIRE_MSG_ID_LEN);
+	ps.recipient = (char *)(uintptr_t)s->recipient;
+	ps.has_state = 1;
+	ps.state = (Concordat__State)s->state;
+	ps.has_at_ms = 1;
+	ps.at_ms = s->at_ms;
+	if (s->has_event) {
+		if (s->event.n_path > WIRE_MAX_PATH)
+			return ERROR_INVAL;
+		encode_proof(&s->event, &pp, path);
+		ps.event = &pp;
+	}
+	f.body_case = CONCORDAT__FRAME__BODY_STATUS;
+	f.status = &ps;
+	return pack_frame(&f, out, len);
+}
+
+int
+wire_proof_request_encode(uint64_t tree_size, uint8_t **out, size_t *len)
+{
+	Concordat__Frame f = CONCORDAT__FRAME__INIT;
+	Concordat__ProofRequest pr = CONCORDAT__PROOF_REQUEST__INIT;
+
+	pr.has_tree_size = 1;
+	pr.tree_size = tree_size;
+	f.body_case = CONCORDAT__FRAME__BODY_PROOF_REQUEST;
+	f.proof_request = &pr;
+	return pack_frame(&f, out, len);
+}
+
+int
+wire_proof_encode(const struct wire_proof *p, uint8_t **out, size_t *len)
+{
+	Concordat__Frame f = CONCORDAT__FRAME__INIT;
+	Concordat__Proof pp = CONCORDAT__PROOF__INIT;
+	ProtobufCBinaryData path[WIRE_MAX_PATH];
+
+	if (p->n_path > WIRE_MAX_PATH)
+		return ERROR_INVAL;
+	pp.has_checkpoint = 1;
+	pp.checkpoint = bin(p->checkpoint, p->checkpoint_len);
+	pp.has_from_size = 1;
+	pp.from_size = p->from_size;
+	for (size_t i = 0; i < p->n_path; i++)
+		path[i] = bin(p->path[i], WIRE_HASH_LEN);
+	pp.n_path = p->n_path;
+	pp.path = path;
+	f.body_case = CONCORDAT__FRAME__BODY_PROOF;
+	f.proof = &pp;
+	return pack_frame(&f, out, len);
+}
+
+int
+wire_delivery_frame(const uint8_t *delivery, size_t len,
+    const struct wire_audit_proof *decision, uint8_t **out, size_t *outlen)
+{
+	Concordat__Frame f = CONCORDAT__FRAME__INIT;
+	Concordat__Delivery *pd;
+	Concordat__AuditProof pp;
+	ProtobufCBinaryData path[WIRE_MAX_PATH];
+	int rc;
+
+	if (decision->n_path > WIRE_MAX_PATH)
+		return ERROR_INVAL;
+	pd = concordat__delivery__unpack(NULL, len, delivery);
+	if (pd == NULL)
+		return ERROR_DECODE;
+	encode_proof(decision, &pp, path);
+	/* pd->decision is ours for the packing only; unset before freeing. */
+	pd->decision = &pp;
+	f.body_case = CONCORDAT__FRAME__BODY_DELIVERY;
+	f.delivery = pd;
+	rc = pack_frame(&f, out, outlen);
+	pd->decision = NULL;
+	concordat__delivery__free_unpacked(pd, NULL);
+	return rc;
 }
