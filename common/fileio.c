@@ -200,3 +200,19 @@ fileio_mkdirs(const char *path, mode_t mode)
 		return ERROR_INVAL;
 	return ERROR_OK;
 }
+
+int
+fileio_resolve(const char *base, const char *path, char *out, size_t n)
+{
+	const char *slash = strrchr(base, '/');
+	int w;
+
+	if (path[0] == '/' || slash == NULL)
+		w = snprintf(out, n, "%s", path);
+	else
+		w = snprintf(out, n, "%.*s/%s", (int)(slash - base), base,
+		    path);
+	if (w < 0 || (size_t)w >= n)
+		return ERROR_TOOBIG;
+	return ERROR_OK;
+}

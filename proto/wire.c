@@ -499,6 +499,24 @@ decode_proof_frame(Concordat__Proof *pp, struct wire_proof *p, char *why,
 	return ERROR_OK;
 }
 
+static int
+decode_ack(Concordat__DeliveryAck *pa, struct wire_frame *f, char *why,
+    size_t whylen)
+{
+	if (!pa->has_msg_id ||
+	    pbutil_bytes(f->u.ack_msg_id, WIRE_MSG_ID_LEN, pa->msg_id) != 0)
+		return WHY("ack msg_id is not %d bytes", WIRE_MSG_ID_LEN);
+	if (pa->recipient == NULL && !pa->has_state)
+		return ERROR_OK;
+	if (pbutil_str(f->u.ack_recipient, sizeof(f->u.ack_recipient),
+		pa->recipient) != 0 ||
+	    !ident_agency_valid(f->u.ack_recipient) || !pa->has_state ||
+	    wire_state_name(pa->state)[0] == '?')
+		return WHY("status ack without a valid recipient and state");
+	f->u.ack_state = (int)pa->state;
+	return ERROR_OK;
+}
+
 int
 wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out,
     char *why, size_t whylen)
@@ -542,11 +560,7 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out,
 		break;
 	case CONCORDAT__FRAME__BODY_DELIVERY_ACK:
 		f->type = WIRE_DELIVERY_ACK;
-		rc = pbutil_bytes(f->u.ack_msg_id, WIRE_MSG_ID_LEN,
-		    pf->delivery_ack->msg_id);
-		if (rc != 0 || !pf->delivery_ack->has_msg_id)
-			rc = WHY("ack msg_id is not %d bytes",
-			    WIRE_MSG_ID_LEN);
+		rc = decode_ack(pf->delivery_ack, f, why, whylen);
 		break;
 	case CONCORDAT__FRAME__BODY_STATUS:
 		f->type = WIRE_STATUS;
@@ -675,6 +689,23 @@ wire_ack_encode(const uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **out,
 
 	a.has_msg_id = 1;
 	a.msg_id = bin(msg_id, WIRE_MSG_ID_LEN);
+	f.body_case = CONCORDAT__FRAME__BODY_DELIVERY_ACK;
+	f.delivery_ack = &a;
+	return pack_frame(&f, out, len);
+}
+
+int
+wire_status_ack_encode(const uint8_t msg_id[WIRE_MSG_ID_LEN],
+    const char *recipient, int state, uint8_t **out, size_t *len)
+{
+	Concordat__Frame f = CONCORDAT__FRAME__INIT;
+	Concordat__DeliveryAck a = CONCORDAT__DELIVERY_ACK__INIT;
+
+	a.has_msg_id = 1;
+	a.msg_id = bin(msg_id, WIRE_MSG_ID_LEN);
+	a.recipient = (char *)(uintptr_t)recipient;
+	a.has_state = 1;
+	a.state = (Concordat__State)state;
 	f.body_case = CONCORDAT__FRAME__BODY_DELIVERY_ACK;
 	f.delivery_ack = &a;
 	return pack_frame(&f, out, len);

@@ -200,7 +200,13 @@ struct wire_frame {
 		struct wire_envelope submit;
 		struct wire_receipt receipt;
 		struct wire_delivery delivery;
-		uint8_t ack_msg_id[WIRE_MSG_ID_LEN];
+		struct {
+			uint8_t ack_msg_id[WIRE_MSG_ID_LEN];
+			/* A status ack: the recipient and state it reports;
+			 * "" and 0 for a delivery ack. */
+			char ack_recipient[IDENT_AGENCY_MAX + 1];
+			int ack_state;
+		};
 		struct wire_status status;
 		uint64_t proof_request_size;
 		struct wire_proof proof;
@@ -233,6 +239,9 @@ WUR int wire_receipt_encode(const struct wire_receipt *r, uint8_t **out,
     size_t *len);
 WUR int wire_ack_encode(const uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **out,
     size_t *len);
+/* Acknowledges the status report (msg_id, recipient, state). */
+WUR int wire_status_ack_encode(const uint8_t msg_id[WIRE_MSG_ID_LEN],
+    const char *recipient, int state, uint8_t **out, size_t *len);
 WUR int wire_status_encode(const struct wire_status *s, uint8_t **out,
     size_t *len);
 WUR int wire_proof_request_encode(uint64_t tree_size, uint8_t **out,

@@ -1,0 +1,621 @@
+/*
+ * concordat-broker: the ROUTER socket with CURVE and a ZAP handler, the
+ * group-commit loop that turns a burst of frames into one durable LMDB
+ * commit and one checkpoint signature, and the replies that follow the
+ * commit. Started by main.c.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "broker/broker.h"
+#include "broker/run.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93 /* a draft option in libzmq 4.3 */
+#endif
+
+#define TIMER_MS 1000		/* expiry, redelivery, reader check */
+#define READER_CHECK_MS 60000
+#define USAGE_WARN 0.8
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+}
+
+static int
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a signal must interrupt zmq_poll. */
+	if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL) ||
+	    sigaction(SIGHUP, &sa, NULL))
+		return ERROR_INTERNAL;
+	signal(SIGPIPE, SIG_IGN);
+	return ERROR_OK;
+}
+
+static int
+broker_check_zmq(char *why, size_t n)
+{
+	int major, minor, patch;
+
+	zmq_version(&major, &minor, &patch);
+	if (major * 10000 + minor * 100 + patch < 40303) {
+		snprintf(why, n, "libzmq %d.%d.%d is older than 4.3.3", major,
+		    minor, patch);
+		return ERROR_CONFIG;
+	}
+	if (!zmq_has("curve")) {
+		snprintf(why, n, "libzmq was built without CURVE");
+		return ERROR_CONFIG;
+	}
+	return ERROR_OK;
+}
+
+/* Loads keys, keyring and policy named by the config (also for -n). */
+static int
+broker_load(struct broker *b, char *why, size_t n)
+{
+	struct yamlconf_errors errs;
+	int rc;
+
+	if ((rc = keys_load_secret(b->cfg.key, &b->key)) != 0) {
+		snprintf(why, n, "%s: %s%s", b->cfg.key, error_strerror(rc),
+		    rc == ERROR_PERM ? " (must be mode 0600, owned by the "
+				       "broker's user, not a symlink)"
+				     : "");
+		return rc;
+	}
+	if (!b->key->pub.is_broker) {
+		snprintf(why, n, "%s: is an agency key, not the broker's",
+		    b->cfg.key);
+		return ERROR_KEY;
+	}
+	if ((rc = keyring_load(b->cfg.keyring, &b->keyring, why, n)) != 0)
+		return rc;
+	if (keyring_count(b->keyring) == 0) {
+		snprintf(why, n, "%s: the keyring holds no agency",
+		    b->cfg.keyring);
+		return ERROR_CONFIG;
+	}
+	yamlconf_errors_init(&errs);
+	rc = policy_load_file(b->cfg.policy, &errs, &b->policy);
+	if (rc != 0) {
+		size_t o = 0;
+		for (size_t i = 0; i < errs.n && o < n; i++)
+			o += (size_t)snprintf(why + o, n - o, "%s%s",
+			    i ? "\n" : "", errs.msg[i]);
+		if (errs.n == 0)
+			snprintf(why, n, "%s: %s", b->cfg.policy,
+			    error_strerror(rc));
+	}
+	yamlconf_errors_release(&errs);
+	if (rc != 0)
+		return rc;
+	/* Checkpoints name the broker by its key, so agents know the log. */
+	snprintf(b->origin, sizeof(b->origin), "concordat/%s",
+	    b->key->pub.fingerprint);
+	return ERROR_OK;
+}
+
+static int
+setup_peers(struct broker *b)
+{
+	size_t n = keyring_count(b->keyring);
+	struct peer *np = calloc(n ? n : 1, sizeof(*np));
+
+	if (np == NULL)
+		return ERROR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct keys_public *k = keyring_at(b->keyring, i);
+		struct peer *old = deliver_peer(b, k->id);
+		if (old != NULL)
+			np[i] = *old; /* keep live connections over a reload */
+		else
+			snprintf(np[i].id, sizeof(np[i].id), "%s", k->id);
+	}
+	free(b->peers);
+	b->peers = np;
+	b->n_peers = n;
+	return ERROR_OK;
+}
+
+static int
+setup_socket(struct broker *b)
+{
+	int one = 1, zero = 0, hs = 5000, hb = 5000, hbt = 15000;
+	int64_t max = WIRE_MAX_FRAME + 1024; /* the frame and its envelope */
+
+	b->ctx = zmq_ctx_new();
+	if (b->ctx == NULL)
+		return ERROR_INTERNAL;
+	/* ZAP first: without a handler bound, libzmq would admit anyone. */
+	if (zap_start(b) != 0)
+		return ERROR_INTERNAL;
+	b->router = zmq_socket(b->ctx, ZMQ_ROUTER);
+	if (b->router == NULL)
+		return ERROR_INTERNAL;
+	if (zmq_setsockopt(b->router, ZMQ_CURVE_SERVER, &one, sizeof(one)) ||
+	    zmq_setsockopt(b->router, ZMQ_CURVE_SECRETKEY,
+		b->key->transport_sk, 32) ||
+	    zmq_setsockopt(b->router, ZMQ_ZAP_DOMAIN, BROKER_ZAP_DOMAIN,
+		strlen(BROKER_ZAP_DOMAIN)) ||
+	    zmq_setsockopt(b->router, ZMQ_ZAP_ENFORCE_DOMAIN, &one,
+		sizeof(one)) ||
+	    zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &max, sizeof(max)) ||
+	    zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one,
+		sizeof(one)) ||
+	    zmq_setsockopt(b->router, ZMQ_HANDSHAKE_IVL, &hs, sizeof(hs)) ||
+	    zmq_setsockopt(b->router, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb)) ||
+	    zmq_setsockopt(b->router, ZMQ_HEARTBEAT_TIMEOUT, &hbt,
+		sizeof(hbt)) ||
+	    zmq_setsockopt(b->router, ZMQ_LINGER, &zero, sizeof(zero))) {
+		log_err("cannot set up the ROUTER socket: %s",
+		    zmq_strerror(zmq_errno()));
+		return ERROR_INTERNAL;
+	}
+	if (zmq_bind(b->router, b->cfg.listen) != 0) {
+		log_err("cannot listen on %s: %s", b->cfg.listen,
+		    zmq_strerror(zmq_errno()));
+		return ERROR_IO;
+	}
+	return ERROR_OK;
+}
+
+/* Appends a broker event (started, stopped, policy activated) in txn. */
+static int
+broker_event(struct broker *b, MDB_txn *txn, int type, const char *detail)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = (enum event_type)type;
+	ev.time_ms = clock_now_ms();
+	snprintf(ev.detail, sizeof(ev.detail), "%s", detail);
+	if (type == EVENT_POLICY_ACTIVATED) {
+		ev.has_policy_sha256 = true;
+		memcpy(ev.policy_sha256, policy_sha256(b->policy), 32);
+	}
+	return audit_append(store_audit(b->store), txn, &ev, NULL);
+}
+
+/* Commits one stand-alone broker event, signed. */
+static int
+log_alone(struct broker *b, int type, const char *detail)
+{
+	struct audit_head head;
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = store_begin(b->store, true, &txn)) != 0)
+		return rc;
+	if ((rc = broker_event(b, txn, type, detail)) != 0 ||
+	    (rc = audit_checkpoint(store_audit(b->store), txn, b->key->sign_sk,
+		 &head)) != 0) {
+		store_abort(txn);
+		return rc;
+	}
+	return store_commit(txn);
+}
+
+/* Encodes rep's Receipt, proofs against head, while txn still sees them. */
+static void
+encode_reply(struct broker *b, MDB_txn *txn, struct reply *rep,
+    const struct audit_head *head)
+{
+	struct wire_receipt *r = b->scratch;
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	memcpy(r->msg_id, rep->msg_id, WIRE_MSG_ID_LEN);
+	r->outcome = rep->outcome;
+	r->reason = rep->reason;
+	r->retryable = rep->retryable;
+	snprintf(r->detail, sizeof(r->detail), "%s", rep->detail);
+	for (size_t i = 0; i < rep->n_leaves && rc == 0; i++) {
+		struct wire_audit_proof *p = &r->decisions[i];
+		p->leaf_index = rep->leaves[i];
+		rc = audit_inclusion(store_audit(b->store), txn, rep->leaves[i],
+		    head->cp.size, p->path, &p->n_path);
+		if (rc == 0)
+			rc = audit_leaf(store_audit(b->store), txn,
+			    rep->leaves[i], &p->leaf, &p->leaf_len);
+		p->checkpoint = head->text;
+		p->checkpoint_len = head->text_len;
+		r->n_decisions = i + 1;
+	}
+	if (rc == 0)
+		rc = wire_receipt_encode(r, &rep->frame, &rep->frame_len);
+	if (rc != 0)
+		log_err("cannot encode a receipt: %s", error_strerror(rc));
+}
+
+/* Handles one frame from the ROUTER inside the batch's txn. */
+static void
+handle_frame(struct broker *b, MDB_txn *txn, zmq_msg_t *rid,
+    zmq_msg_t *body)
+{
+	const char *user = zmq_msg_gets(body, "User-Id");
+	struct wire_frame *f = NULL;
+	char agency[IDENT_AGENCY_MAX + 1];
+	size_t rid_len = zmq_msg_size(rid);
+	int rc;
+
+	/* The sender is whoever the ZAP handler said, never the payload. */
+	if (user == NULL || !ident_agency_valid(user) ||
+	    deliver_peer(b, user) == NULL || rid_len > BROKER_RID_MAX) {
+		log_warn("frame without a known agency: dropped");
+		return;
+	}
+	snprintf(agency, sizeof(agency), "%s", user);
+	struct peer *p = deliver_peer(b, agency);
+	if (!p->connected || p->rid_len != rid_len ||
+	    memcmp(p->rid, zmq_msg_data(rid), rid_len) != 0) {
+		/* A frame from a connection other than the one we deliver on:
+		 * the agency reconnected; deliver there from now on. */
+		memcpy(p->rid, zmq_msg_data(rid), rid_len);
+		p->rid_len = rid_len;
+		p->connected = true;
+		p->cursor = 0;
+		p->inflight = 0;
+	}
+
+	const uint8_t *data = zmq_msg_data(body);
+	size_t len = zmq_msg_size(body);
+	/* Peek at the frame type without trusting it: a Submit goes whole to
+	 * the ingest pipeline, which decodes it itself. */
+	rc = wire_decode(data, len, &f, NULL, 0);
+	if (rc != 0 || f->type == WIRE_SUBMIT) {
+		wire_frame_free(f);
+		if (b->n_replies >= b->cfg.batch)
+			return; /* cannot happen: the batch is bounded */
+		struct reply *rep = &b->replies[b->n_replies++];
+		memset(rep, 0, sizeof(*rep));
+		memcpy(rep->rid, zmq_msg_data(rid), rid_len);
+		rep->rid_len = rid_len;
+		snprintf(rep->agency, sizeof(rep->agency), "%s", agency);
+		ingest_submit(b, txn, agency, data, len, rep);
+		return;
+	}
+	switch (f->type) {
+	case WIRE_DELIVERY_ACK:
+		if ((rc = deliver_ack(b, txn, agency, f)) != 0)
+			log_err("ack from %s: %s", agency, error_strerror(rc));
+		break;
+	case WIRE_PROOF_REQUEST: {
+		struct hello *h = &b->hellos[b->n_hellos++];
+		memcpy(h->rid, zmq_msg_data(rid), rid_len);
+		h->rid_len = rid_len;
+		snprintf(h->agency, sizeof(h->agency), "%s", agency);
+		h->tree_size = f->u.proof_request_size;
+		break;
+	}
+	default:
+		log_warn("%s sent a frame agents do not send: ignored", agency);
+		break;
+	}
+	wire_frame_free(f);
+}
+
+static void
+reload(struct broker *b)
+{
+	struct policy *oldp = b->policy;
+	struct keyring *oldk = b->keyring;
+	struct keys_secret *oldkey = b->key;
+	char why[4096];
+
+	b->policy = NULL;
+	b->keyring = NULL;
+	b->key = NULL;
+	if (broker_load(b, why, sizeof(why)) != 0) {
+		log_err("reload refused, keeping the running policy and "
+			"keyring: %s",
+		    why);
+		policy_free(b->policy);
+		keyring_free(b->keyring);
+		keys_secret_free(b->key);
+		b->policy = oldp;
+		b->keyring = oldk;
+		b->key = oldkey;
+		return;
+	}
+	keys_secret_free(oldkey);
+	if (setup_peers(b) != 0) {
+		log_err("reload: out of memory");
+	}
+	bool changed = memcmp(policy_sha256(oldp), policy_sha256(b->policy),
+	    32) != 0;
+	policy_free(oldp);
+	keyring_free(oldk);
+	log_info("reloaded: policy %s (%s), %zu agencies",
+	    policy_sha256_hex(b->policy), changed ? "changed" : "unchanged",
+	    keyring_count(b->keyring));
+	if (changed &&
+	    log_alone(b, EVENT_POLICY_ACTIVATED, "reloaded on SIGHUP") != 0)
+		log_err("could not log the policy activation");
+}
+
+/* One batch: frames already waiting, pending events, timers; one commit. */
+static void
+run_batch(struct broker *b, bool timers)
+{
+	struct audit_head head;
+	MDB_txn *txn = NULL;
+	unsigned nframes = 0;
+	int rc;
+
+	b->n_replies = 0;
+	if ((rc = store_begin(b->store, true, &txn)) != 0) {
+		log_err("cannot begin a transaction: %s", error_strerror(rc));
+		return;
+	}
+	while (nframes < b->cfg.batch) {
+		zmq_msg_t rid, body;
+		zmq_msg_init(&rid);
+		zmq_msg_init(&body);
+		if (zmq_msg_recv(&rid, b->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&rid);
+			zmq_msg_close(&body);
+			break;
+		}
+		if (!zmq_msg_more(&rid) ||
+		    zmq_msg_recv(&body, b->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&rid);
+			zmq_msg_close(&body);
+			continue;
+		}
+		/* One frame per message: drain any extra parts. */
+		while (zmq_msg_more(&body)) {
+			zmq_msg_t extra;
+			zmq_msg_init(&extra);
+			zmq_msg_recv(&extra, b->router, ZMQ_DONTWAIT);
+			zmq_msg_close(&extra);
+			log_warn("multi-part message: extra parts ignored");
+		}
+		handle_frame(b, txn, &rid, &body);
+		zmq_msg_close(&rid);
+		zmq_msg_close(&body);
+		nframes++;
+	}
+	rc = deliver_flush_pending(b, txn);
+	if (rc == 0 && timers) {
+		int n = deliver_expire(b, txn, clock_now_ms());
+		rc = n < 0 ? n : 0;
+	}
+	if (rc == 0)
+		rc = audit_checkpoint(store_audit(b->store), txn,
+		    b->key->sign_sk, &head);
+	if (rc == 0)
+		for (size_t i = 0; i < b->n_replies; i++)
+			encode_reply(b, txn, &b->replies[i], &head);
+	if (rc == 0)
+		rc = store_commit(txn);
+	else
+		store_abort(txn);
+	if (rc != 0) {
+		/* Nothing of this batch is on disk: refuse its messages so
+		 * their senders try again. */
+		log_err("commit failed: %s", error_strerror(rc));
+		for (size_t i = 0; i < b->n_replies; i++) {
+			struct reply *rep = &b->replies[i];
+			struct wire_receipt *r = b->scratch;
+			free(rep->frame);
+			rep->frame = NULL;
+			memset(r, 0, sizeof(*r));
+			memcpy(r->msg_id, rep->msg_id, WIRE_MSG_ID_LEN);
+			r->outcome = WIRE_REJECTED;
+			r->reason = wire_reason_from_error(rc) ==
+				WIRE_REASON_STORAGE_FULL
+			    ? WIRE_REASON_STORAGE_FULL
+			    : WIRE_REASON_INTERNAL;
+			r->retryable = true;
+			snprintf(r->detail, sizeof(r->detail),
+			    "%s; send it again later", error_strerror(rc));
+			if (wire_receipt_encode(r, &rep->frame,
+				&rep->frame_len) != 0)
+				rep->frame = NULL;
+		}
+		b->n_hellos = 0;
+	}
+	/* Only now, with the commit durable, do receipts go out. */
+	for (size_t i = 0; i < b->n_replies; i++) {
+		struct reply *rep = &b->replies[i];
+		if (rep->frame != NULL) {
+			if (zmq_send(b->router, rep->rid, rep->rid_len,
+				ZMQ_SNDMORE | ZMQ_DONTWAIT) == 0)
+				zmq_send(b->router, rep->frame, rep->frame_len,
+				    ZMQ_DONTWAIT);
+			free(rep->frame);
+			rep->frame = NULL;
+		}
+	}
+	if (rc == 0) {
+		deliver_hellos(b);
+		for (size_t i = 0; i < b->n_peers; i++)
+			deliver_pump(b, &b->peers[i]);
+	}
+}
+
+static void
+timers(struct broker *b, uint64_t *last_reader, uint64_t now)
+{
+	for (size_t i = 0; i < b->n_peers; i++) {
+		struct peer *p = &b->peers[i];
+		/* No acknowledgement for a while: send everything again. */
+		if (p->connected && p->inflight > 0 &&
+		    now - p->last_progress_ms > b->cfg.redeliver_ms) {
+			log_info("%s: %u unacknowledged, redelivering", p->id,
+			    p->inflight);
+			p->cursor = 0;
+			p->inflight = 0;
+			p->last_progress_ms = now;
+			deliver_pump(b, p);
+		}
+	}
+	if (now - *last_reader >= READER_CHECK_MS) {
+		uint64_t used, map;
+		int dead = store_reader_check(b->store);
+		if (dead > 0)
+			log_info("cleared %d stale LMDB reader slots", dead);
+		if (store_usage(b->store, &used, &map) == 0 &&
+		    (double)used > USAGE_WARN * (double)map)
+			log_warn("data %s is %.0f%% full (%llu of %llu MiB): "
+				 "raise map_size_mb",
+			    b->cfg.data, 100.0 * (double)used / (double)map,
+			    (unsigned long long)(used >> 20),
+			    (unsigned long long)(map >> 20));
+		*last_reader = now;
+	}
+}
+
+static void
+broker_free(struct broker *b)
+{
+	if (b->router != NULL)
+		zmq_close(b->router);
+	if (b->zap != NULL)
+		zmq_close(b->zap);
+	if (b->ctx != NULL)
+		zmq_ctx_term(b->ctx);
+	store_close(b->store);
+	policy_free(b->policy);
+	keyring_free(b->keyring);
+	keys_secret_free(b->key);
+	free(b->peers);
+	free(b->replies);
+	free(b->hellos);
+	free(b->pending);
+	free(b->scratch);
+}
+
+int
+broker_run(const struct broker_config *cfg)
+{
+	struct broker b;
+	char why[4096];
+	uint64_t last_timer, last_reader;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	b.cfg = *cfg;
+	if ((rc = install_signals()) != 0)
+		goto out;
+	if ((rc = broker_check_zmq(why, sizeof(why))) != 0 ||
+	    (rc = broker_load(&b, why, sizeof(why))) != 0) {
+		log_err("%s", why);
+		goto out;
+	}
+	b.replies = calloc(b.cfg.batch, sizeof(*b.replies));
+	b.hellos = calloc(b.cfg.batch, sizeof(*b.hellos));
+	b.scratch = calloc(1, sizeof(*b.scratch));
+	if (b.replies == NULL || b.hellos == NULL || b.scratch == NULL ||
+	    setup_peers(&b) != 0) {
+		rc = ERROR_NOMEM;
+		goto out;
+	}
+	if ((rc = store_open(b.cfg.data, b.cfg.map_size, b.origin,
+		 &b.store)) != 0) {
+		log_err("%s: cannot open the data folder: %s", b.cfg.data,
+		    error_strerror(rc));
+		goto out;
+	}
+	if ((rc = setup_socket(&b)) != 0)
+		goto out;
+	if ((rc = log_alone(&b, EVENT_BROKER_STARTED, CONCORDAT_VERSION)) !=
+		0 ||
+	    (rc = log_alone(&b, EVENT_POLICY_ACTIVATED, "at start")) != 0) {
+		log_err("cannot write the audit log: %s", error_strerror(rc));
+		goto out;
+	}
+	log_info("listening on %s; policy %s (%s v%lld); %zu agencies; "
+		 "origin %s",
+	    b.cfg.listen, policy_sha256_hex(b.policy),
+	    policy_agreement(b.policy), policy_version(b.policy),
+	    keyring_count(b.keyring), b.origin);
+
+	last_timer = last_reader = clock_mono_ms();
+	while (!got_term) {
+		zmq_pollitem_t items[2] = {
+		    {b.router, 0, ZMQ_POLLIN, 0},
+		    {b.zap, 0, ZMQ_POLLIN, 0},
+		};
+		uint64_t now = clock_mono_ms();
+		long wait = (long)(last_timer + TIMER_MS) - (long)now;
+		if (b.n_pending > 0 || wait < 0)
+			wait = 0;
+		if (zmq_poll(items, 2, wait) < 0 && zmq_errno() != EINTR) {
+			log_err("poll: %s", zmq_strerror(zmq_errno()));
+			break;
+		}
+		if (got_hup) {
+			got_hup = 0;
+			reload(&b);
+		}
+		while (items[1].revents & ZMQ_POLLIN) {
+			zap_handle(&b);
+			zmq_pollitem_t z = {b.zap, 0, ZMQ_POLLIN, 0};
+			if (zmq_poll(&z, 1, 0) <= 0)
+				break;
+			items[1].revents = z.revents;
+		}
+		now = clock_mono_ms();
+		bool due = now - last_timer >= TIMER_MS;
+		if ((items[0].revents & ZMQ_POLLIN) || b.n_pending > 0 || due)
+			run_batch(&b, due);
+		if (due) {
+			timers(&b, &last_reader, now);
+			last_timer = now;
+		}
+	}
+	log_info("stopping: %llu accepted, %llu rejected since start",
+	    (unsigned long long)b.accepted, (unsigned long long)b.rejected);
+	if (log_alone(&b, EVENT_BROKER_STOPPED, "on signal") != 0)
+		log_err("could not log the stop");
+	rc = ERROR_OK;
+out:
+	broker_free(&b);
+	return rc;
+}
+
+int
+broker_check(const struct broker_config *cfg, char *why, size_t n)
+{
+	struct broker b;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	b.cfg = *cfg;
+	if ((rc = broker_check_zmq(why, n)) == 0)
+		rc = broker_load(&b, why, n);
+	if (rc == 0)
+		snprintf(why, n,
+		    "configuration ok: listen %s; policy %s v%lld (%s); %zu "
+		    "agencies in %s; data %s",
+		    cfg->listen, policy_agreement(b.policy),
+		    policy_version(b.policy), policy_sha256_hex(b.policy),
+		    keyring_count(b.keyring), cfg->keyring, cfg->data);
+	broker_free(&b);
+	return rc;
+}

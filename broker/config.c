@@ -1,0 +1,111 @@
+/*
+ * broker.yaml: required listen, key, keyring, policy, data; optional
+ * map_size_mb, clock_skew, redeliver_after, batch.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/config.h"
+#include "common/duration.h"
+#include "common/fileio.h"
+
+enum { K_LISTEN, K_KEY, K_KEYRING, K_POLICY, K_DATA, K_MAP, K_SKEW,
+	K_REDELIVER, K_BATCH, K_COUNT };
+
+static const struct yamlconf_key keys[K_COUNT] = {
+	[K_LISTEN] = {"listen", YAMLCONF_STRING,
+	    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	[K_KEY] = {"key", YAMLCONF_STRING, YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	[K_KEYRING] = {"keyring", YAMLCONF_STRING,
+	    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	[K_POLICY] = {"policy", YAMLCONF_STRING,
+	    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	[K_DATA] = {"data", YAMLCONF_STRING,
+	    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	[K_MAP] = {"map_size_mb", YAMLCONF_INT, 0},
+	[K_SKEW] = {"clock_skew", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+	[K_REDELIVER] = {"redeliver_after", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+	[K_BATCH] = {"batch", YAMLCONF_INT, 0},
+};
+
+static void
+path_value(struct yamlconf *y, const char *file,
+    const struct yamlconf_node *v, char *out, size_t n)
+{
+	if (v != NULL && fileio_resolve(file, v->str, out, n) != 0)
+		yamlconf_error(y, v, "path too long");
+}
+
+static uint64_t
+duration_value(struct yamlconf *y, const struct yamlconf_node *v,
+    uint64_t dflt, const char *what)
+{
+	uint64_t ms;
+
+	if (v == NULL)
+		return dflt;
+	if (duration_parse(v->str, &ms) != 0) {
+		yamlconf_error(y, v, "%s: '%s' is not a duration (e.g. 5m, 30s)",
+		    what, v->str);
+		return dflt;
+	}
+	return ms;
+}
+
+int
+broker_config_load(const char *path, struct broker_config *c,
+    struct yamlconf_errors *errs)
+{
+	const struct yamlconf_node *v[K_COUNT];
+	struct yamlconf *y = NULL;
+	size_t before = errs->total;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->map_size = (uint64_t)16 << 30;
+	c->clock_skew_ms = 5 * 60 * 1000;
+	c->redeliver_ms = 30 * 1000;
+	c->batch = 256;
+	rc = yamlconf_load_file(path, BROKER_CONFIG_MAX, errs, &y);
+	if (rc != 0)
+		return rc;
+	yamlconf_map(y, yamlconf_root(y), NULL, keys, K_COUNT, v);
+	if (v[K_LISTEN] != NULL) {
+		if (strlen(v[K_LISTEN]->str) >= sizeof(c->listen))
+			yamlconf_error(y, v[K_LISTEN], "endpoint too long");
+		else if (strncmp(v[K_LISTEN]->str, "tcp://", 6) != 0 &&
+		    strncmp(v[K_LISTEN]->str, "ipc://", 6) != 0)
+			yamlconf_error(y, v[K_LISTEN],
+			    "listen: '%s' is not a tcp:// or ipc:// endpoint",
+			    v[K_LISTEN]->str);
+		else
+			snprintf(c->listen, sizeof(c->listen), "%s",
+			    v[K_LISTEN]->str);
+	}
+	path_value(y, path, v[K_KEY], c->key, sizeof(c->key));
+	path_value(y, path, v[K_KEYRING], c->keyring, sizeof(c->keyring));
+	path_value(y, path, v[K_POLICY], c->policy, sizeof(c->policy));
+	path_value(y, path, v[K_DATA], c->data, sizeof(c->data));
+	if (v[K_MAP] != NULL) {
+		if (v[K_MAP]->integer < 16 || v[K_MAP]->integer > (1 << 24))
+			yamlconf_error(y, v[K_MAP],
+			    "map_size_mb: %lld is out of range (16 to 16777216)",
+			    v[K_MAP]->integer);
+		else
+			c->map_size = (uint64_t)v[K_MAP]->integer << 20;
+	}
+	c->clock_skew_ms = duration_value(y, v[K_SKEW], c->clock_skew_ms,
+	    "clock_skew");
+	c->redeliver_ms = duration_value(y, v[K_REDELIVER], c->redeliver_ms,
+	    "redeliver_after");
+	if (v[K_BATCH] != NULL) {
+		if (v[K_BATCH]->integer < 1 || v[K_BATCH]->integer > 4096)
+			yamlconf_error(y, v[K_BATCH],
+			    "batch: %lld is out of range (1 to 4096)",
+			    v[K_BATCH]->integer);
+		else
+			c->batch = (unsigned)v[K_BATCH]->integer;
+	}
+	yamlconf_free(y);
+	return errs->total > before ? ERROR_CONFIG : ERROR_OK;
+}

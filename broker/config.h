@@ -1,0 +1,37 @@
+/*
+ * broker.yaml (DESIGN.md §8): where the broker listens, its key, the
+ * keyring, the policy and its data folder. Loaded by concordat-broker at
+ * start (and by -n) through the shared schema walker.
+ */
+#ifndef BROKER_CONFIG_H
+#define BROKER_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/yamlconf.h"
+
+#define BROKER_CONFIG_MAX (64 * 1024)
+
+struct broker_config {
+	char listen[256];	  /* ZeroMQ endpoint, e.g. tcp://0.0.0.0:7700 */
+	char key[PATH_MAX];	  /* broker.key */
+	char keyring[PATH_MAX];	  /* folder of agency .pub files */
+	char policy[PATH_MAX];	  /* the sharing agreement */
+	char data[PATH_MAX];	  /* LMDB environment folder */
+	uint64_t map_size;	  /* bytes; map_size_mb, default 16 GiB */
+	uint64_t clock_skew_ms;	  /* clock_skew, default 5m */
+	uint64_t redeliver_ms;	  /* redeliver_after, default 30s */
+	unsigned batch;		  /* most messages in one commit, default 256 */
+};
+
+/*
+ * Loads the file at path into *c. Relative paths in it are taken from the
+ * file's folder. Every problem goes into errs ("FILE:LINE: ..."); returns
+ * 0, ERROR_CONFIG when errs holds errors, or the error reading the file.
+ */
+WUR int broker_config_load(const char *path, struct broker_config *c,
+    struct yamlconf_errors *errs);
+
+#endif

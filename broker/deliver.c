@@ -1,0 +1,347 @@
+/*
+ * Delivery (DESIGN.md §5 step 9, §9): each agency's durable queue is sent
+ * to its current connection, redelivered until acknowledged, and expired
+ * per purpose with a non-delivery report to the sender. Status reports
+ * travel on the same queue and are acknowledged the same way.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "broker/broker.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+struct peer *
+deliver_peer(struct broker *b, const char *agency)
+{
+	for (size_t i = 0; i < b->n_peers; i++)
+		if (strcmp(b->peers[i].id, agency) == 0)
+			return &b->peers[i];
+	return NULL;
+}
+
+void
+deliver_pending_add(struct broker *b, const struct pending *p)
+{
+	if (b->n_pending == b->cap_pending) {
+		size_t cap = b->cap_pending ? b->cap_pending * 2 : 64;
+		struct pending *np = realloc(b->pending, cap * sizeof(*np));
+		if (np == NULL) {
+			log_err("out of memory: an audit event is lost");
+			return;
+		}
+		b->pending = np;
+		b->cap_pending = cap;
+	}
+	b->pending[b->n_pending++] = *p;
+}
+
+int
+deliver_proof(struct broker *b, MDB_txn *txn, uint64_t leaf,
+    struct wire_audit_proof *p, struct audit_head *head)
+{
+	struct audit *a = store_audit(b->store);
+	int rc;
+
+	if ((rc = audit_latest(a, txn, head)) != 0)
+		return rc;
+	if (leaf >= head->cp.size)
+		return ERROR_NOTFOUND;
+	if ((rc = audit_inclusion(a, txn, leaf, head->cp.size, p->path,
+		 &p->n_path)) != 0)
+		return rc;
+	if ((rc = audit_leaf(a, txn, leaf, &p->leaf, &p->leaf_len)) != 0)
+		return rc;
+	p->leaf_index = leaf;
+	p->checkpoint = head->text;
+	p->checkpoint_len = head->text_len;
+	return ERROR_OK;
+}
+
+/* Sends one frame to p's connection; false when p is gone or full. */
+static bool
+send_to(struct broker *b, struct peer *p, const uint8_t *frame, size_t len)
+{
+	if (zmq_send(b->router, p->rid, p->rid_len,
+		ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(b->router, frame, len, ZMQ_DONTWAIT) < 0) {
+		if (zmq_errno() == EHOSTUNREACH) {
+			log_info("%s disconnected", p->id);
+			p->connected = false;
+		}
+		return false;
+	}
+	return true;
+}
+
+/* Builds the frame for one queue item into *out. */
+static int
+item_frame(struct broker *b, MDB_txn *txn, const struct store_item *it,
+    uint8_t **out, size_t *len)
+{
+	static struct wire_status st;
+	struct wire_audit_proof *proof = &st.event;
+	struct audit_head head;
+	int rc;
+
+	if ((rc = deliver_proof(b, txn, it->leaf, proof, &head)) != 0)
+		return rc;
+	if (it->type == STORE_DELIVERY)
+		return wire_delivery_frame(it->payload, it->payload_len, proof,
+		    out, len);
+	memcpy(st.msg_id, it->msg_id, WIRE_MSG_ID_LEN);
+	snprintf(st.recipient, sizeof(st.recipient), "%s", it->peer);
+	st.state = it->state;
+	st.at_ms = it->at_ms;
+	st.has_event = true;
+	return wire_status_encode(&st, out, len);
+}
+
+void
+deliver_pump(struct broker *b, struct peer *p)
+{
+	MDB_txn *txn = NULL;
+	struct store_item it;
+	uint64_t seq;
+	int rc;
+
+	if (!p->connected || p->inflight >= BROKER_WINDOW)
+		return;
+	if (store_begin(b->store, false, &txn) != 0)
+		return;
+	while (p->connected && p->inflight < BROKER_WINDOW) {
+		uint8_t *frame = NULL;
+		size_t len = 0;
+
+		rc = store_queue_next(b->store, txn, p->id, p->cursor, &it,
+		    &seq);
+		if (rc == ERROR_NOTFOUND)
+			break;
+		if (rc == 0)
+			rc = item_frame(b, txn, &it, &frame, &len);
+		if (rc != 0) {
+			log_err("queue of %s: item %llu: %s", p->id,
+			    (unsigned long long)seq, error_strerror(rc));
+			p->cursor = seq; /* skip it; redelivery retries */
+			continue;
+		}
+		bool ok = send_to(b, p, frame, len);
+		free(frame);
+		if (!ok)
+			break;
+		p->cursor = seq;
+		p->inflight++;
+		p->last_progress_ms = clock_mono_ms();
+		if (it.type == STORE_DELIVERY && !it.delivered_logged) {
+			struct pending pend = {.type = PENDING_DELIVERED,
+			    .seq = seq};
+			snprintf(pend.agency, sizeof(pend.agency), "%s", p->id);
+			deliver_pending_add(b, &pend);
+		}
+	}
+	store_abort(txn);
+}
+
+int
+deliver_status(struct broker *b, MDB_txn *txn, const char *sender,
+    const uint8_t msg_id[WIRE_MSG_ID_LEN], const char *recipient, int state,
+    uint64_t leaf)
+{
+	struct store_item it;
+	uint64_t seq;
+
+	memset(&it, 0, sizeof(it));
+	it.type = STORE_STATUS;
+	memcpy(it.msg_id, msg_id, WIRE_MSG_ID_LEN);
+	snprintf(it.agency, sizeof(it.agency), "%s", sender);
+	snprintf(it.peer, sizeof(it.peer), "%s", recipient);
+	it.state = state;
+	it.leaf = leaf;
+	it.at_ms = clock_now_ms();
+	return store_queue_put(b->store, txn, &it, &seq);
+}
+
+/* An event about one delivery item (delivered, acknowledged, expired). */
+static int
+item_event(struct broker *b, MDB_txn *txn, const struct store_item *it,
+    int type, uint64_t *seq)
+{
+	struct event ev, dec;
+	const uint8_t *leaf;
+	size_t len;
+	int rc;
+
+	memset(&ev, 0, sizeof(ev));
+	/* Copy the decision's metadata so each event stands on its own. */
+	if (audit_leaf(store_audit(b->store), txn, it->leaf, &leaf, &len) ==
+		0 &&
+	    event_decode(leaf, len, &dec) == 0) {
+		snprintf(ev.purpose, sizeof(ev.purpose), "%s", dec.purpose);
+		ev.urgency = dec.urgency;
+		ev.kind = dec.kind;
+		ev.has_subject_ref = dec.has_subject_ref;
+		memcpy(ev.subject_ref, dec.subject_ref, WIRE_REF_LEN);
+		ev.disclosed = dec.disclosed;
+	}
+	ev.type = (enum event_type)type;
+	ev.time_ms = clock_now_ms();
+	ev.has_msg_id = true;
+	memcpy(ev.msg_id, it->msg_id, WIRE_MSG_ID_LEN);
+	snprintf(ev.sender, sizeof(ev.sender), "%s", it->peer);
+	snprintf(ev.recipient, sizeof(ev.recipient), "%s", it->agency);
+	if ((rc = audit_append(store_audit(b->store), txn, &ev, seq)) != 0)
+		return rc;
+	return ERROR_OK;
+}
+
+int
+deliver_ack(struct broker *b, MDB_txn *txn, const char *agency,
+    const struct wire_frame *f)
+{
+	struct store_item it;
+	struct peer *p = deliver_peer(b, agency);
+	uint64_t seq, leaf;
+	int rc;
+
+	bool status = f->u.ack_recipient[0] != '\0';
+
+	rc = store_queue_ack(b->store, txn, agency, f->u.ack_msg_id,
+	    status ? f->u.ack_recipient : NULL, f->u.ack_state, &it, &seq);
+	if (rc == ERROR_NOTFOUND)
+		return ERROR_OK; /* acknowledged before, or expired */
+	if (rc != 0)
+		return rc;
+	if (p != NULL) {
+		if (p->inflight > 0 && seq <= p->cursor)
+			p->inflight--;
+		p->last_progress_ms = clock_mono_ms();
+	}
+	if (it.type != STORE_DELIVERY)
+		return ERROR_OK;
+	if ((rc = item_event(b, txn, &it, EVENT_ACKNOWLEDGED, &leaf)) != 0)
+		return rc;
+	return deliver_status(b, txn, it.peer, it.msg_id, agency,
+	    WIRE_STATE_ACKNOWLEDGED, leaf);
+}
+
+int
+deliver_flush_pending(struct broker *b, MDB_txn *txn)
+{
+	int rc = ERROR_OK;
+
+	for (size_t i = 0; i < b->n_pending && rc == 0; i++) {
+		struct pending *p = &b->pending[i];
+		struct store_item it;
+		struct event ev;
+		uint64_t seq, leaf;
+
+		if (p->type == PENDING_REFUSED) {
+			memset(&ev, 0, sizeof(ev));
+			ev.type = EVENT_CONNECTION_REFUSED;
+			ev.time_ms = clock_now_ms();
+			snprintf(ev.peer, sizeof(ev.peer), "%s", p->peer);
+			rc = audit_append(store_audit(b->store), txn, &ev,
+			    NULL);
+			continue;
+		}
+		/* Delivered: once per item, however often it was sent. */
+		rc = store_queue_next(b->store, txn, p->agency, p->seq - 1, &it,
+		    &seq);
+		if (rc == ERROR_NOTFOUND || (rc == 0 && seq != p->seq) ||
+		    (rc == 0 && it.delivered_logged)) {
+			rc = ERROR_OK; /* acknowledged or expired meanwhile */
+			continue;
+		}
+		if (rc != 0)
+			break;
+		if ((rc = store_queue_mark(b->store, txn, p->agency, seq)) ||
+		    (rc = item_event(b, txn, &it, EVENT_DELIVERED, &leaf)))
+			break;
+		rc = deliver_status(b, txn, it.peer, it.msg_id, p->agency,
+		    WIRE_STATE_DELIVERED, leaf);
+	}
+	b->n_pending = 0;
+	return rc;
+}
+
+int
+deliver_expire(struct broker *b, MDB_txn *txn, uint64_t now)
+{
+	struct store_item it;
+	uint64_t leaf;
+	int n = 0, rc;
+
+	while ((rc = store_queue_expire(b->store, txn, now, &it)) == 0) {
+		if ((rc = item_event(b, txn, &it, EVENT_EXPIRED, &leaf)) != 0)
+			return rc;
+		if ((rc = deliver_status(b, txn, it.peer, it.msg_id, it.agency,
+			 WIRE_STATE_EXPIRED, leaf)) != 0)
+			return rc;
+		log_info("message for %s from %s expired undelivered; "
+			 "ciphertexts deleted",
+		    it.agency, it.peer);
+		n++;
+	}
+	return rc == ERROR_NOTFOUND ? n : rc;
+}
+
+void
+deliver_hellos(struct broker *b)
+{
+	MDB_txn *txn = NULL;
+	struct audit_head head;
+	struct wire_proof pr;
+	uint8_t *frame;
+	size_t len;
+	int rc;
+
+	for (size_t i = 0; i < b->n_hellos; i++) {
+		struct hello *h = &b->hellos[i];
+		struct peer *p = deliver_peer(b, h->agency);
+
+		if (p == NULL)
+			continue;
+		/* A newer connection of the same agency replaces the older. */
+		memcpy(p->rid, h->rid, h->rid_len);
+		p->rid_len = h->rid_len;
+		p->connected = true;
+		p->cursor = 0;
+		p->inflight = 0;
+		p->last_progress_ms = clock_mono_ms();
+		log_info("%s connected", p->id);
+
+		if (store_begin(b->store, false, &txn) != 0)
+			continue;
+		memset(&pr, 0, sizeof(pr));
+		rc = audit_latest(store_audit(b->store), txn, &head);
+		if (rc == 0 && h->tree_size <= head.cp.size) {
+			rc = audit_consistency(store_audit(b->store), txn,
+			    h->tree_size, head.cp.size, pr.path, &pr.n_path);
+			pr.from_size = h->tree_size;
+		} else if (rc == 0) {
+			/* The agent trusts a longer log than ours: say so
+			 * with the latest checkpoint and no proof. */
+			log_warn("%s trusts a log of %llu leaves; ours has "
+				 "%llu",
+			    p->id, (unsigned long long)h->tree_size,
+			    (unsigned long long)head.cp.size);
+			pr.from_size = h->tree_size;
+		}
+		if (rc == 0) {
+			pr.checkpoint = head.text;
+			pr.checkpoint_len = head.text_len;
+			if (wire_proof_encode(&pr, &frame, &len) == 0) {
+				send_to(b, p, frame, len);
+				free(frame);
+			}
+		}
+		store_abort(txn);
+		txn = NULL;
+		deliver_pump(b, p);
+	}
+	b->n_hellos = 0;
+}

@@ -1,0 +1,370 @@
+/*
+ * The ingest pipeline (DESIGN.md §5, steps 1 to 8): every Submit frame is
+ * decoded, attributed, verified, checked for freshness and replay, its
+ * contents checked, decided by the policy per recipient, and written with
+ * its audit leaves and queue entries in one nested transaction of the
+ * batch's commit. The first failure rejects the message with its own
+ * reason, and the rejection is audited. The broker never holds a key that
+ * opens a field.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "broker/broker.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/urgency.h"
+#include "proto/envelope.h"
+
+/* Fills the metadata every event about message m carries. */
+static void
+event_from_manifest(struct event *ev, int type, const struct wire_manifest *m)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = (enum event_type)type;
+	ev->time_ms = clock_now_ms();
+	ev->has_msg_id = true;
+	memcpy(ev->msg_id, m->msg_id, WIRE_MSG_ID_LEN);
+	snprintf(ev->sender, sizeof(ev->sender), "%s", m->sender);
+	snprintf(ev->purpose, sizeof(ev->purpose), "%s", m->purpose);
+	ev->urgency = m->urgency;
+	ev->kind = m->kind;
+	ev->has_subject_ref = true;
+	memcpy(ev->subject_ref, m->subject_ref, WIRE_REF_LEN);
+}
+
+static void
+set_policy_hash(struct broker *b, struct event *ev)
+{
+	ev->has_policy_sha256 = true;
+	memcpy(ev->policy_sha256, policy_sha256(b->policy), 32);
+}
+
+/*
+ * Rejects the message: fills rep and appends the rejection leaf in txn. m
+ * may be NULL when the manifest could not be read.
+ */
+static int
+reject(struct broker *b, MDB_txn *txn, const char *agency,
+    const struct wire_manifest *m, int reason, const char *detail,
+    struct reply *rep)
+{
+	struct event ev;
+	uint64_t seq;
+	int rc;
+
+	if (m != NULL) {
+		event_from_manifest(&ev, EVENT_REJECTED, m);
+		memcpy(rep->msg_id, m->msg_id, WIRE_MSG_ID_LEN);
+	} else {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EVENT_REJECTED;
+		ev.time_ms = clock_now_ms();
+	}
+	/* The authenticated agency, whatever the manifest claims. */
+	snprintf(ev.sender, sizeof(ev.sender), "%s", agency);
+	if (m != NULL && strcmp(m->sender, agency) != 0)
+		snprintf(ev.peer, sizeof(ev.peer), "manifest claims sender '%s'",
+		    m->sender);
+	ev.reason = reason;
+	snprintf(ev.detail, sizeof(ev.detail), "%s", detail);
+	rep->outcome = WIRE_REJECTED;
+	rep->reason = reason;
+	rep->retryable = wire_reason_retryable(reason);
+	snprintf(rep->detail, sizeof(rep->detail), "%s", detail);
+	if ((rc = audit_append(store_audit(b->store), txn, &ev, &seq)) != 0)
+		return rc;
+	rep->leaves[0] = seq;
+	rep->n_leaves = 1;
+	b->rejected++;
+	log_info("rejected message from %s: %s: %s", agency,
+	    wire_reason_name(reason), detail);
+	return ERROR_OK;
+}
+
+/* The hash a replay record keeps of an envelope. */
+static void
+envelope_hash(const struct wire_envelope *e, uint8_t out[32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, e->manifest, e->manifest_len);
+	crypto_generichash_update(&st, e->signature, WIRE_SIG_LEN);
+	crypto_generichash_final(&st, out, 32);
+}
+
+static void
+copy_decision(struct event *ev, const struct policy_decision *d,
+    fieldset sent)
+{
+	ev->disclosed = sent;
+	ev->withheld = (fieldset)(FIELDS_ALL & ~sent);
+	ev->breakglass = (d->breakglass_fields & sent) != 0;
+	for (size_t i = 0; i < d->nrules && ev->n_rules < EVENT_MAX_LIST;
+	     i++) {
+		snprintf(ev->rules[ev->n_rules++], sizeof(ev->rules[0]), "%s",
+		    d->rules[i]);
+		bool dup = false;
+		for (size_t j = 0; j < ev->n_bases; j++)
+			if (strcmp(ev->bases[j], d->bases[i]) == 0)
+				dup = true;
+		if (!dup && ev->n_bases < EVENT_MAX_LIST)
+			snprintf(ev->bases[ev->n_bases++],
+			    sizeof(ev->bases[0]), "%s", d->bases[i]);
+	}
+	for (size_t i = 0;
+	     i < d->nobligations && ev->n_obligations < EVENT_MAX_LIST; i++)
+		snprintf(ev->obligations[ev->n_obligations++],
+		    sizeof(ev->obligations[0]), "%s", d->obligation_names[i]);
+}
+
+/*
+ * Steps 7 and 8 for a verified envelope: decide per recipient, then write
+ * the replay record, the accepted and decision leaves and the queue
+ * entries in txn.
+ */
+static int
+accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
+    struct reply *rep)
+{
+	const struct wire_manifest *m = &e->m;
+	static struct policy_decision d[WIRE_MAX_RECIPIENTS];
+	fieldset sent[WIRE_MAX_RECIPIENTS];
+	struct policy_question q;
+	struct store_replay rr;
+	struct event ev;
+	uint64_t expiry, now = clock_now_ms(), seq;
+	bool any = false;
+	int rc;
+
+	if (policy_expiry_ms(b->policy, m->purpose, &expiry) != 0)
+		return reject(b, txn, m->sender, m,
+		    WIRE_REASON_UNDECLARED_PURPOSE,
+		    "the sharing agreement declares no such purpose", rep);
+	for (size_t i = 0; i < m->n_recipients; i++) {
+		const struct wire_grant *g = NULL;
+		q.from = m->sender;
+		q.to = m->recipients[i];
+		q.purpose = m->purpose;
+		q.urgency = m->urgency;
+		q.has_justification = m->justification[0] != '\0';
+		q.kind = m->kind;
+		if ((rc = policy_eval(b->policy, &q, &d[i])) != 0)
+			return reject(b, txn, m->sender, m,
+			    rc == ERROR_PURPOSE
+				? WIRE_REASON_UNDECLARED_PURPOSE
+				: WIRE_REASON_MALFORMED,
+			    error_strerror(rc), rep);
+		for (size_t j = 0; j < e->n_grants; j++)
+			if (strcmp(e->grants[j].recipient, q.to) == 0)
+				g = &e->grants[j];
+		sent[i] = g != NULL ? (fieldset)(d[i].disclosed & g->fields)
+				    : 0;
+		any |= sent[i] != 0;
+	}
+	if (!any)
+		return reject(b, txn, m->sender, m, WIRE_REASON_NOT_PERMITTED,
+		    "the sharing agreement lets no recipient see any field "
+		    "of this message",
+		    rep);
+
+	event_from_manifest(&ev, EVENT_ACCEPTED, m);
+	set_policy_hash(b, &ev);
+	ev.n_recipients = m->n_recipients;
+	for (size_t i = 0; i < m->n_recipients; i++)
+		snprintf(ev.recipients[i], sizeof(ev.recipients[i]), "%s",
+		    m->recipients[i]);
+	if (m->urgency == URGENCY_EMERGENCY)
+		snprintf(ev.justification, sizeof(ev.justification), "%s",
+		    m->justification);
+	if ((rc = audit_append(store_audit(b->store), txn, &ev, NULL)) != 0)
+		return rc;
+
+	memset(&rr, 0, sizeof(rr));
+	snprintf(rr.sender, sizeof(rr.sender), "%s", m->sender);
+	rr.created_at_ms = m->created_at_ms;
+	envelope_hash(e, rr.hash);
+	for (size_t i = 0; i < m->n_recipients; i++) {
+		struct store_item it;
+		uint8_t *del = NULL;
+		size_t del_len = 0;
+		fieldset got;
+
+		event_from_manifest(&ev, EVENT_DECISION, m);
+		snprintf(ev.recipient, sizeof(ev.recipient), "%s",
+		    m->recipients[i]);
+		set_policy_hash(b, &ev);
+		copy_decision(&ev, &d[i], sent[i]);
+		if (ev.breakglass || m->urgency == URGENCY_EMERGENCY)
+			snprintf(ev.justification, sizeof(ev.justification),
+			    "%s", m->justification);
+		if ((rc = audit_append(store_audit(b->store), txn, &ev,
+			 &seq)) != 0)
+			return rc;
+		rr.decisions[rr.n_decisions++] = seq;
+		rep->leaves[rep->n_leaves++] = seq;
+		if (sent[i] == 0)
+			continue; /* nothing to deliver: the decision says so */
+		if ((rc = envelope_redact(e, m->recipients[i], sent[i], &got,
+			 &del, &del_len)) != 0)
+			return rc;
+		memset(&it, 0, sizeof(it));
+		it.type = STORE_DELIVERY;
+		memcpy(it.msg_id, m->msg_id, WIRE_MSG_ID_LEN);
+		snprintf(it.agency, sizeof(it.agency), "%s", m->recipients[i]);
+		snprintf(it.peer, sizeof(it.peer), "%s", m->sender);
+		it.leaf = seq;
+		it.expires_ms = now + expiry;
+		it.at_ms = now;
+		it.payload = del;
+		it.payload_len = del_len;
+		rc = store_queue_put(b->store, txn, &it, &seq);
+		free(del);
+		if (rc != 0)
+			return rc;
+	}
+	if ((rc = store_replay_put(b->store, txn, m->msg_id, &rr)) != 0)
+		return rc;
+	rep->outcome = WIRE_ACCEPTED;
+	rep->reason = 0;
+	b->accepted++;
+	log_debug("accepted message from %s for %zu recipients", m->sender,
+	    m->n_recipients);
+	return ERROR_OK;
+}
+
+/* Steps 1 to 6; on success *fp holds the verified frame. */
+static int
+check(struct broker *b, MDB_txn *txn, const char *agency,
+    const uint8_t *buf, size_t len, struct wire_frame **fp,
+    struct reply *rep)
+{
+	struct wire_frame *f = NULL;
+	const struct wire_manifest *m;
+	const struct keys_public *sender;
+	struct store_replay rr;
+	char why[256] = "";
+	uint64_t now;
+	int rc;
+
+	/* 1. size and decode: unknown protobuf fields are rejected. */
+	rc = wire_decode(buf, len, &f, why, sizeof(why));
+	if (rc == 0 && f->type != WIRE_SUBMIT) {
+		rc = ERROR_DECODE;
+		snprintf(why, sizeof(why), "frame is not a submission");
+	}
+	if (rc != 0) {
+		wire_frame_free(f);
+		return reject(b, txn, agency, NULL, wire_reason_from_error(rc),
+		    why, rep);
+	}
+	m = &f->u.submit.m;
+	memcpy(rep->msg_id, m->msg_id, WIRE_MSG_ID_LEN);
+	*fp = f;
+
+	/* 2. the sender is who the CURVE handshake says it is. */
+	if (strcmp(m->sender, agency) != 0)
+		return reject(b, txn, agency, m, WIRE_REASON_SENDER_MISMATCH,
+		    "manifest sender differs from the authenticated agency",
+		    rep);
+	/* 3. the sender's signature over the exact manifest bytes. */
+	sender = keyring_find(b->keyring, agency);
+	if (sender == NULL ||
+	    envelope_verify_signature(&f->u.submit, sender->sign_pk) != 0)
+		return reject(b, txn, agency, m, WIRE_REASON_BAD_SIGNATURE,
+		    "manifest signature does not verify with the sender's "
+		    "key",
+		    rep);
+	/* 4. freshness. */
+	now = clock_now_ms();
+	if (m->created_at_ms + b->cfg.clock_skew_ms < now)
+		return reject(b, txn, agency, m, WIRE_REASON_STALE,
+		    "created_at is older than the allowed clock skew", rep);
+	if (m->created_at_ms > now + b->cfg.clock_skew_ms)
+		return reject(b, txn, agency, m, WIRE_REASON_FUTURE,
+		    "created_at is in the future beyond the allowed clock "
+		    "skew",
+		    rep);
+	/* 5. replay: this msg_id never accepted before. */
+	rc = store_replay_get(b->store, txn, m->msg_id, &rr);
+	if (rc == 0) {
+		uint8_t h[32];
+		envelope_hash(&f->u.submit, h);
+		/*
+		 * The same envelope again from its sender is a resend after a
+		 * lost receipt: still a replay, but the sender gets the
+		 * original decisions so that it can stop resending.
+		 */
+		if (strcmp(rr.sender, agency) == 0 &&
+		    sodium_memcmp(h, rr.hash, 32) == 0) {
+			rc = reject(b, txn, agency, m, WIRE_REASON_REPLAY,
+			    "already accepted", rep);
+			for (size_t i = 0; rc == 0 && i < rr.n_decisions &&
+			     rep->n_leaves < WIRE_MAX_PROOFS;
+			     i++)
+				rep->leaves[rep->n_leaves++] = rr.decisions[i];
+			return rc;
+		}
+		return reject(b, txn, agency, m, WIRE_REASON_REPLAY,
+		    "msg_id already used", rep);
+	}
+	if (rc != ERROR_NOTFOUND)
+		return rc;
+	/* 6. contents, recipients, grants. */
+	if ((rc = envelope_verify_contents(&f->u.submit, why, sizeof(why))) !=
+	    0)
+		return reject(b, txn, agency, m, wire_reason_from_error(rc),
+		    why, rep);
+	for (size_t i = 0; i < m->n_recipients; i++) {
+		if (keyring_find(b->keyring, m->recipients[i]) == NULL) {
+			snprintf(why, sizeof(why),
+			    "recipient '%s' is not in the keyring",
+			    m->recipients[i]);
+			return reject(b, txn, agency, m,
+			    WIRE_REASON_UNKNOWN_RECIPIENT, why, rep);
+		}
+	}
+	return ERROR_OK;
+}
+
+void
+ingest_submit(struct broker *b, MDB_txn *txn, const char *agency,
+    const uint8_t *buf, size_t len, struct reply *rep)
+{
+	struct wire_frame *f = NULL;
+	MDB_txn *child = NULL;
+	int rc;
+
+	rep->outcome = 0;
+	rep->n_leaves = 0;
+	/* A child transaction, so that a storage failure undoes only this
+	 * message and the rest of the batch still commits. */
+	if ((rc = store_begin_nested(b->store, txn, &child)) != 0)
+		goto failed;
+	rc = check(b, child, agency, buf, len, &f, rep);
+	if (rc == 0 && rep->outcome == 0)
+		rc = accept(b, child, &f->u.submit, rep);
+	wire_frame_free(f);
+	if (rc != 0)
+		goto failed;
+	if ((rc = store_commit(child)) != 0) {
+		child = NULL;
+		goto failed;
+	}
+	return;
+failed:
+	store_abort(child);
+	rep->outcome = WIRE_REJECTED;
+	rep->reason = wire_reason_from_error(rc);
+	if (rep->reason != WIRE_REASON_STORAGE_FULL)
+		rep->reason = WIRE_REASON_INTERNAL;
+	rep->retryable = true;
+	rep->n_leaves = 0;
+	snprintf(rep->detail, sizeof(rep->detail), "%s; send it again later",
+	    error_strerror(rc));
+	log_err("could not store a message from %s: %s", agency,
+	    error_strerror(rc));
+}

@@ -1,0 +1,524 @@
+/*
+ * The broker's databases beside the audit log, in one LMDB environment so
+ * that one commit holds a message, its audit leaves and its queue entries.
+ *
+ *	broker.replay  msg_id (16) -> struct replay_rec
+ *	broker.queue   agency NUL seq (8, big-endian) -> item header | payload
+ *	broker.ack     agency NUL msg_id [peer NUL state] -> queue key
+ *	broker.expiry  expires_ms (8, BE) | queue key -> ""
+ *	broker.meta    "queue_seq" -> next sequence number (8, BE)
+ *
+ * Values are our own fixed layouts, written and read on one machine.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/store.h"
+
+#define QKEY_MAX (IDENT_AGENCY_MAX + 1 + 8)
+#define AKEY_MAX (IDENT_AGENCY_MAX + 1 + WIRE_MSG_ID_LEN + IDENT_AGENCY_MAX + 2)
+
+struct store {
+	MDB_env *env;
+	struct audit *audit;
+	MDB_dbi replay, queue, ack, expiry, meta;
+};
+
+/* The stored header of a queue item; the payload follows it. */
+struct item_rec {
+	uint8_t type;
+	uint8_t delivered_logged;
+	uint8_t state;
+	uint8_t pad;
+	uint8_t msg_id[WIRE_MSG_ID_LEN];
+	char peer[IDENT_AGENCY_MAX + 1];
+	uint64_t leaf;
+	uint64_t expires_ms;
+	uint64_t at_ms;
+};
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int
+mdb_err(int rc)
+{
+	return rc == 0 ? ERROR_OK : audit_mdb_error(rc);
+}
+
+int
+store_open(const char *dir, uint64_t mapsize, const char *origin,
+    struct store **out)
+{
+	struct store *s;
+	MDB_txn *txn = NULL;
+	int rc;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return ERROR_NOMEM;
+	if ((rc = audit_env_open(dir, (size_t)mapsize, 0, &s->env)) != 0)
+		goto fail;
+	if ((rc = audit_txn_begin(s->env, 0, &txn)) != 0)
+		goto fail;
+	if ((rc = audit_open(s->env, txn, origin, 0, &s->audit)) != 0)
+		goto fail;
+	if ((rc = mdb_err(mdb_dbi_open(txn, "broker.replay", MDB_CREATE,
+		 &s->replay))) != 0 ||
+	    (rc = mdb_err(mdb_dbi_open(txn, "broker.queue", MDB_CREATE,
+		 &s->queue))) != 0 ||
+	    (rc = mdb_err(mdb_dbi_open(txn, "broker.ack", MDB_CREATE,
+		 &s->ack))) != 0 ||
+	    (rc = mdb_err(mdb_dbi_open(txn, "broker.expiry", MDB_CREATE,
+		 &s->expiry))) != 0 ||
+	    (rc = mdb_err(mdb_dbi_open(txn, "broker.meta", MDB_CREATE,
+		 &s->meta))) != 0)
+		goto fail;
+	rc = mdb_err(mdb_txn_commit(txn));
+	txn = NULL;
+	if (rc != 0)
+		goto fail;
+	*out = s;
+	return ERROR_OK;
+fail:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	store_close(s);
+	return rc;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	audit_free(s->audit);
+	audit_env_close(s->env);
+	free(s);
+}
+
+struct audit *
+store_audit(struct store *s)
+{
+	return s->audit;
+}
+
+int
+store_begin(struct store *s, bool write, MDB_txn **txn)
+{
+	return audit_txn_begin(s->env, write ? 0 : MDB_RDONLY, txn);
+}
+
+int
+store_begin_nested(struct store *s, MDB_txn *parent, MDB_txn **txn)
+{
+	return mdb_err(mdb_txn_begin(s->env, parent, 0, txn));
+}
+
+int
+store_commit(MDB_txn *txn)
+{
+	return mdb_err(mdb_txn_commit(txn));
+}
+
+void
+store_abort(MDB_txn *txn)
+{
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+}
+
+int
+store_reader_check(struct store *s)
+{
+	int dead = 0;
+
+	if (mdb_reader_check(s->env, &dead) != 0)
+		return 0;
+	return dead;
+}
+
+int
+store_usage(struct store *s, uint64_t *used, uint64_t *mapsize)
+{
+	return audit_env_usage(s->env, used, mapsize);
+}
+
+/* ------------------------------------------------------------ replay */
+
+struct replay_rec {
+	char sender[IDENT_AGENCY_MAX + 1];
+	uint8_t hash[32];
+	uint64_t created_at_ms;
+	uint64_t n_decisions;
+	uint64_t decisions[STORE_MAX_DECISIONS];
+};
+
+int
+store_replay_get(struct store *s, MDB_txn *txn,
+    const uint8_t msg_id[WIRE_MSG_ID_LEN], struct store_replay *out)
+{
+	MDB_val k = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)msg_id}, v;
+	struct replay_rec r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = mdb_get(txn, s->replay, &k, &v)) != 0)
+		return mdb_err(rc);
+	if (v.mv_size != sizeof(r))
+		return ERROR_TAMPERED;
+	memcpy(&r, v.mv_data, sizeof(r));
+	if (r.n_decisions > STORE_MAX_DECISIONS ||
+	    memchr(r.sender, '\0', sizeof(r.sender)) == NULL)
+		return ERROR_TAMPERED;
+	memcpy(out->sender, r.sender, sizeof(out->sender));
+	memcpy(out->hash, r.hash, sizeof(out->hash));
+	out->created_at_ms = r.created_at_ms;
+	out->n_decisions = (size_t)r.n_decisions;
+	memcpy(out->decisions, r.decisions, sizeof(out->decisions));
+	return ERROR_OK;
+}
+
+int
+store_replay_put(struct store *s, MDB_txn *txn,
+    const uint8_t msg_id[WIRE_MSG_ID_LEN], const struct store_replay *in)
+{
+	MDB_val k = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)msg_id}, v;
+	struct replay_rec r;
+
+	memset(&r, 0, sizeof(r));
+	memcpy(r.sender, in->sender, sizeof(r.sender));
+	memcpy(r.hash, in->hash, sizeof(r.hash));
+	r.created_at_ms = in->created_at_ms;
+	r.n_decisions = in->n_decisions;
+	memcpy(r.decisions, in->decisions, sizeof(r.decisions));
+	v.mv_size = sizeof(r);
+	v.mv_data = &r;
+	return mdb_err(mdb_put(txn, s->replay, &k, &v, MDB_NOOVERWRITE));
+}
+
+/* ------------------------------------------------------------- queue */
+
+static size_t
+queue_key(uint8_t *k, const char *agency, uint64_t seq)
+{
+	size_t n = strlen(agency);
+
+	memcpy(k, agency, n);
+	k[n] = '\0';
+	put_be64(k + n + 1, seq);
+	return n + 1 + 8;
+}
+
+static size_t
+ack_key(uint8_t *k, const char *agency, const uint8_t *msg_id,
+    const char *peer, int state)
+{
+	size_t n = strlen(agency), o;
+
+	memcpy(k, agency, n);
+	k[n] = '\0';
+	o = n + 1;
+	memcpy(k + o, msg_id, WIRE_MSG_ID_LEN);
+	o += WIRE_MSG_ID_LEN;
+	if (peer != NULL) {
+		size_t p = strlen(peer);
+		memcpy(k + o, peer, p);
+		o += p;
+		k[o++] = '\0';
+		k[o++] = (uint8_t)state;
+	}
+	return o;
+}
+
+static int
+next_seq(struct store *s, MDB_txn *txn, uint64_t *seq)
+{
+	static const char name[] = "queue_seq";
+	MDB_val k = {sizeof(name) - 1, (void *)(uintptr_t)name}, v;
+	uint8_t buf[8];
+	int rc;
+
+	rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		*seq = 1;
+	else if (rc != 0)
+		return mdb_err(rc);
+	else if (v.mv_size != 8)
+		return ERROR_TAMPERED;
+	else
+		*seq = get_be64(v.mv_data);
+	put_be64(buf, *seq + 1);
+	v.mv_size = 8;
+	v.mv_data = buf;
+	return mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+}
+
+static int
+decode_item(const char *agency, const MDB_val *v, struct store_item *it)
+{
+	struct item_rec r;
+
+	if (v->mv_size < sizeof(r))
+		return ERROR_TAMPERED;
+	memcpy(&r, v->mv_data, sizeof(r));
+	if ((r.type != STORE_DELIVERY && r.type != STORE_STATUS) ||
+	    memchr(r.peer, '\0', sizeof(r.peer)) == NULL)
+		return ERROR_TAMPERED;
+	memset(it, 0, sizeof(*it));
+	it->type = (enum store_item_type)r.type;
+	it->delivered_logged = r.delivered_logged != 0;
+	it->state = r.state;
+	memcpy(it->msg_id, r.msg_id, WIRE_MSG_ID_LEN);
+	snprintf(it->agency, sizeof(it->agency), "%s", agency);
+	memcpy(it->peer, r.peer, sizeof(it->peer));
+	it->leaf = r.leaf;
+	it->expires_ms = r.expires_ms;
+	it->at_ms = r.at_ms;
+	it->payload = (const uint8_t *)v->mv_data + sizeof(r);
+	it->payload_len = v->mv_size - sizeof(r);
+	return ERROR_OK;
+}
+
+int
+store_queue_put(struct store *s, MDB_txn *txn, const struct store_item *it,
+    uint64_t *seq)
+{
+	uint8_t qk[QKEY_MAX], ak[AKEY_MAX], ek[8 + QKEY_MAX];
+	MDB_val k, v;
+	struct item_rec r;
+	size_t qn, an;
+	int rc;
+
+	if (!ident_agency_valid(it->agency))
+		return ERROR_INVAL;
+	if ((rc = next_seq(s, txn, seq)) != 0)
+		return rc;
+	memset(&r, 0, sizeof(r));
+	r.type = (uint8_t)it->type;
+	r.delivered_logged = it->delivered_logged;
+	r.state = (uint8_t)it->state;
+	memcpy(r.msg_id, it->msg_id, WIRE_MSG_ID_LEN);
+	snprintf(r.peer, sizeof(r.peer), "%s", it->peer);
+	r.leaf = it->leaf;
+	r.expires_ms = it->expires_ms;
+	r.at_ms = it->at_ms;
+
+	qn = queue_key(qk, it->agency, *seq);
+	k.mv_size = qn;
+	k.mv_data = qk;
+	v.mv_size = sizeof(r) + it->payload_len;
+	/* Reserve, then fill: the payload is copied once, into the map. */
+	if ((rc = mdb_put(txn, s->queue, &k, &v, MDB_RESERVE)) != 0)
+		return mdb_err(rc);
+	memcpy(v.mv_data, &r, sizeof(r));
+	if (it->payload_len > 0)
+		memcpy((uint8_t *)v.mv_data + sizeof(r), it->payload,
+		    it->payload_len);
+
+	an = ack_key(ak, it->agency, it->msg_id,
+	    it->type == STORE_STATUS ? it->peer : NULL, it->state);
+	k.mv_size = an;
+	k.mv_data = ak;
+	v.mv_size = qn;
+	v.mv_data = qk;
+	if ((rc = mdb_put(txn, s->ack, &k, &v, 0)) != 0)
+		return mdb_err(rc);
+	if (it->type == STORE_DELIVERY && it->expires_ms != 0) {
+		put_be64(ek, it->expires_ms);
+		memcpy(ek + 8, qk, qn);
+		k.mv_size = 8 + qn;
+		k.mv_data = ek;
+		v.mv_size = 0;
+		v.mv_data = NULL;
+		if ((rc = mdb_put(txn, s->expiry, &k, &v, 0)) != 0)
+			return mdb_err(rc);
+	}
+	return ERROR_OK;
+}
+
+int
+store_queue_next(struct store *s, MDB_txn *txn, const char *agency,
+    uint64_t after, struct store_item *it, uint64_t *seq)
+{
+	uint8_t qk[QKEY_MAX];
+	size_t an = strlen(agency);
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (after == UINT64_MAX)
+		return ERROR_NOTFOUND;
+	k.mv_size = queue_key(qk, agency, after + 1);
+	k.mv_data = qk;
+	if ((rc = mdb_cursor_open(txn, s->queue, &c)) != 0)
+		return mdb_err(rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && (k.mv_size != an + 9 ||
+			   memcmp(k.mv_data, agency, an + 1) != 0))
+		rc = MDB_NOTFOUND; /* past this agency's items */
+	if (rc == 0) {
+		*seq = get_be64((const uint8_t *)k.mv_data + an + 1);
+		rc = decode_item(agency, &v, it);
+		mdb_cursor_close(c);
+		return rc;
+	}
+	mdb_cursor_close(c);
+	return mdb_err(rc);
+}
+
+/* Deletes the item at qk with its ack key and expiry entry. */
+static int
+remove_item(struct store *s, MDB_txn *txn, const char *agency,
+    const uint8_t *qk, size_t qn, struct store_item *it)
+{
+	uint8_t ak[AKEY_MAX], ek[8 + QKEY_MAX];
+	MDB_val k = {qn, (void *)(uintptr_t)qk}, v;
+	int rc;
+
+	if ((rc = mdb_get(txn, s->queue, &k, &v)) != 0)
+		return mdb_err(rc);
+	if ((rc = decode_item(agency, &v, it)) != 0)
+		return rc;
+	it->payload = NULL;
+	it->payload_len = 0;
+	if ((rc = mdb_del(txn, s->queue, &k, NULL)) != 0)
+		return mdb_err(rc);
+	k.mv_size = ack_key(ak, agency, it->msg_id,
+	    it->type == STORE_STATUS ? it->peer : NULL, it->state);
+	k.mv_data = ak;
+	rc = mdb_del(txn, s->ack, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mdb_err(rc);
+	if (it->type == STORE_DELIVERY && it->expires_ms != 0) {
+		put_be64(ek, it->expires_ms);
+		memcpy(ek + 8, qk, qn);
+		k.mv_size = 8 + qn;
+		k.mv_data = ek;
+		rc = mdb_del(txn, s->expiry, &k, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return mdb_err(rc);
+	}
+	return ERROR_OK;
+}
+
+int
+store_queue_ack(struct store *s, MDB_txn *txn, const char *agency,
+    const uint8_t msg_id[WIRE_MSG_ID_LEN], const char *peer, int state,
+    struct store_item *it, uint64_t *seq)
+{
+	uint8_t ak[AKEY_MAX], qk[QKEY_MAX];
+	size_t an = strlen(agency);
+	MDB_val k, v;
+	int rc;
+
+	if (!ident_agency_valid(agency) ||
+	    (peer != NULL && !ident_agency_valid(peer)))
+		return ERROR_INVAL;
+	k.mv_size = ack_key(ak, agency, msg_id, peer, state);
+	k.mv_data = ak;
+	if ((rc = mdb_get(txn, s->ack, &k, &v)) != 0)
+		return mdb_err(rc);
+	if (v.mv_size != an + 9 || v.mv_size > sizeof(qk))
+		return ERROR_TAMPERED;
+	memcpy(qk, v.mv_data, v.mv_size);
+	*seq = get_be64(qk + an + 1);
+	return remove_item(s, txn, agency, qk, an + 9, it);
+}
+
+int
+store_queue_mark(struct store *s, MDB_txn *txn, const char *agency,
+    uint64_t seq)
+{
+	uint8_t qk[QKEY_MAX];
+	MDB_val k, v, nv;
+	uint8_t *copy;
+	int rc;
+
+	k.mv_size = queue_key(qk, agency, seq);
+	k.mv_data = qk;
+	if ((rc = mdb_get(txn, s->queue, &k, &v)) != 0)
+		return mdb_err(rc);
+	if (v.mv_size < sizeof(struct item_rec))
+		return ERROR_TAMPERED;
+	/* The value lives in the map: copy it before the put replaces it. */
+	copy = malloc(v.mv_size);
+	if (copy == NULL)
+		return ERROR_NOMEM;
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[offsetof(struct item_rec, delivered_logged)] = 1;
+	nv.mv_size = v.mv_size;
+	nv.mv_data = copy;
+	rc = mdb_err(mdb_put(txn, s->queue, &k, &nv, 0));
+	free(copy);
+	return rc;
+}
+
+int
+store_queue_expire(struct store *s, MDB_txn *txn, uint64_t now,
+    struct store_item *it)
+{
+	uint8_t qk[QKEY_MAX];
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t qn;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, s->expiry, &c)) != 0)
+		return mdb_err(rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	if (rc != 0) {
+		mdb_cursor_close(c);
+		return mdb_err(rc);
+	}
+	if (k.mv_size < 8 + 10 || k.mv_size - 8 > sizeof(qk)) {
+		mdb_cursor_close(c);
+		return ERROR_TAMPERED;
+	}
+	if (get_be64(k.mv_data) > now) {
+		mdb_cursor_close(c);
+		return ERROR_NOTFOUND;
+	}
+	qn = k.mv_size - 8;
+	memcpy(qk, (const uint8_t *)k.mv_data + 8, qn);
+	mdb_cursor_close(c);
+	if (memchr(qk, '\0', qn) == NULL)
+		return ERROR_TAMPERED;
+	return remove_item(s, txn, (const char *)qk, qk, qn, it);
+}
+
+int
+store_queue_count(struct store *s, MDB_txn *txn, const char *agency,
+    uint64_t *n)
+{
+	struct store_item it;
+	uint64_t seq = 0, after = 0;
+	int rc;
+
+	*n = 0;
+	while ((rc = store_queue_next(s, txn, agency, after, &it, &seq)) == 0) {
+		(*n)++;
+		after = seq;
+	}
+	return rc == ERROR_NOTFOUND ? ERROR_OK : rc;
+}

@@ -1,0 +1,131 @@
+/*
+ * The broker's LMDB store (DESIGN.md §5 step 8, §9): the environment the
+ * audit log lives in, the replay records, and the durable per-agency queue
+ * of deliveries and status reports, with its acknowledgement and expiry
+ * indexes. LMDB handles never leave this file and audit/.
+ */
+#ifndef BROKER_STORE_H
+#define BROKER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "audit/audit.h"
+#include "common/error.h"
+#include "common/ident.h"
+#include "proto/wire.h"
+
+struct store;
+
+/*
+ * Opens (creating when missing) the environment in dir with map size
+ * mapsize, the audit log under origin, and the broker's databases; clears
+ * stale reader slots. The caller frees *out with store_close.
+ */
+WUR int store_open(const char *dir, uint64_t mapsize, const char *origin,
+    struct store **out);
+void store_close(struct store *s);
+
+struct audit *store_audit(struct store *s);
+
+/* Transactions: write when write is true. Errors as audit_mdb_error. */
+WUR int store_begin(struct store *s, bool write, MDB_txn **txn);
+/* Begins a child of parent (a write transaction), to undo one message. */
+WUR int store_begin_nested(struct store *s, MDB_txn *parent, MDB_txn **txn);
+WUR int store_commit(MDB_txn *txn);
+void store_abort(MDB_txn *txn);
+
+/* Clears reader slots of dead processes; returns how many. */
+int store_reader_check(struct store *s);
+/* Bytes used and map size, for monitoring. */
+WUR int store_usage(struct store *s, uint64_t *used, uint64_t *mapsize);
+
+/* ------------------------------------------------------------ replay */
+
+#define STORE_MAX_DECISIONS WIRE_MAX_RECIPIENTS
+
+/* What the broker remembers of every accepted msg_id, forever. */
+struct store_replay {
+	char sender[IDENT_AGENCY_MAX + 1];
+	uint64_t created_at_ms;
+	uint8_t hash[32]; /* BLAKE2b-256 of manifest bytes and signature */
+	size_t n_decisions;
+	uint64_t decisions[STORE_MAX_DECISIONS]; /* decision leaf indexes */
+};
+
+/* ERROR_NOTFOUND when msg_id was never accepted. */
+WUR int store_replay_get(struct store *s, MDB_txn *txn,
+    const uint8_t msg_id[WIRE_MSG_ID_LEN], struct store_replay *out);
+WUR int store_replay_put(struct store *s, MDB_txn *txn,
+    const uint8_t msg_id[WIRE_MSG_ID_LEN], const struct store_replay *r);
+
+/* ------------------------------------------------------------- queue */
+
+enum store_item_type {
+	STORE_DELIVERY = 1, /* a redacted envelope for agency */
+	STORE_STATUS = 2,   /* a status report for agency, a sender */
+};
+
+/*
+ * One queued item for agency. For a delivery, peer is the sender (to be
+ * told of its fate) and leaf the decision's leaf; for a status, peer is the
+ * recipient the status is about, state its state, leaf the event's leaf.
+ */
+struct store_item {
+	enum store_item_type type;
+	bool delivered_logged; /* the delivered event is in the log */
+	uint8_t msg_id[WIRE_MSG_ID_LEN];
+	char agency[IDENT_AGENCY_MAX + 1];
+	char peer[IDENT_AGENCY_MAX + 1];
+	int state;	     /* enum wire_state, statuses */
+	uint64_t leaf;
+	uint64_t expires_ms; /* deliveries; 0 for statuses */
+	uint64_t at_ms;
+	const uint8_t *payload; /* delivery bytes; borrowed from the txn */
+	size_t payload_len;
+};
+
+/*
+ * Queues it (payload copied) under a new sequence number (*seq), with its
+ * acknowledgement key and, for deliveries, its expiry.
+ */
+WUR int store_queue_put(struct store *s, MDB_txn *txn,
+    const struct store_item *it, uint64_t *seq);
+
+/*
+ * The first item of agency's queue with a sequence number above after
+ * (*seq set), or ERROR_NOTFOUND. The payload stays valid until txn ends or
+ * its next write.
+ */
+WUR int store_queue_next(struct store *s, MDB_txn *txn, const char *agency,
+    uint64_t after, struct store_item *it, uint64_t *seq);
+
+/*
+ * Removes the item agency acknowledges: a delivery by msg_id (peer NULL),
+ * or a status by msg_id, the recipient it concerns and its state. *it gets
+ * a copy (without payload) and *seq its number; ERROR_NOTFOUND when there
+ * is no such item (an ack repeated, or for an expired message).
+ */
+WUR int store_queue_ack(struct store *s, MDB_txn *txn, const char *agency,
+    const uint8_t msg_id[WIRE_MSG_ID_LEN], const char *peer, int state,
+    struct store_item *it, uint64_t *seq);
+
+/* Records that the delivered event of item seq of agency is logged. */
+WUR int store_queue_mark(struct store *s, MDB_txn *txn, const char *agency,
+    uint64_t seq);
+
+/*
+ * Removes the earliest delivery whose expiry is at or before now, filling
+ * *it (without payload); ERROR_NOTFOUND when none has expired.
+ */
+WUR int store_queue_expire(struct store *s, MDB_txn *txn, uint64_t now,
+    struct store_item *it);
+
+/* Items queued for agency (for logs and the benchmark). */
+WUR int store_queue_count(struct store *s, MDB_txn *txn, const char *agency,
+    uint64_t *n);
+
+#endif
