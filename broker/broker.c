@@ -279,6 +279,8 @@ handle_frame(struct broker *b, MDB_txn *txn, zmq_msg_t *rid,
 		p->connected = true;
 		p->cursor = 0;
 		p->inflight = 0;
+		p->last_progress_ms = clock_mono_ms();
+		log_info("%s connected", p->id);
 	}
 
 	const uint8_t *data = zmq_msg_data(body);
@@ -444,7 +446,7 @@ run_batch(struct broker *b, bool timers)
 		struct reply *rep = &b->replies[i];
 		if (rep->frame != NULL) {
 			if (zmq_send(b->router, rep->rid, rep->rid_len,
-				ZMQ_SNDMORE | ZMQ_DONTWAIT) == 0)
+				ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
 				zmq_send(b->router, rep->frame, rep->frame_len,
 				    ZMQ_DONTWAIT);
 			free(rep->frame);

@@ -305,14 +305,18 @@ deliver_hellos(struct broker *b)
 
 		if (p == NULL)
 			continue;
-		/* A newer connection of the same agency replaces the older. */
-		memcpy(p->rid, h->rid, h->rid_len);
-		p->rid_len = h->rid_len;
-		p->connected = true;
-		p->cursor = 0;
-		p->inflight = 0;
-		p->last_progress_ms = clock_mono_ms();
-		log_info("%s connected", p->id);
+		/* A newer connection of the same agency replaces the older;
+		 * a greeting on the current one changes nothing. */
+		if (!p->connected || p->rid_len != h->rid_len ||
+		    memcmp(p->rid, h->rid, h->rid_len) != 0) {
+			memcpy(p->rid, h->rid, h->rid_len);
+			p->rid_len = h->rid_len;
+			p->connected = true;
+			p->cursor = 0;
+			p->inflight = 0;
+			p->last_progress_ms = clock_mono_ms();
+			log_info("%s connected", p->id);
+		}
 
 		if (store_begin(b->store, false, &txn) != 0)
 			continue;

@@ -10,7 +10,10 @@
 #include <sodium.h>
 
 #include "common/cliutil.h"
+#include "agents/send.h"
+#include "audit/audit.h"
 #include "keys/keys.h"
+#include "policy/policy_cli.h"
 
 struct verb {
 	const char *name;
@@ -20,6 +23,11 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{"keys", keys_cli, "generate and show keys, generate the pepper"},
+	{"policy", policy_cli, "check, explain, diff, test and summarise a "
+			       "sharing policy"},
+	{"audit", audit_cli, "query, report on, prove and verify the audit "
+			     "log"},
+	{"send", send_cli, "drop a record into a running agent's outbox"},
 };
 
 static int

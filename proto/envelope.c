@@ -56,21 +56,43 @@ digest(uint8_t out[WIRE_DIGEST_LEN], const uint8_t nonce[WIRE_NONCE_LEN],
 	crypto_generichash_final(&st, out, WIRE_DIGEST_LEN);
 }
 
+/*
+ * SIGN_CTX || manifest in a new malloc'd buffer. Plain Ed25519
+ * (crypto_sign_detached) signs one contiguous message; libsodium's
+ * multi-part crypto_sign_init/update/final is Ed25519ph, a different
+ * signature that DESIGN.md §5 does not specify.
+ */
+static uint8_t *
+signed_message(const uint8_t *manifest, size_t len, size_t *n)
+{
+	size_t ctx = sizeof(SIGN_CTX) - 1;
+	uint8_t *m = malloc(ctx + len);
+
+	if (m == NULL)
+		return NULL;
+	memcpy(m, SIGN_CTX, ctx);
+	if (len > 0)
+		memcpy(m + ctx, manifest, len);
+	*n = ctx + len;
+	return m;
+}
+
 static int
 verify_manifest(const uint8_t *manifest, size_t len,
     const uint8_t sig[WIRE_SIG_LEN], const uint8_t pk[32])
 {
-	crypto_sign_state st;
+	size_t n;
+	uint8_t *m = signed_message(manifest, len, &n);
+	int rc;
 
+	if (m == NULL)
+		return ERROR_NOMEM;
 	/* The exact bytes received, never a re-encoding. */
-	crypto_sign_init(&st);
-	crypto_sign_update(&st, (const uint8_t *)SIGN_CTX,
-	    sizeof(SIGN_CTX) - 1);
-	crypto_sign_update(&st, manifest, len);
-	return crypto_sign_final_verify(&st, (uint8_t *)(uintptr_t)sig,
-		   pk) == 0
+	rc = crypto_sign_verify_detached(sig, m, n, pk) == 0
 	    ? ERROR_OK
 	    : ERROR_SIGNATURE;
+	free(m);
+	return rc;
 }
 
 int
@@ -103,7 +125,7 @@ check_seal_args(const struct envelope_seal_args *a)
 	    a->purpose == NULL || !ident_name_valid(a->purpose) ||
 	    a->n_recipients == 0 || a->n_recipients > WIRE_MAX_RECIPIENTS ||
 	    a->subject_ref == NULL || a->sign_sk == NULL ||
-	    a->shared == NULL)
+	    a->shared == NULL || a->recipients == NULL)
 		return ERROR_INVAL;
 	if (a->kind != KIND_RECORD && a->kind != KIND_REQUEST)
 		return ERROR_INVAL;
@@ -115,9 +137,25 @@ check_seal_args(const struct envelope_seal_args *a)
 	if (a->justification != NULL &&
 	    strlen(a->justification) >= WIRE_JUSTIFICATION_MAX)
 		return ERROR_TOOBIG;
-	for (size_t i = 0; i < a->n_recipients; i++)
-		if (!ident_agency_valid(a->recipients[i]))
+	if (a->justification != NULL) {
+		/* What wire_decode refuses (pbutil_str), refused here. */
+		for (const char *p = a->justification; *p != '\0'; p++) {
+			unsigned char c = (unsigned char)*p;
+			if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)
+				return ERROR_INVAL;
+		}
+	}
+	for (size_t i = 0; i < a->n_recipients; i++) {
+		if (!ident_agency_valid(a->recipients[i]) ||
+		    strcmp(a->recipients[i], a->sender) == 0)
 			return ERROR_INVAL;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(a->recipients[i], a->recipients[j]) == 0)
+				return ERROR_INVAL;
+		/* A grant of nothing would be a grant without wraps. */
+		if (a->grants != NULL && (a->grants[i] & FIELDS_ALL) == 0)
+			return ERROR_INVAL;
+	}
 	for (int f = 1; f <= FIELDS_COUNT; f++)
 		if (a->plain_len[f] > ENVELOPE_FIELD_MAX)
 			return ERROR_TOOBIG;
@@ -233,12 +271,14 @@ envelope_seal(const struct envelope_seal_args *a,
 	if ((rc = pbutil_pack(&pm.base, &manifest, &manifest_len)) != 0)
 		goto out;
 	{
-		crypto_sign_state st;
-		crypto_sign_init(&st);
-		crypto_sign_update(&st, (const uint8_t *)SIGN_CTX,
-		    sizeof(SIGN_CTX) - 1);
-		crypto_sign_update(&st, manifest, manifest_len);
-		crypto_sign_final_create(&st, sig, NULL, a->sign_sk);
+		size_t n;
+		uint8_t *m = signed_message(manifest, manifest_len, &n);
+		if (m == NULL) {
+			rc = ERROR_NOMEM;
+			goto out;
+		}
+		crypto_sign_detached(sig, NULL, m, n, a->sign_sk);
+		free(m);
 	}
 
 	/* Grants: each field key wrapped for each recipient. */

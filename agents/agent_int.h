@@ -1,0 +1,92 @@
+/*
+ * Private to agents/: the state of a running concordat-agent, shared by its
+ * loop (agent.c), the outbox side (outbox.c), the inbox side (inbox.c) and
+ * the checking of the broker's audit proofs (trust.c).
+ */
+#ifndef AGENTS_AGENT_INT_H
+#define AGENTS_AGENT_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "agents/agent.h"
+#include "agents/state.h"
+#include "audit/checkpoint.h"
+#include "keys/keys.h"
+#include "proto/event.h"
+#include "proto/wire.h"
+
+struct agent {
+	struct agent_config cfg;
+	struct keys_secret *key;
+	struct keys_public broker;
+	struct keyring *keyring;
+	uint8_t *pepper;
+	struct state *state;
+	char origin[128]; /* of the broker's checkpoints */
+
+	/* crypto_box_beforenm per keyring agency, computed when first used */
+	uint8_t (*shared)[32]; /* sodium_malloc'd, keyring_count entries */
+	bool *have_shared;
+
+	void *ctx, *dealer, *monitor;
+	int inotify;
+	bool connected;
+	uint64_t last_send_ms; /* monotonic, of the last (re)send round */
+
+	bool have_trusted;
+	struct checkpoint trusted;
+	bool proof_pending;
+
+	char dir[7][PATH_MAX]; /* outbox, tmp, sent, failed, inbox, ... */
+};
+
+enum { DIR_OUTBOX, DIR_TMP, DIR_SENT, DIR_FAILED, DIR_INBOX, DIR_RECEIPTS,
+	DIR_ALERTS };
+
+/* agent.c */
+/* Sends a frame now if connected; a failure is not an error: pending
+ * messages are resent on the next connection. */
+int agent_send(struct agent *a, const uint8_t *frame, size_t len);
+WUR int agent_shared(struct agent *a, const char *peer, uint8_t out[32]);
+/* Writes obj as DIR/name durably (temporary name, fsync, rename). */
+WUR int agent_write_json(const char *dir, const char *name, json_t *obj);
+
+/* outbox.c */
+void outbox_scan(struct agent *a);
+void outbox_resend(struct agent *a);
+void outbox_recover(struct agent *a);
+void outbox_receipt(struct agent *a, const struct wire_receipt *r);
+
+/* inbox.c */
+void inbox_delivery(struct agent *a, const struct wire_delivery *d);
+void inbox_status(struct agent *a, const struct wire_status *s);
+void inbox_recover(struct agent *a);
+
+/* trust.c */
+/*
+ * Checks an audit proof from the broker: the checkpoint's signature under
+ * the broker's key, the leaf's inclusion under it; decodes the leaf into
+ * *ev. Asks for a consistency proof when the checkpoint is newer than the
+ * one trusted. Returns 0 when all held.
+ */
+WUR int trust_check(struct agent *a, const struct wire_audit_proof *p,
+    struct event *ev, struct checkpoint *cp);
+/* A Proof frame answering our ProofRequest. */
+void trust_proof(struct agent *a, const struct wire_proof *p);
+/* Sends a ProofRequest for the trusted size (on connect). */
+void trust_hello(struct agent *a);
+/* Logs loudly and writes an alert file. */
+void trust_alert(struct agent *a, const char *what, const char *detail);
+
+/* A JSON list of the names in set; of n strings of width w at base. */
+json_t *agent_fields_json(fieldset set);
+json_t *agent_strings_json(const char *base, size_t w, size_t n);
+
+/* Hex of a msg_id (33 bytes). */
+void agent_hex_id(const uint8_t id[WIRE_MSG_ID_LEN], char out[33]);
+
+#endif

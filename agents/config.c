@@ -1,0 +1,90 @@
+/*
+ * agent.yaml: required agency, broker, broker_key, key, keyring, spool,
+ * pepper; optional state, resend_after.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "agents/config.h"
+#include "common/duration.h"
+#include "common/fileio.h"
+
+enum { K_AGENCY, K_BROKER, K_BROKER_KEY, K_KEY, K_KEYRING, K_SPOOL,
+	K_PEPPER, K_STATE, K_RESEND, K_COUNT };
+
+#define REQ (YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY)
+
+static const struct yamlconf_key keys[K_COUNT] = {
+	[K_AGENCY] = {"agency", YAMLCONF_STRING, REQ},
+	[K_BROKER] = {"broker", YAMLCONF_STRING, REQ},
+	[K_BROKER_KEY] = {"broker_key", YAMLCONF_STRING, REQ},
+	[K_KEY] = {"key", YAMLCONF_STRING, REQ},
+	[K_KEYRING] = {"keyring", YAMLCONF_STRING, REQ},
+	[K_SPOOL] = {"spool", YAMLCONF_STRING, REQ},
+	[K_PEPPER] = {"pepper", YAMLCONF_STRING, REQ},
+	[K_STATE] = {"state", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+	[K_RESEND] = {"resend_after", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+};
+
+static void
+path_value(struct yamlconf *y, const char *file,
+    const struct yamlconf_node *v, char *out, size_t n)
+{
+	if (v != NULL && fileio_resolve(file, v->str, out, n) != 0)
+		yamlconf_error(y, v, "path too long");
+}
+
+int
+agent_config_load(const char *path, struct agent_config *c,
+    struct yamlconf_errors *errs)
+{
+	const struct yamlconf_node *v[K_COUNT];
+	struct yamlconf *y = NULL;
+	size_t before = errs->total;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->resend_ms = 30 * 1000;
+	if ((rc = yamlconf_load_file(path, AGENT_CONFIG_MAX, errs, &y)) != 0)
+		return rc;
+	yamlconf_map(y, yamlconf_root(y), NULL, keys, K_COUNT, v);
+	if (v[K_AGENCY] != NULL) {
+		if (!ident_agency_valid(v[K_AGENCY]->str))
+			yamlconf_error(y, v[K_AGENCY],
+			    "agency: '%s' is not an agency id "
+			    "([a-z][a-z0-9_]{0,31})",
+			    v[K_AGENCY]->str);
+		else
+			snprintf(c->agency, sizeof(c->agency), "%s",
+			    v[K_AGENCY]->str);
+	}
+	if (v[K_BROKER] != NULL) {
+		if (strlen(v[K_BROKER]->str) >= sizeof(c->broker) ||
+		    (strncmp(v[K_BROKER]->str, "tcp://", 6) != 0 &&
+			strncmp(v[K_BROKER]->str, "ipc://", 6) != 0))
+			yamlconf_error(y, v[K_BROKER],
+			    "broker: '%s' is not a tcp:// or ipc:// endpoint",
+			    v[K_BROKER]->str);
+		else
+			snprintf(c->broker, sizeof(c->broker), "%s",
+			    v[K_BROKER]->str);
+	}
+	path_value(y, path, v[K_BROKER_KEY], c->broker_key,
+	    sizeof(c->broker_key));
+	path_value(y, path, v[K_KEY], c->key, sizeof(c->key));
+	path_value(y, path, v[K_KEYRING], c->keyring, sizeof(c->keyring));
+	path_value(y, path, v[K_SPOOL], c->spool, sizeof(c->spool));
+	path_value(y, path, v[K_PEPPER], c->pepper, sizeof(c->pepper));
+	if (v[K_STATE] != NULL)
+		path_value(y, path, v[K_STATE], c->state, sizeof(c->state));
+	else if (c->spool[0] != '\0' &&
+	    fileio_join(c->state, sizeof(c->state), c->spool, ".state") != 0)
+		yamlconf_error(y, v[K_SPOOL], "spool: path too long");
+	if (v[K_RESEND] != NULL &&
+	    duration_parse(v[K_RESEND]->str, &c->resend_ms) != 0)
+		yamlconf_error(y, v[K_RESEND],
+		    "resend_after: '%s' is not a duration (e.g. 30s)",
+		    v[K_RESEND]->str);
+	yamlconf_free(y);
+	return errs->total > before ? ERROR_CONFIG : ERROR_OK;
+}

@@ -1,0 +1,38 @@
+/*
+ * agent.yaml (DESIGN.md §8): which agency this agent speaks for, the
+ * broker it connects to, its keys, the keyring, the spool folder and the
+ * subject pepper. Loaded by concordat-agent at start (and by -n).
+ */
+#ifndef AGENTS_CONFIG_H
+#define AGENTS_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/ident.h"
+#include "common/yamlconf.h"
+
+#define AGENT_CONFIG_MAX (64 * 1024)
+
+struct agent_config {
+	char agency[IDENT_AGENCY_MAX + 1];
+	char broker[256];	   /* endpoint, e.g. tcp://broker.example:7700 */
+	char broker_key[PATH_MAX]; /* broker.pub */
+	char key[PATH_MAX];	   /* AGENCY.key */
+	char keyring[PATH_MAX];
+	char spool[PATH_MAX];
+	char pepper[PATH_MAX];
+	char state[PATH_MAX];	   /* the agent's LMDB; default SPOOL/.state */
+	uint64_t resend_ms;	   /* resend_after, default 30s */
+};
+
+/*
+ * Loads the file at path into *c; relative paths are taken from the file's
+ * folder. Problems go into errs; returns 0, ERROR_CONFIG, or the error
+ * reading the file.
+ */
+WUR int agent_config_load(const char *path, struct agent_config *c,
+    struct yamlconf_errors *errs);
+
+#endif

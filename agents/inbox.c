@@ -1,0 +1,327 @@
+/*
+ * The inbox side of the agent (DESIGN.md §5 "Recipient agent", §8, §9): a
+ * delivery is verified (listed, signature, digests), opened, written
+ * durably to inbox/ and only then acknowledged; a redelivery is
+ * acknowledged but never written twice. Status reports go to receipts/.
+ *
+ * Exactly once into the local system: the record is first written as
+ * inbox/.MSGID.json.part (fsynced), then the msg_id is recorded as seen,
+ * then the file is renamed into place. A crash between the two leaves a
+ * .part file that the next start either renames (seen) or removes (not
+ * seen: the broker will deliver it again).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "agents/agent_int.h"
+#include "common/clock.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/urgency.h"
+#include "proto/envelope.h"
+#include "proto/record.h"
+
+#define PART_SUFFIX ".json.part"
+
+static void
+ack(struct agent *a, const uint8_t msg_id[WIRE_MSG_ID_LEN])
+{
+	uint8_t *frame;
+	size_t len;
+
+	if (wire_ack_encode(msg_id, &frame, &len) != 0)
+		return;
+	agent_send(a, frame, len);
+	free(frame);
+}
+
+static json_t *
+hex_json(const uint8_t *b, size_t n)
+{
+	char hex[2 * 64 + 1];
+
+	sodium_bin2hex(hex, sizeof(hex), b, n);
+	return json_string(hex);
+}
+
+/* The inbox record: metadata, the disclosed fields, what was withheld. */
+static json_t *
+inbox_json(struct agent *a, const struct wire_delivery *d,
+    const struct envelope_opened *o, const struct event *dec, bool audit_ok,
+    const struct checkpoint *cp)
+{
+	const struct wire_manifest *m = &d->m;
+	char ts[40], now[40];
+	json_t *rec, *fields = json_object();
+
+	for (int f = 1; f <= FIELDS_COUNT; f++) {
+		json_t *v = NULL;
+		if (!fields_has(o->disclosed, f))
+			continue;
+		if (record_field_decode(f, o->plain[f], o->plain_len[f], &v) !=
+		    0) {
+			log_warn("a field of a verified message is not in the "
+				 "record format: %s left out",
+			    fields_name(f));
+			continue;
+		}
+		json_object_set_new(fields, fields_name(f), v);
+	}
+	clock_format(m->created_at_ms, ts, sizeof(ts));
+	clock_format(clock_now_ms(), now, sizeof(now));
+	rec = json_pack("{s:o,s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o}",
+	    "msg_id", hex_json(m->msg_id, WIRE_MSG_ID_LEN), "sender",
+	    m->sender, "recipients",
+	    agent_strings_json(m->recipients[0], sizeof(m->recipients[0]),
+		m->n_recipients),
+	    "purpose", m->purpose, "urgency", urgency_name(m->urgency), "kind",
+	    urgency_kind_name(m->kind), "created_at", ts, "received_at", now,
+	    "subject_ref", hex_json(m->subject_ref, WIRE_REF_LEN), "fields",
+	    fields, "withheld", agent_fields_json(o->withheld));
+	if (rec == NULL)
+		return NULL;
+	json_object_set_new(rec, "in_reply_to",
+	    m->has_in_reply_to ? hex_json(m->in_reply_to, WIRE_MSG_ID_LEN)
+			       : json_null());
+	if (m->kind == KIND_REQUEST)
+		json_object_set_new(rec, "requested_fields",
+		    agent_fields_json(m->requested));
+	if (m->justification[0] != '\0')
+		json_object_set_new(rec, "justification",
+		    json_string(m->justification));
+	json_object_set_new(rec, "obligations",
+	    agent_strings_json(dec->obligations[0], sizeof(dec->obligations[0]),
+		dec->n_obligations));
+	json_object_set_new(rec, "rules",
+	    agent_strings_json(dec->rules[0], sizeof(dec->rules[0]),
+		dec->n_rules));
+	json_object_set_new(rec, "bases",
+	    agent_strings_json(dec->bases[0], sizeof(dec->bases[0]),
+		dec->n_bases));
+	json_object_set_new(rec, "breakglass", json_boolean(dec->breakglass));
+	if (dec->has_policy_sha256)
+		json_object_set_new(rec, "policy_sha256",
+		    hex_json(dec->policy_sha256, 32));
+	json_object_set_new(rec, "verified",
+	    json_pack("{s:b,s:b,s:b,s:b,s:I,s:I}", "sender_signature", 1,
+		"field_digests", 1, "decryption", 1, "audit_proof", audit_ok,
+		"audit_leaf", (json_int_t)d->decision.leaf_index,
+		"audit_tree_size", (json_int_t)(audit_ok ? cp->size : 0)));
+	return rec;
+}
+
+/* Checks that the broker's decision leaf is about this very delivery. */
+static bool
+decision_matches(const struct agent *a, const struct wire_delivery *d,
+    const struct event *ev)
+{
+	return ev->type == EVENT_DECISION && ev->has_msg_id &&
+	    sodium_memcmp(ev->msg_id, d->m.msg_id, WIRE_MSG_ID_LEN) == 0 &&
+	    strcmp(ev->recipient, a->cfg.agency) == 0 &&
+	    strcmp(ev->sender, d->m.sender) == 0 && ev->disclosed == d->fields;
+}
+
+static void
+quarantine(struct agent *a, const struct wire_delivery *d, const char *why)
+{
+	char hex[33], name[64];
+	json_t *o;
+
+	agent_hex_id(d->m.msg_id, hex);
+	trust_alert(a, "delivery refused", why);
+	snprintf(name, sizeof(name), "%s-delivery.json", hex);
+	o = json_pack("{s:s,s:s,s:s,s:s}", "msg_id", hex, "claimed_sender",
+	    d->m.sender, "purpose", d->m.purpose, "error", why);
+	if (o != NULL && agent_write_json(a->dir[DIR_ALERTS], name, o) != 0)
+		log_err("cannot write the alert for %s", hex);
+	json_decref(o);
+}
+
+void
+inbox_delivery(struct agent *a, const struct wire_delivery *d)
+{
+	const struct keys_public *sender;
+	struct envelope_opened *o = NULL;
+	struct checkpoint cp;
+	struct event dec;
+	char hex[33], part[64], final[64], src[PATH_MAX], dst[PATH_MAX];
+	char why[256];
+	uint8_t shared[32];
+	bool seen, audit_ok;
+	char *text = NULL;
+	json_t *rec = NULL;
+	int rc;
+
+	agent_hex_id(d->m.msg_id, hex);
+	if ((rc = state_seen(a->state, d->m.msg_id, &seen)) != 0) {
+		log_err("%s: cannot read the seen list: %s", hex,
+		    error_strerror(rc));
+		return; /* no ack: the broker delivers it again */
+	}
+	if (seen) {
+		log_debug("%s: delivered again; acknowledged again", hex);
+		ack(a, d->m.msg_id);
+		return;
+	}
+	sender = keyring_find(a->keyring, d->m.sender);
+	if (sender == NULL) {
+		snprintf(why, sizeof(why),
+		    "%s: sender '%s' is not in our keyring, so its signature "
+		    "cannot be checked",
+		    hex, d->m.sender);
+		quarantine(a, d, why);
+		ack(a, d->m.msg_id);
+		return;
+	}
+	if (agent_shared(a, d->m.sender, shared) != 0)
+		return;
+	rc = envelope_open(d, a->cfg.agency, sender->sign_pk, shared, &o);
+	sodium_memzero(shared, sizeof(shared));
+	if (rc != 0) {
+		/* Nothing unverified reaches the local system. */
+		snprintf(why, sizeof(why), "%s from %s: %s", hex, d->m.sender,
+		    error_strerror(rc));
+		quarantine(a, d, why);
+		ack(a, d->m.msg_id);
+		return;
+	}
+	audit_ok = d->has_decision &&
+	    trust_check(a, &d->decision, &dec, &cp) == 0 &&
+	    decision_matches(a, d, &dec);
+	if (!audit_ok) {
+		memset(&dec, 0, sizeof(dec));
+		trust_alert(a, "delivery not backed by the audit log", hex);
+	}
+	rec = inbox_json(a, d, o, &dec, audit_ok, &cp);
+	text = rec != NULL ? json_dumps(rec, JSON_INDENT(2)) : NULL;
+	if (text == NULL)
+		goto out;
+	snprintf(part, sizeof(part), ".%s" PART_SUFFIX, hex);
+	snprintf(final, sizeof(final), "%s.json", hex);
+	if ((rc = fileio_write_atomic(a->dir[DIR_INBOX], part, text,
+		 strlen(text), 0640, 0)) != 0 ||
+	    (rc = state_mark_seen(a->state, d->m.msg_id)) != 0) {
+		log_err("%s: cannot store the delivery: %s; not acknowledged",
+		    hex, error_strerror(rc));
+		goto out;
+	}
+	if (fileio_join(src, sizeof(src), a->dir[DIR_INBOX], part) == 0 &&
+	    fileio_join(dst, sizeof(dst), a->dir[DIR_INBOX], final) == 0 &&
+	    rename(src, dst) == 0 &&
+	    fileio_fsync_dir(a->dir[DIR_INBOX]) == 0) {
+		log_info("%s from %s (%s): %d fields to inbox/, %d withheld",
+		    hex, d->m.sender, d->m.purpose, fields_count(o->disclosed),
+		    fields_count(o->withheld));
+		ack(a, d->m.msg_id);
+	} else {
+		log_err("%s: cannot move it into inbox/: %s", hex,
+		    strerror(errno));
+	}
+out:
+	if (text != NULL) {
+		sodium_memzero(text, strlen(text));
+		free(text);
+	}
+	json_decref(rec);
+	envelope_opened_free(o);
+}
+
+void
+inbox_recover(struct agent *a)
+{
+	struct dirent *de;
+	DIR *dir = opendir(a->dir[DIR_INBOX]);
+
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		const char *n = de->d_name;
+		size_t len = strlen(n);
+		uint8_t id[WIRE_MSG_ID_LEN];
+		char src[PATH_MAX], dst[PATH_MAX], final[64];
+		size_t got = 0;
+		bool seen = false;
+
+		if (n[0] != '.' || len != 1 + 32 + strlen(PART_SUFFIX) ||
+		    strcmp(n + 33, PART_SUFFIX) != 0 ||
+		    sodium_hex2bin(id, sizeof(id), n + 1, 32, NULL, &got,
+			NULL) != 0 ||
+		    got != sizeof(id))
+			continue;
+		if (fileio_join(src, sizeof(src), a->dir[DIR_INBOX], n) != 0)
+			continue;
+		if (state_seen(a->state, id, &seen) == 0 && seen) {
+			snprintf(final, sizeof(final), "%.32s.json", n + 1);
+			if (fileio_join(dst, sizeof(dst), a->dir[DIR_INBOX],
+				final) == 0 &&
+			    rename(src, dst) == 0)
+				log_info("inbox: finished writing %s", final);
+		} else {
+			unlink(src); /* not acknowledged: it comes again */
+		}
+	}
+	closedir(dir);
+	if (fileio_fsync_dir(a->dir[DIR_INBOX]) != 0)
+		log_err("inbox: cannot sync the folder");
+}
+
+void
+inbox_status(struct agent *a, const struct wire_status *s)
+{
+	struct state_msg m;
+	struct checkpoint cp;
+	struct event ev;
+	char hex[33], name[128], ts[40];
+	bool audit_ok;
+	json_t *o;
+	uint8_t *frame;
+	size_t len;
+
+	agent_hex_id(s->msg_id, hex);
+	audit_ok = s->has_event && trust_check(a, &s->event, &ev, &cp) == 0 &&
+	    ev.has_msg_id &&
+	    sodium_memcmp(ev.msg_id, s->msg_id, WIRE_MSG_ID_LEN) == 0 &&
+	    strcmp(ev.recipient, s->recipient) == 0;
+	if (!audit_ok)
+		trust_alert(a, "status report not backed by the audit log",
+		    hex);
+	memset(&m, 0, sizeof(m));
+	if (state_get_msg(a->state, s->msg_id, &m) != 0)
+		snprintf(m.file, sizeof(m.file), "?");
+	clock_format(s->at_ms, ts, sizeof(ts));
+	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "msg_id", hex, "file",
+	    m.file, "recipient", s->recipient, "state",
+	    wire_state_name(s->state), "at", ts, "audit_verified", audit_ok);
+	if (o != NULL && s->state == WIRE_STATE_EXPIRED)
+		json_object_set_new(o, "note",
+		    json_string("non-delivery report: the recipient did not "
+				"collect the message before its purpose's "
+				"expiry; the broker deleted the ciphertexts"));
+	snprintf(name, sizeof(name), "%s.%s.%s.json", hex, s->recipient,
+	    wire_state_name(s->state));
+	state_msg_release(&m);
+	if (o == NULL || agent_write_json(a->dir[DIR_RECEIPTS], name, o) != 0) {
+		log_err("%s: cannot write status %s", hex, name);
+		json_decref(o);
+		return; /* no ack: it comes again */
+	}
+	json_decref(o);
+	if (s->state == WIRE_STATE_EXPIRED)
+		log_warn("%s: not collected by %s before expiry (non-delivery "
+			 "report in receipts/)",
+		    hex, s->recipient);
+	else
+		log_info("%s: %s by %s", hex, wire_state_name(s->state),
+		    s->recipient);
+	if (wire_status_ack_encode(s->msg_id, s->recipient, s->state, &frame,
+		&len) == 0) {
+		agent_send(a, frame, len);
+		free(frame);
+	}
+}

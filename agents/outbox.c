@@ -1,0 +1,403 @@
+/*
+ * The outbox side of the agent (DESIGN.md §8): a record a local system
+ * renames into outbox/ is checked, sealed and stored durably under a new
+ * msg_id before its first send; the broker's receipt moves it to sent/ (or
+ * failed/) with the receipt beside it. A bad record goes to failed/ with a
+ * .error.json naming each problem. Nothing is deleted.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "agents/agent_int.h"
+#include "agents/outrecord.h"
+#include "common/clock.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/urgency.h"
+#include "proto/envelope.h"
+
+/* A name the agent handles: NAME.json, not hidden, no '/'. */
+static bool
+is_record_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > 5 && n < STATE_NAME_MAX - 32 &&
+	    strcmp(name + n - 5, ".json") == 0 && strchr(name, '/') == NULL;
+}
+
+/*
+ * Moves outbox/name to dir (sent/ or failed/) and writes its companion
+ * (NAME.receipt.json or NAME.error.json) from text. When dir already holds
+ * that name (the local system reused it), the msg_id prefixes both.
+ */
+static int
+move_out(struct agent *a, const char *name, int dir, const char *prefix,
+    const char *suffix, const char *text)
+{
+	char src[PATH_MAX], dst[PATH_MAX], base[STATE_NAME_MAX + 40];
+	char comp[STATE_NAME_MAX + 64];
+	struct stat st;
+	int rc;
+
+	snprintf(base, sizeof(base), "%s", name);
+	if (fileio_join(dst, sizeof(dst), a->dir[dir], base) != 0)
+		return ERROR_TOOBIG;
+	if (prefix != NULL && lstat(dst, &st) == 0)
+		snprintf(base, sizeof(base), "%s-%s", prefix, name);
+	/* The companion first: a crash leaves it beside the outbox file,
+	 * and the move is finished at the next start. */
+	snprintf(comp, sizeof(comp), "%.*s%s", (int)(strlen(base) - 5), base,
+	    suffix);
+	if ((rc = fileio_write_atomic(a->dir[dir], comp, text, strlen(text),
+		 0640, 0)) != 0)
+		return rc;
+	if (fileio_join(src, sizeof(src), a->dir[DIR_OUTBOX], name) != 0 ||
+	    fileio_join(dst, sizeof(dst), a->dir[dir], base) != 0)
+		return ERROR_TOOBIG;
+	if (rename(src, dst) != 0 && errno != ENOENT)
+		return ERROR_IO;
+	if ((rc = fileio_fsync_dir(a->dir[dir])) != 0 ||
+	    (rc = fileio_fsync_dir(a->dir[DIR_OUTBOX])) != 0)
+		return rc;
+	return ERROR_OK;
+}
+
+static void
+fail_file(struct agent *a, const char *name, json_t *errors)
+{
+	char ts[40], *text;
+	json_t *o;
+
+	clock_format(clock_now_ms(), ts, sizeof(ts));
+	o = json_pack("{s:s,s:s,s:O}", "file", name, "failed_at", ts,
+	    "errors", errors);
+	text = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
+	if (text == NULL || move_out(a, name, DIR_FAILED, "dup", ".error.json",
+				text) != 0)
+		log_err("outbox %s: cannot move it to failed/", name);
+	else
+		log_warn("outbox %s: refused (%zu problems): see failed/", name,
+		    json_array_size(errors));
+	free(text);
+	json_decref(o);
+}
+
+/* Checks the record against what this agent knows: keyring, itself. */
+static void
+check_against_keyring(struct agent *a, const struct outrecord *r,
+    json_t *errors)
+{
+	bool seen;
+
+	for (size_t i = 0; i < r->n_recipients; i++) {
+		char path[48];
+		snprintf(path, sizeof(path), "recipients[%zu]", i);
+		if (strcmp(r->recipients[i], a->cfg.agency) == 0)
+			outrecord_error(errors, path,
+			    "'%s' is this agency itself", r->recipients[i]);
+		else if (keyring_find(a->keyring, r->recipients[i]) == NULL)
+			outrecord_error(errors, path,
+			    "'%s' is not in the keyring", r->recipients[i]);
+	}
+	if (r->has_in_reply_to &&
+	    (state_seen(a->state, r->in_reply_to, &seen) != 0 || !seen))
+		outrecord_error(errors, "in_reply_to",
+		    "this agency has received no message with that msg_id");
+}
+
+static void
+process_file(struct agent *a, const char *name)
+{
+	struct envelope_seal_args args;
+	struct outrecord r;
+	struct state_msg m;
+	uint8_t(*shared)[32] = NULL;
+	const char *recips[WIRE_MAX_RECIPIENTS];
+	char path[PATH_MAX], hex[33];
+	uint8_t *buf = NULL;
+	size_t len;
+	json_t *errors = json_array();
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	memset(&m, 0, sizeof(m));
+	if (errors == NULL)
+		return;
+	if (fileio_join(path, sizeof(path), a->dir[DIR_OUTBOX], name) != 0)
+		goto out;
+	rc = fileio_read(path, OUTRECORD_MAX_FILE, &buf, &len);
+	if (rc == ERROR_NOENT)
+		goto out; /* taken back by the local system */
+	if (rc != 0) {
+		outrecord_error(errors, "", "cannot read the file: %s%s",
+		    error_strerror(rc),
+		    rc == ERROR_TOOBIG ? " (the limit is 1 MiB)" : "");
+		fail_file(a, name, errors);
+		goto out;
+	}
+	if (outrecord_parse(buf, len, a->pepper, &r, errors) == 0)
+		check_against_keyring(a, &r, errors);
+	if (json_array_size(errors) > 0) {
+		fail_file(a, name, errors);
+		goto out;
+	}
+	shared = sodium_malloc(WIRE_MAX_RECIPIENTS * 32);
+	if (shared == NULL)
+		goto out;
+	for (size_t i = 0; i < r.n_recipients; i++) {
+		recips[i] = r.recipients[i];
+		if (agent_shared(a, r.recipients[i], shared[i]) != 0)
+			goto out;
+	}
+	memset(&args, 0, sizeof(args));
+	args.sender = a->cfg.agency;
+	args.sign_sk = a->key->sign_sk;
+	args.created_at_ms = clock_now_ms();
+	args.kind = r.kind;
+	args.urgency = r.urgency;
+	args.purpose = r.purpose;
+	args.justification = r.justification;
+	args.subject_ref = r.subject_ref;
+	args.in_reply_to = r.has_in_reply_to ? r.in_reply_to : NULL;
+	args.requested = r.requested;
+	args.n_recipients = r.n_recipients;
+	args.recipients = recips;
+	args.shared = (const uint8_t(*)[32])shared;
+	for (int f = 1; f <= FIELDS_COUNT; f++) {
+		args.plain[f] = r.plain[f];
+		args.plain_len[f] = r.plain_len[f];
+	}
+	rc = envelope_seal(&args, m.msg_id, &m.frame, &m.frame_len);
+	if (rc != 0) {
+		outrecord_error(errors, "", "cannot seal the record: %s",
+		    error_strerror(rc));
+		fail_file(a, name, errors);
+		goto out;
+	}
+	m.state = STATE_PENDING;
+	snprintf(m.file, sizeof(m.file), "%s", name);
+	/* Durable before the first send: a restart resends this message. */
+	if ((rc = state_put_msg(a->state, &m)) != 0) {
+		log_err("outbox %s: cannot store the sealed message: %s; will "
+			"try again",
+		    name, error_strerror(rc));
+		goto out;
+	}
+	agent_hex_id(m.msg_id, hex);
+	log_info("outbox %s: sealed as %s for %zu recipients (%s)", name, hex,
+	    r.n_recipients, r.purpose);
+	if (a->connected && agent_send(a, m.frame, m.frame_len) != 0)
+		log_debug("send of %s deferred", hex);
+out:
+	if (shared != NULL)
+		sodium_free(shared);
+	outrecord_release(&r);
+	state_msg_release(&m);
+	if (buf != NULL) {
+		sodium_memzero(buf, len);
+		free(buf);
+	}
+	json_decref(errors);
+}
+
+void
+outbox_scan(struct agent *a)
+{
+	struct dirent *de;
+	struct state_msg m;
+	DIR *d = opendir(a->dir[DIR_OUTBOX]);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (!is_record_name(de->d_name)) {
+			if (de->d_name[0] != '.')
+				log_debug("outbox: ignoring %s (not NAME.json)",
+				    de->d_name);
+			continue;
+		}
+		if (state_find_file(a->state, de->d_name, &m) == 0) {
+			state_msg_release(&m);
+			continue; /* sealed already, waiting for its receipt */
+		}
+		process_file(a, de->d_name);
+	}
+	closedir(d);
+}
+
+static int
+resend_one(void *arg, const struct state_msg *m)
+{
+	struct agent *a = arg;
+
+	if (m->state == STATE_PENDING && a->connected)
+		agent_send(a, m->frame, m->frame_len);
+	return 0;
+}
+
+void
+outbox_resend(struct agent *a)
+{
+	if (state_each_open(a->state, resend_one, a) != 0)
+		log_err("cannot read the pending messages");
+	a->last_send_ms = clock_mono_ms();
+}
+
+/* Finishes the move of a message whose receipt was final. */
+static int
+finish_one(struct agent *a, const struct state_msg *m)
+{
+	char hex[33];
+	int dir = m->state == STATE_ACCEPTED ? DIR_SENT : DIR_FAILED;
+	int rc;
+
+	agent_hex_id(m->msg_id, hex);
+	rc = move_out(a, m->file, dir, hex,
+	    dir == DIR_SENT ? ".receipt.json" : ".error.json",
+	    m->receipt != NULL ? m->receipt : "{}");
+	if (rc == 0) {
+		struct state_msg upd = *m;
+		upd.moved = true;
+		upd.receipt = NULL;
+		rc = state_update_msg(a->state, &upd);
+	}
+	if (rc == 0)
+		rc = state_close_file(a->state, m->file);
+	if (rc != 0)
+		log_err("outbox %s: cannot finish its move: %s", m->file,
+		    error_strerror(rc));
+	return rc;
+}
+
+static int
+recover_one(void *arg, const struct state_msg *m)
+{
+	if (m->state != STATE_PENDING)
+		(void)finish_one(arg, m);
+	return 0;
+}
+
+void
+outbox_recover(struct agent *a)
+{
+	if (state_each_open(a->state, recover_one, a) != 0)
+		log_err("cannot read the pending messages");
+}
+
+/* The receipt as the local system reads it; evs are the checked leaves. */
+static json_t *
+receipt_json(const struct wire_receipt *r, const struct state_msg *m,
+    const struct event *evs, const bool *ok, bool accepted, bool audit_ok)
+{
+	char hex[33], ts[40];
+	json_t *o, *recips = json_array();
+
+	agent_hex_id(r->msg_id, hex);
+	clock_format(clock_now_ms(), ts, sizeof(ts));
+	for (size_t i = 0; i < r->n_decisions; i++) {
+		const struct event *ev = &evs[i];
+		if (!ok[i] || ev->type != EVENT_DECISION)
+			continue;
+		json_array_append_new(recips,
+		    json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:b,s:I}", "agency",
+			ev->recipient, "state",
+			ev->disclosed ? "queued (not yet collected)"
+				      : "nothing disclosed: not sent",
+			"disclosed", agent_fields_json(ev->disclosed),
+			"withheld", agent_fields_json(ev->withheld), "rules",
+			agent_strings_json(ev->rules[0], sizeof(ev->rules[0]),
+			    ev->n_rules),
+			"obligations",
+			agent_strings_json(ev->obligations[0],
+			    sizeof(ev->obligations[0]), ev->n_obligations),
+			"breakglass", ev->breakglass, "audit_leaf",
+			(json_int_t)r->decisions[i].leaf_index));
+	}
+	o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:b}", "msg_id", hex, "file",
+	    m->file, "outcome", accepted ? "accepted" : "rejected",
+	    "received_at", ts, "recipients", recips, "audit_verified",
+	    audit_ok);
+	if (o != NULL && r->detail[0] != '\0')
+		json_object_set_new(o, "detail", json_string(r->detail));
+	if (o != NULL && r->reason != 0) {
+		json_object_set_new(o, "reason",
+		    json_string(wire_reason_name(r->reason)));
+		json_object_set_new(o, "retryable", json_boolean(r->retryable));
+	}
+	return o;
+}
+
+void
+outbox_receipt(struct agent *a, const struct wire_receipt *r)
+{
+	static struct event evs[WIRE_MAX_PROOFS];
+	bool ok[WIRE_MAX_PROOFS];
+	struct state_msg m;
+	char hex[33];
+	bool accepted, audit_ok = true, decided = false;
+	json_t *o;
+	int rc;
+
+	agent_hex_id(r->msg_id, hex);
+	if (state_get_msg(a->state, r->msg_id, &m) != 0) {
+		log_warn("receipt for %s, which this agent did not send", hex);
+		return;
+	}
+	if (m.state != STATE_PENDING) {
+		state_msg_release(&m);
+		return; /* a second receipt for a resend: already final */
+	}
+	/* Check every leaf the broker offers as its word. */
+	for (size_t i = 0; i < r->n_decisions; i++) {
+		struct checkpoint cp;
+		ok[i] = trust_check(a, &r->decisions[i], &evs[i], &cp) == 0 &&
+		    evs[i].has_msg_id &&
+		    sodium_memcmp(evs[i].msg_id, r->msg_id, WIRE_MSG_ID_LEN) ==
+			0;
+		audit_ok &= ok[i];
+		decided |= ok[i] && evs[i].type == EVENT_DECISION;
+	}
+	accepted = r->outcome == WIRE_ACCEPTED;
+	/* A replay of our own message means an earlier send was accepted
+	 * and its receipt lost: the broker hands back the decisions. */
+	if (r->outcome == WIRE_REJECTED && r->reason == WIRE_REASON_REPLAY &&
+	    decided)
+		accepted = true;
+	if (!accepted && r->retryable) {
+		log_warn("%s (%s): refused for now: %s; will resend", hex,
+		    m.file, r->detail);
+		state_msg_release(&m);
+		return;
+	}
+	if (!audit_ok || r->n_decisions == 0)
+		trust_alert(a, "receipt not backed by the audit log", hex);
+	o = receipt_json(r, &m, evs, ok, accepted,
+	    audit_ok && r->n_decisions > 0);
+	free(m.receipt);
+	m.receipt = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
+	json_decref(o);
+	m.state = accepted ? STATE_ACCEPTED : STATE_REJECTED;
+	/* Record the outcome first; the files follow, and a restart
+	 * finishes a move a crash interrupted. */
+	if ((rc = state_update_msg(a->state, &m)) != 0) {
+		log_err("%s: cannot record its receipt: %s", hex,
+		    error_strerror(rc));
+		state_msg_release(&m);
+		return;
+	}
+	if (accepted)
+		log_info("%s (%s): accepted", hex, m.file);
+	else
+		log_warn("%s (%s): rejected: %s: %s", hex, m.file,
+		    wire_reason_name(r->reason), r->detail);
+	(void)finish_one(a, &m);
+	state_msg_release(&m);
+}

@@ -1,0 +1,377 @@
+/*
+ * Checking an outbox record against the record format. Collects every
+ * problem rather than stopping at the first, so that a local system's
+ * developer sees the whole list in the .error.json beside a failed file.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "agents/outrecord.h"
+#include "common/suggest.h"
+#include "common/urgency.h"
+#include "keys/keys.h"
+#include "proto/record.h"
+
+static const char *const top_keys[] = {"recipients", "purpose", "urgency",
+    "kind", "local_id", "subject", "fields", "in_reply_to",
+    "requested_fields", "justification"};
+#define N_TOP (sizeof(top_keys) / sizeof(top_keys[0]))
+
+void
+outrecord_error(json_t *errors, const char *path, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_array_append_new(errors,
+	    json_pack("{s:s,s:s}", "path", path, "message", msg));
+}
+
+void
+outrecord_release(struct outrecord *r)
+{
+	for (int f = 1; f <= FIELDS_COUNT; f++) {
+		if (r->plain[f] != NULL) {
+			sodium_memzero(r->plain[f], r->plain_len[f]);
+			free(r->plain[f]);
+		}
+		r->plain[f] = NULL;
+		r->plain_len[f] = 0;
+	}
+}
+
+static const char *
+str_member(const json_t *o, const char *key, json_t *errors, bool required)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL) {
+		if (required)
+			outrecord_error(errors, key, "missing");
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		outrecord_error(errors, key, "expected text");
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+static void
+check_recipients(const json_t *o, struct outrecord *r, json_t *errors)
+{
+	json_t *v = json_object_get(o, "recipients"), *item;
+	size_t i;
+
+	if (v == NULL) {
+		outrecord_error(errors, "recipients", "missing");
+		return;
+	}
+	if (!json_is_array(v) || json_array_size(v) == 0) {
+		outrecord_error(errors, "recipients",
+		    "expected a list of one or more agency ids");
+		return;
+	}
+	if (json_array_size(v) > WIRE_MAX_RECIPIENTS) {
+		outrecord_error(errors, "recipients",
+		    "more than %d recipients", WIRE_MAX_RECIPIENTS);
+		return;
+	}
+	json_array_foreach(v, i, item)
+	{
+		char path[48];
+		const char *s = json_string_value(item);
+		snprintf(path, sizeof(path), "recipients[%zu]", i);
+		if (s == NULL || !ident_agency_valid(s)) {
+			outrecord_error(errors, path,
+			    "not an agency id ([a-z][a-z0-9_]{0,31})");
+			continue;
+		}
+		bool dup = false;
+		for (size_t j = 0; j < r->n_recipients; j++)
+			dup |= strcmp(r->recipients[j], s) == 0;
+		if (dup) {
+			outrecord_error(errors, path, "'%s' listed twice", s);
+			continue;
+		}
+		snprintf(r->recipients[r->n_recipients++],
+		    sizeof(r->recipients[0]), "%s", s);
+	}
+}
+
+static void
+check_subject(const json_t *o, const uint8_t *pepper, struct outrecord *r,
+    json_t *errors)
+{
+	json_t *s = json_object_get(o, "subject");
+	const char *key, *nhs, *sur, *fore, *dob;
+	json_t *v;
+	int rc;
+
+	if (s == NULL) {
+		outrecord_error(errors, "subject", "missing");
+		return;
+	}
+	if (!json_is_object(s)) {
+		outrecord_error(errors, "subject",
+		    "expected an object with nhs_number, or surname, forename "
+		    "and date_of_birth");
+		return;
+	}
+	json_object_foreach(s, key, v)
+	{
+		static const char *const allowed[] = {"nhs_number", "surname",
+		    "forename", "date_of_birth"};
+		char path[300];
+		snprintf(path, sizeof(path), "subject.%.250s", key);
+		const char *near = suggest_closest(key, allowed, 4);
+		if (near != NULL && strcmp(near, key) == 0)
+			;
+		else if (near != NULL)
+			outrecord_error(errors, path,
+			    "unknown key (did you mean '%s'?)", near);
+		else
+			outrecord_error(errors, path, "unknown key");
+		if (!json_is_string(v))
+			outrecord_error(errors, path, "expected text");
+	}
+	nhs = json_string_value(json_object_get(s, "nhs_number"));
+	sur = json_string_value(json_object_get(s, "surname"));
+	fore = json_string_value(json_object_get(s, "forename"));
+	dob = json_string_value(json_object_get(s, "date_of_birth"));
+	if (nhs != NULL) {
+		if (!keys_nhs_valid(nhs)) {
+			outrecord_error(errors, "subject.nhs_number",
+			    "not a valid NHS number (ten digits with a "
+			    "modulus-11 check digit)");
+			return;
+		}
+		if (pepper != NULL) {
+			rc = keys_subject_ref_nhs(pepper, nhs, r->subject_ref);
+			r->has_subject_ref = rc == 0;
+		}
+		return;
+	}
+	if (sur == NULL || fore == NULL || dob == NULL) {
+		outrecord_error(errors, "subject",
+		    "needs nhs_number, or surname, forename and "
+		    "date_of_birth");
+		return;
+	}
+	uint8_t scratch[KEYS_PEPPER_LEN] = {0};
+	rc = keys_subject_ref_name(pepper != NULL ? pepper : scratch, sur,
+	    fore, dob, r->subject_ref);
+	if (rc != 0) {
+		outrecord_error(errors, "subject",
+		    "surname and forename must not be empty or hold '|', and "
+		    "date_of_birth must be a date YYYY-MM-DD");
+		return;
+	}
+	r->has_subject_ref = pepper != NULL;
+	if (pepper == NULL)
+		sodium_memzero(r->subject_ref, sizeof(r->subject_ref));
+}
+
+static void
+check_fields(const json_t *o, struct outrecord *r, json_t *errors)
+{
+	json_t *fields = json_object_get(o, "fields"), *v;
+	const char *key;
+
+	if (fields == NULL) {
+		if (r->kind != KIND_REQUEST)
+			outrecord_error(errors, "fields", "missing");
+		return;
+	}
+	if (!json_is_object(fields)) {
+		outrecord_error(errors, "fields",
+		    "expected an object of B8 fields");
+		return;
+	}
+	json_object_foreach(fields, key, v)
+	{
+		char path[300], why[512];
+		int f = fields_lookup(key);
+		snprintf(path, sizeof(path), "fields.%.250s", key);
+		if (f == 0) {
+			const char *near = suggest_closest(key,
+			    fields_names, FIELDS_COUNT);
+			if (near != NULL)
+				outrecord_error(errors, path,
+				    "unknown field (did you mean '%s'?)",
+				    near);
+			else
+				outrecord_error(errors, path,
+				    "unknown field (the B8 fields are "
+				    "identity, relatives, demographics, "
+				    "communication, presentation, substances, "
+				    "physical_needs, services, crisis_plan, "
+				    "clinical, risks, health, dependents)");
+			continue;
+		}
+		why[0] = '\0';
+		int rc = record_field_encode(f, v, &r->plain[f],
+		    &r->plain_len[f], why, sizeof(why));
+		if (rc != 0) {
+			/* why reads "risks.self_harm: ..." */
+			char *colon = strstr(why, ": ");
+			if (colon != NULL) {
+				*colon = '\0';
+				snprintf(path, sizeof(path), "fields.%.250s",
+				    why);
+				outrecord_error(errors, path, "%s", colon + 2);
+			} else {
+				outrecord_error(errors, path, "%s",
+				    why[0] ? why : error_strerror(rc));
+			}
+			continue;
+		}
+		if (!json_is_null(v))
+			r->filled |= FIELDS_BIT(f);
+	}
+}
+
+static void
+check_request(const json_t *o, struct outrecord *r, json_t *errors)
+{
+	json_t *v = json_object_get(o, "requested_fields"), *item;
+	size_t i;
+
+	if (v == NULL) {
+		if (r->kind == KIND_REQUEST)
+			outrecord_error(errors, "requested_fields",
+			    "a request must name the fields it asks for");
+		return;
+	}
+	if (r->kind != KIND_REQUEST) {
+		outrecord_error(errors, "requested_fields",
+		    "only a record of kind 'request' asks for fields");
+		return;
+	}
+	if (!json_is_array(v) || json_array_size(v) == 0) {
+		outrecord_error(errors, "requested_fields",
+		    "expected a list of field names");
+		return;
+	}
+	json_array_foreach(v, i, item)
+	{
+		char path[48];
+		const char *s = json_string_value(item);
+		int f = s != NULL ? fields_lookup(s) : 0;
+		snprintf(path, sizeof(path), "requested_fields[%zu]", i);
+		if (f == 0) {
+			const char *near = s != NULL
+			    ? suggest_closest(s, fields_names, FIELDS_COUNT)
+			    : NULL;
+			if (near != NULL)
+				outrecord_error(errors, path,
+				    "unknown field (did you mean '%s'?)",
+				    near);
+			else
+				outrecord_error(errors, path,
+				    "not a B8 field name");
+			continue;
+		}
+		r->requested |= FIELDS_BIT(f);
+	}
+}
+
+int
+outrecord_parse(const uint8_t *buf, size_t len, const uint8_t *pepper,
+    struct outrecord *r, json_t *errors)
+{
+	json_error_t jerr;
+	json_t *o;
+	const char *key, *s;
+	json_t *v;
+	size_t before = json_array_size(errors);
+
+	memset(r, 0, sizeof(*r));
+	o = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (o == NULL) {
+		char path[48];
+		snprintf(path, sizeof(path), "line %d", jerr.line);
+		outrecord_error(errors, path, "not valid JSON: %s", jerr.text);
+		return ERROR_INVAL;
+	}
+	if (!json_is_object(o)) {
+		outrecord_error(errors, "", "expected a JSON object");
+		json_decref(o);
+		return ERROR_INVAL;
+	}
+	json_object_foreach(o, key, v)
+	{
+		const char *near = suggest_closest(key, top_keys, N_TOP);
+		if (near != NULL && strcmp(near, key) == 0)
+			continue;
+		char path[260];
+		snprintf(path, sizeof(path), "%.250s", key);
+		if (near != NULL)
+			outrecord_error(errors, path,
+			    "unknown key (did you mean '%s'?)", near);
+		else
+			outrecord_error(errors, path, "unknown key");
+	}
+	check_recipients(o, r, errors);
+	if ((s = str_member(o, "purpose", errors, true)) != NULL) {
+		if (!ident_name_valid(s))
+			outrecord_error(errors, "purpose",
+			    "'%s' is not a purpose name", s);
+		else
+			snprintf(r->purpose, sizeof(r->purpose), "%s", s);
+	}
+	if ((s = str_member(o, "urgency", errors, true)) != NULL &&
+	    (r->urgency = urgency_parse(s)) == 0)
+		outrecord_error(errors, "urgency",
+		    "expected routine, urgent or emergency");
+	r->kind = KIND_RECORD;
+	if ((s = str_member(o, "kind", errors, false)) != NULL &&
+	    (r->kind = urgency_kind_parse(s)) == 0)
+		outrecord_error(errors, "kind", "expected record or request");
+	if ((s = str_member(o, "local_id", errors, false)) != NULL) {
+		if (strlen(s) >= sizeof(r->local_id))
+			outrecord_error(errors, "local_id",
+			    "longer than %d bytes", OUTRECORD_LOCAL_ID_MAX - 1);
+		else
+			snprintf(r->local_id, sizeof(r->local_id), "%s", s);
+	}
+	if ((s = str_member(o, "justification", errors, false)) != NULL) {
+		if (strlen(s) >= sizeof(r->justification))
+			outrecord_error(errors, "justification",
+			    "longer than %d bytes", WIRE_JUSTIFICATION_MAX - 1);
+		else
+			snprintf(r->justification, sizeof(r->justification),
+			    "%s", s);
+	}
+	if (r->urgency == URGENCY_EMERGENCY && r->justification[0] == '\0')
+		outrecord_error(errors, "justification",
+		    "an emergency record must say why (break-glass needs a "
+		    "justification)");
+	if ((s = str_member(o, "in_reply_to", errors, false)) != NULL) {
+		size_t got = 0;
+		if (strlen(s) != 2 * WIRE_MSG_ID_LEN ||
+		    sodium_hex2bin(r->in_reply_to, WIRE_MSG_ID_LEN, s, strlen(s),
+			NULL, &got, NULL) != 0 ||
+		    got != WIRE_MSG_ID_LEN)
+			outrecord_error(errors, "in_reply_to",
+			    "expected a msg_id: 32 hexadecimal digits");
+		else
+			r->has_in_reply_to = true;
+	}
+	check_subject(o, pepper, r, errors);
+	check_fields(o, r, errors);
+	check_request(o, r, errors);
+	json_decref(o);
+	if (json_array_size(errors) > before) {
+		outrecord_release(r);
+		return ERROR_INVAL;
+	}
+	return ERROR_OK;
+}

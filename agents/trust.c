@@ -1,0 +1,133 @@
+/*
+ * Holding the broker to its word (DESIGN.md §7): every receipt, delivery
+ * and status carries an audit leaf, its inclusion proof and a signed
+ * checkpoint. The agent checks each, keeps the last checkpoint it trusts,
+ * and asks for a consistency proof whenever a newer one arrives, so a
+ * rewritten or forked log is caught by the agencies themselves.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/agent_int.h"
+#include "audit/merkle.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+void
+trust_alert(struct agent *a, const char *what, const char *detail)
+{
+	char name[64], ts[40];
+	json_t *o;
+
+	log_err("SECURITY ALERT: %s: %s", what, detail);
+	clock_format(clock_now_ms(), ts, sizeof(ts));
+	snprintf(name, sizeof(name), "%llu-audit.json",
+	    (unsigned long long)clock_now_ms());
+	o = json_pack("{s:s,s:s,s:s}", "alert", what, "detail", detail, "at",
+	    ts);
+	if (o != NULL && agent_write_json(a->dir[DIR_ALERTS], name, o) != 0)
+		log_err("cannot write the alert file");
+	json_decref(o);
+}
+
+void
+trust_hello(struct agent *a)
+{
+	uint8_t *frame;
+	size_t len;
+
+	if (wire_proof_request_encode(a->have_trusted ? a->trusted.size : 0,
+		&frame, &len) != 0)
+		return;
+	if (agent_send(a, frame, len) == 0)
+		a->proof_pending = true;
+	free(frame);
+}
+
+int
+trust_check(struct agent *a, const struct wire_audit_proof *p,
+    struct event *ev, struct checkpoint *cp)
+{
+	uint8_t leaf_hash[MERKLE_HASH_LEN];
+	int rc;
+
+	rc = checkpoint_verify(p->checkpoint, p->checkpoint_len, a->origin,
+	    a->broker.sign_pk, cp);
+	if (rc != 0) {
+		trust_alert(a, "checkpoint not signed by the broker",
+		    error_strerror(rc));
+		return rc;
+	}
+	merkle_hash_leaf(p->leaf, p->leaf_len, leaf_hash);
+	rc = merkle_verify_inclusion(p->leaf_index, cp->size, leaf_hash,
+	    (const uint8_t(*)[MERKLE_HASH_LEN])p->path, p->n_path, cp->root);
+	if (rc != 0) {
+		trust_alert(a, "audit leaf not in the broker's signed log",
+		    error_strerror(rc));
+		return rc;
+	}
+	if ((rc = event_decode(p->leaf, p->leaf_len, ev)) != 0) {
+		trust_alert(a, "audit leaf unreadable", error_strerror(rc));
+		return rc;
+	}
+	/* A log that grew: prove it grew from the one we trust. */
+	if ((!a->have_trusted || cp->size > a->trusted.size) &&
+	    !a->proof_pending && a->connected)
+		trust_hello(a);
+	return ERROR_OK;
+}
+
+void
+trust_proof(struct agent *a, const struct wire_proof *p)
+{
+	struct checkpoint next;
+	char why[256];
+	int rc;
+
+	a->proof_pending = false;
+	if (!a->have_trusted) {
+		/* Trust on first use: the broker's signature alone. */
+		rc = checkpoint_verify(p->checkpoint, p->checkpoint_len,
+		    a->origin, a->broker.sign_pk, &next);
+		if (rc != 0) {
+			trust_alert(a, "checkpoint not signed by the broker",
+			    error_strerror(rc));
+			return;
+		}
+	} else {
+		if (p->from_size != a->trusted.size) {
+			snprintf(why, sizeof(why),
+			    "asked for a proof from %llu, got one from %llu",
+			    (unsigned long long)a->trusted.size,
+			    (unsigned long long)p->from_size);
+			log_warn("audit proof: %s", why);
+			return;
+		}
+		rc = checkpoint_advance(&a->trusted, p->checkpoint,
+		    p->checkpoint_len, a->broker.sign_pk,
+		    (const uint8_t(*)[MERKLE_HASH_LEN])p->path, p->n_path,
+		    &next);
+		if (rc != 0) {
+			snprintf(why, sizeof(why),
+			    "the broker's log of %llu leaves we trusted is "
+			    "not a prefix of its log now: it was rewritten or "
+			    "forked (%s)",
+			    (unsigned long long)a->trusted.size,
+			    error_strerror(rc));
+			trust_alert(a, "audit log rewritten", why);
+			return;
+		}
+	}
+	if (a->have_trusted && next.size <= a->trusted.size)
+		return;
+	if ((rc = state_put_checkpoint(a->state, &next)) != 0) {
+		log_err("cannot store the trusted checkpoint: %s",
+		    error_strerror(rc));
+		return;
+	}
+	a->trusted = next;
+	a->have_trusted = true;
+	log_debug("trusting the broker's log at %llu leaves",
+	    (unsigned long long)next.size);
+}
