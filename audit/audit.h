@@ -1,0 +1,300 @@
+/*
+ * The audit log (DESIGN.md §7): metadata-only events stored as the leaves
+ * of an RFC 6962 Merkle tree in LMDB, one signed checkpoint per commit,
+ * indexes for queries, proofs, and the `concordat audit` verbs. The broker
+ * writes through this header; `concordat audit` reads.
+ *
+ * LMDB types (MDB_env, MDB_txn) appear in this header and, outside audit/,
+ * only in the broker's store: the broker owns the environment, so that one
+ * write transaction holds a message, its audit leaves and its queue entries
+ * (DESIGN.md §5 step 8, §9). Nothing else may include <lmdb.h>; agents use
+ * audit/merkle.h and audit/checkpoint.h, which are free of LMDB.
+ *
+ * How the broker uses it:
+ *
+ *	audit_env_open(dir, mapsize, 0, &env);		once, at start
+ *	audit_txn_begin(env, 0, &txn);
+ *	audit_open(env, txn, origin, 0, &a);		creates the databases
+ *	mdb_txn_commit(txn);				handles now shared
+ *
+ *	per commit (group of messages):
+ *	audit_txn_begin(env, 0, &txn);
+ *	  ... the broker's own puts (replay record, queue entries) ...
+ *	  audit_append(a, txn, &ev, &seq);		per event, any number
+ *	  audit_checkpoint(a, txn, broker_sign_sk, &head);   once, last
+ *	  audit_inclusion(a, txn, seq, head.cp.size, path, &n);  per receipt
+ *	mdb_txn_commit(txn);  (map errors with audit_mdb_error)
+ *	then, and only then, send receipts carrying head.text and the paths.
+ *
+ * Any ERROR_* from audit_append or audit_checkpoint leaves the transaction
+ * unusable: the broker aborts it and refuses the messages. ERROR_MAPFULL
+ * (LMDB's map is full) and ERROR_NOSPC (the disk is full) are retryable
+ * refusals (WIRE_REASON_STORAGE_FULL).
+ *
+ * Readers (`concordat audit`, the broker answering a ProofRequest) use a
+ * read-only transaction and never block the writer.
+ *
+ * audit's databases are all named "audit.*" (see audit.c for the layout);
+ * the broker names its own, at most AUDIT_BROKER_DBS of them, otherwise.
+ */
+#ifndef AUDIT_AUDIT_H
+#define AUDIT_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "audit/checkpoint.h"
+#include "audit/merkle.h"
+#include "common/error.h"
+#include "proto/event.h"
+
+#define AUDIT_DBS 11	    /* named databases audit itself opens */
+#define AUDIT_BROKER_DBS 8 /* room left in the environment for the broker */
+#define AUDIT_MAPSIZE_DEFAULT ((size_t)16 << 30) /* 16 GiB of address space */
+
+/* Flags for audit_env_open and audit_open. */
+#define AUDIT_RDONLY 0x1
+
+/* ---------------------------------------------------------- environment */
+
+/*
+ * Opens the LMDB environment in folder dir. A writer (flags 0) creates dir
+ * (0700) and the files (0600) when missing, with maxdbs AUDIT_DBS +
+ * AUDIT_BROKER_DBS and map size mapsize (0: AUDIT_MAPSIZE_DEFAULT), and
+ * durable commits: never MDB_NOSYNC, MDB_NOMETASYNC or MDB_WRITEMAP. A
+ * reader (AUDIT_RDONLY) opens MDB_RDONLY with the map size the writer set
+ * (mapsize is ignored), and needs write access to lock.mdb to register as a
+ * reader. Either clears stale reader slots (mdb_reader_check) after
+ * opening. ERROR_NOENT when a reader's dir holds no environment,
+ * ERROR_PERM when refused by the file system. On success the caller closes
+ * *out with audit_env_close.
+ *
+ * LMDB forbids opening the same environment twice in one process: close
+ * one before opening another on the same folder.
+ */
+WUR int audit_env_open(const char *dir, size_t mapsize, unsigned flags,
+    MDB_env **out);
+
+/* mdb_env_close; NULL is a no-op. Every transaction must have ended. */
+void audit_env_close(MDB_env *env);
+
+/*
+ * Begins a transaction: flags 0 for the writer, MDB_RDONLY for a reader. A
+ * reader whose map the writer has grown meanwhile (MDB_MAP_RESIZED) adopts
+ * the new size and retries. Errors as audit_mdb_error.
+ */
+WUR int audit_txn_begin(MDB_env *env, unsigned flags, MDB_txn **txn);
+
+/*
+ * The project error for an LMDB or errno result: MDB_MAP_FULL gives
+ * ERROR_MAPFULL, ENOSPC (and EDQUOT) ERROR_NOSPC, MDB_NOTFOUND
+ * ERROR_NOTFOUND, MDB_TXN_FULL ERROR_TOOBIG (too much in one commit: split
+ * it), EACCES/EPERM ERROR_PERM, ENOENT ERROR_NOENT, EIO ERROR_IO, ENOMEM
+ * ERROR_NOMEM, MDB_CORRUPTED / MDB_PAGE_NOTFOUND ERROR_TAMPERED, anything
+ * else ERROR_DB. Use it on the broker's own mdb_txn_commit.
+ */
+int audit_mdb_error(int mdb_rc);
+
+/*
+ * The bytes the environment's data file uses and its map size, for
+ * monitoring (DESIGN.md §9: map size explicit and monitored).
+ */
+WUR int audit_env_usage(MDB_env *env, uint64_t *used, uint64_t *mapsize);
+
+/* ------------------------------------------------------------- the log */
+
+/*
+ * An open audit log: the handles of its databases. It holds no
+ * transaction and no cached state, so one struct audit serves every
+ * transaction of the environment, from any thread.
+ */
+struct audit;
+
+/*
+ * Opens audit's databases in txn. A writer (flags 0, txn a write
+ * transaction) creates them when missing and records origin (required, see
+ * checkpoint_origin_valid), which every checkpoint names; reopening an
+ * existing log with another origin is refused (ERROR_CONFIG). A reader
+ * (AUDIT_RDONLY, any transaction) passes origin NULL to take the log's, or
+ * a string it must equal; a folder without an audit log gives
+ * ERROR_NOTFOUND.
+ *
+ * The handles become usable in other transactions once txn commits (a
+ * read-only txn may also just be used on and then committed). On success
+ * the caller frees *out with audit_free after its last transaction.
+ */
+WUR int audit_open(MDB_env *env, MDB_txn *txn, const char *origin,
+    unsigned flags, struct audit **out);
+
+/* Frees a; NULL is a no-op. LMDB's handles stay with the environment. */
+void audit_free(struct audit *a);
+
+/* The log's origin; valid until audit_free. */
+const char *audit_origin(const struct audit *a);
+
+/*
+ * Appends ev as the next leaf in write transaction txn: stores its bytes
+ * (event_encode), updates the tree (at most log2(n) node writes) and the
+ * indexes, and sets *seq (may be NULL) to its leaf index. Nothing is
+ * durable before the caller commits. ERROR_MAPFULL / ERROR_NOSPC as above;
+ * ERROR_TAMPERED when the stored log is not in the shape appends leave it.
+ */
+WUR int audit_append(struct audit *a, MDB_txn *txn, const struct event *ev,
+    uint64_t *seq);
+
+/* The state of the log a checkpoint signs, with the note itself. */
+struct audit_head {
+	struct checkpoint cp;	   /* origin, size, root */
+	char text[CHECKPOINT_MAX]; /* the signed note, NUL-terminated */
+	size_t text_len;
+};
+
+/*
+ * Signs the current tree with sk (the broker's 64-byte Ed25519 secret key)
+ * and stores the note, once per commit: call it after the commit's last
+ * audit_append. When the latest stored checkpoint already covers the whole
+ * log (nothing was appended) it is returned and nothing is signed. Fills
+ * *head, a copy that outlives txn.
+ */
+WUR int audit_checkpoint(struct audit *a, MDB_txn *txn,
+    const uint8_t sk[CHECKPOINT_SK_LEN], struct audit_head *head);
+
+/* The latest stored checkpoint; ERROR_NOTFOUND when none was signed. */
+WUR int audit_latest(struct audit *a, MDB_txn *txn, struct audit_head *head);
+
+/* The number of leaves. */
+WUR int audit_size(struct audit *a, MDB_txn *txn, uint64_t *size);
+
+/* The root of the first size leaves (size <= the log's size). */
+WUR int audit_root(struct audit *a, MDB_txn *txn, uint64_t size,
+    uint8_t root[MERKLE_HASH_LEN]);
+
+/*
+ * The inclusion proof of leaf index in the tree of size leaves, into path
+ * (room for MERKLE_MAX_PATH hashes), *n hashes; O(log n) reads.
+ * ERROR_INVAL unless index < size <= the log's size.
+ */
+WUR int audit_inclusion(struct audit *a, MDB_txn *txn, uint64_t index,
+    uint64_t size, uint8_t path[][MERKLE_HASH_LEN], size_t *n);
+
+/*
+ * The consistency proof from size1 to size2 (size1 <= size2 <= the log's
+ * size), as audit_inclusion.
+ */
+WUR int audit_consistency(struct audit *a, MDB_txn *txn, uint64_t size1,
+    uint64_t size2, uint8_t path[][MERKLE_HASH_LEN], size_t *n);
+
+/*
+ * The stored bytes of leaf seq (an encoded event). *leaf points into the
+ * map and, like mdb_get's data, stays valid until txn ends or, in a write
+ * transaction, until the next write. ERROR_NOTFOUND past the end.
+ */
+WUR int audit_leaf(struct audit *a, MDB_txn *txn, uint64_t seq,
+    const uint8_t **leaf, size_t *len);
+
+/* ------------------------------------------------------------ queries */
+
+/*
+ * What a query asks for: every member set narrows the result; a zeroed
+ * struct matches every event.
+ */
+struct audit_filter {
+	bool has_subject;
+	uint8_t subject_ref[WIRE_REF_LEN];
+	bool has_msg_id;
+	uint8_t msg_id[WIRE_MSG_ID_LEN];
+	const char *agency;  /* sender, recipient or listed recipient */
+	const char *purpose; /* NULL: any */
+	const char *rule;    /* among the event's rules */
+	int type;	     /* enum event_type, 0: any */
+	bool breakglass;     /* only break-glass events */
+	uint64_t since_ms;   /* time_ms >= since_ms */
+	uint64_t until_ms;   /* time_ms < until_ms; 0: no upper bound */
+};
+
+/* How a query ran, for tests and --explain style diagnostics. */
+struct audit_plan {
+	const char *index;   /* "subject", "agency", ..., "time", or "scan" */
+	uint64_t candidates; /* leaves read and decoded */
+	uint64_t matched;    /* rows passed to the callback */
+};
+
+/*
+ * Calls row for every event matching f, in leaf order, in txn (read-only
+ * or not). The query reads the most selective index the filter allows
+ * (counted exactly for equality filters, estimated for a time range) and
+ * checks the rest of the filter on each leaf it reads; only a filter with
+ * nothing to index reads every leaf. ev is valid during the call only. A
+ * non-zero return from row stops the query and is returned. plan may be
+ * NULL.
+ */
+WUR int audit_query(struct audit *a, MDB_txn *txn,
+    const struct audit_filter *f,
+    int (*row)(void *arg, uint64_t seq, const struct event *ev), void *arg,
+    struct audit_plan *plan);
+
+/* True when ev matches f: the test audit_query applies to each leaf. */
+bool audit_query_match(const struct audit_filter *f, const struct event *ev);
+
+/* Counters kept in the indexes; what `concordat audit stats` prints. */
+enum audit_stat {
+	AUDIT_STAT_TYPE,    /* key: event type name */
+	AUDIT_STAT_AGENCY,  /* key: agency id (events naming it) */
+	AUDIT_STAT_PURPOSE, /* key: purpose */
+	AUDIT_STAT_RULE,    /* key: rule id */
+};
+
+/*
+ * Calls fn once per distinct key of each counter, in key order, with the
+ * number of events under it; O(keys * log n), no leaf is read. key is
+ * NUL-terminated and valid during the call only. *breakglass (may be NULL)
+ * receives the number of break-glass events.
+ */
+WUR int audit_query_stats(struct audit *a, MDB_txn *txn,
+    int (*fn)(void *arg, enum audit_stat stat, const char *key,
+	uint64_t count),
+    void *arg, uint64_t *breakglass);
+
+/* ------------------------------------------------------------- verify */
+
+/* The outcome of audit_verify. */
+struct audit_verify_result {
+	uint64_t leaves;      /* leaves recomputed */
+	uint64_t checkpoints; /* checkpoints whose signature and root held */
+	bool has_latest;
+	struct checkpoint latest; /* the last good checkpoint */
+	bool has_bad_leaf;	  /* first leaf at fault, when known */
+	uint64_t bad_leaf;
+	bool has_bad_checkpoint; /* size of the first bad checkpoint */
+	uint64_t bad_checkpoint;
+	char why[256]; /* what failed, in words, when not 0 */
+};
+
+/*
+ * Recomputes the whole tree from the leaves, in one pass, and checks it
+ * against every stored tree node, the recorded size, and every stored
+ * checkpoint: signature by pk under the log's origin, and root equal to
+ * the recomputed root of its size. Returns 0, or at the first fault:
+ * ERROR_TAMPERED (a leaf or node missing, extra or not matching the
+ * leaves), ERROR_SIGNATURE (a checkpoint not signed by pk) or
+ * ERROR_CHECKPOINT (a checkpoint that is malformed or whose root the
+ * leaves do not give: the log was rewritten after it was signed); res
+ * names the fault.
+ */
+WUR int audit_verify(struct audit *a, MDB_txn *txn,
+    const uint8_t pk[CHECKPOINT_PK_LEN], struct audit_verify_result *res);
+
+/* ------------------------------------------------------------- verbs */
+
+/*
+ * `concordat audit VERB ...` (argv[0] is "audit"): query, report, verify,
+ * prove, stats, check-proof. Prints to stdout, errors to stderr as
+ * "concordat: ..."; returns a sysexits code (check-proof: 1 for an invalid
+ * proof).
+ */
+int audit_cli(int argc, char **argv);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * libFuzzer target over the policy loader: any bytes at all must give
+ * either a policy and no error, or errors and no policy, and a loaded
+ * policy must answer every question without breaking its invariants.
+ * Built with -fsanitize=fuzzer when CONCORDAT_FUZZ is on (clang); the seed
+ * corpus in tests/policy/corpus is replayed in every build.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "common/urgency.h"
+#include "policy/policy.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+check(int ok)
+{
+	if (!ok)
+		abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct policy_decision d;
+	struct yamlconf_errors errs;
+	struct policy *p = NULL;
+	size_t na, np;
+	int rc;
+
+	yamlconf_errors_init(&errs);
+	rc = policy_load_buffer(data, size, "fuzz.yaml", &errs, &p);
+	/* Fail closed: a policy exactly when there is no error. */
+	check((rc == 0) == (p != NULL));
+	check((rc == 0) == (errs.total == 0));
+	check(errs.n <= YAMLCONF_MAX_ERRORS + 1 && errs.n <= errs.total);
+	for (size_t i = 0; i < errs.n; i++)
+		check(errs.msg[i] != NULL);
+	yamlconf_errors_release(&errs);
+	if (p == NULL)
+		return 0;
+	na = policy_agency_count(p) < 6 ? policy_agency_count(p) : 6;
+	np = policy_purpose_count(p) < 6 ? policy_purpose_count(p) : 6;
+	for (size_t pi = 0; pi < np; pi++)
+	for (size_t fi = 0; fi < na; fi++)
+	for (size_t ti = 0; ti < na; ti++)
+	for (int u = URGENCY_ROUTINE; u <= URGENCY_EMERGENCY; u++) {
+		struct policy_question q = {.from = policy_agency_name(p, fi),
+		    .to = policy_agency_name(p, ti),
+		    .purpose = policy_purpose_name(p, pi), .urgency = u,
+		    .has_justification = true, .kind = KIND_RECORD};
+
+		check(policy_eval(p, &q, &d) == 0);
+		check((d.breakglass_fields & ~d.disclosed) == 0);
+		check(d.breakglass == (d.breakglass_fields != 0));
+		check(u == URGENCY_EMERGENCY || !d.breakglass);
+		check((d.nrules > 0) == (d.disclosed != 0));
+		for (size_t k = 0; k < d.nrules; k++)
+			check(d.rules[k] != NULL && d.bases[k] != NULL &&
+			    d.bases[k][0] != '\0');
+	}
+	policy_free(p);
+	return 0;
+}
