@@ -204,14 +204,23 @@ fileio_mkdirs(const char *path, mode_t mode)
 int
 fileio_resolve(const char *base, const char *path, char *out, size_t n)
 {
-	const char *slash = strrchr(base, '/');
+	char *real = NULL;
+	const char *slash;
 	int w;
 
+	/* Absolute, so that a daemon that leaves its start folder still
+	 * finds its files. */
+	if (path[0] != '/')
+		real = realpath(base, NULL);
+	if (real != NULL)
+		base = real;
+	slash = strrchr(base, '/');
 	if (path[0] == '/' || slash == NULL)
 		w = snprintf(out, n, "%s", path);
 	else
 		w = snprintf(out, n, "%.*s/%s", (int)(slash - base), base,
 		    path);
+	free(real);
 	if (w < 0 || (size_t)w >= n)
 		return ERROR_TOOBIG;
 	return ERROR_OK;

@@ -40,7 +40,7 @@ WUR int fileio_join(char *buf, size_t n, const char *a, const char *b);
 /*
  * Resolves path, as written in the file at base (a configuration file),
  * into out of size n: absolute paths as they are, relative ones against
- * base's folder. ERROR_TOOBIG when out is too small.
+ * the absolute path of base's folder. ERROR_TOOBIG when out is too small.
  */
 WUR int fileio_resolve(const char *base, const char *path, char *out,
     size_t n);
