@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "broker/broker.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
@@ -57,6 +58,33 @@ frame_is(const zmq_msg_t *m, const char *s)
 
 	return zmq_msg_size((zmq_msg_t *)(uintptr_t)m) == n &&
 	    memcmp(zmq_msg_data((zmq_msg_t *)(uintptr_t)m), s, n) == 0;
+}
+
+#define RECENT 64
+#define RECENT_MS 60000
+
+static bool
+recently_refused(const char *peer)
+{
+	static struct {
+		uint8_t hash[16];
+		uint64_t at;
+	} recent[RECENT];
+	static unsigned next;
+	uint8_t h[16];
+	uint64_t now = clock_mono_ms();
+
+	crypto_generichash(h, sizeof(h), (const uint8_t *)peer, strlen(peer),
+	    NULL, 0);
+	for (unsigned i = 0; i < RECENT; i++) {
+		if (recent[i].at != 0 && now - recent[i].at < RECENT_MS &&
+		    memcmp(recent[i].hash, h, sizeof(h)) == 0)
+			return true;
+	}
+	memcpy(recent[next].hash, h, sizeof(h));
+	recent[next].at = now;
+	next = (next + 1) % RECENT;
+	return false;
 }
 
 void
@@ -122,6 +150,10 @@ zap_handle(struct broker *b)
 	log_debug("zap: admitted %s from %s", who->id, addr);
 	goto out;
 refused:
+	/* A refused client retries every few seconds: log each peer once a
+	 * minute, so that it cannot flood the audit log. */
+	if (recently_refused(pend.peer))
+		goto out;
 	log_warn("refused connection from %s", pend.peer);
 	pend.type = PENDING_REFUSED;
 	pend.agency[0] = '\0';

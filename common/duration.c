@@ -11,14 +11,14 @@ static const struct unit {
 	const char *name;
 	uint64_t ms;
 } units[] = {
-	{"d", 86400000},
-	{"h", 3600000},
-	{"m", 60000},
-	{"s", 1000},
-	{"ms", 1},
+    {"d", 86400000},
+    {"h", 3600000},
+    {"m", 60000},
+    {"s", 1000},
+    {"ms", 1},
 };
 
-#define NUNITS (sizeof(units) / sizeof(units[0]))
+#define NUNITS       (sizeof(units) / sizeof(units[0]))
 #define DURATION_MAX ((uint64_t)INT64_MAX)
 
 int

@@ -23,7 +23,7 @@ size_t suggest_distance(const char *a, const char *b);
  * candidate; NULL candidates are skipped. The result is one of the
  * candidates (borrowed: valid as long as the caller's array is).
  */
-const char *suggest_closest(const char *word, const char *const *candidates,
-    size_t n);
+const char *suggest_closest(
+    const char *word, const char *const *candidates, size_t n);
 
 #endif

@@ -16,7 +16,7 @@
 #include "common/suggest.h"
 #include "common/yamlconf.h"
 
-#define MSG_MAX 512
+#define MSG_MAX   512
 #define QUOTE_MAX 64 /* bytes of a user's value quoted in a message */
 
 struct yamlconf {
@@ -60,8 +60,10 @@ errors_vadd(struct yamlconf_errors *e, const char *file, unsigned line,
 	if (e->n > YAMLCONF_MAX_ERRORS)
 		return;
 	if (e->n == YAMLCONF_MAX_ERRORS) {
-		w = asprintf(&m, "%s: too many errors (only the first %d are "
-		    "shown)", file, YAMLCONF_MAX_ERRORS);
+		w = asprintf(&m,
+		    "%s: too many errors (only the first %d are "
+		    "shown)",
+		    file, YAMLCONF_MAX_ERRORS);
 		line = UINT_MAX; /* stays last when sorted */
 	} else {
 		vsnprintf(body, sizeof(body), fmt, ap);
@@ -81,8 +83,8 @@ errors_vadd(struct yamlconf_errors *e, const char *file, unsigned line,
 }
 
 void
-yamlconf_errors_add(struct yamlconf_errors *e, const char *file,
-    unsigned line, const char *fmt, ...)
+yamlconf_errors_add(struct yamlconf_errors *e, const char *file, unsigned line,
+    const char *fmt, ...)
 {
 	va_list ap;
 
@@ -110,8 +112,8 @@ yamlconf_errors_sort(struct yamlconf_errors *e, size_t from)
 }
 
 void
-yamlconf_error(struct yamlconf *y, const struct yamlconf_node *at,
-    const char *fmt, ...)
+yamlconf_error(
+    struct yamlconf *y, const struct yamlconf_node *at, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -192,14 +194,15 @@ syntax_error(struct yamlconf_errors *errs, const char *name,
 	if (line_has_tab(buf, len, line))
 		yamlconf_errors_add(errs, name, line,
 		    "YAML syntax error: %s (tabs are not allowed for "
-		    "indentation: use spaces)", problem);
+		    "indentation: use spaces)",
+		    problem);
 	else if (p->context != NULL)
 		yamlconf_errors_add(errs, name, line,
 		    "YAML syntax error: %s (%s at line %u)", problem,
 		    p->context, (unsigned)p->context_mark.line + 1);
 	else
-		yamlconf_errors_add(errs, name, line, "YAML syntax error: %s",
-		    problem);
+		yamlconf_errors_add(
+		    errs, name, line, "YAML syntax error: %s", problem);
 }
 
 static void
@@ -210,8 +213,8 @@ anchor_error(struct yamlconf_errors *errs, const char *name,
 		return;
 	yamlconf_errors_add(errs, name, (unsigned)ev->start_mark.line + 1,
 	    "YAML anchor '&%.*s' is not allowed (anchors and aliases are "
-	    "refused: write the value out in full)", QUOTE_MAX,
-	    (const char *)anchor);
+	    "refused: write the value out in full)",
+	    QUOTE_MAX, (const char *)anchor);
 }
 
 /*
@@ -257,8 +260,8 @@ prescan(struct yamlconf_errors *errs, const char *name,
 			yamlconf_errors_add(errs, name, line,
 			    "YAML alias '*%.*s' is not allowed (anchors and "
 			    "aliases are refused: write the value out in "
-			    "full)", QUOTE_MAX,
-			    (const char *)ev.data.alias.anchor);
+			    "full)",
+			    QUOTE_MAX, (const char *)ev.data.alias.anchor);
 			break;
 		case YAML_SCALAR_EVENT:
 			anchor_error(errs, name, &ev, ev.data.scalar.anchor);
@@ -267,8 +270,8 @@ prescan(struct yamlconf_errors *errs, const char *name,
 		case YAML_MAPPING_START_EVENT:
 			anchor_error(errs, name, &ev,
 			    ev.type == YAML_SEQUENCE_START_EVENT
-				? ev.data.sequence_start.anchor
-				: ev.data.mapping_start.anchor);
+			        ? ev.data.sequence_start.anchor
+			        : ev.data.mapping_start.anchor);
 			if (++depth > YAMLCONF_MAX_DEPTH) {
 				yamlconf_errors_add(errs, name, line,
 				    "nesting deeper than %d levels",
@@ -402,8 +405,9 @@ build(struct yamlconf *y, yaml_document_t *doc)
 			nptr += (size_t)(n->data.sequence.items.top -
 			    n->data.sequence.items.start);
 		else if (n->type == YAML_MAPPING_NODE)
-			nptr += 2 * (size_t)(n->data.mapping.pairs.top -
-			    n->data.mapping.pairs.start);
+			nptr += 2 *
+			    (size_t)(n->data.mapping.pairs.top -
+			        n->data.mapping.pairs.start);
 	}
 	y->nodes = calloc(nn, sizeof(*y->nodes));
 	y->ptrs = calloc(nptr + 1, sizeof(*y->ptrs));
@@ -416,10 +420,10 @@ build(struct yamlconf *y, yaml_document_t *doc)
 	}
 	seen[1] = 1; /* the root */
 
-#define CHILD(idx)                                                            \
-	((idx) >= 1 && (size_t)(idx) <= nn && !seen[(idx)]++                 \
-		? &y->nodes[(idx) - 1]                                        \
-		: NULL)
+#define CHILD(idx)                                                             \
+	((idx) >= 1 && (size_t)(idx) <= nn && !seen[(idx)]++                   \
+	        ? &y->nodes[(idx)-1]                                           \
+	        : NULL)
 
 	for (size_t i = 0; i < nn; i++) {
 		yaml_node_t *n = doc->nodes.start + i;
@@ -438,8 +442,8 @@ build(struct yamlconf *y, yaml_document_t *doc)
 			o->len = n->data.scalar.length;
 			si += n->data.scalar.length + 1;
 			if (memchr(o->str, '\0', o->len) != NULL) {
-				yamlconf_error(y, o,
-				    "a string holds a NUL byte");
+				yamlconf_error(
+				    y, o, "a string holds a NUL byte");
 				rc = ERROR_CONFIG;
 				break;
 			}
@@ -453,8 +457,9 @@ build(struct yamlconf *y, yaml_document_t *doc)
 		case YAML_SEQUENCE_NODE:
 			o->kind = YAMLCONF_NODE_LIST;
 			o->items = y->ptrs + pi;
-			for (yaml_node_item_t *it = n->data.sequence.items.start;
-			    it < n->data.sequence.items.top; it++) {
+			for (yaml_node_item_t *it =
+			         n->data.sequence.items.start;
+			     it < n->data.sequence.items.top; it++) {
 				const struct yamlconf_node *c = CHILD(*it);
 
 				if (c == NULL)
@@ -525,8 +530,8 @@ out:
 }
 
 int
-yamlconf_load_buffer(const void *buf, size_t len, const char *name,
-    size_t max, struct yamlconf_errors *errs, struct yamlconf **out)
+yamlconf_load_buffer(const void *buf, size_t len, const char *name, size_t max,
+    struct yamlconf_errors *errs, struct yamlconf **out)
 {
 	struct yamlconf *y = NULL;
 	yaml_parser_t parser;
@@ -536,8 +541,8 @@ yamlconf_load_buffer(const void *buf, size_t len, const char *name,
 
 	*out = NULL;
 	if (len > max) {
-		yamlconf_errors_add(errs, name, 0,
-		    "file is larger than %zu bytes", max);
+		yamlconf_errors_add(
+		    errs, name, 0, "file is larger than %zu bytes", max);
 		return ERROR_TOOBIG;
 	}
 	y = calloc(1, sizeof(*y));
@@ -564,7 +569,7 @@ yamlconf_load_buffer(const void *buf, size_t len, const char *name,
 		/* The prescan parsed the same bytes: only memory is left. */
 		syntax_error(errs, name, &parser, buf, len);
 		rc = parser.error == YAML_MEMORY_ERROR ? ERROR_NOMEM
-						       : ERROR_CONFIG;
+		                                       : ERROR_CONFIG;
 		goto out;
 	}
 	doc_live = true;
@@ -616,11 +621,11 @@ yamlconf_load_file(const char *path, size_t max, struct yamlconf_errors *errs,
 			yamlconf_errors_add(errs, path, 0,
 			    "file is larger than %zu bytes", max);
 		else if (rc == ERROR_INVAL)
-			yamlconf_errors_add(errs, path, 0,
-			    "not a regular file");
+			yamlconf_errors_add(
+			    errs, path, 0, "not a regular file");
 		else
-			yamlconf_errors_add(errs, path, 0, "%s",
-			    error_strerror(rc));
+			yamlconf_errors_add(
+			    errs, path, 0, "%s", error_strerror(rc));
 		return rc;
 	}
 	rc = yamlconf_load_buffer(buf, len, path, max, errs, out);
@@ -669,7 +674,7 @@ type_name(enum yamlconf_type type)
 }
 
 /* "WHAT: " or "", for the start of a message. */
-#define WHAT_FMT "%s%s"
+#define WHAT_FMT    "%s%s"
 #define WHAT_ARG(w) (w) != NULL ? (w) : "", (w) != NULL ? ": " : ""
 
 bool
@@ -720,8 +725,8 @@ yamlconf_expect(struct yamlconf *y, const struct yamlconf_node *node,
 				continue;
 			yamlconf_error(y, it,
 			    WHAT_FMT "expected a list of strings, found %s in "
-				     "it", WHAT_ARG(what),
-			    yamlconf_kind_name(it));
+			             "it",
+			    WHAT_ARG(what), yamlconf_kind_name(it));
 			ok = false;
 		}
 		if (ok && (flags & YAMLCONF_NONEMPTY) && node->n == 0) {

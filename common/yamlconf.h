@@ -7,7 +7,8 @@
  * Typical use, for a file of three keys:
  *
  *	static const struct yamlconf_key keys[] = {
- *		{"listen", YAMLCONF_STRING, YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+ *		{"listen", YAMLCONF_STRING, YAMLCONF_REQUIRED |
+ *YAMLCONF_NONEMPTY},
  *		{"key", YAMLCONF_STRING, YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
  *		{"peers", YAMLCONF_LIST, 0},
  *	};
@@ -41,7 +42,7 @@
 #include "common/error.h"
 
 #define YAMLCONF_MAX_ERRORS 100 /* then one "too many errors" line */
-#define YAMLCONF_MAX_DEPTH 32	/* nested lists and mappings */
+#define YAMLCONF_MAX_DEPTH  32  /* nested lists and mappings */
 
 /*
  * The errors of one or more files. The caller allocates it (usually on the
@@ -145,15 +146,15 @@ void yamlconf_error(struct yamlconf *y, const struct yamlconf_node *at,
 
 /* What a loader expects under a key. */
 enum yamlconf_type {
-	YAMLCONF_ANY = 1,    /* any node: the loader checks it */
-	YAMLCONF_STRING,     /* a scalar (maybe null unless NONEMPTY) */
-	YAMLCONF_INT,	     /* a decimal integer: node->integer */
-	YAMLCONF_BOOL,	     /* true or false: node->boolean */
-	YAMLCONF_LIST,	     /* a list of scalars */
+	YAMLCONF_ANY = 1,     /* any node: the loader checks it */
+	YAMLCONF_STRING,      /* a scalar (maybe null unless NONEMPTY) */
+	YAMLCONF_INT,         /* a decimal integer: node->integer */
+	YAMLCONF_BOOL,        /* true or false: node->boolean */
+	YAMLCONF_LIST,        /* a list of scalars */
 	YAMLCONF_ONE_OR_LIST, /* a scalar, or a list of scalars */
-	YAMLCONF_MAP,	     /* a mapping: walk it with yamlconf_map */
-	YAMLCONF_MAP_LIST,   /* a list, each item walked with yamlconf_map
-				(which reports an item that is no mapping) */
+	YAMLCONF_MAP,         /* a mapping: walk it with yamlconf_map */
+	YAMLCONF_MAP_LIST,    /* a list, each item walked with yamlconf_map
+	                         (which reports an item that is no mapping) */
 };
 
 #define YAMLCONF_REQUIRED 0x1 /* missing is an error */
@@ -192,8 +193,8 @@ bool yamlconf_expect(struct yamlconf *y, const struct yamlconf_node *node,
  * a scalar counts as a list of one.
  */
 size_t yamlconf_count(const struct yamlconf_node *node);
-const struct yamlconf_node *yamlconf_item(const struct yamlconf_node *node,
-    size_t i);
+const struct yamlconf_node *yamlconf_item(
+    const struct yamlconf_node *node, size_t i);
 
 /* "a string", "nothing" (null), "a list", "a mapping": for messages. */
 const char *yamlconf_kind_name(const struct yamlconf_node *node);

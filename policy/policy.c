@@ -17,9 +17,9 @@
 #include "common/urgency.h"
 #include "policy/policy.h"
 
-#define QUOTE_MAX 64		  /* bytes of a user's value quoted in a message */
-#define HASH_SLOTS 128		  /* twice the most names interned */
-#define TEXT_MAX 1000		  /* agreement, approved_by, descriptions */
+#define QUOTE_MAX  64   /* bytes of a user's value quoted in a message */
+#define HASH_SLOTS 128  /* twice the most names interned */
+#define TEXT_MAX   1000 /* agreement, approved_by, descriptions */
 #define EXPIRY_MAX 31536000000ULL /* 365 days in ms */
 
 struct purpose {
@@ -79,21 +79,21 @@ static const struct obligation {
 	const char *name;
 	const char *text;
 } obligations[POLICY_OBLIGATION_COUNT] = {
-	[POLICY_NO_ONWARD_DISCLOSURE] = {"no_onward_disclosure",
-	    "the recipient must not pass the information on to anyone else "
-	    "without the sending agency's agreement"},
-	[POLICY_RETAIN_30_DAYS] = {"retain_30_days",
-	    "the recipient keeps the information for no more than 30 days "
-	    "unless it becomes part of its own care record"},
-	[POLICY_REVIEW_BREAKGLASS] = {"review_breakglass",
-	    "every emergency (break-glass) disclosure is reviewed afterwards "
-	    "by the sending agency's Caldicott Guardian"},
-	[POLICY_INFORM_SUBJECT] = {"inform_subject",
-	    "the person is told what was shared, and with whom, as soon as it "
-	    "is safe to do so"},
-	[POLICY_DELETE_AFTER_USE] = {"delete_after_use",
-	    "the recipient deletes the information once the immediate "
-	    "purpose has been served"},
+    [POLICY_NO_ONWARD_DISCLOSURE] = {"no_onward_disclosure",
+        "the recipient must not pass the information on to anyone else "
+        "without the sending agency's agreement"},
+    [POLICY_RETAIN_30_DAYS] = {"retain_30_days",
+        "the recipient keeps the information for no more than 30 days "
+        "unless it becomes part of its own care record"},
+    [POLICY_REVIEW_BREAKGLASS] = {"review_breakglass",
+        "every emergency (break-glass) disclosure is reviewed afterwards "
+        "by the sending agency's Caldicott Guardian"},
+    [POLICY_INFORM_SUBJECT] = {"inform_subject",
+        "the person is told what was shared, and with whom, as soon as it "
+        "is safe to do so"},
+    [POLICY_DELETE_AFTER_USE] = {"delete_after_use",
+        "the recipient deletes the information once the immediate "
+        "purpose has been served"},
 };
 
 /* The state of one load: the policy being built and what went wrong. */
@@ -108,14 +108,14 @@ const char *
 policy_obligation_name(int o)
 {
 	return o >= 0 && o < POLICY_OBLIGATION_COUNT ? obligations[o].name
-						     : NULL;
+	                                             : NULL;
 }
 
 const char *
 policy_obligation_text(int o)
 {
 	return o >= 0 && o < POLICY_OBLIGATION_COUNT ? obligations[o].text
-						     : NULL;
+	                                             : NULL;
 }
 
 int
@@ -179,8 +179,8 @@ policy_agency_index(const struct policy *p, const char *name)
 {
 	if (p == NULL || name == NULL)
 		return -1;
-	return hash_find(p->agency_hash, name,
-	    (const char *const *)p->agencies, sizeof(p->agencies[0]));
+	return hash_find(p->agency_hash, name, (const char *const *)p->agencies,
+	    sizeof(p->agencies[0]));
 }
 
 int
@@ -189,8 +189,7 @@ policy_purpose_index(const struct policy *p, const char *name)
 	if (p == NULL || name == NULL)
 		return -1;
 	return hash_find(p->purpose_hash, name,
-	    (const char *const *)&p->purposes[0].name,
-	    sizeof(p->purposes[0]));
+	    (const char *const *)&p->purposes[0].name, sizeof(p->purposes[0]));
 }
 
 /* Accessors. */
@@ -291,8 +290,8 @@ policy_never_count(const struct policy *p)
 }
 
 int
-policy_never_get(const struct policy *p, size_t i,
-    struct policy_never_info *out)
+policy_never_get(
+    const struct policy *p, size_t i, struct policy_never_info *out)
 {
 	const struct never *n;
 
@@ -350,20 +349,21 @@ text_copy(struct loader *l, const struct yamlconf_node *n, const char *what,
 	size_t len = n->len;
 	char *s;
 
-	while (len > 0 && (n->str[len - 1] == ' ' || n->str[len - 1] == '\n' ||
-	    n->str[len - 1] == '\t' || n->str[len - 1] == '\r'))
+	while (len > 0 &&
+	    (n->str[len - 1] == ' ' || n->str[len - 1] == '\n' ||
+	        n->str[len - 1] == '\t' || n->str[len - 1] == '\r'))
 		len--;
 	if (len > max) {
-		yamlconf_error(l->y, n, "%s is longer than %zu bytes", what,
-		    max);
+		yamlconf_error(
+		    l->y, n, "%s is longer than %zu bytes", what, max);
 		return NULL;
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)n->str[i];
 
 		if ((c < 0x20 && !(multiline && c == '\n')) || c == 0x7f) {
-			yamlconf_error(l->y, n, "%s holds a control character",
-			    what);
+			yamlconf_error(
+			    l->y, n, "%s holds a control character", what);
 			return NULL;
 		}
 	}
@@ -399,9 +399,8 @@ has_key(const struct yamlconf_node *node, const char *key)
 }
 
 static void
-unknown_name(struct loader *l, const struct yamlconf_node *n,
-    const char *kind, const char *const *cands, size_t ncands,
-    const char *otherwise)
+unknown_name(struct loader *l, const struct yamlconf_node *n, const char *kind,
+    const char *const *cands, size_t ncands, const char *otherwise)
 {
 	const char *hint = suggest_closest(n->str, cands, ncands);
 
@@ -423,9 +422,8 @@ agency_ref(struct loader *l, const struct yamlconf_node *n)
 	for (size_t i = 0; i < p->nagencies; i++)
 		if (strcmp(p->agencies[i], n->str) == 0)
 			return (int)i;
-	unknown_name(l, n, "unknown agency",
-	    (const char *const *)p->agencies, p->nagencies,
-	    "not listed in 'agencies'");
+	unknown_name(l, n, "unknown agency", (const char *const *)p->agencies,
+	    p->nagencies, "not listed in 'agencies'");
 	return -1;
 }
 
@@ -468,8 +466,7 @@ obligation_ref(struct loader *l, const struct yamlconf_node *n)
 		return o;
 	for (int i = 0; i < POLICY_OBLIGATION_COUNT; i++)
 		names[i] = obligations[i].name;
-	unknown_name(l, n, "unknown obligation", names,
-	    POLICY_OBLIGATION_COUNT,
+	unknown_name(l, n, "unknown obligation", names, POLICY_OBLIGATION_COUNT,
 	    "known: no_onward_disclosure, retain_30_days, review_breakglass, "
 	    "inform_subject, delete_after_use");
 	return -1;
@@ -482,11 +479,10 @@ obligation_ref(struct loader *l, const struct yamlconf_node *n)
 enum set_kind { SET_AGENCY, SET_PURPOSE, SET_FIELD, SET_OBLIGATION };
 
 static uint64_t
-name_set(struct loader *l, const struct yamlconf_node *list,
-    enum set_kind kind)
+name_set(struct loader *l, const struct yamlconf_node *list, enum set_kind kind)
 {
-	static const char *const words[] = {"agency", "purpose", "field",
-	    "obligation"};
+	static const char *const words[] = {
+	    "agency", "purpose", "field", "obligation"};
 	uint64_t set = 0;
 
 	for (size_t i = 0; i < yamlconf_count(list); i++) {
@@ -534,8 +530,8 @@ load_agencies(struct loader *l, const struct yamlconf_node *list)
 		if (!ident_agency_valid(n->str))
 			yamlconf_error(l->y, n,
 			    "invalid agency id '%.*s' (a lower-case letter, "
-			    "then up to 31 of a-z, 0-9 and _)", QUOTE_MAX,
-			    n->str);
+			    "then up to 31 of a-z, 0-9 and _)",
+			    QUOTE_MAX, n->str);
 		for (j = 0; j < p->nagencies; j++)
 			if (strcmp(p->agencies[j], n->str) == 0)
 				break;
@@ -566,10 +562,10 @@ static void
 load_purposes(struct loader *l, const struct yamlconf_node *map)
 {
 	static const struct yamlconf_key keys[] = {
-		{"description", YAMLCONF_STRING,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-		{"expires_after", YAMLCONF_STRING,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    {"description", YAMLCONF_STRING,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    {"expires_after", YAMLCONF_STRING,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
 	};
 	struct policy *p = l->p;
 
@@ -606,30 +602,30 @@ load_purposes(struct loader *l, const struct yamlconf_node *map)
 			return;
 		}
 		p->npurposes++;
-		snprintf(what, sizeof(what), "purpose '%.*s'", QUOTE_MAX,
-		    kn->str);
+		snprintf(
+		    what, sizeof(what), "purpose '%.*s'", QUOTE_MAX, kn->str);
 		yamlconf_map(l->y, map->values[i], what, keys, 2, v);
 		if (v[0] != NULL) {
 			char label[QUOTE_MAX + 48];
 
-			snprintf(label, sizeof(label), "%s: the description",
-			    what);
-			pu->description = text_copy(l, v[0], label, TEXT_MAX,
-			    true);
+			snprintf(
+			    label, sizeof(label), "%s: the description", what);
+			pu->description =
+			    text_copy(l, v[0], label, TEXT_MAX, true);
 		}
 		if (v[1] == NULL)
 			continue;
 		rc = duration_parse(v[1]->str, &pu->expires_ms);
-		if (rc == ERROR_TOOBIG || (rc == ERROR_OK &&
-		    pu->expires_ms > EXPIRY_MAX))
+		if (rc == ERROR_TOOBIG ||
+		    (rc == ERROR_OK && pu->expires_ms > EXPIRY_MAX))
 			yamlconf_error(l->y, v[1],
 			    "%s: expires_after '%.*s' is more than 365 days",
 			    what, QUOTE_MAX, v[1]->str);
 		else if (rc != ERROR_OK)
 			yamlconf_error(l->y, v[1],
 			    "%s: bad expires_after '%.*s' (expected a "
-			    "duration such as 30m, 2h or 1h30m)", what,
-			    QUOTE_MAX, v[1]->str);
+			    "duration such as 30m, 2h or 1h30m)",
+			    what, QUOTE_MAX, v[1]->str);
 	next:;
 	}
 }
@@ -639,18 +635,17 @@ load_rule(struct loader *l, const struct yamlconf_node *node)
 {
 	enum { ID, FROM, TO, PURPOSES, SHARE, EMERGENCY, BASIS, OBLIG, NK };
 	static const struct yamlconf_key keys[NK] = {
-		[ID] = {"id", YAMLCONF_STRING,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-		[FROM] = {"from", YAMLCONF_STRING,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-		[TO] = {"to", YAMLCONF_LIST,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-		[PURPOSES] = {"purposes", YAMLCONF_LIST,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-		[SHARE] = {"share", YAMLCONF_LIST, 0},
-		[EMERGENCY] = {"emergency_share", YAMLCONF_LIST, 0},
-		[BASIS] = {"basis", YAMLCONF_STRING, 0},
-		[OBLIG] = {"obligations", YAMLCONF_LIST, 0},
+	    [ID] = {"id", YAMLCONF_STRING,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    [FROM] = {"from", YAMLCONF_STRING,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    [TO] = {"to", YAMLCONF_LIST, YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    [PURPOSES] = {"purposes", YAMLCONF_LIST,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    [SHARE] = {"share", YAMLCONF_LIST, 0},
+	    [EMERGENCY] = {"emergency_share", YAMLCONF_LIST, 0},
+	    [BASIS] = {"basis", YAMLCONF_STRING, 0},
+	    [OBLIG] = {"obligations", YAMLCONF_LIST, 0},
 	};
 	struct policy *p = l->p;
 	const struct yamlconf_node *v[NK];
@@ -661,8 +656,8 @@ load_rule(struct loader *l, const struct yamlconf_node *node)
 
 	if (p->nrules >= POLICY_MAX_RULES) {
 		if (p->nrules++ == POLICY_MAX_RULES) /* report once */
-			yamlconf_error(l->y, node, "more than %d rules",
-			    POLICY_MAX_RULES);
+			yamlconf_error(
+			    l->y, node, "more than %d rules", POLICY_MAX_RULES);
 		return;
 	}
 	r = &p->rules[p->nrules++];
@@ -680,8 +675,8 @@ load_rule(struct loader *l, const struct yamlconf_node *node)
 		if (!ident_name_valid(v[ID]->str))
 			yamlconf_error(l->y, v[ID],
 			    "invalid rule id '%.*s' (a lower-case letter, "
-			    "then up to 63 of a-z, 0-9, _ and -)", QUOTE_MAX,
-			    v[ID]->str);
+			    "then up to 63 of a-z, 0-9, _ and -)",
+			    QUOTE_MAX, v[ID]->str);
 		for (size_t i = 0; i + 1 < p->nrules; i++) {
 			if (p->rules[i].id == NULL ||
 			    strcmp(p->rules[i].id, v[ID]->str) != 0)
@@ -713,7 +708,8 @@ load_rule(struct loader *l, const struct yamlconf_node *node)
 		if (fields_has(both, f))
 			yamlconf_error(l->y, v[EMERGENCY],
 			    "%s: field '%s' is in both share and "
-			    "emergency_share", what, fields_name(f));
+			    "emergency_share",
+			    what, fields_name(f));
 	if ((v[SHARE] != NULL || !has_key(node, "share")) &&
 	    (v[EMERGENCY] != NULL || !has_key(node, "emergency_share")) &&
 	    yamlconf_count(v[SHARE]) + yamlconf_count(v[EMERGENCY]) == 0)
@@ -721,18 +717,19 @@ load_rule(struct loader *l, const struct yamlconf_node *node)
 		    "%s shares no fields (give 'share' or 'emergency_share')",
 		    what);
 	if (v[OBLIG] != NULL)
-		r->obligations = (unsigned)name_set(l, v[OBLIG],
-		    SET_OBLIGATION);
-	if (v[BASIS] == NULL || strspn(v[BASIS]->str, " \t\n\r") ==
-	    v[BASIS]->len) {
+		r->obligations =
+		    (unsigned)name_set(l, v[OBLIG], SET_OBLIGATION);
+	if (v[BASIS] == NULL ||
+	    strspn(v[BASIS]->str, " \t\n\r") == v[BASIS]->len) {
 		if (v[BASIS] != NULL || !has_key(node, "basis"))
 			yamlconf_error(l->y, v[BASIS] != NULL ? v[BASIS] : node,
 			    "%s has no basis: every disclosure needs a lawful "
-			    "basis (Caldicott principle 6)", what);
+			    "basis (Caldicott principle 6)",
+			    what);
 	} else {
 		snprintf(label, sizeof(label), "%s: the basis", what);
-		r->basis = text_copy(l, v[BASIS], label, POLICY_BASIS_MAX,
-		    false);
+		r->basis =
+		    text_copy(l, v[BASIS], label, POLICY_BASIS_MAX, false);
 	}
 }
 
@@ -741,14 +738,13 @@ load_never(struct loader *l, const struct yamlconf_node *node, size_t num)
 {
 	enum { FROM, TO, PURPOSES, FIELDS, REASON, NK };
 	static const struct yamlconf_key keys[NK] = {
-		[FROM] = {"from", YAMLCONF_ONE_OR_LIST, YAMLCONF_NONEMPTY},
-		[TO] = {"to", YAMLCONF_ONE_OR_LIST,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-		[PURPOSES] = {"purposes", YAMLCONF_ONE_OR_LIST,
-		    YAMLCONF_NONEMPTY},
-		[FIELDS] = {"fields", YAMLCONF_LIST,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-		[REASON] = {"reason", YAMLCONF_STRING, 0},
+	    [FROM] = {"from", YAMLCONF_ONE_OR_LIST, YAMLCONF_NONEMPTY},
+	    [TO] = {"to", YAMLCONF_ONE_OR_LIST,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    [PURPOSES] = {"purposes", YAMLCONF_ONE_OR_LIST, YAMLCONF_NONEMPTY},
+	    [FIELDS] = {"fields", YAMLCONF_LIST,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    [REASON] = {"reason", YAMLCONF_STRING, 0},
 	};
 	struct policy *p = l->p;
 	const struct yamlconf_node *v[NK];
@@ -769,8 +765,8 @@ load_never(struct loader *l, const struct yamlconf_node *node, size_t num)
 		return;
 	n->any_from = v[FROM] == NULL;
 	n->any_purpose = v[PURPOSES] == NULL;
-	n->from = v[FROM] != NULL ? name_set(l, v[FROM], SET_AGENCY)
-				  : UINT64_MAX;
+	n->from =
+	    v[FROM] != NULL ? name_set(l, v[FROM], SET_AGENCY) : UINT64_MAX;
 	n->purposes = v[PURPOSES] != NULL
 	    ? name_set(l, v[PURPOSES], SET_PURPOSE)
 	    : UINT64_MAX;
@@ -814,19 +810,27 @@ build_index(struct policy *p)
 static void
 load(struct loader *l)
 {
-	enum { AGREEMENT, VERSION, APPROVED, AGENCIES, PURPOSES, RULES, NEVER,
-		NK };
+	enum {
+		AGREEMENT,
+		VERSION,
+		APPROVED,
+		AGENCIES,
+		PURPOSES,
+		RULES,
+		NEVER,
+		NK
+	};
 	static const struct yamlconf_key keys[NK] = {
-		[AGREEMENT] = {"agreement", YAMLCONF_STRING,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-		[VERSION] = {"version", YAMLCONF_INT, YAMLCONF_REQUIRED},
-		[APPROVED] = {"approved_by", YAMLCONF_STRING,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-		[AGENCIES] = {"agencies", YAMLCONF_LIST,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-		[PURPOSES] = {"purposes", YAMLCONF_MAP, YAMLCONF_REQUIRED},
-		[RULES] = {"rules", YAMLCONF_MAP_LIST, YAMLCONF_REQUIRED},
-		[NEVER] = {"never", YAMLCONF_MAP_LIST, 0},
+	    [AGREEMENT] = {"agreement", YAMLCONF_STRING,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    [VERSION] = {"version", YAMLCONF_INT, YAMLCONF_REQUIRED},
+	    [APPROVED] = {"approved_by", YAMLCONF_STRING,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    [AGENCIES] = {"agencies", YAMLCONF_LIST,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    [PURPOSES] = {"purposes", YAMLCONF_MAP, YAMLCONF_REQUIRED},
+	    [RULES] = {"rules", YAMLCONF_MAP_LIST, YAMLCONF_REQUIRED},
+	    [NEVER] = {"never", YAMLCONF_MAP_LIST, 0},
 	};
 	struct policy *p = l->p;
 	const struct yamlconf_node *v[NK];
@@ -834,8 +838,8 @@ load(struct loader *l)
 
 	yamlconf_map(l->y, yamlconf_root(l->y), NULL, keys, NK, v);
 	if (v[AGREEMENT] != NULL)
-		p->agreement = text_copy(l, v[AGREEMENT], "'agreement'",
-		    TEXT_MAX, false);
+		p->agreement =
+		    text_copy(l, v[AGREEMENT], "'agreement'", TEXT_MAX, false);
 	if (v[VERSION] != NULL) {
 		p->version = v[VERSION]->integer;
 		if (p->version < 1 || p->version > INT32_MAX)
@@ -843,8 +847,8 @@ load(struct loader *l)
 			    "'version' must be a positive whole number");
 	}
 	if (v[APPROVED] != NULL)
-		p->approved_by = text_copy(l, v[APPROVED], "'approved_by'",
-		    TEXT_MAX, false);
+		p->approved_by =
+		    text_copy(l, v[APPROVED], "'approved_by'", TEXT_MAX, false);
 	load_agencies(l, v[AGENCIES]);
 	load_purposes(l, v[PURPOSES]);
 
@@ -914,8 +918,8 @@ out:
 }
 
 int
-policy_load_file(const char *path, struct yamlconf_errors *errs,
-    struct policy **out)
+policy_load_file(
+    const char *path, struct yamlconf_errors *errs, struct policy **out)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -1061,8 +1065,8 @@ policy_eval(const struct policy *p, const struct policy_question *q,
 }
 
 char *
-policy_reason_format(const struct policy_field_decision *fd, char *buf,
-    size_t n)
+policy_reason_format(
+    const struct policy_field_decision *fd, char *buf, size_t n)
 {
 	switch (fd->reason) {
 	case POLICY_ALLOWED:
@@ -1070,8 +1074,8 @@ policy_reason_format(const struct policy_field_decision *fd, char *buf,
 		    fd->breakglass ? " (break-glass)" : "");
 		break;
 	case POLICY_NEVER:
-		snprintf(buf, n, "never entry %u (line %u)", fd->never,
-		    fd->line);
+		snprintf(
+		    buf, n, "never entry %u (line %u)", fd->never, fd->line);
 		break;
 	default:
 		snprintf(buf, n, "no rule");

@@ -16,12 +16,12 @@
 #include "common/fields.h"
 #include "common/yamlconf.h"
 
-#define POLICY_FILE_MAX (1024 * 1024) /* bytes of policy file */
+#define POLICY_FILE_MAX     (1024 * 1024) /* bytes of policy file */
 #define POLICY_MAX_AGENCIES 64
 #define POLICY_MAX_PURPOSES 64
-#define POLICY_MAX_RULES 256
-#define POLICY_MAX_NEVER 256
-#define POLICY_BASIS_MAX 255 /* bytes of a rule's basis */
+#define POLICY_MAX_RULES    256
+#define POLICY_MAX_NEVER    256
+#define POLICY_BASIS_MAX    255 /* bytes of a rule's basis */
 
 /* A loaded policy: immutable once loaded, so it may be shared by threads. */
 struct policy;
@@ -36,8 +36,8 @@ struct policy;
  * errors), ERROR_NOENT, ERROR_TOOBIG, ERROR_PERM, ERROR_IO, ERROR_INVAL
  * (not a regular file) or ERROR_NOMEM; errs always says why.
  */
-WUR int policy_load_file(const char *path, struct yamlconf_errors *errs,
-    struct policy **out);
+WUR int policy_load_file(
+    const char *path, struct yamlconf_errors *errs, struct policy **out);
 
 /*
  * As policy_load_file, from len bytes at buf (copied as needed; buf may go
@@ -77,8 +77,8 @@ int policy_purpose_index(const struct policy *p, const char *name);
  * How long the broker keeps an undelivered message of purpose: *ms set and
  * 0, or ERROR_PURPOSE when the policy does not declare it.
  */
-WUR int policy_expiry_ms(const struct policy *p, const char *purpose,
-    uint64_t *ms);
+WUR int policy_expiry_ms(
+    const struct policy *p, const char *purpose, uint64_t *ms);
 
 size_t policy_rule_count(const struct policy *p);
 size_t policy_never_count(const struct policy *p);
@@ -95,8 +95,8 @@ struct policy_never_info {
 	fieldset fields;
 	const char *reason; /* borrowed; "" when the entry gives none */
 };
-WUR int policy_never_get(const struct policy *p, size_t i,
-    struct policy_never_info *out);
+WUR int policy_never_get(
+    const struct policy *p, size_t i, struct policy_never_info *out);
 
 /*
  * Obligations a rule may place on recipients: a fixed set, because an
@@ -104,10 +104,10 @@ WUR int policy_never_get(const struct policy *p, size_t i,
  */
 enum policy_obligation {
 	POLICY_NO_ONWARD_DISCLOSURE = 0, /* no_onward_disclosure */
-	POLICY_RETAIN_30_DAYS,		 /* retain_30_days */
-	POLICY_REVIEW_BREAKGLASS,	 /* review_breakglass */
-	POLICY_INFORM_SUBJECT,		 /* inform_subject */
-	POLICY_DELETE_AFTER_USE,	 /* delete_after_use */
+	POLICY_RETAIN_30_DAYS,           /* retain_30_days */
+	POLICY_REVIEW_BREAKGLASS,        /* review_breakglass */
+	POLICY_INFORM_SUBJECT,           /* inform_subject */
+	POLICY_DELETE_AFTER_USE,         /* delete_after_use */
 	POLICY_OBLIGATION_COUNT
 };
 
@@ -121,26 +121,26 @@ int policy_obligation_lookup(const char *s);
 /* Why a field was disclosed or withheld. */
 enum policy_reason {
 	POLICY_NO_RULE = 0, /* withheld: no rule shares it (default deny) */
-	POLICY_ALLOWED,	    /* disclosed by a rule */
-	POLICY_NEVER,	    /* withheld by a never entry */
+	POLICY_ALLOWED,     /* disclosed by a rule */
+	POLICY_NEVER,       /* withheld by a never entry */
 };
 
 /* The question: what may this message disclose to this recipient? */
 struct policy_question {
-	const char *from;	/* sending agency */
-	const char *to;		/* one recipient */
+	const char *from; /* sending agency */
+	const char *to;   /* one recipient */
 	const char *purpose;
-	int urgency;		/* enum urgency */
+	int urgency;            /* enum urgency */
 	bool has_justification; /* a non-empty justification was given */
-	int kind;		/* enum kind: reported, not decisive */
+	int kind;               /* enum kind: reported, not decisive */
 };
 
 struct policy_field_decision {
 	enum policy_reason reason;
 	bool breakglass;  /* disclosed only through an emergency_share */
 	const char *rule; /* POLICY_ALLOWED: the first rule that allows it */
-	unsigned never;	  /* POLICY_NEVER: the entry's number, from 1 */
-	unsigned line;	  /* the line of that rule or never entry */
+	unsigned never;   /* POLICY_NEVER: the entry's number, from 1 */
+	unsigned line;    /* the line of that rule or never entry */
 };
 
 /*
@@ -152,8 +152,8 @@ struct policy_decision {
 	struct policy_field_decision field[FIELDS_COUNT]; /* field[f - 1] */
 	fieldset disclosed;
 	fieldset breakglass_fields; /* the subset disclosed by break-glass */
-	bool breakglass;	    /* breakglass_fields is not empty */
-	bool known_agencies;	    /* from and to are both in `agencies` */
+	bool breakglass;            /* breakglass_fields is not empty */
+	bool known_agencies;        /* from and to are both in `agencies` */
 	int urgency, kind;
 	const char *purpose;
 	uint64_t expires_ms; /* the purpose's expires_after */
@@ -172,8 +172,8 @@ struct policy_decision {
  * triage-reply", "rule triage-reply (break-glass)", "no rule" or "never
  * entry 1 (line 80)", into buf of size n (always terminated). Returns buf.
  */
-char *policy_reason_format(const struct policy_field_decision *fd, char *buf,
-    size_t n);
+char *policy_reason_format(
+    const struct policy_field_decision *fd, char *buf, size_t n);
 
 /*
  * Decides q against p into *d, without allocating. Default deny: a field

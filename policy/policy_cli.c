@@ -52,24 +52,24 @@ usage(FILE *f, int code)
 
 /* Plain words for the thirteen fields, for the public summary. */
 static const char *const plain_fields[FIELDS_COUNT] = {
-	"name, address and contact details (or a description when the name "
-	"is not known)",
-	"relatives, friends or carers to contact (for children, their family "
-	"and school)",
-	"gender and age",
-	"language and communication needs, such as an interpreter or sign "
-	"language",
-	"a description of how the person is behaving and presenting",
-	"whether drink or drugs are likely to be involved",
-	"physical impairments, prescribed medicines and dietary needs",
-	"contact with the GP and mental health services, and the team and "
-	"professional involved",
-	"the person's crisis plan and any advance statements",
-	"clinical information such as diagnosis, medication and therapy",
-	"risks such as self-harm, suicide, aggression, confusion or going "
-	"missing",
-	"relevant health conditions, such as diabetes",
-	"children, other dependents and pets who may need care",
+    "name, address and contact details (or a description when the name "
+    "is not known)",
+    "relatives, friends or carers to contact (for children, their family "
+    "and school)",
+    "gender and age",
+    "language and communication needs, such as an interpreter or sign "
+    "language",
+    "a description of how the person is behaving and presenting",
+    "whether drink or drugs are likely to be involved",
+    "physical impairments, prescribed medicines and dietary needs",
+    "contact with the GP and mental health services, and the team and "
+    "professional involved",
+    "the person's crisis plan and any advance statements",
+    "clinical information such as diagnosis, medication and therapy",
+    "risks such as self-harm, suicide, aggression, confusion or going "
+    "missing",
+    "relevant health conditions, such as diabetes",
+    "children, other dependents and pets who may need care",
 };
 
 static int
@@ -122,9 +122,9 @@ static int
 simple_options(int argc, char **argv, bool *json)
 {
 	static const struct option with_json[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -137,7 +137,8 @@ simple_options(int argc, char **argv, bool *json)
 			if (json == NULL)
 				return cliutil_fail(EX_USAGE,
 				    "policy %s: --json is not an option of "
-				    "this verb", argv[0]);
+				    "this verb",
+				    argv[0]);
 			*json = true;
 			break;
 		default:
@@ -182,11 +183,15 @@ agency_known(const struct policy *p, const char *verb, const char *name)
 		names[i] = policy_agency_name(p, i);
 	hint = suggest_closest(name, names, n);
 	if (hint != NULL)
-		cliutil_fail(0, "policy %s: unknown agency '%s' (did you mean "
-				"'%s'?)", verb, name, hint);
+		cliutil_fail(0,
+		    "policy %s: unknown agency '%s' (did you mean "
+		    "'%s'?)",
+		    verb, name, hint);
 	else
-		cliutil_fail(0, "policy %s: unknown agency '%s' (not listed "
-				"in %s)", verb, name, policy_name(p));
+		cliutil_fail(0,
+		    "policy %s: unknown agency '%s' (not listed "
+		    "in %s)",
+		    verb, name, policy_name(p));
 	return false;
 }
 
@@ -221,12 +226,12 @@ explain_text(const struct policy *p, const struct policy_question *q,
 	if (q->urgency == URGENCY_EMERGENCY)
 		printf("justification: %s\n",
 		    has_text(justification)
-			? justification
-			: "none (emergency_share does not apply)");
+		        ? justification
+		        : "none (emergency_share does not apply)");
 	printf("break-glass:   %s\n",
-	    d->breakglass ? fields_format(d->breakglass_fields, ", ", buf,
-				sizeof(buf))
-			  : "no");
+	    d->breakglass
+	        ? fields_format(d->breakglass_fields, ", ", buf, sizeof(buf))
+	        : "no");
 	printf("\n%-16s %-10s %s\n", "FIELD", "DECISION", "REASON");
 	for (int f = 1; f <= FIELDS_COUNT; f++) {
 		const struct policy_field_decision *fd = &d->field[f - 1];
@@ -259,18 +264,18 @@ static int
 verb_explain(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"from", required_argument, NULL, 'f'},
-		{"to", required_argument, NULL, 't'},
-		{"purpose", required_argument, NULL, 'p'},
-		{"urgency", required_argument, NULL, 'u'},
-		{"justification", required_argument, NULL, 'J'},
-		{"kind", required_argument, NULL, 'k'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"from", required_argument, NULL, 'f'},
+	    {"to", required_argument, NULL, 't'},
+	    {"purpose", required_argument, NULL, 'p'},
+	    {"urgency", required_argument, NULL, 'u'},
+	    {"justification", required_argument, NULL, 'J'},
+	    {"kind", required_argument, NULL, 'k'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct policy_question q = {.urgency = URGENCY_ROUTINE,
-	    .kind = KIND_RECORD};
+	struct policy_question q = {
+	    .urgency = URGENCY_ROUTINE, .kind = KIND_RECORD};
 	struct policy_decision *d = NULL;
 	struct policy *p = NULL;
 	const char *justification = NULL;
@@ -293,7 +298,8 @@ verb_explain(int argc, char **argv)
 			if ((q.urgency = urgency_parse(optarg)) == 0)
 				return cliutil_fail(EX_USAGE,
 				    "policy explain: bad --urgency '%s' "
-				    "(routine, urgent or emergency)", optarg);
+				    "(routine, urgent or emergency)",
+				    optarg);
 			break;
 		case 'J':
 			justification = optarg;
@@ -302,7 +308,8 @@ verb_explain(int argc, char **argv)
 			if ((q.kind = urgency_kind_parse(optarg)) == 0)
 				return cliutil_fail(EX_USAGE,
 				    "policy explain: bad --kind '%s' (record "
-				    "or request)", optarg);
+				    "or request)",
+				    optarg);
 			break;
 		case 'j':
 			json = true;
@@ -316,8 +323,9 @@ verb_explain(int argc, char **argv)
 	if (argc - optind != 1)
 		return usage(stderr, EX_USAGE);
 	if (q.from == NULL || q.to == NULL || q.purpose == NULL)
-		return cliutil_fail(EX_USAGE, "policy explain: --from, --to "
-					      "and --purpose are required");
+		return cliutil_fail(EX_USAGE,
+		    "policy explain: --from, --to "
+		    "and --purpose are required");
 	q.has_justification = has_text(justification);
 	if ((rc = load_policy("explain", argv[optind], &p)) != 0)
 		return rc;
@@ -332,8 +340,8 @@ verb_explain(int argc, char **argv)
 	}
 	rc = policy_eval(p, &q, d);
 	if (rc != ERROR_OK && rc != ERROR_PURPOSE) {
-		rc = cliutil_fail(EX_SOFTWARE, "policy explain: %s",
-		    error_strerror(rc));
+		rc = cliutil_fail(
+		    EX_SOFTWARE, "policy explain: %s", error_strerror(rc));
 		goto out;
 	}
 	if (json) {
@@ -341,8 +349,8 @@ verb_explain(int argc, char **argv)
 
 		if (o == NULL || json_dumpf(o, stdout, JSON_COMPACT) < 0) {
 			json_decref(o);
-			rc = cliutil_fail(EX_OSERR,
-			    "policy explain: cannot write JSON");
+			rc = cliutil_fail(
+			    EX_OSERR, "policy explain: cannot write JSON");
 			goto out;
 		}
 		putchar('\n');
@@ -353,7 +361,8 @@ verb_explain(int argc, char **argv)
 	if (rc == ERROR_PURPOSE)
 		rc = cliutil_fail(EX_DATAERR,
 		    "policy explain: purpose '%s' is not declared by %s: such "
-		    "a message is rejected", q.purpose, argv[optind]);
+		    "a message is rejected",
+		    q.purpose, argv[optind]);
 	else
 		rc = EX_OK;
 out:
@@ -364,10 +373,19 @@ out:
 
 /* diff */
 
+/* Appends ", item" (or "item" first) to buf of size n, if it fits. */
+static void
+append_list(char *buf, size_t n, const char *item)
+{
+	size_t used = strlen(buf);
+
+	snprintf(buf + used, n - used, "%s%s", used ? ", " : "", item);
+}
+
 enum outcome { OUT_WITHHELD, OUT_DISCLOSED, OUT_REJECTED };
 
-static const char *const outcome_names[] = {"withheld", "disclosed",
-    "rejected"};
+static const char *const outcome_names[] = {
+    "withheld", "disclosed", "rejected"};
 
 /* Every name of a and of b, a's first, each once. */
 static size_t
@@ -406,59 +424,34 @@ outcomes(const struct policy *p, const struct policy_question *q,
 			o[f - 1] = OUT_REJECTED;
 		else
 			o[f - 1] = fields_has(d->disclosed, f) ? OUT_DISCLOSED
-							       : OUT_WITHHELD;
+			                                       : OUT_WITHHELD;
 	}
 }
 
+/* What diff has found so far. */
+struct diff {
+	json_t *changes;
+	size_t total, more, less, other;
+	bool json;
+	char all[512]; /* every field, as a changed list shows it */
+};
+
+/*
+ * Compares a and b on question q: one text line per change of decision
+ * (from one outcome to another) with the fields it concerns, one JSON
+ * entry per field. Returns 0, or -1 when out of memory.
+ */
 static int
-verb_diff(int argc, char **argv)
+diff_question(const struct policy *a, const struct policy *b,
+    const struct policy_question *q, struct policy_decision *d, struct diff *s)
 {
-	const char *agencies[2 * POLICY_MAX_AGENCIES];
-	const char *purposes[2 * POLICY_MAX_PURPOSES];
-	char all[512];
-	struct policy *a = NULL, *b = NULL;
-	struct policy_decision *d = NULL;
-	json_t *root = NULL, *changes = NULL;
-	size_t na, np, total = 0, more = 0, less = 0, other = 0;
-	bool json = false;
-	int rc;
+	enum outcome oa[FIELDS_COUNT], ob[FIELDS_COUNT];
 
-	if ((rc = simple_options(argc, argv, &json)) >= 0)
-		return rc;
-	if (argc - optind != 2)
-		return usage(stderr, EX_USAGE);
-	fields_format(FIELDS_ALL, ", ", all, sizeof(all));
-	if ((rc = load_policy("diff", argv[optind], &a)) != 0 ||
-	    (rc = load_policy("diff", argv[optind + 1], &b)) != 0)
-		goto out;
-	d = malloc(sizeof(*d));
-	changes = json_array();
-	if (d == NULL || changes == NULL) {
-		rc = cliutil_fail(EX_OSERR, "policy diff: out of memory");
-		goto out;
-	}
-	na = union_names(agencies, 2 * POLICY_MAX_AGENCIES, policy_agency_name,
-	    policy_agency_count, a, b);
-	np = union_names(purposes, 2 * POLICY_MAX_PURPOSES, policy_purpose_name,
-	    policy_purpose_count, a, b);
-	for (size_t pi = 0; pi < np; pi++)
-	for (size_t fi = 0; fi < na; fi++)
-	for (size_t ti = 0; ti < na; ti++)
-	for (int u = URGENCY_ROUTINE; u <= URGENCY_EMERGENCY; u++) {
-		struct policy_question q = {.from = agencies[fi],
-		    .to = agencies[ti], .purpose = purposes[pi], .urgency = u,
-		    .has_justification = true, .kind = KIND_RECORD};
-		enum outcome oa[FIELDS_COUNT], ob[FIELDS_COUNT];
-
-		if (fi == ti)
-			continue;
-		outcomes(a, &q, d, oa);
-		outcomes(b, &q, d, ob);
-		/* One text line per (from, to, purpose, urgency, change). */
-		for (int x = 0; x < 3; x++)
+	outcomes(a, q, d, oa);
+	outcomes(b, q, d, ob);
+	for (int x = 0; x < 3; x++) {
 		for (int y = 0; y < 3; y++) {
-			char line[512];
-			size_t used = 0;
+			char line[512] = "";
 
 			if (x == y)
 				continue;
@@ -466,63 +459,112 @@ verb_diff(int argc, char **argv)
 				if (oa[f - 1] != (enum outcome)x ||
 				    ob[f - 1] != (enum outcome)y)
 					continue;
-				total++;
+				s->total++;
 				if (y == OUT_DISCLOSED)
-					more++;
+					s->more++;
 				else if (x == OUT_DISCLOSED)
-					less++;
+					s->less++;
 				else
-					other++;
-				if (json_array_append_new(changes,
-					json_pack("{s:s, s:s, s:s, s:s, s:s, "
-						  "s:s, s:s}", "from", q.from,
-					    "to", q.to, "purpose", q.purpose,
-					    "urgency", urgency_name(u), "field",
-					    fields_name(f), "old",
-					    outcome_names[x], "new",
-					    outcome_names[y])) < 0) {
-					rc = cliutil_fail(EX_OSERR,
-					    "policy diff: out of memory");
-					goto out;
-				}
-				used += (size_t)snprintf(line + used,
-				    sizeof(line) - used, "%s%s",
-				    used ? ", " : "", fields_name(f));
+					s->other++;
+				if (json_array_append_new(s->changes,
+				        json_pack("{s:s, s:s, s:s, s:s, s:s, "
+				                  "s:s, s:s}",
+				            "from", q->from, "to", q->to,
+				            "purpose", q->purpose, "urgency",
+				            urgency_name(q->urgency), "field",
+				            fields_name(f), "old",
+				            outcome_names[x], "new",
+				            outcome_names[y])) < 0)
+					return -1;
+				append_list(line, sizeof(line), fields_name(f));
 			}
-			if (used > 0 && !json)
+			if (line[0] != '\0' && !s->json)
 				printf("%s -> %s, %s, %s: %s -> %s: %s\n",
-				    q.from, q.to, q.purpose, urgency_name(u),
-				    outcome_names[x], outcome_names[y],
-				    used == strlen(all) ? "all fields" : line);
+				    q->from, q->to, q->purpose,
+				    urgency_name(q->urgency), outcome_names[x],
+				    outcome_names[y],
+				    strcmp(line, s->all) == 0 ? "all fields"
+				                              : line);
 		}
 	}
-	if (json) {
+	return 0;
+}
+
+static int
+verb_diff(int argc, char **argv)
+{
+	const char *agencies[2 * POLICY_MAX_AGENCIES];
+	const char *purposes[2 * POLICY_MAX_PURPOSES];
+	struct policy *a = NULL, *b = NULL;
+	struct policy_decision *d = NULL;
+	struct diff s = {0};
+	json_t *root = NULL;
+	size_t na, np;
+	int rc;
+
+	if ((rc = simple_options(argc, argv, &s.json)) >= 0)
+		return rc;
+	if (argc - optind != 2)
+		return usage(stderr, EX_USAGE);
+	fields_format(FIELDS_ALL, ", ", s.all, sizeof(s.all));
+	if ((rc = load_policy("diff", argv[optind], &a)) != 0 ||
+	    (rc = load_policy("diff", argv[optind + 1], &b)) != 0)
+		goto out;
+	d = malloc(sizeof(*d));
+	s.changes = json_array();
+	if (d == NULL || s.changes == NULL) {
+		rc = cliutil_fail(EX_OSERR, "policy diff: out of memory");
+		goto out;
+	}
+	na = union_names(agencies, 2 * POLICY_MAX_AGENCIES, policy_agency_name,
+	    policy_agency_count, a, b);
+	np = union_names(purposes, 2 * POLICY_MAX_PURPOSES, policy_purpose_name,
+	    policy_purpose_count, a, b);
+	/* Every question either file can be asked; emergencies justified. */
+	for (size_t i = 0; i < np * na * na * 3; i++) {
+		size_t pi = i / (na * na * 3), fi = i / (na * 3) % na,
+		       ti = i / 3 % na;
+		struct policy_question q = {.from = agencies[fi],
+		    .to = agencies[ti],
+		    .purpose = purposes[pi],
+		    .urgency = URGENCY_ROUTINE + (int)(i % 3),
+		    .has_justification = true,
+		    .kind = KIND_RECORD};
+
+		if (fi != ti && diff_question(a, b, &q, d, &s) != 0) {
+			rc = cliutil_fail(
+			    EX_OSERR, "policy diff: out of memory");
+			goto out;
+		}
+	}
+	if (s.json) {
 		root = json_pack("{s:s, s:s, s:s, s:s, s:O, s:{s:i, s:i, s:i, "
-				 "s:i}}", "old", argv[optind], "new",
-		    argv[optind + 1], "old_sha256", policy_sha256_hex(a),
-		    "new_sha256", policy_sha256_hex(b), "changes", changes,
-		    "counts", "total", (json_int_t)total, "newly_disclosed",
-		    (json_int_t)more, "newly_withheld", (json_int_t)less,
-		    "rejected", (json_int_t)other);
+		                 "s:i}}",
+		    "old", argv[optind], "new", argv[optind + 1], "old_sha256",
+		    policy_sha256_hex(a), "new_sha256", policy_sha256_hex(b),
+		    "changes", s.changes, "counts", "total",
+		    (json_int_t)s.total, "newly_disclosed", (json_int_t)s.more,
+		    "newly_withheld", (json_int_t)s.less, "rejected",
+		    (json_int_t)s.other);
 		if (root == NULL ||
 		    json_dumpf(root, stdout, JSON_COMPACT) < 0) {
-			rc = cliutil_fail(EX_OSERR,
-			    "policy diff: cannot write JSON");
+			rc = cliutil_fail(
+			    EX_OSERR, "policy diff: cannot write JSON");
 			goto out;
 		}
 		putchar('\n');
-	} else if (total == 0) {
+	} else if (s.total == 0) {
 		printf("no decision changes (old sha256 %s, new sha256 %s)\n",
 		    policy_sha256_hex(a), policy_sha256_hex(b));
 	} else {
 		printf("%zu change%s: %zu newly disclosed, %zu newly withheld, "
 		       "%zu to or from rejected (purpose undeclared)\n",
-		    total, total == 1 ? "" : "s", more, less, other);
+		    s.total, s.total == 1 ? "" : "s", s.more, s.less, s.other);
 	}
-	rc = total == 0 ? EX_OK : 1;
+	rc = s.total == 0 ? EX_OK : 1;
 out:
 	json_decref(root);
-	json_decref(changes);
+	json_decref(s.changes);
 	free(d);
 	policy_free(a);
 	policy_free(b);
@@ -569,19 +611,27 @@ case_fields(struct yamlconf *y, const struct yamlconf_node *list)
 }
 
 static void
-case_expect(struct yamlconf *y, const struct yamlconf_node *node,
-    struct expect *e)
+case_expect(
+    struct yamlconf *y, const struct yamlconf_node *node, struct expect *e)
 {
-	enum { DISCLOSED, WITHHELD, BREAKGLASS, OBLIGATIONS, RULES, EXPIRES,
-		REJECTED, NK };
+	enum {
+		DISCLOSED,
+		WITHHELD,
+		BREAKGLASS,
+		OBLIGATIONS,
+		RULES,
+		EXPIRES,
+		REJECTED,
+		NK
+	};
 	static const struct yamlconf_key keys[NK] = {
-		[DISCLOSED] = {"disclosed", YAMLCONF_LIST, 0},
-		[WITHHELD] = {"withheld", YAMLCONF_ONE_OR_LIST, 0},
-		[BREAKGLASS] = {"breakglass", YAMLCONF_BOOL, 0},
-		[OBLIGATIONS] = {"obligations", YAMLCONF_LIST, 0},
-		[RULES] = {"rules", YAMLCONF_LIST, 0},
-		[EXPIRES] = {"expires_after", YAMLCONF_STRING, 0},
-		[REJECTED] = {"rejected", YAMLCONF_BOOL, 0},
+	    [DISCLOSED] = {"disclosed", YAMLCONF_LIST, 0},
+	    [WITHHELD] = {"withheld", YAMLCONF_ONE_OR_LIST, 0},
+	    [BREAKGLASS] = {"breakglass", YAMLCONF_BOOL, 0},
+	    [OBLIGATIONS] = {"obligations", YAMLCONF_LIST, 0},
+	    [RULES] = {"rules", YAMLCONF_LIST, 0},
+	    [EXPIRES] = {"expires_after", YAMLCONF_STRING, 0},
+	    [REJECTED] = {"rejected", YAMLCONF_BOOL, 0},
 	};
 	const struct yamlconf_node *v[NK];
 
@@ -589,8 +639,9 @@ case_expect(struct yamlconf *y, const struct yamlconf_node *node,
 		if (strcmp(node->str, "rejected") == 0)
 			e->rejected = true;
 		else
-			yamlconf_error(y, node, "'expect': expected a mapping "
-						"or the word 'rejected'");
+			yamlconf_error(y, node,
+			    "'expect': expected a mapping "
+			    "or the word 'rejected'");
 		return;
 	}
 	/* On errors, go on with what was readable: report everything. */
@@ -600,8 +651,9 @@ case_expect(struct yamlconf *y, const struct yamlconf_node *node,
 	if (v[REJECTED] != NULL) {
 		e->rejected = v[REJECTED]->boolean;
 		if (e->rejected && node->n > 1)
-			yamlconf_error(y, node, "'expect': 'rejected: true' "
-						"takes no other key");
+			yamlconf_error(y, node,
+			    "'expect': 'rejected: true' "
+			    "takes no other key");
 	}
 	e->disclosed = case_fields(y, v[DISCLOSED]);
 	if (v[WITHHELD] != NULL && v[WITHHELD]->kind == YAMLCONF_NODE_SCALAR &&
@@ -612,8 +664,10 @@ case_expect(struct yamlconf *y, const struct yamlconf_node *node,
 	for (int f = 1; f <= FIELDS_COUNT; f++)
 		if (v[WITHHELD] != NULL &&
 		    fields_has(e->disclosed & e->withheld, f))
-			yamlconf_error(y, v[WITHHELD], "field '%s' is expected "
-			    "both disclosed and withheld", fields_name(f));
+			yamlconf_error(y, v[WITHHELD],
+			    "field '%s' is expected "
+			    "both disclosed and withheld",
+			    fields_name(f));
 	if (v[BREAKGLASS] != NULL) {
 		e->check_breakglass = true;
 		e->breakglass = v[BREAKGLASS]->boolean;
@@ -621,12 +675,15 @@ case_expect(struct yamlconf *y, const struct yamlconf_node *node,
 	if (v[OBLIGATIONS] != NULL) {
 		e->check_obligations = true;
 		for (size_t i = 0; i < v[OBLIGATIONS]->n; i++) {
-			const struct yamlconf_node *n = v[OBLIGATIONS]->items[i];
+			const struct yamlconf_node *n =
+			    v[OBLIGATIONS]->items[i];
 			int o = policy_obligation_lookup(n->str);
 
 			if (o < 0)
-				yamlconf_error(y, n, "unknown obligation "
-						     "'%.64s'", n->str);
+				yamlconf_error(y, n,
+				    "unknown obligation "
+				    "'%.64s'",
+				    n->str);
 			else
 				e->obligations |= 1u << o;
 		}
@@ -640,7 +697,8 @@ case_expect(struct yamlconf *y, const struct yamlconf_node *node,
 		if (duration_parse(v[EXPIRES]->str, &e->expires_ms) != 0)
 			yamlconf_error(y, v[EXPIRES],
 			    "bad expires_after '%.64s' (expected a duration "
-			    "such as 30m, 2h or 1h30m)", v[EXPIRES]->str);
+			    "such as 30m, 2h or 1h30m)",
+			    v[EXPIRES]->str);
 	}
 	if (!e->rejected && v[DISCLOSED] == NULL && v[WITHHELD] == NULL &&
 	    v[BREAKGLASS] == NULL && v[OBLIGATIONS] == NULL &&
@@ -649,8 +707,7 @@ case_expect(struct yamlconf *y, const struct yamlconf_node *node,
 }
 
 /* Adds "; " and a formatted part to buf. */
-static void
-append(char *buf, size_t n, const char *fmt, ...)
+static void append(char *buf, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -703,19 +760,19 @@ run_case(const struct policy *p, const char *file, unsigned line,
 		pass = rc == ERROR_PURPOSE;
 	} else if (rc == ERROR_PURPOSE) {
 		pass = false;
-		append(wrong, sizeof(wrong), "the message is rejected: "
-					     "purpose '%s' is not declared",
+		append(wrong, sizeof(wrong),
+		    "the message is rejected: "
+		    "purpose '%s' is not declared",
 		    q->purpose);
 	}
 	if (!e->rejected) {
 		if (e->disclosed)
 			append(want, sizeof(want), "disclosed %s",
-			    fields_format(e->disclosed, ", ", buf,
-				sizeof(buf)));
+			    fields_format(
+			        e->disclosed, ", ", buf, sizeof(buf)));
 		if (e->withheld)
 			append(want, sizeof(want), "withheld %s",
-			    fields_format(e->withheld, ", ", buf,
-				sizeof(buf)));
+			    fields_format(e->withheld, ", ", buf, sizeof(buf)));
 		if (e->check_breakglass)
 			append(want, sizeof(want), "break-glass %s",
 			    e->breakglass ? "yes" : "no");
@@ -734,8 +791,8 @@ run_case(const struct policy *p, const char *file, unsigned line,
 		    fields_format(d->disclosed, ", ", buf, sizeof(buf)));
 		append(got, sizeof(got), "break-glass %s",
 		    d->breakglass ? fields_format(d->breakglass_fields, ", ",
-					buf, sizeof(buf))
-				  : "no");
+		                        buf, sizeof(buf))
+		                  : "no");
 		obligations_format(d->obligations, buf, sizeof(buf));
 		append(got, sizeof(got), "obligations %s", buf);
 	}
@@ -750,9 +807,9 @@ run_case(const struct policy *p, const char *file, unsigned line,
 				continue;
 			if (!fields_has(e->disclosed | e->withheld, f))
 				continue;
-			policy_reason_format(&d->field[f - 1], reason,
-			    sizeof(reason));
-			append(wrong, sizeof(wrong), "%s %s (%s)",
+			policy_reason_format(
+			    &d->field[f - 1], reason, sizeof(reason));
+			append(wrong, sizeof(wrong), "%s %s: %s",
 			    fields_name(f), is ? "disclosed" : "withheld",
 			    reason);
 		}
@@ -771,7 +828,7 @@ run_case(const struct policy *p, const char *file, unsigned line,
 
 				for (j = 0; j < e->rules->n; j++)
 					if (strcmp(e->rules->items[j]->str,
-						d->rules[i]) == 0)
+					        d->rules[i]) == 0)
 						break;
 				same = j < e->rules->n;
 			}
@@ -784,8 +841,8 @@ run_case(const struct policy *p, const char *file, unsigned line,
 				    e->rules->items[i]->str);
 			if (!same)
 				append(wrong, sizeof(wrong),
-				    "rules applied: %s", d->nrules ? buf
-								   : "none");
+				    "rules applied: %s",
+				    d->nrules ? buf : "none");
 			append(want, sizeof(want), "rules %s",
 			    e->rules->n ? buf2 : "none");
 		}
@@ -812,21 +869,30 @@ run_case(const struct policy *p, const char *file, unsigned line,
 static int
 verb_test(int argc, char **argv)
 {
-	enum { NAME, FROM, TO, PURPOSE, URGENCY, JUSTIFICATION, KIND, EXPECT,
-		NK };
+	enum {
+		NAME,
+		FROM,
+		TO,
+		PURPOSE,
+		URGENCY,
+		JUSTIFICATION,
+		KIND,
+		EXPECT,
+		NK
+	};
 	static const struct yamlconf_key keys[NK] = {
-		[NAME] = {"name", YAMLCONF_STRING,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-		[FROM] = {"from", YAMLCONF_STRING,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-		[TO] = {"to", YAMLCONF_STRING,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-		[PURPOSE] = {"purpose", YAMLCONF_STRING,
-		    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-		[URGENCY] = {"urgency", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
-		[JUSTIFICATION] = {"justification", YAMLCONF_STRING, 0},
-		[KIND] = {"kind", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
-		[EXPECT] = {"expect", YAMLCONF_ANY, YAMLCONF_REQUIRED},
+	    [NAME] = {"name", YAMLCONF_STRING,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    [FROM] = {"from", YAMLCONF_STRING,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    [TO] = {"to", YAMLCONF_STRING,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    [PURPOSE] = {"purpose", YAMLCONF_STRING,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    [URGENCY] = {"urgency", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+	    [JUSTIFICATION] = {"justification", YAMLCONF_STRING, 0},
+	    [KIND] = {"kind", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+	    [EXPECT] = {"expect", YAMLCONF_ANY, YAMLCONF_REQUIRED},
 	};
 	struct yamlconf_errors errs;
 	struct yamlconf *y = NULL;
@@ -857,7 +923,7 @@ verb_test(int argc, char **argv)
 	root = y != NULL ? yamlconf_root(y) : NULL;
 	if (root != NULL &&
 	    yamlconf_expect(y, root, "the cases file", YAMLCONF_MAP_LIST,
-		YAMLCONF_NONEMPTY))
+	        YAMLCONF_NONEMPTY))
 		n = root->n;
 	qs = calloc(n + 1, sizeof(*qs));
 	es = calloc(n + 1, sizeof(*es));
@@ -879,27 +945,30 @@ verb_test(int argc, char **argv)
 		for (int k = FROM; k <= TO; k++) {
 			const char *names[POLICY_MAX_AGENCIES], *hint;
 
-			if (v[k] == NULL || policy_agency_index(p, v[k]->str) >= 0)
+			if (v[k] == NULL ||
+			    policy_agency_index(p, v[k]->str) >= 0)
 				continue;
 			for (size_t j = 0; j < policy_agency_count(p); j++)
 				names[j] = policy_agency_name(p, j);
-			hint = suggest_closest(v[k]->str, names,
-			    policy_agency_count(p));
+			hint = suggest_closest(
+			    v[k]->str, names, policy_agency_count(p));
 			yamlconf_error(y, v[k], "unknown agency '%.64s'%s%s%s",
 			    v[k]->str, hint ? " (did you mean '" : "",
 			    hint ? hint : "", hint ? "'?)" : "");
 		}
 		if (v[URGENCY] != NULL &&
 		    (q->urgency = urgency_parse(v[URGENCY]->str)) == 0)
-			yamlconf_error(y, v[URGENCY], "bad urgency '%.64s' "
-			    "(routine, urgent or emergency)", v[URGENCY]->str);
+			yamlconf_error(y, v[URGENCY],
+			    "bad urgency '%.64s' "
+			    "(routine, urgent or emergency)",
+			    v[URGENCY]->str);
 		if (v[KIND] != NULL &&
 		    (q->kind = urgency_kind_parse(v[KIND]->str)) == 0)
 			yamlconf_error(y, v[KIND],
 			    "bad kind '%.64s' (record or request)",
 			    v[KIND]->str);
-		q->has_justification = v[JUSTIFICATION] != NULL &&
-		    has_text(v[JUSTIFICATION]->str);
+		q->has_justification =
+		    v[JUSTIFICATION] != NULL && has_text(v[JUSTIFICATION]->str);
 		if (v[EXPECT] != NULL)
 			case_expect(y, v[EXPECT], &es[i]);
 	}
@@ -954,8 +1023,8 @@ wrap(int indent, const char *first, const char *text)
 		w = strcspn(s, " \n");
 		if (w == 0)
 			break;
-		if (col + 1 + (int)w > width && col > indent +
-		    (int)strlen(first)) {
+		if (col + 1 + (int)w > width &&
+		    col > indent + (int)strlen(first)) {
 			printf("\n%*s", indent + (int)strlen(first), "");
 			col = indent + (int)strlen(first);
 		} else if (col > indent + (int)strlen(first)) {
@@ -988,11 +1057,11 @@ plain_duration(uint64_t ms, char *buf, size_t n)
 		uint64_t ms;
 		const char *one, *many;
 	} units[] = {
-		{86400000, "day", "days"},
-		{3600000, "hour", "hours"},
-		{60000, "minute", "minutes"},
-		{1000, "second", "seconds"},
-		{1, "millisecond", "milliseconds"},
+	    {86400000, "day", "days"},
+	    {3600000, "hour", "hours"},
+	    {60000, "minute", "minutes"},
+	    {1000, "second", "seconds"},
+	    {1, "millisecond", "milliseconds"},
 	};
 	size_t used = 0;
 
@@ -1005,7 +1074,8 @@ plain_duration(uint64_t ms, char *buf, size_t n)
 		ms -= q * units[u].ms;
 		used += (size_t)snprintf(buf + used, n - used, "%s%llu %s",
 		    used ? (ms == 0 ? " and " : ", ") : "",
-		    (unsigned long long)q, q == 1 ? units[u].one : units[u].many);
+		    (unsigned long long)q,
+		    q == 1 ? units[u].one : units[u].many);
 	}
 }
 
@@ -1021,8 +1091,11 @@ static void
 summary_flow(const struct policy *p, const char *purpose, const char *from,
     const char *to, struct policy_decision *d, struct policy_decision *e)
 {
-	struct policy_question q = {.from = from, .to = to, .purpose = purpose,
-	    .urgency = URGENCY_URGENT, .kind = KIND_RECORD};
+	struct policy_question q = {.from = from,
+	    .to = to,
+	    .purpose = purpose,
+	    .urgency = URGENCY_URGENT,
+	    .kind = KIND_RECORD};
 	char a[64], b[64], line[256];
 	fieldset extra;
 
@@ -1035,16 +1108,18 @@ summary_flow(const struct policy *p, const char *purpose, const char *from,
 	extra = e->disclosed & ~d->disclosed;
 	if (e->disclosed == 0)
 		return;
-	snprintf(line, sizeof(line), "From %s to %s:",
-	    plain_agency(from, a, sizeof(a)), plain_agency(to, b, sizeof(b)));
+	snprintf(line, sizeof(line),
+	    "From %s to %s:", plain_agency(from, a, sizeof(a)),
+	    plain_agency(to, b, sizeof(b)));
 	wrap(2, "", line);
 	if (d->disclosed == 0)
 		wrap(6, "", "nothing, except in an emergency.");
 	summary_fields(d->disclosed);
 	if (extra != 0) {
-		wrap(4, "", "Only in an emergency, when there is a risk to "
-			    "life or serious harm and the reason is "
-			    "recorded, also:");
+		wrap(4, "",
+		    "Only in an emergency, when there is a risk to "
+		    "life or serious harm and the reason is "
+		    "recorded, also:");
 		summary_fields(extra);
 	}
 	for (size_t i = 0; i < e->nrules; i++)
@@ -1071,7 +1146,9 @@ agency_words(const struct policy *p, uint64_t set, char *buf, size_t n)
 			continue;
 		snprintf(buf + used, n - used, " %s%s",
 		    plain_agency(policy_agency_name(p, k), a, sizeof(a)),
-		    left > 2 ? "," : left == 2 ? " or" : "");
+		    left > 2        ? ","
+		        : left == 2 ? " or"
+		                    : "");
 		left--;
 	}
 }
@@ -1109,8 +1186,8 @@ summary_never(const struct policy *p)
 					continue;
 				used = strlen(text);
 				snprintf(text + used, sizeof(text) - used,
-				    "%s%s", first ? " when the purpose is: "
-						  : "; or: ",
+				    "%s%s",
+				    first ? " when the purpose is: " : "; or: ",
 				    policy_purpose_description(p, k));
 				first = false;
 			}
@@ -1156,14 +1233,15 @@ verb_summary(int argc, char **argv)
 	wrap(0, "Approved by: ", policy_approved_by(p));
 	wrap(0, "Policy fingerprint (SHA-256): ", policy_sha256_hex(p));
 	printf("\n");
-	wrap(0, "", "When someone is in a mental health crisis, the agencies "
-		    "below share the information needed to keep them and "
-		    "others safe, and no more. This is a full account of "
-		    "what is shared, between whom, for which purposes and on "
-		    "what legal basis. Anything not listed here is not shared "
-		    "through this system. Every disclosure is recorded in an "
-		    "audit log, and you can ask any of these agencies what "
-		    "was shared about you.");
+	wrap(0, "",
+	    "When someone is in a mental health crisis, the agencies "
+	    "below share the information needed to keep them and "
+	    "others safe, and no more. This is a full account of "
+	    "what is shared, between whom, for which purposes and on "
+	    "what legal basis. Anything not listed here is not shared "
+	    "through this system. Every disclosure is recorded in an "
+	    "audit log, and you can ask any of these agencies what "
+	    "was shared about you.");
 	buf[0] = '\0';
 	for (size_t i = 0; i < na; i++) {
 		size_t used = strlen(buf);
@@ -1181,9 +1259,10 @@ verb_summary(int argc, char **argv)
 		printf("\n");
 		wrap(0, "Purpose: ", policy_purpose_description(p, pi));
 		plain_duration(policy_purpose_expiry(p, pi), dur, sizeof(dur));
-		snprintf(buf, sizeof(buf), "A message for this purpose that is "
-		    "not collected within %s is deleted, and the sender is "
-		    "told.", dur);
+		snprintf(buf, sizeof(buf),
+		    "A message for this purpose that is not collected within "
+		    "%s is deleted, and the sender is told.",
+		    dur);
 		wrap(2, "", buf);
 		for (size_t fi = 0; fi < na; fi++)
 			for (size_t ti = 0; ti < na; ti++) {
@@ -1207,10 +1286,11 @@ verb_summary(int argc, char **argv)
 	}
 	summary_never(p);
 	printf("\nAny other purpose\n\n");
-	wrap(2, "", "A message for any purpose not listed above is refused, "
-		    "and the refusal is recorded. For example, a criminal "
-		    "investigation must use the formal disclosure route "
-		    "instead.");
+	wrap(2, "",
+	    "A message for any purpose not listed above is refused, "
+	    "and the refusal is recorded. For example, a criminal "
+	    "investigation must use the formal disclosure route "
+	    "instead.");
 	rc = EX_OK;
 out:
 	free(d);
@@ -1223,11 +1303,11 @@ static const struct verb {
 	const char *name;
 	int (*run)(int, char **);
 } verbs[] = {
-	{"check", verb_check},
-	{"explain", verb_explain},
-	{"diff", verb_diff},
-	{"test", verb_test},
-	{"summary", verb_summary},
+    {"check", verb_check},
+    {"explain", verb_explain},
+    {"diff", verb_diff},
+    {"test", verb_test},
+    {"summary", verb_summary},
 };
 
 int
@@ -1250,11 +1330,15 @@ policy_cli(int argc, char **argv)
 			return verbs[i].run(argc - 1, argv + 1);
 		names[i] = verbs[i].name;
 	}
-	hint = suggest_closest(argv[1], names, sizeof(names) / sizeof(names[0]));
+	hint =
+	    suggest_closest(argv[1], names, sizeof(names) / sizeof(names[0]));
 	if (hint != NULL)
-		return cliutil_fail(EX_USAGE, "policy: unknown verb '%s' (did "
-					      "you mean '%s'?)", argv[1], hint);
-	return cliutil_fail(EX_USAGE, "policy: unknown verb '%s' (check, "
-				      "explain, diff, test or summary)",
+		return cliutil_fail(EX_USAGE,
+		    "policy: unknown verb '%s' (did "
+		    "you mean '%s'?)",
+		    argv[1], hint);
+	return cliutil_fail(EX_USAGE,
+	    "policy: unknown verb '%s' (check, "
+	    "explain, diff, test or summary)",
 	    argv[1]);
 }

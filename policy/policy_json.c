@@ -19,16 +19,16 @@ policy_json_decision(const struct policy *p, const struct policy_question *q,
 		return NULL;
 	if (rc != ERROR_OK) {
 		if (json_object_set_new(o, "rejected", json_true()) < 0 ||
-		    json_object_set_new(o, "error",
-			json_string(error_strerror(rc))) < 0)
+		    json_object_set_new(
+		        o, "error", json_string(error_strerror(rc))) < 0)
 			goto fail;
 		goto done;
 	}
 	if (json_object_set_new(o, "breakglass", json_boolean(d->breakglass)) <
 	    0)
 		goto fail;
-	if ((fields = json_object()) == NULL || (rules = json_array()) == NULL ||
-	    (obl = json_array()) == NULL)
+	if ((fields = json_object()) == NULL ||
+	    (rules = json_array()) == NULL || (obl = json_array()) == NULL)
 		goto fail;
 	for (int f = 1; f <= FIELDS_COUNT; f++) {
 		const struct policy_field_decision *fd = &d->field[f - 1];
@@ -39,18 +39,20 @@ policy_json_decision(const struct policy *p, const struct policy_question *q,
 		    fields_has(d->disclosed, f) ? "disclosed" : "withheld",
 		    "reason", reason, "rule",
 		    fd->reason == POLICY_ALLOWED ? json_string(fd->rule)
-						 : json_null(),
+		                                 : json_null(),
 		    "breakglass", fd->breakglass);
-		if (e == NULL || json_object_set_new(fields, fields_name(f), e) < 0)
+		if (e == NULL ||
+		    json_object_set_new(fields, fields_name(f), e) < 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < d->nrules; i++)
-		if (json_array_append_new(rules, json_pack("{s:s, s:s}", "id",
-			d->rules[i], "basis", d->bases[i])) < 0)
+		if (json_array_append_new(rules,
+		        json_pack("{s:s, s:s}", "id", d->rules[i], "basis",
+		            d->bases[i])) < 0)
 			goto fail;
 	for (size_t i = 0; i < d->nobligations; i++)
-		if (json_array_append_new(obl,
-			json_string(d->obligation_names[i])) < 0)
+		if (json_array_append_new(
+		        obl, json_string(d->obligation_names[i])) < 0)
 			goto fail;
 	if (json_object_set_new(o, "fields", fields) < 0) {
 		fields = NULL;
@@ -68,11 +70,11 @@ policy_json_decision(const struct policy *p, const struct policy_question *q,
 	}
 	obl = NULL;
 	if (json_object_set_new(o, "expires_after_ms",
-		json_integer((json_int_t)d->expires_ms)) < 0)
+	        json_integer((json_int_t)d->expires_ms)) < 0)
 		goto fail;
 done:
-	if (json_object_set_new(o, "policy_sha256",
-		json_string(policy_sha256_hex(p))) < 0)
+	if (json_object_set_new(
+	        o, "policy_sha256", json_string(policy_sha256_hex(p))) < 0)
 		goto fail;
 	return o;
 fail:

@@ -44,19 +44,17 @@ main(int argc, char **argv)
 	yamlconf_errors_release(&errs);
 	na = policy_agency_count(p);
 	np = policy_purpose_count(p);
-	for (size_t pi = 0; pi <= np; pi++)
-	for (size_t fi = 0; fi < na; fi++)
-	for (size_t ti = 0; ti < na; ti++)
-	for (int u = URGENCY_ROUTINE; u <= URGENCY_EMERGENCY; u++) {
-		if (nq == sizeof(qs) / sizeof(qs[0]))
-			break;
+	/* One purpose past the end: undeclared, so rejected. */
+	for (size_t i = 0; i < (np + 1) * na * na * 3 && nq < 2048; i++) {
+		size_t pi = i / (na * na * 3);
+
 		qs[nq++] = (struct policy_question){
-		    .from = policy_agency_name(p, fi),
-		    .to = policy_agency_name(p, ti),
-		    /* One purpose past the end: undeclared, rejected. */
+		    .from = policy_agency_name(p, i / (na * 3) % na),
+		    .to = policy_agency_name(p, i / 3 % na),
 		    .purpose = pi < np ? policy_purpose_name(p, pi)
-				       : "law_enforcement",
-		    .urgency = u, .has_justification = true,
+		                       : "law_enforcement",
+		    .urgency = URGENCY_ROUTINE + (int)(i % 3),
+		    .has_justification = true,
 		    .kind = KIND_RECORD};
 	}
 	start = now();

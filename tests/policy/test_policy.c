@@ -55,7 +55,8 @@ test_accessors(void **state)
 
 	(void)state;
 	assert_string_equal(policy_name(p), example);
-	assert_string_equal(policy_agreement(p), "example-crisis-care-concordat");
+	assert_string_equal(
+	    policy_agreement(p), "example-crisis-care-concordat");
 	assert_int_equal(policy_version(p), 1);
 	assert_string_equal(policy_approved_by(p),
 	    "Caldicott Guardian, Example Mental Health NHS Foundation Trust");
@@ -74,8 +75,8 @@ test_accessors(void **state)
 	assert_int_equal(ms, 30 * 60000);
 	assert_int_equal(policy_expiry_ms(p, "safeguarding", &ms), 0);
 	assert_int_equal(ms, 4 * 3600000); /* S9: two hours offline fit */
-	assert_int_equal(policy_expiry_ms(p, "law_enforcement", &ms),
-	    ERROR_PURPOSE);
+	assert_int_equal(
+	    policy_expiry_ms(p, "law_enforcement", &ms), ERROR_PURPOSE);
 	assert_int_equal(policy_rule_count(p), 8);
 	assert_int_equal(policy_never_count(p), 2);
 	assert_int_equal(policy_never_get(p, 0, &ni), 0);
@@ -118,8 +119,8 @@ test_sha256(void **state)
 	buf = realloc(buf, len + 1);
 	assert_non_null(buf);
 	buf[len] = '\n';
-	assert_int_equal(policy_load_buffer(buf, len + 1, "x.yaml", &errs, &q),
-	    0);
+	assert_int_equal(
+	    policy_load_buffer(buf, len + 1, "x.yaml", &errs, &q), 0);
 	assert_string_not_equal(policy_sha256_hex(q), hex);
 	policy_free(q);
 	yamlconf_errors_release(&errs);
@@ -166,8 +167,8 @@ test_size_limits(void **state)
 	assert_int_equal(policy_load_file(path, &errs, &p), ERROR_TOOBIG);
 	assert_null(p);
 	assert_int_equal(errs.n, 1);
-	snprintf(want, sizeof(want), "%s: file is larger than 1048576 bytes",
-	    path);
+	snprintf(
+	    want, sizeof(want), "%s: file is larger than 1048576 bytes", path);
 	assert_string_equal(errs.msg[0], want);
 	/* Exactly the cap loads; one byte more does not. */
 	write_file(path, minimal, POLICY_FILE_MAX, 'x');
@@ -186,7 +187,7 @@ test_size_limits(void **state)
 		assert_non_null(big);
 		memset(big, '#', POLICY_FILE_MAX + 1);
 		assert_int_equal(policy_load_buffer(big, POLICY_FILE_MAX + 1,
-				     "big.yaml", &errs, &p),
+		                     "big.yaml", &errs, &p),
 		    ERROR_TOOBIG);
 		assert_null(p);
 		free(big);
@@ -214,10 +215,11 @@ test_too_many_errors(void **state)
 	    "rules:\n  - id: r\n    from: a\n    to: [b]\n    purposes: [p]\n"
 	    "    basis: x\n    share:\n");
 	for (int i = 0; i < 150; i++)
-		n += (size_t)snprintf(text + n, 8192 - n, "      - bogus%d\n", i);
+		n += (size_t)snprintf(
+		    text + n, 8192 - n, "      - bogus%d\n", i);
 	yamlconf_errors_init(&errs);
-	assert_int_equal(policy_load_buffer(text, n, "p.yaml", &errs, &p),
-	    ERROR_POLICY);
+	assert_int_equal(
+	    policy_load_buffer(text, n, "p.yaml", &errs, &p), ERROR_POLICY);
 	assert_null(p);
 	assert_int_equal(errs.total, 150);
 	assert_int_equal(errs.n, YAMLCONF_MAX_ERRORS + 1);
@@ -241,20 +243,20 @@ test_caps(void **state)
 	n = (size_t)snprintf(text, sizeof(text),
 	    "agreement: t\nversion: 1\napproved_by: me\nagencies: [");
 	for (int i = 0; i < POLICY_MAX_AGENCIES + 1; i++)
-		n += (size_t)snprintf(text + n, sizeof(text) - n, "%sa%d",
-		    i ? ", " : "", i);
+		n += (size_t)snprintf(
+		    text + n, sizeof(text) - n, "%sa%d", i ? ", " : "", i);
 	n += (size_t)snprintf(text + n, sizeof(text) - n,
 	    "]\npurposes: {}\nrules:\n  - {id: r, from: a0, to: [a64], "
 	    "purposes: [], share: [identity], basis: x}\n");
 	yamlconf_errors_init(&errs);
-	assert_int_equal(policy_load_buffer(text, n, "p.yaml", &errs, &p),
-	    ERROR_POLICY);
+	assert_int_equal(
+	    policy_load_buffer(text, n, "p.yaml", &errs, &p), ERROR_POLICY);
 	assert_null(p);
 	/* The cap, once, and no cascade of unknown agencies after it. */
 	assert_int_equal(errs.n, 2);
 	assert_string_equal(errs.msg[0], "p.yaml:4: more than 64 agencies");
-	assert_string_equal(errs.msg[1],
-	    "p.yaml:7: rule 'r': 'purposes': must not be empty");
+	assert_string_equal(
+	    errs.msg[1], "p.yaml:7: rule 'r': 'purposes': must not be empty");
 	yamlconf_errors_release(&errs);
 }
 
@@ -264,8 +266,10 @@ test_eval_arguments(void **state)
 	struct policy *p = load_example();
 	struct policy_decision *d = malloc(sizeof(*d));
 	struct policy_question q = {.from = "police",
-	    .to = "mental_health_trust", .purpose = "triage_advice",
-	    .urgency = URGENCY_URGENT, .kind = KIND_RECORD};
+	    .to = "mental_health_trust",
+	    .purpose = "triage_advice",
+	    .urgency = URGENCY_URGENT,
+	    .kind = KIND_RECORD};
 	char buf[128];
 
 	(void)state;
@@ -278,18 +282,18 @@ test_eval_arguments(void **state)
 	assert_true(d->known_agencies);
 	assert_int_equal(d->nrules, 1);
 	assert_string_equal(d->rules[0], "triage-request");
-	assert_string_equal(d->bases[0], "MHA 1983 s136(1C) consultation; UK "
-					 "GDPR Art 6(1)(e), 9(2)(h); DPA 2018 "
-					 "Sch 1 para 2");
+	assert_string_equal(d->bases[0],
+	    "MHA 1983 s136(1C) consultation; UK "
+	    "GDPR Art 6(1)(e), 9(2)(h); DPA 2018 "
+	    "Sch 1 para 2");
 	assert_int_equal(d->nobligations, 1);
 	assert_string_equal(d->obligation_names[0], "no_onward_disclosure");
 	assert_int_equal(d->obligations, 1u << POLICY_NO_ONWARD_DISCLOSURE);
-	assert_string_equal(policy_reason_format(&d->field[0], buf,
-				sizeof(buf)),
+	assert_string_equal(
+	    policy_reason_format(&d->field[0], buf, sizeof(buf)),
 	    "rule triage-request");
-	assert_string_equal(policy_reason_format(&d->field[1], buf,
-				sizeof(buf)),
-	    "no rule");
+	assert_string_equal(
+	    policy_reason_format(&d->field[1], buf, sizeof(buf)), "no rule");
 	/* kind is reported, not decisive. */
 	q.kind = KIND_REQUEST;
 	{
@@ -345,51 +349,62 @@ test_invariants(void **state)
 	assert_non_null(d);
 	assert_non_null(e);
 	for (size_t pi = 0; pi < np; pi++)
-	for (size_t fi = 0; fi < na; fi++)
-	for (size_t ti = 0; ti < na; ti++) {
-		struct policy_question q = {
-		    .from = policy_agency_name(p, fi),
-		    .to = policy_agency_name(p, ti),
-		    .purpose = policy_purpose_name(p, pi),
-		    .urgency = URGENCY_ROUTINE, .kind = KIND_RECORD};
-		fieldset routine;
+		for (size_t fi = 0; fi < na; fi++)
+			for (size_t ti = 0; ti < na; ti++) {
+				struct policy_question q = {
+				    .from = policy_agency_name(p, fi),
+				    .to = policy_agency_name(p, ti),
+				    .purpose = policy_purpose_name(p, pi),
+				    .urgency = URGENCY_ROUTINE,
+				    .kind = KIND_RECORD};
+				fieldset routine;
 
-		assert_int_equal(policy_eval(p, &q, d), 0);
-		routine = d->disclosed;
-		assert_false(d->breakglass);
-		q.urgency = URGENCY_URGENT;
-		assert_int_equal(policy_eval(p, &q, d), 0);
-		assert_int_equal(d->disclosed, routine);
-		q.urgency = URGENCY_EMERGENCY;
-		assert_int_equal(policy_eval(p, &q, d), 0);
-		assert_int_equal(d->disclosed, routine); /* no justification */
-		assert_false(d->breakglass);
-		q.has_justification = true;
-		assert_int_equal(policy_eval(p, &q, e), 0);
-		/* Break-glass only adds, and flags exactly what it added. */
-		assert_int_equal(e->disclosed & routine, routine);
-		assert_int_equal(e->breakglass_fields, e->disclosed & ~routine);
-		assert_int_equal(e->breakglass, e->breakglass_fields != 0);
-		/* Never clinical to police, emergency or not. */
-		if ((int)ti == police)
-			assert_false(fields_has(e->disclosed, FIELD_CLINICAL));
-		/* Nobody shares with themselves. */
-		if (fi == ti)
-			assert_int_equal(e->disclosed, 0);
-		for (int f = 1; f <= FIELDS_COUNT; f++) {
-			const struct policy_field_decision *fd =
-			    &e->field[f - 1];
+				assert_int_equal(policy_eval(p, &q, d), 0);
+				routine = d->disclosed;
+				assert_false(d->breakglass);
+				q.urgency = URGENCY_URGENT;
+				assert_int_equal(policy_eval(p, &q, d), 0);
+				assert_int_equal(d->disclosed, routine);
+				q.urgency = URGENCY_EMERGENCY;
+				assert_int_equal(policy_eval(p, &q, d), 0);
+				assert_int_equal(d->disclosed,
+				    routine); /* no justification */
+				assert_false(d->breakglass);
+				q.has_justification = true;
+				assert_int_equal(policy_eval(p, &q, e), 0);
+				/* Break-glass only adds, and flags exactly what
+				 * it added. */
+				assert_int_equal(
+				    e->disclosed & routine, routine);
+				assert_int_equal(e->breakglass_fields,
+				    e->disclosed & ~routine);
+				assert_int_equal(
+				    e->breakglass, e->breakglass_fields != 0);
+				/* Never clinical to police, emergency or not.
+				 */
+				if ((int)ti == police)
+					assert_false(fields_has(
+					    e->disclosed, FIELD_CLINICAL));
+				/* Nobody shares with themselves. */
+				if (fi == ti)
+					assert_int_equal(e->disclosed, 0);
+				for (int f = 1; f <= FIELDS_COUNT; f++) {
+					const struct policy_field_decision *fd =
+					    &e->field[f - 1];
 
-			assert_int_equal(fields_has(e->disclosed, f),
-			    fd->reason == POLICY_ALLOWED);
-			assert_int_equal(fd->breakglass,
-			    fields_has(e->breakglass_fields, f));
-			assert_int_equal(fd->rule != NULL,
-			    fd->reason == POLICY_ALLOWED);
-		}
-		assert_int_equal(e->nrules > 0, e->disclosed != 0);
-		checked++;
-	}
+					assert_int_equal(
+					    fields_has(e->disclosed, f),
+					    fd->reason == POLICY_ALLOWED);
+					assert_int_equal(fd->breakglass,
+					    fields_has(
+					        e->breakglass_fields, f));
+					assert_int_equal(fd->rule != NULL,
+					    fd->reason == POLICY_ALLOWED);
+				}
+				assert_int_equal(
+				    e->nrules > 0, e->disclosed != 0);
+				checked++;
+			}
 	assert_int_equal(checked, 6 * 4 * 4);
 	free(d);
 	free(e);
@@ -400,13 +415,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accessors),
-		cmocka_unit_test(test_sha256),
-		cmocka_unit_test(test_size_limits),
-		cmocka_unit_test(test_too_many_errors),
-		cmocka_unit_test(test_caps),
-		cmocka_unit_test(test_eval_arguments),
-		cmocka_unit_test(test_invariants),
+	    cmocka_unit_test(test_accessors),
+	    cmocka_unit_test(test_sha256),
+	    cmocka_unit_test(test_size_limits),
+	    cmocka_unit_test(test_too_many_errors),
+	    cmocka_unit_test(test_caps),
+	    cmocka_unit_test(test_eval_arguments),
+	    cmocka_unit_test(test_invariants),
 	};
 	const char *src = getenv("CONCORDAT_SOURCE_DIR");
 

@@ -77,7 +77,8 @@ json_subset(json_t *want, json_t *got, const char *path)
 
 		if (!json_is_object(got))
 			fail_msg("%s: expected an object", path);
-		json_object_foreach(want, k, v) {
+		json_object_foreach(want, k, v)
+		{
 			json_t *g = json_object_get(got, k);
 
 			snprintf(sub, sizeof(sub), "%s.%s", path, k);
@@ -99,8 +100,8 @@ json_subset(json_t *want, json_t *got, const char *path)
 }
 
 static void
-check_errors(const struct tcase *c, const struct yamlconf_errors *errs,
-    int rc, const struct policy *p)
+check_errors(const struct tcase *c, const struct yamlconf_errors *errs, int rc,
+    const struct policy *p)
 {
 	char *want = slurp(c->dir, "expected-errors.txt", NULL);
 	char *line, *save = NULL;
@@ -115,7 +116,8 @@ check_errors(const struct tcase *c, const struct yamlconf_errors *errs,
 		if (i >= errs->n)
 			fail_msg("%s: missing error: %s", c->name, line);
 		if (strcmp(errs->msg[i], line) != 0)
-			fail_msg("%s: error %zu:\n  expected: %s\n  got:      %s",
+			fail_msg(
+			    "%s: error %zu:\n  expected: %s\n  got:      %s",
 			    c->name, i + 1, line, errs->msg[i]);
 		i++;
 	}
@@ -129,20 +131,20 @@ check_answer(const struct tcase *c, const struct policy *p)
 {
 	enum { FROM, TO, PURPOSE, URGENCY, JUSTIFICATION, KIND, POLICY, NK };
 	static const struct yamlconf_key keys[NK] = {
-		[FROM] = {"from", YAMLCONF_STRING, YAMLCONF_REQUIRED},
-		[TO] = {"to", YAMLCONF_STRING, YAMLCONF_REQUIRED},
-		[PURPOSE] = {"purpose", YAMLCONF_STRING, YAMLCONF_REQUIRED},
-		[URGENCY] = {"urgency", YAMLCONF_STRING, 0},
-		[JUSTIFICATION] = {"justification", YAMLCONF_STRING, 0},
-		[KIND] = {"kind", YAMLCONF_STRING, 0},
-		[POLICY] = {"policy", YAMLCONF_STRING, 0},
+	    [FROM] = {"from", YAMLCONF_STRING, YAMLCONF_REQUIRED},
+	    [TO] = {"to", YAMLCONF_STRING, YAMLCONF_REQUIRED},
+	    [PURPOSE] = {"purpose", YAMLCONF_STRING, YAMLCONF_REQUIRED},
+	    [URGENCY] = {"urgency", YAMLCONF_STRING, 0},
+	    [JUSTIFICATION] = {"justification", YAMLCONF_STRING, 0},
+	    [KIND] = {"kind", YAMLCONF_STRING, 0},
+	    [POLICY] = {"policy", YAMLCONF_STRING, 0},
 	};
 	const struct yamlconf_node *v[NK];
 	struct yamlconf_errors errs;
 	struct yamlconf *y = NULL;
 	struct policy_decision *d = malloc(sizeof(*d));
-	struct policy_question q = {.urgency = URGENCY_ROUTINE,
-	    .kind = KIND_RECORD};
+	struct policy_question q = {
+	    .urgency = URGENCY_ROUTINE, .kind = KIND_RECORD};
 	char path[4600], *text;
 	json_t *want, *got;
 	json_error_t jerr;
@@ -159,11 +161,11 @@ check_answer(const struct tcase *c, const struct policy *p)
 	q.to = v[TO]->str;
 	q.purpose = v[PURPOSE]->str;
 	if (v[URGENCY] != NULL)
-		assert_int_not_equal(q.urgency = urgency_parse(v[URGENCY]->str),
-		    0);
+		assert_int_not_equal(
+		    q.urgency = urgency_parse(v[URGENCY]->str), 0);
 	if (v[KIND] != NULL)
-		assert_int_not_equal(q.kind = urgency_kind_parse(v[KIND]->str),
-		    0);
+		assert_int_not_equal(
+		    q.kind = urgency_kind_parse(v[KIND]->str), 0);
 	/* As the broker and the CLI: white space is no justification. */
 	q.has_justification = v[JUSTIFICATION] != NULL &&
 	    strspn(v[JUSTIFICATION]->str, " \t\r\n") < v[JUSTIFICATION]->len;
@@ -176,8 +178,8 @@ check_answer(const struct tcase *c, const struct policy *p)
 	assert_non_null(text);
 	want = json_loads(text, 0, &jerr);
 	if (want == NULL)
-		fail_msg("%s/expected.json:%d: %s", c->name, jerr.line,
-		    jerr.text);
+		fail_msg(
+		    "%s/expected.json:%d: %s", c->name, jerr.line, jerr.text);
 	json_subset(want, got, c->name);
 	json_decref(want);
 	json_decref(got);
@@ -189,8 +191,8 @@ check_answer(const struct tcase *c, const struct policy *p)
 
 /* The policy a case folder names: its own, or question.yaml's `policy`. */
 static int
-load_case_policy(const struct tcase *c, struct yamlconf_errors *errs,
-    struct policy **p)
+load_case_policy(
+    const struct tcase *c, struct yamlconf_errors *errs, struct policy **p)
 {
 	struct yamlconf_errors qerrs;
 	struct yamlconf *y = NULL;
@@ -254,8 +256,8 @@ run_case(void **state)
 static int
 by_name(const void *a, const void *b)
 {
-	return strcmp(((const struct tcase *)a)->name,
-	    ((const struct tcase *)b)->name);
+	return strcmp(
+	    ((const struct tcase *)a)->name, ((const struct tcase *)b)->name);
 }
 
 int
@@ -269,21 +271,24 @@ main(void)
 	DIR *dir;
 
 	snprintf(source_dir, sizeof(source_dir), "%s", src ? src : ".");
-	snprintf(cases_dir, sizeof(cases_dir), "%s/tests/policy/cases",
-	    source_dir);
+	snprintf(
+	    cases_dir, sizeof(cases_dir), "%s/tests/policy/cases", source_dir);
 	dir = opendir(cases_dir);
 	if (dir == NULL) {
 		fprintf(stderr, "cannot open %s\n", cases_dir);
 		return 1;
 	}
 	while ((de = readdir(dir)) != NULL && n < MAX_CASES) {
+		struct stat st;
+
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(cases[n].name, sizeof(cases[n].name), "%s",
+		snprintf(
+		    cases[n].name, sizeof(cases[n].name), "%s", de->d_name);
+		snprintf(cases[n].dir, sizeof(cases[n].dir), "%s/%s", cases_dir,
 		    de->d_name);
-		snprintf(cases[n].dir, sizeof(cases[n].dir), "%s/%s",
-		    cases_dir, de->d_name);
-		n++;
+		if (stat(cases[n].dir, &st) == 0 && S_ISDIR(st.st_mode))
+			n++; /* README.md and the like are not cases */
 	}
 	closedir(dir);
 	qsort(cases, n, sizeof(cases[0]), by_name);

@@ -142,8 +142,9 @@ test_usage(void **state)
 	assert_int_equal(run(NULL), 64);
 	assert_non_null(strstr(err, "usage:"));
 	assert_int_equal(run("chek", example, NULL), 64);
-	assert_string_equal(err, "concordat: policy: unknown verb 'chek' (did "
-				 "you mean 'check'?)\n");
+	assert_string_equal(err,
+	    "concordat: policy: unknown verb 'chek' (did "
+	    "you mean 'check'?)\n");
 	assert_int_equal(run("check", NULL), 64);
 	assert_int_equal(run("check", example, example, NULL), 64);
 	assert_int_equal(run("check", "--bogus", example, NULL), 64);
@@ -159,31 +160,37 @@ test_check(void **state)
 
 	(void)state;
 	assert_int_equal(run("check", example, NULL), 0);
-	snprintf(want, sizeof(want), "%s: ok: agreement "
+	snprintf(want, sizeof(want),
+	    "%s: ok: agreement "
 	    "example-crisis-care-concordat version 1, 4 agencies, 6 purposes, "
-	    "8 rules, 2 never entries, sha256 ", example);
+	    "8 rules, 2 never entries, sha256 ",
+	    example);
 	assert_int_equal(strncmp(out, want, strlen(want)), 0);
 	assert_int_equal(strlen(out), strlen(want) + 64 + 1);
 	assert_string_equal(err, "");
 
 	snprintf(path, sizeof(path), "%s/bad.yaml", tmpdir);
-	write_text(path, "agreement: x\nversion: 1\napproved_by: y\n"
-			 "agencies: [police]\npurposes: {}\nrules:\n"
-			 "  - {id: a, from: polce, to: [police], purposes: [], "
-			 "share: [clincal], basis: b}\n");
+	write_text(path,
+	    "agreement: x\nversion: 1\napproved_by: y\n"
+	    "agencies: [police]\npurposes: {}\nrules:\n"
+	    "  - {id: a, from: polce, to: [police], purposes: [], "
+	    "share: [clincal], basis: b}\n");
 	assert_int_equal(run("check", path, NULL), 78);
 	assert_string_equal(out, "");
 	snprintf(want, sizeof(want),
 	    "%s:7: rule 'a': 'purposes': must not be empty\n"
 	    "%s:7: unknown agency 'polce' (did you mean 'police'?)\n"
 	    "%s:7: unknown field 'clincal' (did you mean 'clinical'?)\n"
-	    "concordat: policy check: %s: 3 errors\n", path, path, path, path);
+	    "concordat: policy check: %s: 3 errors\n",
+	    path, path, path, path);
 	assert_string_equal(err, want);
 
 	snprintf(path, sizeof(path), "%s/missing.yaml", tmpdir);
 	assert_int_equal(run("check", path, NULL), 66);
-	snprintf(want, sizeof(want), "concordat: policy check: cannot load "
-	    "%s: no such file\n", path);
+	snprintf(want, sizeof(want),
+	    "concordat: policy check: cannot load "
+	    "%s: no such file\n",
+	    path);
 	assert_string_equal(err, want);
 	assert_int_equal(run("check", tmpdir, NULL), 78);
 }
@@ -192,9 +199,9 @@ static void
 test_explain(void **state)
 {
 	(void)state;
-	assert_int_equal(run("explain", example, "--from",
-			     "mental_health_trust", "--to", "police",
-			     "--purpose", "triage_advice", NULL),
+	assert_int_equal(
+	    run("explain", example, "--from", "mental_health_trust", "--to",
+	        "police", "--purpose", "triage_advice", NULL),
 	    0);
 	assert_string_equal(line_with(out, "clinical "),
 	    "clinical         withheld   never entry 1 (line 118)");
@@ -202,8 +209,8 @@ test_explain(void **state)
 	    "physical_needs   withheld   no rule");
 	assert_string_equal(line_with(out, "services "),
 	    "services         disclosed  rule triage-reply (line 51)");
-	assert_string_equal(line_with(out, "break-glass:"),
-	    "break-glass:   no");
+	assert_string_equal(
+	    line_with(out, "break-glass:"), "break-glass:   no");
 	assert_string_equal(line_with(out, "obligations:"),
 	    "obligations:   no_onward_disclosure, review_breakglass");
 	assert_string_equal(line_with(out, "expires:"),
@@ -211,53 +218,54 @@ test_explain(void **state)
 	    "the sender told)");
 
 	/* Break-glass: emergency and a justification. */
-	assert_int_equal(run("explain", example, "--from",
-			     "mental_health_trust", "--to", "police",
-			     "--purpose", "triage_advice", "--urgency",
-			     "emergency", "--justification", "risk to life",
-			     NULL),
+	assert_int_equal(
+	    run("explain", example, "--from", "mental_health_trust", "--to",
+	        "police", "--purpose", "triage_advice", "--urgency",
+	        "emergency", "--justification", "risk to life", NULL),
 	    0);
 	assert_string_equal(line_with(out, "physical_needs "),
 	    "physical_needs   disclosed  rule triage-reply (line 51), "
 	    "break-glass");
 	assert_string_equal(line_with(out, "clinical "),
 	    "clinical         withheld   never entry 1 (line 118)");
-	assert_string_equal(line_with(out, "break-glass:"),
-	    "break-glass:   physical_needs");
-	assert_string_equal(line_with(out, "justification:"),
-	    "justification: risk to life");
+	assert_string_equal(
+	    line_with(out, "break-glass:"), "break-glass:   physical_needs");
+	assert_string_equal(
+	    line_with(out, "justification:"), "justification: risk to life");
 
 	/* Emergency without a justification: no break-glass. */
-	assert_int_equal(run("explain", example, "--from",
-			     "mental_health_trust", "--to", "police",
-			     "--purpose", "triage_advice", "--urgency",
-			     "emergency", "--justification", "  ", NULL),
+	assert_int_equal(
+	    run("explain", example, "--from", "mental_health_trust", "--to",
+	        "police", "--purpose", "triage_advice", "--urgency",
+	        "emergency", "--justification", "  ", NULL),
 	    0);
 	assert_string_equal(line_with(out, "physical_needs "),
 	    "physical_needs   withheld   no rule");
 
 	/* S8: an undeclared purpose is an error of the question. */
-	assert_int_equal(run("explain", example, "--from", "police", "--to",
-			     "mental_health_trust", "--purpose",
-			     "law_enforcement", NULL),
+	assert_int_equal(
+	    run("explain", example, "--from", "police", "--to",
+	        "mental_health_trust", "--purpose", "law_enforcement", NULL),
 	    65);
-	assert_non_null(strstr(err, "concordat: policy explain: purpose "
-				    "'law_enforcement' is not declared by "));
+	assert_non_null(strstr(err,
+	    "concordat: policy explain: purpose "
+	    "'law_enforcement' is not declared by "));
 	assert_int_equal(run("explain", example, "--from", "polise", "--to",
-			     "police", "--purpose", "triage_advice", NULL),
+	                     "police", "--purpose", "triage_advice", NULL),
 	    65);
-	assert_string_equal(err, "concordat: policy explain: unknown agency "
-				 "'polise' (did you mean 'police'?)\n");
+	assert_string_equal(err,
+	    "concordat: policy explain: unknown agency "
+	    "'polise' (did you mean 'police'?)\n");
 	assert_int_equal(run("explain", example, "--from", "police",
-			     "--purpose", "triage_advice", NULL),
+	                     "--purpose", "triage_advice", NULL),
 	    64);
-	assert_int_equal(run("explain", example, "--from", "police", "--to",
-			     "ambulance", "--purpose", "triage_advice",
-			     "--urgency", "high", NULL),
+	assert_int_equal(
+	    run("explain", example, "--from", "police", "--to", "ambulance",
+	        "--purpose", "triage_advice", "--urgency", "high", NULL),
 	    64);
-	assert_int_equal(run("explain", example, "--from", "police", "--to",
-			     "ambulance", "--purpose", "triage_advice",
-			     "--kind", "letter", NULL),
+	assert_int_equal(
+	    run("explain", example, "--from", "police", "--to", "ambulance",
+	        "--purpose", "triage_advice", "--kind", "letter", NULL),
 	    64);
 }
 
@@ -270,30 +278,29 @@ test_explain_json(void **state)
 	size_t nfields = 0;
 
 	(void)state;
-	assert_int_equal(run("explain", example, "--from",
-			     "mental_health_trust", "--to", "police",
-			     "--purpose", "triage_advice", "--urgency",
-			     "emergency", "--justification", "risk to life",
-			     "--json", NULL),
+	assert_int_equal(
+	    run("explain", example, "--from", "mental_health_trust", "--to",
+	        "police", "--purpose", "triage_advice", "--urgency",
+	        "emergency", "--justification", "risk to life", "--json", NULL),
 	    0);
 	/* Exactly one object: json_loads refuses anything after it. */
 	o = json_loads(out, 0, &jerr);
 	assert_non_null(o);
 	assert_string_equal(json_string_value(json_object_get(o, "from")),
 	    "mental_health_trust");
-	assert_string_equal(json_string_value(json_object_get(o, "to")),
-	    "police");
-	assert_string_equal(json_string_value(json_object_get(o, "purpose")),
-	    "triage_advice");
-	assert_string_equal(json_string_value(json_object_get(o, "urgency")),
-	    "emergency");
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "to")), "police");
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "purpose")), "triage_advice");
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "urgency")), "emergency");
 	assert_true(json_is_true(json_object_get(o, "breakglass")));
-	assert_int_equal(strlen(json_string_value(json_object_get(o,
-			     "policy_sha256"))),
-	    64);
-	json_object_foreach(json_object_get(o, "fields"), k, f) {
-		const char *dec = json_string_value(json_object_get(f,
-		    "decision"));
+	assert_int_equal(
+	    strlen(json_string_value(json_object_get(o, "policy_sha256"))), 64);
+	json_object_foreach(json_object_get(o, "fields"), k, f)
+	{
+		const char *dec =
+		    json_string_value(json_object_get(f, "decision"));
 
 		nfields++;
 		assert_true(strcmp(dec, "disclosed") == 0 ||
@@ -303,16 +310,16 @@ test_explain_json(void **state)
 	}
 	assert_int_equal(nfields, 13);
 	f = json_object_get(json_object_get(o, "fields"), "clinical");
-	assert_string_equal(json_string_value(json_object_get(f, "decision")),
-	    "withheld");
+	assert_string_equal(
+	    json_string_value(json_object_get(f, "decision")), "withheld");
 	assert_string_equal(json_string_value(json_object_get(f, "reason")),
 	    "never entry 1 (line 118)");
 	assert_true(json_is_null(json_object_get(f, "rule")));
 	f = json_object_get(json_object_get(o, "fields"), "physical_needs");
-	assert_string_equal(json_string_value(json_object_get(f, "decision")),
-	    "disclosed");
-	assert_string_equal(json_string_value(json_object_get(f, "rule")),
-	    "triage-reply");
+	assert_string_equal(
+	    json_string_value(json_object_get(f, "decision")), "disclosed");
+	assert_string_equal(
+	    json_string_value(json_object_get(f, "rule")), "triage-reply");
 	assert_true(json_is_true(json_object_get(f, "breakglass")));
 	assert_int_equal(json_array_size(json_object_get(o, "obligations")), 2);
 	json_decref(o);
@@ -355,17 +362,18 @@ test_diff(void **state)
 	c = json_array_get(c, 0);
 	assert_string_equal(json_string_value(json_object_get(c, "purpose")),
 	    "law_enforcement");
-	assert_string_equal(json_string_value(json_object_get(c, "old")),
-	    "rejected");
-	assert_string_equal(json_string_value(json_object_get(c, "new")),
-	    "withheld");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(o,
-			     "counts"), "rejected")),
+	assert_string_equal(
+	    json_string_value(json_object_get(c, "old")), "rejected");
+	assert_string_equal(
+	    json_string_value(json_object_get(c, "new")), "withheld");
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(o, "counts"), "rejected")),
 	    12 * 3 * 13);
 	json_decref(o);
 	assert_int_equal(run("diff", example, changed, NULL), 1);
-	assert_string_equal(line_with(out, "police -> ambulance, "
-					   "law_enforcement, routine"),
+	assert_string_equal(line_with(out,
+	                        "police -> ambulance, "
+	                        "law_enforcement, routine"),
 	    "police -> ambulance, law_enforcement, routine: rejected -> "
 	    "withheld: all fields");
 
@@ -380,38 +388,42 @@ test_test(void **state)
 
 	(void)state;
 	assert_int_equal(run("test", example, example_cases, NULL), 0);
-	assert_string_equal(line_with(out, "14 cases"),
-	    "14 cases: 14 passed, 0 failed");
+	assert_string_equal(
+	    line_with(out, "14 cases"), "14 cases: 14 passed, 0 failed");
 
 	snprintf(path, sizeof(path), "%s/fail.cases.yaml", tmpdir);
-	write_text(path, "- name: clinical to police\n"
-			 "  from: mental_health_trust\n"
-			 "  to: police\n"
-			 "  purpose: triage_advice\n"
-			 "  expect:\n"
-			 "    disclosed: [clinical, risks]\n"
-			 "- name: passes\n"
-			 "  from: police\n"
-			 "  to: mental_health_trust\n"
-			 "  purpose: law_enforcement\n"
-			 "  expect: rejected\n");
+	write_text(path,
+	    "- name: clinical to police\n"
+	    "  from: mental_health_trust\n"
+	    "  to: police\n"
+	    "  purpose: triage_advice\n"
+	    "  expect:\n"
+	    "    disclosed: [clinical, risks]\n"
+	    "- name: passes\n"
+	    "  from: police\n"
+	    "  to: mental_health_trust\n"
+	    "  purpose: law_enforcement\n"
+	    "  expect: rejected\n");
 	assert_int_equal(run("test", example, path, NULL), 1);
 	assert_non_null(strstr(out, "FAIL  clinical to police"));
 	assert_string_equal(line_with(out, "      expected:"),
 	    "      expected: disclosed clinical, risks");
 	assert_string_equal(line_with(out, "      wrong:"),
-	    "      wrong:    clinical withheld (never entry 1 (line 118))");
+	    "      wrong:    clinical withheld: never entry 1 (line 118)");
 	assert_non_null(strstr(out, "ok    passes\n"));
-	assert_string_equal(line_with(out, "2 cases"),
-	    "2 cases: 1 passed, 1 failed");
+	assert_string_equal(
+	    line_with(out, "2 cases"), "2 cases: 1 passed, 1 failed");
 
-	write_text(path, "- name: x\n  from: polce\n  to: police\n"
-			 "  purpose: p\n  expect: {disclosed: [clincal]}\n");
+	write_text(path,
+	    "- name: x\n  from: polce\n  to: police\n"
+	    "  purpose: p\n  expect: {disclosed: [clincal]}\n");
 	assert_int_equal(run("test", example, path, NULL), 78);
-	assert_non_null(strstr(err, ":2: unknown agency 'polce' (did you mean "
-				    "'police'?)\n"));
-	assert_non_null(strstr(err, ":5: unknown field 'clincal' (did you "
-				    "mean 'clinical'?)\n"));
+	assert_non_null(strstr(err,
+	    ":2: unknown agency 'polce' (did you mean "
+	    "'police'?)\n"));
+	assert_non_null(strstr(err,
+	    ":5: unknown field 'clincal' (did you "
+	    "mean 'clinical'?)\n"));
 	write_text(path, "");
 	assert_int_equal(run("test", example, path, NULL), 78);
 	assert_int_equal(run("test", example, NULL), 64);
@@ -422,16 +434,19 @@ test_summary(void **state)
 {
 	(void)state;
 	assert_int_equal(run("summary", example, NULL), 0);
-	assert_non_null(strstr(out, "Purpose: Street triage advice to an "
-				    "officer before a section 136 decision\n"));
+	assert_non_null(strstr(out,
+	    "Purpose: Street triage advice to an "
+	    "officer before a section 136 decision\n"));
 	assert_non_null(strstr(out, "not collected within 30 minutes is\n"));
 	assert_non_null(strstr(out, "  From mental health trust to police:\n"));
-	assert_non_null(strstr(out, "    Only in an emergency, when there is "
-				    "a risk to life or serious harm and\n"));
-	assert_non_null(strstr(out, "  Never shared with police, for any "
-				    "purpose, even in an emergency:\n"
-				    "      - clinical information such as "
-				    "diagnosis, medication and therapy\n"));
+	assert_non_null(strstr(out,
+	    "    Only in an emergency, when there is "
+	    "a risk to life or serious harm and\n"));
+	assert_non_null(strstr(out,
+	    "  Never shared with police, for any "
+	    "purpose, even in an emergency:\n"
+	    "      - clinical information such as "
+	    "diagnosis, medication and therapy\n"));
 	assert_non_null(strstr(out, "Legal basis: MHA 1983 s136(1C)"));
 	/* Plain words, not field names. */
 	assert_null(strstr(out, "physical_needs"));
@@ -442,13 +457,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_usage),
-		cmocka_unit_test(test_check),
-		cmocka_unit_test(test_explain),
-		cmocka_unit_test(test_explain_json),
-		cmocka_unit_test(test_diff),
-		cmocka_unit_test(test_test),
-		cmocka_unit_test(test_summary),
+	    cmocka_unit_test(test_usage),
+	    cmocka_unit_test(test_check),
+	    cmocka_unit_test(test_explain),
+	    cmocka_unit_test(test_explain_json),
+	    cmocka_unit_test(test_diff),
+	    cmocka_unit_test(test_test),
+	    cmocka_unit_test(test_summary),
 	};
 	const char *src = getenv("CONCORDAT_SOURCE_DIR");
 	char cmd[128];

@@ -45,16 +45,15 @@ test_closest_fields(void **state)
 {
 	(void)state;
 	assert_string_equal(
-	    suggest_closest("clincal", fields_names, FIELDS_COUNT),
-	    "clinical");
+	    suggest_closest("clincal", fields_names, FIELDS_COUNT), "clinical");
 	assert_string_equal(
 	    suggest_closest("dependants", fields_names, FIELDS_COUNT),
 	    "dependents");
 	assert_string_equal(
 	    suggest_closest("physical_need", fields_names, FIELDS_COUNT),
 	    "physical_needs");
-	assert_string_equal(suggest_closest("risk", fields_names, FIELDS_COUNT),
-	    "risks");
+	assert_string_equal(
+	    suggest_closest("risk", fields_names, FIELDS_COUNT), "risks");
 	/* Nothing close: no suggestion rather than a wild one. */
 	assert_null(suggest_closest("weather", fields_names, FIELDS_COUNT));
 	assert_null(suggest_closest("x", fields_names, FIELDS_COUNT));
@@ -66,8 +65,8 @@ static void
 test_limits(void **state)
 {
 	const char *short_words[] = {"to", "id"};
-	const char *agencies[] = {"police", "ambulance", "mental_health_trust",
-	    "social_care"};
+	const char *agencies[] = {
+	    "police", "ambulance", "mental_health_trust", "social_care"};
 	const char *with_null[] = {NULL, "share"};
 
 	(void)state;
@@ -86,10 +85,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_distance),
-		cmocka_unit_test(test_too_long),
-		cmocka_unit_test(test_closest_fields),
-		cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_distance),
+	    cmocka_unit_test(test_too_long),
+	    cmocka_unit_test(test_closest_fields),
+	    cmocka_unit_test(test_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,8 +50,8 @@ load(struct fixture *f, const char *text)
 	f->y = NULL;
 	yamlconf_errors_release(&f->errs);
 	yamlconf_errors_init(&f->errs);
-	return yamlconf_load_buffer(text, strlen(text), "t.yaml", 4096,
-	    &f->errs, &f->y);
+	return yamlconf_load_buffer(
+	    text, strlen(text), "t.yaml", 4096, &f->errs, &f->y);
 }
 
 /* Asserts that the error list is exactly the messages given, in order. */
@@ -76,15 +76,15 @@ expect_errors(struct fixture *f, ...)
 }
 
 static const struct yamlconf_key broker_keys[] = {
-	{"listen", YAMLCONF_STRING, YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-	{"key", YAMLCONF_STRING, YAMLCONF_REQUIRED},
-	{"keyring", YAMLCONF_STRING, 0},
-	{"peers", YAMLCONF_LIST, 0},
-	{"limit", YAMLCONF_INT, 0},
-	{"verbose", YAMLCONF_BOOL, 0},
-	{"to", YAMLCONF_ONE_OR_LIST, 0},
-	{"options", YAMLCONF_MAP, 0},
-	{"rules", YAMLCONF_MAP_LIST, 0},
+    {"listen", YAMLCONF_STRING, YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+    {"key", YAMLCONF_STRING, YAMLCONF_REQUIRED},
+    {"keyring", YAMLCONF_STRING, 0},
+    {"peers", YAMLCONF_LIST, 0},
+    {"limit", YAMLCONF_INT, 0},
+    {"verbose", YAMLCONF_BOOL, 0},
+    {"to", YAMLCONF_ONE_OR_LIST, 0},
+    {"options", YAMLCONF_MAP, 0},
+    {"rules", YAMLCONF_MAP_LIST, 0},
 };
 #define NBROKER (sizeof(broker_keys) / sizeof(broker_keys[0]))
 
@@ -94,20 +94,21 @@ test_values_and_lines(void **state)
 	struct fixture *f = *state;
 	const struct yamlconf_node *v[NBROKER];
 
-	assert_int_equal(load(f, "# broker\n"
-				 "listen: tcp://127.0.0.1:7000\n"
-				 "key: \"/etc/concordat/broker.key\"\n"
-				 "peers: [a, b]\n"
-				 "limit: -42\n"
-				 "verbose: true\n"
-				 "to: police\n"
-				 "options: {x: 1}\n"
-				 "rules:\n"
-				 "  - id: one\n"
-				 "  - id: two\n"),
+	assert_int_equal(load(f,
+	                     "# broker\n"
+	                     "listen: tcp://127.0.0.1:7000\n"
+	                     "key: \"/etc/concordat/broker.key\"\n"
+	                     "peers: [a, b]\n"
+	                     "limit: -42\n"
+	                     "verbose: true\n"
+	                     "to: police\n"
+	                     "options: {x: 1}\n"
+	                     "rules:\n"
+	                     "  - id: one\n"
+	                     "  - id: two\n"),
 	    0);
 	assert_int_equal(yamlconf_map(f->y, yamlconf_root(f->y), NULL,
-			     broker_keys, NBROKER, v),
+	                     broker_keys, NBROKER, v),
 	    0);
 	expect_errors(f, NULL);
 	assert_string_equal(v[0]->str, "tcp://127.0.0.1:7000");
@@ -139,20 +140,22 @@ test_schema_errors(void **state)
 	struct fixture *f = *state;
 	const struct yamlconf_node *v[NBROKER];
 
-	assert_int_equal(load(f, "listne: x\n"
-				 "listen: ''\n"
-				 "peers: a\n"
-				 "limit: lots\n"
-				 "verbose: yes\n"
-				 "to: [a, [b]]\n"
-				 "options: [1]\n"
-				 "rules: [x, {id: 1}]\n"
-				 "zzzzzz: 1\n"),
+	assert_int_equal(load(f,
+	                     "listne: x\n"
+	                     "listen: ''\n"
+	                     "peers: a\n"
+	                     "limit: lots\n"
+	                     "verbose: yes\n"
+	                     "to: [a, [b]]\n"
+	                     "options: [1]\n"
+	                     "rules: [x, {id: 1}]\n"
+	                     "zzzzzz: 1\n"),
 	    0);
 	assert_int_not_equal(yamlconf_map(f->y, yamlconf_root(f->y), NULL,
-				 broker_keys, NBROKER, v),
+	                         broker_keys, NBROKER, v),
 	    0);
-	expect_errors(f, "t.yaml:1: unknown key 'listne' (did you mean 'listen'?)",
+	expect_errors(f,
+	    "t.yaml:1: unknown key 'listne' (did you mean 'listen'?)",
 	    "t.yaml:2: 'listen': must not be empty",
 	    "t.yaml:3: 'peers': expected a list, found a string",
 	    "t.yaml:4: 'limit': expected an integer, found 'lots'",
@@ -169,7 +172,8 @@ test_schema_errors(void **state)
 	assert_string_equal(f->errs.msg[f->errs.n - 1],
 	    "t.yaml:8: rule 1: expected a mapping, found a string");
 	yamlconf_errors_sort(&f->errs, 0);
-	assert_string_equal(f->errs.msg[1], "t.yaml:1: missing required key 'key'");
+	assert_string_equal(
+	    f->errs.msg[1], "t.yaml:1: missing required key 'key'");
 }
 
 static void
@@ -179,13 +183,14 @@ test_expect_and_what(void **state)
 	const struct yamlconf_node *v[NBROKER];
 
 	assert_int_equal(load(f, "- a\n- b\n"), 0);
-	yamlconf_map(f->y, yamlconf_root(f->y), "broker.yaml", broker_keys,
-	    NBROKER, v);
+	yamlconf_map(
+	    f->y, yamlconf_root(f->y), "broker.yaml", broker_keys, NBROKER, v);
 	assert_false(yamlconf_expect(f->y, yamlconf_root(f->y), "root",
-	    YAMLCONF_LIST, YAMLCONF_NONEMPTY) == false);
-	assert_false(yamlconf_expect(f->y, yamlconf_root(f->y)->items[0], NULL,
-	    YAMLCONF_INT, 0));
-	expect_errors(f, "t.yaml:1: broker.yaml: expected a mapping, found a list",
+	                 YAMLCONF_LIST, YAMLCONF_NONEMPTY) == false);
+	assert_false(yamlconf_expect(
+	    f->y, yamlconf_root(f->y)->items[0], NULL, YAMLCONF_INT, 0));
+	expect_errors(f,
+	    "t.yaml:1: broker.yaml: expected a mapping, found a list",
 	    "t.yaml:1: expected an integer, found 'a'", NULL);
 	assert_int_equal(load(f, "a: []\nb: ~\nc: null\nd:\n"), 0);
 	assert_false(yamlconf_expect(f->y, yamlconf_root(f->y)->values[0], "a",
@@ -194,12 +199,12 @@ test_expect_and_what(void **state)
 	assert_string_equal(yamlconf_root(f->y)->values[1]->str, "");
 	assert_true(yamlconf_root(f->y)->values[2]->is_null);
 	assert_true(yamlconf_root(f->y)->values[3]->is_null);
-	assert_false(yamlconf_expect(f->y, yamlconf_root(f->y)->values[3], "d",
-	    YAMLCONF_LIST, 0));
+	assert_false(yamlconf_expect(
+	    f->y, yamlconf_root(f->y)->values[3], "d", YAMLCONF_LIST, 0));
 	assert_false(yamlconf_expect(f->y, yamlconf_root(f->y)->values[3], "d",
 	    YAMLCONF_STRING, YAMLCONF_NONEMPTY));
-	assert_true(yamlconf_expect(f->y, yamlconf_root(f->y)->values[3], "d",
-	    YAMLCONF_STRING, 0));
+	assert_true(yamlconf_expect(
+	    f->y, yamlconf_root(f->y)->values[3], "d", YAMLCONF_STRING, 0));
 	expect_errors(f, "t.yaml:1: a: must not be empty",
 	    "t.yaml:4: d: expected a list, found nothing",
 	    "t.yaml:4: d: must not be empty", NULL);
@@ -211,13 +216,14 @@ test_integers(void **state)
 	struct fixture *f = *state;
 	const struct yamlconf_node *r;
 
-	assert_int_equal(load(f, "a: 9223372036854775807\n"
-				 "b: -9223372036854775808\n"
-				 "c: 9223372036854775808\n"
-				 "d: 0x10\n"
-				 "e: 1.5\n"
-				 "f: \"7\"\n"
-				 "g: '-'\n"),
+	assert_int_equal(load(f,
+	                     "a: 9223372036854775807\n"
+	                     "b: -9223372036854775808\n"
+	                     "c: 9223372036854775808\n"
+	                     "d: 0x10\n"
+	                     "e: 1.5\n"
+	                     "f: \"7\"\n"
+	                     "g: '-'\n"),
 	    0);
 	r = yamlconf_root(f->y);
 	assert_true(r->values[0]->is_int);
@@ -239,13 +245,14 @@ test_duplicate_keys(void **state)
 
 	/* The tree still comes back, so the loader reports its own errors
 	 * in the same run. */
-	assert_int_equal(load(f, "listen: a\n"
-				 "key: k\n"
-				 "rules:\n"
-				 "  - {id: 1, id: 2}\n"
-				 "listen: b\n"
-				 "listen: c\n"
-				 "bogus: 1\n"),
+	assert_int_equal(load(f,
+	                     "listen: a\n"
+	                     "key: k\n"
+	                     "rules:\n"
+	                     "  - {id: 1, id: 2}\n"
+	                     "listen: b\n"
+	                     "listen: c\n"
+	                     "bogus: 1\n"),
 	    0);
 	yamlconf_map(f->y, yamlconf_root(f->y), NULL, broker_keys, NBROKER, v);
 	yamlconf_errors_sort(&f->errs, 0);
@@ -269,23 +276,28 @@ test_refusals(void **state)
 	assert_int_equal(load(f, "---\n"), ERROR_CONFIG);
 	expect_errors(f, "t.yaml: file is empty", NULL);
 	assert_int_equal(load(f, "a:\n\tb: 1\n"), ERROR_CONFIG);
-	expect_errors(f, "t.yaml:2: YAML syntax error: found character that "
-			 "cannot start any token (tabs are not allowed for "
-			 "indentation: use spaces)", NULL);
+	expect_errors(f,
+	    "t.yaml:2: YAML syntax error: found character that "
+	    "cannot start any token (tabs are not allowed for "
+	    "indentation: use spaces)",
+	    NULL);
 	assert_int_equal(load(f, "a: [1, 2\nb: 3\n"), ERROR_CONFIG);
-	expect_errors(f, "t.yaml:2: YAML syntax error: did not find expected ',' "
-			 "or ']' (while parsing a flow sequence at line 1)",
+	expect_errors(f,
+	    "t.yaml:2: YAML syntax error: did not find expected ',' "
+	    "or ']' (while parsing a flow sequence at line 1)",
 	    NULL);
 	assert_int_equal(load(f, "a: 1\n---\nb: 2\n"), ERROR_CONFIG);
-	expect_errors(f, "t.yaml:2: more than one YAML document in the file",
-	    NULL);
+	expect_errors(
+	    f, "t.yaml:2: more than one YAML document in the file", NULL);
 	assert_int_equal(load(f, "a: &x [1, 2]\nb: *x\nc: *x\n"), ERROR_CONFIG);
-	expect_errors(f, "t.yaml:1: YAML anchor '&x' is not allowed (anchors "
-			 "and aliases are refused: write the value out in full)",
+	expect_errors(f,
+	    "t.yaml:1: YAML anchor '&x' is not allowed (anchors "
+	    "and aliases are refused: write the value out in full)",
 	    "t.yaml:2: YAML alias '*x' is not allowed (anchors and aliases "
 	    "are refused: write the value out in full)",
 	    "t.yaml:3: YAML alias '*x' is not allowed (anchors and aliases "
-	    "are refused: write the value out in full)", NULL);
+	    "are refused: write the value out in full)",
+	    NULL);
 	assert_int_equal(load(f, "a: \"x\\0y\"\n"), 0);
 	expect_errors(f, "t.yaml:1: a string holds a NUL byte", NULL);
 	assert_int_equal(load(f, "[a]: 1\n? \n: 2\n"), 0);
@@ -293,8 +305,10 @@ test_refusals(void **state)
 	    "t.yaml:2: a mapping key must be a string, not nothing", NULL);
 	assert_int_equal(load(f, "a: \"\\xff\"\n"), 0);
 	assert_int_equal(load(f, "a: b\xff\n"), ERROR_CONFIG);
-	expect_errors(f, "t.yaml:1: YAML syntax error: invalid leading UTF-8 "
-			 "octet (byte 4)", NULL);
+	expect_errors(f,
+	    "t.yaml:1: YAML syntax error: invalid leading UTF-8 "
+	    "octet (byte 4)",
+	    NULL);
 }
 
 static void
@@ -304,8 +318,8 @@ test_size_cap(void **state)
 	char big[5000];
 
 	memset(big, '#', sizeof(big));
-	assert_int_equal(yamlconf_load_buffer(big, sizeof(big), "t.yaml", 4096,
-			     &f->errs, &f->y),
+	assert_int_equal(yamlconf_load_buffer(
+	                     big, sizeof(big), "t.yaml", 4096, &f->errs, &f->y),
 	    ERROR_TOOBIG);
 	assert_null(f->y);
 	expect_errors(f, "t.yaml: file is larger than 4096 bytes", NULL);
@@ -335,8 +349,8 @@ test_depth(void **state)
 
 		assert_non_null(deep);
 		memset(deep, '{', n);
-		assert_int_equal(yamlconf_load_buffer(deep, n, "t.yaml", n,
-				     &f->errs, &f->y),
+		assert_int_equal(
+		    yamlconf_load_buffer(deep, n, "t.yaml", n, &f->errs, &f->y),
 		    ERROR_CONFIG);
 		free(deep);
 	}
@@ -350,8 +364,8 @@ test_error_cap(void **state)
 	yamlconf_errors_release(&f->errs);
 	yamlconf_errors_init(&f->errs);
 	for (int i = 150; i > 0; i--)
-		yamlconf_errors_add(&f->errs, "t.yaml", (unsigned)i, "error %d",
-		    i);
+		yamlconf_errors_add(
+		    &f->errs, "t.yaml", (unsigned)i, "error %d", i);
 	assert_int_equal(f->errs.total, 150);
 	assert_int_equal(f->errs.n, YAMLCONF_MAX_ERRORS + 1);
 	assert_string_equal(f->errs.msg[YAMLCONF_MAX_ERRORS],
@@ -390,13 +404,13 @@ test_files(void **state)
 	assert_int_equal(yamlconf_root(f->y)->values[0]->integer, 1);
 	yamlconf_free(f->y);
 	f->y = NULL;
-	assert_int_equal(yamlconf_load_file(path, 2, &f->errs, &f->y),
-	    ERROR_TOOBIG);
+	assert_int_equal(
+	    yamlconf_load_file(path, 2, &f->errs, &f->y), ERROR_TOOBIG);
 	unlink(path);
-	assert_int_equal(yamlconf_load_file(path, 4096, &f->errs, &f->y),
-	    ERROR_NOENT);
-	assert_int_equal(yamlconf_load_file("/", 4096, &f->errs, &f->y),
-	    ERROR_INVAL);
+	assert_int_equal(
+	    yamlconf_load_file(path, 4096, &f->errs, &f->y), ERROR_NOENT);
+	assert_int_equal(
+	    yamlconf_load_file("/", 4096, &f->errs, &f->y), ERROR_INVAL);
 	assert_null(f->y);
 	assert_int_equal(f->errs.n, 3);
 	assert_string_equal(f->errs.msg[2], "/: not a regular file");
@@ -406,21 +420,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_values_and_lines, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_schema_errors, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_expect_and_what, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_integers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_duplicate_keys, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_size_cap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_depth, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_error_cap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sanitised, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_values_and_lines, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_schema_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_expect_and_what, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_integers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_duplicate_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_size_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_depth, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_error_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sanitised, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_files, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
