@@ -65,11 +65,13 @@ keys_fingerprint(struct keys_public *p)
 	}
 }
 
+/* An agency may not be called "broker": its files would be the broker's. */
 static bool
 id_ok(const char *id, bool broker)
 {
-	return broker ? strcmp(id, KEYS_BROKER_ID) == 0
-		      : ident_agency_valid(id);
+	if (broker)
+		return strcmp(id, KEYS_BROKER_ID) == 0;
+	return ident_agency_valid(id) && strcmp(id, KEYS_BROKER_ID) != 0;
 }
 
 /* Derives the public half of s from its secrets. */
@@ -220,17 +222,21 @@ keys_load_secret(const char *path, struct keys_secret **out)
 		goto out;
 	uint8_t role = file[8];
 	const uint8_t *p = file + 9;
-	if ((role != ROLE_AGENCY && role != ROLE_BROKER) ||
-	    memchr(p, '\0', ID_FIELD) == NULL)
+	/* The id is NUL padded; a 32-character id fills the field. */
+	size_t idlen = strnlen((const char *)p, ID_FIELD);
+	if (role != ROLE_AGENCY && role != ROLE_BROKER)
 		goto out;
+	for (size_t i = idlen; i < ID_FIELD; i++)
+		if (p[i] != 0)
+			goto out;
 	s = sodium_malloc(sizeof(*s));
 	if (s == NULL) {
 		rc = ERROR_NOMEM;
 		goto out;
 	}
 	memset(s, 0, sizeof(*s));
-	memcpy(s->pub.id, p, IDENT_AGENCY_MAX + 1);
-	s->pub.id[IDENT_AGENCY_MAX] = '\0';
+	memcpy(s->pub.id, p, idlen);
+	s->pub.id[idlen] = '\0';
 	s->pub.is_broker = role == ROLE_BROKER;
 	s->pub.has_box = !s->pub.is_broker;
 	if (!id_ok(s->pub.id, s->pub.is_broker))

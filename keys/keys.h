@@ -53,7 +53,8 @@ struct keys_secret {
  * Generates a key set for agency id (or the broker when id is NULL) and
  * writes DIR/ID.key (0600, O_EXCL: an existing file is refused with
  * ERROR_EXISTS) and DIR/ID.pub (0644). DIR is created 0700 if missing.
- * The agency id is validated before it is used in a path (ERROR_INVAL).
+ * The agency id is validated before it is used in a path (ERROR_INVAL);
+ * "broker" is the broker's and no agency's.
  */
 WUR int keys_generate(const char *id, const char *dir);
 

@@ -273,18 +273,30 @@ record_field_encode(int f, const json_t *value, uint8_t **out, size_t *len,
 	return rc;
 }
 
-static json_t *to_json(const ProtobufCMessage *m);
+static json_t *to_json(const ProtobufCMessage *m, int *err);
 
+/*
+ * The JSON of one value, or NULL when it is absent (and *err untouched) or
+ * cannot be made (*err = ERROR_DECODE): text that is not UTF-8, which
+ * protobuf-c does not check and jansson refuses, or a level that is none
+ * of the choices.
+ */
 static json_t *
-value_json(const ProtobufCFieldDescriptor *fd, const char *slot)
+value_json(const ProtobufCFieldDescriptor *fd, const char *slot, int *err)
 {
 	char name[32];
 
 	switch (fd->type) {
 	case PROTOBUF_C_TYPE_STRING: {
 		const char *s;
+		json_t *j;
 		memcpy(&s, slot, sizeof(s));
-		return s != NULL ? json_string(s) : NULL;
+		if (s == NULL)
+			return NULL;
+		j = json_string(s);
+		if (j == NULL)
+			*err = ERROR_DECODE;
+		return j;
 	}
 	case PROTOBUF_C_TYPE_BOOL: {
 		protobuf_c_boolean b;
@@ -301,29 +313,35 @@ value_json(const ProtobufCFieldDescriptor *fd, const char *slot)
 		memcpy(&e, slot, sizeof(e));
 		const ProtobufCEnumValue *ev =
 		    protobuf_c_enum_descriptor_get_value(fd->descriptor, e);
-		if (ev == NULL || e == 0)
+		if (ev == NULL || e == 0) {
+			/* Present but no level: never silently left out. */
+			*err = ERROR_DECODE;
 			return NULL;
+		}
 		return json_string(enum_json_name(ev, name, sizeof(name)));
 	}
 	case PROTOBUF_C_TYPE_MESSAGE: {
 		const ProtobufCMessage *sub;
 		memcpy(&sub, slot, sizeof(sub));
-		return sub != NULL ? to_json(sub) : NULL;
+		return sub != NULL ? to_json(sub, err) : NULL;
 	}
 	default:
 		return NULL;
 	}
 }
 
+/* The JSON object of m, or NULL with *err set. */
 static json_t *
-to_json(const ProtobufCMessage *m)
+to_json(const ProtobufCMessage *m, int *err)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
 	const char *base = (const char *)m;
 	json_t *o = json_object();
 
-	if (o == NULL)
+	if (o == NULL) {
+		*err = ERROR_NOMEM;
 		return NULL;
+	}
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *fd = &d->fields[i];
 		json_t *v = NULL;
@@ -339,7 +357,8 @@ to_json(const ProtobufCMessage *m)
 			for (size_t j = 0; v != NULL && j < n; j++)
 				json_array_append_new(v, value_json(fd,
 							     items +
-							     j * sizeof(void *)));
+							     j * sizeof(void *),
+							     err));
 		} else {
 			if (fd->type != PROTOBUF_C_TYPE_STRING &&
 			    fd->type != PROTOBUF_C_TYPE_MESSAGE) {
@@ -349,7 +368,13 @@ to_json(const ProtobufCMessage *m)
 				if (!has)
 					continue;
 			}
-			v = value_json(fd, base + fd->offset);
+			v = value_json(fd, base + fd->offset, err);
+		}
+		if (*err != 0) {
+			/* Never a record with a value silently left out. */
+			json_decref(v);
+			json_decref(o);
+			return NULL;
 		}
 		if (v != NULL)
 			json_object_set_new(o, fd->name, v);
@@ -362,6 +387,7 @@ record_field_decode(int f, const uint8_t *plain, size_t len, json_t **out)
 {
 	ProtobufCMessage *m;
 	json_t *o;
+	int err = 0;
 
 	*out = NULL;
 	if (f < 1 || f > FIELDS_COUNT)
@@ -369,14 +395,20 @@ record_field_decode(int f, const uint8_t *plain, size_t len, json_t **out)
 	m = protobuf_c_message_unpack(descs[f], NULL, len, plain);
 	if (m == NULL)
 		return ERROR_DECODE;
-	if (pbutil_has_unknown(m)) {
+	/*
+	 * Unknown fields, and any encoding but the canonical one
+	 * record_field_encode writes: protobuf-c cuts text at a NUL byte,
+	 * which only a repacked size shows.
+	 */
+	if (pbutil_has_unknown(m) ||
+	    protobuf_c_message_get_packed_size(m) != len) {
 		protobuf_c_message_free_unpacked(m, NULL);
 		return ERROR_DECODE;
 	}
-	o = to_json(m);
+	o = to_json(m, &err);
 	protobuf_c_message_free_unpacked(m, NULL);
 	if (o == NULL)
-		return ERROR_NOMEM;
+		return err != 0 ? err : ERROR_NOMEM;
 	*out = o;
 	return ERROR_OK;
 }

@@ -27,8 +27,11 @@ WUR int record_field_encode(int f, const json_t *value, uint8_t **out,
 
 /*
  * Decodes field f's plaintext into a new JSON object (*out, the caller
- * decrefs). Refuses bytes that are not that field's message, or carry
- * unknown fields (ERROR_DECODE).
+ * decrefs). Refuses bytes that are not that field's message, carry
+ * unknown fields, hold text that is not UTF-8 or holds a NUL, or a level
+ * that is none of the choices, or are not the canonical encoding
+ * record_field_encode writes (ERROR_DECODE), so that nothing sent is
+ * silently dropped or cut short.
  */
 WUR int record_field_decode(int f, const uint8_t *plain, size_t len,
     json_t **out);

@@ -441,6 +441,9 @@ decode_receipt(Concordat__Receipt *pr, struct wire_receipt *r, char *why,
 	if (r->outcome == WIRE_REJECTED &&
 	    (!pr->has_reason || wire_reason_name(pr->reason)[0] == '?'))
 		return WHY("rejection without a known reason");
+	/* struct wire_receipt: the reason is 0 when accepted. */
+	if (r->outcome == WIRE_ACCEPTED && pr->has_reason && pr->reason != 0)
+		return WHY("acceptance with a reason");
 	r->reason = pr->has_reason ? (int)pr->reason : 0;
 	if (pbutil_str(r->detail, sizeof(r->detail), pr->detail) != 0)
 		return WHY("receipt detail too long");

@@ -22,8 +22,8 @@ static json_t *
 parse(const char *text)
 {
 	json_error_t err;
-	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL |
-	    JSON_DECODE_ANY, &err);
+	json_t *j = json_loads(text,
+	    JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
 
 	if (j == NULL)
 		fail_msg("bad test JSON: %s: %s", text, err.text);
@@ -56,36 +56,36 @@ roundtrip(int f, const char *in, const char *want)
 
 /* Every sub-field of DESIGN.md §2, filled. */
 static const char *const full[FIELDS_COUNT + 1] = {
-	NULL,
-	"{\"name\": \"Alex Example\", \"nhs_number\": \"9434765919\","
-	" \"date_of_birth\": \"1990-04-01\", \"address\": \"1 High St,"
-	" Bradford BD1 1AA\", \"phone\": \"+44 7700 900123\","
-	" \"description\": \"white male, 30s, red jacket\"}",
-	"{\"contacts\": [{\"name\": \"Sam Example\", \"relationship\":"
-	" \"sister\", \"phone\": \"07700 900456\"}, {\"name\": \"Dr Jones\","
-	" \"relationship\": \"carer\"}, {}], \"school\": \"Bradford College\"}",
-	"{\"gender\": \"male\", \"age\": 34}",
-	"{\"language\": \"Polish\", \"interpreter_needed\": true,"
-	" \"needs\": \"BSL interpreter\"}",
-	"{\"description\": \"agitated, pacing, talking of voices\"}",
-	"{\"alcohol\": true, \"drugs\": false, \"details\": \"smelled of"
-	" alcohol\"}",
-	"{\"impairments\": \"uses a wheelchair\", \"medicines\":"
-	" \"insulin\", \"dietary\": \"gluten free\"}",
-	"{\"gp\": \"Dr Patel, Manor Surgery\", \"known_to_mental_health\":"
-	" true, \"team\": \"CMHT North\", \"professional\": \"J. Smith\"}",
-	"{\"has_plan\": true, \"summary\": \"call sister first\","
-	" \"advance_statements\": \"no restraint\"}",
-	"{\"diagnosis\": \"bipolar disorder\", \"medication\": \"lithium\","
-	" \"therapy\": \"CBT\", \"notes\": \"lithium level due\"}",
-	"{\"self_harm\": \"high\", \"suicide\": \"medium\", \"aggression\":"
-	" \"low\", \"confusion\": \"none\", \"impaired_judgement\":"
-	" \"unknown\", \"self_neglect\": \"low\", \"missing_from_home\":"
-	" \"high\", \"details\": \"ligature found 2024\"}",
-	"{\"conditions\": \"type 1 diabetes\", \"notes\": \"hypo risk\"}",
-	"{\"children\": \"two, aged 4 and 7\", \"dependents\": \"elderly"
-	" mother\", \"pets\": \"dog\", \"notes\": \"children at school"
-	" until 3pm\"}",
+    NULL,
+    "{\"name\": \"Alex Example\", \"nhs_number\": \"9434765919\","
+    " \"date_of_birth\": \"1990-04-01\", \"address\": \"1 High St,"
+    " Bradford BD1 1AA\", \"phone\": \"+44 7700 900123\","
+    " \"description\": \"white male, 30s, red jacket\"}",
+    "{\"contacts\": [{\"name\": \"Sam Example\", \"relationship\":"
+    " \"sister\", \"phone\": \"07700 900456\"}, {\"name\": \"Dr Jones\","
+    " \"relationship\": \"carer\"}, {}], \"school\": \"Bradford College\"}",
+    "{\"gender\": \"male\", \"age\": 34}",
+    "{\"language\": \"Polish\", \"interpreter_needed\": true,"
+    " \"needs\": \"BSL interpreter\"}",
+    "{\"description\": \"agitated, pacing, talking of voices\"}",
+    "{\"alcohol\": true, \"drugs\": false, \"details\": \"smelled of"
+    " alcohol\"}",
+    "{\"impairments\": \"uses a wheelchair\", \"medicines\":"
+    " \"insulin\", \"dietary\": \"gluten free\"}",
+    "{\"gp\": \"Dr Patel, Manor Surgery\", \"known_to_mental_health\":"
+    " true, \"team\": \"CMHT North\", \"professional\": \"J. Smith\"}",
+    "{\"has_plan\": true, \"summary\": \"call sister first\","
+    " \"advance_statements\": \"no restraint\"}",
+    "{\"diagnosis\": \"bipolar disorder\", \"medication\": \"lithium\","
+    " \"therapy\": \"CBT\", \"notes\": \"lithium level due\"}",
+    "{\"self_harm\": \"high\", \"suicide\": \"medium\", \"aggression\":"
+    " \"low\", \"confusion\": \"none\", \"impaired_judgement\":"
+    " \"unknown\", \"self_neglect\": \"low\", \"missing_from_home\":"
+    " \"high\", \"details\": \"ligature found 2024\"}",
+    "{\"conditions\": \"type 1 diabetes\", \"notes\": \"hypo risk\"}",
+    "{\"children\": \"two, aged 4 and 7\", \"dependents\": \"elderly"
+    " mother\", \"pets\": \"dog\", \"notes\": \"children at school"
+    " until 3pm\"}",
 };
 
 static void
@@ -106,10 +106,10 @@ test_every_field_plaintext_is_its_message(void **state)
 		json_t *j = parse(full[f]);
 		uint8_t *a, *b;
 		size_t alen, blen;
-		assert_int_equal(record_field_encode(f, j, &a, &alen, NULL, 0),
-		    0);
-		assert_int_equal(record_field_encode(f, j, &b, &blen, NULL, 0),
-		    0);
+		assert_int_equal(
+		    record_field_encode(f, j, &a, &alen, NULL, 0), 0);
+		assert_int_equal(
+		    record_field_encode(f, j, &b, &blen, NULL, 0), 0);
 		assert_int_equal(alen, blen);
 		assert_memory_equal(a, b, alen);
 		assert_true(alen > 0);
@@ -125,8 +125,8 @@ test_values_preserved(void **state)
 	(void)state;
 	/* false is not absent. */
 	roundtrip(FIELD_COMMUNICATION, "{\"interpreter_needed\": false}", NULL);
-	roundtrip(FIELD_SUBSTANCES, "{\"alcohol\": false, \"drugs\": false}",
-	    NULL);
+	roundtrip(
+	    FIELD_SUBSTANCES, "{\"alcohol\": false, \"drugs\": false}", NULL);
 	roundtrip(FIELD_SERVICES, "{\"known_to_mental_health\": false}", NULL);
 	roundtrip(FIELD_CRISIS_PLAN, "{\"has_plan\": false}", NULL);
 	/* Age 0 is an age; the bounds. */
@@ -135,8 +135,8 @@ test_values_preserved(void **state)
 	/* Empty text is text. */
 	roundtrip(FIELD_IDENTITY, "{\"name\": \"\"}", NULL);
 	/* Every level. */
-	static const char *const levels[] = {"none", "low", "medium", "high",
-	    "unknown"};
+	static const char *const levels[] = {
+	    "none", "low", "medium", "high", "unknown"};
 	for (size_t i = 0; i < 5; i++) {
 		char in[128];
 		snprintf(in, sizeof(in),
@@ -152,14 +152,14 @@ test_values_preserved(void **state)
 	/* null is the same as absent; the empty list is absent. */
 	roundtrip(FIELD_IDENTITY, "{\"name\": null, \"phone\": \"1\"}",
 	    "{\"phone\": \"1\"}");
-	roundtrip(FIELD_RELATIVES, "{\"contacts\": [], \"school\": null}",
-	    "{}");
+	roundtrip(
+	    FIELD_RELATIVES, "{\"contacts\": [], \"school\": null}", "{}");
 	/* The most contacts. */
 	{
 		json_t *j = json_object(), *list = json_array();
 		for (int i = 0; i < 64; i++)
-			json_array_append_new(list,
-			    json_pack("{s:s}", "name", "c"));
+			json_array_append_new(
+			    list, json_pack("{s:s}", "name", "c"));
 		json_object_set_new(j, "contacts", list);
 		char *text = json_dumps(j, 0);
 		roundtrip(FIELD_RELATIVES, text, NULL);
@@ -178,21 +178,18 @@ test_empty(void **state)
 	(void)state;
 	for (int f = 1; f <= FIELDS_COUNT; f++) {
 		/* NULL, JSON null and {} are all the empty plaintext. */
-		assert_int_equal(record_field_encode(f, NULL, &plain, &len,
-				     NULL, 0),
-		    0);
+		assert_int_equal(
+		    record_field_encode(f, NULL, &plain, &len, NULL, 0), 0);
 		assert_non_null(plain);
 		assert_int_equal(len, 0);
 		free(plain);
 		json_t *jn = json_null();
-		assert_int_equal(record_field_encode(f, jn, &plain, &len, NULL,
-				     0),
-		    0);
+		assert_int_equal(
+		    record_field_encode(f, jn, &plain, &len, NULL, 0), 0);
 		assert_int_equal(len, 0);
 		free(plain);
-		assert_int_equal(record_field_encode(f, empty, &plain, &len,
-				     NULL, 0),
-		    0);
+		assert_int_equal(
+		    record_field_encode(f, empty, &plain, &len, NULL, 0), 0);
 		assert_int_equal(len, 0);
 		assert_int_equal(record_field_decode(f, plain, len, &back), 0);
 		assert_true(json_equal(back, empty));
@@ -211,16 +208,16 @@ refused(int f, const char *in, const char *want)
 	size_t len = 7;
 	char why[512] = "";
 
-	assert_int_equal(record_field_encode(f, j, &plain, &len, why,
-			     sizeof(why)),
+	assert_int_equal(
+	    record_field_encode(f, j, &plain, &len, why, sizeof(why)),
 	    ERROR_INVAL);
 	assert_null(plain);
 	assert_int_equal(len, 0);
 	if (strcmp(why, want) != 0)
 		fail_msg("for %s\n got: %s\nwant: %s", in, why, want);
 	/* A NULL why is allowed. */
-	assert_int_equal(record_field_encode(f, j, &plain, &len, NULL, 0),
-	    ERROR_INVAL);
+	assert_int_equal(
+	    record_field_encode(f, j, &plain, &len, NULL, 0), ERROR_INVAL);
 	json_decref(j);
 }
 
@@ -230,8 +227,8 @@ test_unknown_keys(void **state)
 	(void)state;
 	refused(FIELD_IDENTITY, "{\"nmae\": \"x\"}",
 	    "identity.nmae: unknown key (did you mean 'name'?)");
-	refused(FIELD_IDENTITY, "{\"nhs\": \"x\"}",
-	    "identity.nhs: unknown key");
+	refused(
+	    FIELD_IDENTITY, "{\"nhs\": \"x\"}", "identity.nhs: unknown key");
 	refused(FIELD_IDENTITY, "{\"date_of_brith\": \"x\"}",
 	    "identity.date_of_brith: unknown key (did you mean "
 	    "'date_of_birth'?)");
@@ -259,8 +256,8 @@ test_wrong_types(void **state)
 	(void)state;
 	refused(FIELD_IDENTITY, "\"Alex\"", "identity: expected an object");
 	refused(FIELD_IDENTITY, "[]", "identity: expected an object");
-	refused(FIELD_IDENTITY, "{\"name\": 5}",
-	    "identity.name: expected text");
+	refused(
+	    FIELD_IDENTITY, "{\"name\": 5}", "identity.name: expected text");
 	refused(FIELD_IDENTITY, "{\"name\": [\"a\"]}",
 	    "identity.name: expected text");
 	refused(FIELD_IDENTITY, "{\"name\": \"a\\u0000b\"}",
@@ -293,8 +290,8 @@ test_wrong_types(void **state)
 static void
 test_levels(void **state)
 {
-	static const char *const bad[] = {"\"severe\"", "\"HIGH\"",
-	    "\"unset\"", "\"level_high\"", "\"\"", "4", "true", "null"};
+	static const char *const bad[] = {"\"severe\"", "\"HIGH\"", "\"unset\"",
+	    "\"level_high\"", "\"\"", "4", "true", "null"};
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char in[128];
@@ -314,8 +311,8 @@ test_levels(void **state)
 static void
 test_age_range(void **state)
 {
-	static const char *const bad[] = {"-1", "201", "1.5", "\"12\"",
-	    "true", "4294967296", "9223372036854775807"};
+	static const char *const bad[] = {"-1", "201", "1.5", "\"12\"", "true",
+	    "4294967296", "9223372036854775807"};
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char in[128];
@@ -333,16 +330,15 @@ test_field_numbers(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(record_field_encode(0, j, &plain, &len, NULL, 0),
-	    ERROR_INVAL);
-	assert_int_equal(record_field_encode(14, j, &plain, &len, NULL, 0),
-	    ERROR_INVAL);
-	assert_int_equal(record_field_encode(-1, j, &plain, &len, NULL, 0),
-	    ERROR_INVAL);
-	assert_int_equal(record_field_decode(0, (const uint8_t *)"", 0, &back),
-	    ERROR_INVAL);
-	assert_int_equal(record_field_decode(14, (const uint8_t *)"", 0,
-			     &back),
+	assert_int_equal(
+	    record_field_encode(0, j, &plain, &len, NULL, 0), ERROR_INVAL);
+	assert_int_equal(
+	    record_field_encode(14, j, &plain, &len, NULL, 0), ERROR_INVAL);
+	assert_int_equal(
+	    record_field_encode(-1, j, &plain, &len, NULL, 0), ERROR_INVAL);
+	assert_int_equal(
+	    record_field_decode(0, (const uint8_t *)"", 0, &back), ERROR_INVAL);
+	assert_int_equal(record_field_decode(14, (const uint8_t *)"", 0, &back),
 	    ERROR_INVAL);
 	assert_null(back);
 	json_decref(j);
@@ -358,25 +354,25 @@ test_decode_refusals(void **state)
 	(void)state;
 	/* Not protobuf. */
 	assert_int_equal(record_field_decode(FIELD_IDENTITY,
-			     (const uint8_t *)"\xff\xff\xff", 3, &back),
+	                     (const uint8_t *)"\xff\xff\xff", 3, &back),
 	    ERROR_DECODE);
 	assert_null(back);
 	/* A field number the message does not have. */
 	assert_int_equal(record_field_decode(FIELD_PRESENTATION,
-			     (const uint8_t *)"\x10\x01", 2, &back),
+	                     (const uint8_t *)"\x10\x01", 2, &back),
 	    ERROR_DECODE);
 	/* Unknown fields, at the top and inside a contact. */
 	{
 		json_t *j = parse(full[FIELD_RELATIVES]);
-		assert_int_equal(record_field_encode(FIELD_RELATIVES, j, &plain,
-				     &len, NULL, 0),
+		assert_int_equal(record_field_encode(
+		                     FIELD_RELATIVES, j, &plain, &len, NULL, 0),
 		    0);
 		uint8_t *more = malloc(len + 2);
 		memcpy(more, plain, len);
 		more[len] = 9 << 3; /* field 9, varint */
 		more[len + 1] = 1;
-		assert_int_equal(record_field_decode(FIELD_RELATIVES, more,
-				     len + 2, &back),
+		assert_int_equal(
+		    record_field_decode(FIELD_RELATIVES, more, len + 2, &back),
 		    ERROR_DECODE);
 		free(more);
 		free(plain);
@@ -384,33 +380,84 @@ test_decode_refusals(void **state)
 	}
 	{
 		/* Relatives { contacts { name "a", field 4: 1 } } */
-		static const uint8_t nested[] = {0x0a, 0x05, 0x0a, 0x01, 'a',
-		    0x20, 0x01};
+		static const uint8_t nested[] = {
+		    0x0a, 0x05, 0x0a, 0x01, 'a', 0x20, 0x01};
 		assert_int_equal(record_field_decode(FIELD_RELATIVES, nested,
-				     sizeof(nested), &back),
+		                     sizeof(nested), &back),
 		    ERROR_DECODE);
 		/* ...and without the stray field, it decodes. */
 		static const uint8_t ok[] = {0x0a, 0x03, 0x0a, 0x01, 'a'};
-		assert_int_equal(record_field_decode(FIELD_RELATIVES, ok,
-				     sizeof(ok), &back),
+		assert_int_equal(
+		    record_field_decode(FIELD_RELATIVES, ok, sizeof(ok), &back),
 		    0);
 		json_t *w = parse("{\"contacts\": [{\"name\": \"a\"}]}");
 		assert_true(json_equal(back, w));
 		json_decref(w);
 		json_decref(back);
 	}
-	/* A level out of range decodes as no level (never a made-up
-	 * name). */
+	/* Text that is not UTF-8, at the top or in a contact: refused,
+	 * where it was once silently left out of the record. */
 	{
-		static const uint8_t lvl[] = {0x08, 0x09}; /* self_harm 9 */
-		int rc = record_field_decode(FIELD_RISKS, lvl, sizeof(lvl),
-		    &back);
-		if (rc == 0) {
-			assert_null(json_object_get(back, "self_harm"));
-			json_decref(back);
-		} else {
-			assert_int_equal(rc, ERROR_DECODE);
-		}
+		static const uint8_t top[] = {0x0a, 0x02, 0xc3, 0x28};
+		static const uint8_t nested[] = {
+		    0x0a, 0x07, 0x0a, 0x01, 'a', 0x12, 0x02, 0xff, 'x'};
+		static const uint8_t second[] = {
+		    0x0a, 0x01, 'a', 0x1a, 0x01, 0x80};
+		assert_int_equal(record_field_decode(
+		                     FIELD_IDENTITY, top, sizeof(top), &back),
+		    ERROR_DECODE);
+		assert_null(back);
+		assert_int_equal(record_field_decode(FIELD_RELATIVES, nested,
+		                     sizeof(nested), &back),
+		    ERROR_DECODE);
+		assert_int_equal(record_field_decode(FIELD_IDENTITY, second,
+		                     sizeof(second), &back),
+		    ERROR_DECODE);
+		assert_null(back);
+	}
+	/* Text holding a NUL: refused, where it was once cut short. */
+	{
+		static const uint8_t nul[] = {0x0a, 0x03, 'a', 0x00, 'b'};
+		assert_int_equal(record_field_decode(
+		                     FIELD_IDENTITY, nul, sizeof(nul), &back),
+		    ERROR_DECODE);
+		assert_null(back);
+	}
+	/* Encodings other than the canonical one: a field twice, a bool
+	 * as a long varint. */
+	{
+		static const uint8_t twice[] = {
+		    0x0a, 0x01, 'a', 0x0a, 0x01, 'b'};
+		static const uint8_t longbool[] = {0x08, 0x81, 0x00};
+		assert_int_equal(record_field_decode(FIELD_IDENTITY, twice,
+		                     sizeof(twice), &back),
+		    ERROR_DECODE);
+		assert_int_equal(record_field_decode(FIELD_SUBSTANCES, longbool,
+		                     sizeof(longbool), &back),
+		    ERROR_DECODE);
+		assert_null(back);
+	}
+	/* A level that is none of the choices (out of range, or the unset
+	 * value written explicitly): refused, where it was once silently
+	 * left out of the record. */
+	{
+		static const uint8_t nine[] = {0x08, 0x09};  /* self_harm 9 */
+		static const uint8_t unset[] = {0x10, 0x00}; /* suicide 0 */
+		static const uint8_t high[] = {0x10, 0x04};  /* suicide high */
+		assert_int_equal(
+		    record_field_decode(FIELD_RISKS, nine, sizeof(nine), &back),
+		    ERROR_DECODE);
+		assert_null(back);
+		assert_int_equal(record_field_decode(
+		                     FIELD_RISKS, unset, sizeof(unset), &back),
+		    ERROR_DECODE);
+		assert_int_equal(
+		    record_field_decode(FIELD_RISKS, high, sizeof(high), &back),
+		    0);
+		json_t *w = parse("{\"suicide\": \"high\"}");
+		assert_true(json_equal(back, w));
+		json_decref(w);
+		json_decref(back);
 	}
 }
 
@@ -418,16 +465,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_field_roundtrip),
-		cmocka_unit_test(test_every_field_plaintext_is_its_message),
-		cmocka_unit_test(test_values_preserved),
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_unknown_keys),
-		cmocka_unit_test(test_wrong_types),
-		cmocka_unit_test(test_levels),
-		cmocka_unit_test(test_age_range),
-		cmocka_unit_test(test_field_numbers),
-		cmocka_unit_test(test_decode_refusals),
+	    cmocka_unit_test(test_every_field_roundtrip),
+	    cmocka_unit_test(test_every_field_plaintext_is_its_message),
+	    cmocka_unit_test(test_values_preserved),
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test(test_wrong_types),
+	    cmocka_unit_test(test_levels),
+	    cmocka_unit_test(test_age_range),
+	    cmocka_unit_test(test_field_numbers),
+	    cmocka_unit_test(test_decode_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

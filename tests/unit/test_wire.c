@@ -62,7 +62,7 @@ fill_proof(struct wire_audit_proof *p, size_t n_path, uint64_t index)
 {
 	static const uint8_t leaf[] = {0x08, 0x03, 0x10, 0x2a};
 	static const char cp[] = "concordat.example/log\n42\nq83vEjRWeJo=\n\n"
-				 "\xe2\x80\x94 broker AAAA\n";
+	                         "\xe2\x80\x94 broker AAAA\n";
 
 	memset(p, 0, sizeof(*p));
 	p->leaf_index = index;
@@ -76,16 +76,16 @@ fill_proof(struct wire_audit_proof *p, size_t n_path, uint64_t index)
 }
 
 static void
-assert_proof_equal(const struct wire_audit_proof *a,
-    const struct wire_audit_proof *b)
+assert_proof_equal(
+    const struct wire_audit_proof *a, const struct wire_audit_proof *b)
 {
 	assert_int_equal(a->leaf_index, b->leaf_index);
 	assert_int_equal(a->leaf_len, b->leaf_len);
 	assert_memory_equal(a->leaf, b->leaf, a->leaf_len);
 	assert_int_equal(a->n_path, b->n_path);
 	if (a->n_path > 0)
-		assert_memory_equal(a->path, b->path,
-		    a->n_path * WIRE_HASH_LEN);
+		assert_memory_equal(
+		    a->path, b->path, a->n_path * WIRE_HASH_LEN);
 	assert_int_equal(a->checkpoint_len, b->checkpoint_len);
 	assert_memory_equal(a->checkpoint, b->checkpoint, a->checkpoint_len);
 }
@@ -116,8 +116,7 @@ test_receipt_roundtrip(void **state)
 	assert_string_equal(f->u.receipt.detail, "");
 	assert_int_equal(f->u.receipt.n_decisions, 3);
 	for (size_t i = 0; i < 3; i++)
-		assert_proof_equal(&f->u.receipt.decisions[i],
-		    &r.decisions[i]);
+		assert_proof_equal(&f->u.receipt.decisions[i], &r.decisions[i]);
 	wire_frame_free(f);
 	free(buf);
 
@@ -137,8 +136,7 @@ test_receipt_roundtrip(void **state)
 	assert_string_equal(f->u.receipt.detail, r.detail);
 	assert_int_equal(f->u.receipt.n_decisions, WIRE_MAX_PROOFS);
 	for (size_t i = 0; i < WIRE_MAX_PROOFS; i++)
-		assert_proof_equal(&f->u.receipt.decisions[i],
-		    &r.decisions[i]);
+		assert_proof_equal(&f->u.receipt.decisions[i], &r.decisions[i]);
 	wire_frame_free(f);
 	free(buf);
 
@@ -159,8 +157,8 @@ test_status_roundtrip(void **state)
 	for (int st = WIRE_STATE_QUEUED; st <= WIRE_STATE_EXPIRED; st++) {
 		memset(&s, 0, sizeof(s));
 		randombytes_buf(s.msg_id, sizeof(s.msg_id));
-		snprintf(s.recipient, sizeof(s.recipient),
-		    "mental_health_trust");
+		snprintf(
+		    s.recipient, sizeof(s.recipient), "mental_health_trust");
 		s.state = st;
 		s.at_ms = 1795000000123ull + (uint64_t)st;
 		s.has_event = st % 2 == 0;
@@ -169,8 +167,8 @@ test_status_roundtrip(void **state)
 		assert_int_equal(wire_status_encode(&s, &buf, &len), 0);
 		f = tu_decode(buf, len, WIRE_STATUS);
 		assert_memory_equal(f->u.status.msg_id, s.msg_id, 16);
-		assert_string_equal(f->u.status.recipient,
-		    "mental_health_trust");
+		assert_string_equal(
+		    f->u.status.recipient, "mental_health_trust");
 		assert_int_equal(f->u.status.state, st);
 		assert_int_equal(f->u.status.at_ms, s.at_ms);
 		assert_int_equal(f->u.status.has_event, s.has_event);
@@ -179,6 +177,11 @@ test_status_roundtrip(void **state)
 		wire_frame_free(f);
 		free(buf);
 	}
+	/* The encoder refuses a path longer than the decoder takes. */
+	s.has_event = true;
+	fill_proof(&s.event, WIRE_MAX_PATH, 1);
+	s.event.n_path = WIRE_MAX_PATH + 1;
+	assert_int_equal(wire_status_encode(&s, &buf, &len), ERROR_INVAL);
 	assert_string_equal(wire_state_name(WIRE_STATE_EXPIRED), "expired");
 	assert_string_equal(wire_state_name(0), "?");
 	assert_string_equal(wire_state_name(5), "?");
@@ -197,12 +200,26 @@ test_ack_and_proof_request_roundtrip(void **state)
 	assert_int_equal(wire_ack_encode(id, &buf, &len), 0);
 	f = tu_decode(buf, len, WIRE_DELIVERY_ACK);
 	assert_memory_equal(f->u.ack_msg_id, id, 16);
+	/* A delivery ack: no recipient, no state. */
+	assert_string_equal(f->u.ack_recipient, "");
+	assert_int_equal(f->u.ack_state, 0);
 	wire_frame_free(f);
 	free(buf);
-	for (size_t i = 0; i < 4; i++) {
-		assert_int_equal(wire_proof_request_encode(sizes[i], &buf,
-				     &len),
+	/* A status ack: the recipient and state acknowledged. */
+	for (int st = WIRE_STATE_QUEUED; st <= WIRE_STATE_EXPIRED; st++) {
+		assert_int_equal(wire_status_ack_encode(
+		                     id, "mental_health_trust", st, &buf, &len),
 		    0);
+		f = tu_decode(buf, len, WIRE_DELIVERY_ACK);
+		assert_memory_equal(f->u.ack_msg_id, id, 16);
+		assert_string_equal(f->u.ack_recipient, "mental_health_trust");
+		assert_int_equal(f->u.ack_state, st);
+		wire_frame_free(f);
+		free(buf);
+	}
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(
+		    wire_proof_request_encode(sizes[i], &buf, &len), 0);
 		f = tu_decode(buf, len, WIRE_PROOF_REQUEST);
 		assert_int_equal(f->u.proof_request_size, sizes[i]);
 		wire_frame_free(f);
@@ -232,11 +249,11 @@ test_proof_roundtrip(void **state)
 		assert_int_equal(f->u.proof.from_size, p.from_size);
 		assert_int_equal(f->u.proof.n_path, n);
 		if (n > 0)
-			assert_memory_equal(f->u.proof.path, p.path,
-			    n * WIRE_HASH_LEN);
+			assert_memory_equal(
+			    f->u.proof.path, p.path, n * WIRE_HASH_LEN);
 		assert_int_equal(f->u.proof.checkpoint_len, p.checkpoint_len);
-		assert_memory_equal(f->u.proof.checkpoint, p.checkpoint,
-		    p.checkpoint_len);
+		assert_memory_equal(
+		    f->u.proof.checkpoint, p.checkpoint, p.checkpoint_len);
 		wire_frame_free(f);
 		free(buf);
 	}
@@ -265,7 +282,7 @@ test_delivery_frame_roundtrip(void **state)
 	const fieldset allowed = FIELDS_BIT(FIELD_RISKS) |
 	    FIELDS_BIT(FIELD_IDENTITY) | FIELDS_BIT(FIELD_DEPENDENTS);
 	assert_int_equal(envelope_redact(&f->u.submit, "ambulance", allowed,
-			     &sent, &d, &dlen),
+	                     &sent, &d, &dlen),
 	    0);
 	assert_int_equal(sent, allowed);
 	fill_proof(&p, 7, 12345);
@@ -276,8 +293,8 @@ test_delivery_frame_roundtrip(void **state)
 	assert_true(dv->has_decision);
 	assert_proof_equal(&dv->decision, &p);
 	assert_int_equal(dv->manifest_len, f->u.submit.manifest_len);
-	assert_memory_equal(dv->manifest, f->u.submit.manifest,
-	    dv->manifest_len);
+	assert_memory_equal(
+	    dv->manifest, f->u.submit.manifest, dv->manifest_len);
 	assert_memory_equal(dv->signature, f->u.submit.signature, 64);
 	assert_memory_equal(&dv->m, &f->u.submit.m, sizeof(dv->m));
 	for (int fl = 1; fl <= FIELDS_COUNT; fl++) {
@@ -287,10 +304,10 @@ test_delivery_frame_roundtrip(void **state)
 			continue;
 		}
 		assert_true(dv->sealed[fl].present);
-		assert_int_equal(dv->sealed[fl].ct_len,
-		    f->u.submit.sealed[fl].ct_len);
-		assert_memory_equal(dv->sealed[fl].ct, f->u.submit.sealed[fl].ct,
-		    dv->sealed[fl].ct_len);
+		assert_int_equal(
+		    dv->sealed[fl].ct_len, f->u.submit.sealed[fl].ct_len);
+		assert_memory_equal(dv->sealed[fl].ct,
+		    f->u.submit.sealed[fl].ct, dv->sealed[fl].ct_len);
 		assert_memory_equal(dv->sealed[fl].nonce,
 		    f->u.submit.sealed[fl].nonce, WIRE_NONCE_LEN);
 		assert_memory_equal(&dv->wraps[fl],
@@ -299,12 +316,12 @@ test_delivery_frame_roundtrip(void **state)
 	wire_frame_free(df);
 	free(buf);
 	/* Not delivery bytes. */
-	assert_int_equal(wire_delivery_frame((const uint8_t *)"\xff\xff", 2,
-			     &p, &buf, &len),
+	assert_int_equal(
+	    wire_delivery_frame((const uint8_t *)"\xff\xff", 2, &p, &buf, &len),
 	    ERROR_DECODE);
 	p.n_path = WIRE_MAX_PATH + 1;
-	assert_int_equal(wire_delivery_frame(d, dlen, &p, &buf, &len),
-	    ERROR_INVAL);
+	assert_int_equal(
+	    wire_delivery_frame(d, dlen, &p, &buf, &len), ERROR_INVAL);
 	free(d);
 	wire_frame_free(f);
 	tu_msg_release(&m);
@@ -319,30 +336,45 @@ test_reason_names(void **state)
 		assert_string_not_equal(n, "?");
 		assert_int_equal(wire_reason_parse(n), r);
 		assert_int_equal(wire_reason_retryable(r),
-		    r == WIRE_REASON_STORAGE_FULL ||
-			r == WIRE_REASON_INTERNAL);
+		    r == WIRE_REASON_STORAGE_FULL || r == WIRE_REASON_INTERNAL);
 	}
-	assert_string_equal(wire_reason_name(WIRE_REASON_DIGEST_MISMATCH),
-	    "digest_mismatch");
+	assert_string_equal(
+	    wire_reason_name(WIRE_REASON_DIGEST_MISMATCH), "digest_mismatch");
 	assert_string_equal(wire_reason_name(0), "?");
 	assert_string_equal(wire_reason_name(15), "?");
 	assert_int_equal(wire_reason_parse("nonsense"), 0);
-	assert_int_equal(wire_reason_from_error(ERROR_TOOBIG),
-	    WIRE_REASON_TOO_BIG);
-	assert_int_equal(wire_reason_from_error(ERROR_UNKNOWN_FIELD),
-	    WIRE_REASON_MALFORMED);
-	assert_int_equal(wire_reason_from_error(ERROR_EMERGENCY),
-	    WIRE_REASON_MALFORMED);
-	assert_int_equal(wire_reason_from_error(ERROR_SIGNATURE),
-	    WIRE_REASON_BAD_SIGNATURE);
-	assert_int_equal(wire_reason_from_error(ERROR_DIGEST),
-	    WIRE_REASON_DIGEST_MISMATCH);
-	assert_int_equal(wire_reason_from_error(ERROR_GRANT),
-	    WIRE_REASON_BAD_GRANT);
-	assert_int_equal(wire_reason_from_error(ERROR_NOSPC),
-	    WIRE_REASON_STORAGE_FULL);
-	assert_int_equal(wire_reason_from_error(ERROR_IO),
-	    WIRE_REASON_INTERNAL);
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_TOOBIG), WIRE_REASON_TOO_BIG);
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_UNKNOWN_FIELD), WIRE_REASON_MALFORMED);
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_EMERGENCY), WIRE_REASON_MALFORMED);
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_SIGNATURE), WIRE_REASON_BAD_SIGNATURE);
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_DIGEST), WIRE_REASON_DIGEST_MISMATCH);
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_GRANT), WIRE_REASON_BAD_GRANT);
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_NOSPC), WIRE_REASON_STORAGE_FULL);
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_IO), WIRE_REASON_INTERNAL);
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_DECODE), WIRE_REASON_MALFORMED);
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_SENDER), WIRE_REASON_SENDER_MISMATCH);
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_STALE), WIRE_REASON_STALE);
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_REPLAY), WIRE_REASON_REPLAY);
+	assert_int_equal(wire_reason_from_error(ERROR_UNKNOWN_AGENCY),
+	    WIRE_REASON_UNKNOWN_RECIPIENT);
+	assert_int_equal(wire_reason_from_error(ERROR_PURPOSE),
+	    WIRE_REASON_UNDECLARED_PURPOSE);
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_MAPFULL), WIRE_REASON_STORAGE_FULL);
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_NOMEM), WIRE_REASON_INTERNAL);
 }
 
 /* ------------------------------------------- a submit, built by hand */
@@ -485,18 +517,18 @@ sb_free(struct sb *b)
 }
 
 /* Expects rc from a fresh builder changed by the statement given. */
-#define EXPECT(rc, change)                                           \
-	do {                                                         \
-		struct sb *b = sb_new();                             \
-		char why_[256] = "";                                 \
-		change;                                              \
-		int got_ = sb_rc(b, why_, sizeof(why_));             \
-		if (got_ != (rc))                                    \
-			fail_msg("%s: got %s (%s)", #change,         \
-			    error_strerror(got_), why_);             \
-		if (got_ != 0)                                       \
-			assert_string_not_equal(why_, "");           \
-		sb_free(b);                                          \
+#define EXPECT(rc, change)                                                     \
+	do {                                                                   \
+		struct sb *b = sb_new();                                       \
+		char why_[256] = "";                                           \
+		change;                                                        \
+		int got_ = sb_rc(b, why_, sizeof(why_));                       \
+		if (got_ != (rc))                                              \
+			fail_msg("%s: got %s (%s)", #change,                   \
+			    error_strerror(got_), why_);                       \
+		if (got_ != 0)                                                 \
+			assert_string_not_equal(why_, "");                     \
+		sb_free(b);                                                    \
 	} while (0)
 
 static void
@@ -551,8 +583,8 @@ test_manifest_rejections(void **state)
 	EXPECT(ERROR_EMERGENCY,
 	    b->m.urgency = CONCORDAT__URGENCY__URGENCY_EMERGENCY);
 	EXPECT(ERROR_EMERGENCY,
-	    b->m.urgency = CONCORDAT__URGENCY__URGENCY_EMERGENCY;
-	    b->m.justification = "");
+	       b->m.urgency = CONCORDAT__URGENCY__URGENCY_EMERGENCY;
+	       b->m.justification = "");
 	EXPECT(ERROR_DECODE, b->m.justification = long_text);
 	EXPECT(ERROR_DECODE, b->m.justification = "carriage\rreturn");
 	EXPECT(ERROR_DECODE, b->m.justification = "escape\x1b[2J");
@@ -567,10 +599,10 @@ test_manifest_rejections(void **state)
 	EXPECT(ERROR_DECODE, b->m.n_recipients = WIRE_MAX_RECIPIENTS + 1;
 	       b->e.n_grants = WIRE_MAX_RECIPIENTS);
 	EXPECT(ERROR_DECODE, b->rnames[0][0] = 'A');
-	EXPECT(ERROR_DECODE, b->m.n_recipients = 3; b->recipients[2] =
-	    b->rnames[0]);
-	EXPECT(ERROR_DECODE, b->m.n_recipients = 2; b->recipients[1] =
-	    "police");
+	EXPECT(ERROR_DECODE, b->m.n_recipients = 3;
+	       b->recipients[2] = b->rnames[0]);
+	EXPECT(ERROR_DECODE, b->m.n_recipients = 2;
+	       b->recipients[1] = "police");
 	EXPECT(ERROR_DECODE, b->recipients[0] = "police");
 	/* requested_fields: only on a request, known, once each. */
 	EXPECT(ERROR_DECODE, b->m.n_requested_fields = 1; b->requested[0] = 3);
@@ -610,8 +642,8 @@ test_manifest_why(void **state)
 	b->m.n_recipients = 1;
 	b->m.urgency = CONCORDAT__URGENCY__URGENCY_EMERGENCY;
 	assert_int_equal(sb_rc(b, why, sizeof(why)), ERROR_EMERGENCY);
-	assert_string_equal(why,
-	    "an emergency message must carry a justification");
+	assert_string_equal(
+	    why, "an emergency message must carry a justification");
 	/* A NULL why is allowed. */
 	assert_int_equal(sb_rc(b, NULL, 0), ERROR_EMERGENCY);
 	sb_free(b);
@@ -644,8 +676,8 @@ test_envelope_rejections(void **state)
 	    b->sealed[7].ciphertext = bin(b->ct, WIRE_PAD_BLOCK + 15));
 	EXPECT(ERROR_DECODE,
 	    b->sealed[7].ciphertext = bin(b->ct, WIRE_PAD_BLOCK + 17));
-	EXPECT(ERROR_DECODE,
-	    b->sealed[7].ciphertext = bin(b->ct, WIRE_PAD_BLOCK));
+	EXPECT(
+	    ERROR_DECODE, b->sealed[7].ciphertext = bin(b->ct, WIRE_PAD_BLOCK));
 	/* Grants. */
 	EXPECT(ERROR_DECODE, b->e.n_grants = 0);
 	EXPECT(ERROR_DECODE, b->e.n_grants = WIRE_MAX_RECIPIENTS + 1);
@@ -683,15 +715,14 @@ test_frame_rejections(void **state)
 	(void)state;
 	memset(cp, 'c', sizeof(cp));
 	/* Empty, garbage, no body. */
-	assert_int_equal(decode_rc((const uint8_t *)"", 0, NULL, 0),
-	    ERROR_DECODE);
-	assert_int_equal(decode_rc((const uint8_t *)"\xff\xff\xff", 3, NULL,
-			     0),
+	assert_int_equal(
+	    decode_rc((const uint8_t *)"", 0, NULL, 0), ERROR_DECODE);
+	assert_int_equal(decode_rc((const uint8_t *)"\xff\xff\xff", 3, NULL, 0),
 	    ERROR_DECODE);
 	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
 	/* A known field with the wrong wire type. */
-	assert_int_equal(decode_rc((const uint8_t *)"\x08\x01", 2, NULL, 0),
-	    ERROR_DECODE);
+	assert_int_equal(
+	    decode_rc((const uint8_t *)"\x08\x01", 2, NULL, 0), ERROR_DECODE);
 
 	/* Ack. */
 	f.body_case = CONCORDAT__FRAME__BODY_DELIVERY_ACK;
@@ -703,6 +734,25 @@ test_frame_rejections(void **state)
 	a.msg_id = bin(id, 17);
 	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
 	a.msg_id = bin(id, 16);
+	assert_int_equal(pack_rc(&f.base), 0);
+	/* A status ack needs both a valid recipient and a known state. */
+	a.recipient = "ambulance";
+	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
+	a.has_state = 1;
+	a.state = CONCORDAT__STATE__STATE_EXPIRED;
+	assert_int_equal(pack_rc(&f.base), 0);
+	a.state = 0;
+	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
+	a.state = 5;
+	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
+	a.state = CONCORDAT__STATE__STATE_DELIVERED;
+	a.recipient = "Ambulance";
+	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
+	a.recipient = "";
+	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
+	a.recipient = NULL;
+	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
+	a.has_state = 0;
 	assert_int_equal(pack_rc(&f.base), 0);
 
 	/* Proof request: an empty one is tree size 0. */
@@ -733,6 +783,17 @@ test_frame_rejections(void **state)
 	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
 	s.msg_id = bin(id, 16);
 	assert_int_equal(pack_rc(&f.base), 0);
+	/* Its event proof, when present, must be whole. */
+	{
+		Concordat__AuditProof ev = CONCORDAT__AUDIT_PROOF__INIT;
+		s.event = &ev;
+		assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
+		ev.has_leaf_index = ev.has_leaf = ev.has_checkpoint = 1;
+		ev.leaf = bin("l", 1);
+		ev.checkpoint = bin("c", 1);
+		assert_int_equal(pack_rc(&f.base), 0);
+		s.event = NULL;
+	}
 
 	/* Proof. */
 	f.body_case = CONCORDAT__FRAME__BODY_PROOF;
@@ -765,7 +826,8 @@ test_receipt_rejections(void **state)
 {
 	Concordat__Frame f = CONCORDAT__FRAME__INIT;
 	Concordat__Receipt r = CONCORDAT__RECEIPT__INIT;
-	Concordat__AuditProof ap[WIRE_MAX_PROOFS + 1], *app[WIRE_MAX_PROOFS + 1];
+	Concordat__AuditProof ap[WIRE_MAX_PROOFS + 1],
+	    *app[WIRE_MAX_PROOFS + 1];
 	ProtobufCBinaryData path[WIRE_MAX_PATH + 1];
 	uint8_t id[16] = {0}, hash[32] = {0};
 	static char detail[WIRE_DETAIL_MAX + 1];
@@ -801,11 +863,17 @@ test_receipt_rejections(void **state)
 	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
 	r.reason = CONCORDAT__REASON__REASON_REPLAY;
 	assert_int_equal(pack_rc(&f.base), 0);
+	/* An acceptance carries no reason: out of range (this was once
+	 * let through), or in range. REASON_NONE is no reason. */
 	r.outcome = CONCORDAT__OUTCOME__OUTCOME_ACCEPTED;
 	r.reason = 99;
 	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
 	r.reason = (Concordat__Reason)-3;
 	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
+	r.reason = CONCORDAT__REASON__REASON_REPLAY;
+	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
+	r.reason = CONCORDAT__REASON__REASON_NONE;
+	assert_int_equal(pack_rc(&f.base), 0);
 	r.has_reason = 0;
 	r.detail = detail;
 	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
@@ -986,8 +1054,7 @@ full_event(struct event *ev)
 	ev->has_policy_sha256 = true;
 	memset(ev->policy_sha256, 0x5a, 32);
 	ev->breakglass = true;
-	snprintf(ev->justification, sizeof(ev->justification),
-	    "risk to life");
+	snprintf(ev->justification, sizeof(ev->justification), "risk to life");
 	ev->reason = WIRE_REASON_NOT_PERMITTED;
 	snprintf(ev->detail, sizeof(ev->detail), "a detail\twith a tab");
 	snprintf(ev->peer, sizeof(ev->peer), "tcp://127.0.0.1:5555");
@@ -1019,8 +1086,8 @@ test_event_roundtrip(void **state)
 		free(buf);
 		assert_int_equal(event_type_parse(event_type_name(t)), t);
 	}
-	assert_string_equal(event_type_name(EVENT_POLICY_ACTIVATED),
-	    "policy_activated");
+	assert_string_equal(
+	    event_type_name(EVENT_POLICY_ACTIVATED), "policy_activated");
 	assert_string_equal(event_type_name(0), "?");
 	assert_string_equal(event_type_name(11), "?");
 	assert_int_equal(event_type_parse("Accepted"), 0);
@@ -1080,8 +1147,8 @@ test_event_rejections(void **state)
 	ae.type = CONCORDAT__EVENT_TYPE__EVENT_ACCEPTED;
 	assert_int_equal(event_rc(&ae), 0);
 	/* Garbage; unknown fields. */
-	assert_int_equal(event_decode((const uint8_t *)"\xff", 1, &ev),
-	    ERROR_DECODE);
+	assert_int_equal(
+	    event_decode((const uint8_t *)"\xff", 1, &ev), ERROR_DECODE);
 	tu_add_unknown(&ae.base, 99, PROTOBUF_C_WIRE_TYPE_VARINT);
 	assert_int_equal(event_rc(&ae), ERROR_UNKNOWN_FIELD);
 	free(ae.base.unknown_fields[0].data);
@@ -1190,21 +1257,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_receipt_roundtrip),
-		cmocka_unit_test(test_status_roundtrip),
-		cmocka_unit_test(test_ack_and_proof_request_roundtrip),
-		cmocka_unit_test(test_proof_roundtrip),
-		cmocka_unit_test(test_delivery_frame_roundtrip),
-		cmocka_unit_test(test_reason_names),
-		cmocka_unit_test(test_submit_builder_is_valid),
-		cmocka_unit_test(test_manifest_rejections),
-		cmocka_unit_test(test_manifest_why),
-		cmocka_unit_test(test_envelope_rejections),
-		cmocka_unit_test(test_frame_rejections),
-		cmocka_unit_test(test_receipt_rejections),
-		cmocka_unit_test(test_delivery_rejections),
-		cmocka_unit_test(test_event_roundtrip),
-		cmocka_unit_test(test_event_rejections),
+	    cmocka_unit_test(test_receipt_roundtrip),
+	    cmocka_unit_test(test_status_roundtrip),
+	    cmocka_unit_test(test_ack_and_proof_request_roundtrip),
+	    cmocka_unit_test(test_proof_roundtrip),
+	    cmocka_unit_test(test_delivery_frame_roundtrip),
+	    cmocka_unit_test(test_reason_names),
+	    cmocka_unit_test(test_submit_builder_is_valid),
+	    cmocka_unit_test(test_manifest_rejections),
+	    cmocka_unit_test(test_manifest_why),
+	    cmocka_unit_test(test_envelope_rejections),
+	    cmocka_unit_test(test_frame_rejections),
+	    cmocka_unit_test(test_receipt_rejections),
+	    cmocka_unit_test(test_delivery_rejections),
+	    cmocka_unit_test(test_event_roundtrip),
+	    cmocka_unit_test(test_event_rejections),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

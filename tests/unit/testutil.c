@@ -111,8 +111,8 @@ tu_slurp(const char *path, size_t *len)
 void
 tu_spit(const char *path, const void *data, size_t len, unsigned mode)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,
-	    (mode_t)mode);
+	int fd =
+	    open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, (mode_t)mode);
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, data, len), (ssize_t)len);
@@ -140,19 +140,19 @@ tu_agency_init(struct tu_agency *a, const char *id, uint8_t seed)
 }
 
 void
-tu_shared(const struct tu_agency *own, const struct tu_agency *peer,
-    uint8_t out[32])
+tu_shared(
+    const struct tu_agency *own, const struct tu_agency *peer, uint8_t out[32])
 {
-	assert_int_equal(envelope_shared_key(peer->box_pk, own->box_sk, out),
-	    0);
+	assert_int_equal(
+	    envelope_shared_key(peer->box_pk, own->box_sk, out), 0);
 }
 
 void
 tu_msg_init(struct tu_msg *m, const struct tu_agency *sender,
     const struct tu_agency *const *recipients, size_t n, const size_t *lens)
 {
-	static const size_t sizes[] = {0, 1, 17, 100, 239, 240, 255, 256,
-	    257, 511, 600, 1000};
+	static const size_t sizes[] = {
+	    0, 1, 17, 100, 239, 240, 255, 256, 257, 511, 600, 1000};
 
 	memset(m, 0, sizeof(*m));
 	m->sender = sender;
@@ -240,8 +240,8 @@ tu_decode(const uint8_t *buf, size_t len, int type)
 	int rc = wire_decode(buf, len, &f, why, sizeof(why));
 
 	if (rc != 0)
-		print_message("wire_decode: %s (%s)\n", error_strerror(rc),
-		    why);
+		print_message(
+		    "wire_decode: %s (%s)\n", error_strerror(rc), why);
 	assert_int_equal(rc, 0);
 	assert_non_null(f);
 	assert_int_equal(f->type, type);
@@ -292,8 +292,8 @@ tu_open(const uint8_t *d, size_t dlen, const struct tu_agency *self,
 	assert_int_equal(tu_delivery_decode(d, dlen, &f), 0);
 	assert_int_equal(f->type, WIRE_DELIVERY);
 	tu_shared(self, sender, shared);
-	rc = envelope_open(&f->u.delivery, self->id, sender->sign_pk, shared,
-	    out);
+	rc = envelope_open(
+	    &f->u.delivery, self->id, sender->sign_pk, shared, out);
 	if (rc != 0)
 		assert_null(*out);
 	wire_frame_free(f);
@@ -371,8 +371,7 @@ tu_add_unknown(ProtobufCMessage *m, uint32_t tag, ProtobufCWireType wt)
 	uint8_t *data;
 	size_t len;
 
-	u = realloc(m->unknown_fields,
-	    (m->n_unknown_fields + 1) * sizeof(*u));
+	u = realloc(m->unknown_fields, (m->n_unknown_fields + 1) * sizeof(*u));
 	assert_non_null(u);
 	m->unknown_fields = u;
 	switch (wt) {
@@ -404,8 +403,8 @@ tu_add_unknown(ProtobufCMessage *m, uint32_t tag, ProtobufCWireType wt)
 #define SIGN_CTX "concordat/manifest/v1"
 
 void
-tu_sign_manifest(const uint8_t *manifest, size_t len, const uint8_t sk[64],
-    uint8_t sig[64])
+tu_sign_manifest(
+    const uint8_t *manifest, size_t len, const uint8_t sk[64], uint8_t sig[64])
 {
 	size_t n = sizeof(SIGN_CTX) - 1;
 	uint8_t *msg = malloc(n + len);
@@ -418,8 +417,8 @@ tu_sign_manifest(const uint8_t *manifest, size_t len, const uint8_t sk[64],
 }
 
 bool
-tu_verify_manifest(const uint8_t *manifest, size_t len,
-    const uint8_t sig[64], const uint8_t pk[32])
+tu_verify_manifest(const uint8_t *manifest, size_t len, const uint8_t sig[64],
+    const uint8_t pk[32])
 {
 	size_t n = sizeof(SIGN_CTX) - 1;
 	uint8_t *msg = malloc(n + len);
@@ -448,7 +447,8 @@ tu_resign(Concordat__Frame *f, const uint8_t *manifest, size_t len,
 size_t
 tu_ad(uint8_t *ad, const uint8_t msg_id[16], int field, const char *recipient)
 {
-	const char *ctx = recipient ? "concordat/wrap/v1" : "concordat/field/v1";
+	const char *ctx =
+	    recipient ? "concordat/wrap/v1" : "concordat/field/v1";
 	size_t n = 0;
 
 	memcpy(ad, ctx, strlen(ctx));

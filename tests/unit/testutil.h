@@ -80,22 +80,21 @@ struct tu_msg {
  * purpose triage_advice, and plaintexts of the lengths given (NULL: random
  * lengths). */
 void tu_msg_init(struct tu_msg *m, const struct tu_agency *sender,
-    const struct tu_agency *const *recipients, size_t n,
-    const size_t *lens);
+    const struct tu_agency *const *recipients, size_t n, const size_t *lens);
 /* Seals m; returns what envelope_seal returned. */
 int tu_seal(struct tu_msg *m);
 void tu_msg_release(struct tu_msg *m);
 
 /* The shared wrapping key of a and b. */
-void tu_shared(const struct tu_agency *own, const struct tu_agency *peer,
-    uint8_t out[32]);
+void tu_shared(
+    const struct tu_agency *own, const struct tu_agency *peer, uint8_t out[32]);
 
 /* ---------------------------------------------------------- frames */
 
 /* Offset of the only occurrence of needle in hay; fails the test when it
  * occurs zero or several times. */
-size_t tu_find(const uint8_t *hay, size_t hlen, const void *needle,
-    size_t nlen);
+size_t tu_find(
+    const uint8_t *hay, size_t hlen, const void *needle, size_t nlen);
 
 /* Decodes buf and asserts it is a frame of the type given. */
 struct wire_frame *tu_decode(const uint8_t *buf, size_t len, int type);
@@ -130,12 +129,12 @@ void tu_set_bytes(ProtobufCBinaryData *b, const void *p, size_t n);
 void tu_set_str(char **s, const char *v);
 /* Appends an unknown field (number tag, varint 1, or bytes "x" when
  * wire_type is length-delimited) to an unpacked message. */
-void tu_add_unknown(ProtobufCMessage *m, uint32_t tag,
-    ProtobufCWireType wire_type);
+void tu_add_unknown(
+    ProtobufCMessage *m, uint32_t tag, ProtobufCWireType wire_type);
 
 /* Ed25519 over "concordat/manifest/v1" || manifest (DESIGN.md §5). */
-void tu_sign_manifest(const uint8_t *manifest, size_t len,
-    const uint8_t sk[64], uint8_t sig[64]);
+void tu_sign_manifest(
+    const uint8_t *manifest, size_t len, const uint8_t sk[64], uint8_t sig[64]);
 bool tu_verify_manifest(const uint8_t *manifest, size_t len,
     const uint8_t sig[64], const uint8_t pk[32]);
 
@@ -149,7 +148,7 @@ void tu_resign(Concordat__Frame *f, const uint8_t *manifest, size_t len,
  * proto/envelope.c: "concordat/field/v1" || msg_id || field, or
  * "concordat/wrap/v1" || msg_id || field || recipient.
  */
-size_t tu_ad(uint8_t *ad, const uint8_t msg_id[16], int field,
-    const char *recipient);
+size_t tu_ad(
+    uint8_t *ad, const uint8_t msg_id[16], int field, const char *recipient);
 
 #endif
