@@ -26,14 +26,6 @@ static const struct yamlconf_key keys[K_COUNT] = {
 	[K_RESEND] = {"resend_after", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
 };
 
-static void
-path_value(struct yamlconf *y, const char *file,
-    const struct yamlconf_node *v, char *out, size_t n)
-{
-	if (v != NULL && fileio_resolve(file, v->str, out, n) != 0)
-		yamlconf_error(y, v, "path too long");
-}
-
 int
 agent_config_load(const char *path, struct agent_config *c,
     struct yamlconf_errors *errs)
@@ -69,14 +61,14 @@ agent_config_load(const char *path, struct agent_config *c,
 			snprintf(c->broker, sizeof(c->broker), "%s",
 			    v[K_BROKER]->str);
 	}
-	path_value(y, path, v[K_BROKER_KEY], c->broker_key,
+	yamlconf_path(y, v[K_BROKER_KEY], c->broker_key,
 	    sizeof(c->broker_key));
-	path_value(y, path, v[K_KEY], c->key, sizeof(c->key));
-	path_value(y, path, v[K_KEYRING], c->keyring, sizeof(c->keyring));
-	path_value(y, path, v[K_SPOOL], c->spool, sizeof(c->spool));
-	path_value(y, path, v[K_PEPPER], c->pepper, sizeof(c->pepper));
+	yamlconf_path(y, v[K_KEY], c->key, sizeof(c->key));
+	yamlconf_path(y, v[K_KEYRING], c->keyring, sizeof(c->keyring));
+	yamlconf_path(y, v[K_SPOOL], c->spool, sizeof(c->spool));
+	yamlconf_path(y, v[K_PEPPER], c->pepper, sizeof(c->pepper));
 	if (v[K_STATE] != NULL)
-		path_value(y, path, v[K_STATE], c->state, sizeof(c->state));
+		yamlconf_path(y, v[K_STATE], c->state, sizeof(c->state));
 	else if (c->spool[0] != '\0' &&
 	    fileio_join(c->state, sizeof(c->state), c->spool, ".state") != 0)
 		yamlconf_error(y, v[K_SPOOL], "spool: path too long");

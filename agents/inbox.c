@@ -59,6 +59,7 @@ inbox_json(struct agent *a, const struct wire_delivery *d,
 	const struct wire_manifest *m = &d->m;
 	char ts[40], now[40];
 	json_t *rec, *fields = json_object();
+	fieldset undecodable = 0;
 
 	for (int f = 1; f <= FIELDS_COUNT; f++) {
 		json_t *v = NULL;
@@ -66,9 +67,12 @@ inbox_json(struct agent *a, const struct wire_delivery *d,
 			continue;
 		if (record_field_decode(f, o->plain[f], o->plain_len[f], &v) !=
 		    0) {
-			log_warn("a field of a verified message is not in the "
-				 "record format: %s left out",
-			    fields_name(f));
+			/* Signed by the sender, but not in the record format:
+			 * say so in the record rather than drop it unseen. */
+			log_warn("%s of a verified message from %s is not in "
+				 "the record format",
+			    fields_name(f), m->sender);
+			undecodable |= FIELDS_BIT(f);
 			continue;
 		}
 		json_object_set_new(fields, fields_name(f), v);
@@ -86,6 +90,9 @@ inbox_json(struct agent *a, const struct wire_delivery *d,
 	    fields, "withheld", agent_fields_json(o->withheld));
 	if (rec == NULL)
 		return NULL;
+	if (undecodable != 0)
+		json_object_set_new(rec, "undecodable",
+		    agent_fields_json(undecodable));
 	json_object_set_new(rec, "in_reply_to",
 	    m->has_in_reply_to ? hex_json(m->in_reply_to, WIRE_MSG_ID_LEN)
 			       : json_null());
@@ -248,6 +255,17 @@ inbox_recover(struct agent *a)
 		size_t got = 0;
 		bool seen = false;
 
+		/* A crash inside fileio_write_atomic leaves its temporary
+		 * file (".tmp.PID.NAME"): a decrypted record, perhaps half
+		 * written, that nothing would ever read or remove. */
+		if (strncmp(n, ".tmp.", 5) == 0) {
+			if (fileio_join(src, sizeof(src), a->dir[DIR_INBOX],
+				n) == 0 &&
+			    unlink(src) == 0)
+				log_info("inbox: removed %s, left by a crash",
+				    n);
+			continue;
+		}
 		if (n[0] != '.' || len != 1 + 32 + strlen(PART_SUFFIX) ||
 		    strcmp(n + 33, PART_SUFFIX) != 0 ||
 		    sodium_hex2bin(id, sizeof(id), n + 1, 32, NULL, &got,

@@ -143,8 +143,11 @@ process_file(struct agent *a, const char *name)
 		fail_file(a, name, errors);
 		goto out;
 	}
-	if (outrecord_parse(buf, len, a->pepper, &r, errors) == 0)
-		check_against_keyring(a, &r, errors);
+	/* All problems at once: the keyring's too, even when the format
+	 * already failed (the recipients that parsed are still in r). */
+	if (outrecord_parse(buf, len, a->pepper, &r, errors) != 0)
+		log_debug("outbox %s: not in the record format", name);
+	check_against_keyring(a, &r, errors);
 	if (json_array_size(errors) > 0) {
 		fail_file(a, name, errors);
 		goto out;

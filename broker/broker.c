@@ -146,6 +146,13 @@ setup_socket(struct broker *b)
 {
 	int one = 1, zero = 0, hs = 5000, hb = 5000, hbt = 15000;
 	int64_t max = WIRE_MAX_FRAME + 1024; /* the frame and its envelope */
+	/*
+	 * Room for an agency's receipts of two whole batches and its window
+	 * of deliveries: replies are sent without waiting, and a full pipe
+	 * would drop a receipt (the default of 1000 is less than the largest
+	 * batch allowed).
+	 */
+	int hwm = 2 * (int)b->cfg.batch + BROKER_WINDOW + 64;
 
 	b->ctx = zmq_ctx_new();
 	if (b->ctx == NULL)
@@ -166,6 +173,7 @@ setup_socket(struct broker *b)
 	    zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &max, sizeof(max)) ||
 	    zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one,
 		sizeof(one)) ||
+	    zmq_setsockopt(b->router, ZMQ_SNDHWM, &hwm, sizeof(hwm)) ||
 	    zmq_setsockopt(b->router, ZMQ_HANDSHAKE_IVL, &hs, sizeof(hs)) ||
 	    zmq_setsockopt(b->router, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb)) ||
 	    zmq_setsockopt(b->router, ZMQ_HEARTBEAT_TIMEOUT, &hbt,
@@ -285,11 +293,15 @@ handle_frame(struct broker *b, MDB_txn *txn, zmq_msg_t *rid,
 
 	const uint8_t *data = zmq_msg_data(body);
 	size_t len = zmq_msg_size(body);
-	/* Peek at the frame type without trusting it: a Submit goes whole to
-	 * the ingest pipeline, which decodes it itself. */
+	/* Decode to learn the frame type: a Submit goes, decoded, to the
+	 * ingest pipeline; a frame that does not decode goes there too, to be
+	 * decoded again for its reason and rejected with it. */
 	rc = wire_decode(data, len, &f, NULL, 0);
 	if (rc != 0 || f->type == WIRE_SUBMIT) {
-		wire_frame_free(f);
+		if (rc != 0 || b->n_replies >= b->cfg.batch) {
+			wire_frame_free(f);
+			f = NULL;
+		}
 		if (b->n_replies >= b->cfg.batch)
 			return; /* cannot happen: the batch is bounded */
 		struct reply *rep = &b->replies[b->n_replies++];
@@ -297,7 +309,7 @@ handle_frame(struct broker *b, MDB_txn *txn, zmq_msg_t *rid,
 		memcpy(rep->rid, zmq_msg_data(rid), rid_len);
 		rep->rid_len = rid_len;
 		snprintf(rep->agency, sizeof(rep->agency), "%s", agency);
-		ingest_submit(b, txn, agency, data, len, rep);
+		ingest_submit(b, txn, agency, data, len, &f, rep);
 		return;
 	}
 	switch (f->type) {
@@ -442,17 +454,25 @@ run_batch(struct broker *b, bool timers)
 		b->n_hellos = 0;
 	}
 	/* Only now, with the commit durable, do receipts go out. */
+	size_t unsent = 0;
 	for (size_t i = 0; i < b->n_replies; i++) {
 		struct reply *rep = &b->replies[i];
 		if (rep->frame != NULL) {
 			if (zmq_send(b->router, rep->rid, rep->rid_len,
-				ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
-				zmq_send(b->router, rep->frame, rep->frame_len,
-				    ZMQ_DONTWAIT);
+				ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+			    zmq_send(b->router, rep->frame, rep->frame_len,
+				ZMQ_DONTWAIT) < 0)
+				unsent++;
 			free(rep->frame);
 			rep->frame = NULL;
 		}
 	}
+	/* The messages are stored; their senders resend after a while and
+	 * get the decisions back with a replay answer. */
+	if (unsent > 0)
+		log_warn("%zu receipts not sent (agency gone or not reading: "
+			 "%s); they are answered when resent",
+		    unsent, zmq_strerror(zmq_errno()));
 	if (rc == 0) {
 		deliver_hellos(b);
 		for (size_t i = 0; i < b->n_peers; i++)

@@ -90,9 +90,14 @@ struct broker {
 	uint64_t accepted, rejected;  /* counters for the log */
 };
 
-/* ingest.c: one Submit frame from agency into txn; fills *rep. */
+/*
+ * ingest.c: one Submit frame from agency into txn; fills *rep. *decoded is
+ * buf already decoded by wire_decode, or NULL; ingest_submit takes it and
+ * sets *decoded to NULL.
+ */
 void ingest_submit(struct broker *b, MDB_txn *txn, const char *agency,
-    const uint8_t *buf, size_t len, struct reply *rep);
+    const uint8_t *buf, size_t len, struct wire_frame **decoded,
+    struct reply *rep);
 
 /* deliver.c */
 struct peer *deliver_peer(struct broker *b, const char *agency);

@@ -28,14 +28,6 @@ static const struct yamlconf_key keys[K_COUNT] = {
 	[K_BATCH] = {"batch", YAMLCONF_INT, 0},
 };
 
-static void
-path_value(struct yamlconf *y, const char *file,
-    const struct yamlconf_node *v, char *out, size_t n)
-{
-	if (v != NULL && fileio_resolve(file, v->str, out, n) != 0)
-		yamlconf_error(y, v, "path too long");
-}
-
 static uint64_t
 duration_value(struct yamlconf *y, const struct yamlconf_node *v,
     uint64_t dflt, const char *what)
@@ -82,10 +74,10 @@ broker_config_load(const char *path, struct broker_config *c,
 			snprintf(c->listen, sizeof(c->listen), "%s",
 			    v[K_LISTEN]->str);
 	}
-	path_value(y, path, v[K_KEY], c->key, sizeof(c->key));
-	path_value(y, path, v[K_KEYRING], c->keyring, sizeof(c->keyring));
-	path_value(y, path, v[K_POLICY], c->policy, sizeof(c->policy));
-	path_value(y, path, v[K_DATA], c->data, sizeof(c->data));
+	yamlconf_path(y, v[K_KEY], c->key, sizeof(c->key));
+	yamlconf_path(y, v[K_KEYRING], c->keyring, sizeof(c->keyring));
+	yamlconf_path(y, v[K_POLICY], c->policy, sizeof(c->policy));
+	yamlconf_path(y, v[K_DATA], c->data, sizeof(c->data));
 	if (v[K_MAP] != NULL) {
 		if (v[K_MAP]->integer < 16 || v[K_MAP]->integer > (1 << 24))
 			yamlconf_error(y, v[K_MAP],

@@ -236,22 +236,28 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 	return ERROR_OK;
 }
 
-/* Steps 1 to 6; on success *fp holds the verified frame. */
+/*
+ * Steps 1 to 6; on success *fp holds the verified frame. When *fp is not
+ * NULL on entry it is buf already decoded (by the loop, which had to look
+ * at the frame's type), and step 1 is not done twice.
+ */
 static int
 check(struct broker *b, MDB_txn *txn, const char *agency,
     const uint8_t *buf, size_t len, struct wire_frame **fp,
     struct reply *rep)
 {
-	struct wire_frame *f = NULL;
+	struct wire_frame *f = *fp;
 	const struct wire_manifest *m;
 	const struct keys_public *sender;
 	struct store_replay rr;
 	char why[256] = "";
 	uint64_t now;
-	int rc;
+	int rc = 0;
 
 	/* 1. size and decode: unknown protobuf fields are rejected. */
-	rc = wire_decode(buf, len, &f, why, sizeof(why));
+	*fp = NULL;
+	if (f == NULL)
+		rc = wire_decode(buf, len, &f, why, sizeof(why));
 	if (rc == 0 && f->type != WIRE_SUBMIT) {
 		rc = ERROR_DECODE;
 		snprintf(why, sizeof(why), "frame is not a submission");
@@ -332,18 +338,22 @@ check(struct broker *b, MDB_txn *txn, const char *agency,
 
 void
 ingest_submit(struct broker *b, MDB_txn *txn, const char *agency,
-    const uint8_t *buf, size_t len, struct reply *rep)
+    const uint8_t *buf, size_t len, struct wire_frame **decoded,
+    struct reply *rep)
 {
-	struct wire_frame *f = NULL;
+	struct wire_frame *f = *decoded;
 	MDB_txn *child = NULL;
 	int rc;
 
+	*decoded = NULL;
 	rep->outcome = 0;
 	rep->n_leaves = 0;
 	/* A child transaction, so that a storage failure undoes only this
 	 * message and the rest of the batch still commits. */
-	if ((rc = store_begin_nested(b->store, txn, &child)) != 0)
+	if ((rc = store_begin_nested(b->store, txn, &child)) != 0) {
+		wire_frame_free(f);
 		goto failed;
+	}
 	rc = check(b, child, agency, buf, len, &f, rep);
 	if (rc == 0 && rep->outcome == 0)
 		rc = accept(b, child, &f->u.submit, rep);

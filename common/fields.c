@@ -59,16 +59,23 @@ fields_format(fieldset set, const char *sep, char *buf, unsigned n)
 	if (n == 0)
 		return buf;
 	buf[0] = '\0';
+	if ((set & FIELDS_ALL) == 0) {
+		snprintf(buf, n, "-");
+		return buf;
+	}
 	for (int f = 1; f <= FIELDS_COUNT; f++) {
 		if (!fields_has(set, f))
 			continue;
 		int w = snprintf(buf + used, n - used, "%s%s",
 		    used ? sep : "", fields_name(f));
-		if (w < 0 || (size_t)w >= n - used)
+		if (w < 0 || (size_t)w >= n - used) {
+			/* Too small: say so rather than show a shorter set. */
+			if (n >= 4)
+				snprintf(buf + (used < n - 4 ? used : n - 4),
+				    4, "...");
 			break;
+		}
 		used += (size_t)w;
 	}
-	if (used == 0)
-		snprintf(buf, n, "-");
 	return buf;
 }

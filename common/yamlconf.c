@@ -824,3 +824,12 @@ yamlconf_item(const struct yamlconf_node *node, size_t i)
 		return node->items[i];
 	return NULL;
 }
+
+void
+yamlconf_path(struct yamlconf *y, const struct yamlconf_node *node, char *out,
+    size_t n)
+{
+	if (node != NULL &&
+	    fileio_resolve(yamlconf_name(y), node->str, out, n) != 0)
+		yamlconf_error(y, node, "path too long");
+}

@@ -196,6 +196,14 @@ size_t yamlconf_count(const struct yamlconf_node *node);
 const struct yamlconf_node *yamlconf_item(
     const struct yamlconf_node *node, size_t i);
 
+/*
+ * A path written in the file at node: into out (size n), absolute, relative
+ * paths taken from the file's folder (fileio_resolve). Adds "path too
+ * long" for node when it does not fit. node NULL leaves out untouched.
+ */
+void yamlconf_path(struct yamlconf *y, const struct yamlconf_node *node,
+    char *out, size_t n);
+
 /* "a string", "nothing" (null), "a list", "a mapping": for messages. */
 const char *yamlconf_kind_name(const struct yamlconf_node *node);
 

@@ -97,18 +97,24 @@ keys_pepper_free(uint8_t *pepper)
 		sodium_free(pepper);
 }
 
-/* The ten digits of s into out (11 bytes), spaces between groups allowed. */
+/*
+ * The ten digits of s into out (11 bytes): "9434765919", or written in
+ * the NHS's 3-3-4 groups, "943 476 5919".
+ */
 static bool
 nhs_digits(const char *s, char out[11])
 {
-	size_t n = 0;
+	size_t len = strlen(s), n = 0;
+	bool grouped = len == 12 && s[3] == ' ' && s[7] == ' ';
 
-	for (; *s != '\0'; s++) {
-		if (*s == ' ' && n > 0 && s[1] != '\0' && s[1] != ' ')
+	if (len != 10 && !grouped)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (grouped && (i == 3 || i == 7))
 			continue;
-		if (*s < '0' || *s > '9' || n == 10)
+		if (s[i] < '0' || s[i] > '9')
 			return false;
-		out[n++] = *s;
+		out[n++] = s[i];
 	}
 	out[n] = '\0';
 	return n == 10;

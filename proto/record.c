@@ -16,6 +16,7 @@
 
 #define MAX_DEPTH 4
 #define MAX_LIST 64
+#define RECORD_UINT_MAX 200 /* the only number is an age */
 #define LEVEL_PREFIX "LEVEL_"
 
 static const ProtobufCMessageDescriptor *const descs[FIELDS_COUNT + 1] = {
@@ -160,9 +161,10 @@ set_field(const ProtobufCFieldDescriptor *fd, char *msg, const json_t *v,
 	}
 	case PROTOBUF_C_TYPE_UINT32: {
 		json_int_t i = json_integer_value(v);
-		if (!json_is_integer(v) || i < 0 || i > 200)
+		if (!json_is_integer(v) || i < 0 || i > RECORD_UINT_MAX)
 			return fail(why, whylen, path,
-			    "expected a whole number from 0 to 200");
+			    "expected a whole number from 0 to %d",
+			    RECORD_UINT_MAX);
 		uint32_t u = (uint32_t)i;
 		memcpy(slot, &u, sizeof(u));
 		*has = 1;
@@ -306,6 +308,11 @@ value_json(const ProtobufCFieldDescriptor *fd, const char *slot, int *err)
 	case PROTOBUF_C_TYPE_UINT32: {
 		uint32_t u;
 		memcpy(&u, slot, sizeof(u));
+		if (u > RECORD_UINT_MAX) {
+			/* Out of the range the encoder allows. */
+			*err = ERROR_DECODE;
+			return NULL;
+		}
 		return json_integer(u);
 	}
 	case PROTOBUF_C_TYPE_ENUM: {

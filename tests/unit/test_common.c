@@ -1,10 +1,6 @@
 /*
  * Unit tests of the common layer: the B8 field table, identifier checks,
  * careful file I/O and RFC 3339 clocks.
- *
- * Tests of known bugs in common/ that are not fixed yet are in a second
- * group, run when CONCORDAT_KNOWN_BUGS is set in the environment; move each
- * into the first group when its bug is fixed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -405,7 +401,7 @@ test_error_strings(void **state)
 	assert_string_equal(error_strerror(ERROR_PERM), "permission refused");
 }
 
-/* ------------------------------------------ known bugs, not yet fixed */
+/* ------------------------------------------------- bugs found, fixed */
 
 /*
  * common/clock.c: an offset with a one-digit hour ("+1:00") is read by
@@ -448,15 +444,9 @@ main(void)
 	        test_fileio_mkdirs_join, setup, teardown),
 	    cmocka_unit_test(test_clock),
 	    cmocka_unit_test(test_error_strings),
-	};
-	const struct CMUnitTest known_bugs[] = {
 	    cmocka_unit_test(test_bug_clock_short_offset),
 	    cmocka_unit_test(test_bug_clock_impossible_dates),
 	};
-	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
-	if (getenv("CONCORDAT_KNOWN_BUGS") != NULL)
-		rc += cmocka_run_group_tests_name(
-		    "known_bugs", known_bugs, NULL, NULL);
-	return rc;
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
