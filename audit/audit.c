@@ -15,17 +15,17 @@
 #include "common/fileio.h"
 
 static const char *const db_names[DB_COUNT] = {
-	[DB_META] = "audit.meta",
-	[DB_LEAVES] = "audit.leaves",
-	[DB_NODES] = "audit.nodes",
-	[DB_CHECKPOINTS] = "audit.checkpoints",
-	[DB_SUBJECT] = "audit.subject",
-	[DB_AGENCY] = "audit.agency",
-	[DB_MSGID] = "audit.msgid",
-	[DB_TIME] = "audit.time",
-	[DB_PURPOSE] = "audit.purpose",
-	[DB_RULE] = "audit.rule",
-	[DB_TAG] = "audit.tag",
+    [DB_META] = "audit.meta",
+    [DB_LEAVES] = "audit.leaves",
+    [DB_NODES] = "audit.nodes",
+    [DB_CHECKPOINTS] = "audit.checkpoints",
+    [DB_SUBJECT] = "audit.subject",
+    [DB_AGENCY] = "audit.agency",
+    [DB_MSGID] = "audit.msgid",
+    [DB_TIME] = "audit.time",
+    [DB_PURPOSE] = "audit.purpose",
+    [DB_RULE] = "audit.rule",
+    [DB_TAG] = "audit.tag",
 };
 
 _Static_assert(DB_COUNT == AUDIT_DBS, "AUDIT_DBS counts audit's databases");
@@ -190,9 +190,9 @@ audit_open(MDB_env *env, MDB_txn *txn, const char *origin, unsigned flags,
 	if (rc == ERROR_NOTFOUND && (flags & AUDIT_RDONLY) == 0) {
 		/* A new log: record what it is. */
 		if ((rc = meta_put(a, txn, "version", AUDIT_VERSION,
-			 strlen(AUDIT_VERSION))) != 0 ||
+		         strlen(AUDIT_VERSION))) != 0 ||
 		    (rc = meta_put(a, txn, "origin", origin, strlen(origin))) !=
-			0)
+		        0)
 			goto out;
 		snprintf(a->origin, sizeof(a->origin), "%s", origin);
 		rc = ERROR_OK;
@@ -263,8 +263,8 @@ struct store_arg {
 
 /* merkle_store.get over audit.nodes. */
 static int
-node_get(void *arg, unsigned level, uint64_t index,
-    uint8_t out[MERKLE_HASH_LEN])
+node_get(
+    void *arg, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
 {
 	struct store_arg *s = arg;
 	uint8_t key[AUDIT_NODE_KEY];
@@ -274,7 +274,8 @@ node_get(void *arg, unsigned level, uint64_t index,
 	audit_node_key(key, level, index);
 	rc = mdb_get(s->txn, s->a->dbi[DB_NODES], &k, &v);
 	if (rc == MDB_NOTFOUND)
-		return ERROR_TAMPERED; /* asked only for nodes that must exist */
+		return ERROR_TAMPERED; /* asked only for nodes that must exist
+		                        */
 	if (rc != 0)
 		return audit_mdb_error(rc);
 	if (v.mv_size != MERKLE_HASH_LEN)
@@ -310,8 +311,8 @@ check_size(struct audit *a, MDB_txn *txn, uint64_t size)
 }
 
 int
-audit_root(struct audit *a, MDB_txn *txn, uint64_t size,
-    uint8_t root[MERKLE_HASH_LEN])
+audit_root(
+    struct audit *a, MDB_txn *txn, uint64_t size, uint8_t root[MERKLE_HASH_LEN])
 {
 	struct store_arg arg = {a, txn};
 	struct merkle_store s = {node_get, &arg};
@@ -337,8 +338,8 @@ audit_inclusion(struct audit *a, MDB_txn *txn, uint64_t index, uint64_t size,
 }
 
 int
-audit_consistency(struct audit *a, MDB_txn *txn, uint64_t size1,
-    uint64_t size2, uint8_t path[][MERKLE_HASH_LEN], size_t *n)
+audit_consistency(struct audit *a, MDB_txn *txn, uint64_t size1, uint64_t size2,
+    uint8_t path[][MERKLE_HASH_LEN], size_t *n)
 {
 	struct store_arg arg = {a, txn};
 	struct merkle_store s = {node_get, &arg};
@@ -374,8 +375,8 @@ audit_leaf(struct audit *a, MDB_txn *txn, uint64_t seq, const uint8_t **leaf,
 void
 audit_type_tag(int type, char out[AUDIT_TAG_MAX])
 {
-	snprintf(out, AUDIT_TAG_MAX, "%s%s", AUDIT_TAG_TYPE,
-	    event_type_name(type));
+	snprintf(
+	    out, AUDIT_TAG_MAX, "%s%s", AUDIT_TAG_TYPE, event_type_name(type));
 }
 
 static int
@@ -412,8 +413,8 @@ index_names(struct audit *a, MDB_txn *txn, enum audit_db db,
 }
 
 static int
-index_event(struct audit *a, MDB_txn *txn, const struct event *ev,
-    const uint8_t seq[8])
+index_event(
+    struct audit *a, MDB_txn *txn, const struct event *ev, const uint8_t seq[8])
 {
 	const char *names[EVENT_MAX_LIST + 2];
 	char tag[AUDIT_TAG_MAX];
@@ -423,16 +424,17 @@ index_event(struct audit *a, MDB_txn *txn, const struct event *ev,
 
 	if (ev->has_subject_ref &&
 	    (rc = index_put(a, txn, DB_SUBJECT, ev->subject_ref,
-		 sizeof(ev->subject_ref), seq)) != 0)
+	         sizeof(ev->subject_ref), seq)) != 0)
 		return rc;
-	if (ev->has_msg_id && (rc = index_put(a, txn, DB_MSGID, ev->msg_id,
-				   sizeof(ev->msg_id), seq)) != 0)
+	if (ev->has_msg_id &&
+	    (rc = index_put(
+	         a, txn, DB_MSGID, ev->msg_id, sizeof(ev->msg_id), seq)) != 0)
 		return rc;
 	audit_be64_put(time, ev->time_ms);
 	if ((rc = index_put(a, txn, DB_TIME, time, sizeof(time), seq)) != 0)
 		return rc;
 	if ((rc = index_put(a, txn, DB_PURPOSE, ev->purpose,
-		 strlen(ev->purpose), seq)) != 0)
+	         strlen(ev->purpose), seq)) != 0)
 		return rc;
 	if (ev->sender[0] != '\0')
 		names[n++] = ev->sender;
@@ -451,14 +453,14 @@ index_event(struct audit *a, MDB_txn *txn, const struct event *ev,
 		return rc;
 	if (ev->breakglass &&
 	    (rc = index_put(a, txn, DB_TAG, AUDIT_TAG_BREAKGLASS,
-		 strlen(AUDIT_TAG_BREAKGLASS), seq)) != 0)
+	         strlen(AUDIT_TAG_BREAKGLASS), seq)) != 0)
 		return rc;
 	return ERROR_OK;
 }
 
 int
-audit_append(struct audit *a, MDB_txn *txn, const struct event *ev,
-    uint64_t *seq)
+audit_append(
+    struct audit *a, MDB_txn *txn, const struct event *ev, uint64_t *seq)
 {
 	struct store_arg arg = {a, txn};
 	uint8_t *leaf = NULL, key[8], hash[MERKLE_HASH_LEN];
@@ -517,8 +519,8 @@ out:
 
 /* Fills head from a stored note; the note must say size. */
 static int
-head_from_note(struct audit *a, const MDB_val *v, uint64_t size,
-    struct audit_head *head)
+head_from_note(
+    struct audit *a, const MDB_val *v, uint64_t size, struct audit_head *head)
 {
 	if (v->mv_size == 0 || v->mv_size >= sizeof(head->text))
 		return ERROR_TAMPERED;
@@ -578,8 +580,8 @@ audit_checkpoint(struct audit *a, MDB_txn *txn,
 	snprintf(head->cp.origin, sizeof(head->cp.origin), "%s", a->origin);
 	head->cp.size = size;
 	if ((rc = audit_root(a, txn, size, head->cp.root)) != 0 ||
-	    (rc = checkpoint_sign(&head->cp, sk, head->text,
-		 sizeof(head->text), &head->text_len)) != 0)
+	    (rc = checkpoint_sign(&head->cp, sk, head->text, sizeof(head->text),
+	         &head->text_len)) != 0)
 		return rc;
 	audit_be64_put(key, size);
 	v.mv_size = head->text_len;

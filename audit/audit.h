@@ -27,14 +27,15 @@
  *	then, and only then, send receipts carrying head.text and the paths.
  *
  * Any ERROR_* from audit_append or audit_checkpoint leaves the transaction
- * unusable: the broker aborts it and refuses the messages. ERROR_MAPFULL
+ * unusable: the broker aborts it (or the child transaction it appended
+ * in) and refuses the messages. ERROR_MAPFULL
  * (LMDB's map is full) and ERROR_NOSPC (the disk is full) are retryable
  * refusals (WIRE_REASON_STORAGE_FULL).
  *
  * Readers (`concordat audit`, the broker answering a ProofRequest) use a
  * read-only transaction and never block the writer.
  *
- * audit's databases are all named "audit.*" (see audit.c for the layout);
+ * audit's databases are all named "audit.*" (layout in audit_int.h);
  * the broker names its own, at most AUDIT_BROKER_DBS of them, otherwise.
  */
 #ifndef AUDIT_AUDIT_H
@@ -51,8 +52,8 @@
 #include "common/error.h"
 #include "proto/event.h"
 
-#define AUDIT_DBS 11	    /* named databases audit itself opens */
-#define AUDIT_BROKER_DBS 8 /* room left in the environment for the broker */
+#define AUDIT_DBS             11 /* named databases audit itself opens */
+#define AUDIT_BROKER_DBS      8 /* room left in the environment for the broker */
 #define AUDIT_MAPSIZE_DEFAULT ((size_t)16 << 30) /* 16 GiB of address space */
 
 /* Flags for audit_env_open and audit_open. */
@@ -75,8 +76,8 @@
  * LMDB forbids opening the same environment twice in one process: close
  * one before opening another on the same folder.
  */
-WUR int audit_env_open(const char *dir, size_t mapsize, unsigned flags,
-    MDB_env **out);
+WUR int audit_env_open(
+    const char *dir, size_t mapsize, unsigned flags, MDB_env **out);
 
 /* mdb_env_close; NULL is a no-op. Every transaction must have ended. */
 void audit_env_close(MDB_env *env);
@@ -122,9 +123,10 @@ struct audit;
  * a string it must equal; a folder without an audit log gives
  * ERROR_NOTFOUND.
  *
- * The handles become usable in other transactions once txn commits (a
- * read-only txn may also just be used on and then committed). On success
- * the caller frees *out with audit_free after its last transaction.
+ * The handles are usable at once in txn, and in other transactions once
+ * txn commits (LMDB's rule for mdb_dbi_open; a reader may instead keep
+ * using txn, as `concordat audit` does). On success the caller frees *out
+ * with audit_free after its last transaction.
  */
 WUR int audit_open(MDB_env *env, MDB_txn *txn, const char *origin,
     unsigned flags, struct audit **out);
@@ -142,12 +144,12 @@ const char *audit_origin(const struct audit *a);
  * durable before the caller commits. ERROR_MAPFULL / ERROR_NOSPC as above;
  * ERROR_TAMPERED when the stored log is not in the shape appends leave it.
  */
-WUR int audit_append(struct audit *a, MDB_txn *txn, const struct event *ev,
-    uint64_t *seq);
+WUR int audit_append(
+    struct audit *a, MDB_txn *txn, const struct event *ev, uint64_t *seq);
 
 /* The state of the log a checkpoint signs, with the note itself. */
 struct audit_head {
-	struct checkpoint cp;	   /* origin, size, root */
+	struct checkpoint cp;      /* origin, size, root */
 	char text[CHECKPOINT_MAX]; /* the signed note, NUL-terminated */
 	size_t text_len;
 };
@@ -209,7 +211,7 @@ struct audit_filter {
 	const char *agency;  /* sender, recipient or listed recipient */
 	const char *purpose; /* NULL: any */
 	const char *rule;    /* among the event's rules */
-	int type;	     /* enum event_type, 0: any */
+	int type;            /* enum event_type, 0: any */
 	bool breakglass;     /* only break-glass events */
 	uint64_t since_ms;   /* time_ms >= since_ms */
 	uint64_t until_ms;   /* time_ms < until_ms; 0: no upper bound */
@@ -231,8 +233,7 @@ struct audit_plan {
  * non-zero return from row stops the query and is returned. plan may be
  * NULL.
  */
-WUR int audit_query(struct audit *a, MDB_txn *txn,
-    const struct audit_filter *f,
+WUR int audit_query(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
     int (*row)(void *arg, uint64_t seq, const struct event *ev), void *arg,
     struct audit_plan *plan);
 
@@ -254,8 +255,7 @@ enum audit_stat {
  * receives the number of break-glass events.
  */
 WUR int audit_query_stats(struct audit *a, MDB_txn *txn,
-    int (*fn)(void *arg, enum audit_stat stat, const char *key,
-	uint64_t count),
+    int (*fn)(void *arg, enum audit_stat stat, const char *key, uint64_t count),
     void *arg, uint64_t *breakglass);
 
 /* ------------------------------------------------------------- verify */
@@ -266,7 +266,7 @@ struct audit_verify_result {
 	uint64_t checkpoints; /* checkpoints whose signature and root held */
 	bool has_latest;
 	struct checkpoint latest; /* the last good checkpoint */
-	bool has_bad_leaf;	  /* first leaf at fault, when known */
+	bool has_bad_leaf;        /* first leaf at fault, when known */
 	uint64_t bad_leaf;
 	bool has_bad_checkpoint; /* size of the first bad checkpoint */
 	uint64_t bad_checkpoint;

@@ -24,18 +24,20 @@
 #include "common/urgency.h"
 #include "keys/keys.h"
 
-#define EX_INVALID 1		 /* check-proof: the proof does not hold */
-#define PROOF_FILE_MAX (1 << 20) /* a proof file larger than this is refused */
+#define EX_INVALID 1 /* check-proof: the proof does not hold */
+#define PROOF_FILE_MAX                                                         \
+	(1 << 20) /* a proof file larger than this is refused                  \
+	           */
 
 static const char usage_text[] =
     "usage: concordat audit query --data DIR [--subject NHS --pepper FILE |\n"
     "           --subject-ref HEX] [--msg-id HEX] [--agency A] [--purpose P]\n"
     "           [--rule R] [--breakglass] [--event TYPE] [--since T]\n"
     "           [--until T] [--json | --csv]\n"
-    "       concordat audit report --data DIR --subject NHS --pepper FILE "
-    "[--json]\n"
+    "       concordat audit report --data DIR --subject NHS --pepper FILE\n"
+    "           [--since T] [--until T] [--json]\n"
     "       concordat audit verify --data DIR --broker-key FILE\n"
-    "       concordat audit prove --data DIR --seq N [--json]\n"
+    "       concordat audit prove --data DIR --seq N | --from SIZE [--json]\n"
     "       concordat audit stats --data DIR [--json]\n"
     "       concordat audit check-proof [--broker-key FILE] FILE.json\n"
     "\n"
@@ -43,7 +45,8 @@ static const char usage_text[] =
     "report       a subject access report: every disclosure about a person\n"
     "verify       recompute the log's Merkle tree and check every signed\n"
     "             checkpoint\n"
-    "prove        the inclusion proof of one entry in the latest checkpoint\n"
+    "prove        the inclusion proof of one entry, or the consistency proof\n"
+    "             from an older tree size, to the latest checkpoint\n"
     "stats        counts by event type, agency, purpose and rule\n"
     "check-proof  verify an inclusion or consistency proof file (RFC 6962)\n"
     "\n"
@@ -63,8 +66,7 @@ usage(FILE *f, int code)
  * (glibc then starts afresh), as audit_cli may run many times in a process.
  */
 static int
-next_opt(const char *verb, int argc, char **argv,
-    const struct option *longopts)
+next_opt(const char *verb, int argc, char **argv, const struct option *longopts)
 {
 	int c;
 
@@ -81,8 +83,8 @@ next_opt(const char *verb, int argc, char **argv,
 static int
 missing(const char *verb, const char *what)
 {
-	return cliutil_fail(EX_USAGE, "audit %s: missing %s (see --help)",
-	    verb, what);
+	return cliutil_fail(
+	    EX_USAGE, "audit %s: missing %s (see --help)", verb, what);
 }
 
 /* The log a verb reads, in one read-only transaction. */
@@ -129,16 +131,16 @@ open_log(const char *verb, const char *dir, struct reader *r)
 	if (rc == ERROR_NOTFOUND) {
 		close_log(r);
 		return cliutil_fail(EX_NOINPUT,
-		    "audit %s: %s: not an audit log (no audit databases)",
-		    verb, dir);
+		    "audit %s: %s: not an audit log (no audit databases)", verb,
+		    dir);
 	}
 	if (rc != 0) {
 		close_log(r);
-		return cliutil_fail(rc == ERROR_CONFIG ? EX_DATAERR
-						       : cliutil_exit_code(rc),
+		return cliutil_fail(
+		    rc == ERROR_CONFIG ? EX_DATAERR : cliutil_exit_code(rc),
 		    "audit %s: %s: %s", verb, dir,
 		    rc == ERROR_CONFIG ? "unsupported audit log version"
-				       : error_strerror(rc));
+		                       : error_strerror(rc));
 	}
 	return EX_OK;
 }
@@ -180,8 +182,8 @@ subject_ref(const char *verb, const char *nhs, const char *pepper_path,
 		return cliutil_fail(cliutil_exit_code(rc),
 		    "audit %s: pepper %s: %s", verb, pepper_path,
 		    rc == ERROR_PERM ? "refused: a symlink, or readable by "
-				       "group or others (chmod 600)"
-				     : error_strerror(rc));
+		                       "group or others (chmod 600)"
+		                     : error_strerror(rc));
 	rc = keys_subject_ref_nhs(pepper, nhs, ref);
 	keys_pepper_free(pepper);
 	if (rc != 0)
@@ -203,6 +205,27 @@ parse_u64(const char *s, uint64_t *v)
 		return ERROR_INVAL;
 	*v = n;
 	return ERROR_OK;
+}
+
+/* --since or --until (c 'f' or 'u') into *ms; a sysexits code. */
+static int
+parse_time(const char *verb, int c, const char *arg, uint64_t *ms)
+{
+	if (clock_parse(arg, ms) != 0)
+		return cliutil_fail(EX_USAGE,
+		    "audit %s: --%s '%s': not an RFC 3339 time or a date", verb,
+		    c == 'f' ? "since" : "until", arg);
+	return EX_OK;
+}
+
+/* The time range of f, checked; a sysexits code. */
+static int
+check_range(const char *verb, const struct audit_filter *f)
+{
+	if (f->until_ms != 0 && f->until_ms <= f->since_ms)
+		return cliutil_fail(EX_USAGE,
+		    "audit %s: --until must be later than --since", verb);
+	return EX_OK;
 }
 
 /* "mental_health_trust" -> "mental health trust", in place in buf. */
@@ -228,28 +251,28 @@ static const struct column {
 	const char *head;
 	int width;
 } columns[] = {
-	{"seq", "SEQ", 7},
-	{"time", "TIME", 24},
-	{"type", "EVENT", 18},
-	{"msg_id", NULL, 0},
-	{"sender", "FROM", 19},
-	{"recipient", "TO", 19},
-	{"recipients", NULL, 0},
-	{"purpose", "PURPOSE", 16},
-	{"urgency", NULL, 0},
-	{"kind", NULL, 0},
-	{"subject_ref", NULL, 0},
-	{"breakglass", "BG", 3},
-	{"disclosed", "DISCLOSED", 0},
-	{"withheld", NULL, 0},
-	{"rules", "RULES", 0},
-	{"bases", NULL, 0},
-	{"obligations", NULL, 0},
-	{"policy_sha256", NULL, 0},
-	{"justification", NULL, 0},
-	{"reason", "REASON", 0},
-	{"detail", NULL, 0},
-	{"peer", NULL, 0},
+    {"seq", "SEQ", 7},
+    {"time", "TIME", 24},
+    {"type", "EVENT", 18},
+    {"msg_id", NULL, 0},
+    {"sender", "FROM", 19},
+    {"recipient", "TO", 19},
+    {"recipients", NULL, 0},
+    {"purpose", "PURPOSE", 16},
+    {"urgency", NULL, 0},
+    {"kind", NULL, 0},
+    {"subject_ref", NULL, 0},
+    {"breakglass", "BG", 3},
+    {"disclosed", "DISCLOSED", 0},
+    {"withheld", NULL, 0},
+    {"rules", "RULES", 0},
+    {"bases", NULL, 0},
+    {"obligations", NULL, 0},
+    {"policy_sha256", NULL, 0},
+    {"justification", NULL, 0},
+    {"reason", "REASON", 0},
+    {"detail", NULL, 0},
+    {"peer", NULL, 0},
 };
 #define N_COLUMNS (sizeof(columns) / sizeof(columns[0]))
 
@@ -286,7 +309,7 @@ field_list(fieldset set)
 	for (int f = 1; a != NULL && f <= FIELDS_COUNT; f++)
 		if (fields_has(set, f) &&
 		    json_array_append_new(a, json_string(fields_name(f))) !=
-			0) {
+		        0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -309,20 +332,20 @@ event_row(uint64_t seq, const struct event *ev)
 	v[i++] = hex_string(ev->msg_id, sizeof(ev->msg_id), ev->has_msg_id);
 	v[i++] = json_string(ev->sender);
 	v[i++] = json_string(ev->recipient);
-	v[i++] = string_list(ev->recipients[0], sizeof(ev->recipients[0]),
-	    ev->n_recipients);
+	v[i++] = string_list(
+	    ev->recipients[0], sizeof(ev->recipients[0]), ev->n_recipients);
 	v[i++] = json_string(ev->purpose);
 	v[i++] = json_string(ev->urgency ? urgency_name(ev->urgency) : "");
 	v[i++] = json_string(ev->kind ? urgency_kind_name(ev->kind) : "");
-	v[i++] = hex_string(ev->subject_ref, sizeof(ev->subject_ref),
-	    ev->has_subject_ref);
+	v[i++] = hex_string(
+	    ev->subject_ref, sizeof(ev->subject_ref), ev->has_subject_ref);
 	v[i++] = json_boolean(ev->breakglass);
 	v[i++] = field_list(ev->disclosed);
 	v[i++] = field_list(ev->withheld);
 	v[i++] = string_list(ev->rules[0], sizeof(ev->rules[0]), ev->n_rules);
 	v[i++] = string_list(ev->bases[0], sizeof(ev->bases[0]), ev->n_bases);
-	v[i++] = string_list(ev->obligations[0], sizeof(ev->obligations[0]),
-	    ev->n_obligations);
+	v[i++] = string_list(
+	    ev->obligations[0], sizeof(ev->obligations[0]), ev->n_obligations);
 	v[i++] = hex_string(ev->policy_sha256, sizeof(ev->policy_sha256),
 	    ev->has_policy_sha256);
 	v[i++] = json_string(ev->justification);
@@ -355,10 +378,12 @@ cell_text(const json_t *v, const char *sep, bool table, char *buf, size_t n)
 	if (json_is_string(v)) {
 		snprintf(buf, n, "%s", json_string_value(v));
 	} else if (json_is_integer(v)) {
-		snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		snprintf(
+		    buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	} else if (json_is_boolean(v)) {
 		snprintf(buf, n, "%s",
-		    table ? (json_is_true(v) ? "yes" : "") : (json_is_true(v) ? "true" : "false"));
+		    table ? (json_is_true(v) ? "yes" : "")
+		          : (json_is_true(v) ? "true" : "false"));
 	} else if (json_is_array(v)) {
 		json_array_foreach(v, i, e)
 		{
@@ -396,9 +421,22 @@ struct printer {
 	uint64_t rows;
 };
 
+/* Ends a table line: no trailing blanks. */
+static void
+table_end(FILE *out, char *line, size_t len)
+{
+	while (len > 0 && line[len - 1] == ' ')
+		len--;
+	fwrite(line, 1, len, out);
+	fputc('\n', out);
+}
+
 static void
 print_header(struct printer *p)
 {
+	char line[512];
+	size_t at = 0;
+
 	if (p->format == FORMAT_CSV) {
 		for (size_t i = 0; i < N_COLUMNS; i++) {
 			fputs(i > 0 ? "," : "", p->out);
@@ -408,23 +446,25 @@ print_header(struct printer *p)
 	} else if (p->format == FORMAT_TABLE) {
 		for (size_t i = 0; i < N_COLUMNS; i++)
 			if (columns[i].head != NULL)
-				fprintf(p->out, "%-*s ", columns[i].width,
-				    columns[i].head);
-		fputc('\n', p->out);
+				at += (size_t)snprintf(line + at,
+				    sizeof(line) - at, "%-*s ",
+				    columns[i].width, columns[i].head);
+		table_end(p->out, line, at);
 	}
 }
 
 static int
 print_row(struct printer *p, const json_t *row)
 {
-	char text[8192];
+	char text[8192], line[16384];
+	size_t at = 0;
 
 	p->rows++;
 	if (p->format == FORMAT_JSON) {
 		if (json_dumpf(row, p->out, JSON_COMPACT) != 0)
 			return ERROR_IO;
 		fputc('\n', p->out);
-		return ERROR_OK;
+		return ferror(p->out) ? ERROR_IO : ERROR_OK;
 	}
 	for (size_t i = 0; i < N_COLUMNS; i++) {
 		const json_t *v = json_object_get(row, columns[i].key);
@@ -443,12 +483,15 @@ print_row(struct printer *p, const json_t *row)
 			    text, sizeof(text));
 		if (text[0] == '\0')
 			snprintf(text, sizeof(text), "-");
-		fprintf(p->out, "%-*s ", columns[i].width, text);
+		if (at < sizeof(line))
+			at += (size_t)snprintf(line + at, sizeof(line) - at,
+			    "%-*s ", columns[i].width, text);
 	}
 	if (p->format == FORMAT_CSV)
 		fputs("\r\n", p->out);
 	else
-		fputc('\n', p->out);
+		table_end(
+		    p->out, line, at < sizeof(line) ? at : sizeof(line) - 1);
 	return ferror(p->out) ? ERROR_IO : ERROR_OK;
 }
 
@@ -518,8 +561,7 @@ cmd_query(int argc, char **argv)
 
 	memset(&f, 0, sizeof(f));
 	optind = 0;
-	while ((c = next_opt("query", argc, argv, opts)) !=
-	    -1) {
+	while ((c = next_opt("query", argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'd':
 			dir = optarg;
@@ -546,13 +588,15 @@ cmd_query(int argc, char **argv)
 		case 'P':
 			if (!ident_name_valid(optarg))
 				return cliutil_fail(EX_USAGE,
-				    "audit query: invalid purpose '%s'", optarg);
+				    "audit query: invalid purpose '%s'",
+				    optarg);
 			f.purpose = optarg;
 			break;
 		case 'r':
 			if (!ident_name_valid(optarg))
 				return cliutil_fail(EX_USAGE,
-				    "audit query: invalid rule id '%s'", optarg);
+				    "audit query: invalid rule id '%s'",
+				    optarg);
 			f.rule = optarg;
 			break;
 		case 'b':
@@ -567,12 +611,9 @@ cmd_query(int argc, char **argv)
 			break;
 		case 'f':
 		case 'u':
-			if (clock_parse(optarg, c == 'f' ? &f.since_ms
-							 : &f.until_ms) != 0)
-				return cliutil_fail(EX_USAGE,
-				    "audit query: --%s '%s': not an RFC 3339 "
-				    "time or a date",
-				    c == 'f' ? "since" : "until", optarg);
+			if ((rc = parse_time("query", c, optarg,
+			         c == 'f' ? &f.since_ms : &f.until_ms)) != 0)
+				return rc;
 			break;
 		case 'j':
 			p.format = FORMAT_JSON;
@@ -619,17 +660,16 @@ cmd_query(int argc, char **argv)
 			    msgid);
 		f.has_msg_id = true;
 	}
-	if (f.until_ms != 0 && f.until_ms <= f.since_ms)
-		return cliutil_fail(EX_USAGE,
-		    "audit query: --until must be later than --since");
+	if ((rc = check_range("query", &f)) != 0)
+		return rc;
 	if ((rc = open_log("query", dir, &r)) != 0)
 		return rc;
 	print_header(&p);
 	rc = audit_query(r.a, r.txn, &f, query_row, &p, NULL);
 	close_log(&r);
 	if (rc != 0)
-		return cliutil_fail(cliutil_exit_code(rc), "audit query: %s: %s",
-		    dir, error_strerror(rc));
+		return cliutil_fail(cliutil_exit_code(rc),
+		    "audit query: %s: %s", dir, error_strerror(rc));
 	if (fflush(stdout) != 0)
 		return cliutil_fail(EX_IOERR, "audit query: writing: failed");
 	return EX_OK;
@@ -639,41 +679,42 @@ cmd_query(int argc, char **argv)
 
 /* The B8 fields in the plain words of a subject access report. */
 static const char *const field_words[FIELDS_COUNT + 1] = {
-	[FIELD_IDENTITY] = "your name, address and contact details (or a "
-			   "description of you)",
-	[FIELD_RELATIVES] = "relatives, friends or carers to contact (for "
-			    "a child: family and school)",
-	[FIELD_DEMOGRAPHICS] = "your gender and age",
-	[FIELD_COMMUNICATION] = "your language and communication needs (for "
-				"example an interpreter or sign language)",
-	[FIELD_PRESENTATION] = "a description of how you were behaving and "
-			       "presenting",
-	[FIELD_SUBSTANCES] = "whether you were likely to be affected by drink "
-			     "or drugs",
-	[FIELD_PHYSICAL_NEEDS] = "physical impairments, prescribed medicines "
-				 "and dietary needs",
-	[FIELD_SERVICES] = "your contact with your GP and mental health "
-			   "services (team and professional)",
-	[FIELD_CRISIS_PLAN] = "your crisis plan or other advance statements",
-	[FIELD_CLINICAL] = "clinical information (for example medication or "
-			   "psychological therapy)",
-	[FIELD_RISKS] = "risks (self-harm, suicide, aggression, confusion, "
-			"impaired judgement, self-neglect, going missing)",
-	[FIELD_HEALTH] = "relevant health information (for example "
-			 "diabetes)",
-	[FIELD_DEPENDENTS] = "children, dependents or pets, and other things "
-			     "to plan the response around",
+    [FIELD_IDENTITY] = "your name, address and contact details (or a "
+                       "description of you)",
+    [FIELD_RELATIVES] = "relatives, friends or carers to contact (for "
+                        "a child: family and school)",
+    [FIELD_DEMOGRAPHICS] = "your gender and age",
+    [FIELD_COMMUNICATION] = "your language and communication needs (for "
+                            "example an interpreter or sign language)",
+    [FIELD_PRESENTATION] = "a description of how you were behaving and "
+                           "presenting",
+    [FIELD_SUBSTANCES] = "whether you were likely to be affected by drink "
+                         "or drugs",
+    [FIELD_PHYSICAL_NEEDS] = "physical impairments, prescribed medicines "
+                             "and dietary needs",
+    [FIELD_SERVICES] = "your contact with your GP and mental health "
+                       "services (team and professional)",
+    [FIELD_CRISIS_PLAN] = "your crisis plan or other advance statements",
+    [FIELD_CLINICAL] = "clinical information (for example medication or "
+                       "psychological therapy)",
+    [FIELD_RISKS] = "risks (self-harm, suicide, aggression, confusion, "
+                    "impaired judgement, self-neglect, going missing)",
+    [FIELD_HEALTH] = "relevant health information (for example "
+                     "diabetes)",
+    [FIELD_DEPENDENTS] = "children, dependents or pets, and other things "
+                         "to plan the response around",
 };
 
 static const char report_help[] =
-    "usage: concordat audit report --data DIR --subject NHS --pepper FILE "
-    "[--json]\n"
+    "usage: concordat audit report --data DIR --subject NHS --pepper FILE\n"
+    "           [--since T] [--until T] [--json]\n"
     "\n"
     "A subject access report: every disclosure of information about the\n"
     "person with this NHS number, in plain words: who received which\n"
     "information, from whom, when, why, under which legal basis, and\n"
-    "whether an emergency (break-glass) was declared. --json prints one\n"
-    "object per disclosure.\n";
+    "whether an emergency (break-glass) was declared. --since and --until\n"
+    "limit it to [since, until), as for query. --json prints one object\n"
+    "per disclosure.\n";
 
 struct report {
 	struct reader *r;
@@ -730,19 +771,19 @@ report_json(struct report *rep, uint64_t seq, const struct event *ev,
 	for (int f = 1; f <= FIELDS_COUNT; f++) {
 		if (fields_has(ev->disclosed, f) &&
 		    json_array_append_new(fields,
-			json_pack("{s:s,s:s}", "field", fields_name(f),
-			    "description", field_words[f])) != 0)
+		        json_pack("{s:s,s:s}", "field", fields_name(f),
+		            "description", field_words[f])) != 0)
 			goto out;
 		if (fields_has(ev->withheld, f) &&
-		    json_array_append_new(withheld,
-			json_string(fields_name(f))) != 0)
+		    json_array_append_new(
+		        withheld, json_string(fields_name(f))) != 0)
 			goto out;
 	}
 	clock_format(ev->time_ms, when, sizeof(when));
 	if (col->state != 0)
 		clock_format(col->at_ms, at, sizeof(at));
 	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:o,s:o,s:o,s:b,s:s,"
-		      "s:s,s:s}",
+	              "s:s,s:s}",
 	    "seq", (json_int_t)seq, "time", when, "sender", ev->sender,
 	    "recipient", ev->recipient, "purpose", ev->purpose, "urgency",
 	    ev->urgency ? urgency_name(ev->urgency) : "", "fields", fields,
@@ -752,7 +793,7 @@ report_json(struct report *rep, uint64_t seq, const struct event *ev,
 	    string_list(ev->rules[0], sizeof(ev->rules[0]), ev->n_rules),
 	    "obligations",
 	    string_list(ev->obligations[0], sizeof(ev->obligations[0]),
-		ev->n_obligations),
+	        ev->n_obligations),
 	    "breakglass", ev->breakglass, "justification", ev->justification,
 	    "status", col->state ? event_type_name(col->state) : "",
 	    "status_time", at);
@@ -768,8 +809,8 @@ out:
 }
 
 static void
-report_list(FILE *out, const char *label, const char *base, size_t stride,
-    size_t n)
+report_list(
+    FILE *out, const char *label, const char *base, size_t stride, size_t n)
 {
 	if (n == 0)
 		return;
@@ -797,8 +838,8 @@ report_row(void *arg, uint64_t seq, const struct event *ev)
 		memset(&f, 0, sizeof(f));
 		f.has_msg_id = true;
 		memcpy(f.msg_id, ev->msg_id, sizeof(f.msg_id));
-		if ((rc = audit_query(rep->r->a, rep->r->txn, &f,
-			 collected_row, &col, NULL)) != 0)
+		if ((rc = audit_query(rep->r->a, rep->r->txn, &f, collected_row,
+		         &col, NULL)) != 0)
 			return rc;
 	}
 	if (rep->json)
@@ -810,8 +851,9 @@ report_row(void *arg, uint64_t seq, const struct event *ev)
 	    plain(ev->recipient[0] ? ev->recipient : "?", to, sizeof(to)));
 	fprintf(out, "   Why: %s%s%s%s\n",
 	    plain(ev->purpose[0] ? ev->purpose : "not recorded", purpose,
-		sizeof(purpose)),
-	    ev->urgency ? " (" : "", ev->urgency ? urgency_name(ev->urgency) : "",
+	        sizeof(purpose)),
+	    ev->urgency ? " (" : "",
+	    ev->urgency ? urgency_name(ev->urgency) : "",
 	    ev->urgency ? ")" : "");
 	fputs("   What was shared:\n", out);
 	for (int fl = 1; fl <= FIELDS_COUNT; fl++)
@@ -820,7 +862,8 @@ report_row(void *arg, uint64_t seq, const struct event *ev)
 			    fields_name(fl));
 	if (ev->withheld != 0) {
 		char names[256];
-		fprintf(out, "   Held back (not allowed by the agreement): %s\n",
+		fprintf(out,
+		    "   Held back (not allowed by the agreement): %s\n",
 		    fields_format(ev->withheld, ", ", names, sizeof(names)));
 	}
 	report_list(out, "Legal basis: ", ev->bases[0], sizeof(ev->bases[0]),
@@ -840,10 +883,10 @@ report_row(void *arg, uint64_t seq, const struct event *ev)
 		nice_time(col.at_ms, when, sizeof(when));
 		fprintf(out, "   %s: %s\n",
 		    col.state == EVENT_ACKNOWLEDGED ? "Received and stored by "
-						      "the recipient"
-		    : col.state == EVENT_DELIVERED
-			? "Delivered to the recipient"
-			: "Not collected; deleted unread at expiry",
+		                                      "the recipient"
+		        : col.state == EVENT_DELIVERED
+		        ? "Delivered to the recipient"
+		        : "Not collected; deleted unread at expiry",
 		    when);
 	}
 	fprintf(out, "   Log entry: %" PRIu64 "\n", seq);
@@ -857,6 +900,8 @@ cmd_report(int argc, char **argv)
 	    {"data", required_argument, NULL, 'd'},
 	    {"subject", required_argument, NULL, 's'},
 	    {"pepper", required_argument, NULL, 'p'},
+	    {"since", required_argument, NULL, 'f'},
+	    {"until", required_argument, NULL, 'u'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -870,8 +915,7 @@ cmd_report(int argc, char **argv)
 
 	memset(&f, 0, sizeof(f));
 	optind = 0;
-	while ((c = next_opt("report", argc, argv, opts)) !=
-	    -1) {
+	while ((c = next_opt("report", argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'd':
 			rep.dir = optarg;
@@ -881,6 +925,12 @@ cmd_report(int argc, char **argv)
 			break;
 		case 'p':
 			pepper = optarg;
+			break;
+		case 'f':
+		case 'u':
+			if ((rc = parse_time("report", c, optarg,
+			         c == 'f' ? &f.since_ms : &f.until_ms)) != 0)
+				return rc;
 			break;
 		case 'j':
 			rep.json = true;
@@ -899,6 +949,8 @@ cmd_report(int argc, char **argv)
 		return missing("report", "--data DIR");
 	if (nhs == NULL)
 		return missing("report", "--subject NHS");
+	if ((rc = check_range("report", &f)) != 0)
+		return rc;
 	if ((rc = subject_ref("report", nhs, pepper, f.subject_ref)) != 0)
 		return rc;
 	f.has_subject = true;
@@ -955,8 +1007,8 @@ static const char verify_help[] =
 
 /* The broker's public signing key from its .pub file; a sysexits code. */
 static int
-load_broker_key(const char *verb, const char *path,
-    uint8_t pk[CHECKPOINT_PK_LEN])
+load_broker_key(
+    const char *verb, const char *path, uint8_t pk[CHECKPOINT_PK_LEN])
 {
 	struct keys_public pub;
 	int rc;
@@ -987,8 +1039,7 @@ cmd_verify(int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = next_opt("verify", argc, argv, opts)) !=
-	    -1) {
+	while ((c = next_opt("verify", argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'd':
 			dir = optarg;
@@ -1016,8 +1067,9 @@ cmd_verify(int argc, char **argv)
 		return rc;
 	rc = audit_verify(r.a, r.txn, pk, &res);
 	if (rc == 0) {
-		fprintf(stdout, "ok: %s: %" PRIu64 " leaves, %" PRIu64
-				" checkpoints verified",
+		fprintf(stdout,
+		    "ok: %s: %" PRIu64 " leaves, %" PRIu64
+		    " checkpoints verified",
 		    audit_origin(r.a), res.leaves, res.checkpoints);
 		if (res.has_latest)
 			fprintf(stdout, "; latest size %" PRIu64 " root %s",
@@ -1025,14 +1077,15 @@ cmd_verify(int argc, char **argv)
 			    merkle_hash_to_base64(res.latest.root, root));
 		if (!res.has_latest || res.latest.size < res.leaves)
 			fprintf(stdout, "; %" PRIu64 " leaves not yet signed",
-			    res.leaves - (res.has_latest ? res.latest.size : 0));
+			    res.leaves -
+			        (res.has_latest ? res.latest.size : 0));
 		fputc('\n', stdout);
 	}
 	close_log(&r);
 	if (rc == ERROR_TAMPERED || rc == ERROR_SIGNATURE ||
 	    rc == ERROR_CHECKPOINT)
-		return cliutil_fail(EX_DATAERR, "audit verify: %s: %s", dir,
-		    res.why);
+		return cliutil_fail(
+		    EX_DATAERR, "audit verify: %s: %s", dir, res.why);
 	if (rc != 0)
 		return cliutil_fail(cliutil_exit_code(rc),
 		    "audit verify: %s: %s", dir, error_strerror(rc));
@@ -1045,12 +1098,16 @@ cmd_verify(int argc, char **argv)
 
 static const char prove_help[] =
     "usage: concordat audit prove --data DIR --seq N [--json]\n"
+    "       concordat audit prove --data DIR --from SIZE [--json]\n"
     "\n"
-    "The RFC 6962 inclusion proof of log entry N in the tree the latest\n"
-    "signed checkpoint covers. --json prints it in the shape of the RFC\n"
-    "6962 test vectors (leafIdx, treeSize, root, leafHash, proof), with the\n"
-    "entry's bytes (leaf, base64) and the checkpoint note, for\n"
-    "'concordat audit check-proof'.\n";
+    "--seq N      the RFC 6962 inclusion proof of log entry N in the tree\n"
+    "             the latest signed checkpoint covers\n"
+    "--from SIZE  the consistency proof from the tree of SIZE entries (an\n"
+    "             older checkpoint you hold) to the latest checkpoint\n"
+    "--json       print it in the shape of the RFC 6962 test vectors\n"
+    "             (leafIdx, treeSize, root, leafHash, proof, with the entry\n"
+    "             as leaf; or size1, size2, root1, root2, proof) with the\n"
+    "             checkpoint note, for 'concordat audit check-proof'\n";
 
 static json_t *
 hash_json(const uint8_t h[MERKLE_HASH_LEN])
@@ -1060,38 +1117,161 @@ hash_json(const uint8_t h[MERKLE_HASH_LEN])
 	return json_string(merkle_hash_to_base64(h, b64));
 }
 
+static json_t *
+path_json(const uint8_t path[][MERKLE_HASH_LEN], size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && i < n; i++)
+		if (json_array_append_new(a, hash_json(path[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+static void
+print_path(const uint8_t path[][MERKLE_HASH_LEN], size_t n)
+{
+	char b64[MERKLE_HASH_B64];
+
+	if (n == 0)
+		fputs("proof      (empty)\n", stdout);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stdout, "%s %s\n", i == 0 ? "proof     " : "          ",
+		    merkle_hash_to_base64(path[i], b64));
+}
+
+/* The inclusion proof of leaf seq in head's tree; a project error. */
+static int
+prove_inclusion(
+    struct reader *r, const struct audit_head *head, uint64_t seq, bool json)
+{
+	uint8_t path[MERKLE_MAX_PATH][MERKLE_HASH_LEN], lh[MERKLE_HASH_LEN];
+	char b64[MERKLE_HASH_B64], when[40], *leaf64 = NULL;
+	struct event *ev = NULL;
+	const uint8_t *leaf;
+	json_t *o = NULL;
+	size_t n, len, l64;
+	int rc;
+
+	if ((rc = audit_leaf(r->a, r->txn, seq, &leaf, &len)) != 0 ||
+	    (rc = audit_inclusion(
+	         r->a, r->txn, seq, head->cp.size, path, &n)) != 0)
+		return rc;
+	merkle_hash_leaf(leaf, len, lh);
+	rc = ERROR_NOMEM;
+	if (json) {
+		l64 = sodium_base64_encoded_len(
+		    len, sodium_base64_VARIANT_ORIGINAL);
+		if ((leaf64 = malloc(l64)) == NULL)
+			goto out;
+		sodium_bin2base64(
+		    leaf64, l64, leaf, len, sodium_base64_VARIANT_ORIGINAL);
+		o = json_pack("{s:I,s:I,s:o,s:o,s:o,s:s,s:s}", "leafIdx",
+		    (json_int_t)seq, "treeSize", (json_int_t)head->cp.size,
+		    "root", hash_json(head->cp.root), "leafHash", hash_json(lh),
+		    "proof",
+		    path_json((const uint8_t(*)[MERKLE_HASH_LEN])path, n),
+		    "leaf", leaf64, "checkpoint", head->text);
+		if (o == NULL || json_dumpf(o, stdout, JSON_INDENT(2)) != 0)
+			goto out;
+		fputc('\n', stdout);
+	} else {
+		if ((ev = malloc(sizeof(*ev))) == NULL)
+			goto out;
+		if (event_decode(leaf, len, ev) == 0)
+			fprintf(stdout, "leaf       %" PRIu64 ": %s at %s\n",
+			    seq, event_type_name(ev->type),
+			    clock_format(ev->time_ms, when, sizeof(when)));
+		else
+			fprintf(stdout,
+			    "leaf       %" PRIu64 " (not a valid event)\n",
+			    seq);
+		fprintf(
+		    stdout, "leaf hash  %s\n", merkle_hash_to_base64(lh, b64));
+		fprintf(stdout, "tree size  %" PRIu64 "\n", head->cp.size);
+		fprintf(stdout, "root       %s\n",
+		    merkle_hash_to_base64(head->cp.root, b64));
+		print_path((const uint8_t(*)[MERKLE_HASH_LEN])path, n);
+		fprintf(stdout, "checkpoint\n%s", head->text);
+	}
+	rc = ERROR_OK;
+out:
+	json_decref(o);
+	free(leaf64);
+	free(ev);
+	return rc;
+}
+
+/* The consistency proof from size1 to head's tree; a project error. */
+static int
+prove_consistency(
+    struct reader *r, const struct audit_head *head, uint64_t size1, bool json)
+{
+	uint8_t path[MERKLE_MAX_PATH][MERKLE_HASH_LEN], root1[MERKLE_HASH_LEN];
+	char b64[MERKLE_HASH_B64];
+	json_t *o;
+	size_t n;
+	int rc;
+
+	if ((rc = audit_root(r->a, r->txn, size1, root1)) != 0 ||
+	    (rc = audit_consistency(
+	         r->a, r->txn, size1, head->cp.size, path, &n)) != 0)
+		return rc;
+	if (json) {
+		o = json_pack("{s:I,s:I,s:o,s:o,s:o,s:s}", "size1",
+		    (json_int_t)size1, "size2", (json_int_t)head->cp.size,
+		    "root1", hash_json(root1), "root2",
+		    hash_json(head->cp.root), "proof",
+		    path_json((const uint8_t(*)[MERKLE_HASH_LEN])path, n),
+		    "checkpoint", head->text);
+		rc = o == NULL || json_dumpf(o, stdout, JSON_INDENT(2)) != 0
+		    ? ERROR_NOMEM
+		    : ERROR_OK;
+		json_decref(o);
+		fputc('\n', stdout);
+		return rc;
+	}
+	fprintf(stdout, "from size  %" PRIu64 "\n", size1);
+	fprintf(stdout, "old root   %s\n", merkle_hash_to_base64(root1, b64));
+	fprintf(stdout, "tree size  %" PRIu64 "\n", head->cp.size);
+	fprintf(stdout, "root       %s\n",
+	    merkle_hash_to_base64(head->cp.root, b64));
+	print_path((const uint8_t(*)[MERKLE_HASH_LEN])path, n);
+	fprintf(stdout, "checkpoint\n%s", head->text);
+	return ERROR_OK;
+}
+
 static int
 cmd_prove(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"data", required_argument, NULL, 'd'},
 	    {"seq", required_argument, NULL, 'n'},
+	    {"from", required_argument, NULL, 'f'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct reader r;
 	struct audit_head head;
-	struct event *ev = NULL;
-	const char *dir = NULL, *seqarg = NULL;
-	const uint8_t *leaf;
-	uint8_t path[MERKLE_MAX_PATH][MERKLE_HASH_LEN], lh[MERKLE_HASH_LEN];
-	char b64[MERKLE_HASH_B64], *leaf64 = NULL;
-	json_t *o = NULL, *proof;
-	uint64_t seq;
-	size_t n, len;
+	const char *dir = NULL, *seqarg = NULL, *fromarg = NULL;
+	uint64_t at;
 	bool json = false;
 	int c, rc, ex = EX_OK;
 
 	optind = 0;
-	while ((c = next_opt("prove", argc, argv, opts)) !=
-	    -1) {
+	while ((c = next_opt("prove", argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'd':
 			dir = optarg;
 			break;
 		case 'n':
 			seqarg = optarg;
+			break;
+		case 'f':
+			fromarg = optarg;
 			break;
 		case 'j':
 			json = true;
@@ -1108,88 +1288,38 @@ cmd_prove(int argc, char **argv)
 		    "audit prove: unexpected argument '%s'", argv[optind]);
 	if (dir == NULL)
 		return missing("prove", "--data DIR");
-	if (seqarg == NULL)
-		return missing("prove", "--seq N");
-	if (parse_u64(seqarg, &seq) != 0)
+	if ((seqarg == NULL) == (fromarg == NULL))
 		return cliutil_fail(EX_USAGE,
-		    "audit prove: --seq '%s': not a leaf number", seqarg);
+		    "audit prove: give --seq N or --from SIZE (see --help)");
+	if (parse_u64(seqarg != NULL ? seqarg : fromarg, &at) != 0)
+		return cliutil_fail(EX_USAGE,
+		    "audit prove: --%s '%s': not a %s",
+		    seqarg != NULL ? "seq" : "from",
+		    seqarg != NULL ? seqarg : fromarg,
+		    seqarg != NULL ? "leaf number" : "tree size");
 	if ((rc = open_log("prove", dir, &r)) != 0)
 		return rc;
 	rc = audit_latest(r.a, r.txn, &head);
-	if (rc == ERROR_NOTFOUND) {
+	if (rc == ERROR_NOTFOUND)
 		ex = cliutil_fail(EX_DATAERR,
 		    "audit prove: %s: no signed checkpoint yet", dir);
-		goto out;
-	}
-	if (rc == 0 && seq >= head.cp.size) {
+	else if (rc == 0 && seqarg != NULL && at >= head.cp.size)
 		ex = cliutil_fail(EX_DATAERR,
-		    "audit prove: leaf %" PRIu64 " is not covered by the latest "
+		    "audit prove: leaf %" PRIu64
+		    " is not covered by the latest "
 		    "checkpoint (size %" PRIu64 ")",
-		    seq, head.cp.size);
-		goto out;
-	}
-	if (rc == 0)
-		rc = audit_leaf(r.a, r.txn, seq, &leaf, &len);
-	if (rc == 0)
-		rc = audit_inclusion(r.a, r.txn, seq, head.cp.size, path, &n);
-	if (rc != 0) {
+		    at, head.cp.size);
+	else if (rc == 0 && fromarg != NULL && at > head.cp.size)
+		ex = cliutil_fail(EX_DATAERR,
+		    "audit prove: size %" PRIu64 " is beyond the latest "
+		    "checkpoint (size %" PRIu64 ")",
+		    at, head.cp.size);
+	else if (rc == 0)
+		rc = seqarg != NULL ? prove_inclusion(&r, &head, at, json)
+		                    : prove_consistency(&r, &head, at, json);
+	if (ex == EX_OK && rc != 0)
 		ex = cliutil_fail(cliutil_exit_code(rc), "audit prove: %s: %s",
 		    dir, error_strerror(rc));
-		goto out;
-	}
-	merkle_hash_leaf(leaf, len, lh);
-	if (json) {
-		size_t l64 = sodium_base64_encoded_len(len,
-		    sodium_base64_VARIANT_ORIGINAL);
-		rc = ERROR_NOMEM;
-		if ((leaf64 = malloc(l64)) == NULL)
-			goto fail;
-		sodium_bin2base64(leaf64, l64, leaf, len,
-		    sodium_base64_VARIANT_ORIGINAL);
-		if ((proof = json_array()) == NULL)
-			goto fail;
-		o = json_pack("{s:I,s:I,s:o,s:o,s:o,s:s,s:s}", "leafIdx",
-		    (json_int_t)seq, "treeSize", (json_int_t)head.cp.size,
-		    "root", hash_json(head.cp.root), "leafHash", hash_json(lh),
-		    "proof", proof, "leaf", leaf64, "checkpoint", head.text);
-		if (o == NULL)
-			goto fail;
-		for (size_t i = 0; i < n; i++)
-			if (json_array_append_new(proof, hash_json(path[i])) !=
-			    0)
-				goto fail;
-		if (json_dumpf(o, stdout, JSON_INDENT(2)) != 0)
-			goto fail;
-		fputc('\n', stdout);
-	} else {
-		char when[40];
-		if ((ev = malloc(sizeof(*ev))) == NULL)
-			goto fail;
-		if (event_decode(leaf, len, ev) == 0)
-			fprintf(stdout, "leaf       %" PRIu64 ": %s at %s\n", seq,
-			    event_type_name(ev->type),
-			    clock_format(ev->time_ms, when, sizeof(when)));
-		else
-			fprintf(stdout, "leaf       %" PRIu64 " (not a valid event)\n",
-			    seq);
-		fprintf(stdout, "leaf hash  %s\n", merkle_hash_to_base64(lh, b64));
-		fprintf(stdout, "tree size  %" PRIu64 "\n", head.cp.size);
-		fprintf(stdout, "root       %s\n",
-		    merkle_hash_to_base64(head.cp.root, b64));
-		for (size_t i = 0; i < n; i++)
-			fprintf(stdout, "%s %s\n", i == 0 ? "proof     " : "          ",
-			    merkle_hash_to_base64(path[i], b64));
-		fprintf(stdout, "checkpoint\n%s", head.text);
-	}
-	rc = ERROR_OK;
-fail:
-	if (rc != 0)
-		ex = cliutil_fail(cliutil_exit_code(rc), "audit prove: %s",
-		    error_strerror(rc));
-out:
-	json_decref(o);
-	free(leaf64);
-	free(ev);
 	close_log(&r);
 	if (ex == EX_OK && fflush(stdout) != 0)
 		ex = cliutil_fail(EX_IOERR, "audit prove: writing: failed");
@@ -1225,7 +1355,7 @@ stats_row(void *arg, enum audit_stat stat, const char *key, uint64_t count)
 
 	if (s->json)
 		return json_object_set_new(s->groups[stat], key,
-			   json_integer((json_int_t)count)) == 0
+		           json_integer((json_int_t)count)) == 0
 		    ? ERROR_OK
 		    : ERROR_NOMEM;
 	if ((int)stat != s->last) {
@@ -1253,8 +1383,7 @@ cmd_stats(int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = next_opt("stats", argc, argv, opts)) !=
-	    -1) {
+	while ((c = next_opt("stats", argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'd':
 			dir = optarg;
@@ -1310,8 +1439,8 @@ out:
 		json_decref(s.groups[i]);
 	close_log(&r);
 	if (rc != 0)
-		return cliutil_fail(cliutil_exit_code(rc), "audit stats: %s: %s",
-		    dir, error_strerror(rc));
+		return cliutil_fail(cliutil_exit_code(rc),
+		    "audit stats: %s: %s", dir, error_strerror(rc));
 	return fflush(stdout) == 0
 	    ? EX_OK
 	    : cliutil_fail(EX_IOERR, "audit stats: writing: failed");
@@ -1325,15 +1454,14 @@ static const char check_help[] =
     "Verifies an RFC 6962 proof in the JSON shape of the published test\n"
     "vectors: an inclusion proof (leafIdx, treeSize, root, leafHash,\n"
     "proof) or a consistency proof (size1, size2, root1, root2, proof).\n"
-    "Hashes are base64. An inclusion proof from 'concordat audit prove\n"
-    "--json' also carries the entry (leaf), whose hash must be leafHash,\n"
-    "and the checkpoint, whose size and root must be the proof's; with\n"
-    "--broker-key its signature is checked too.\n"
+    "Hashes are base64. A proof from 'concordat audit prove --json' also\n"
+    "carries the checkpoint, whose size and root must be the proof's (with\n"
+    "--broker-key, its signature is checked too), and an inclusion proof\n"
+    "the entry itself (leaf), whose hash must be leafHash.\n"
     "Prints 'valid' and exits 0, or 'invalid: ' and why, and exits 1.\n";
 
 /* Why a proof file is invalid: printed, and exit 1. */
-static int
-invalid(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int invalid(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int
 invalid(const char *fmt, ...)
@@ -1367,8 +1495,8 @@ json_hash(const json_t *o, const char *key, uint8_t h[MERKLE_HASH_LEN])
 
 	if (!json_is_string(j))
 		return ERROR_INVAL;
-	return merkle_hash_from_base64(json_string_value(j),
-	    json_string_length(j), h);
+	return merkle_hash_from_base64(
+	    json_string_value(j), json_string_length(j), h);
 }
 
 /* The proof array (null or missing: empty); a sysexits code. */
@@ -1384,17 +1512,46 @@ json_path(const json_t *o, uint8_t path[][MERKLE_HASH_LEN], size_t *n)
 	if (!json_is_array(a))
 		return invalid("proof is not a list of hashes");
 	if (json_array_size(a) > MERKLE_MAX_PATH)
-		return invalid("proof has %zu hashes; no tree needs more than %d",
+		return invalid(
+		    "proof has %zu hashes; no tree needs more than %d",
 		    json_array_size(a), MERKLE_MAX_PATH);
 	json_array_foreach(a, i, e)
 	{
 		if (!json_is_string(e) ||
 		    merkle_hash_from_base64(json_string_value(e),
-			json_string_length(e), path[i]) != 0)
-			return invalid("proof[%zu] is not a base64 SHA-256 hash",
-			    i);
+		        json_string_length(e), path[i]) != 0)
+			return invalid(
+			    "proof[%zu] is not a base64 SHA-256 hash", i);
 	}
 	*n = json_array_size(a);
+	return EX_OK;
+}
+
+/*
+ * The checkpoint a proof file may carry: its tree must be the proof's, and
+ * with pk (--broker-key) it must be signed by that key. A sysexits code.
+ */
+static int
+check_note(const json_t *o, const uint8_t *pk, uint64_t size,
+    const uint8_t root[MERKLE_HASH_LEN])
+{
+	const json_t *note = json_object_get(o, "checkpoint");
+	const char *text = json_string_value(note);
+	struct checkpoint cp;
+
+	if (note == NULL)
+		return pk == NULL ? EX_OK
+		                  : invalid("--broker-key given but the file "
+		                            "has no checkpoint");
+	if (text == NULL || checkpoint_parse(text, strlen(text), &cp) != 0)
+		return invalid("checkpoint is not a checkpoint note");
+	if (pk != NULL &&
+	    checkpoint_verify(text, strlen(text), cp.origin, pk, &cp) != 0)
+		return invalid("checkpoint is not signed by the broker key");
+	if (cp.size != size || memcmp(cp.root, root, MERKLE_HASH_LEN) != 0)
+		return invalid(
+		    "the checkpoint is for another tree (size %" PRIu64 ")",
+		    cp.size);
 	return EX_OK;
 }
 
@@ -1404,8 +1561,6 @@ check_inclusion(const json_t *o, const uint8_t *pk)
 	uint8_t root[MERKLE_HASH_LEN], lh[MERKLE_HASH_LEN], h[MERKLE_HASH_LEN];
 	uint8_t path[MERKLE_MAX_PATH][MERKLE_HASH_LEN];
 	const json_t *leaf = json_object_get(o, "leaf");
-	const json_t *note = json_object_get(o, "checkpoint");
-	struct checkpoint cp;
 	uint64_t index, size;
 	size_t n;
 	int rc;
@@ -1421,8 +1576,8 @@ check_inclusion(const json_t *o, const uint8_t *pk)
 	if ((rc = json_path(o, path, &n)) != 0)
 		return rc;
 	if (index >= size)
-		return invalid("leafIdx %" PRIu64 " is not in a tree of %" PRIu64
-			       " leaves",
+		return invalid("leafIdx %" PRIu64
+		               " is not in a tree of %" PRIu64 " leaves",
 		    index, size);
 	if (merkle_verify_inclusion(index, size, lh, path, n, root) != 0)
 		return invalid("the proof does not lead from leafHash to root");
@@ -1431,11 +1586,11 @@ check_inclusion(const json_t *o, const uint8_t *pk)
 		size_t len = s != NULL ? strlen(s) : 0, got;
 		uint8_t *bytes = malloc(len + 1);
 		if (bytes == NULL)
-			return cliutil_fail(EX_OSERR,
-			    "audit check-proof: out of memory");
+			return cliutil_fail(
+			    EX_OSERR, "audit check-proof: out of memory");
 		rc = s == NULL ||
 		    sodium_base642bin(bytes, len + 1, s, len, NULL, &got, &end,
-			sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		        sodium_base64_VARIANT_ORIGINAL) != 0 ||
 		    end != s + len;
 		if (rc == 0)
 			merkle_hash_leaf(bytes, got, h);
@@ -1445,32 +1600,11 @@ check_inclusion(const json_t *o, const uint8_t *pk)
 		if (memcmp(h, lh, MERKLE_HASH_LEN) != 0)
 			return invalid("leafHash is not the hash of leaf");
 	}
-	if (note != NULL) {
-		const char *text = json_string_value(note);
-		if (text == NULL ||
-		    checkpoint_parse(text, strlen(text), &cp) != 0)
-			return invalid("checkpoint is not a checkpoint note");
-		if (pk != NULL) {
-			rc = checkpoint_verify(text, strlen(text), cp.origin, pk,
-			    &cp);
-			if (rc != 0)
-				return invalid("checkpoint is not signed by the "
-					       "broker key");
-		}
-		if (cp.size != size ||
-		    memcmp(cp.root, root, MERKLE_HASH_LEN) != 0)
-			return invalid("the checkpoint is for another tree "
-				       "(size %" PRIu64 ")",
-			    cp.size);
-	} else if (pk != NULL) {
-		return invalid("--broker-key given but the file has no "
-			       "checkpoint");
-	}
-	return EX_OK;
+	return check_note(o, pk, size, root);
 }
 
 static int
-check_consistency(const json_t *o)
+check_consistency(const json_t *o, const uint8_t *pk)
 {
 	uint8_t root1[MERKLE_HASH_LEN], root2[MERKLE_HASH_LEN];
 	uint8_t path[MERKLE_MAX_PATH][MERKLE_HASH_LEN];
@@ -1488,12 +1622,13 @@ check_consistency(const json_t *o)
 	if ((rc = json_path(o, path, &n)) != 0)
 		return rc;
 	if (size1 > size2)
-		return invalid("size1 %" PRIu64 " is larger than size2 %" PRIu64,
+		return invalid("size1 %" PRIu64
+		               " is larger than size2 %" PRIu64,
 		    size1, size2);
 	if (merkle_verify_consistency(size1, size2, root1, root2, path, n) != 0)
 		return invalid("the proof does not show that the tree of size1 "
-			       "is a prefix of the tree of size2");
-	return EX_OK;
+		               "is a prefix of the tree of size2");
+	return check_note(o, pk, size2, root2);
 }
 
 static int
@@ -1551,10 +1686,7 @@ cmd_check_proof(int argc, char **argv)
 	} else if (json_object_get(o, "leafIdx") != NULL) {
 		rc = check_inclusion(o, key != NULL ? pk : NULL);
 	} else if (json_object_get(o, "size1") != NULL) {
-		rc = key == NULL ? check_consistency(o)
-				 : cliutil_fail(EX_USAGE,
-				       "audit check-proof: --broker-key "
-				       "applies to inclusion proofs only");
+		rc = check_consistency(o, key != NULL ? pk : NULL);
 	} else {
 		rc = cliutil_fail(EX_DATAERR,
 		    "audit check-proof: %s: neither an inclusion proof "
@@ -1565,8 +1697,8 @@ cmd_check_proof(int argc, char **argv)
 	if (rc == EX_OK) {
 		fputs("valid\n", stdout);
 		if (fflush(stdout) != 0)
-			return cliutil_fail(EX_IOERR,
-			    "audit check-proof: writing: failed");
+			return cliutil_fail(
+			    EX_IOERR, "audit check-proof: writing: failed");
 	}
 	return rc;
 }
@@ -1577,12 +1709,12 @@ static const struct verb {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } verbs[] = {
-	{"query", cmd_query},
-	{"report", cmd_report},
-	{"verify", cmd_verify},
-	{"prove", cmd_prove},
-	{"stats", cmd_stats},
-	{"check-proof", cmd_check_proof},
+    {"query", cmd_query},
+    {"report", cmd_report},
+    {"verify", cmd_verify},
+    {"prove", cmd_prove},
+    {"stats", cmd_stats},
+    {"check-proof", cmd_check_proof},
 };
 
 int

@@ -90,6 +90,6 @@ void audit_type_tag(int type, char out[AUDIT_TAG_MAX]);
 
 /* The tag key of break-glass events. */
 #define AUDIT_TAG_BREAKGLASS "breakglass"
-#define AUDIT_TAG_TYPE "type:"
+#define AUDIT_TAG_TYPE       "type:"
 
 #endif

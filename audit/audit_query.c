@@ -18,11 +18,11 @@ audit_query_match(const struct audit_filter *f, const struct event *ev)
 
 	if (f->has_subject &&
 	    (!ev->has_subject_ref ||
-		memcmp(ev->subject_ref, f->subject_ref, WIRE_REF_LEN) != 0))
+	        memcmp(ev->subject_ref, f->subject_ref, WIRE_REF_LEN) != 0))
 		return false;
 	if (f->has_msg_id &&
 	    (!ev->has_msg_id ||
-		memcmp(ev->msg_id, f->msg_id, WIRE_MSG_ID_LEN) != 0))
+	        memcmp(ev->msg_id, f->msg_id, WIRE_MSG_ID_LEN) != 0))
 		return false;
 	if (f->purpose != NULL && strcmp(f->purpose, ev->purpose) != 0)
 		return false;
@@ -55,8 +55,8 @@ audit_query_match(const struct audit_filter *f, const struct event *ev)
 struct access {
 	const char *name;
 	enum audit_db db; /* DB_LEAVES for a scan */
-	MDB_val key;	  /* equality lookups */
-	bool range;	  /* the time index, since..until */
+	MDB_val key;      /* equality lookups */
+	bool range;       /* the time index, since..until */
 	uint64_t estimate;
 };
 
@@ -139,8 +139,8 @@ out:
 
 /* Decodes leaf seq and passes it to row when it matches. */
 static int
-visit(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
-    uint64_t seq, struct event *ev,
+visit(struct audit *a, MDB_txn *txn, const struct audit_filter *f, uint64_t seq,
+    struct event *ev,
     int (*row)(void *arg, uint64_t seq, const struct event *ev), void *arg,
     struct audit_plan *plan)
 {
@@ -195,7 +195,8 @@ time_range(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if (f->until_ms != 0 && audit_be64_get(k.mv_data) >= f->until_ms)
+		if (f->until_ms != 0 &&
+		    audit_be64_get(k.mv_data) >= f->until_ms)
 			break;
 		if (count == cap) {
 			cap = cap ? cap * 2 : 1024;
@@ -213,7 +214,8 @@ time_range(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 		free(list);
 		return audit_mdb_error(rc);
 	}
-	qsort(list, count, sizeof(*list), cmp_u64);
+	if (count > 1)
+		qsort(list, count, sizeof(*list), cmp_u64);
 	*seqs = list;
 	*n = count;
 	return ERROR_OK;
@@ -239,10 +241,12 @@ audit_query(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 	memset(plan, 0, sizeof(*plan));
 	if ((rc = audit_size(a, txn, &size)) != 0)
 		return rc;
-	/* Every equality the filter holds, with its index and key. */
+		/* Every equality the filter holds, with its index and key. */
 #define ACCESS(nm, d, data, len)                                               \
-	acc[n++] = (struct access){                                            \
-	    nm, d, {len, (void *)(uintptr_t)(data)}, false, 0}
+	acc[n++] = (struct access)                                             \
+	{                                                                      \
+		nm, d, {len, (void *)(uintptr_t)(data)}, false, 0              \
+	}
 	if (f->has_subject)
 		ACCESS("subject", DB_SUBJECT, f->subject_ref, WIRE_REF_LEN);
 	if (f->has_msg_id)
@@ -315,8 +319,8 @@ audit_query(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 			rc = ERROR_TAMPERED;
 			goto out;
 		}
-		rc = visit(a, txn, f, audit_be64_get(k.mv_data), ev, row, arg,
-		    plan);
+		rc = visit(
+		    a, txn, f, audit_be64_get(k.mv_data), ev, row, arg, plan);
 		if (rc != 0)
 			goto out;
 	}
@@ -334,8 +338,7 @@ out:
 static int
 count_keys(struct audit *a, MDB_txn *txn, enum audit_db db,
     enum audit_stat stat, const char *prefix,
-    int (*fn)(void *arg, enum audit_stat stat, const char *key,
-	uint64_t count),
+    int (*fn)(void *arg, enum audit_stat stat, const char *key, uint64_t count),
     void *arg)
 {
 	MDB_cursor *c;
@@ -366,24 +369,23 @@ out:
 
 int
 audit_query_stats(struct audit *a, MDB_txn *txn,
-    int (*fn)(void *arg, enum audit_stat stat, const char *key,
-	uint64_t count),
+    int (*fn)(void *arg, enum audit_stat stat, const char *key, uint64_t count),
     void *arg, uint64_t *breakglass)
 {
 	struct access ac = {"breakglass", DB_TAG,
 	    {strlen(AUDIT_TAG_BREAKGLASS),
-		(void *)(uintptr_t)AUDIT_TAG_BREAKGLASS},
+	        (void *)(uintptr_t)AUDIT_TAG_BREAKGLASS},
 	    false, 0};
 	int rc;
 
 	if ((rc = count_keys(a, txn, DB_TAG, AUDIT_STAT_TYPE, AUDIT_TAG_TYPE,
-		 fn, arg)) != 0 ||
-	    (rc = count_keys(a, txn, DB_AGENCY, AUDIT_STAT_AGENCY, NULL, fn,
-		 arg)) != 0 ||
-	    (rc = count_keys(a, txn, DB_PURPOSE, AUDIT_STAT_PURPOSE, NULL, fn,
-		 arg)) != 0 ||
-	    (rc = count_keys(a, txn, DB_RULE, AUDIT_STAT_RULE, NULL, fn,
-		 arg)) != 0)
+	         fn, arg)) != 0 ||
+	    (rc = count_keys(
+	         a, txn, DB_AGENCY, AUDIT_STAT_AGENCY, NULL, fn, arg)) != 0 ||
+	    (rc = count_keys(
+	         a, txn, DB_PURPOSE, AUDIT_STAT_PURPOSE, NULL, fn, arg)) != 0 ||
+	    (rc = count_keys(
+	         a, txn, DB_RULE, AUDIT_STAT_RULE, NULL, fn, arg)) != 0)
 		return rc;
 	if (breakglass != NULL) {
 		if ((rc = count_key(a, txn, &ac)) != 0)

@@ -5,6 +5,8 @@
  * `concordat audit verify`; the broker may run it at start.
  */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,8 +25,7 @@ struct walk {
 	uint64_t good_size; /* size of the last checkpoint that held */
 };
 
-static int
-fail(struct walk *w, int rc, const char *fmt, ...)
+static int fail(struct walk *w, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -61,10 +62,10 @@ visit_node(void *arg, unsigned level, uint64_t index,
 	rc = mdb_cursor_get(w->nodes, &k, &v, MDB_NEXT);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return audit_mdb_error(rc);
-	cmp = rc == MDB_NOTFOUND ? 1
-				 : memcmp(k.mv_data, want,
-				       k.mv_size < sizeof(want) ? k.mv_size
-								: sizeof(want));
+	cmp = rc == MDB_NOTFOUND
+	    ? 1
+	    : memcmp(k.mv_data, want,
+	          k.mv_size < sizeof(want) ? k.mv_size : sizeof(want));
 	if (rc == 0 && cmp == 0 && k.mv_size != sizeof(want))
 		cmp = -1;
 	if (cmp != 0) {
@@ -120,8 +121,8 @@ check_checkpoints(struct walk *w, uint64_t n)
 	uint64_t size;
 	int rc;
 
-	while (w->cp_pending && (size = audit_be64_get(w->cp_key.mv_data)) ==
-		n) {
+	while (
+	    w->cp_pending && (size = audit_be64_get(w->cp_key.mv_data)) == n) {
 		w->res->has_bad_checkpoint = true;
 		w->res->bad_checkpoint = size;
 		rc = checkpoint_verify(w->cp_val.mv_data, w->cp_val.mv_size,
@@ -162,26 +163,208 @@ check_checkpoints(struct walk *w, uint64_t n)
 	return ERROR_OK;
 }
 
+/*
+ * The leaves are hashed a chunk ahead by a second thread while this one
+ * walks the tree: SHA-256 of the leaves is half of the work. Only this
+ * thread touches LMDB; the hasher reads leaf bytes in the map, which stay
+ * valid for the read transaction.
+ */
+#define CHUNK 2048
+
+struct chunk {
+	size_t n;
+	const uint8_t *leaf[CHUNK];
+	size_t len[CHUNK];
+	uint8_t hash[CHUNK][MERKLE_HASH_LEN];
+};
+
+struct hasher {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct chunk *job; /* being hashed; NULL when idle */
+	bool quit, running;
+};
+
+static void
+hash_chunk(struct chunk *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		merkle_hash_leaf(c->leaf[i], c->len[i], c->hash[i]);
+}
+
+static void *
+hasher_main(void *arg)
+{
+	struct hasher *h = arg;
+	struct chunk *c;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (h->job == NULL && !h->quit)
+			pthread_cond_wait(&h->cv, &h->mu);
+		if ((c = h->job) == NULL)
+			break;
+		pthread_mutex_unlock(&h->mu);
+		hash_chunk(c);
+		pthread_mutex_lock(&h->mu);
+		h->job = NULL;
+		pthread_cond_broadcast(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+static void
+hasher_start(struct hasher *h)
+{
+	memset(h, 0, sizeof(*h));
+	if (pthread_mutex_init(&h->mu, NULL) != 0)
+		return;
+	if (pthread_cond_init(&h->cv, NULL) != 0) {
+		pthread_mutex_destroy(&h->mu);
+		return;
+	}
+	/* Without a thread the work is done inline: slower, not wrong. */
+	h->running = pthread_create(&h->thread, NULL, hasher_main, h) == 0;
+	if (!h->running) {
+		pthread_cond_destroy(&h->cv);
+		pthread_mutex_destroy(&h->mu);
+	}
+}
+
+static void
+hasher_submit(struct hasher *h, struct chunk *c)
+{
+	if (!h->running) {
+		hash_chunk(c);
+		return;
+	}
+	pthread_mutex_lock(&h->mu);
+	h->job = c;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void
+hasher_wait(struct hasher *h)
+{
+	if (!h->running)
+		return;
+	pthread_mutex_lock(&h->mu);
+	while (h->job != NULL)
+		pthread_cond_wait(&h->cv, &h->mu);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void
+hasher_stop(struct hasher *h)
+{
+	if (!h->running)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->quit = true;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->thread, NULL);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
+	h->running = false;
+}
+
+/*
+ * Reads the next leaves into c, checking that they are numbered 0, 1, ...
+ * below the recorded size. A fault stops the reading but is reported only
+ * when the walk reaches it (fault_rc, fault_why), so that the first fault
+ * in log order is the one named.
+ */
+struct leaves {
+	MDB_cursor *cursor;
+	uint64_t next, size;
+	bool started, done;
+	int fault_rc;
+	uint64_t fault_leaf;
+	char fault_why[128];
+};
+
+static void
+fill(struct leaves *l, struct chunk *c)
+{
+	MDB_val k, v;
+	uint64_t seq;
+	int rc;
+
+	c->n = 0;
+	while (!l->done && c->n < CHUNK) {
+		rc = mdb_cursor_get(
+		    l->cursor, &k, &v, l->started ? MDB_NEXT : MDB_FIRST);
+		l->started = true;
+		if (rc == MDB_NOTFOUND) {
+			l->done = true;
+			break;
+		}
+		l->fault_leaf = l->next;
+		if (rc != 0) {
+			l->fault_rc = audit_mdb_error(rc);
+			snprintf(l->fault_why, sizeof(l->fault_why),
+			    "reading leaf %" PRIu64 ": %s", l->next,
+			    error_strerror(l->fault_rc));
+		} else if (k.mv_size != 8) {
+			l->fault_rc = ERROR_TAMPERED;
+			snprintf(l->fault_why, sizeof(l->fault_why),
+			    "leaf %" PRIu64 ": malformed key", l->next);
+		} else if ((seq = audit_be64_get(k.mv_data)) != l->next) {
+			l->fault_rc = ERROR_TAMPERED;
+			snprintf(l->fault_why, sizeof(l->fault_why),
+			    "leaf %" PRIu64 " is missing (next stored: %" PRIu64
+			    ")",
+			    l->next, seq);
+		} else if (seq >= l->size) {
+			l->fault_rc = ERROR_TAMPERED;
+			snprintf(l->fault_why, sizeof(l->fault_why),
+			    "leaf %" PRIu64
+			    " is beyond the recorded size %" PRIu64,
+			    seq, l->size);
+		}
+		if (l->fault_rc != 0) {
+			l->done = true;
+			break;
+		}
+		c->leaf[c->n] = v.mv_data;
+		c->len[c->n] = v.mv_size;
+		c->n++;
+		l->next++;
+	}
+}
+
 int
-audit_verify(struct audit *a, MDB_txn *txn,
-    const uint8_t pk[CHECKPOINT_PK_LEN], struct audit_verify_result *res)
+audit_verify(struct audit *a, MDB_txn *txn, const uint8_t pk[CHECKPOINT_PK_LEN],
+    struct audit_verify_result *res)
 {
 	struct walk w;
-	MDB_cursor *leaves = NULL;
+	struct leaves l;
+	struct hasher h;
+	struct chunk *cur = NULL, *next = NULL, *swap;
 	MDB_val k, v;
-	uint8_t hash[MERKLE_HASH_LEN];
-	uint64_t size, n = 0, seq;
+	uint64_t n = 0;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
 	memset(&w, 0, sizeof(w));
+	memset(&l, 0, sizeof(l));
 	w.a = a;
 	w.pk = pk;
 	w.res = res;
 	merkle_range_init(&w.range);
-	if ((rc = audit_size(a, txn, &size)) != 0)
+	h.running = false;
+	if ((rc = audit_size(a, txn, &l.size)) != 0)
 		return fail(&w, rc, "the recorded tree size is malformed");
-	if ((rc = mdb_cursor_open(txn, a->dbi[DB_LEAVES], &leaves)) != 0 ||
+	if ((cur = malloc(sizeof(*cur))) == NULL ||
+	    (next = malloc(sizeof(*next))) == NULL) {
+		rc = ERROR_NOMEM;
+		goto out;
+	}
+	if ((rc = mdb_cursor_open(txn, a->dbi[DB_LEAVES], &l.cursor)) != 0 ||
 	    (rc = mdb_cursor_open(txn, a->dbi[DB_NODES], &w.nodes)) != 0 ||
 	    (rc = mdb_cursor_open(txn, a->dbi[DB_CHECKPOINTS], &w.cps)) != 0) {
 		rc = audit_mdb_error(rc);
@@ -190,45 +373,37 @@ audit_verify(struct audit *a, MDB_txn *txn,
 	if ((rc = next_checkpoint(&w, MDB_FIRST)) != 0 ||
 	    (rc = check_checkpoints(&w, 0)) != 0)
 		goto out;
-	for (rc = mdb_cursor_get(leaves, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(leaves, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 8) {
-			rc = fail(&w, bad_leaf(&w, n),
-			    "leaf %" PRIu64 ": malformed key", n);
-			goto out;
+	hasher_start(&h);
+	fill(&l, cur);
+	hasher_submit(&h, cur);
+	while (cur->n > 0) {
+		fill(&l, next);
+		hasher_wait(&h);
+		if (next->n > 0)
+			hasher_submit(&h, next);
+		for (size_t i = 0; i < cur->n; i++) {
+			rc = merkle_range_append(
+			    &w.range, cur->hash[i], visit_node, &w);
+			if (rc != 0)
+				goto out;
+			res->leaves = ++n;
+			if ((rc = check_checkpoints(&w, n)) != 0)
+				goto out;
 		}
-		seq = audit_be64_get(k.mv_data);
-		if (seq != n) {
-			rc = fail(&w, bad_leaf(&w, n),
-			    "leaf %" PRIu64 " is missing (next stored: %" PRIu64
-			    ")",
-			    n, seq);
-			goto out;
-		}
-		if (seq >= size) {
-			rc = fail(&w, bad_leaf(&w, seq),
-			    "leaf %" PRIu64 " is beyond the recorded size %" PRIu64,
-			    seq, size);
-			goto out;
-		}
-		merkle_hash_leaf(v.mv_data, v.mv_size, hash);
-		if ((rc = merkle_range_append(&w.range, hash, visit_node, &w)) !=
-		    0)
-			goto out;
-		n++;
-		res->leaves = n;
-		if ((rc = check_checkpoints(&w, n)) != 0)
-			goto out;
+		swap = cur;
+		cur = next;
+		next = swap;
 	}
-	if (rc != MDB_NOTFOUND) {
-		rc = audit_mdb_error(rc);
+	if (l.fault_rc != 0) {
+		bad_leaf(&w, l.fault_leaf);
+		rc = fail(&w, l.fault_rc, "%s", l.fault_why);
 		goto out;
 	}
-	if (n != size) {
+	if (n != l.size) {
 		rc = fail(&w, bad_leaf(&w, n),
 		    "leaf %" PRIu64 " is missing: the log records %" PRIu64
 		    " leaves",
-		    n, size);
+		    n, l.size);
 		goto out;
 	}
 	rc = mdb_cursor_get(w.nodes, &k, &v, MDB_NEXT);
@@ -253,14 +428,16 @@ audit_verify(struct audit *a, MDB_txn *txn,
 	}
 	rc = ERROR_OK;
 out:
+	hasher_stop(&h);
 	if (rc != 0 && res->why[0] == '\0')
-		snprintf(res->why, sizeof(res->why), "%s",
-		    error_strerror(rc));
+		snprintf(res->why, sizeof(res->why), "%s", error_strerror(rc));
 	if (w.cps != NULL)
 		mdb_cursor_close(w.cps);
 	if (w.nodes != NULL)
 		mdb_cursor_close(w.nodes);
-	if (leaves != NULL)
-		mdb_cursor_close(leaves);
+	if (l.cursor != NULL)
+		mdb_cursor_close(l.cursor);
+	free(cur);
+	free(next);
 	return rc;
 }

@@ -14,10 +14,10 @@
 
 /* "— ": U+2014 EM DASH and a space, which starts every signature line. */
 static const char sig_prefix[] = "\xe2\x80\x94 ";
-#define SIG_PREFIX_LEN (sizeof(sig_prefix) - 1)
-#define SIG_BLOB_LEN (CHECKPOINT_KEY_ID_LEN + crypto_sign_BYTES)
+#define SIG_PREFIX_LEN  (sizeof(sig_prefix) - 1)
+#define SIG_BLOB_LEN    (CHECKPOINT_KEY_ID_LEN + crypto_sign_BYTES)
 #define SIG_ALG_ED25519 0x01 /* signed-note signature type */
-#define MAX_SIGNATURES 100   /* as golang.org/x/mod/sumdb/note */
+#define MAX_SIGNATURES  100  /* as golang.org/x/mod/sumdb/note */
 
 bool
 checkpoint_origin_valid(const char *origin)
@@ -48,27 +48,26 @@ checkpoint_key_id(const char *name, const uint8_t pk[CHECKPOINT_PK_LEN],
 
 int
 checkpoint_sign(const struct checkpoint *cp,
-    const uint8_t sk[CHECKPOINT_SK_LEN], char *buf, size_t buflen,
-    size_t *len)
+    const uint8_t sk[CHECKPOINT_SK_LEN], char *buf, size_t buflen, size_t *len)
 {
 	uint8_t pk[CHECKPOINT_PK_LEN], blob[SIG_BLOB_LEN];
 	char root[MERKLE_HASH_B64];
-	char sig[sodium_base64_ENCODED_LEN(SIG_BLOB_LEN,
-	    sodium_base64_VARIANT_ORIGINAL)];
+	char sig[sodium_base64_ENCODED_LEN(
+	    SIG_BLOB_LEN, sodium_base64_VARIANT_ORIGINAL)];
 	int body, all;
 
 	*len = 0;
 	if (!checkpoint_origin_valid(cp->origin) || cp->size > MERKLE_MAX_SIZE)
 		return ERROR_INVAL;
 	merkle_hash_to_base64(cp->root, root);
-	body = snprintf(buf, buflen, "%s\n%" PRIu64 "\n%s\n", cp->origin,
-	    cp->size, root);
+	body = snprintf(
+	    buf, buflen, "%s\n%" PRIu64 "\n%s\n", cp->origin, cp->size, root);
 	if (body < 0 || (size_t)body >= buflen)
 		return ERROR_TOOBIG;
 	crypto_sign_ed25519_sk_to_pk(pk, sk);
 	checkpoint_key_id(cp->origin, pk, blob);
 	if (crypto_sign_detached(blob + CHECKPOINT_KEY_ID_LEN, NULL,
-		(const uint8_t *)buf, (size_t)body, sk) != 0)
+	        (const uint8_t *)buf, (size_t)body, sk) != 0)
 		return ERROR_CRYPTO;
 	sodium_bin2base64(sig, sizeof(sig), blob, sizeof(blob),
 	    sodium_base64_VARIANT_ORIGINAL);
@@ -100,8 +99,8 @@ next_line(const char **p, const char *end, const char **line, size_t *n)
  * and a note that is not newline-terminated.
  */
 static int
-split_note(const char *note, size_t len, size_t *text_len,
-    const char **sigs, size_t *sigs_len)
+split_note(const char *note, size_t len, size_t *text_len, const char **sigs,
+    size_t *sigs_len)
 {
 	size_t split;
 
@@ -190,7 +189,8 @@ parse_sig_line(const char *line, size_t n, char name[CHECKPOINT_ORIGIN_MAX + 1],
 		return ERROR_CHECKPOINT;
 	line += SIG_PREFIX_LEN;
 	sp = memchr(line, ' ', (size_t)(end - line));
-	if (sp == NULL || sp == line || (size_t)(sp - line) > CHECKPOINT_ORIGIN_MAX)
+	if (sp == NULL || sp == line ||
+	    (size_t)(sp - line) > CHECKPOINT_ORIGIN_MAX)
 		return ERROR_CHECKPOINT;
 	memcpy(name, line, (size_t)(sp - line));
 	name[sp - line] = '\0';
@@ -198,7 +198,7 @@ parse_sig_line(const char *line, size_t n, char name[CHECKPOINT_ORIGIN_MAX + 1],
 		return ERROR_CHECKPOINT;
 	b64 = sp + 1;
 	if (sodium_base642bin(blob, blobmax, b64, (size_t)(end - b64), NULL,
-		blob_len, &sp, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	        blob_len, &sp, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    sp != end || *blob_len <= CHECKPOINT_KEY_ID_LEN)
 		return ERROR_CHECKPOINT;
 	return ERROR_OK;
@@ -226,15 +226,15 @@ checkpoint_verify(const char *note, size_t len, const char *origin,
 	for (p = sigs, end = sigs + sigs_len; p < end;) {
 		if (next_line(&p, end, &line, &n) != 0 ||
 		    ++lines > MAX_SIGNATURES ||
-		    parse_sig_line(line, n, name, blob, sizeof(blob),
-			&blob_len) != 0)
+		    parse_sig_line(
+		        line, n, name, blob, sizeof(blob), &blob_len) != 0)
 			return ERROR_CHECKPOINT;
 		if (strcmp(name, origin) != 0 ||
 		    memcmp(blob, id, CHECKPOINT_KEY_ID_LEN) != 0)
 			continue; /* a cosigner's: not ours to judge */
 		if (blob_len != SIG_BLOB_LEN ||
 		    crypto_sign_verify_detached(blob + CHECKPOINT_KEY_ID_LEN,
-			(const uint8_t *)note, text_len, pk) != 0)
+		        (const uint8_t *)note, text_len, pk) != 0)
 			return ERROR_SIGNATURE;
 		verified = 1;
 	}
@@ -253,7 +253,7 @@ checkpoint_consistent(const struct checkpoint *trusted,
 	    next->size < trusted->size)
 		return ERROR_CHECKPOINT;
 	if (merkle_verify_consistency(trusted->size, next->size, trusted->root,
-		next->root, path, n) != 0)
+	        next->root, path, n) != 0)
 		return ERROR_CHECKPOINT;
 	return ERROR_OK;
 }

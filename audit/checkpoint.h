@@ -27,11 +27,11 @@
 #include "audit/merkle.h"
 #include "common/error.h"
 
-#define CHECKPOINT_MAX 4096	 /* longest note accepted, in bytes */
-#define CHECKPOINT_ORIGIN_MAX 255 /* bytes, without the terminator */
+#define CHECKPOINT_MAX        4096 /* longest note accepted, in bytes */
+#define CHECKPOINT_ORIGIN_MAX 255  /* bytes, without the terminator */
 #define CHECKPOINT_KEY_ID_LEN 4
-#define CHECKPOINT_PK_LEN 32 /* Ed25519 public key */
-#define CHECKPOINT_SK_LEN 64 /* Ed25519 secret key (seed || public) */
+#define CHECKPOINT_PK_LEN     32 /* Ed25519 public key */
+#define CHECKPOINT_SK_LEN     64 /* Ed25519 secret key (seed || public) */
 
 /* What a checkpoint says: which log, how many leaves, their root. */
 struct checkpoint {
@@ -59,8 +59,7 @@ void checkpoint_key_id(const char *name, const uint8_t pk[CHECKPOINT_PK_LEN],
  * small.
  */
 WUR int checkpoint_sign(const struct checkpoint *cp,
-    const uint8_t sk[CHECKPOINT_SK_LEN], char *buf, size_t buflen,
-    size_t *len);
+    const uint8_t sk[CHECKPOINT_SK_LEN], char *buf, size_t buflen, size_t *len);
 
 /*
  * Parses the note text of len bytes (no terminator needed) into *out

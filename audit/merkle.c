@@ -40,16 +40,15 @@ merkle_hash_empty(uint8_t out[MERKLE_HASH_LEN])
 }
 
 char *
-merkle_hash_to_base64(const uint8_t h[MERKLE_HASH_LEN],
-    char out[MERKLE_HASH_B64])
+merkle_hash_to_base64(
+    const uint8_t h[MERKLE_HASH_LEN], char out[MERKLE_HASH_B64])
 {
 	return sodium_bin2base64(out, MERKLE_HASH_B64, h, MERKLE_HASH_LEN,
 	    sodium_base64_VARIANT_ORIGINAL);
 }
 
 int
-merkle_hash_from_base64(const char *s, size_t len,
-    uint8_t out[MERKLE_HASH_LEN])
+merkle_hash_from_base64(const char *s, size_t len, uint8_t out[MERKLE_HASH_LEN])
 {
 	uint8_t h[MERKLE_HASH_LEN];
 	char again[MERKLE_HASH_B64];
@@ -63,7 +62,7 @@ merkle_hash_from_base64(const char *s, size_t len,
 	 */
 	if (len != MERKLE_HASH_B64 - 1 ||
 	    sodium_base642bin(h, sizeof(h), s, len, NULL, &n, &end,
-		sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	        sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    n != MERKLE_HASH_LEN || end != s + len)
 		return ERROR_DECODE;
 	merkle_hash_to_base64(h, again);
@@ -116,8 +115,8 @@ range_hash(const struct merkle_store *s, uint64_t start, uint64_t end,
 }
 
 int
-merkle_root(const struct merkle_store *s, uint64_t size,
-    uint8_t out[MERKLE_HASH_LEN])
+merkle_root(
+    const struct merkle_store *s, uint64_t size, uint8_t out[MERKLE_HASH_LEN])
 {
 	if (size > MERKLE_MAX_SIZE)
 		return ERROR_INVAL;
@@ -172,8 +171,8 @@ merkle_inclusion(const struct merkle_store *s, uint64_t index, uint64_t size,
 }
 
 int
-merkle_consistency(const struct merkle_store *s, uint64_t size1,
-    uint64_t size2, uint8_t path[][MERKLE_HASH_LEN], size_t *n)
+merkle_consistency(const struct merkle_store *s, uint64_t size1, uint64_t size2,
+    uint8_t path[][MERKLE_HASH_LEN], size_t *n)
 {
 	uint64_t start = 0, end = size2, k;
 	int whole = 1, rc;
@@ -310,7 +309,7 @@ merkle_verify_consistency(uint64_t size1, uint64_t size2,
 		sn >>= 1;
 	}
 	return sn == 0 && same(fr, root1) && same(sr, root2) ? ERROR_OK
-							     : ERROR_PROOF;
+	                                                     : ERROR_PROOF;
 }
 
 void
@@ -323,7 +322,7 @@ int
 merkle_range_append(struct merkle_range *r,
     const uint8_t leaf_hash[MERKLE_HASH_LEN],
     int (*visit)(void *arg, unsigned level, uint64_t index,
-	const uint8_t hash[MERKLE_HASH_LEN]),
+        const uint8_t hash[MERKLE_HASH_LEN]),
     void *arg)
 {
 	uint64_t index = r->size;

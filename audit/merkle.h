@@ -22,8 +22,8 @@
 #define MERKLE_MAX_SIZE ((uint64_t)INT64_MAX)
 
 /* SHA-256(0x00 || leaf): the hash of one leaf (RFC 6962 §2.1). */
-void merkle_hash_leaf(const uint8_t *leaf, size_t len,
-    uint8_t out[MERKLE_HASH_LEN]);
+void merkle_hash_leaf(
+    const uint8_t *leaf, size_t len, uint8_t out[MERKLE_HASH_LEN]);
 
 /* SHA-256(0x01 || left || right): an interior node (RFC 6962 §2.1). */
 void merkle_hash_children(const uint8_t left[MERKLE_HASH_LEN],
@@ -36,15 +36,15 @@ void merkle_hash_empty(uint8_t out[MERKLE_HASH_LEN]);
 #define MERKLE_HASH_B64 45 /* 44 characters and the NUL */
 
 /* Writes h as base64 into out; returns out. */
-char *merkle_hash_to_base64(const uint8_t h[MERKLE_HASH_LEN],
-    char out[MERKLE_HASH_B64]);
+char *merkle_hash_to_base64(
+    const uint8_t h[MERKLE_HASH_LEN], char out[MERKLE_HASH_B64]);
 
 /*
  * Decodes the len bytes at s, which must be exactly the canonical padded
  * base64 of 32 bytes; ERROR_DECODE otherwise.
  */
-WUR int merkle_hash_from_base64(const char *s, size_t len,
-    uint8_t out[MERKLE_HASH_LEN]);
+WUR int merkle_hash_from_base64(
+    const char *s, size_t len, uint8_t out[MERKLE_HASH_LEN]);
 
 /*
  * ------------------------------------------------------------- building
@@ -63,8 +63,8 @@ struct merkle_store {
 };
 
 /* The root of the first size leaves (RFC 6962 MTH). */
-WUR int merkle_root(const struct merkle_store *s, uint64_t size,
-    uint8_t out[MERKLE_HASH_LEN]);
+WUR int merkle_root(
+    const struct merkle_store *s, uint64_t size, uint8_t out[MERKLE_HASH_LEN]);
 
 /*
  * The inclusion proof of leaf index in the tree of size leaves (RFC 6962
@@ -129,11 +129,11 @@ void merkle_range_init(struct merkle_range *r);
 WUR int merkle_range_append(struct merkle_range *r,
     const uint8_t leaf_hash[MERKLE_HASH_LEN],
     int (*visit)(void *arg, unsigned level, uint64_t index,
-	const uint8_t hash[MERKLE_HASH_LEN]),
+        const uint8_t hash[MERKLE_HASH_LEN]),
     void *arg);
 
 /* The root of the leaves appended so far (the empty root for none). */
-void merkle_range_root(const struct merkle_range *r,
-    uint8_t out[MERKLE_HASH_LEN]);
+void merkle_range_root(
+    const struct merkle_range *r, uint8_t out[MERKLE_HASH_LEN]);
 
 #endif

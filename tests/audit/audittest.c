@@ -26,32 +26,32 @@
 	} while (0)
 
 const char *const audittest_agencies[AUDITTEST_AGENCIES] = {
-	"police",
-	"ambulance",
-	"mental_health_trust",
-	"social_care",
-	"ae",
-	"housing",
+    "police",
+    "ambulance",
+    "mental_health_trust",
+    "social_care",
+    "ae",
+    "housing",
 };
 
 const char *const audittest_purposes[AUDITTEST_PURPOSES] = {
-	"triage_advice",
-	"place_of_safety",
-	"emergency_care",
-	"mha_assessment",
-	"safeguarding",
-	"missing_person",
+    "triage_advice",
+    "place_of_safety",
+    "emergency_care",
+    "mha_assessment",
+    "safeguarding",
+    "missing_person",
 };
 
 const char *const audittest_rules[AUDITTEST_RULES] = {
-	"triage-request",
-	"triage-reply",
-	"pos-handover",
-	"ambulance-to-trust",
-	"trust-to-ambulance",
-	"amhp-support",
-	"dependents-care",
-	"missing-from-ward",
+    "triage-request",
+    "triage-reply",
+    "pos-handover",
+    "ambulance-to-trust",
+    "trust-to-ambulance",
+    "amhp-support",
+    "dependents-care",
+    "missing-from-ward",
 };
 
 char *
@@ -151,8 +151,7 @@ audittest_subject(uint64_t i, uint8_t out[WIRE_REF_LEN])
 }
 
 void
-audittest_event(struct event *ev, uint64_t i, uint64_t subjects,
-    uint64_t *rng)
+audittest_event(struct event *ev, uint64_t i, uint64_t subjects, uint64_t *rng)
 {
 	uint64_t r = audittest_rand(rng), s = audittest_rand(rng);
 	unsigned kind = (unsigned)(r % 100);
@@ -162,13 +161,13 @@ audittest_event(struct event *ev, uint64_t i, uint64_t subjects,
 	uint64_t msg = i / 3;
 
 	memset(ev, 0, sizeof(*ev));
-	ev->type = kind < 50   ? EVENT_DECISION
-	    : kind < 70	       ? EVENT_ACCEPTED
-	    : kind < 80	       ? EVENT_DELIVERED
-	    : kind < 90	       ? EVENT_ACKNOWLEDGED
-	    : kind < 95	       ? EVENT_REJECTED
-	    : kind < 98	       ? EVENT_EXPIRED
-			       : EVENT_CONNECTION_REFUSED;
+	ev->type = kind < 50 ? EVENT_DECISION
+	    : kind < 70      ? EVENT_ACCEPTED
+	    : kind < 80      ? EVENT_DELIVERED
+	    : kind < 90      ? EVENT_ACKNOWLEDGED
+	    : kind < 95      ? EVENT_REJECTED
+	    : kind < 98      ? EVENT_EXPIRED
+	                     : EVENT_CONNECTION_REFUSED;
 	/* About a second apart, up to five seconds out of order. */
 	ev->time_ms = 1795000000000ULL + i * 1000 + (r >> 20) % 10000 - 5000;
 	if (ev->type == EVENT_CONNECTION_REFUSED) {
@@ -178,13 +177,18 @@ audittest_event(struct event *ev, uint64_t i, uint64_t subjects,
 	}
 	ev->has_msg_id = true;
 	memcpy(ev->msg_id, &msg, sizeof(msg));
-	snprintf(ev->sender, sizeof(ev->sender), "%s", audittest_agencies[from]);
+	snprintf(
+	    ev->sender, sizeof(ev->sender), "%s", audittest_agencies[from]);
 	snprintf(ev->purpose, sizeof(ev->purpose), "%s",
 	    audittest_purposes[(s >> 16) % AUDITTEST_PURPOSES]);
 	ev->urgency = 1 + (int)((s >> 24) % 3);
 	ev->kind = 1;
+	/* The events of one message are about one person. */
 	ev->has_subject_ref = true;
-	audittest_subject((s >> 32) % subjects, ev->subject_ref);
+	{
+		uint64_t h = msg * 0x9e3779b97f4a7c15ULL;
+		audittest_subject((h ^ (h >> 29)) % subjects, ev->subject_ref);
+	}
 	switch (ev->type) {
 	case EVENT_DECISION:
 		snprintf(ev->recipient, sizeof(ev->recipient), "%s",
@@ -195,7 +199,7 @@ audittest_event(struct event *ev, uint64_t i, uint64_t subjects,
 		for (size_t j = 0; j < ev->n_rules; j++)
 			snprintf(ev->rules[j], sizeof(ev->rules[j]), "%s",
 			    audittest_rules[(r >> (12 + 4 * j)) %
-				AUDITTEST_RULES]);
+			        AUDITTEST_RULES]);
 		ev->n_bases = 1;
 		snprintf(ev->bases[0], sizeof(ev->bases[0]),
 		    "UK GDPR 6(1)(e), 9(2)(h)");
@@ -216,7 +220,8 @@ audittest_event(struct event *ev, uint64_t i, uint64_t subjects,
 		ev->n_recipients = 1 + (size_t)((r >> 8) % 2);
 		for (size_t j = 0; j < ev->n_recipients; j++)
 			snprintf(ev->recipients[j], sizeof(ev->recipients[j]),
-			    "%s", audittest_agencies[(to + j) % AUDITTEST_AGENCIES]);
+			    "%s",
+			    audittest_agencies[(to + j) % AUDITTEST_AGENCIES]);
 		break;
 	case EVENT_REJECTED:
 		ev->reason = WIRE_REASON_UNDECLARED_PURPOSE;
@@ -300,15 +305,24 @@ capture_fd(void)
 int
 audittest_cli(char **out, char **err, ...)
 {
+	va_list ap;
+	int rc;
+
+	va_start(ap, err);
+	rc = audittest_vcli(out, err, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+audittest_vcli(char **out, char **err, va_list ap)
+{
 	char *argv[64];
 	int argc = 0, rc, fo, fe, so, se;
-	va_list ap;
 
 	argv[argc++] = (char *)(uintptr_t) "audit";
-	va_start(ap, err);
 	while ((argv[argc] = va_arg(ap, char *)) != NULL)
 		MUST(++argc < 63);
-	va_end(ap);
 	fflush(stdout);
 	fflush(stderr);
 	fo = capture_fd();

@@ -7,6 +7,7 @@
 #ifndef TESTS_AUDIT_AUDITTEST_H
 #define TESTS_AUDIT_AUDITTEST_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,7 +46,7 @@ void audittest_key(struct audittest_key *k, uint8_t seed);
 /* The pools random events draw from. */
 #define AUDITTEST_AGENCIES 6
 #define AUDITTEST_PURPOSES 6
-#define AUDITTEST_RULES 8
+#define AUDITTEST_RULES    8
 extern const char *const audittest_agencies[AUDITTEST_AGENCIES];
 extern const char *const audittest_purposes[AUDITTEST_PURPOSES];
 extern const char *const audittest_rules[AUDITTEST_RULES];
@@ -59,11 +60,12 @@ void audittest_subject(uint64_t i, uint8_t out[WIRE_REF_LEN]);
 /*
  * Fills ev with random event number i of a log with `subjects` subjects:
  * mostly decisions, with accepted, delivered, acknowledged, rejected and
- * expired events, about 1% break-glass; times rise about a second per
- * event with a few seconds of jitter either way.
+ * expired events, about 1% break-glass; every three events share a
+ * message (msg_id) and so a subject; times rise about a second per event
+ * with a few seconds of jitter either way.
  */
-void audittest_event(struct event *ev, uint64_t i, uint64_t subjects,
-    uint64_t *rng);
+void audittest_event(
+    struct event *ev, uint64_t i, uint64_t subjects, uint64_t *rng);
 
 /*
  * Appends n random events (audittest_event) in write transactions of
@@ -83,6 +85,7 @@ uint64_t audittest_append_one(struct audittest_log *l,
  * either may be NULL to discard). Returns the exit code.
  */
 int audittest_cli(char **out, char **err, ...);
+int audittest_vcli(char **out, char **err, va_list ap);
 
 /* Writes text to path (mode 0644). */
 void audittest_write(const char *path, const char *text);

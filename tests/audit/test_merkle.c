@@ -68,8 +68,8 @@ ref_path(const hash_t *leaves, uint64_t m, uint64_t lo, uint64_t hi,
 
 /* SUBPROOF(m, D[lo:hi], b), RFC 6962 §2.1.2. */
 static void
-ref_subproof(const hash_t *leaves, uint64_t m, uint64_t lo, uint64_t hi,
-    int b, hash_t *path, size_t *n)
+ref_subproof(const hash_t *leaves, uint64_t m, uint64_t lo, uint64_t hi, int b,
+    hash_t *path, size_t *n)
 {
 	uint64_t k = 1;
 
@@ -137,7 +137,7 @@ vector_path(const json_t *o, hash_t *path, size_t *n)
 	json_array_foreach(a, i, e)
 	{
 		if (merkle_hash_from_base64(json_string_value(e),
-			json_string_length(e), path[i]) != 0)
+		        json_string_length(e), path[i]) != 0)
 			return false;
 	}
 	*n = json_array_size(a);
@@ -150,8 +150,8 @@ vector_hash(const json_t *o, const char *key, hash_t out)
 	const json_t *s = json_object_get(o, key);
 
 	assert_true(json_is_string(s));
-	return merkle_hash_from_base64(json_string_value(s),
-		   json_string_length(s), out) == 0;
+	return merkle_hash_from_base64(
+	           json_string_value(s), json_string_length(s), out) == 0;
 }
 
 /*
@@ -179,8 +179,7 @@ load_vector(const char *path)
 	json_error_t err;
 	json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
 
-	if (o == NULL &&
-	    json_error_code(&err) == json_error_numeric_overflow)
+	if (o == NULL && json_error_code(&err) == json_error_numeric_overflow)
 		o = json_load_file(path, JSON_DECODE_INT_AS_REAL, &err);
 	if (o == NULL)
 		fail_msg("%s: %s", path, err.text);
@@ -197,21 +196,25 @@ each_vector(const char *kind, bool (*fn)(const json_t *o, const char *path),
 	unsigned count = 0;
 	DIR *d, *s;
 
-	snprintf(dir, sizeof(dir), "%s",
-	    audittest_source("vectors/rfc6962"));
-	strncat(dir, "/", sizeof(dir) - strlen(dir) - 1);
-	strncat(dir, kind, sizeof(dir) - strlen(dir) - 1);
+	if (snprintf(dir, sizeof(dir), "%s/%s",
+	        audittest_source("vectors/rfc6962"), kind) >= (int)sizeof(dir))
+		fail_msg("path too long");
 	assert_non_null(d = opendir(dir));
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+		if (snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name) >=
+		    (int)sizeof(sub))
+			fail_msg("path too long");
 		assert_non_null(s = opendir(sub));
 		while ((f = readdir(s)) != NULL) {
 			size_t len = strlen(f->d_name);
-			if (len < 5 || strcmp(f->d_name + len - 5, ".json") != 0)
+			if (len < 5 ||
+			    strcmp(f->d_name + len - 5, ".json") != 0)
 				continue;
-			snprintf(file, sizeof(file), "%s/%s", sub, f->d_name);
+			if (snprintf(file, sizeof(file), "%s/%s", sub,
+			        f->d_name) >= (int)sizeof(file))
+				fail_msg("path too long");
 			json_t *o = load_vector(file);
 			const json_t *want = json_object_get(o, "wantErr");
 			assert_true(json_is_boolean(want));
@@ -220,7 +223,7 @@ each_vector(const char *kind, bool (*fn)(const json_t *o, const char *path),
 				fail_msg("%s: %s, want %s", file,
 				    ok ? "accepted" : "rejected",
 				    json_is_true(want) ? "rejected"
-						       : "accepted");
+				                       : "accepted");
 			*valid += ok;
 			count++;
 			json_decref(o);
@@ -238,12 +241,12 @@ check_inclusion(const json_t *o, const char *path)
 	size_t n;
 
 	(void)path;
-	if (!vector_hash(o, "root", root) || !vector_hash(o, "leafHash", leaf) ||
-	    !vector_path(o, proof, &n))
+	if (!vector_hash(o, "root", root) ||
+	    !vector_hash(o, "leafHash", leaf) || !vector_path(o, proof, &n))
 		return false;
 	return merkle_verify_inclusion(vector_u64(o, "leafIdx"),
-		   vector_u64(o, "treeSize"), leaf, (const hash_t *)proof, n,
-		   root) == 0;
+	           vector_u64(o, "treeSize"), leaf, (const hash_t *)proof, n,
+	           root) == 0;
 }
 
 static bool
@@ -253,12 +256,12 @@ check_consistency(const json_t *o, const char *path)
 	size_t n;
 
 	(void)path;
-	if (!vector_hash(o, "root1", root1) || !vector_hash(o, "root2", root2) ||
-	    !vector_path(o, proof, &n))
+	if (!vector_hash(o, "root1", root1) ||
+	    !vector_hash(o, "root2", root2) || !vector_path(o, proof, &n))
 		return false;
 	return merkle_verify_consistency(vector_u64(o, "size1"),
-		   vector_u64(o, "size2"), root1, root2, (const hash_t *)proof,
-		   n) == 0;
+	           vector_u64(o, "size2"), root1, root2, (const hash_t *)proof,
+	           n) == 0;
 }
 
 static void
@@ -277,32 +280,32 @@ test_vectors_consistency(void **state)
 	unsigned valid = 0;
 
 	(void)state;
-	assert_int_equal(each_vector("consistency", check_consistency, &valid),
-	    43);
+	assert_int_equal(
+	    each_vector("consistency", check_consistency, &valid), 43);
 	assert_int_equal(valid, 3);
 }
 
 /* The eight leaves of the RFC 6962 test data the vectors are built on. */
 static const char *const rfc_leaves[8] = {
-	"",
-	"00",
-	"10",
-	"2021",
-	"3031",
-	"40414243",
-	"5051525354555657",
-	"606162636465666768696a6b6c6d6e6f",
+    "",
+    "00",
+    "10",
+    "2021",
+    "3031",
+    "40414243",
+    "5051525354555657",
+    "606162636465666768696a6b6c6d6e6f",
 };
 
 static const char *const rfc_roots[8] = {
-	"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-	"fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-	"aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-	"d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-	"4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-	"76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-	"ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-	"5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
 };
 
 static void
@@ -396,25 +399,25 @@ test_against_reference(void **state)
 		ref_mth(leaves, 0, size, want);
 		assert_int_equal(merkle_root(&s, size, root), 0);
 		assert_memory_equal(root, want, 32);
-		assert_int_equal(merkle_inclusion(&s, size, size, path, &n),
-		    ERROR_INVAL);
+		assert_int_equal(
+		    merkle_inclusion(&s, size, size, path, &n), ERROR_INVAL);
 		for (uint64_t i = 0; i < size; i++) {
-			assert_int_equal(merkle_inclusion(&s, i, size, path, &n),
-			    0);
+			assert_int_equal(
+			    merkle_inclusion(&s, i, size, path, &n), 0);
 			rn = 0;
 			ref_path(leaves, i, 0, size, ref, &rn);
 			assert_int_equal(n, rn);
 			assert_memory_equal(path, ref, n * 32);
-			assert_int_equal(merkle_verify_inclusion(i, size,
-					     leaves[i], (const hash_t *)path, n,
-					     root),
+			assert_int_equal(
+			    merkle_verify_inclusion(i, size, leaves[i],
+			        (const hash_t *)path, n, root),
 			    0);
 			/* a wrong index, size, leaf, or any bit of the path */
 			if (size > 1)
 				assert_int_not_equal(
-				    merkle_verify_inclusion((i + 1) % size, size,
-					leaves[i], (const hash_t *)path, n,
-					root),
+				    merkle_verify_inclusion((i + 1) % size,
+				        size, leaves[i], (const hash_t *)path,
+				        n, root),
 				    0);
 			/*
 			 * Another size with that size's root. (With this
@@ -422,33 +425,32 @@ test_against_reference(void **state)
 			 * is only bound to its size by the checkpoint.)
 			 */
 			ref_mth(leaves, 0, size + 1, want);
-			assert_int_not_equal(merkle_verify_inclusion(i, size + 1,
-						 leaves[i],
-						 (const hash_t *)path, n, want),
-			    0);
 			assert_int_not_equal(
-			    merkle_verify_inclusion(i, size,
-				leaves[(i + 1) % REF_MAX], (const hash_t *)path,
-				n, root),
+			    merkle_verify_inclusion(i, size + 1, leaves[i],
+			        (const hash_t *)path, n, want),
+			    0);
+			assert_int_not_equal(merkle_verify_inclusion(i, size,
+			                         leaves[(i + 1) % REF_MAX],
+			                         (const hash_t *)path, n, root),
 			    0);
 			for (size_t j = 0; j < n; j++) {
 				memcpy(bad, path, n * 32);
 				bad[j][j % 32] ^= 0x01;
 				assert_int_not_equal(
 				    merkle_verify_inclusion(i, size, leaves[i],
-					(const hash_t *)bad, n, root),
+				        (const hash_t *)bad, n, root),
 				    0);
 			}
 			if (n > 0)
 				assert_int_not_equal(
 				    merkle_verify_inclusion(i, size, leaves[i],
-					(const hash_t *)path, n - 1, root),
+				        (const hash_t *)path, n - 1, root),
 				    0);
 			memcpy(bad, path, n * 32);
 			memcpy(bad[n], root, 32);
-			assert_int_not_equal(merkle_verify_inclusion(i, size,
-						 leaves[i], (const hash_t *)bad,
-						 n + 1, root),
+			assert_int_not_equal(
+			    merkle_verify_inclusion(i, size, leaves[i],
+			        (const hash_t *)bad, n + 1, root),
 			    0);
 		}
 		for (uint64_t size1 = 0; size1 <= size; size1++) {
@@ -457,45 +459,47 @@ test_against_reference(void **state)
 			    merkle_consistency(&s, size1, size, path, &n), 0);
 			rn = 0;
 			if (size1 > 0 && size1 < size)
-				ref_subproof(leaves, size1, 0, size, 1, ref, &rn);
+				ref_subproof(
+				    leaves, size1, 0, size, 1, ref, &rn);
 			assert_int_equal(n, rn);
 			assert_memory_equal(path, ref, n * 32);
-			assert_int_equal(merkle_verify_consistency(size1, size,
-					     root1, root, (const hash_t *)path,
-					     n),
+			assert_int_equal(
+			    merkle_verify_consistency(size1, size, root1, root,
+			        (const hash_t *)path, n),
 			    0);
 			for (size_t j = 0; j < n; j++) {
 				memcpy(bad, path, n * 32);
 				bad[j][31 - j % 32] ^= 0x80;
 				assert_int_not_equal(
 				    merkle_verify_consistency(size1, size,
-					root1, root, (const hash_t *)bad, n),
+				        root1, root, (const hash_t *)bad, n),
 				    0);
 			}
 			if (size1 > 0 && size1 < size) {
 				assert_int_not_equal(
-				    merkle_verify_consistency(size1, size,
-					root, root1, (const hash_t *)path, n),
+				    merkle_verify_consistency(size1, size, root,
+				        root1, (const hash_t *)path, n),
 				    0);
 				/* other sizes, with their own roots */
 				ref_mth(leaves, 0, size1 - 1, want);
 				assert_int_not_equal(
 				    merkle_verify_consistency(size1 - 1, size,
-					want, root, (const hash_t *)path, n),
+				        want, root, (const hash_t *)path, n),
 				    0);
 				ref_mth(leaves, 0, size - 1, want);
 				assert_int_not_equal(
 				    merkle_verify_consistency(size1, size - 1,
-					root1, want, (const hash_t *)path, n),
+				        root1, want, (const hash_t *)path, n),
 				    0);
 				assert_int_not_equal(
 				    merkle_verify_consistency(size1, size,
-					root1, root, (const hash_t *)path,
-					n - 1),
+				        root1, root, (const hash_t *)path,
+				        n - 1),
 				    0);
 			}
 		}
-		assert_int_equal(merkle_consistency(&s, size + 1, size, path, &n),
+		assert_int_equal(
+		    merkle_consistency(&s, size + 1, size, path, &n),
 		    ERROR_INVAL);
 	}
 }
@@ -543,9 +547,8 @@ test_range(void **state)
 	assert_memory_equal(root, want, 32);
 	for (uint64_t i = 0; i < REF_MAX; i++) {
 		memset(&seen, 0, sizeof(seen));
-		assert_int_equal(merkle_range_append(&r, leaves[i], record,
-				     &seen),
-		    0);
+		assert_int_equal(
+		    merkle_range_append(&r, leaves[i], record, &seen), 0);
 		/* One node per trailing one bit of i, plus the leaf. */
 		assert_int_equal(seen.n, 1 + __builtin_ctzll(~i));
 		for (unsigned j = 0; j < seen.n; j++) {
@@ -561,8 +564,8 @@ test_range(void **state)
 	}
 	merkle_range_init(&r);
 	assert_int_equal(merkle_range_append(&r, leaves[0], stop, NULL), 0);
-	assert_int_equal(merkle_range_append(&r, leaves[1], stop, NULL),
-	    ERROR_TAMPERED);
+	assert_int_equal(
+	    merkle_range_append(&r, leaves[1], stop, NULL), ERROR_TAMPERED);
 }
 
 /*
@@ -603,7 +606,8 @@ test_log_reads(void **state)
 	(void)state;
 	merkle_hash_leaf((const uint8_t *)"x", 1, t.level[0]);
 	for (int i = 1; i < 64; i++)
-		merkle_hash_children(t.level[i - 1], t.level[i - 1], t.level[i]);
+		merkle_hash_children(
+		    t.level[i - 1], t.level[i - 1], t.level[i]);
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 		uint64_t size = sizes[k];
 		t.reads = 0;
@@ -611,29 +615,28 @@ test_log_reads(void **state)
 		assert_true(t.reads <= 64);
 		for (uint64_t idx = 0; idx < size; idx = idx * 3 + 7) {
 			t.reads = 0;
-			assert_int_equal(merkle_inclusion(&s, idx, size, path, &n),
-			    0);
+			assert_int_equal(
+			    merkle_inclusion(&s, idx, size, path, &n), 0);
 			assert_true(t.reads <= 2 * 64);
-			assert_int_equal(merkle_verify_inclusion(idx, size,
-					     t.level[0], (const hash_t *)path, n,
-					     root),
+			assert_int_equal(
+			    merkle_verify_inclusion(idx, size, t.level[0],
+			        (const hash_t *)path, n, root),
 			    0);
 		}
 		for (uint64_t s1 = 1; s1 < size; s1 = s1 * 5 + 3) {
 			assert_int_equal(merkle_root(&s, s1, root2), 0);
 			t.reads = 0;
-			assert_int_equal(merkle_consistency(&s, s1, size, path,
-					     &n),
-			    0);
+			assert_int_equal(
+			    merkle_consistency(&s, s1, size, path, &n), 0);
 			assert_true(t.reads <= 2 * 64);
-			assert_int_equal(merkle_verify_consistency(s1, size,
-					     root2, root, (const hash_t *)path,
-					     n),
+			assert_int_equal(
+			    merkle_verify_consistency(
+			        s1, size, root2, root, (const hash_t *)path, n),
 			    0);
 		}
 	}
-	assert_int_equal(merkle_root(&s, MERKLE_MAX_SIZE + 1, root),
-	    ERROR_INVAL);
+	assert_int_equal(
+	    merkle_root(&s, MERKLE_MAX_SIZE + 1, root), ERROR_INVAL);
 }
 
 static void
@@ -650,22 +653,22 @@ test_base64(void **state)
 	assert_memory_equal(h, back, 32);
 	/* no padding, URL alphabet, stray bits, whitespace, wrong length */
 	assert_int_not_equal(merkle_hash_from_base64(ok, strlen(ok) - 1, h), 0);
-	assert_int_not_equal(merkle_hash_from_base64(
-				 "bjQLnP-zepicpUTmu3gKLHiQHT-zNzh2hRGjBhevoB0=",
-				 44, h),
+	assert_int_not_equal(
+	    merkle_hash_from_base64(
+	        "bjQLnP-zepicpUTmu3gKLHiQHT-zNzh2hRGjBhevoB0=", 44, h),
 	    0);
-	assert_int_not_equal(merkle_hash_from_base64(
-				 "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB1=",
-				 44, h),
+	assert_int_not_equal(
+	    merkle_hash_from_base64(
+	        "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB1=", 44, h),
 	    0);
-	assert_int_not_equal(merkle_hash_from_base64(
-				 " jQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=",
-				 44, h),
+	assert_int_not_equal(
+	    merkle_hash_from_base64(
+	        " jQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=", 44, h),
 	    0);
 	assert_int_not_equal(merkle_hash_from_base64("", 0, h), 0);
-	assert_int_not_equal(merkle_hash_from_base64(
-				 "AAAAbjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=",
-				 48, h),
+	assert_int_not_equal(
+	    merkle_hash_from_base64(
+	        "AAAAbjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=", 48, h),
 	    0);
 }
 
