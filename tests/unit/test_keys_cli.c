@@ -1,0 +1,206 @@
+/*
+ * Unit tests of the `concordat keys` verbs (keys/keys_cli.c), run
+ * in-process: exit codes, the files they write and refuse to overwrite,
+ * and what `keys show` prints and refuses.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "keys/keys.h"
+#include "testutil.h"
+
+static char dir[256];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir));
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	tu_rmrf(dir);
+	return 0;
+}
+
+/* Runs `keys ARGS...` with stdout in a file; returns the exit code and,
+ * when out is not NULL, what it printed (malloc'd). */
+static int
+run(char **out, ...)
+{
+	static char prog[] = "keys";
+	char *argv[16];
+	int argc = 0, rc, saved, fd;
+	va_list ap;
+	const char *a;
+	char path[300];
+
+	argv[argc++] = prog;
+	va_start(ap, out);
+	while ((a = va_arg(ap, const char *)) != NULL && argc < 15)
+		argv[argc++] = (char *)(uintptr_t)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	snprintf(path, sizeof(path), "%s/stdout", dir);
+	fflush(stdout);
+	saved = dup(1);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0 && saved >= 0);
+	dup2(fd, 1);
+	close(fd);
+	rc = keys_cli(argc, argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	if (out != NULL) {
+		size_t len;
+		uint8_t *b = tu_slurp(path, &len);
+		*out = malloc(len + 1);
+		memcpy(*out, b, len);
+		(*out)[len] = '\0';
+		free(b);
+	}
+	unlink(path);
+	return rc;
+}
+
+static void
+test_generate_agency(void **state)
+{
+	char *out = NULL;
+	struct stat st;
+	struct keys_secret *s = NULL;
+	struct keys_public p;
+
+	(void)state;
+	const char *kd = tu_path(dir, "k");
+	char keydir[300];
+	snprintf(keydir, sizeof(keydir), "%s", kd);
+	assert_int_equal(
+	    run(&out, "generate", "--agency", "police", "--out", keydir, NULL),
+	    EX_OK);
+	assert_non_null(strstr(out, "police.key (secret, 0600)"));
+	free(out);
+	assert_int_equal(stat(tu_path(keydir, "police.key"), &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(
+	    keys_load_secret(tu_path(keydir, "police.key"), &s), 0);
+	assert_int_equal(
+	    keys_load_public(tu_path(keydir, "police.pub"), &p), 0);
+	assert_memory_equal(p.sign_pk, s->pub.sign_pk, 32);
+	assert_string_equal(p.fingerprint, s->pub.fingerprint);
+	keys_secret_free(s);
+
+	/* A second generate is refused and names what exists. */
+	assert_int_equal(
+	    run(NULL, "generate", "--agency", "police", "--out", keydir, NULL),
+	    EX_CANTCREAT);
+}
+
+static void
+test_generate_usage(void **state)
+{
+	(void)state;
+	/* Neither or both of --agency and --broker; no --out; bad id. */
+	assert_int_equal(run(NULL, "generate", "--out", dir, NULL), EX_USAGE);
+	assert_int_equal(run(NULL, "generate", "--broker", "--agency", "x",
+	                     "--out", dir, NULL),
+	    EX_USAGE);
+	assert_int_equal(
+	    run(NULL, "generate", "--agency", "police", NULL), EX_USAGE);
+	assert_int_equal(
+	    run(NULL, "generate", "--agency", "Police", "--out", dir, NULL),
+	    EX_USAGE);
+	assert_int_equal(
+	    run(NULL, "generate", "--agency", "../x", "--out", dir, NULL),
+	    EX_USAGE);
+	assert_int_equal(run(NULL, "frobnicate", NULL), EX_USAGE);
+	assert_int_equal(run(NULL, NULL), EX_USAGE);
+	char *out = NULL;
+	assert_int_equal(run(&out, "--help", NULL), EX_OK);
+	assert_non_null(strstr(out, "usage: concordat keys generate"));
+	free(out);
+}
+
+static void
+test_broker_and_show(void **state)
+{
+	char *out = NULL;
+	char key[300], pub[300];
+
+	(void)state;
+	assert_int_equal(
+	    run(NULL, "generate", "--broker", "--out", dir, NULL), EX_OK);
+	snprintf(key, sizeof(key), "%s", tu_path(dir, "broker.key"));
+	snprintf(pub, sizeof(pub), "%s", tu_path(dir, "broker.pub"));
+	assert_int_equal(run(&out, "show", pub, NULL), EX_OK);
+	assert_non_null(strstr(out, "role:        broker"));
+	assert_null(strstr(out, "box:")); /* the broker has no box key */
+	free(out);
+	assert_int_equal(run(&out, "show", key, NULL), EX_OK);
+	assert_non_null(strstr(out, "secret key (permissions ok)"));
+	free(out);
+	/* A secret others may read is refused, with the permission code. */
+	assert_int_equal(chmod(key, 0644), 0);
+	assert_int_equal(run(NULL, "show", key, NULL), EX_NOPERM);
+	/* A file that is not a key. */
+	tu_spit(tu_path(dir, "junk.pub"), "{}", 2, 0644);
+	assert_int_equal(
+	    run(NULL, "show", tu_path(dir, "junk.pub"), NULL), EX_DATAERR);
+	assert_int_equal(
+	    run(NULL, "show", tu_path(dir, "none.pub"), NULL), EX_NOINPUT);
+}
+
+static void
+test_pepper(void **state)
+{
+	struct stat st;
+	uint8_t *p = NULL;
+	char path[300];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s", tu_path(dir, "pepper"));
+	assert_int_equal(run(NULL, "pepper", "--out", path, NULL), EX_OK);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(keys_pepper_load(path, &p), 0);
+	keys_pepper_free(p);
+	assert_int_equal(
+	    run(NULL, "pepper", "--out", path, NULL), EX_CANTCREAT);
+	assert_int_equal(run(NULL, "pepper", NULL), EX_USAGE);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+	        test_generate_agency, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_generate_usage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_broker_and_show, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pepper, setup, teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
