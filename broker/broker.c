@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,7 +236,10 @@ encode_reply(struct broker *b, MDB_txn *txn, struct reply *rep,
 	struct wire_receipt *r = b->scratch;
 	int rc = 0;
 
-	memset(r, 0, sizeof(*r));
+	/* Only the header: each decision used is filled in below and the
+	 * encoder reads no further. Clearing all 16 proofs' paths (33 KiB a
+	 * receipt) was 2.5% of the broker's instructions per message. */
+	memset(r, 0, offsetof(struct wire_receipt, decisions));
 	memcpy(r->msg_id, rep->msg_id, WIRE_MSG_ID_LEN);
 	r->outcome = rep->outcome;
 	r->reason = rep->reason;
@@ -452,6 +456,13 @@ run_batch(struct broker *b, bool timers)
 				rep->frame = NULL;
 		}
 		b->n_hellos = 0;
+		/* The acknowledgements it held are lost with it, though
+		 * deliver_ack counted them: deliver every queue again from
+		 * its start, so that they are made again. */
+		for (size_t i = 0; i < b->n_peers; i++) {
+			b->peers[i].cursor = 0;
+			b->peers[i].inflight = 0;
+		}
 	}
 	/* Only now, with the commit durable, do receipts go out. */
 	size_t unsent = 0;
