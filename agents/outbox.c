@@ -33,6 +33,23 @@ is_record_name(const char *name)
 	    strcmp(name + n - 5, ".json") == 0 && strchr(name, '/') == NULL;
 }
 
+/* True when dir/comp exists and holds the text mark (a msg_id in hex). */
+static bool
+companion_holds(const char *dir, const char *comp, const char *mark)
+{
+	char path[PATH_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	bool hit;
+
+	if (fileio_join(path, sizeof(path), dir, comp) != 0 ||
+	    fileio_read(path, OUTRECORD_MAX_FILE, &buf, &len) != 0)
+		return false;
+	hit = memmem(buf, len, mark, strlen(mark)) != NULL;
+	free(buf);
+	return hit;
+}
+
 /*
  * Moves outbox/name to dir (sent/ or failed/) and writes its companion
  * (NAME.receipt.json or NAME.error.json) from text. When dir already holds
@@ -45,25 +62,38 @@ move_out(struct agent *a, const char *name, int dir, const char *prefix,
 	char src[PATH_MAX], dst[PATH_MAX], base[STATE_NAME_MAX + 40];
 	char comp[STATE_NAME_MAX + 64];
 	struct stat st;
+	bool moved = false;
 	int rc;
 
 	snprintf(base, sizeof(base), "%s", name);
-	if (fileio_join(dst, sizeof(dst), a->dir[dir], base) != 0)
+	if (fileio_join(dst, sizeof(dst), a->dir[dir], base) != 0 ||
+	    fileio_join(src, sizeof(src), a->dir[DIR_OUTBOX], name) != 0)
 		return ERROR_TOOBIG;
-	if (prefix != NULL && lstat(dst, &st) == 0)
-		snprintf(base, sizeof(base), "%s-%s", prefix, name);
-	/* The companion first: a crash leaves it beside the outbox file,
-	 * and the move is finished at the next start. */
-	snprintf(comp, sizeof(comp), "%.*s%s", (int)(strlen(base) - 5), base,
-	    suffix);
-	if ((rc = fileio_write_atomic(a->dir[dir], comp, text, strlen(text),
-		 0640, 0)) != 0)
-		return rc;
-	if (fileio_join(src, sizeof(src), a->dir[DIR_OUTBOX], name) != 0 ||
-	    fileio_join(dst, sizeof(dst), a->dir[dir], base) != 0)
-		return ERROR_TOOBIG;
-	if (rename(src, dst) != 0 && errno != ENOENT)
-		return ERROR_IO;
+	if (prefix != NULL && lstat(dst, &st) == 0) {
+		/* Taken by an earlier record of that name, or by this one:
+		 * moved before a crash kept the move from being recorded.
+		 * Then it has left the outbox, and its companion, written
+		 * first, names it: finishing means only the syncs. */
+		snprintf(comp, sizeof(comp), "%.*s%s", (int)(strlen(name) - 5),
+		    name, suffix);
+		moved = lstat(src, &st) != 0 && errno == ENOENT &&
+		    companion_holds(a->dir[dir], comp, prefix);
+		if (!moved)
+			snprintf(base, sizeof(base), "%s-%s", prefix, name);
+	}
+	if (!moved) {
+		/* The companion first: a crash leaves it beside the outbox
+		 * file, and the move is finished at the next start. */
+		snprintf(comp, sizeof(comp), "%.*s%s",
+		    (int)(strlen(base) - 5), base, suffix);
+		if ((rc = fileio_write_atomic(a->dir[dir], comp, text,
+			 strlen(text), 0640, 0)) != 0)
+			return rc;
+		if (fileio_join(dst, sizeof(dst), a->dir[dir], base) != 0)
+			return ERROR_TOOBIG;
+		if (rename(src, dst) != 0 && errno != ENOENT)
+			return ERROR_IO;
+	}
 	if ((rc = fileio_fsync_dir(a->dir[dir])) != 0 ||
 	    (rc = fileio_fsync_dir(a->dir[DIR_OUTBOX])) != 0)
 		return rc;

@@ -1,0 +1,231 @@
+/*
+ * The harness of the integration and fault tests: a temporary folder with
+ * keys for the broker and the four agencies, their configuration files, the
+ * real concordat-broker and concordat-agent processes (logs in the folder),
+ * waits with deadlines, JSON and audit-log readers, and a custom CURVE
+ * client that seals envelopes itself, to act as a rogue or a fast sender.
+ * Used by every test of tests/integration; nothing here is mocked.
+ */
+#ifndef TESTS_INTEGRATION_HARNESS_H
+#define TESTS_INTEGRATION_HARNESS_H
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "keys/keys.h"
+#include "proto/wire.h"
+
+/* The four agencies of the example agreement, by index. */
+enum { H_POLICE, H_AMBULANCE, H_MHT, H_SOCIAL, H_NAG };
+extern const char *const h_agency[H_NAG];
+
+/* Generous: they bound a failure, not a pass (ASan runs are slow). */
+#define H_WAIT_MS 30000
+
+struct h_proc {
+	char name[64];
+	pid_t pid; /* 0 when not running */
+	unsigned starts;
+	char log[PATH_MAX]; /* stderr of the current (or last) run */
+};
+
+struct h_sys {
+	char dir[PATH_MAX];    /* the test's temporary folder */
+	char build[PATH_MAX];  /* CONCORDAT_BUILD_DIR */
+	char source[PATH_MAX]; /* CONCORDAT_SOURCE_DIR */
+	char cli[PATH_MAX], broker_bin[PATH_MAX], agent_bin[PATH_MAX];
+	char endpoint[160]; /* ipc://DIR/broker.sock */
+	char broker_yaml[PATH_MAX];
+	char policy[PATH_MAX];
+	char data[PATH_MAX]; /* the broker's LMDB folder */
+	char logs[PATH_MAX];
+	struct h_proc broker;
+	struct h_proc agent[H_NAG];
+	/* Loaded on first use by h_seal and h_client_new. */
+	struct keys_secret *sk[H_NAG];
+	struct keys_public pk[H_NAG];
+	struct keys_public broker_pk;
+	uint8_t *pepper;
+	/* The folder is removed at the end only when every test passed. */
+	unsigned tests, passed;
+};
+
+/* ------------------------------------------------------------ set-up */
+
+/*
+ * A fresh system: folder, keys (through `concordat keys`), keyring, pepper,
+ * broker.yaml and one agent.yaml per agency. policy_text is the sharing
+ * agreement to write into the folder, or NULL for the example policy;
+ * broker_extra and agent_extra are YAML lines appended to the configs (or
+ * NULL). Nothing is started. tests is how many tests will call h_pass.
+ */
+struct h_sys *h_sys_new(const char *policy_text, const char *broker_extra,
+    const char *agent_extra, unsigned tests);
+
+/*
+ * Stops whatever still runs (SIGTERM, then SIGKILL) and removes the folder
+ * when every test passed (unless CONCORDAT_KEEP is set); otherwise keeps it
+ * and prints the tail of every log. NULL is a no-op.
+ */
+void h_sys_free(struct h_sys *s);
+
+/* A test's last statement: it passed. */
+void h_pass(struct h_sys *s);
+
+/* printf into one of a ring of static buffers: paths for one statement. */
+const char *h_p(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* SPOOL/sub of an agency ("inbox", "sent", ...). */
+const char *h_spool(struct h_sys *s, int agency, const char *sub);
+
+/* ---------------------------------------------------------- processes */
+
+/* Starts the broker and waits until it listens. */
+void h_broker_start(struct h_sys *s);
+/* SIGTERM, waits; returns the exit status (128+signal when killed). */
+int h_broker_stop(struct h_sys *s);
+/* SIGKILL, waits. */
+void h_broker_kill(struct h_sys *s);
+
+/*
+ * Starts an agency's agent; with wait, waits until its handshake with the
+ * broker succeeded.
+ */
+void h_agent_start(struct h_sys *s, int agency, bool wait);
+int h_agent_stop(struct h_sys *s, int agency);
+void h_agent_kill(struct h_sys *s, int agency);
+
+/* How often needle occurs in p's current log. */
+unsigned h_log_count(const struct h_proc *p, const char *needle);
+/* Waits until needle occurs at least n times in p's current log. */
+bool h_wait_log(
+    const struct h_proc *p, const char *needle, unsigned n, unsigned ms);
+
+/*
+ * Runs a program to completion, stdout to out and stderr to err (NULL:
+ * /dev/null); returns its exit status (128+signal when killed).
+ */
+int h_run(struct h_sys *s, const char *out, const char *err,
+    const char *const argv[]);
+
+/* Resident and peak memory of a process in kB (VmRSS, VmHWM). */
+long h_proc_kb(pid_t pid, const char *key);
+
+/* ------------------------------------------------------------- waits */
+
+uint64_t h_now_ms(void); /* monotonic */
+
+/* Polls pred every few ms until it holds or ms pass; returns whether. */
+bool h_wait(unsigned ms, bool (*pred)(void *arg), void *arg);
+bool h_wait_file(const char *path, unsigned ms);
+/* Waits until dir holds at least n visible files ending in suffix. */
+bool h_wait_count(const char *dir, const char *suffix, size_t n, unsigned ms);
+/* Visible (not dot-) files in dir ending in suffix. */
+size_t h_count(const char *dir, const char *suffix);
+
+/* ------------------------------------------------------------- files */
+
+void h_write(const char *path, const char *text, unsigned mode);
+/* The whole file (malloc'd, NUL-terminated); NULL when it is missing. */
+char *h_slurp(const char *path, size_t *len);
+/* Parses a JSON file; fails the test when it does not parse. */
+json_t *h_json(const char *path);
+/*
+ * Places a record into SPOOL/outbox/name the way a local system does (tmp/
+ * then rename).
+ */
+void h_drop(struct h_sys *s, int agency, const char *name, const char *json);
+/*
+ * Searches every file under root for the bytes of needle; returns the
+ * number of files that hold it, naming the first in found.
+ */
+size_t h_tree_grep(const char *root, const char *needle, char *found, size_t n);
+
+/* ------------------------------------------------- arrivals in a folder */
+
+/*
+ * Counts, with inotify, every time a file named MSGID.json (32 hex digits)
+ * is renamed into a folder: how a delivery lands in an inbox. A file
+ * written twice is counted twice, which a listing cannot show.
+ */
+struct h_watch;
+
+struct h_watch *h_watch_new(const char *dir);
+void h_watch_free(struct h_watch *w);
+/* Reads the events so far; fails the test if the kernel dropped some. */
+void h_watch_drain(struct h_watch *w);
+/* Arrivals of msg_id (hex). */
+unsigned h_watch_count(const struct h_watch *w, const char *msg_id);
+/* Distinct names that arrived, and names that arrived more than once. */
+size_t h_watch_distinct(const struct h_watch *w);
+size_t h_watch_repeated(const struct h_watch *w);
+
+/* ------------------------------------------------------------- audit */
+
+/*
+ * `concordat audit query --data DATA --json ARGS...`: the events as a JSON
+ * array (the caller decrefs). args ends with NULL.
+ */
+json_t *h_audit(struct h_sys *s, const char *const args[]);
+/* How many events of type (with msg_id hex, when not NULL) the log holds. */
+size_t h_audit_count(struct h_sys *s, const char *type, const char *msg_id);
+
+/* Events of type in the log, from `concordat audit stats` (cheap). */
+size_t h_audit_stat(struct h_sys *s, const char *type);
+
+/* ------------------------------------------------- the custom client */
+
+/* What h_seal seals. Zero members take the defaults given. */
+struct h_msg {
+	int sender;          /* the manifest's sender */
+	int signer;          /* whose sign key signs; -1: the sender */
+	const char *purpose; /* "triage_advice" */
+	int urgency;         /* URGENCY_URGENT */
+	const char *justification;
+	int64_t age_ms;      /* created_at = now - age_ms */
+	size_t n_recipients; /* 0: mental_health_trust alone */
+	int recipients[H_NAG];
+	const char *fields; /* JSON object of B8 fields, or NULL */
+	size_t pad;         /* extra bytes of identity.description */
+};
+
+/* Seals m into a Submit frame (malloc'd) and its msg_id. */
+void h_seal(struct h_sys *s, const struct h_msg *m,
+    uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **frame, size_t *len);
+
+struct h_client;
+
+/*
+ * A DEALER with CURVE to the broker, authenticating with the secret key
+ * file keyfile (an agency's), pinning the broker's key. Does not wait for
+ * the handshake (see h_client_event).
+ */
+struct h_client *h_client_new(struct h_sys *s, const char *keyfile);
+void h_client_free(struct h_client *c);
+/*
+ * Waits for a monitor event in mask (ZMQ_EVENT_*); returns it, or 0 when
+ * none came within ms.
+ */
+int h_client_event(struct h_client *c, int mask, unsigned ms);
+/* Sends one frame (blocking); fails the test when it cannot. */
+void h_client_send(struct h_client *c, const void *buf, size_t len);
+/*
+ * The next frame from the broker within ms, decoded (the caller frees it
+ * with wire_frame_free), or NULL. Status frames are acknowledged.
+ */
+struct wire_frame *h_client_recv(struct h_client *c, unsigned ms);
+/* The receipt for msg_id within ms (other frames skipped), or NULL. */
+struct wire_frame *h_client_receipt(
+    struct h_client *c, const uint8_t msg_id[WIRE_MSG_ID_LEN], unsigned ms);
+/* True when the receipt carries decision leaves about its msg_id. */
+bool h_receipt_decided(const struct wire_receipt *r);
+
+void h_hex(const uint8_t *b, size_t n, char *out);
+
+#endif
