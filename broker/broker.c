@@ -28,6 +28,13 @@
 #define TIMER_MS 1000		/* expiry, redelivery, reader check */
 #define READER_CHECK_MS 60000
 #define USAGE_WARN 0.8
+/*
+ * New messages are refused (retryable) above FULL_AT of the map, and taken
+ * again below FULL_CLEAR: the headroom is for what frees space, the
+ * acknowledgements and expiries, whose own audit leaves need room too.
+ */
+#define FULL_AT 0.9
+#define FULL_CLEAR 0.85
 
 static volatile sig_atomic_t got_term, got_hup;
 
@@ -263,30 +270,78 @@ encode_reply(struct broker *b, MDB_txn *txn, struct reply *rep,
 		log_err("cannot encode a receipt: %s", error_strerror(rc));
 }
 
-/* Handles one frame from the ROUTER inside the batch's txn. */
-static void
-handle_frame(struct broker *b, MDB_txn *txn, zmq_msg_t *rid,
-    zmq_msg_t *body)
+/*
+ * Takes one frame from the ROUTER into in, without waiting: attributes it
+ * to the agency the ZAP handler named (never the payload) and prepares its
+ * verification job. Returns false when no frame is waiting.
+ */
+static bool
+receive_frame(struct broker *b, struct inframe *in)
 {
-	const char *user = zmq_msg_gets(body, "User-Id");
-	struct wire_frame *f = NULL;
-	char agency[IDENT_AGENCY_MAX + 1];
-	size_t rid_len = zmq_msg_size(rid);
+	const char *user;
+
+	memset(&in->job, 0, sizeof(in->job));
+	in->known = false;
+	zmq_msg_init(&in->rid);
+	zmq_msg_init(&in->body);
+	if (zmq_msg_recv(&in->rid, b->router, ZMQ_DONTWAIT) < 0)
+		return false;
+	if (!zmq_msg_more(&in->rid) ||
+	    zmq_msg_recv(&in->body, b->router, ZMQ_DONTWAIT) < 0)
+		return true; /* not a frame we can use; known stays false */
+	/* One frame per message: drain any extra parts. */
+	while (zmq_msg_more(&in->body)) {
+		zmq_msg_t extra;
+		zmq_msg_init(&extra);
+		zmq_msg_recv(&extra, b->router, ZMQ_DONTWAIT);
+		zmq_msg_close(&extra);
+		log_warn("multi-part message: extra parts ignored");
+	}
+	user = zmq_msg_gets(&in->body, "User-Id");
+	if (user == NULL || !ident_agency_valid(user) ||
+	    deliver_peer(b, user) == NULL ||
+	    zmq_msg_size(&in->rid) > BROKER_RID_MAX) {
+		log_warn("frame without a known agency: dropped");
+		return true;
+	}
+	in->known = true;
+	in->job.agency = deliver_peer(b, user)->id;
+	in->job.buf = zmq_msg_data(&in->body);
+	in->job.len = zmq_msg_size(&in->body);
+	const struct keys_public *k = keyring_find(b->keyring, user);
+	in->job.pk = k != NULL ? k->sign_pk : NULL;
+	return true;
+}
+
+static void
+release_frame(struct inframe *in)
+{
+	wire_frame_free(in->job.f);
+	in->job.f = NULL;
+	zmq_msg_close(&in->rid);
+	zmq_msg_close(&in->body);
+}
+
+/*
+ * Handles one received, pre-checked frame inside the batch's txn. With
+ * txn NULL (the batch has failed) a Submit only gets its reply slot, to be
+ * refused as retryable. Returns an LMDB failure that makes txn unusable.
+ */
+static int
+handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
+{
+	const char *agency = in->job.agency;
+	struct wire_frame *f = in->job.f;
+	size_t rid_len = zmq_msg_size(&in->rid);
+	const void *rid = zmq_msg_data(&in->rid);
 	int rc;
 
-	/* The sender is whoever the ZAP handler said, never the payload. */
-	if (user == NULL || !ident_agency_valid(user) ||
-	    deliver_peer(b, user) == NULL || rid_len > BROKER_RID_MAX) {
-		log_warn("frame without a known agency: dropped");
-		return;
-	}
-	snprintf(agency, sizeof(agency), "%s", user);
 	struct peer *p = deliver_peer(b, agency);
 	if (!p->connected || p->rid_len != rid_len ||
-	    memcmp(p->rid, zmq_msg_data(rid), rid_len) != 0) {
+	    memcmp(p->rid, rid, rid_len) != 0) {
 		/* A frame from a connection other than the one we deliver on:
 		 * the agency reconnected; deliver there from now on. */
-		memcpy(p->rid, zmq_msg_data(rid), rid_len);
+		memcpy(p->rid, rid, rid_len);
 		p->rid_len = rid_len;
 		p->connected = true;
 		p->cursor = 0;
@@ -294,28 +349,26 @@ handle_frame(struct broker *b, MDB_txn *txn, zmq_msg_t *rid,
 		p->last_progress_ms = clock_mono_ms();
 		log_info("%s connected", p->id);
 	}
-
-	const uint8_t *data = zmq_msg_data(body);
-	size_t len = zmq_msg_size(body);
-	/* Decode to learn the frame type: a Submit goes, decoded, to the
-	 * ingest pipeline; a frame that does not decode goes there too, to be
-	 * decoded again for its reason and rejected with it. */
-	rc = wire_decode(data, len, &f, NULL, 0);
-	if (rc != 0 || f->type == WIRE_SUBMIT) {
-		if (rc != 0 || b->n_replies >= b->cfg.batch) {
-			wire_frame_free(f);
-			f = NULL;
-		}
+	/* A Submit, or a frame that did not decode: the ingest pipeline,
+	 * which rejects it with its reason. */
+	if (in->job.decode_rc != 0 || f->type == WIRE_SUBMIT) {
 		if (b->n_replies >= b->cfg.batch)
-			return; /* cannot happen: the batch is bounded */
+			return ERROR_OK; /* cannot happen: the batch is bounded */
 		struct reply *rep = &b->replies[b->n_replies++];
 		memset(rep, 0, sizeof(*rep));
-		memcpy(rep->rid, zmq_msg_data(rid), rid_len);
+		memcpy(rep->rid, rid, rid_len);
 		rep->rid_len = rid_len;
 		snprintf(rep->agency, sizeof(rep->agency), "%s", agency);
-		ingest_submit(b, txn, agency, data, len, &f, rep);
-		return;
+		if (in->job.decode_rc == 0)
+			memcpy(rep->msg_id, f->u.submit.m.msg_id,
+			    WIRE_MSG_ID_LEN);
+		return txn != NULL
+		    ? ingest_submit(b, txn, agency, &in->job, rep)
+		    : ERROR_OK;
 	}
+	if (txn == NULL)
+		return ERROR_OK;
+	rc = ERROR_OK;
 	switch (f->type) {
 	case WIRE_DELIVERY_ACK:
 		if ((rc = deliver_ack(b, txn, agency, f)) != 0)
@@ -323,7 +376,7 @@ handle_frame(struct broker *b, MDB_txn *txn, zmq_msg_t *rid,
 		break;
 	case WIRE_PROOF_REQUEST: {
 		struct hello *h = &b->hellos[b->n_hellos++];
-		memcpy(h->rid, zmq_msg_data(rid), rid_len);
+		memcpy(h->rid, rid, rid_len);
 		h->rid_len = rid_len;
 		snprintf(h->agency, sizeof(h->agency), "%s", agency);
 		h->tree_size = f->u.proof_request_size;
@@ -333,7 +386,7 @@ handle_frame(struct broker *b, MDB_txn *txn, zmq_msg_t *rid,
 		log_warn("%s sent a frame agents do not send: ignored", agency);
 		break;
 	}
-	wire_frame_free(f);
+	return rc;
 }
 
 static void
@@ -375,6 +428,102 @@ reload(struct broker *b)
 		log_err("could not log the policy activation");
 }
 
+/* Updates b->full from the store's use of its map. */
+static void
+check_full(struct broker *b)
+{
+	uint64_t used, map;
+
+	if (store_usage(b->store, &used, &map) != 0 || map == 0)
+		return;
+	double share = (double)used / (double)map;
+	if (!b->full && share > FULL_AT) {
+		b->full = true;
+		log_warn("storage %.0f%% full: refusing new messages until "
+			 "deliveries free space (map_size_mb raises it)",
+		    100.0 * share);
+	} else if (b->full && share < FULL_CLEAR) {
+		b->full = false;
+		log_info("storage %.0f%% full: taking messages again",
+		    100.0 * share);
+	}
+}
+
+static bool
+is_submit(const struct inframe *in)
+{
+	return in->job.decode_rc != 0 || in->job.f->type == WIRE_SUBMIT;
+}
+
+/* Refuses every Submit of the batch as retryable, after a failure. */
+static void
+refuse_all(struct broker *b, int err)
+{
+	for (size_t i = 0; i < b->n_replies; i++) {
+		struct reply *rep = &b->replies[i];
+		rep->outcome = WIRE_REJECTED;
+		rep->reason = wire_reason_from_error(err) ==
+			WIRE_REASON_STORAGE_FULL
+		    ? WIRE_REASON_STORAGE_FULL
+		    : WIRE_REASON_INTERNAL;
+		rep->retryable = true;
+		rep->n_leaves = 0;
+		snprintf(rep->detail, sizeof(rep->detail),
+		    "%s; send it again later", error_strerror(err));
+	}
+}
+
+/*
+ * The batch's Submits, in one child of txn. When storage fails the child
+ * is undone and they are all refused as retryable; txn stays usable. An
+ * error is returned only when txn itself failed.
+ */
+static int
+ingest_batch(struct broker *b, MDB_txn *txn, unsigned nframes)
+{
+	MDB_txn *child = NULL;
+	unsigned long accepted = b->accepted, rejected = b->rejected;
+	bool any = false;
+	int rc;
+
+	for (unsigned i = 0; i < nframes; i++)
+		any |= b->in[i].known && is_submit(&b->in[i]);
+	if (!any)
+		return ERROR_OK;
+	check_full(b);
+	if (b->full) {
+		for (unsigned i = 0; i < nframes; i++)
+			if (b->in[i].known && is_submit(&b->in[i]))
+				(void)handle_frame(b, NULL, &b->in[i]);
+		if (b->n_replies > 0)
+			refuse_all(b, ERROR_MAPFULL);
+		return ERROR_OK;
+	}
+	if ((rc = store_begin_nested(b->store, txn, &child)) != 0)
+		return rc;
+	for (unsigned i = 0; i < nframes; i++) {
+		if (!b->in[i].known || !is_submit(&b->in[i]))
+			continue;
+		int hrc = handle_frame(b, rc == 0 ? child : NULL, &b->in[i]);
+		if (rc == 0)
+			rc = hrc;
+	}
+	if (rc == 0)
+		rc = store_commit(child);
+	else
+		store_abort(child);
+	if (rc != 0) {
+		log_err("%zu messages refused for now: %s", b->n_replies,
+		    error_strerror(rc));
+		refuse_all(b, rc);
+		if (rc == ERROR_MAPFULL || rc == ERROR_NOSPC)
+			b->full = true;
+		b->accepted = accepted;
+		b->rejected = rejected;
+	}
+	return ERROR_OK;
+}
+
 /* One batch: frames already waiting, pending events, timers; one commit. */
 static void
 run_batch(struct broker *b, bool timers)
@@ -385,39 +534,49 @@ run_batch(struct broker *b, bool timers)
 	int rc;
 
 	b->n_replies = 0;
-	if ((rc = store_begin(b->store, true, &txn)) != 0) {
-		log_err("cannot begin a transaction: %s", error_strerror(rc));
+	/* Take what is waiting, then decode and verify it all in parallel,
+	 * outside the transaction: the writer holds it only for LMDB. */
+	while (nframes < b->cfg.batch && receive_frame(b, &b->in[nframes]))
+		nframes++;
+	struct verify_job *jobs = calloc(nframes ? nframes : 1, sizeof(*jobs));
+	size_t njobs = 0;
+	if (jobs == NULL) {
+		log_err("out of memory: %u frames dropped", nframes);
+		for (unsigned i = 0; i < nframes; i++)
+			release_frame(&b->in[i]);
 		return;
 	}
-	while (nframes < b->cfg.batch) {
-		zmq_msg_t rid, body;
-		zmq_msg_init(&rid);
-		zmq_msg_init(&body);
-		if (zmq_msg_recv(&rid, b->router, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&rid);
-			zmq_msg_close(&body);
-			break;
-		}
-		if (!zmq_msg_more(&rid) ||
-		    zmq_msg_recv(&body, b->router, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&rid);
-			zmq_msg_close(&body);
-			continue;
-		}
-		/* One frame per message: drain any extra parts. */
-		while (zmq_msg_more(&body)) {
-			zmq_msg_t extra;
-			zmq_msg_init(&extra);
-			zmq_msg_recv(&extra, b->router, ZMQ_DONTWAIT);
-			zmq_msg_close(&extra);
-			log_warn("multi-part message: extra parts ignored");
-		}
-		handle_frame(b, txn, &rid, &body);
-		zmq_msg_close(&rid);
-		zmq_msg_close(&body);
-		nframes++;
+	for (unsigned i = 0; i < nframes; i++)
+		if (b->in[i].known)
+			jobs[njobs++] = b->in[i].job;
+	verifier_run(b->verifier, jobs, njobs);
+	for (unsigned i = 0, j = 0; i < nframes; i++)
+		if (b->in[i].known)
+			b->in[i].job = jobs[j++];
+	free(jobs);
+
+	if ((rc = store_begin(b->store, true, &txn)) != 0) {
+		log_err("cannot begin a transaction: %s", error_strerror(rc));
+		for (unsigned i = 0; i < nframes; i++)
+			release_frame(&b->in[i]);
+		return;
 	}
-	rc = deliver_flush_pending(b, txn);
+	/*
+	 * Acknowledgements and greetings first, in the batch's transaction;
+	 * then every Submit in one child transaction. A full map then refuses
+	 * the Submits (retryable) while the acknowledgements, which free
+	 * space, still commit.
+	 */
+	rc = ERROR_OK;
+	for (unsigned i = 0; i < nframes && rc == 0; i++)
+		if (b->in[i].known && !is_submit(&b->in[i]))
+			rc = handle_frame(b, txn, &b->in[i]);
+	if (rc == 0)
+		rc = ingest_batch(b, txn, nframes);
+	for (unsigned i = 0; i < nframes; i++)
+		release_frame(&b->in[i]);
+	if (rc == 0)
+		rc = deliver_flush_pending(b, txn);
 	if (rc == 0 && timers) {
 		int n = deliver_expire(b, txn, clock_now_ms());
 		rc = n < 0 ? n : 0;
@@ -436,26 +595,22 @@ run_batch(struct broker *b, bool timers)
 		/* Nothing of this batch is on disk: refuse its messages so
 		 * their senders try again. */
 		log_err("commit failed: %s", error_strerror(rc));
+		refuse_all(b, rc);
 		for (size_t i = 0; i < b->n_replies; i++) {
 			struct reply *rep = &b->replies[i];
-			struct wire_receipt *r = b->scratch;
 			free(rep->frame);
 			rep->frame = NULL;
-			memset(r, 0, sizeof(*r));
-			memcpy(r->msg_id, rep->msg_id, WIRE_MSG_ID_LEN);
-			r->outcome = WIRE_REJECTED;
-			r->reason = wire_reason_from_error(rc) ==
-				WIRE_REASON_STORAGE_FULL
-			    ? WIRE_REASON_STORAGE_FULL
-			    : WIRE_REASON_INTERNAL;
-			r->retryable = true;
-			snprintf(r->detail, sizeof(r->detail),
-			    "%s; send it again later", error_strerror(rc));
-			if (wire_receipt_encode(r, &rep->frame,
+			memset(b->scratch, 0, sizeof(*b->scratch));
+			memcpy(b->scratch->msg_id, rep->msg_id, WIRE_MSG_ID_LEN);
+			b->scratch->outcome = rep->outcome;
+			b->scratch->reason = rep->reason;
+			b->scratch->retryable = true;
+			snprintf(b->scratch->detail, sizeof(b->scratch->detail),
+			    "%s", rep->detail);
+			if (wire_receipt_encode(b->scratch, &rep->frame,
 				&rep->frame_len) != 0)
 				rep->frame = NULL;
 		}
-		b->n_hellos = 0;
 		/* The acknowledgements it held are lost with it, though
 		 * deliver_ack counted them: deliver every queue again from
 		 * its start, so that they are made again. */
@@ -484,11 +639,14 @@ run_batch(struct broker *b, bool timers)
 		log_warn("%zu receipts not sent (agency gone or not reading: "
 			 "%s); they are answered when resent",
 		    unsent, zmq_strerror(zmq_errno()));
-	if (rc == 0) {
-		deliver_hellos(b);
+	if (rc == 0)
+		b->n_pending = 0; /* logged: the commit holds them */
+	else
+		b->retry_ms = clock_mono_ms() + TIMER_MS; /* not a busy loop */
+	deliver_hellos(b); /* after a failure too: they only read */
+	if (rc == 0)
 		for (size_t i = 0; i < b->n_peers; i++)
 			deliver_pump(b, &b->peers[i]);
-	}
 }
 
 static void
@@ -507,6 +665,7 @@ timers(struct broker *b, uint64_t *last_reader, uint64_t now)
 			deliver_pump(b, p);
 		}
 	}
+	check_full(b);
 	if (now - *last_reader >= READER_CHECK_MS) {
 		uint64_t used, map;
 		int dead = store_reader_check(b->store);
@@ -541,6 +700,8 @@ broker_free(struct broker *b)
 	free(b->hellos);
 	free(b->pending);
 	free(b->scratch);
+	free(b->in);
+	verifier_free(b->verifier);
 }
 
 int
@@ -563,7 +724,9 @@ broker_run(const struct broker_config *cfg)
 	b.replies = calloc(b.cfg.batch, sizeof(*b.replies));
 	b.hellos = calloc(b.cfg.batch, sizeof(*b.hellos));
 	b.scratch = calloc(1, sizeof(*b.scratch));
+	b.in = calloc(b.cfg.batch, sizeof(*b.in));
 	if (b.replies == NULL || b.hellos == NULL || b.scratch == NULL ||
+	    b.in == NULL || verifier_new(0, &b.verifier) != 0 ||
 	    setup_peers(&b) != 0) {
 		rc = ERROR_NOMEM;
 		goto out;
@@ -596,7 +759,8 @@ broker_run(const struct broker_config *cfg)
 		};
 		uint64_t now = clock_mono_ms();
 		long wait = (long)(last_timer + TIMER_MS) - (long)now;
-		if (b.n_pending > 0 || wait < 0)
+		bool urgent = b.n_pending > 0 && now >= b.retry_ms;
+		if (urgent || wait < 0)
 			wait = 0;
 		if (zmq_poll(items, 2, wait) < 0 && zmq_errno() != EINTR) {
 			log_err("poll: %s", zmq_strerror(zmq_errno()));
@@ -615,7 +779,7 @@ broker_run(const struct broker_config *cfg)
 		}
 		now = clock_mono_ms();
 		bool due = now - last_timer >= TIMER_MS;
-		if ((items[0].revents & ZMQ_POLLIN) || b.n_pending > 0 || due)
+		if ((items[0].revents & ZMQ_POLLIN) || urgent || due)
 			run_batch(&b, due);
 		if (due) {
 			timers(&b, &last_reader, now);

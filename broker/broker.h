@@ -10,9 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <zmq.h>
+
 #include "audit/audit.h"
 #include "broker/config.h"
 #include "broker/store.h"
+#include "broker/verify.h"
 #include "keys/keys.h"
 #include "policy/policy.h"
 #include "proto/event.h"
@@ -57,6 +60,13 @@ struct pending {
 	char peer[EVENT_TEXT_MAX];
 };
 
+/* A frame of this batch, received before the transaction begins. */
+struct inframe {
+	zmq_msg_t rid, body;
+	bool known;		/* from a keyring agency, routable */
+	struct verify_job job; /* decoded and pre-checked */
+};
+
 /* A ProofRequest, answered after the commit in progress. */
 struct hello {
 	uint8_t rid[BROKER_RID_MAX];
@@ -84,20 +94,23 @@ struct broker {
 	size_t n_hellos;
 	struct pending *pending;
 	size_t n_pending, cap_pending;
-	bool want_expiry;
+	uint64_t retry_ms; /* after a failed commit: pending waits till then */
+	bool full;	   /* storage near full: new messages refused */
 
+	struct inframe *in; /* this batch's frames, cfg.batch of them */
+	struct verifier *verifier;
 	struct wire_receipt *scratch; /* one receipt, reused */
 	uint64_t accepted, rejected;  /* counters for the log */
 };
 
 /*
- * ingest.c: one Submit frame from agency into txn; fills *rep. *decoded is
- * buf already decoded by wire_decode, or NULL; ingest_submit takes it and
- * sets *decoded to NULL.
+ * ingest.c: one Submit frame from agency into txn, pre-checked by the
+ * verifier (job->f is taken over and set to NULL); fills *rep. Returns 0,
+ * or an LMDB failure after which txn is unusable: the caller aborts the
+ * whole batch and refuses its messages as retryable (DESIGN.md §9).
  */
-void ingest_submit(struct broker *b, MDB_txn *txn, const char *agency,
-    const uint8_t *buf, size_t len, struct wire_frame **decoded,
-    struct reply *rep);
+int ingest_submit(struct broker *b, MDB_txn *txn, const char *agency,
+    struct verify_job *job, struct reply *rep);
 
 /* deliver.c */
 struct peer *deliver_peer(struct broker *b, const char *agency);

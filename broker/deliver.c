@@ -264,7 +264,7 @@ deliver_flush_pending(struct broker *b, MDB_txn *txn)
 		rc = deliver_status(b, txn, it.peer, it.msg_id, p->agency,
 		    WIRE_STATE_DELIVERED, leaf);
 	}
-	b->n_pending = 0;
+	/* The caller forgets them once the commit holding them is durable. */
 	return rc;
 }
 

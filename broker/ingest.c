@@ -84,6 +84,20 @@ reject(struct broker *b, MDB_txn *txn, const char *agency,
 	return ERROR_OK;
 }
 
+/* A retryable refusal for a message the broker could not take now. */
+static void
+refuse(struct reply *rep, int err)
+{
+	rep->outcome = WIRE_REJECTED;
+	rep->reason = wire_reason_from_error(err) == WIRE_REASON_STORAGE_FULL
+	    ? WIRE_REASON_STORAGE_FULL
+	    : WIRE_REASON_INTERNAL;
+	rep->retryable = true;
+	rep->n_leaves = 0;
+	snprintf(rep->detail, sizeof(rep->detail), "%s; send it again later",
+	    error_strerror(err));
+}
+
 /* The hash a replay record keeps of an envelope. */
 static void
 envelope_hash(const struct wire_envelope *e, uint8_t out[32])
@@ -133,6 +147,8 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 	const struct wire_manifest *m = &e->m;
 	static struct policy_decision d[WIRE_MAX_RECIPIENTS];
 	fieldset sent[WIRE_MAX_RECIPIENTS];
+	uint8_t *del[WIRE_MAX_RECIPIENTS] = {0};
+	size_t del_len[WIRE_MAX_RECIPIENTS] = {0};
 	struct policy_question q;
 	struct store_replay rr;
 	struct event ev;
@@ -170,6 +186,15 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 		    "the sharing agreement lets no recipient see any field "
 		    "of this message",
 		    rep);
+	/* Everything that can fail without LMDB, before the first write: a
+	 * failure after it would leave half a message in the batch. */
+	for (size_t i = 0; i < m->n_recipients; i++) {
+		fieldset got;
+		if (sent[i] != 0 &&
+		    (rc = envelope_redact(e, m->recipients[i], sent[i], &got,
+			 &del[i], &del_len[i])) != 0)
+			goto unwritten;
+	}
 
 	event_from_manifest(&ev, EVENT_ACCEPTED, m);
 	set_policy_hash(b, &ev);
@@ -181,7 +206,7 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 		snprintf(ev.justification, sizeof(ev.justification), "%s",
 		    m->justification);
 	if ((rc = audit_append(store_audit(b->store), txn, &ev, NULL)) != 0)
-		return rc;
+		goto out;
 
 	memset(&rr, 0, sizeof(rr));
 	snprintf(rr.sender, sizeof(rr.sender), "%s", m->sender);
@@ -189,9 +214,6 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 	envelope_hash(e, rr.hash);
 	for (size_t i = 0; i < m->n_recipients; i++) {
 		struct store_item it;
-		uint8_t *del = NULL;
-		size_t del_len = 0;
-		fieldset got;
 
 		event_from_manifest(&ev, EVENT_DECISION, m);
 		snprintf(ev.recipient, sizeof(ev.recipient), "%s",
@@ -203,14 +225,11 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 			    "%s", m->justification);
 		if ((rc = audit_append(store_audit(b->store), txn, &ev,
 			 &seq)) != 0)
-			return rc;
+			goto out;
 		rr.decisions[rr.n_decisions++] = seq;
 		rep->leaves[rep->n_leaves++] = seq;
 		if (sent[i] == 0)
 			continue; /* nothing to deliver: the decision says so */
-		if ((rc = envelope_redact(e, m->recipients[i], sent[i], &got,
-			 &del, &del_len)) != 0)
-			return rc;
 		memset(&it, 0, sizeof(it));
 		it.type = STORE_DELIVERY;
 		memcpy(it.msg_id, m->msg_id, WIRE_MSG_ID_LEN);
@@ -219,57 +238,58 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 		it.leaf = seq;
 		it.expires_ms = now + expiry;
 		it.at_ms = now;
-		it.payload = del;
-		it.payload_len = del_len;
-		rc = store_queue_put(b->store, txn, &it, &seq);
-		free(del);
-		if (rc != 0)
-			return rc;
+		it.payload = del[i];
+		it.payload_len = del_len[i];
+		if ((rc = store_queue_put(b->store, txn, &it, &seq)) != 0)
+			goto out;
 	}
 	if ((rc = store_replay_put(b->store, txn, m->msg_id, &rr)) != 0)
-		return rc;
+		goto out;
 	rep->outcome = WIRE_ACCEPTED;
 	rep->reason = 0;
 	b->accepted++;
 	log_debug("accepted message from %s for %zu recipients", m->sender,
 	    m->n_recipients);
-	return ERROR_OK;
+	goto out;
+unwritten:
+	/* Nothing of this message is in the batch: refuse it alone. */
+	refuse(rep, rc);
+	rc = ERROR_OK;
+out:
+	for (size_t i = 0; i < m->n_recipients; i++)
+		free(del[i]);
+	return rc;
 }
 
 /*
- * Steps 1 to 6; on success *fp holds the verified frame. When *fp is not
- * NULL on entry it is buf already decoded (by the loop, which had to look
- * at the frame's type), and step 1 is not done twice.
+ * Steps 1 to 6 for a frame the verifier has decoded and, where it could,
+ * checked (signature and contents): the results are read here in the
+ * order of the pipeline, so the first failure still names the reason. On
+ * success job->f holds the verified frame.
  */
 static int
 check(struct broker *b, MDB_txn *txn, const char *agency,
-    const uint8_t *buf, size_t len, struct wire_frame **fp,
-    struct reply *rep)
+    struct verify_job *job, struct reply *rep)
 {
-	struct wire_frame *f = *fp;
+	struct wire_frame *f = job->f;
 	const struct wire_manifest *m;
 	const struct keys_public *sender;
 	struct store_replay rr;
 	char why[256] = "";
 	uint64_t now;
-	int rc = 0;
+	int rc = job->decode_rc;
 
 	/* 1. size and decode: unknown protobuf fields are rejected. */
-	*fp = NULL;
-	if (f == NULL)
-		rc = wire_decode(buf, len, &f, why, sizeof(why));
 	if (rc == 0 && f->type != WIRE_SUBMIT) {
 		rc = ERROR_DECODE;
-		snprintf(why, sizeof(why), "frame is not a submission");
+		snprintf(job->why, sizeof(job->why),
+		    "frame is not a submission");
 	}
-	if (rc != 0) {
-		wire_frame_free(f);
+	if (rc != 0)
 		return reject(b, txn, agency, NULL, wire_reason_from_error(rc),
-		    why, rep);
-	}
+		    job->why, rep);
 	m = &f->u.submit.m;
 	memcpy(rep->msg_id, m->msg_id, WIRE_MSG_ID_LEN);
-	*fp = f;
 
 	/* 2. the sender is who the CURVE handshake says it is. */
 	if (strcmp(m->sender, agency) != 0)
@@ -278,8 +298,15 @@ check(struct broker *b, MDB_txn *txn, const char *agency,
 		    rep);
 	/* 3. the sender's signature over the exact manifest bytes. */
 	sender = keyring_find(b->keyring, agency);
-	if (sender == NULL ||
-	    envelope_verify_signature(&f->u.submit, sender->sign_pk) != 0)
+	if (sender != NULL && !job->verified) {
+		job->sig_rc = envelope_verify_signature(&f->u.submit,
+		    sender->sign_pk);
+		if (job->sig_rc == 0)
+			job->contents_rc = envelope_verify_contents(
+			    &f->u.submit, job->why, sizeof(job->why));
+		job->verified = true;
+	}
+	if (sender == NULL || job->sig_rc != 0)
 		return reject(b, txn, agency, m, WIRE_REASON_BAD_SIGNATURE,
 		    "manifest signature does not verify with the sender's "
 		    "key",
@@ -320,10 +347,9 @@ check(struct broker *b, MDB_txn *txn, const char *agency,
 	if (rc != ERROR_NOTFOUND)
 		return rc;
 	/* 6. contents, recipients, grants. */
-	if ((rc = envelope_verify_contents(&f->u.submit, why, sizeof(why))) !=
-	    0)
-		return reject(b, txn, agency, m, wire_reason_from_error(rc),
-		    why, rep);
+	if (job->contents_rc != 0)
+		return reject(b, txn, agency, m,
+		    wire_reason_from_error(job->contents_rc), job->why, rep);
 	for (size_t i = 0; i < m->n_recipients; i++) {
 		if (keyring_find(b->keyring, m->recipients[i]) == NULL) {
 			snprintf(why, sizeof(why),
@@ -336,45 +362,21 @@ check(struct broker *b, MDB_txn *txn, const char *agency,
 	return ERROR_OK;
 }
 
-void
+int
 ingest_submit(struct broker *b, MDB_txn *txn, const char *agency,
-    const uint8_t *buf, size_t len, struct wire_frame **decoded,
-    struct reply *rep)
+    struct verify_job *job, struct reply *rep)
 {
-	struct wire_frame *f = *decoded;
-	MDB_txn *child = NULL;
 	int rc;
 
-	*decoded = NULL;
 	rep->outcome = 0;
 	rep->n_leaves = 0;
-	/* A child transaction, so that a storage failure undoes only this
-	 * message and the rest of the batch still commits. */
-	if ((rc = store_begin_nested(b->store, txn, &child)) != 0) {
-		wire_frame_free(f);
-		goto failed;
-	}
-	rc = check(b, child, agency, buf, len, &f, rep);
+	rc = check(b, txn, agency, job, rep);
 	if (rc == 0 && rep->outcome == 0)
-		rc = accept(b, child, &f->u.submit, rep);
-	wire_frame_free(f);
+		rc = accept(b, txn, &job->f->u.submit, rep);
+	wire_frame_free(job->f);
+	job->f = NULL;
 	if (rc != 0)
-		goto failed;
-	if ((rc = store_commit(child)) != 0) {
-		child = NULL;
-		goto failed;
-	}
-	return;
-failed:
-	store_abort(child);
-	rep->outcome = WIRE_REJECTED;
-	rep->reason = wire_reason_from_error(rc);
-	if (rep->reason != WIRE_REASON_STORAGE_FULL)
-		rep->reason = WIRE_REASON_INTERNAL;
-	rep->retryable = true;
-	rep->n_leaves = 0;
-	snprintf(rep->detail, sizeof(rep->detail), "%s; send it again later",
-	    error_strerror(rc));
-	log_err("could not store a message from %s: %s", agency,
-	    error_strerror(rc));
+		log_err("could not store a message from %s: %s", agency,
+		    error_strerror(rc));
+	return rc;
 }

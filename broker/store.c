@@ -6,6 +6,9 @@
  *	broker.queue   agency NUL seq (8, big-endian) -> item header | payload
  *	broker.ack     agency NUL msg_id [peer NUL state] -> queue key
  *	broker.expiry  expires_ms (8, BE) | queue key -> ""
+ *	broker.sent    queue key -> "" once the delivered event is logged
+ *	               (apart, so that marking an item does not rewrite its
+ *	               payload)
  *	broker.meta    "queue_seq" -> next sequence number (8, BE)
  *
  * Values are our own fixed layouts, written and read on one machine.
@@ -24,15 +27,14 @@
 struct store {
 	MDB_env *env;
 	struct audit *audit;
-	MDB_dbi replay, queue, ack, expiry, meta;
+	MDB_dbi replay, queue, ack, expiry, meta, sent;
 };
 
 /* The stored header of a queue item; the payload follows it. */
 struct item_rec {
 	uint8_t type;
-	uint8_t delivered_logged;
 	uint8_t state;
-	uint8_t pad;
+	uint8_t pad[2];
 	uint8_t msg_id[WIRE_MSG_ID_LEN];
 	char peer[IDENT_AGENCY_MAX + 1];
 	uint64_t leaf;
@@ -92,7 +94,9 @@ store_open(const char *dir, uint64_t mapsize, const char *origin,
 	    (rc = mdb_err(mdb_dbi_open(txn, "broker.expiry", MDB_CREATE,
 		 &s->expiry))) != 0 ||
 	    (rc = mdb_err(mdb_dbi_open(txn, "broker.meta", MDB_CREATE,
-		 &s->meta))) != 0)
+		 &s->meta))) != 0 ||
+	    (rc = mdb_err(mdb_dbi_open(txn, "broker.sent", MDB_CREATE,
+		 &s->sent))) != 0)
 		goto fail;
 	rc = mdb_err(mdb_txn_commit(txn));
 	txn = NULL;
@@ -161,7 +165,35 @@ store_reader_check(struct store *s)
 int
 store_usage(struct store *s, uint64_t *used, uint64_t *mapsize)
 {
-	return audit_env_usage(s->env, used, mapsize);
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	MDB_stat st;
+	uint64_t free_pages = 0;
+	int rc;
+
+	/* The file's high-water mark, less the pages LMDB has freed for
+	 * reuse (the free list, database 0: arrays of page numbers, each
+	 * led by its count). */
+	if ((rc = audit_env_usage(s->env, used, mapsize)) != 0)
+		return rc;
+	if ((rc = mdb_env_stat(s->env, &st)) != 0 ||
+	    (rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return mdb_err(rc);
+	if ((rc = mdb_cursor_open(txn, 0, &c)) == 0) {
+		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+			size_t n;
+			if (v.mv_size < sizeof(n))
+				continue;
+			memcpy(&n, v.mv_data, sizeof(n));
+			free_pages += n;
+		}
+		mdb_cursor_close(c);
+	}
+	mdb_txn_abort(txn);
+	uint64_t freed = free_pages * st.ms_psize;
+	*used = freed < *used ? *used - freed : 0;
+	return ERROR_OK;
 }
 
 /* ------------------------------------------------------------ replay */
@@ -287,7 +319,6 @@ decode_item(const char *agency, const MDB_val *v, struct store_item *it)
 		return ERROR_TAMPERED;
 	memset(it, 0, sizeof(*it));
 	it->type = (enum store_item_type)r.type;
-	it->delivered_logged = r.delivered_logged != 0;
 	it->state = r.state;
 	memcpy(it->msg_id, r.msg_id, WIRE_MSG_ID_LEN);
 	snprintf(it->agency, sizeof(it->agency), "%s", agency);
@@ -316,7 +347,6 @@ store_queue_put(struct store *s, MDB_txn *txn, const struct store_item *it,
 		return rc;
 	memset(&r, 0, sizeof(r));
 	r.type = (uint8_t)it->type;
-	r.delivered_logged = it->delivered_logged;
 	r.state = (uint8_t)it->state;
 	memcpy(r.msg_id, it->msg_id, WIRE_MSG_ID_LEN);
 	snprintf(r.peer, sizeof(r.peer), "%s", it->peer);
@@ -378,8 +408,12 @@ store_queue_next(struct store *s, MDB_txn *txn, const char *agency,
 			   memcmp(k.mv_data, agency, an + 1) != 0))
 		rc = MDB_NOTFOUND; /* past this agency's items */
 	if (rc == 0) {
+		MDB_val mark;
 		*seq = get_be64((const uint8_t *)k.mv_data + an + 1);
 		rc = decode_item(agency, &v, it);
+		if (rc == 0)
+			it->delivered_logged =
+			    mdb_get(txn, s->sent, &k, &mark) == 0;
 		mdb_cursor_close(c);
 		return rc;
 	}
@@ -403,6 +437,9 @@ remove_item(struct store *s, MDB_txn *txn, const char *agency,
 	it->payload = NULL;
 	it->payload_len = 0;
 	if ((rc = mdb_del(txn, s->queue, &k, NULL)) != 0)
+		return mdb_err(rc);
+	rc = mdb_del(txn, s->sent, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
 		return mdb_err(rc);
 	k.mv_size = ack_key(ak, agency, it->msg_id,
 	    it->type == STORE_STATUS ? it->peer : NULL, it->state);
@@ -451,27 +488,11 @@ store_queue_mark(struct store *s, MDB_txn *txn, const char *agency,
     uint64_t seq)
 {
 	uint8_t qk[QKEY_MAX];
-	MDB_val k, v, nv;
-	uint8_t *copy;
-	int rc;
+	MDB_val k, v = {0, NULL};
 
 	k.mv_size = queue_key(qk, agency, seq);
 	k.mv_data = qk;
-	if ((rc = mdb_get(txn, s->queue, &k, &v)) != 0)
-		return mdb_err(rc);
-	if (v.mv_size < sizeof(struct item_rec))
-		return ERROR_TAMPERED;
-	/* The value lives in the map: copy it before the put replaces it. */
-	copy = malloc(v.mv_size);
-	if (copy == NULL)
-		return ERROR_NOMEM;
-	memcpy(copy, v.mv_data, v.mv_size);
-	copy[offsetof(struct item_rec, delivered_logged)] = 1;
-	nv.mv_size = v.mv_size;
-	nv.mv_data = copy;
-	rc = mdb_err(mdb_put(txn, s->queue, &k, &nv, 0));
-	free(copy);
-	return rc;
+	return mdb_err(mdb_put(txn, s->sent, &k, &v, 0));
 }
 
 int

@@ -40,7 +40,8 @@ void store_abort(MDB_txn *txn);
 
 /* Clears reader slots of dead processes; returns how many. */
 int store_reader_check(struct store *s);
-/* Bytes used and map size, for monitoring. */
+/* Bytes in use (the file's pages less those free for reuse) and the map
+ * size, for monitoring and the broker's storage headroom. */
 WUR int store_usage(struct store *s, uint64_t *used, uint64_t *mapsize);
 
 /* ------------------------------------------------------------ replay */

@@ -69,10 +69,7 @@ fields_format(fieldset set, const char *sep, char *buf, unsigned n)
 		int w = snprintf(buf + used, n - used, "%s%s",
 		    used ? sep : "", fields_name(f));
 		if (w < 0 || (size_t)w >= n - used) {
-			/* Too small: say so rather than show a shorter set. */
-			if (n >= 4)
-				snprintf(buf + (used < n - 4 ? used : n - 4),
-				    4, "...");
+			buf[used] = '\0'; /* whole names only */
 			break;
 		}
 		used += (size_t)w;

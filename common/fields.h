@@ -46,7 +46,8 @@ int fields_count(fieldset set);
 
 /*
  * Writes the names in set, in field order, separated by sep, into buf of
- * size n (always terminated; "-" when the set is empty). Returns buf.
+ * size n (always terminated; "-" when the set is empty; whole names only
+ * when buf is too small). Returns buf.
  */
 char *fields_format(fieldset set, const char *sep, char *buf, unsigned n);
 

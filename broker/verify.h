@@ -1,0 +1,47 @@
+/*
+ * The CPU-bound part of ingest (DESIGN.md §5 steps 1, 3 and 6: decode,
+ * the sender's signature, the digests and grants), done for a whole batch
+ * on a small pool of threads before the batch's write transaction, so that
+ * one Ed25519 verification per message is not the broker's ceiling on one
+ * core. No LMDB and no ZeroMQ here: only proto/ on bytes.
+ */
+#ifndef BROKER_VERIFY_H
+#define BROKER_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "proto/wire.h"
+
+/* One frame's pre-checks; the ingest pipeline reads them in order. */
+struct verify_job {
+	/* in */
+	const uint8_t *buf;
+	size_t len;
+	const char *agency;    /* the ZAP User-Id */
+	const uint8_t *pk;     /* that agency's sign key, or NULL */
+	/* out */
+	struct wire_frame *f;  /* decoded frame (owned), NULL when rc != 0 */
+	int decode_rc;
+	char why[256];	       /* decode's or contents' reason */
+	bool verified;	       /* sig_rc and contents_rc are set */
+	int sig_rc;
+	int contents_rc;
+};
+
+struct verifier;
+
+/* A pool of threads (0: as many as online CPUs less one, at most 7). */
+WUR int verifier_new(unsigned threads, struct verifier **out);
+void verifier_free(struct verifier *v);
+
+/*
+ * Runs jobs[0 .. n-1] on the pool and the calling thread; returns when all
+ * are done. Only Submit frames whose manifest names the authenticated
+ * agency as sender are verified (others fail an earlier step anyway).
+ */
+void verifier_run(struct verifier *v, struct verify_job *jobs, size_t n);
+
+#endif
