@@ -23,6 +23,8 @@
 #include "common/urgency.h"
 #include "proto/envelope.h"
 
+#define OUTBOX_BATCH 64 /* records sealed, then stored in one commit */
+
 /* A name the agent handles: NAME.json, not hidden, no '/'. */
 static bool
 is_record_name(const char *name)
@@ -143,12 +145,18 @@ check_against_keyring(struct agent *a, const struct outrecord *r,
 		    "this agency has received no message with that msg_id");
 }
 
-static void
-process_file(struct agent *a, const char *name)
+/*
+ * Reads, checks and seals outbox/name into *m (which the caller releases);
+ * true when m holds a sealed message to store. A bad record is moved to
+ * failed/ here.
+ */
+static bool
+process_file(struct agent *a, const char *name, struct state_msg *mp)
 {
 	struct envelope_seal_args args;
 	struct outrecord r;
 	struct state_msg m;
+	bool sealed = false;
 	uint8_t(*shared)[32] = NULL;
 	const char *recips[WIRE_MAX_RECIPIENTS];
 	char path[PATH_MAX], hex[33];
@@ -160,7 +168,7 @@ process_file(struct agent *a, const char *name)
 	memset(&r, 0, sizeof(r));
 	memset(&m, 0, sizeof(m));
 	if (errors == NULL)
-		return;
+		return false;
 	if (fileio_join(path, sizeof(path), a->dir[DIR_OUTBOX], name) != 0)
 		goto out;
 	rc = fileio_read(path, OUTRECORD_MAX_FILE, &buf, &len);
@@ -217,18 +225,12 @@ process_file(struct agent *a, const char *name)
 	}
 	m.state = STATE_PENDING;
 	snprintf(m.file, sizeof(m.file), "%s", name);
-	/* Durable before the first send: a restart resends this message. */
-	if ((rc = state_put_msg(a->state, &m)) != 0) {
-		log_err("outbox %s: cannot store the sealed message: %s; will "
-			"try again",
-		    name, error_strerror(rc));
-		goto out;
-	}
 	agent_hex_id(m.msg_id, hex);
 	log_info("outbox %s: sealed as %s for %zu recipients (%s)", name, hex,
 	    r.n_recipients, r.purpose);
-	if (a->connected && agent_send(a, m.frame, m.frame_len) != 0)
-		log_debug("send of %s deferred", hex);
+	*mp = m;
+	memset(&m, 0, sizeof(m)); /* the frame is the caller's now */
+	sealed = true;
 out:
 	if (shared != NULL)
 		sodium_free(shared);
@@ -239,13 +241,45 @@ out:
 		free(buf);
 	}
 	json_decref(errors);
+	return sealed;
+}
+
+/*
+ * Stores the sealed messages in one durable commit, before their first
+ * send (a restart resends them, never new ones), then sends them.
+ */
+static void
+store_and_send(struct agent *a, struct state_msg *ms, size_t n)
+{
+	int rc[OUTBOX_BATCH];
+	char hex[33];
+
+	if (n == 0)
+		return;
+	if (state_put_msgs(a->state, ms, n, rc) != 0) {
+		for (size_t i = 0; i < n; i++)
+			rc[i] = ERROR_DB;
+	}
+	for (size_t i = 0; i < n; i++) {
+		agent_hex_id(ms[i].msg_id, hex);
+		if (rc[i] != 0)
+			log_err("outbox %s: cannot store the sealed message: "
+				"%s; will try again",
+			    ms[i].file, error_strerror(rc[i]));
+		else if (a->connected &&
+		    agent_send(a, ms[i].frame, ms[i].frame_len) != 0)
+			log_debug("send of %s deferred", hex);
+		state_msg_release(&ms[i]);
+	}
 }
 
 void
 outbox_scan(struct agent *a)
 {
+	static struct state_msg ready[OUTBOX_BATCH];
 	struct dirent *de;
 	struct state_msg m;
+	size_t n = 0;
 	DIR *d = opendir(a->dir[DIR_OUTBOX]);
 
 	if (d == NULL)
@@ -261,9 +295,14 @@ outbox_scan(struct agent *a)
 			state_msg_release(&m);
 			continue; /* sealed already, waiting for its receipt */
 		}
-		process_file(a, de->d_name);
+		if (process_file(a, de->d_name, &ready[n]) &&
+		    ++n == OUTBOX_BATCH) {
+			store_and_send(a, ready, n);
+			n = 0;
+		}
 	}
 	closedir(d);
+	store_and_send(a, ready, n);
 }
 
 static int
@@ -296,12 +335,7 @@ finish_one(struct agent *a, const struct state_msg *m)
 	rc = move_out(a, m->file, dir, hex,
 	    dir == DIR_SENT ? ".receipt.json" : ".error.json",
 	    m->receipt != NULL ? m->receipt : "{}");
-	if (rc == 0) {
-		struct state_msg upd = *m;
-		upd.moved = true;
-		upd.receipt = NULL;
-		rc = state_update_msg(a->state, &upd);
-	}
+	/* Moved: the name is free for the local system's next record. */
 	if (rc == 0)
 		rc = state_close_file(a->state, m->file);
 	if (rc != 0)

@@ -30,7 +30,7 @@ struct state {
 
 struct msg_hdr {
 	uint8_t state;
-	uint8_t moved;
+	uint8_t pad;
 	uint16_t file_len;
 	uint32_t frame_len;
 	uint32_t receipt_len;
@@ -127,7 +127,6 @@ put_msg(struct state *s, MDB_txn *txn, const struct state_msg *m)
 
 	memset(&h, 0, sizeof(h));
 	h.state = (uint8_t)m->state;
-	h.moved = m->moved;
 	h.file_len = (uint16_t)strlen(m->file);
 	h.frame_len = (uint32_t)m->frame_len;
 	h.receipt_len = (uint32_t)rlen;
@@ -169,7 +168,6 @@ get_msg(struct state *s, MDB_txn *txn, const uint8_t *msg_id,
 	p = (const uint8_t *)v.mv_data + sizeof(h);
 	memcpy(m->msg_id, msg_id, WIRE_MSG_ID_LEN);
 	m->state = h.state;
-	m->moved = h.moved;
 	memcpy(m->file, p, h.file_len);
 	m->file[h.file_len] = '\0';
 	p += h.file_len;
@@ -192,21 +190,34 @@ get_msg(struct state *s, MDB_txn *txn, const uint8_t *msg_id,
 }
 
 int
-state_put_msg(struct state *s, const struct state_msg *m)
+state_put_msgs(struct state *s, const struct state_msg *ms, size_t n,
+    int *results)
 {
 	MDB_txn *txn;
-	MDB_val k = {strlen(m->file), (void *)(uintptr_t)m->file};
-	MDB_val v = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)m->msg_id};
 	int rc;
 
-	if (k.mv_size == 0 || k.mv_size >= STATE_NAME_MAX)
-		return ERROR_INVAL;
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return mdb_error(rc);
-	if ((rc = mdb_put(txn, s->file, &k, &v, MDB_NOOVERWRITE)) != 0 ||
-	    (rc = put_msg(s, txn, m)) != 0) {
-		mdb_txn_abort(txn);
-		return mdb_error(rc);
+	for (size_t i = 0; i < n; i++) {
+		const struct state_msg *m = &ms[i];
+		MDB_val k = {strlen(m->file), (void *)(uintptr_t)m->file};
+		MDB_val v = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)m->msg_id};
+
+		results[i] = ERROR_INVAL;
+		if (k.mv_size == 0 || k.mv_size >= STATE_NAME_MAX)
+			continue;
+		rc = mdb_put(txn, s->file, &k, &v, MDB_NOOVERWRITE);
+		if (rc == MDB_KEYEXIST) {
+			results[i] = ERROR_EXISTS; /* the txn stays usable */
+			continue;
+		}
+		if (rc == 0)
+			rc = put_msg(s, txn, m);
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			return mdb_error(rc);
+		}
+		results[i] = ERROR_OK;
 	}
 	return mdb_error(mdb_txn_commit(txn));
 }
@@ -227,7 +238,6 @@ state_update_msg(struct state *s, const struct state_msg *m)
 	/* Keep the stored frame and name; take the new state. */
 	struct state_msg upd = old;
 	upd.state = m->state;
-	upd.moved = m->moved;
 	upd.receipt = m->receipt != NULL ? m->receipt : old.receipt;
 	rc = put_msg(s, txn, &upd);
 	state_msg_release(&old);

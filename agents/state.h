@@ -34,7 +34,6 @@ enum state_out {
 struct state_msg {
 	uint8_t msg_id[WIRE_MSG_ID_LEN];
 	int state;
-	bool moved;			/* the outbox file is in sent/ or failed/ */
 	char file[STATE_NAME_MAX];	/* its name in the outbox */
 	uint8_t *frame;			/* the Submit frame (malloc'd) */
 	size_t frame_len;
@@ -44,12 +43,15 @@ struct state_msg {
 void state_msg_release(struct state_msg *m);
 
 /*
- * Records a sealed message for outbox file m->file, durably, before its
- * first send. ERROR_EXISTS when that file already has a message in flight.
+ * Records sealed messages ms[0 .. n-1], each for its outbox file, in one
+ * durable commit, before their first send; rc[i] gets each one's result
+ * (ERROR_EXISTS for a file that already has a message in flight). Returns an error
+ * when the commit itself failed (then nothing is stored).
  */
-WUR int state_put_msg(struct state *s, const struct state_msg *m);
+WUR int state_put_msgs(struct state *s, const struct state_msg *ms, size_t n,
+    int *rc);
 
-/* Updates state, moved and receipt of the message m->msg_id. */
+/* Updates state and receipt of the message m->msg_id. */
 WUR int state_update_msg(struct state *s, const struct state_msg *m);
 
 /* The message sealed for outbox file name, or ERROR_NOTFOUND. */
@@ -61,8 +63,9 @@ WUR int state_get_msg(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN],
     struct state_msg *m);
 
 /*
- * Calls fn for every message whose outbox file has not yet been moved
- * (pending, or final but not moved: a restart finishes the move). m is
+ * Calls fn for every message whose outbox file has not yet been moved to
+ * sent/ or failed/ (pending, or final with the move unfinished: a restart
+ * finishes it): those whose name state_close_file has not forgotten. m is
  * valid during the call only.
  */
 WUR int state_each_open(struct state *s,
