@@ -2,20 +2,8 @@
  * concordat-broker -c broker.yaml [-n] [-f]: the relay between agencies'
  * agents that enforces the sharing policy without reading a field.
  */
-#include <getopt.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sysexits.h>
-#include <unistd.h>
-
-#include <sodium.h>
-
 #include "broker/run.h"
-#include "common/cliutil.h"
-#include "common/log.h"
+#include "common/daemon.h"
 
 static const char usage_text[] =
     "usage: concordat-broker -c broker.yaml [-n] [-f]\n"
@@ -30,78 +18,35 @@ static const char usage_text[] =
     "Signals: SIGHUP reloads the policy and keyring (a bad file keeps the\n"
     "running ones); SIGTERM stops cleanly.\n";
 
+static int
+load(const char *path, void *cfg, struct yamlconf_errors *errs)
+{
+	return broker_config_load(path, cfg, errs);
+}
+
+static int
+check(const void *cfg, char *why, size_t n)
+{
+	return broker_check(cfg, why, n);
+}
+
+static int
+run(const void *cfg)
+{
+	return broker_run(cfg);
+}
+
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"check", no_argument, NULL, 'n'},
-	    {"foreground", no_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+	static const struct daemon_spec spec = {
+	    .name = "concordat-broker",
+	    .usage = usage_text,
+	    .config_size = sizeof(struct broker_config),
+	    .load = load,
+	    .check = check,
+	    .run = run,
 	};
-	struct rlimit nocore = {0, 0};
-	struct broker_config cfg;
-	struct yamlconf_errors errs;
-	const char *path = NULL;
-	int c, check = 0, fg = 0, rc;
 
-	if (sodium_init() < 0)
-		return cliutil_fail(EX_SOFTWARE, "libsodium failed to start");
-	/* Secrets must never reach a core file or a debugger of our user. */
-	setrlimit(RLIMIT_CORE, &nocore);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	while ((c = getopt_long(argc, argv, "c:nfhV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'n':
-			check = 1;
-			break;
-		case 'f':
-			fg = 1;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return EX_OK;
-		case 'V':
-			printf("concordat-broker %s\n", CONCORDAT_VERSION);
-			return EX_OK;
-		default:
-			fputs(usage_text, stderr);
-			return EX_USAGE;
-		}
-	}
-	if (path == NULL || optind != argc) {
-		fputs(usage_text, stderr);
-		return EX_USAGE;
-	}
-	yamlconf_errors_init(&errs);
-	rc = broker_config_load(path, &cfg, &errs);
-	if (rc != 0) {
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.msg[i]);
-		if (errs.n == 0)
-			cliutil_fail(0, "%s: %s", path, error_strerror(rc));
-		yamlconf_errors_release(&errs);
-		return rc == ERROR_NOENT ? EX_NOINPUT : EX_CONFIG;
-	}
-	yamlconf_errors_release(&errs);
-	if (check) {
-		char why[8192];
-		rc = broker_check(&cfg, why, sizeof(why));
-		if (rc != 0)
-			return cliutil_fail(rc == ERROR_PERM ? EX_NOPERM
-							     : EX_CONFIG,
-			    "%s", why);
-		printf("%s\n", why);
-		return EX_OK;
-	}
-	log_init("concordat-broker", fg);
-	if (!fg && daemon(0, 0) != 0)
-		return cliutil_fail(EX_OSERR, "cannot become a daemon");
-	rc = broker_run(&cfg);
-	return rc == 0 ? EX_OK : cliutil_exit_code(rc);
+	return daemon_main(argc, argv, &spec);
 }

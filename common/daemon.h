@@ -1,0 +1,29 @@
+/*
+ * The shared main of the two daemons (concordat-broker, concordat-agent):
+ * -c FILE, -n (check and exit), -f (foreground), --help, --version;
+ * libsodium started, core dumps off, configuration errors printed one per
+ * line as FILE:LINE, then the daemon's own run.
+ */
+#ifndef COMMON_DAEMON_H
+#define COMMON_DAEMON_H
+
+#include <stddef.h>
+
+#include "common/yamlconf.h"
+
+struct daemon_spec {
+	const char *name;  /* "concordat-broker" */
+	const char *usage; /* printed by --help and on a usage error */
+	size_t config_size;
+	/* Loads path into cfg (config_size bytes), errors into errs. */
+	int (*load)(const char *path, void *cfg, struct yamlconf_errors *errs);
+	/* -n: 0 with a one-line summary in why, or the error and why. */
+	int (*check)(const void *cfg, char *why, size_t n);
+	/* Runs until stopped; 0 or an ERROR_*. */
+	int (*run)(const void *cfg);
+};
+
+/* Parses argv and runs spec's daemon; returns a sysexits code. */
+int daemon_main(int argc, char **argv, const struct daemon_spec *spec);
+
+#endif
