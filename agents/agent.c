@@ -23,8 +23,8 @@
 #include "proto/envelope.h"
 
 #define MONITOR_ENDPOINT "inproc://concordat-agent-monitor"
-#define SCAN_MS 2000 /* outbox rescan even without inotify */
-#define TICK_MS 500
+#define SCAN_MS          2000 /* outbox rescan even without inotify */
+#define TICK_MS          500
 
 static volatile sig_atomic_t got_term;
 
@@ -93,8 +93,8 @@ agent_shared(struct agent *a, const char *peer, uint8_t out[32])
 		if (strcmp(k->id, peer) != 0)
 			continue;
 		if (!a->have_shared[i]) {
-			if (envelope_shared_key(k->box_pk, a->key->box_sk,
-				a->shared[i]) != 0)
+			if (envelope_shared_key(
+			        k->box_pk, a->key->box_sk, a->shared[i]) != 0)
 				return ERROR_CRYPTO;
 			a->have_shared[i] = true;
 		}
@@ -112,13 +112,14 @@ load(struct agent *a, char *why, size_t n)
 	if ((rc = keys_load_secret(a->cfg.key, &a->key)) != 0) {
 		snprintf(why, n, "%s: %s%s", a->cfg.key, error_strerror(rc),
 		    rc == ERROR_PERM ? " (must be mode 0600, owned by the "
-				       "agent's user, not a symlink)"
-				     : "");
+		                       "agent's user, not a symlink)"
+		                     : "");
 		return rc;
 	}
 	if (a->key->pub.is_broker || strcmp(a->key->pub.id, a->cfg.agency)) {
-		snprintf(why, n, "%s: holds the key of '%s', not of agency '%s'",
-		    a->cfg.key, a->key->pub.id, a->cfg.agency);
+		snprintf(why, n,
+		    "%s: holds the key of '%s', not of agency '%s'", a->cfg.key,
+		    a->key->pub.id, a->cfg.agency);
 		return ERROR_KEY;
 	}
 	if ((rc = keys_load_public(a->cfg.broker_key, &a->broker)) != 0 ||
@@ -147,14 +148,13 @@ load(struct agent *a, char *why, size_t n)
 static int
 make_dirs(struct agent *a)
 {
-	static const char *const names[] = {SPOOL_OUTBOX, SPOOL_TMP,
-	    SPOOL_SENT, SPOOL_FAILED, SPOOL_INBOX, SPOOL_RECEIPTS,
-	    SPOOL_ALERTS};
+	static const char *const names[] = {SPOOL_OUTBOX, SPOOL_TMP, SPOOL_SENT,
+	    SPOOL_FAILED, SPOOL_INBOX, SPOOL_RECEIPTS, SPOOL_ALERTS};
 	int rc;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (fileio_join(a->dir[i], sizeof(a->dir[i]), a->cfg.spool,
-			names[i]) != 0)
+		        names[i]) != 0)
 			return ERROR_TOOBIG;
 		if ((rc = fileio_mkdirs(a->dir[i], 0750)) != 0) {
 			log_err("%s: cannot create: %s", a->dir[i],
@@ -176,27 +176,27 @@ connect_broker(struct agent *a)
 	a->dealer = a->ctx ? zmq_socket(a->ctx, ZMQ_DEALER) : NULL;
 	if (a->dealer == NULL)
 		return ERROR_INTERNAL;
-	if (zmq_setsockopt(a->dealer, ZMQ_CURVE_SERVERKEY,
-		a->broker.transport_pk, 32) ||
-	    zmq_setsockopt(a->dealer, ZMQ_CURVE_PUBLICKEY,
-		a->key->pub.transport_pk, 32) ||
-	    zmq_setsockopt(a->dealer, ZMQ_CURVE_SECRETKEY,
-		a->key->transport_sk, 32) ||
+	if (zmq_setsockopt(
+	        a->dealer, ZMQ_CURVE_SERVERKEY, a->broker.transport_pk, 32) ||
+	    zmq_setsockopt(
+	        a->dealer, ZMQ_CURVE_PUBLICKEY, a->key->pub.transport_pk, 32) ||
+	    zmq_setsockopt(
+	        a->dealer, ZMQ_CURVE_SECRETKEY, a->key->transport_sk, 32) ||
 	    zmq_setsockopt(a->dealer, ZMQ_IMMEDIATE, &one, sizeof(one)) ||
 	    zmq_setsockopt(a->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) ||
-	    zmq_setsockopt(a->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
-		sizeof(ivl_max)) ||
+	    zmq_setsockopt(
+	        a->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max)) ||
 	    zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb)) ||
-	    zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hbt,
-		sizeof(hbt)) ||
+	    zmq_setsockopt(
+	        a->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hbt, sizeof(hbt)) ||
 	    zmq_setsockopt(a->dealer, ZMQ_MAXMSGSIZE, &max, sizeof(max)) ||
 	    zmq_setsockopt(a->dealer, ZMQ_LINGER, &zero, sizeof(zero)))
 		return ERROR_INTERNAL;
 	if (zmq_socket_monitor(a->dealer, MONITOR_ENDPOINT,
-		ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-		    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-		    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-		    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
+	        ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+	            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+	            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+	            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
 		return ERROR_INTERNAL;
 	a->monitor = zmq_socket(a->ctx, ZMQ_PAIR);
 	if (a->monitor == NULL || zmq_connect(a->monitor, MONITOR_ENDPOINT))
@@ -240,12 +240,12 @@ on_monitor(struct agent *a)
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 		log_err("the broker refused this agency's key: is %s.pub in "
-			"the broker's keyring?",
+		        "the broker's keyring?",
 		    a->cfg.agency);
 		break;
 	default:
 		log_err("handshake with the broker failed: is broker_key the "
-			"key of the broker at %s?",
+		        "key of the broker at %s?",
 		    a->cfg.broker);
 		break;
 	}
@@ -267,8 +267,8 @@ on_frame(struct agent *a)
 		zmq_msg_close(&msg);
 		return;
 	}
-	rc = wire_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &f, why,
-	    sizeof(why));
+	rc = wire_decode(
+	    zmq_msg_data(&msg), zmq_msg_size(&msg), &f, why, sizeof(why));
 	zmq_msg_close(&msg);
 	if (rc != 0) {
 		log_warn("unreadable frame from the broker: %s", why);
@@ -380,7 +380,7 @@ agent_run(const struct agent_config *cfg)
 	a.inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (a.inotify >= 0 &&
 	    inotify_add_watch(a.inotify, a.dir[DIR_OUTBOX],
-		IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+	        IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
 		close(a.inotify);
 		a.inotify = -1;
 	}
@@ -413,8 +413,8 @@ agent_run(const struct agent_config *cfg)
 				break;
 		}
 		uint64_t now = clock_mono_ms();
-		bool notified = a.inotify >= 0 && (items[2].revents &
-						      ZMQ_POLLIN);
+		bool notified =
+		    a.inotify >= 0 && (items[2].revents & ZMQ_POLLIN);
 		if (notified) {
 			char buf[4096];
 			while (read(a.inotify, buf, sizeof(buf)) > 0)

@@ -10,13 +10,13 @@
 #include "agents/config.h"
 
 /* The spool's folders, created at start. */
-#define SPOOL_OUTBOX "outbox"
-#define SPOOL_TMP "tmp"
-#define SPOOL_SENT "sent"
-#define SPOOL_FAILED "failed"
-#define SPOOL_INBOX "inbox"
+#define SPOOL_OUTBOX   "outbox"
+#define SPOOL_TMP      "tmp"
+#define SPOOL_SENT     "sent"
+#define SPOOL_FAILED   "failed"
+#define SPOOL_INBOX    "inbox"
 #define SPOOL_RECEIPTS "receipts"
-#define SPOOL_ALERTS "alerts"
+#define SPOOL_ALERTS   "alerts"
 
 /* Runs until SIGTERM or SIGINT; returns 0 or an ERROR_* (logged). */
 int agent_run(const struct agent_config *cfg);

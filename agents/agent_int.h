@@ -44,8 +44,15 @@ struct agent {
 	char dir[7][PATH_MAX]; /* outbox, tmp, sent, failed, inbox, ... */
 };
 
-enum { DIR_OUTBOX, DIR_TMP, DIR_SENT, DIR_FAILED, DIR_INBOX, DIR_RECEIPTS,
-	DIR_ALERTS };
+enum {
+	DIR_OUTBOX,
+	DIR_TMP,
+	DIR_SENT,
+	DIR_FAILED,
+	DIR_INBOX,
+	DIR_RECEIPTS,
+	DIR_ALERTS
+};
 
 /* agent.c */
 /* Sends a frame now if connected; a failure is not an error: pending

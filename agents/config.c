@@ -9,26 +9,36 @@
 #include "common/duration.h"
 #include "common/fileio.h"
 
-enum { K_AGENCY, K_BROKER, K_BROKER_KEY, K_KEY, K_KEYRING, K_SPOOL,
-	K_PEPPER, K_STATE, K_RESEND, K_COUNT };
+enum {
+	K_AGENCY,
+	K_BROKER,
+	K_BROKER_KEY,
+	K_KEY,
+	K_KEYRING,
+	K_SPOOL,
+	K_PEPPER,
+	K_STATE,
+	K_RESEND,
+	K_COUNT
+};
 
 #define REQ (YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY)
 
 static const struct yamlconf_key keys[K_COUNT] = {
-	[K_AGENCY] = {"agency", YAMLCONF_STRING, REQ},
-	[K_BROKER] = {"broker", YAMLCONF_STRING, REQ},
-	[K_BROKER_KEY] = {"broker_key", YAMLCONF_STRING, REQ},
-	[K_KEY] = {"key", YAMLCONF_STRING, REQ},
-	[K_KEYRING] = {"keyring", YAMLCONF_STRING, REQ},
-	[K_SPOOL] = {"spool", YAMLCONF_STRING, REQ},
-	[K_PEPPER] = {"pepper", YAMLCONF_STRING, REQ},
-	[K_STATE] = {"state", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
-	[K_RESEND] = {"resend_after", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_AGENCY] = {"agency", YAMLCONF_STRING, REQ},
+    [K_BROKER] = {"broker", YAMLCONF_STRING, REQ},
+    [K_BROKER_KEY] = {"broker_key", YAMLCONF_STRING, REQ},
+    [K_KEY] = {"key", YAMLCONF_STRING, REQ},
+    [K_KEYRING] = {"keyring", YAMLCONF_STRING, REQ},
+    [K_SPOOL] = {"spool", YAMLCONF_STRING, REQ},
+    [K_PEPPER] = {"pepper", YAMLCONF_STRING, REQ},
+    [K_STATE] = {"state", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_RESEND] = {"resend_after", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
 };
 
 int
-agent_config_load(const char *path, struct agent_config *c,
-    struct yamlconf_errors *errs)
+agent_config_load(
+    const char *path, struct agent_config *c, struct yamlconf_errors *errs)
 {
 	const struct yamlconf_node *v[K_COUNT];
 	struct yamlconf *y = NULL;
@@ -53,7 +63,7 @@ agent_config_load(const char *path, struct agent_config *c,
 	if (v[K_BROKER] != NULL) {
 		if (strlen(v[K_BROKER]->str) >= sizeof(c->broker) ||
 		    (strncmp(v[K_BROKER]->str, "tcp://", 6) != 0 &&
-			strncmp(v[K_BROKER]->str, "ipc://", 6) != 0))
+		        strncmp(v[K_BROKER]->str, "ipc://", 6) != 0))
 			yamlconf_error(y, v[K_BROKER],
 			    "broker: '%s' is not a tcp:// or ipc:// endpoint",
 			    v[K_BROKER]->str);
@@ -61,8 +71,7 @@ agent_config_load(const char *path, struct agent_config *c,
 			snprintf(c->broker, sizeof(c->broker), "%s",
 			    v[K_BROKER]->str);
 	}
-	yamlconf_path(y, v[K_BROKER_KEY], c->broker_key,
-	    sizeof(c->broker_key));
+	yamlconf_path(y, v[K_BROKER_KEY], c->broker_key, sizeof(c->broker_key));
 	yamlconf_path(y, v[K_KEY], c->key, sizeof(c->key));
 	yamlconf_path(y, v[K_KEYRING], c->keyring, sizeof(c->keyring));
 	yamlconf_path(y, v[K_SPOOL], c->spool, sizeof(c->spool));

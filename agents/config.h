@@ -17,14 +17,14 @@
 
 struct agent_config {
 	char agency[IDENT_AGENCY_MAX + 1];
-	char broker[256];	   /* endpoint, e.g. tcp://broker.example:7700 */
+	char broker[256]; /* endpoint, e.g. tcp://broker.example:7700 */
 	char broker_key[PATH_MAX]; /* broker.pub */
-	char key[PATH_MAX];	   /* AGENCY.key */
+	char key[PATH_MAX];        /* AGENCY.key */
 	char keyring[PATH_MAX];
 	char spool[PATH_MAX];
 	char pepper[PATH_MAX];
-	char state[PATH_MAX];	   /* the agent's LMDB; default SPOOL/.state */
-	uint64_t resend_ms;	   /* resend_after, default 30s */
+	char state[PATH_MAX]; /* the agent's LMDB; default SPOOL/.state */
+	uint64_t resend_ms;   /* resend_after, default 30s */
 };
 
 /*
@@ -32,7 +32,7 @@ struct agent_config {
  * folder. Problems go into errs; returns 0, ERROR_CONFIG, or the error
  * reading the file.
  */
-WUR int agent_config_load(const char *path, struct agent_config *c,
-    struct yamlconf_errors *errs);
+WUR int agent_config_load(
+    const char *path, struct agent_config *c, struct yamlconf_errors *errs);
 
 #endif

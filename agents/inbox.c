@@ -70,7 +70,7 @@ inbox_json(struct agent *a, const struct wire_delivery *d,
 			/* Signed by the sender, but not in the record format:
 			 * say so in the record rather than drop it unseen. */
 			log_warn("%s of a verified message from %s is not in "
-				 "the record format",
+			         "the record format",
 			    fields_name(f), m->sender);
 			undecodable |= FIELDS_BIT(f);
 			continue;
@@ -80,10 +80,10 @@ inbox_json(struct agent *a, const struct wire_delivery *d,
 	clock_format(m->created_at_ms, ts, sizeof(ts));
 	clock_format(clock_now_ms(), now, sizeof(now));
 	rec = json_pack("{s:o,s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o}",
-	    "msg_id", hex_json(m->msg_id, WIRE_MSG_ID_LEN), "sender",
-	    m->sender, "recipients",
-	    agent_strings_json(m->recipients[0], sizeof(m->recipients[0]),
-		m->n_recipients),
+	    "msg_id", hex_json(m->msg_id, WIRE_MSG_ID_LEN), "sender", m->sender,
+	    "recipients",
+	    agent_strings_json(
+	        m->recipients[0], sizeof(m->recipients[0]), m->n_recipients),
 	    "purpose", m->purpose, "urgency", urgency_name(m->urgency), "kind",
 	    urgency_kind_name(m->kind), "created_at", ts, "received_at", now,
 	    "subject_ref", hex_json(m->subject_ref, WIRE_REF_LEN), "fields",
@@ -91,35 +91,35 @@ inbox_json(struct agent *a, const struct wire_delivery *d,
 	if (rec == NULL)
 		return NULL;
 	if (undecodable != 0)
-		json_object_set_new(rec, "undecodable",
-		    agent_fields_json(undecodable));
+		json_object_set_new(
+		    rec, "undecodable", agent_fields_json(undecodable));
 	json_object_set_new(rec, "in_reply_to",
 	    m->has_in_reply_to ? hex_json(m->in_reply_to, WIRE_MSG_ID_LEN)
-			       : json_null());
+	                       : json_null());
 	if (m->kind == KIND_REQUEST)
-		json_object_set_new(rec, "requested_fields",
-		    agent_fields_json(m->requested));
+		json_object_set_new(
+		    rec, "requested_fields", agent_fields_json(m->requested));
 	if (m->justification[0] != '\0')
-		json_object_set_new(rec, "justification",
-		    json_string(m->justification));
+		json_object_set_new(
+		    rec, "justification", json_string(m->justification));
 	json_object_set_new(rec, "obligations",
 	    agent_strings_json(dec->obligations[0], sizeof(dec->obligations[0]),
-		dec->n_obligations));
+	        dec->n_obligations));
 	json_object_set_new(rec, "rules",
-	    agent_strings_json(dec->rules[0], sizeof(dec->rules[0]),
-		dec->n_rules));
+	    agent_strings_json(
+	        dec->rules[0], sizeof(dec->rules[0]), dec->n_rules));
 	json_object_set_new(rec, "bases",
-	    agent_strings_json(dec->bases[0], sizeof(dec->bases[0]),
-		dec->n_bases));
+	    agent_strings_json(
+	        dec->bases[0], sizeof(dec->bases[0]), dec->n_bases));
 	json_object_set_new(rec, "breakglass", json_boolean(dec->breakglass));
 	if (dec->has_policy_sha256)
-		json_object_set_new(rec, "policy_sha256",
-		    hex_json(dec->policy_sha256, 32));
+		json_object_set_new(
+		    rec, "policy_sha256", hex_json(dec->policy_sha256, 32));
 	json_object_set_new(rec, "verified",
 	    json_pack("{s:b,s:b,s:b,s:b,s:I,s:I}", "sender_signature", 1,
-		"field_digests", 1, "decryption", 1, "audit_proof", audit_ok,
-		"audit_leaf", (json_int_t)d->decision.leaf_index,
-		"audit_tree_size", (json_int_t)(audit_ok ? cp->size : 0)));
+	        "field_digests", 1, "decryption", 1, "audit_proof", audit_ok,
+	        "audit_leaf", (json_int_t)d->decision.leaf_index,
+	        "audit_tree_size", (json_int_t)(audit_ok ? cp->size : 0)));
 	return rec;
 }
 
@@ -211,8 +211,8 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 		goto out;
 	snprintf(part, sizeof(part), ".%s" PART_SUFFIX, hex);
 	snprintf(final, sizeof(final), "%s.json", hex);
-	if ((rc = fileio_write_atomic(a->dir[DIR_INBOX], part, text,
-		 strlen(text), 0640, 0)) != 0 ||
+	if ((rc = fileio_write_atomic(
+	         a->dir[DIR_INBOX], part, text, strlen(text), 0640, 0)) != 0 ||
 	    (rc = state_mark_seen(a->state, d->m.msg_id)) != 0) {
 		log_err("%s: cannot store the delivery: %s; not acknowledged",
 		    hex, error_strerror(rc));
@@ -220,15 +220,14 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 	}
 	if (fileio_join(src, sizeof(src), a->dir[DIR_INBOX], part) == 0 &&
 	    fileio_join(dst, sizeof(dst), a->dir[DIR_INBOX], final) == 0 &&
-	    rename(src, dst) == 0 &&
-	    fileio_fsync_dir(a->dir[DIR_INBOX]) == 0) {
+	    rename(src, dst) == 0 && fileio_fsync_dir(a->dir[DIR_INBOX]) == 0) {
 		log_info("%s from %s (%s): %d fields to inbox/, %d withheld",
 		    hex, d->m.sender, d->m.purpose, fields_count(o->disclosed),
 		    fields_count(o->withheld));
 		ack(a, d->m.msg_id);
 	} else {
-		log_err("%s: cannot move it into inbox/: %s", hex,
-		    strerror(errno));
+		log_err(
+		    "%s: cannot move it into inbox/: %s", hex, strerror(errno));
 	}
 out:
 	if (text != NULL) {
@@ -259,17 +258,17 @@ inbox_recover(struct agent *a)
 		 * file (".tmp.PID.NAME"): a decrypted record, perhaps half
 		 * written, that nothing would ever read or remove. */
 		if (strncmp(n, ".tmp.", 5) == 0) {
-			if (fileio_join(src, sizeof(src), a->dir[DIR_INBOX],
-				n) == 0 &&
+			if (fileio_join(
+			        src, sizeof(src), a->dir[DIR_INBOX], n) == 0 &&
 			    unlink(src) == 0)
-				log_info("inbox: removed %s, left by a crash",
-				    n);
+				log_info(
+				    "inbox: removed %s, left by a crash", n);
 			continue;
 		}
 		if (n[0] != '.' || len != 1 + 32 + strlen(PART_SUFFIX) ||
 		    strcmp(n + 33, PART_SUFFIX) != 0 ||
-		    sodium_hex2bin(id, sizeof(id), n + 1, 32, NULL, &got,
-			NULL) != 0 ||
+		    sodium_hex2bin(
+		        id, sizeof(id), n + 1, 32, NULL, &got, NULL) != 0 ||
 		    got != sizeof(id))
 			continue;
 		if (fileio_join(src, sizeof(src), a->dir[DIR_INBOX], n) != 0)
@@ -277,7 +276,7 @@ inbox_recover(struct agent *a)
 		if (state_seen(a->state, id, &seen) == 0 && seen) {
 			snprintf(final, sizeof(final), "%.32s.json", n + 1);
 			if (fileio_join(dst, sizeof(dst), a->dir[DIR_INBOX],
-				final) == 0 &&
+			        final) == 0 &&
 			    rename(src, dst) == 0)
 				log_info("inbox: finished writing %s", final);
 		} else {
@@ -307,8 +306,8 @@ inbox_status(struct agent *a, const struct wire_status *s)
 	    sodium_memcmp(ev.msg_id, s->msg_id, WIRE_MSG_ID_LEN) == 0 &&
 	    strcmp(ev.recipient, s->recipient) == 0;
 	if (!audit_ok)
-		trust_alert(a, "status report not backed by the audit log",
-		    hex);
+		trust_alert(
+		    a, "status report not backed by the audit log", hex);
 	memset(&m, 0, sizeof(m));
 	if (state_get_msg(a->state, s->msg_id, &m) != 0)
 		snprintf(m.file, sizeof(m.file), "?");
@@ -319,8 +318,8 @@ inbox_status(struct agent *a, const struct wire_status *s)
 	if (o != NULL && s->state == WIRE_STATE_EXPIRED)
 		json_object_set_new(o, "note",
 		    json_string("non-delivery report: the recipient did not "
-				"collect the message before its purpose's "
-				"expiry; the broker deleted the ciphertexts"));
+		                "collect the message before its purpose's "
+		                "expiry; the broker deleted the ciphertexts"));
 	snprintf(name, sizeof(name), "%s.%s.%s.json", hex, s->recipient,
 	    wire_state_name(s->state));
 	state_msg_release(&m);
@@ -332,13 +331,13 @@ inbox_status(struct agent *a, const struct wire_status *s)
 	json_decref(o);
 	if (s->state == WIRE_STATE_EXPIRED)
 		log_warn("%s: not collected by %s before expiry (non-delivery "
-			 "report in receipts/)",
+		         "report in receipts/)",
 		    hex, s->recipient);
 	else
 		log_info("%s: %s by %s", hex, wire_state_name(s->state),
 		    s->recipient);
-	if (wire_status_ack_encode(s->msg_id, s->recipient, s->state, &frame,
-		&len) == 0) {
+	if (wire_status_ack_encode(
+	        s->msg_id, s->recipient, s->state, &frame, &len) == 0) {
 		agent_send(a, frame, len);
 		free(frame);
 	}

@@ -86,10 +86,10 @@ move_out(struct agent *a, const char *name, int dir, const char *prefix,
 	if (!moved) {
 		/* The companion first: a crash leaves it beside the outbox
 		 * file, and the move is finished at the next start. */
-		snprintf(comp, sizeof(comp), "%.*s%s",
-		    (int)(strlen(base) - 5), base, suffix);
-		if ((rc = fileio_write_atomic(a->dir[dir], comp, text,
-			 strlen(text), 0640, 0)) != 0)
+		snprintf(comp, sizeof(comp), "%.*s%s", (int)(strlen(base) - 5),
+		    base, suffix);
+		if ((rc = fileio_write_atomic(
+		         a->dir[dir], comp, text, strlen(text), 0640, 0)) != 0)
 			return rc;
 		if (fileio_join(dst, sizeof(dst), a->dir[dir], base) != 0)
 			return ERROR_TOOBIG;
@@ -109,11 +109,11 @@ fail_file(struct agent *a, const char *name, json_t *errors)
 	json_t *o;
 
 	clock_format(clock_now_ms(), ts, sizeof(ts));
-	o = json_pack("{s:s,s:s,s:O}", "file", name, "failed_at", ts,
-	    "errors", errors);
+	o = json_pack(
+	    "{s:s,s:s,s:O}", "file", name, "failed_at", ts, "errors", errors);
 	text = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
-	if (text == NULL || move_out(a, name, DIR_FAILED, "dup", ".error.json",
-				text) != 0)
+	if (text == NULL ||
+	    move_out(a, name, DIR_FAILED, "dup", ".error.json", text) != 0)
 		log_err("outbox %s: cannot move it to failed/", name);
 	else
 		log_warn("outbox %s: refused (%zu problems): see failed/", name,
@@ -124,8 +124,8 @@ fail_file(struct agent *a, const char *name, json_t *errors)
 
 /* Checks the record against what this agent knows: keyring, itself. */
 static void
-check_against_keyring(struct agent *a, const struct outrecord *r,
-    json_t *errors)
+check_against_keyring(
+    struct agent *a, const struct outrecord *r, json_t *errors)
 {
 	bool seen;
 
@@ -264,7 +264,7 @@ store_and_send(struct agent *a, struct state_msg *ms, size_t n)
 		agent_hex_id(ms[i].msg_id, hex);
 		if (rc[i] != 0)
 			log_err("outbox %s: cannot store the sealed message: "
-				"%s; will try again",
+			        "%s; will try again",
 			    ms[i].file, error_strerror(rc[i]));
 		else if (a->connected &&
 		    agent_send(a, ms[i].frame, ms[i].frame_len) != 0)
@@ -375,18 +375,18 @@ receipt_json(const struct wire_receipt *r, const struct state_msg *m,
 			continue;
 		json_array_append_new(recips,
 		    json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:b,s:I}", "agency",
-			ev->recipient, "state",
-			ev->disclosed ? "queued (not yet collected)"
-				      : "nothing disclosed: not sent",
-			"disclosed", agent_fields_json(ev->disclosed),
-			"withheld", agent_fields_json(ev->withheld), "rules",
-			agent_strings_json(ev->rules[0], sizeof(ev->rules[0]),
-			    ev->n_rules),
-			"obligations",
-			agent_strings_json(ev->obligations[0],
-			    sizeof(ev->obligations[0]), ev->n_obligations),
-			"breakglass", ev->breakglass, "audit_leaf",
-			(json_int_t)r->decisions[i].leaf_index));
+		        ev->recipient, "state",
+		        ev->disclosed ? "queued (not yet collected)"
+		                      : "nothing disclosed: not sent",
+		        "disclosed", agent_fields_json(ev->disclosed),
+		        "withheld", agent_fields_json(ev->withheld), "rules",
+		        agent_strings_json(
+		            ev->rules[0], sizeof(ev->rules[0]), ev->n_rules),
+		        "obligations",
+		        agent_strings_json(ev->obligations[0],
+		            sizeof(ev->obligations[0]), ev->n_obligations),
+		        "breakglass", ev->breakglass, "audit_leaf",
+		        (json_int_t)r->decisions[i].leaf_index));
 	}
 	o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:b}", "msg_id", hex, "file",
 	    m->file, "outcome", accepted ? "accepted" : "rejected",
@@ -395,8 +395,8 @@ receipt_json(const struct wire_receipt *r, const struct state_msg *m,
 	if (o != NULL && r->detail[0] != '\0')
 		json_object_set_new(o, "detail", json_string(r->detail));
 	if (o != NULL && r->reason != 0) {
-		json_object_set_new(o, "reason",
-		    json_string(wire_reason_name(r->reason)));
+		json_object_set_new(
+		    o, "reason", json_string(wire_reason_name(r->reason)));
 		json_object_set_new(o, "retryable", json_boolean(r->retryable));
 	}
 	return o;
@@ -428,7 +428,7 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 		ok[i] = trust_check(a, &r->decisions[i], &evs[i], &cp) == 0 &&
 		    evs[i].has_msg_id &&
 		    sodium_memcmp(evs[i].msg_id, r->msg_id, WIRE_MSG_ID_LEN) ==
-			0;
+		        0;
 		audit_ok &= ok[i];
 		decided |= ok[i] && evs[i].type == EVENT_DECISION;
 	}
@@ -446,8 +446,8 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	}
 	if (!audit_ok || r->n_decisions == 0)
 		trust_alert(a, "receipt not backed by the audit log", hex);
-	o = receipt_json(r, &m, evs, ok, accepted,
-	    audit_ok && r->n_decisions > 0);
+	o = receipt_json(
+	    r, &m, evs, ok, accepted, audit_ok && r->n_decisions > 0);
 	free(m.receipt);
 	m.receipt = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
 	json_decref(o);

@@ -17,8 +17,8 @@
 #include "proto/record.h"
 
 static const char *const top_keys[] = {"recipients", "purpose", "urgency",
-    "kind", "local_id", "subject", "fields", "in_reply_to",
-    "requested_fields", "justification"};
+    "kind", "local_id", "subject", "fields", "in_reply_to", "requested_fields",
+    "justification"};
 #define N_TOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
 void
@@ -30,8 +30,8 @@ outrecord_error(json_t *errors, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_array_append_new(errors,
-	    json_pack("{s:s,s:s}", "path", path, "message", msg));
+	json_array_append_new(
+	    errors, json_pack("{s:s,s:s}", "path", path, "message", msg));
 }
 
 void
@@ -80,8 +80,8 @@ check_recipients(const json_t *o, struct outrecord *r, json_t *errors)
 		return;
 	}
 	if (json_array_size(v) > WIRE_MAX_RECIPIENTS) {
-		outrecord_error(errors, "recipients",
-		    "more than %d recipients", WIRE_MAX_RECIPIENTS);
+		outrecord_error(errors, "recipients", "more than %d recipients",
+		    WIRE_MAX_RECIPIENTS);
 		return;
 	}
 	json_array_foreach(v, i, item)
@@ -107,8 +107,8 @@ check_recipients(const json_t *o, struct outrecord *r, json_t *errors)
 }
 
 static void
-check_subject(const json_t *o, const uint8_t *pepper, struct outrecord *r,
-    json_t *errors)
+check_subject(
+    const json_t *o, const uint8_t *pepper, struct outrecord *r, json_t *errors)
 {
 	json_t *s = json_object_get(o, "subject");
 	const char *key, *nhs, *sur, *fore, *dob;
@@ -127,8 +127,8 @@ check_subject(const json_t *o, const uint8_t *pepper, struct outrecord *r,
 	}
 	json_object_foreach(s, key, v)
 	{
-		static const char *const allowed[] = {"nhs_number", "surname",
-		    "forename", "date_of_birth"};
+		static const char *const allowed[] = {
+		    "nhs_number", "surname", "forename", "date_of_birth"};
 		char path[300];
 		snprintf(path, sizeof(path), "subject.%.250s", key);
 		const char *near = suggest_closest(key, allowed, 4);
@@ -166,8 +166,8 @@ check_subject(const json_t *o, const uint8_t *pepper, struct outrecord *r,
 		return;
 	}
 	uint8_t scratch[KEYS_PEPPER_LEN] = {0};
-	rc = keys_subject_ref_name(pepper != NULL ? pepper : scratch, sur,
-	    fore, dob, r->subject_ref);
+	rc = keys_subject_ref_name(
+	    pepper != NULL ? pepper : scratch, sur, fore, dob, r->subject_ref);
 	if (rc != 0) {
 		outrecord_error(errors, "subject",
 		    "surname and forename must not be empty or hold '|', and "
@@ -191,8 +191,8 @@ check_fields(const json_t *o, struct outrecord *r, json_t *errors)
 		return;
 	}
 	if (!json_is_object(fields)) {
-		outrecord_error(errors, "fields",
-		    "expected an object of B8 fields");
+		outrecord_error(
+		    errors, "fields", "expected an object of B8 fields");
 		return;
 	}
 	json_object_foreach(fields, key, v)
@@ -201,12 +201,11 @@ check_fields(const json_t *o, struct outrecord *r, json_t *errors)
 		int f = fields_lookup(key);
 		snprintf(path, sizeof(path), "fields.%.250s", key);
 		if (f == 0) {
-			const char *near = suggest_closest(key,
-			    fields_names, FIELDS_COUNT);
+			const char *near =
+			    suggest_closest(key, fields_names, FIELDS_COUNT);
 			if (near != NULL)
 				outrecord_error(errors, path,
-				    "unknown field (did you mean '%s'?)",
-				    near);
+				    "unknown field (did you mean '%s'?)", near);
 			else
 				outrecord_error(errors, path,
 				    "unknown field (the B8 fields are "
@@ -217,15 +216,15 @@ check_fields(const json_t *o, struct outrecord *r, json_t *errors)
 			continue;
 		}
 		why[0] = '\0';
-		int rc = record_field_encode(f, v, &r->plain[f],
-		    &r->plain_len[f], why, sizeof(why));
+		int rc = record_field_encode(
+		    f, v, &r->plain[f], &r->plain_len[f], why, sizeof(why));
 		if (rc != 0) {
 			/* why reads "risks.self_harm: ..." */
 			char *colon = strstr(why, ": ");
 			if (colon != NULL) {
 				*colon = '\0';
-				snprintf(path, sizeof(path), "fields.%.250s",
-				    why);
+				snprintf(
+				    path, sizeof(path), "fields.%.250s", why);
 				outrecord_error(errors, path, "%s", colon + 2);
 			} else {
 				outrecord_error(errors, path, "%s",
@@ -272,11 +271,10 @@ check_request(const json_t *o, struct outrecord *r, json_t *errors)
 			    : NULL;
 			if (near != NULL)
 				outrecord_error(errors, path,
-				    "unknown field (did you mean '%s'?)",
-				    near);
+				    "unknown field (did you mean '%s'?)", near);
 			else
-				outrecord_error(errors, path,
-				    "not a B8 field name");
+				outrecord_error(
+				    errors, path, "not a B8 field name");
 			continue;
 		}
 		r->requested |= FIELDS_BIT(f);
@@ -322,15 +320,15 @@ outrecord_parse(const uint8_t *buf, size_t len, const uint8_t *pepper,
 	check_recipients(o, r, errors);
 	if ((s = str_member(o, "purpose", errors, true)) != NULL) {
 		if (!ident_name_valid(s))
-			outrecord_error(errors, "purpose",
-			    "'%s' is not a purpose name", s);
+			outrecord_error(
+			    errors, "purpose", "'%s' is not a purpose name", s);
 		else
 			snprintf(r->purpose, sizeof(r->purpose), "%s", s);
 	}
 	if ((s = str_member(o, "urgency", errors, true)) != NULL &&
 	    (r->urgency = urgency_parse(s)) == 0)
-		outrecord_error(errors, "urgency",
-		    "expected routine, urgent or emergency");
+		outrecord_error(
+		    errors, "urgency", "expected routine, urgent or emergency");
 	r->kind = KIND_RECORD;
 	if ((s = str_member(o, "kind", errors, false)) != NULL &&
 	    (r->kind = urgency_kind_parse(s)) == 0)
@@ -357,8 +355,8 @@ outrecord_parse(const uint8_t *buf, size_t len, const uint8_t *pepper,
 	if ((s = str_member(o, "in_reply_to", errors, false)) != NULL) {
 		size_t got = 0;
 		if (strlen(s) != 2 * WIRE_MSG_ID_LEN ||
-		    sodium_hex2bin(r->in_reply_to, WIRE_MSG_ID_LEN, s, strlen(s),
-			NULL, &got, NULL) != 0 ||
+		    sodium_hex2bin(r->in_reply_to, WIRE_MSG_ID_LEN, s,
+		        strlen(s), NULL, &got, NULL) != 0 ||
 		    got != WIRE_MSG_ID_LEN)
 			outrecord_error(errors, "in_reply_to",
 			    "expected a msg_id: 32 hexadecimal digits");

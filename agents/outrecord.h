@@ -17,7 +17,7 @@
 #include "common/ident.h"
 #include "proto/wire.h"
 
-#define OUTRECORD_MAX_FILE (1024 * 1024)
+#define OUTRECORD_MAX_FILE     (1024 * 1024)
 #define OUTRECORD_LOCAL_ID_MAX 256
 
 /* A checked record, ready to seal. */

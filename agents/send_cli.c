@@ -35,7 +35,8 @@ print_errors(const char *file, json_t *errors)
 
 	json_array_foreach(errors, i, e)
 	{
-		const char *path = json_string_value(json_object_get(e, "path"));
+		const char *path =
+		    json_string_value(json_object_get(e, "path"));
 		fprintf(stderr, "%s: %s%s%s\n", file, path ? path : "",
 		    path && path[0] ? ": " : "",
 		    json_string_value(json_object_get(e, "message")));
@@ -132,8 +133,8 @@ send_cli(int argc, char **argv)
 	if (fileio_join(src, sizeof(src), tmpdir, name) != 0 ||
 	    fileio_join(dst, sizeof(dst), outdir, name) != 0 ||
 	    rename(src, dst) != 0 || fileio_fsync_dir(outdir) != 0)
-		return cliutil_fail(EX_IOERR, "send: cannot move %s into %s",
-		    name, outdir);
+		return cliutil_fail(
+		    EX_IOERR, "send: cannot move %s into %s", name, outdir);
 	printf("%s\n", dst);
 	return EX_OK;
 }

@@ -78,10 +78,8 @@ state_open(const char *dir, struct state **out)
 	mdb_reader_check(s->env, &dead);
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "agent.msg", MDB_CREATE, &s->msg)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "agent.file", MDB_CREATE, &s->file)) !=
-		0 ||
-	    (rc = mdb_dbi_open(txn, "agent.seen", MDB_CREATE, &s->seen)) !=
-		0 ||
+	    (rc = mdb_dbi_open(txn, "agent.file", MDB_CREATE, &s->file)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "agent.seen", MDB_CREATE, &s->seen)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "agent.meta", MDB_CREATE, &s->meta)) != 0)
 		goto fail;
 	rc = mdb_txn_commit(txn);
@@ -147,8 +145,8 @@ put_msg(struct state *s, MDB_txn *txn, const struct state_msg *m)
 }
 
 static int
-get_msg(struct state *s, MDB_txn *txn, const uint8_t *msg_id,
-    struct state_msg *m)
+get_msg(
+    struct state *s, MDB_txn *txn, const uint8_t *msg_id, struct state_msg *m)
 {
 	MDB_val k = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)msg_id}, v;
 	struct msg_hdr h;
@@ -162,7 +160,7 @@ get_msg(struct state *s, MDB_txn *txn, const uint8_t *msg_id,
 		return ERROR_TAMPERED;
 	memcpy(&h, v.mv_data, sizeof(h));
 	if (sizeof(h) + (size_t)h.file_len + h.frame_len + h.receipt_len !=
-		v.mv_size ||
+	        v.mv_size ||
 	    h.file_len >= STATE_NAME_MAX)
 		return ERROR_TAMPERED;
 	p = (const uint8_t *)v.mv_data + sizeof(h);
@@ -190,8 +188,8 @@ get_msg(struct state *s, MDB_txn *txn, const uint8_t *msg_id,
 }
 
 int
-state_put_msgs(struct state *s, const struct state_msg *ms, size_t n,
-    int *results)
+state_put_msgs(
+    struct state *s, const struct state_msg *ms, size_t n, int *results)
 {
 	MDB_txn *txn;
 	int rc;
@@ -273,8 +271,8 @@ state_find_file(struct state *s, const char *name, struct state_msg *m)
 }
 
 int
-state_get_msg(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN],
-    struct state_msg *m)
+state_get_msg(
+    struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN], struct state_msg *m)
 {
 	MDB_txn *txn;
 	int rc;
@@ -287,8 +285,8 @@ state_get_msg(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN],
 }
 
 int
-state_each_open(struct state *s,
-    int (*fn)(void *arg, const struct state_msg *m), void *arg)
+state_each_open(
+    struct state *s, int (*fn)(void *arg, const struct state_msg *m), void *arg)
 {
 	MDB_txn *txn;
 	MDB_cursor *c;
@@ -305,13 +303,13 @@ state_each_open(struct state *s,
 		return mdb_error(rc);
 	}
 	if ((rc = mdb_cursor_open(txn, s->file, &c)) == 0) {
-		while ((rc = mdb_cursor_get(c, &k, &v, n ? MDB_NEXT
-							 : MDB_FIRST)) == 0) {
+		while ((rc = mdb_cursor_get(
+		            c, &k, &v, n ? MDB_NEXT : MDB_FIRST)) == 0) {
 			if (v.mv_size != WIRE_MSG_ID_LEN)
 				continue;
 			if (n == cap) {
-				void *g = realloc(ids, 2 * cap *
-							   WIRE_MSG_ID_LEN);
+				void *g =
+				    realloc(ids, 2 * cap * WIRE_MSG_ID_LEN);
 				if (g == NULL)
 					break;
 				ids = g;
@@ -352,8 +350,7 @@ state_close_file(struct state *s, const char *name)
 }
 
 int
-state_seen(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN],
-    bool *seen)
+state_seen(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN], bool *seen)
 {
 	MDB_txn *txn;
 	MDB_val k = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)msg_id}, v;

@@ -34,10 +34,10 @@ enum state_out {
 struct state_msg {
 	uint8_t msg_id[WIRE_MSG_ID_LEN];
 	int state;
-	char file[STATE_NAME_MAX];	/* its name in the outbox */
-	uint8_t *frame;			/* the Submit frame (malloc'd) */
+	char file[STATE_NAME_MAX]; /* its name in the outbox */
+	uint8_t *frame;            /* the Submit frame (malloc'd) */
 	size_t frame_len;
-	char *receipt;			/* receipt JSON once final (malloc'd) */
+	char *receipt; /* receipt JSON once final (malloc'd) */
 };
 
 void state_msg_release(struct state_msg *m);
@@ -45,18 +45,17 @@ void state_msg_release(struct state_msg *m);
 /*
  * Records sealed messages ms[0 .. n-1], each for its outbox file, in one
  * durable commit, before their first send; rc[i] gets each one's result
- * (ERROR_EXISTS for a file that already has a message in flight). Returns an error
- * when the commit itself failed (then nothing is stored).
+ * (ERROR_EXISTS for a file that already has a message in flight). Returns an
+ * error when the commit itself failed (then nothing is stored).
  */
-WUR int state_put_msgs(struct state *s, const struct state_msg *ms, size_t n,
-    int *rc);
+WUR int state_put_msgs(
+    struct state *s, const struct state_msg *ms, size_t n, int *rc);
 
 /* Updates state and receipt of the message m->msg_id. */
 WUR int state_update_msg(struct state *s, const struct state_msg *m);
 
 /* The message sealed for outbox file name, or ERROR_NOTFOUND. */
-WUR int state_find_file(struct state *s, const char *name,
-    struct state_msg *m);
+WUR int state_find_file(struct state *s, const char *name, struct state_msg *m);
 
 /* The message msg_id, or ERROR_NOTFOUND. */
 WUR int state_get_msg(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN],
@@ -75,10 +74,9 @@ WUR int state_each_open(struct state *s,
 WUR int state_close_file(struct state *s, const char *name);
 
 /* Received messages. */
-WUR int state_seen(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN],
-    bool *seen);
-WUR int state_mark_seen(struct state *s,
-    const uint8_t msg_id[WIRE_MSG_ID_LEN]);
+WUR int state_seen(
+    struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN], bool *seen);
+WUR int state_mark_seen(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN]);
 
 /* The trusted checkpoint; ERROR_NOTFOUND before the first. */
 WUR int state_get_checkpoint(struct state *s, struct checkpoint *cp);

@@ -24,8 +24,8 @@ trust_alert(struct agent *a, const char *what, const char *detail)
 	clock_format(clock_now_ms(), ts, sizeof(ts));
 	snprintf(name, sizeof(name), "%llu-audit.json",
 	    (unsigned long long)clock_now_ms());
-	o = json_pack("{s:s,s:s,s:s}", "alert", what, "detail", detail, "at",
-	    ts);
+	o = json_pack(
+	    "{s:s,s:s,s:s}", "alert", what, "detail", detail, "at", ts);
 	if (o != NULL && agent_write_json(a->dir[DIR_ALERTS], name, o) != 0)
 		log_err("cannot write the alert file");
 	json_decref(o);
@@ -37,8 +37,8 @@ trust_hello(struct agent *a)
 	uint8_t *frame;
 	size_t len;
 
-	if (wire_proof_request_encode(a->have_trusted ? a->trusted.size : 0,
-		&frame, &len) != 0)
+	if (wire_proof_request_encode(
+	        a->have_trusted ? a->trusted.size : 0, &frame, &len) != 0)
 		return;
 	if (agent_send(a, frame, len) == 0)
 		a->proof_pending = true;
@@ -46,14 +46,14 @@ trust_hello(struct agent *a)
 }
 
 int
-trust_check(struct agent *a, const struct wire_audit_proof *p,
-    struct event *ev, struct checkpoint *cp)
+trust_check(struct agent *a, const struct wire_audit_proof *p, struct event *ev,
+    struct checkpoint *cp)
 {
 	uint8_t leaf_hash[MERKLE_HASH_LEN];
 	int rc;
 
-	rc = checkpoint_verify(p->checkpoint, p->checkpoint_len, a->origin,
-	    a->broker.sign_pk, cp);
+	rc = checkpoint_verify(
+	    p->checkpoint, p->checkpoint_len, a->origin, a->broker.sign_pk, cp);
 	if (rc != 0) {
 		trust_alert(a, "checkpoint not signed by the broker",
 		    error_strerror(rc));

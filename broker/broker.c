@@ -25,15 +25,15 @@
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93 /* a draft option in libzmq 4.3 */
 #endif
 
-#define TIMER_MS 1000		/* expiry, redelivery, reader check */
+#define TIMER_MS        1000 /* expiry, redelivery, reader check */
 #define READER_CHECK_MS 60000
-#define USAGE_WARN 0.8
+#define USAGE_WARN      0.8
 /*
  * New messages are refused (retryable) above FULL_AT of the map, and taken
  * again below FULL_CLEAR: the headroom is for what frees space, the
  * acknowledgements and expiries, whose own audit leaves need room too.
  */
-#define FULL_AT 0.9
+#define FULL_AT    0.9
 #define FULL_CLEAR 0.85
 
 static volatile sig_atomic_t got_term, got_hup;
@@ -91,8 +91,8 @@ broker_load(struct broker *b, char *why, size_t n)
 	if ((rc = keys_load_secret(b->cfg.key, &b->key)) != 0) {
 		snprintf(why, n, "%s: %s%s", b->cfg.key, error_strerror(rc),
 		    rc == ERROR_PERM ? " (must be mode 0600, owned by the "
-				       "broker's user, not a symlink)"
-				     : "");
+		                       "broker's user, not a symlink)"
+		                     : "");
 		return rc;
 	}
 	if (!b->key->pub.is_broker) {
@@ -103,8 +103,8 @@ broker_load(struct broker *b, char *why, size_t n)
 	if ((rc = keyring_load(b->cfg.keyring, &b->keyring, why, n)) != 0)
 		return rc;
 	if (keyring_count(b->keyring) == 0) {
-		snprintf(why, n, "%s: the keyring holds no agency",
-		    b->cfg.keyring);
+		snprintf(
+		    why, n, "%s: the keyring holds no agency", b->cfg.keyring);
 		return ERROR_CONFIG;
 	}
 	yamlconf_errors_init(&errs);
@@ -112,8 +112,8 @@ broker_load(struct broker *b, char *why, size_t n)
 	if (rc != 0) {
 		size_t o = 0;
 		for (size_t i = 0; i < errs.n && o < n; i++)
-			o += (size_t)snprintf(why + o, n - o, "%s%s",
-			    i ? "\n" : "", errs.msg[i]);
+			o += (size_t)snprintf(
+			    why + o, n - o, "%s%s", i ? "\n" : "", errs.msg[i]);
 		if (errs.n == 0)
 			snprintf(why, n, "%s: %s", b->cfg.policy,
 			    error_strerror(rc));
@@ -172,20 +172,20 @@ setup_socket(struct broker *b)
 	if (b->router == NULL)
 		return ERROR_INTERNAL;
 	if (zmq_setsockopt(b->router, ZMQ_CURVE_SERVER, &one, sizeof(one)) ||
-	    zmq_setsockopt(b->router, ZMQ_CURVE_SECRETKEY,
-		b->key->transport_sk, 32) ||
+	    zmq_setsockopt(
+	        b->router, ZMQ_CURVE_SECRETKEY, b->key->transport_sk, 32) ||
 	    zmq_setsockopt(b->router, ZMQ_ZAP_DOMAIN, BROKER_ZAP_DOMAIN,
-		strlen(BROKER_ZAP_DOMAIN)) ||
-	    zmq_setsockopt(b->router, ZMQ_ZAP_ENFORCE_DOMAIN, &one,
-		sizeof(one)) ||
+	        strlen(BROKER_ZAP_DOMAIN)) ||
+	    zmq_setsockopt(
+	        b->router, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof(one)) ||
 	    zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &max, sizeof(max)) ||
-	    zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one,
-		sizeof(one)) ||
+	    zmq_setsockopt(
+	        b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) ||
 	    zmq_setsockopt(b->router, ZMQ_SNDHWM, &hwm, sizeof(hwm)) ||
 	    zmq_setsockopt(b->router, ZMQ_HANDSHAKE_IVL, &hs, sizeof(hs)) ||
 	    zmq_setsockopt(b->router, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb)) ||
-	    zmq_setsockopt(b->router, ZMQ_HEARTBEAT_TIMEOUT, &hbt,
-		sizeof(hbt)) ||
+	    zmq_setsockopt(
+	        b->router, ZMQ_HEARTBEAT_TIMEOUT, &hbt, sizeof(hbt)) ||
 	    zmq_setsockopt(b->router, ZMQ_LINGER, &zero, sizeof(zero))) {
 		log_err("cannot set up the ROUTER socket: %s",
 		    zmq_strerror(zmq_errno()));
@@ -227,8 +227,8 @@ log_alone(struct broker *b, int type, const char *detail)
 	if ((rc = store_begin(b->store, true, &txn)) != 0)
 		return rc;
 	if ((rc = broker_event(b, txn, type, detail)) != 0 ||
-	    (rc = audit_checkpoint(store_audit(b->store), txn, b->key->sign_sk,
-		 &head)) != 0) {
+	    (rc = audit_checkpoint(
+	         store_audit(b->store), txn, b->key->sign_sk, &head)) != 0) {
 		store_abort(txn);
 		return rc;
 	}
@@ -353,15 +353,16 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 	 * which rejects it with its reason. */
 	if (in->job.decode_rc != 0 || f->type == WIRE_SUBMIT) {
 		if (b->n_replies >= b->cfg.batch)
-			return ERROR_OK; /* cannot happen: the batch is bounded */
+			return ERROR_OK; /* cannot happen: the batch is bounded
+			                  */
 		struct reply *rep = &b->replies[b->n_replies++];
 		memset(rep, 0, sizeof(*rep));
 		memcpy(rep->rid, rid, rid_len);
 		rep->rid_len = rid_len;
 		snprintf(rep->agency, sizeof(rep->agency), "%s", agency);
 		if (in->job.decode_rc == 0)
-			memcpy(rep->msg_id, f->u.submit.m.msg_id,
-			    WIRE_MSG_ID_LEN);
+			memcpy(
+			    rep->msg_id, f->u.submit.m.msg_id, WIRE_MSG_ID_LEN);
 		return txn != NULL
 		    ? ingest_submit(b, txn, agency, &in->job, rep)
 		    : ERROR_OK;
@@ -402,7 +403,7 @@ reload(struct broker *b)
 	b->key = NULL;
 	if (broker_load(b, why, sizeof(why)) != 0) {
 		log_err("reload refused, keeping the running policy and "
-			"keyring: %s",
+		        "keyring: %s",
 		    why);
 		policy_free(b->policy);
 		keyring_free(b->keyring);
@@ -416,8 +417,8 @@ reload(struct broker *b)
 	if (setup_peers(b) != 0) {
 		log_err("reload: out of memory");
 	}
-	bool changed = memcmp(policy_sha256(oldp), policy_sha256(b->policy),
-	    32) != 0;
+	bool changed =
+	    memcmp(policy_sha256(oldp), policy_sha256(b->policy), 32) != 0;
 	policy_free(oldp);
 	keyring_free(oldk);
 	log_info("reloaded: policy %s (%s), %zu agencies",
@@ -440,7 +441,7 @@ check_full(struct broker *b)
 	if (!b->full && share > FULL_AT) {
 		b->full = true;
 		log_warn("storage %.0f%% full: refusing new messages until "
-			 "deliveries free space (map_size_mb raises it)",
+		         "deliveries free space (map_size_mb raises it)",
 		    100.0 * share);
 	} else if (b->full && share < FULL_CLEAR) {
 		b->full = false;
@@ -462,8 +463,8 @@ refuse_all(struct broker *b, int err)
 	for (size_t i = 0; i < b->n_replies; i++) {
 		struct reply *rep = &b->replies[i];
 		rep->outcome = WIRE_REJECTED;
-		rep->reason = wire_reason_from_error(err) ==
-			WIRE_REASON_STORAGE_FULL
+		rep->reason =
+		    wire_reason_from_error(err) == WIRE_REASON_STORAGE_FULL
 		    ? WIRE_REASON_STORAGE_FULL
 		    : WIRE_REASON_INTERNAL;
 		rep->retryable = true;
@@ -582,8 +583,8 @@ run_batch(struct broker *b, bool timers)
 		rc = n < 0 ? n : 0;
 	}
 	if (rc == 0)
-		rc = audit_checkpoint(store_audit(b->store), txn,
-		    b->key->sign_sk, &head);
+		rc = audit_checkpoint(
+		    store_audit(b->store), txn, b->key->sign_sk, &head);
 	if (rc == 0)
 		for (size_t i = 0; i < b->n_replies; i++)
 			encode_reply(b, txn, &b->replies[i], &head);
@@ -601,14 +602,15 @@ run_batch(struct broker *b, bool timers)
 			free(rep->frame);
 			rep->frame = NULL;
 			memset(b->scratch, 0, sizeof(*b->scratch));
-			memcpy(b->scratch->msg_id, rep->msg_id, WIRE_MSG_ID_LEN);
+			memcpy(
+			    b->scratch->msg_id, rep->msg_id, WIRE_MSG_ID_LEN);
 			b->scratch->outcome = rep->outcome;
 			b->scratch->reason = rep->reason;
 			b->scratch->retryable = true;
 			snprintf(b->scratch->detail, sizeof(b->scratch->detail),
 			    "%s", rep->detail);
-			if (wire_receipt_encode(b->scratch, &rep->frame,
-				&rep->frame_len) != 0)
+			if (wire_receipt_encode(
+			        b->scratch, &rep->frame, &rep->frame_len) != 0)
 				rep->frame = NULL;
 		}
 		/* The acknowledgements it held are lost with it, though
@@ -625,9 +627,9 @@ run_batch(struct broker *b, bool timers)
 		struct reply *rep = &b->replies[i];
 		if (rep->frame != NULL) {
 			if (zmq_send(b->router, rep->rid, rep->rid_len,
-				ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+			        ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
 			    zmq_send(b->router, rep->frame, rep->frame_len,
-				ZMQ_DONTWAIT) < 0)
+			        ZMQ_DONTWAIT) < 0)
 				unsent++;
 			free(rep->frame);
 			rep->frame = NULL;
@@ -637,7 +639,7 @@ run_batch(struct broker *b, bool timers)
 	 * get the decisions back with a replay answer. */
 	if (unsent > 0)
 		log_warn("%zu receipts not sent (agency gone or not reading: "
-			 "%s); they are answered when resent",
+		         "%s); they are answered when resent",
 		    unsent, zmq_strerror(zmq_errno()));
 	if (rc == 0)
 		b->n_pending = 0; /* logged: the commit holds them */
@@ -674,7 +676,7 @@ timers(struct broker *b, uint64_t *last_reader, uint64_t now)
 		if (store_usage(b->store, &used, &map) == 0 &&
 		    (double)used > USAGE_WARN * (double)map)
 			log_warn("data %s is %.0f%% full (%llu of %llu MiB): "
-				 "raise map_size_mb",
+			         "raise map_size_mb",
 			    b->cfg.data, 100.0 * (double)used / (double)map,
 			    (unsigned long long)(used >> 20),
 			    (unsigned long long)(map >> 20));
@@ -731,8 +733,8 @@ broker_run(const struct broker_config *cfg)
 		rc = ERROR_NOMEM;
 		goto out;
 	}
-	if ((rc = store_open(b.cfg.data, b.cfg.map_size, b.origin,
-		 &b.store)) != 0) {
+	if ((rc = store_open(b.cfg.data, b.cfg.map_size, b.origin, &b.store)) !=
+	    0) {
 		log_err("%s: cannot open the data folder: %s", b.cfg.data,
 		    error_strerror(rc));
 		goto out;
@@ -740,13 +742,13 @@ broker_run(const struct broker_config *cfg)
 	if ((rc = setup_socket(&b)) != 0)
 		goto out;
 	if ((rc = log_alone(&b, EVENT_BROKER_STARTED, CONCORDAT_VERSION)) !=
-		0 ||
+	        0 ||
 	    (rc = log_alone(&b, EVENT_POLICY_ACTIVATED, "at start")) != 0) {
 		log_err("cannot write the audit log: %s", error_strerror(rc));
 		goto out;
 	}
 	log_info("listening on %s; policy %s (%s v%lld); %zu agencies; "
-		 "origin %s",
+	         "origin %s",
 	    b.cfg.listen, policy_sha256_hex(b.policy),
 	    policy_agreement(b.policy), policy_version(b.policy),
 	    keyring_count(b.keyring), b.origin);

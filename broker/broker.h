@@ -22,8 +22,8 @@
 #include "proto/wire.h"
 
 #define BROKER_ZAP_DOMAIN "concordat"
-#define BROKER_RID_MAX 256
-#define BROKER_WINDOW 256 /* deliveries in flight per agency */
+#define BROKER_RID_MAX    256
+#define BROKER_WINDOW     256 /* deliveries in flight per agency */
 
 /* An agency's live connection, learnt from the ZAP User-Id of its frames. */
 struct peer {
@@ -31,8 +31,8 @@ struct peer {
 	uint8_t rid[BROKER_RID_MAX]; /* ZeroMQ routing id */
 	size_t rid_len;
 	bool connected;
-	uint64_t cursor;	   /* last queue seq sent on this connection */
-	unsigned inflight;	   /* sent and not yet acknowledged */
+	uint64_t cursor;           /* last queue seq sent on this connection */
+	unsigned inflight;         /* sent and not yet acknowledged */
 	uint64_t last_progress_ms; /* monotonic: connect, send or ack */
 };
 
@@ -48,7 +48,7 @@ struct reply {
 	char detail[WIRE_DETAIL_MAX];
 	size_t n_leaves;
 	uint64_t leaves[WIRE_MAX_PROOFS]; /* decisions, or the rejection */
-	uint8_t *frame;			  /* encoded before commit */
+	uint8_t *frame;                   /* encoded before commit */
 	size_t frame_len;
 };
 
@@ -63,7 +63,7 @@ struct pending {
 /* A frame of this batch, received before the transaction begins. */
 struct inframe {
 	zmq_msg_t rid, body;
-	bool known;		/* from a keyring agency, routable */
+	bool known;            /* from a keyring agency, routable */
 	struct verify_job job; /* decoded and pre-checked */
 };
 
@@ -95,7 +95,7 @@ struct broker {
 	struct pending *pending;
 	size_t n_pending, cap_pending;
 	uint64_t retry_ms; /* after a failed commit: pending waits till then */
-	bool full;	   /* storage near full: new messages refused */
+	bool full;         /* storage near full: new messages refused */
 
 	struct inframe *in; /* this batch's frames, cfg.batch of them */
 	struct verifier *verifier;

@@ -9,44 +9,53 @@
 #include "common/duration.h"
 #include "common/fileio.h"
 
-enum { K_LISTEN, K_KEY, K_KEYRING, K_POLICY, K_DATA, K_MAP, K_SKEW,
-	K_REDELIVER, K_BATCH, K_COUNT };
+enum {
+	K_LISTEN,
+	K_KEY,
+	K_KEYRING,
+	K_POLICY,
+	K_DATA,
+	K_MAP,
+	K_SKEW,
+	K_REDELIVER,
+	K_BATCH,
+	K_COUNT
+};
 
 static const struct yamlconf_key keys[K_COUNT] = {
-	[K_LISTEN] = {"listen", YAMLCONF_STRING,
-	    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-	[K_KEY] = {"key", YAMLCONF_STRING, YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-	[K_KEYRING] = {"keyring", YAMLCONF_STRING,
-	    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-	[K_POLICY] = {"policy", YAMLCONF_STRING,
-	    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-	[K_DATA] = {"data", YAMLCONF_STRING,
-	    YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-	[K_MAP] = {"map_size_mb", YAMLCONF_INT, 0},
-	[K_SKEW] = {"clock_skew", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
-	[K_REDELIVER] = {"redeliver_after", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
-	[K_BATCH] = {"batch", YAMLCONF_INT, 0},
+    [K_LISTEN] = {"listen", YAMLCONF_STRING,
+        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+    [K_KEY] = {"key", YAMLCONF_STRING, YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+    [K_KEYRING] = {"keyring", YAMLCONF_STRING,
+        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+    [K_POLICY] = {"policy", YAMLCONF_STRING,
+        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+    [K_DATA] = {"data", YAMLCONF_STRING, YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+    [K_MAP] = {"map_size_mb", YAMLCONF_INT, 0},
+    [K_SKEW] = {"clock_skew", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_REDELIVER] = {"redeliver_after", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_BATCH] = {"batch", YAMLCONF_INT, 0},
 };
 
 static uint64_t
-duration_value(struct yamlconf *y, const struct yamlconf_node *v,
-    uint64_t dflt, const char *what)
+duration_value(struct yamlconf *y, const struct yamlconf_node *v, uint64_t dflt,
+    const char *what)
 {
 	uint64_t ms;
 
 	if (v == NULL)
 		return dflt;
 	if (duration_parse(v->str, &ms) != 0) {
-		yamlconf_error(y, v, "%s: '%s' is not a duration (e.g. 5m, 30s)",
-		    what, v->str);
+		yamlconf_error(y, v,
+		    "%s: '%s' is not a duration (e.g. 5m, 30s)", what, v->str);
 		return dflt;
 	}
 	return ms;
 }
 
 int
-broker_config_load(const char *path, struct broker_config *c,
-    struct yamlconf_errors *errs)
+broker_config_load(
+    const char *path, struct broker_config *c, struct yamlconf_errors *errs)
 {
 	const struct yamlconf_node *v[K_COUNT];
 	struct yamlconf *y = NULL;
@@ -81,15 +90,16 @@ broker_config_load(const char *path, struct broker_config *c,
 	if (v[K_MAP] != NULL) {
 		if (v[K_MAP]->integer < 16 || v[K_MAP]->integer > (1 << 24))
 			yamlconf_error(y, v[K_MAP],
-			    "map_size_mb: %lld is out of range (16 to 16777216)",
+			    "map_size_mb: %lld is out of range (16 to "
+			    "16777216)",
 			    v[K_MAP]->integer);
 		else
 			c->map_size = (uint64_t)v[K_MAP]->integer << 20;
 	}
-	c->clock_skew_ms = duration_value(y, v[K_SKEW], c->clock_skew_ms,
-	    "clock_skew");
-	c->redeliver_ms = duration_value(y, v[K_REDELIVER], c->redeliver_ms,
-	    "redeliver_after");
+	c->clock_skew_ms =
+	    duration_value(y, v[K_SKEW], c->clock_skew_ms, "clock_skew");
+	c->redeliver_ms = duration_value(
+	    y, v[K_REDELIVER], c->redeliver_ms, "redeliver_after");
 	if (v[K_BATCH] != NULL) {
 		if (v[K_BATCH]->integer < 1 || v[K_BATCH]->integer > 4096)
 			yamlconf_error(y, v[K_BATCH],

@@ -15,15 +15,15 @@
 #define BROKER_CONFIG_MAX (64 * 1024)
 
 struct broker_config {
-	char listen[256];	  /* ZeroMQ endpoint, e.g. tcp://0.0.0.0:7700 */
-	char key[PATH_MAX];	  /* broker.key */
-	char keyring[PATH_MAX];	  /* folder of agency .pub files */
-	char policy[PATH_MAX];	  /* the sharing agreement */
-	char data[PATH_MAX];	  /* LMDB environment folder */
-	uint64_t map_size;	  /* bytes; map_size_mb, default 16 GiB */
-	uint64_t clock_skew_ms;	  /* clock_skew, default 5m */
-	uint64_t redeliver_ms;	  /* redeliver_after, default 30s */
-	unsigned batch;		  /* most messages in one commit, default 256 */
+	char listen[256];       /* ZeroMQ endpoint, e.g. tcp://0.0.0.0:7700 */
+	char key[PATH_MAX];     /* broker.key */
+	char keyring[PATH_MAX]; /* folder of agency .pub files */
+	char policy[PATH_MAX];  /* the sharing agreement */
+	char data[PATH_MAX];    /* LMDB environment folder */
+	uint64_t map_size;      /* bytes; map_size_mb, default 16 GiB */
+	uint64_t clock_skew_ms; /* clock_skew, default 5m */
+	uint64_t redeliver_ms;  /* redeliver_after, default 30s */
+	unsigned batch;         /* most messages in one commit, default 256 */
 };
 
 /*
@@ -31,7 +31,7 @@ struct broker_config {
  * file's folder. Every problem goes into errs ("FILE:LINE: ..."); returns
  * 0, ERROR_CONFIG when errs holds errors, or the error reading the file.
  */
-WUR int broker_config_load(const char *path, struct broker_config *c,
-    struct yamlconf_errors *errs);
+WUR int broker_config_load(
+    const char *path, struct broker_config *c, struct yamlconf_errors *errs);
 
 #endif

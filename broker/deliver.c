@@ -51,8 +51,8 @@ deliver_proof(struct broker *b, MDB_txn *txn, uint64_t leaf,
 		return rc;
 	if (leaf >= head->cp.size)
 		return ERROR_NOTFOUND;
-	if ((rc = audit_inclusion(a, txn, leaf, head->cp.size, p->path,
-		 &p->n_path)) != 0)
+	if ((rc = audit_inclusion(
+	         a, txn, leaf, head->cp.size, p->path, &p->n_path)) != 0)
 		return rc;
 	if ((rc = audit_leaf(a, txn, leaf, &p->leaf, &p->leaf_len)) != 0)
 		return rc;
@@ -67,7 +67,7 @@ static bool
 send_to(struct broker *b, struct peer *p, const uint8_t *frame, size_t len)
 {
 	if (zmq_send(b->router, p->rid, p->rid_len,
-		ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	        ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
 	    zmq_send(b->router, frame, len, ZMQ_DONTWAIT) < 0) {
 		if (zmq_errno() == EHOSTUNREACH) {
 			log_info("%s disconnected", p->id);
@@ -91,8 +91,8 @@ item_frame(struct broker *b, MDB_txn *txn, const struct store_item *it,
 	if ((rc = deliver_proof(b, txn, it->leaf, proof, &head)) != 0)
 		return rc;
 	if (it->type == STORE_DELIVERY)
-		return wire_delivery_frame(it->payload, it->payload_len, proof,
-		    out, len);
+		return wire_delivery_frame(
+		    it->payload, it->payload_len, proof, out, len);
 	memcpy(st.msg_id, it->msg_id, WIRE_MSG_ID_LEN);
 	snprintf(st.recipient, sizeof(st.recipient), "%s", it->peer);
 	st.state = it->state;
@@ -117,8 +117,8 @@ deliver_pump(struct broker *b, struct peer *p)
 		uint8_t *frame = NULL;
 		size_t len = 0;
 
-		rc = store_queue_next(b->store, txn, p->id, p->cursor, &it,
-		    &seq);
+		rc = store_queue_next(
+		    b->store, txn, p->id, p->cursor, &it, &seq);
 		if (rc == ERROR_NOTFOUND)
 			break;
 		if (rc == 0)
@@ -137,8 +137,8 @@ deliver_pump(struct broker *b, struct peer *p)
 		p->inflight++;
 		p->last_progress_ms = clock_mono_ms();
 		if (it.type == STORE_DELIVERY && !it.delivered_logged) {
-			struct pending pend = {.type = PENDING_DELIVERED,
-			    .seq = seq};
+			struct pending pend = {
+			    .type = PENDING_DELIVERED, .seq = seq};
 			snprintf(pend.agency, sizeof(pend.agency), "%s", p->id);
 			deliver_pending_add(b, &pend);
 		}
@@ -178,7 +178,7 @@ item_event(struct broker *b, MDB_txn *txn, const struct store_item *it,
 	memset(&ev, 0, sizeof(ev));
 	/* Copy the decision's metadata so each event stands on its own. */
 	if (audit_leaf(store_audit(b->store), txn, it->leaf, &leaf, &len) ==
-		0 &&
+	        0 &&
 	    event_decode(leaf, len, &dec) == 0) {
 		snprintf(ev.purpose, sizeof(ev.purpose), "%s", dec.purpose);
 		ev.urgency = dec.urgency;
@@ -224,8 +224,8 @@ deliver_ack(struct broker *b, MDB_txn *txn, const char *agency,
 		return ERROR_OK;
 	if ((rc = item_event(b, txn, &it, EVENT_ACKNOWLEDGED, &leaf)) != 0)
 		return rc;
-	return deliver_status(b, txn, it.peer, it.msg_id, agency,
-	    WIRE_STATE_ACKNOWLEDGED, leaf);
+	return deliver_status(
+	    b, txn, it.peer, it.msg_id, agency, WIRE_STATE_ACKNOWLEDGED, leaf);
 }
 
 int
@@ -244,13 +244,13 @@ deliver_flush_pending(struct broker *b, MDB_txn *txn)
 			ev.type = EVENT_CONNECTION_REFUSED;
 			ev.time_ms = clock_now_ms();
 			snprintf(ev.peer, sizeof(ev.peer), "%s", p->peer);
-			rc = audit_append(store_audit(b->store), txn, &ev,
-			    NULL);
+			rc =
+			    audit_append(store_audit(b->store), txn, &ev, NULL);
 			continue;
 		}
 		/* Delivered: once per item, however often it was sent. */
-		rc = store_queue_next(b->store, txn, p->agency, p->seq - 1, &it,
-		    &seq);
+		rc = store_queue_next(
+		    b->store, txn, p->agency, p->seq - 1, &it, &seq);
 		if (rc == ERROR_NOTFOUND || (rc == 0 && seq != p->seq) ||
 		    (rc == 0 && it.delivered_logged)) {
 			rc = ERROR_OK; /* acknowledged or expired meanwhile */
@@ -279,10 +279,10 @@ deliver_expire(struct broker *b, MDB_txn *txn, uint64_t now)
 		if ((rc = item_event(b, txn, &it, EVENT_EXPIRED, &leaf)) != 0)
 			return rc;
 		if ((rc = deliver_status(b, txn, it.peer, it.msg_id, it.agency,
-			 WIRE_STATE_EXPIRED, leaf)) != 0)
+		         WIRE_STATE_EXPIRED, leaf)) != 0)
 			return rc;
 		log_info("message for %s from %s expired undelivered; "
-			 "ciphertexts deleted",
+		         "ciphertexts deleted",
 		    it.agency, it.peer);
 		n++;
 	}
@@ -330,7 +330,7 @@ deliver_hellos(struct broker *b)
 			/* The agent trusts a longer log than ours: say so
 			 * with the latest checkpoint and no proof. */
 			log_warn("%s trusts a log of %llu leaves; ours has "
-				 "%llu",
+			         "%llu",
 			    p->id, (unsigned long long)h->tree_size,
 			    (unsigned long long)head.cp.size);
 			pr.from_size = h->tree_size;

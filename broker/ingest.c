@@ -66,8 +66,8 @@ reject(struct broker *b, MDB_txn *txn, const char *agency,
 	/* The authenticated agency, whatever the manifest claims. */
 	snprintf(ev.sender, sizeof(ev.sender), "%s", agency);
 	if (m != NULL && strcmp(m->sender, agency) != 0)
-		snprintf(ev.peer, sizeof(ev.peer), "manifest claims sender '%s'",
-		    m->sender);
+		snprintf(ev.peer, sizeof(ev.peer),
+		    "manifest claims sender '%s'", m->sender);
 	ev.reason = reason;
 	snprintf(ev.detail, sizeof(ev.detail), "%s", detail);
 	rep->outcome = WIRE_REJECTED;
@@ -111,14 +111,12 @@ envelope_hash(const struct wire_envelope *e, uint8_t out[32])
 }
 
 static void
-copy_decision(struct event *ev, const struct policy_decision *d,
-    fieldset sent)
+copy_decision(struct event *ev, const struct policy_decision *d, fieldset sent)
 {
 	ev->disclosed = sent;
 	ev->withheld = (fieldset)(FIELDS_ALL & ~sent);
 	ev->breakglass = (d->breakglass_fields & sent) != 0;
-	for (size_t i = 0; i < d->nrules && ev->n_rules < EVENT_MAX_LIST;
-	     i++) {
+	for (size_t i = 0; i < d->nrules && ev->n_rules < EVENT_MAX_LIST; i++) {
 		snprintf(ev->rules[ev->n_rules++], sizeof(ev->rules[0]), "%s",
 		    d->rules[i]);
 		bool dup = false;
@@ -126,8 +124,8 @@ copy_decision(struct event *ev, const struct policy_decision *d,
 			if (strcmp(ev->bases[j], d->bases[i]) == 0)
 				dup = true;
 		if (!dup && ev->n_bases < EVENT_MAX_LIST)
-			snprintf(ev->bases[ev->n_bases++],
-			    sizeof(ev->bases[0]), "%s", d->bases[i]);
+			snprintf(ev->bases[ev->n_bases++], sizeof(ev->bases[0]),
+			    "%s", d->bases[i]);
 	}
 	for (size_t i = 0;
 	     i < d->nobligations && ev->n_obligations < EVENT_MAX_LIST; i++)
@@ -170,15 +168,14 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 		q.kind = m->kind;
 		if ((rc = policy_eval(b->policy, &q, &d[i])) != 0)
 			return reject(b, txn, m->sender, m,
-			    rc == ERROR_PURPOSE
-				? WIRE_REASON_UNDECLARED_PURPOSE
-				: WIRE_REASON_MALFORMED,
+			    rc == ERROR_PURPOSE ? WIRE_REASON_UNDECLARED_PURPOSE
+			                        : WIRE_REASON_MALFORMED,
 			    error_strerror(rc), rep);
 		for (size_t j = 0; j < e->n_grants; j++)
 			if (strcmp(e->grants[j].recipient, q.to) == 0)
 				g = &e->grants[j];
-		sent[i] = g != NULL ? (fieldset)(d[i].disclosed & g->fields)
-				    : 0;
+		sent[i] =
+		    g != NULL ? (fieldset)(d[i].disclosed & g->fields) : 0;
 		any |= sent[i] != 0;
 	}
 	if (!any)
@@ -192,7 +189,7 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 		fieldset got;
 		if (sent[i] != 0 &&
 		    (rc = envelope_redact(e, m->recipients[i], sent[i], &got,
-			 &del[i], &del_len[i])) != 0)
+		         &del[i], &del_len[i])) != 0)
 			goto unwritten;
 	}
 
@@ -216,15 +213,15 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 		struct store_item it;
 
 		event_from_manifest(&ev, EVENT_DECISION, m);
-		snprintf(ev.recipient, sizeof(ev.recipient), "%s",
-		    m->recipients[i]);
+		snprintf(
+		    ev.recipient, sizeof(ev.recipient), "%s", m->recipients[i]);
 		set_policy_hash(b, &ev);
 		copy_decision(&ev, &d[i], sent[i]);
 		if (ev.breakglass || m->urgency == URGENCY_EMERGENCY)
 			snprintf(ev.justification, sizeof(ev.justification),
 			    "%s", m->justification);
-		if ((rc = audit_append(store_audit(b->store), txn, &ev,
-			 &seq)) != 0)
+		if ((rc = audit_append(
+		         store_audit(b->store), txn, &ev, &seq)) != 0)
 			goto out;
 		rr.decisions[rr.n_decisions++] = seq;
 		rep->leaves[rep->n_leaves++] = seq;
@@ -282,8 +279,8 @@ check(struct broker *b, MDB_txn *txn, const char *agency,
 	/* 1. size and decode: unknown protobuf fields are rejected. */
 	if (rc == 0 && f->type != WIRE_SUBMIT) {
 		rc = ERROR_DECODE;
-		snprintf(job->why, sizeof(job->why),
-		    "frame is not a submission");
+		snprintf(
+		    job->why, sizeof(job->why), "frame is not a submission");
 	}
 	if (rc != 0)
 		return reject(b, txn, agency, NULL, wire_reason_from_error(rc),
@@ -299,8 +296,8 @@ check(struct broker *b, MDB_txn *txn, const char *agency,
 	/* 3. the sender's signature over the exact manifest bytes. */
 	sender = keyring_find(b->keyring, agency);
 	if (sender != NULL && !job->verified) {
-		job->sig_rc = envelope_verify_signature(&f->u.submit,
-		    sender->sign_pk);
+		job->sig_rc =
+		    envelope_verify_signature(&f->u.submit, sender->sign_pk);
 		if (job->sig_rc == 0)
 			job->contents_rc = envelope_verify_contents(
 			    &f->u.submit, job->why, sizeof(job->why));

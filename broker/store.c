@@ -68,8 +68,8 @@ mdb_err(int rc)
 }
 
 int
-store_open(const char *dir, uint64_t mapsize, const char *origin,
-    struct store **out)
+store_open(
+    const char *dir, uint64_t mapsize, const char *origin, struct store **out)
 {
 	struct store *s;
 	MDB_txn *txn = NULL;
@@ -85,18 +85,18 @@ store_open(const char *dir, uint64_t mapsize, const char *origin,
 		goto fail;
 	if ((rc = audit_open(s->env, txn, origin, 0, &s->audit)) != 0)
 		goto fail;
-	if ((rc = mdb_err(mdb_dbi_open(txn, "broker.replay", MDB_CREATE,
-		 &s->replay))) != 0 ||
-	    (rc = mdb_err(mdb_dbi_open(txn, "broker.queue", MDB_CREATE,
-		 &s->queue))) != 0 ||
-	    (rc = mdb_err(mdb_dbi_open(txn, "broker.ack", MDB_CREATE,
-		 &s->ack))) != 0 ||
-	    (rc = mdb_err(mdb_dbi_open(txn, "broker.expiry", MDB_CREATE,
-		 &s->expiry))) != 0 ||
-	    (rc = mdb_err(mdb_dbi_open(txn, "broker.meta", MDB_CREATE,
-		 &s->meta))) != 0 ||
-	    (rc = mdb_err(mdb_dbi_open(txn, "broker.sent", MDB_CREATE,
-		 &s->sent))) != 0)
+	if ((rc = mdb_err(mdb_dbi_open(
+	         txn, "broker.replay", MDB_CREATE, &s->replay))) != 0 ||
+	    (rc = mdb_err(mdb_dbi_open(
+	         txn, "broker.queue", MDB_CREATE, &s->queue))) != 0 ||
+	    (rc = mdb_err(
+	         mdb_dbi_open(txn, "broker.ack", MDB_CREATE, &s->ack))) != 0 ||
+	    (rc = mdb_err(mdb_dbi_open(
+	         txn, "broker.expiry", MDB_CREATE, &s->expiry))) != 0 ||
+	    (rc = mdb_err(mdb_dbi_open(
+	         txn, "broker.meta", MDB_CREATE, &s->meta))) != 0 ||
+	    (rc = mdb_err(
+	         mdb_dbi_open(txn, "broker.sent", MDB_CREATE, &s->sent))) != 0)
 		goto fail;
 	rc = mdb_err(mdb_txn_commit(txn));
 	txn = NULL;
@@ -263,8 +263,8 @@ queue_key(uint8_t *k, const char *agency, uint64_t seq)
 }
 
 static size_t
-ack_key(uint8_t *k, const char *agency, const uint8_t *msg_id,
-    const char *peer, int state)
+ack_key(uint8_t *k, const char *agency, const uint8_t *msg_id, const char *peer,
+    int state)
 {
 	size_t n = strlen(agency), o;
 
@@ -332,8 +332,8 @@ decode_item(const char *agency, const MDB_val *v, struct store_item *it)
 }
 
 int
-store_queue_put(struct store *s, MDB_txn *txn, const struct store_item *it,
-    uint64_t *seq)
+store_queue_put(
+    struct store *s, MDB_txn *txn, const struct store_item *it, uint64_t *seq)
 {
 	uint8_t qk[QKEY_MAX], ak[AKEY_MAX], ek[8 + QKEY_MAX];
 	MDB_val k, v;
@@ -404,8 +404,8 @@ store_queue_next(struct store *s, MDB_txn *txn, const char *agency,
 	if ((rc = mdb_cursor_open(txn, s->queue, &c)) != 0)
 		return mdb_err(rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	if (rc == 0 && (k.mv_size != an + 9 ||
-			   memcmp(k.mv_data, agency, an + 1) != 0))
+	if (rc == 0 &&
+	    (k.mv_size != an + 9 || memcmp(k.mv_data, agency, an + 1) != 0))
 		rc = MDB_NOTFOUND; /* past this agency's items */
 	if (rc == 0) {
 		MDB_val mark;
@@ -484,8 +484,8 @@ store_queue_ack(struct store *s, MDB_txn *txn, const char *agency,
 }
 
 int
-store_queue_mark(struct store *s, MDB_txn *txn, const char *agency,
-    uint64_t seq)
+store_queue_mark(
+    struct store *s, MDB_txn *txn, const char *agency, uint64_t seq)
 {
 	uint8_t qk[QKEY_MAX];
 	MDB_val k, v = {0, NULL};
@@ -496,8 +496,8 @@ store_queue_mark(struct store *s, MDB_txn *txn, const char *agency,
 }
 
 int
-store_queue_expire(struct store *s, MDB_txn *txn, uint64_t now,
-    struct store_item *it)
+store_queue_expire(
+    struct store *s, MDB_txn *txn, uint64_t now, struct store_item *it)
 {
 	uint8_t qk[QKEY_MAX];
 	MDB_cursor *c;
@@ -529,8 +529,8 @@ store_queue_expire(struct store *s, MDB_txn *txn, uint64_t now,
 }
 
 int
-store_queue_count(struct store *s, MDB_txn *txn, const char *agency,
-    uint64_t *n)
+store_queue_count(
+    struct store *s, MDB_txn *txn, const char *agency, uint64_t *n)
 {
 	struct store_item it;
 	uint64_t seq = 0, after = 0;

@@ -25,8 +25,8 @@ struct store;
  * mapsize, the audit log under origin, and the broker's databases; clears
  * stale reader slots. The caller frees *out with store_close.
  */
-WUR int store_open(const char *dir, uint64_t mapsize, const char *origin,
-    struct store **out);
+WUR int store_open(
+    const char *dir, uint64_t mapsize, const char *origin, struct store **out);
 void store_close(struct store *s);
 
 struct audit *store_audit(struct store *s);
@@ -81,7 +81,7 @@ struct store_item {
 	uint8_t msg_id[WIRE_MSG_ID_LEN];
 	char agency[IDENT_AGENCY_MAX + 1];
 	char peer[IDENT_AGENCY_MAX + 1];
-	int state;	     /* enum wire_state, statuses */
+	int state; /* enum wire_state, statuses */
 	uint64_t leaf;
 	uint64_t expires_ms; /* deliveries; 0 for statuses */
 	uint64_t at_ms;
@@ -93,8 +93,8 @@ struct store_item {
  * Queues it (payload copied) under a new sequence number (*seq), with its
  * acknowledgement key and, for deliveries, its expiry.
  */
-WUR int store_queue_put(struct store *s, MDB_txn *txn,
-    const struct store_item *it, uint64_t *seq);
+WUR int store_queue_put(
+    struct store *s, MDB_txn *txn, const struct store_item *it, uint64_t *seq);
 
 /*
  * The first item of agency's queue with a sequence number above after
@@ -115,18 +115,18 @@ WUR int store_queue_ack(struct store *s, MDB_txn *txn, const char *agency,
     struct store_item *it, uint64_t *seq);
 
 /* Records that the delivered event of item seq of agency is logged. */
-WUR int store_queue_mark(struct store *s, MDB_txn *txn, const char *agency,
-    uint64_t seq);
+WUR int store_queue_mark(
+    struct store *s, MDB_txn *txn, const char *agency, uint64_t seq);
 
 /*
  * Removes the earliest delivery whose expiry is at or before now, filling
  * *it (without payload); ERROR_NOTFOUND when none has expired.
  */
-WUR int store_queue_expire(struct store *s, MDB_txn *txn, uint64_t now,
-    struct store_item *it);
+WUR int store_queue_expire(
+    struct store *s, MDB_txn *txn, uint64_t now, struct store_item *it);
 
 /* Items queued for agency (for logs and the benchmark). */
-WUR int store_queue_count(struct store *s, MDB_txn *txn, const char *agency,
-    uint64_t *n);
+WUR int store_queue_count(
+    struct store *s, MDB_txn *txn, const char *agency, uint64_t *n);
 
 #endif

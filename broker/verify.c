@@ -35,8 +35,8 @@ run_job(struct verify_job *j)
 {
 	const struct wire_envelope *e;
 
-	j->decode_rc = wire_decode(j->buf, j->len, &j->f, j->why,
-	    sizeof(j->why));
+	j->decode_rc =
+	    wire_decode(j->buf, j->len, &j->f, j->why, sizeof(j->why));
 	if (j->decode_rc != 0 || j->f->type != WIRE_SUBMIT || j->pk == NULL)
 		return;
 	e = &j->f->u.submit;
@@ -44,8 +44,8 @@ run_job(struct verify_job *j)
 		return; /* step 2 rejects it; no point verifying */
 	j->sig_rc = envelope_verify_signature(e, j->pk);
 	if (j->sig_rc == 0)
-		j->contents_rc = envelope_verify_contents(e, j->why,
-		    sizeof(j->why));
+		j->contents_rc =
+		    envelope_verify_contents(e, j->why, sizeof(j->why));
 	j->verified = true;
 }
 

@@ -20,13 +20,13 @@ struct verify_job {
 	/* in */
 	const uint8_t *buf;
 	size_t len;
-	const char *agency;    /* the ZAP User-Id */
-	const uint8_t *pk;     /* that agency's sign key, or NULL */
+	const char *agency; /* the ZAP User-Id */
+	const uint8_t *pk;  /* that agency's sign key, or NULL */
 	/* out */
-	struct wire_frame *f;  /* decoded frame (owned), NULL when rc != 0 */
+	struct wire_frame *f; /* decoded frame (owned), NULL when rc != 0 */
 	int decode_rc;
-	char why[256];	       /* decode's or contents' reason */
-	bool verified;	       /* sig_rc and contents_rc are set */
+	char why[256]; /* decode's or contents' reason */
+	bool verified; /* sig_rc and contents_rc are set */
 	int sig_rc;
 	int contents_rc;
 };

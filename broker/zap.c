@@ -15,7 +15,7 @@
 #include "common/log.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
-#define ZAP_FRAMES 7
+#define ZAP_FRAMES   7
 
 int
 zap_start(struct broker *b)
@@ -35,8 +35,8 @@ zap_start(struct broker *b)
 }
 
 static void
-reply(void *sock, const zmq_msg_t *reqid, const char *code,
-    const char *text, const char *user)
+reply(void *sock, const zmq_msg_t *reqid, const char *code, const char *text,
+    const char *user)
 {
 	zmq_msg_t id;
 
@@ -60,7 +60,7 @@ frame_is(const zmq_msg_t *m, const char *s)
 	    memcmp(zmq_msg_data((zmq_msg_t *)(uintptr_t)m), s, n) == 0;
 }
 
-#define RECENT 64
+#define RECENT    64
 #define RECENT_MS 60000
 
 static bool
@@ -74,8 +74,8 @@ recently_refused(const char *peer)
 	uint8_t h[16];
 	uint64_t now = clock_mono_ms();
 
-	crypto_generichash(h, sizeof(h), (const uint8_t *)peer, strlen(peer),
-	    NULL, 0);
+	crypto_generichash(
+	    h, sizeof(h), (const uint8_t *)peer, strlen(peer), NULL, 0);
 	for (unsigned i = 0; i < RECENT; i++) {
 		if (recent[i].at != 0 && now - recent[i].at < RECENT_MS &&
 		    memcmp(recent[i].hash, h, sizeof(h)) == 0)
@@ -142,8 +142,8 @@ zap_handle(struct broker *b)
 	who = keyring_find_transport(b->keyring, zmq_msg_data(&f[6]));
 	if (who == NULL) {
 		reply(b->zap, &f[1], "400", "unknown key", "");
-		snprintf(pend.peer, sizeof(pend.peer), "%s key %s", addr,
-		    keyb64);
+		snprintf(
+		    pend.peer, sizeof(pend.peer), "%s key %s", addr, keyb64);
 		goto refused;
 	}
 	reply(b->zap, &f[1], "200", "OK", who->id);

@@ -22,12 +22,14 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-	{"keys", keys_cli, "generate and show keys, generate the pepper"},
-	{"policy", policy_cli, "check, explain, diff, test and summarise a "
-			       "sharing policy"},
-	{"audit", audit_cli, "query, report on, prove and verify the audit "
-			     "log"},
-	{"send", send_cli, "drop a record into a running agent's outbox"},
+    {"keys", keys_cli, "generate and show keys, generate the pepper"},
+    {"policy", policy_cli,
+        "check, explain, diff, test and summarise a "
+        "sharing policy"},
+    {"audit", audit_cli,
+        "query, report on, prove and verify the audit "
+        "log"},
+    {"send", send_cli, "drop a record into a running agent's outbox"},
 };
 
 static int

@@ -35,8 +35,8 @@ clock_format(uint64_t ms, char *buf, unsigned n)
 
 	gmtime_r(&t, &tm);
 	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, (unsigned)(ms % 1000));
 	return buf;
 }
 
@@ -57,8 +57,8 @@ digits(const char **p, int n, int *v)
 static bool
 valid_date(int y, int m, int d)
 {
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31};
+	static const int mdays[] = {
+	    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
 	if (y < 1970 || m < 1 || m > 12 || d < 1)

@@ -81,9 +81,9 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 		char why[8192];
 		rc = spec->check(cfg, why, sizeof(why));
 		if (rc != 0)
-			code = cliutil_fail(rc == ERROR_PERM ? EX_NOPERM
-							     : EX_CONFIG,
-			    "%s", why);
+			code = cliutil_fail(
+			    rc == ERROR_PERM ? EX_NOPERM : EX_CONFIG, "%s",
+			    why);
 		else
 			code = printf("%s\n", why) < 0 ? EX_IOERR : EX_OK;
 		goto out;

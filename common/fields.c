@@ -7,19 +7,19 @@
 #include "common/fields.h"
 
 const char *const fields_names[FIELDS_COUNT] = {
-	"identity",
-	"relatives",
-	"demographics",
-	"communication",
-	"presentation",
-	"substances",
-	"physical_needs",
-	"services",
-	"crisis_plan",
-	"clinical",
-	"risks",
-	"health",
-	"dependents",
+    "identity",
+    "relatives",
+    "demographics",
+    "communication",
+    "presentation",
+    "substances",
+    "physical_needs",
+    "services",
+    "crisis_plan",
+    "clinical",
+    "risks",
+    "health",
+    "dependents",
 };
 
 const char *
@@ -66,8 +66,8 @@ fields_format(fieldset set, const char *sep, char *buf, unsigned n)
 	for (int f = 1; f <= FIELDS_COUNT; f++) {
 		if (!fields_has(set, f))
 			continue;
-		int w = snprintf(buf + used, n - used, "%s%s",
-		    used ? sep : "", fields_name(f));
+		int w = snprintf(buf + used, n - used, "%s%s", used ? sep : "",
+		    fields_name(f));
 		if (w < 0 || (size_t)w >= n - used) {
 			buf[used] = '\0'; /* whole names only */
 			break;

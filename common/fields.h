@@ -29,8 +29,8 @@ enum field {
 /* A set of fields: bit (f - 1) stands for field f. */
 typedef uint16_t fieldset;
 
-#define FIELDS_ALL ((fieldset)((1u << FIELDS_COUNT) - 1))
-#define FIELDS_BIT(f) ((fieldset)(1u << ((f) - 1)))
+#define FIELDS_ALL    ((fieldset)((1u << FIELDS_COUNT) - 1))
+#define FIELDS_BIT(f) ((fieldset)(1u << ((f)-1)))
 
 /* The policy name of field f (1..13), or NULL when f is out of range. */
 const char *fields_name(int f);

@@ -136,13 +136,13 @@ fileio_write_atomic(const char *dir, const char *name, const void *data,
 	char tmp[4096], dst[4096], tmpname[256];
 	int fd = -1, rc;
 
-	snprintf(tmpname, sizeof(tmpname), ".tmp.%ld.%s", (long)getpid(),
-	    name);
+	snprintf(tmpname, sizeof(tmpname), ".tmp.%ld.%s", (long)getpid(), name);
 	if ((rc = fileio_join(tmp, sizeof(tmp), dir, tmpname)) != 0 ||
 	    (rc = fileio_join(dst, sizeof(dst), dir, name)) != 0)
 		return rc;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, mode);
+	fd = open(tmp,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    mode);
 	if (fd < 0) {
 		rc = errno_error();
 		goto out;
@@ -218,8 +218,8 @@ fileio_resolve(const char *base, const char *path, char *out, size_t n)
 	if (path[0] == '/' || slash == NULL)
 		w = snprintf(out, n, "%s", path);
 	else
-		w = snprintf(out, n, "%.*s/%s", (int)(slash - base), base,
-		    path);
+		w = snprintf(
+		    out, n, "%.*s/%s", (int)(slash - base), base, path);
 	free(real);
 	if (w < 0 || (size_t)w >= n)
 		return ERROR_TOOBIG;

@@ -25,8 +25,8 @@ WUR int fileio_read(const char *path, size_t max, uint8_t **buf, size_t *len);
  * over name, fsync dir. With excl, an existing dir/name is refused
  * (ERROR_EXISTS) instead of replaced. mode is the new file's mode.
  */
-WUR int fileio_write_atomic(const char *dir, const char *name,
-    const void *data, size_t len, mode_t mode, int excl);
+WUR int fileio_write_atomic(const char *dir, const char *name, const void *data,
+    size_t len, mode_t mode, int excl);
 
 /* Creates path and its parents with mode where missing. */
 WUR int fileio_mkdirs(const char *path, mode_t mode);
@@ -42,7 +42,6 @@ WUR int fileio_join(char *buf, size_t n, const char *a, const char *b);
  * into out of size n: absolute paths as they are, relative ones against
  * the absolute path of base's folder. ERROR_TOOBIG when out is too small.
  */
-WUR int fileio_resolve(const char *base, const char *path, char *out,
-    size_t n);
+WUR int fileio_resolve(const char *base, const char *path, char *out, size_t n);
 
 #endif

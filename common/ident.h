@@ -9,7 +9,7 @@
 #include <stdbool.h>
 
 #define IDENT_AGENCY_MAX 32 /* [a-z][a-z0-9_]{0,31} */
-#define IDENT_NAME_MAX 64   /* purposes, rule ids, obligations */
+#define IDENT_NAME_MAX   64 /* purposes, rule ids, obligations */
 
 /* True when s matches [a-z][a-z0-9_]{0,31}. */
 bool ident_agency_valid(const char *s);

@@ -45,13 +45,13 @@ vlog(int pri, const char *fmt, va_list ap)
 	}
 }
 
-#define LOG_FN(name, pri)                         \
-	void name(const char *fmt, ...)           \
-	{                                         \
-		va_list ap;                       \
-		va_start(ap, fmt);                \
-		vlog(pri, fmt, ap);               \
-		va_end(ap);                       \
+#define LOG_FN(name, pri)                                                      \
+	void name(const char *fmt, ...)                                        \
+	{                                                                      \
+		va_list ap;                                                    \
+		va_start(ap, fmt);                                             \
+		vlog(pri, fmt, ap);                                            \
+		va_end(ap);                                                    \
 	}
 
 LOG_FN(log_info, LOG_INFO)

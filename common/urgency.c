@@ -5,8 +5,7 @@
 
 #include "common/urgency.h"
 
-static const char *const urgencies[] = {NULL, "routine", "urgent",
-    "emergency"};
+static const char *const urgencies[] = {NULL, "routine", "urgent", "emergency"};
 static const char *const kinds[] = {NULL, "record", "request"};
 
 static int

@@ -826,8 +826,8 @@ yamlconf_item(const struct yamlconf_node *node, size_t i)
 }
 
 void
-yamlconf_path(struct yamlconf *y, const struct yamlconf_node *node, char *out,
-    size_t n)
+yamlconf_path(
+    struct yamlconf *y, const struct yamlconf_node *node, char *out, size_t n)
 {
 	if (node != NULL &&
 	    fileio_resolve(yamlconf_name(y), node->str, out, n) != 0)

@@ -201,8 +201,8 @@ const struct yamlconf_node *yamlconf_item(
  * paths taken from the file's folder (fileio_resolve). Adds "path too
  * long" for node when it does not fit. node NULL leaves out untouched.
  */
-void yamlconf_path(struct yamlconf *y, const struct yamlconf_node *node,
-    char *out, size_t n);
+void yamlconf_path(
+    struct yamlconf *y, const struct yamlconf_node *node, char *out, size_t n);
 
 /* "a string", "nothing" (null), "a list", "a mapping": for messages. */
 const char *yamlconf_kind_name(const struct yamlconf_node *node);

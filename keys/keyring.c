@@ -34,8 +34,7 @@ fail(char *errbuf, size_t errlen, int rc, const char *fmt, ...)
 }
 
 int
-keyring_load(const char *dir, struct keyring **out, char *errbuf,
-    size_t errlen)
+keyring_load(const char *dir, struct keyring **out, char *errbuf, size_t errlen)
 {
 	struct keyring *kr;
 	struct dirent *de;
@@ -45,8 +44,8 @@ keyring_load(const char *dir, struct keyring **out, char *errbuf,
 	*out = NULL;
 	d = opendir(dir);
 	if (d == NULL)
-		return fail(errbuf, errlen, ERROR_NOENT, "%s: cannot open the keyring folder",
-		    dir);
+		return fail(errbuf, errlen, ERROR_NOENT,
+		    "%s: cannot open the keyring folder", dir);
 	kr = calloc(1, sizeof(*kr));
 	if (kr == NULL) {
 		closedir(d);
@@ -76,7 +75,7 @@ keyring_load(const char *dir, struct keyring **out, char *errbuf,
 		}
 		for (size_t i = 0; i < kr->n; i++) {
 			if (sodium_memcmp(kr->ids[i].transport_pk,
-				p.transport_pk, KEYS_CURVE_KEY) == 0) {
+			        p.transport_pk, KEYS_CURVE_KEY) == 0) {
 				rc = fail(errbuf, errlen, ERROR_KEY,
 				    "%s: same transport key as '%s'", path,
 				    kr->ids[i].id);
@@ -124,12 +123,12 @@ keyring_find(const struct keyring *kr, const char *id)
 }
 
 const struct keys_public *
-keyring_find_transport(const struct keyring *kr,
-    const uint8_t key[KEYS_CURVE_KEY])
+keyring_find_transport(
+    const struct keyring *kr, const uint8_t key[KEYS_CURVE_KEY])
 {
 	for (size_t i = 0; i < kr->n; i++)
-		if (sodium_memcmp(kr->ids[i].transport_pk, key,
-			KEYS_CURVE_KEY) == 0)
+		if (sodium_memcmp(
+		        kr->ids[i].transport_pk, key, KEYS_CURVE_KEY) == 0)
 			return &kr->ids[i];
 	return NULL;
 }

@@ -29,13 +29,13 @@
 #include "keys/keys.h"
 #include "keys/secretfile.h"
 
-#define MAGIC "CCSKEY01"
+#define MAGIC       "CCSKEY01"
 #define ROLE_AGENCY 1
 #define ROLE_BROKER 2
-#define ID_FIELD 32
-#define CHECK_LEN 16
-#define SECRET_FILE_LEN                                                    \
-	(8 + 1 + ID_FIELD + KEYS_SIGN_SK + KEYS_BOX_SK + KEYS_CURVE_KEY + \
+#define ID_FIELD    32
+#define CHECK_LEN   16
+#define SECRET_FILE_LEN                                                        \
+	(8 + 1 + ID_FIELD + KEYS_SIGN_SK + KEYS_BOX_SK + KEYS_CURVE_KEY +      \
 	    CHECK_LEN)
 
 void
@@ -48,14 +48,14 @@ keys_fingerprint(struct keys_public *p)
 	size_t o = 0;
 
 	crypto_generichash_init(&st, NULL, 0, sizeof(h));
-	crypto_generichash_update(&st, (const uint8_t *)domain,
-	    sizeof(domain) - 1);
-	crypto_generichash_update(&st, (const uint8_t *)p->id,
-	    strlen(p->id) + 1);
+	crypto_generichash_update(
+	    &st, (const uint8_t *)domain, sizeof(domain) - 1);
+	crypto_generichash_update(
+	    &st, (const uint8_t *)p->id, strlen(p->id) + 1);
 	crypto_generichash_update(&st, p->sign_pk, sizeof(p->sign_pk));
 	crypto_generichash_update(&st, p->box_pk, sizeof(p->box_pk));
-	crypto_generichash_update(&st, p->transport_pk,
-	    sizeof(p->transport_pk));
+	crypto_generichash_update(
+	    &st, p->transport_pk, sizeof(p->transport_pk));
 	crypto_generichash_final(&st, h, sizeof(h));
 	sodium_bin2hex(hex, sizeof(hex), h, 16);
 	for (int g = 0; g < 8; g++) {
@@ -92,10 +92,10 @@ b64_put(json_t *o, const char *k, const uint8_t *v, size_t n)
 {
 	char buf[64];
 
-	sodium_bin2base64(buf, sizeof(buf), v, n,
-	    sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(
+	    buf, sizeof(buf), v, n, sodium_base64_VARIANT_ORIGINAL);
 	return json_object_set_new(o, k, json_string(buf)) == 0 ? 0
-								: ERROR_NOMEM;
+	                                                        : ERROR_NOMEM;
 }
 
 static int
@@ -111,13 +111,13 @@ write_public(const char *dir, const struct keys_public *p)
 		return ERROR_NOMEM;
 	if (json_object_set_new(o, "concordat", json_string("identity/v1")) ||
 	    json_object_set_new(o, "id", json_string(p->id)) ||
-	    json_object_set_new(o, "role",
-		json_string(p->is_broker ? "broker" : "agency")))
+	    json_object_set_new(
+	        o, "role", json_string(p->is_broker ? "broker" : "agency")))
 		goto out;
 	if (b64_put(o, "sign", p->sign_pk, sizeof(p->sign_pk)) != 0 ||
 	    (p->has_box && b64_put(o, "box", p->box_pk, sizeof(p->box_pk))) ||
-	    b64_put(o, "transport", p->transport_pk,
-		sizeof(p->transport_pk)) != 0)
+	    b64_put(o, "transport", p->transport_pk, sizeof(p->transport_pk)) !=
+	        0)
 		goto out;
 	if (json_object_set_new(o, "fingerprint", json_string(p->fingerprint)))
 		goto out;
@@ -183,8 +183,8 @@ keys_generate(const char *id, const char *dir)
 	crypto_generichash(p, CHECK_LEN, file, (size_t)(p - file), NULL, 0);
 
 	snprintf(name, sizeof(name), "%s.key", id);
-	if ((rc = fileio_write_atomic(dir, name, file, SECRET_FILE_LEN, 0600,
-		 1)) != 0)
+	if ((rc = fileio_write_atomic(
+	         dir, name, file, SECRET_FILE_LEN, 0600, 1)) != 0)
 		goto out;
 	rc = write_public(dir, &s->pub);
 	if (rc != 0) {
@@ -215,10 +215,10 @@ keys_load_secret(const char *path, struct keys_secret **out)
 	rc = ERROR_KEY;
 	if (memcmp(file, MAGIC, 8) != 0)
 		goto out;
-	crypto_generichash(check, CHECK_LEN, file, SECRET_FILE_LEN - CHECK_LEN,
-	    NULL, 0);
-	if (sodium_memcmp(check, file + SECRET_FILE_LEN - CHECK_LEN,
-		CHECK_LEN) != 0)
+	crypto_generichash(
+	    check, CHECK_LEN, file, SECRET_FILE_LEN - CHECK_LEN, NULL, 0);
+	if (sodium_memcmp(
+	        check, file + SECRET_FILE_LEN - CHECK_LEN, CHECK_LEN) != 0)
 		goto out;
 	uint8_t role = file[8];
 	const uint8_t *p = file + 9;
@@ -275,7 +275,7 @@ b64_get(json_t *o, const char *k, uint8_t *out, size_t n)
 	if (v == NULL)
 		return ERROR_KEY;
 	if (sodium_base642bin(out, n, v, strlen(v), NULL, &got, NULL,
-		sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	        sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    got != n)
 		return ERROR_KEY;
 	return ERROR_OK;
@@ -284,8 +284,8 @@ b64_get(json_t *o, const char *k, uint8_t *out, size_t n)
 int
 keys_load_public(const char *path, struct keys_public *out)
 {
-	static const char *const allowed[] = {"concordat", "id", "role",
-	    "sign", "box", "transport", "fingerprint"};
+	static const char *const allowed[] = {"concordat", "id", "role", "sign",
+	    "box", "transport", "fingerprint"};
 	uint8_t *buf = NULL;
 	size_t len;
 	json_t *o = NULL;
@@ -323,7 +323,7 @@ keys_load_public(const char *path, struct keys_public *out)
 	snprintf(out->id, sizeof(out->id), "%s", s);
 	if (b64_get(o, "sign", out->sign_pk, sizeof(out->sign_pk)) != 0 ||
 	    b64_get(o, "transport", out->transport_pk,
-		sizeof(out->transport_pk)) != 0)
+	        sizeof(out->transport_pk)) != 0)
 		goto out;
 	if (out->has_box &&
 	    b64_get(o, "box", out->box_pk, sizeof(out->box_pk)) != 0)

@@ -13,16 +13,16 @@
 #include "common/error.h"
 #include "common/ident.h"
 
-#define KEYS_SIGN_PK 32	     /* Ed25519 public */
-#define KEYS_SIGN_SK 64	     /* Ed25519 secret (seed || public) */
-#define KEYS_BOX_PK 32	     /* X25519 */
-#define KEYS_BOX_SK 32
-#define KEYS_CURVE_KEY 32    /* CurveZMQ, binary */
-#define KEYS_PEPPER_LEN 32
-#define KEYS_REF_LEN 32	     /* subject_ref */
-#define KEYS_FINGERPRINT 40  /* "xxxx:xxxx:...": 8 groups of 4 hex, NUL */
-#define KEYS_BROKER_ID "broker"
-#define KEYS_MAX_FILE 4096   /* larger key files are refused */
+#define KEYS_SIGN_PK     32 /* Ed25519 public */
+#define KEYS_SIGN_SK     64 /* Ed25519 secret (seed || public) */
+#define KEYS_BOX_PK      32 /* X25519 */
+#define KEYS_BOX_SK      32
+#define KEYS_CURVE_KEY   32 /* CurveZMQ, binary */
+#define KEYS_PEPPER_LEN  32
+#define KEYS_REF_LEN     32 /* subject_ref */
+#define KEYS_FINGERPRINT 40 /* "xxxx:xxxx:...": 8 groups of 4 hex, NUL */
+#define KEYS_BROKER_ID   "broker"
+#define KEYS_MAX_FILE    4096 /* larger key files are refused */
 
 /*
  * A public identity: what an agency's or the broker's .pub file holds. The
@@ -89,15 +89,15 @@ struct keyring;
  * Loads every *.pub in dir. On error, when errbuf is not NULL, a message
  * naming the file at fault is written into it.
  */
-WUR int keyring_load(const char *dir, struct keyring **out, char *errbuf,
-    size_t errlen);
+WUR int keyring_load(
+    const char *dir, struct keyring **out, char *errbuf, size_t errlen);
 void keyring_free(struct keyring *kr);
 
 /* Lookups return pointers valid until keyring_free, or NULL. */
-const struct keys_public *keyring_find(const struct keyring *kr,
-    const char *id);
-const struct keys_public *keyring_find_transport(const struct keyring *kr,
-    const uint8_t key[KEYS_CURVE_KEY]);
+const struct keys_public *keyring_find(
+    const struct keyring *kr, const char *id);
+const struct keys_public *keyring_find_transport(
+    const struct keyring *kr, const uint8_t key[KEYS_CURVE_KEY]);
 size_t keyring_count(const struct keyring *kr);
 const struct keys_public *keyring_at(const struct keyring *kr, size_t i);
 
@@ -119,8 +119,8 @@ void keys_pepper_free(uint8_t *pepper);
 bool keys_nhs_valid(const char *s);
 
 /* subject_ref = BLAKE2b-256(key = pepper, the ten NHS digits). */
-WUR int keys_subject_ref_nhs(const uint8_t *pepper, const char *nhs,
-    uint8_t out[KEYS_REF_LEN]);
+WUR int keys_subject_ref_nhs(
+    const uint8_t *pepper, const char *nhs, uint8_t out[KEYS_REF_LEN]);
 
 /*
  * Without an NHS number: BLAKE2b-256(key = pepper,

@@ -78,8 +78,8 @@ generate(int argc, char **argv)
 	if (rc != 0)
 		return cliutil_fail(cliutil_exit_code(rc),
 		    "keys generate: %s: %s", out, error_strerror(rc));
-	printf("wrote %s/%s.key (secret, 0600) and %s/%s.pub\n", out, id, out,
-	    id);
+	printf(
+	    "wrote %s/%s.key (secret, 0600) and %s/%s.pub\n", out, id, out, id);
 	return EX_OK;
 }
 
@@ -113,8 +113,8 @@ pepper(int argc, char **argv)
 		    "keys pepper: %s: already exists (refusing to overwrite)",
 		    out);
 	if (rc != 0)
-		return cliutil_fail(cliutil_exit_code(rc), "keys pepper: %s: %s",
-		    out, error_strerror(rc));
+		return cliutil_fail(cliutil_exit_code(rc),
+		    "keys pepper: %s: %s", out, error_strerror(rc));
 	printf("wrote %s (secret, 0600): give it to each agency, never to "
 	       "the broker\n",
 	    out);
@@ -152,8 +152,8 @@ show(int argc, char **argv)
 	size_t n;
 	int rc;
 
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
-			     strcmp(argv[1], "-h") == 0))
+	if (argc == 2 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
 		return usage(stdout, EX_OK);
 	if (argc != 2)
 		return usage(stderr, EX_USAGE);

@@ -21,7 +21,7 @@ secretfile_read(const char *path, uint8_t *buf, size_t len)
 			return ERROR_PERM; /* a symlink */
 		return errno == ENOENT ? ERROR_NOENT
 		    : errno == EACCES  ? ERROR_PERM
-				       : ERROR_IO;
+		                       : ERROR_IO;
 	}
 	if (fstat(fd, &st) < 0) {
 		rc = ERROR_IO;

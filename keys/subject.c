@@ -78,7 +78,7 @@ keys_pepper_load(const char *path, uint8_t **pepper)
 		goto out;
 	}
 	if (sodium_hex2bin(p, KEYS_PEPPER_LEN, (const char *)file,
-		PEPPER_FILE_LEN - 1, NULL, &got, NULL) != 0 ||
+	        PEPPER_FILE_LEN - 1, NULL, &got, NULL) != 0 ||
 	    got != KEYS_PEPPER_LEN)
 		goto out;
 	*pepper = p;
@@ -140,15 +140,15 @@ keys_nhs_valid(const char *s)
 }
 
 int
-keys_subject_ref_nhs(const uint8_t *pepper, const char *nhs,
-    uint8_t out[KEYS_REF_LEN])
+keys_subject_ref_nhs(
+    const uint8_t *pepper, const char *nhs, uint8_t out[KEYS_REF_LEN])
 {
 	char d[11];
 
 	if (!keys_nhs_valid(nhs) || !nhs_digits(nhs, d))
 		return ERROR_INVAL;
-	crypto_generichash(out, KEYS_REF_LEN, (const uint8_t *)d, 10, pepper,
-	    KEYS_PEPPER_LEN);
+	crypto_generichash(
+	    out, KEYS_REF_LEN, (const uint8_t *)d, 10, pepper, KEYS_PEPPER_LEN);
 	return ERROR_OK;
 }
 
@@ -177,8 +177,8 @@ normalise(char *buf, size_t n, size_t *used, const char *s)
 			buf[(*used)++] = ' ';
 			space = false;
 		}
-		buf[(*used)++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32)
-							: (char)c;
+		buf[(*used)++] =
+		    (c >= 'A' && c <= 'Z') ? (char)(c + 32) : (char)c;
 	}
 	return *used > start ? ERROR_OK : ERROR_INVAL;
 }
@@ -195,7 +195,8 @@ date_valid(const char *s)
 	end = strptime(s, "%Y-%m-%d", &tm);
 	if (end == NULL || *end != '\0')
 		return false;
-	/* strptime accepts 31 February; a round trip through timegm does not. */
+	/* strptime accepts 31 February; a round trip through timegm does not.
+	 */
 	int mday = tm.tm_mday, mon = tm.tm_mon;
 	tm.tm_hour = 12;
 	time_t t = timegm(&tm);

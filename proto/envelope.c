@@ -20,9 +20,9 @@
 #include "proto/pbutil.h"
 
 #define FIELD_AD "concordat/field/v1"
-#define WRAP_AD "concordat/wrap/v1"
+#define WRAP_AD  "concordat/wrap/v1"
 #define SIGN_CTX "concordat/manifest/v1"
-#define AD_MAX (sizeof(WRAP_AD) + WIRE_MSG_ID_LEN + 1 + IDENT_AGENCY_MAX)
+#define AD_MAX   (sizeof(WRAP_AD) + WIRE_MSG_ID_LEN + 1 + IDENT_AGENCY_MAX)
 
 /* Associated data for a field (recipient NULL) or a wrap. */
 static size_t
@@ -88,16 +88,15 @@ verify_manifest(const uint8_t *manifest, size_t len,
 	if (m == NULL)
 		return ERROR_NOMEM;
 	/* The exact bytes received, never a re-encoding. */
-	rc = crypto_sign_verify_detached(sig, m, n, pk) == 0
-	    ? ERROR_OK
-	    : ERROR_SIGNATURE;
+	rc = crypto_sign_verify_detached(sig, m, n, pk) == 0 ? ERROR_OK
+	                                                     : ERROR_SIGNATURE;
 	free(m);
 	return rc;
 }
 
 int
-envelope_shared_key(const uint8_t peer_box_pk[32],
-    const uint8_t own_box_sk[32], uint8_t out[32])
+envelope_shared_key(const uint8_t peer_box_pk[32], const uint8_t own_box_sk[32],
+    uint8_t out[32])
 {
 	return crypto_box_beforenm(out, peer_box_pk, own_box_sk) == 0
 	    ? ERROR_OK
@@ -124,8 +123,8 @@ check_seal_args(const struct envelope_seal_args *a)
 	if (a->sender == NULL || !ident_agency_valid(a->sender) ||
 	    a->purpose == NULL || !ident_name_valid(a->purpose) ||
 	    a->n_recipients == 0 || a->n_recipients > WIRE_MAX_RECIPIENTS ||
-	    a->subject_ref == NULL || a->sign_sk == NULL ||
-	    a->shared == NULL || a->recipients == NULL)
+	    a->subject_ref == NULL || a->sign_sk == NULL || a->shared == NULL ||
+	    a->recipients == NULL)
 		return ERROR_INVAL;
 	if (a->kind != KIND_RECORD && a->kind != KIND_REQUEST)
 		return ERROR_INVAL;
@@ -209,14 +208,14 @@ envelope_seal(const struct envelope_seal_args *a,
 		if (plen > 0)
 			memcpy(w->padded, a->plain[f], plen);
 		if (sodium_pad(&padded_len, w->padded, plen, WIRE_PAD_BLOCK,
-			sizeof(w->padded)) != 0) {
+		        sizeof(w->padded)) != 0) {
 			rc = ERROR_TOOBIG;
 			goto out;
 		}
 		crypto_aead_xchacha20poly1305_ietf_keygen(w->keys[f]);
 		randombytes_buf(nonces[f], WIRE_NONCE_LEN);
-		ct[f] = malloc(padded_len +
-		    crypto_aead_xchacha20poly1305_ietf_ABYTES);
+		ct[f] = malloc(
+		    padded_len + crypto_aead_xchacha20poly1305_ietf_ABYTES);
 		if (ct[f] == NULL) {
 			rc = ERROR_NOMEM;
 			goto out;
@@ -347,16 +346,16 @@ out:
 }
 
 int
-envelope_verify_signature(const struct wire_envelope *e,
-    const uint8_t sign_pk[32])
+envelope_verify_signature(
+    const struct wire_envelope *e, const uint8_t sign_pk[32])
 {
-	return verify_manifest(e->manifest, e->manifest_len, e->signature,
-	    sign_pk);
+	return verify_manifest(
+	    e->manifest, e->manifest_len, e->signature, sign_pk);
 }
 
 int
-envelope_verify_contents(const struct wire_envelope *e, char *why,
-    size_t whylen)
+envelope_verify_contents(
+    const struct wire_envelope *e, char *why, size_t whylen)
 {
 	uint8_t d[WIRE_DIGEST_LEN];
 
@@ -377,7 +376,7 @@ envelope_verify_contents(const struct wire_envelope *e, char *why,
 		size_t j;
 		for (j = 0; j < e->n_grants; j++)
 			if (strcmp(e->grants[j].recipient,
-				e->m.recipients[i]) == 0)
+			        e->m.recipients[i]) == 0)
 				break;
 		if (j == e->n_grants)
 			return pbutil_why(why, whylen, ERROR_GRANT,
@@ -397,13 +396,14 @@ envelope_check(const uint8_t *buf, size_t len, const uint8_t sender_pk[32],
 	if ((rc = wire_decode(buf, len, &f, why, whylen)) != 0)
 		return rc;
 	if (f->type != WIRE_SUBMIT) {
-		rc = pbutil_why(why, whylen, ERROR_DECODE,
-		    "frame is not a submission");
+		rc = pbutil_why(
+		    why, whylen, ERROR_DECODE, "frame is not a submission");
 		goto out;
 	}
 	if ((rc = envelope_verify_signature(&f->u.submit, sender_pk)) != 0) {
-		pbutil_why(why, whylen, rc, "manifest signature does not "
-					    "verify with the sender's key");
+		pbutil_why(why, whylen, rc,
+		    "manifest signature does not "
+		    "verify with the sender's key");
 		goto out;
 	}
 	if ((rc = envelope_verify_contents(&f->u.submit, why, whylen)) != 0)
@@ -443,7 +443,8 @@ envelope_redact(const struct wire_envelope *e, const char *recipient,
 		sealed[n].has_nonce = 1;
 		sealed[n].nonce = bin(e->sealed[f].nonce, WIRE_NONCE_LEN);
 		sealed[n].has_ciphertext = 1;
-		sealed[n].ciphertext = bin(e->sealed[f].ct, e->sealed[f].ct_len);
+		sealed[n].ciphertext =
+		    bin(e->sealed[f].ct, e->sealed[f].ct_len);
 		sealedp[n] = &sealed[n];
 		concordat__wrap__init(&wraps[n]);
 		wraps[n].has_field = 1;
@@ -491,7 +492,7 @@ envelope_open(const struct wire_delivery *d, const char *self,
 	if (wire_manifest_recipient(&d->m, self) < 0)
 		return ERROR_NOT_RECIPIENT;
 	if ((rc = verify_manifest(d->manifest, d->manifest_len, d->signature,
-		 sender_sign_pk)) != 0)
+	         sender_sign_pk)) != 0)
 		return rc;
 	for (int f = 1; f <= FIELDS_COUNT; f++) {
 		if (!fields_has(d->fields, f))
@@ -516,9 +517,9 @@ envelope_open(const struct wire_delivery *d, const char *self,
 			continue;
 		rc = ERROR_DECRYPT;
 		adlen = make_ad(ad, d->m.msg_id, f, self);
-		if (crypto_aead_xchacha20poly1305_ietf_decrypt(key, &klen,
-			NULL, d->wraps[f].key, WIRE_WRAPPED_LEN, ad, adlen,
-			d->wraps[f].nonce, shared) != 0 ||
+		if (crypto_aead_xchacha20poly1305_ietf_decrypt(key, &klen, NULL,
+		        d->wraps[f].key, WIRE_WRAPPED_LEN, ad, adlen,
+		        d->wraps[f].nonce, shared) != 0 ||
 		    klen != 32)
 			goto out;
 		o->plain[f] = sodium_malloc(s->ct_len);
@@ -528,11 +529,11 @@ envelope_open(const struct wire_delivery *d, const char *self,
 		}
 		adlen = make_ad(ad, d->m.msg_id, f, NULL);
 		if (crypto_aead_xchacha20poly1305_ietf_decrypt(o->plain[f],
-			&plen, NULL, s->ct, s->ct_len, ad, adlen, s->nonce,
-			key) != 0)
+		        &plen, NULL, s->ct, s->ct_len, ad, adlen, s->nonce,
+		        key) != 0)
 			goto out;
 		if (sodium_unpad(&unpadded, o->plain[f], (size_t)plen,
-			WIRE_PAD_BLOCK) != 0)
+		        WIRE_PAD_BLOCK) != 0)
 			goto out;
 		o->plain_len[f] = unpadded;
 		o->disclosed |= FIELDS_BIT(f);

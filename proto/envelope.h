@@ -19,20 +19,20 @@
 
 /* What a sender seals. Pointers are borrowed for the call. */
 struct envelope_seal_args {
-	const char *sender;		 /* agency id */
-	const uint8_t *sign_sk;		 /* Ed25519, 64 bytes */
+	const char *sender;     /* agency id */
+	const uint8_t *sign_sk; /* Ed25519, 64 bytes */
 	uint64_t created_at_ms;
-	int kind;			 /* enum kind */
-	int urgency;			 /* enum urgency */
+	int kind;    /* enum kind */
+	int urgency; /* enum urgency */
 	const char *purpose;
-	const char *justification;	 /* NULL or text; required for EMERGENCY */
-	const uint8_t *subject_ref;	 /* 32 bytes */
-	const uint8_t *in_reply_to;	 /* NULL or a 16-byte msg_id */
-	fieldset requested;		 /* REQUEST only */
+	const char *justification;  /* NULL or text; required for EMERGENCY */
+	const uint8_t *subject_ref; /* 32 bytes */
+	const uint8_t *in_reply_to; /* NULL or a 16-byte msg_id */
+	fieldset requested;         /* REQUEST only */
 	size_t n_recipients;
-	const char *const *recipients;	 /* agency ids */
-	const uint8_t (*shared)[32];	 /* per recipient: envelope_shared_key */
-	const fieldset *grants;		 /* per recipient fields to wrap; NULL: all */
+	const char *const *recipients; /* agency ids */
+	const uint8_t (*shared)[32];   /* per recipient: envelope_shared_key */
+	const fieldset *grants; /* per recipient fields to wrap; NULL: all */
 	const uint8_t *plain[FIELDS_COUNT + 1]; /* [1..13]; NULL is empty */
 	size_t plain_len[FIELDS_COUNT + 1];
 };
@@ -53,16 +53,16 @@ WUR int envelope_seal(const struct envelope_seal_args *a,
     uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **frame, size_t *len);
 
 /* The sender's signature over the exact manifest bytes (ERROR_SIGNATURE). */
-WUR int envelope_verify_signature(const struct wire_envelope *e,
-    const uint8_t sign_pk[32]);
+WUR int envelope_verify_signature(
+    const struct wire_envelope *e, const uint8_t sign_pk[32]);
 
 /*
  * Every sealed ciphertext matches its digest (ERROR_DIGEST); every grant
  * names a listed recipient and every listed recipient has one
  * (ERROR_GRANT). Recipients being keyring agencies is the broker's check.
  */
-WUR int envelope_verify_contents(const struct wire_envelope *e, char *why,
-    size_t whylen);
+WUR int envelope_verify_contents(
+    const struct wire_envelope *e, char *why, size_t whylen);
 
 /*
  * The broker's whole check for callers that need no step in between:

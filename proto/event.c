@@ -9,17 +9,17 @@
 #include "proto/pbutil.h"
 
 static const char *const type_names[] = {
-	NULL,
-	"accepted",
-	"rejected",
-	"decision",
-	"delivered",
-	"acknowledged",
-	"expired",
-	"policy_activated",
-	"broker_started",
-	"broker_stopped",
-	"connection_refused",
+    NULL,
+    "accepted",
+    "rejected",
+    "decision",
+    "delivered",
+    "acknowledged",
+    "expired",
+    "policy_activated",
+    "broker_started",
+    "broker_stopped",
+    "connection_refused",
 };
 #define N_TYPES (sizeof(type_names) / sizeof(type_names[0]))
 
@@ -55,8 +55,7 @@ event_encode(const struct event *ev, uint8_t **out, size_t *len)
 	char *bases[EVENT_MAX_LIST], *obligations[EVENT_MAX_LIST];
 
 	if (ev->n_recipients > EVENT_MAX_LIST || ev->n_rules > EVENT_MAX_LIST ||
-	    ev->n_bases > EVENT_MAX_LIST ||
-	    ev->n_obligations > EVENT_MAX_LIST)
+	    ev->n_bases > EVENT_MAX_LIST || ev->n_obligations > EVENT_MAX_LIST)
 		return ERROR_INVAL;
 	m.has_type = 1;
 	m.type = (Concordat__EventType)ev->type;
@@ -124,8 +123,8 @@ event_encode(const struct event *ev, uint8_t **out, size_t *len)
 }
 
 static int
-copy_list(char (*dst)[IDENT_NAME_MAX + 1], size_t *n, char **src,
-    size_t count, size_t width)
+copy_list(char (*dst)[IDENT_NAME_MAX + 1], size_t *n, char **src, size_t count,
+    size_t width)
 {
 	if (count > EVENT_MAX_LIST)
 		return ERROR_DECODE;
@@ -162,8 +161,8 @@ event_decode(const uint8_t *buf, size_t len, struct event *ev)
 		ev->has_msg_id = true;
 	}
 	if (m->has_subject_ref) {
-		if (pbutil_bytes(ev->subject_ref, WIRE_REF_LEN,
-			m->subject_ref) != 0)
+		if (pbutil_bytes(
+		        ev->subject_ref, WIRE_REF_LEN, m->subject_ref) != 0)
 			goto out;
 		ev->has_subject_ref = true;
 	}
@@ -174,10 +173,10 @@ event_decode(const uint8_t *buf, size_t len, struct event *ev)
 	}
 	if (pbutil_str(ev->sender, sizeof(ev->sender), m->sender) != 0 ||
 	    pbutil_str(ev->recipient, sizeof(ev->recipient), m->recipient) !=
-		0 ||
+	        0 ||
 	    pbutil_str(ev->purpose, sizeof(ev->purpose), m->purpose) != 0 ||
 	    pbutil_str(ev->justification, sizeof(ev->justification),
-		m->justification) != 0 ||
+	        m->justification) != 0 ||
 	    pbutil_str(ev->detail, sizeof(ev->detail), m->detail) != 0 ||
 	    pbutil_str(ev->peer, sizeof(ev->peer), m->peer) != 0)
 		goto out;
@@ -200,18 +199,18 @@ event_decode(const uint8_t *buf, size_t len, struct event *ev)
 		goto out;
 	for (size_t i = 0; i < m->n_recipients; i++)
 		if (pbutil_str(ev->recipients[i], sizeof(ev->recipients[i]),
-			m->recipients[i]) != 0)
+		        m->recipients[i]) != 0)
 			goto out;
 	ev->n_recipients = m->n_recipients;
 	for (size_t i = 0; i < m->n_bases; i++)
-		if (pbutil_str(ev->bases[i], sizeof(ev->bases[i]),
-			m->bases[i]) != 0)
+		if (pbutil_str(
+		        ev->bases[i], sizeof(ev->bases[i]), m->bases[i]) != 0)
 			goto out;
 	ev->n_bases = m->n_bases;
 	if (copy_list(ev->rules, &ev->n_rules, m->rules, m->n_rules,
-		sizeof(ev->rules[0])) != 0 ||
+	        sizeof(ev->rules[0])) != 0 ||
 	    copy_list(ev->obligations, &ev->n_obligations, m->obligations,
-		m->n_obligations, sizeof(ev->obligations[0])) != 0)
+	        m->n_obligations, sizeof(ev->obligations[0])) != 0)
 		goto out;
 	rc = ERROR_OK;
 out:

@@ -14,26 +14,26 @@
 #include "proto/pbutil.h"
 #include "proto/record.h"
 
-#define MAX_DEPTH 4
-#define MAX_LIST 64
+#define MAX_DEPTH       4
+#define MAX_LIST        64
 #define RECORD_UINT_MAX 200 /* the only number is an age */
-#define LEVEL_PREFIX "LEVEL_"
+#define LEVEL_PREFIX    "LEVEL_"
 
 static const ProtobufCMessageDescriptor *const descs[FIELDS_COUNT + 1] = {
-	NULL,
-	&concordat__identity__descriptor,
-	&concordat__relatives__descriptor,
-	&concordat__demographics__descriptor,
-	&concordat__communication__descriptor,
-	&concordat__presentation__descriptor,
-	&concordat__substances__descriptor,
-	&concordat__physical_needs__descriptor,
-	&concordat__services__descriptor,
-	&concordat__crisis_plan__descriptor,
-	&concordat__clinical__descriptor,
-	&concordat__risks__descriptor,
-	&concordat__health__descriptor,
-	&concordat__dependents__descriptor,
+    NULL,
+    &concordat__identity__descriptor,
+    &concordat__relatives__descriptor,
+    &concordat__demographics__descriptor,
+    &concordat__communication__descriptor,
+    &concordat__presentation__descriptor,
+    &concordat__substances__descriptor,
+    &concordat__physical_needs__descriptor,
+    &concordat__services__descriptor,
+    &concordat__crisis_plan__descriptor,
+    &concordat__clinical__descriptor,
+    &concordat__risks__descriptor,
+    &concordat__health__descriptor,
+    &concordat__dependents__descriptor,
 };
 
 /* Everything allocated while building one message, freed together. */
@@ -106,8 +106,8 @@ static int
 set_field(const ProtobufCFieldDescriptor *fd, char *msg, const json_t *v,
     const char *path, int depth, struct arena *a, char *why, size_t whylen)
 {
-	protobuf_c_boolean *has = (protobuf_c_boolean *)(void *)(msg +
-	    fd->quantifier_offset);
+	protobuf_c_boolean *has =
+	    (protobuf_c_boolean *)(void *)(msg + fd->quantifier_offset);
 	void *slot = msg + fd->offset;
 
 	if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -119,8 +119,8 @@ set_field(const ProtobufCFieldDescriptor *fd, char *msg, const json_t *v,
 		if (!json_is_array(v))
 			return fail(why, whylen, path, "expected a list");
 		if (n > MAX_LIST)
-			return fail(why, whylen, path,
-			    "more than %d entries", MAX_LIST);
+			return fail(why, whylen, path, "more than %d entries",
+			    MAX_LIST);
 		items = arena_add(a, calloc(n ? n : 1, sizeof(*items)));
 		if (items == NULL)
 			return ERROR_NOMEM;
@@ -145,15 +145,15 @@ set_field(const ProtobufCFieldDescriptor *fd, char *msg, const json_t *v,
 		if (s == NULL)
 			return ERROR_NOMEM;
 		if (strlen(s) != json_string_length(v))
-			return fail(why, whylen, path,
-			    "text holds a NUL character");
+			return fail(
+			    why, whylen, path, "text holds a NUL character");
 		memcpy(slot, &s, sizeof(s));
 		return ERROR_OK;
 	}
 	case PROTOBUF_C_TYPE_BOOL: {
 		if (!json_is_boolean(v))
-			return fail(why, whylen, path,
-			    "expected true or false");
+			return fail(
+			    why, whylen, path, "expected true or false");
 		protobuf_c_boolean b = json_is_true(v);
 		memcpy(slot, &b, sizeof(b));
 		*has = 1;
@@ -193,8 +193,8 @@ set_field(const ProtobufCFieldDescriptor *fd, char *msg, const json_t *v,
 	}
 	case PROTOBUF_C_TYPE_MESSAGE: {
 		ProtobufCMessage *sub;
-		int rc = build(fd->descriptor, v, path, depth + 1, a, &sub,
-		    why, whylen);
+		int rc = build(
+		    fd->descriptor, v, path, depth + 1, a, &sub, why, whylen);
 		if (rc == 0)
 			memcpy(slot, &sub, sizeof(sub));
 		return rc;
@@ -205,9 +205,9 @@ set_field(const ProtobufCFieldDescriptor *fd, char *msg, const json_t *v,
 }
 
 static int
-build(const ProtobufCMessageDescriptor *d, const json_t *obj,
-    const char *path, int depth, struct arena *a, ProtobufCMessage **out,
-    char *why, size_t whylen)
+build(const ProtobufCMessageDescriptor *d, const json_t *obj, const char *path,
+    int depth, struct arena *a, ProtobufCMessage **out, char *why,
+    size_t whylen)
 {
 	const char *names[32];
 	const char *key;
@@ -235,8 +235,8 @@ build(const ProtobufCMessageDescriptor *d, const json_t *obj,
 		    (int)sizeof(sub))
 			return fail(why, whylen, path, "key too long");
 		if (fd == NULL) {
-			const char *near = suggest_closest(key, names,
-			    d->n_fields < 32 ? d->n_fields : 32);
+			const char *near = suggest_closest(
+			    key, names, d->n_fields < 32 ? d->n_fields : 32);
 			if (near != NULL)
 				return fail(why, whylen, sub,
 				    "unknown key (did you mean '%s'?)", near);
@@ -362,10 +362,9 @@ to_json(const ProtobufCMessage *m, int *err)
 				continue;
 			v = json_array();
 			for (size_t j = 0; v != NULL && j < n; j++)
-				json_array_append_new(v, value_json(fd,
-							     items +
-							     j * sizeof(void *),
-							     err));
+				json_array_append_new(v,
+				    value_json(
+				        fd, items + j * sizeof(void *), err));
 		} else {
 			if (fd->type != PROTOBUF_C_TYPE_STRING &&
 			    fd->type != PROTOBUF_C_TYPE_MESSAGE) {

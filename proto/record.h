@@ -33,7 +33,7 @@ WUR int record_field_encode(int f, const json_t *value, uint8_t **out,
  * record_field_encode writes (ERROR_DECODE), so that nothing sent is
  * silently dropped or cut short.
  */
-WUR int record_field_decode(int f, const uint8_t *plain, size_t len,
-    json_t **out);
+WUR int record_field_decode(
+    int f, const uint8_t *plain, size_t len, json_t **out);
 
 #endif

@@ -15,38 +15,38 @@
 
 /* Our enums carry the wire's numbers, so they convert by value. */
 _Static_assert((int)CONCORDAT__KIND__KIND_REQUEST == KIND_REQUEST, "kind");
-_Static_assert((int)CONCORDAT__URGENCY__URGENCY_EMERGENCY ==
-	URGENCY_EMERGENCY, "urgency");
-_Static_assert((int)CONCORDAT__OUTCOME__OUTCOME_REJECTED == WIRE_REJECTED,
-    "outcome");
-_Static_assert((int)CONCORDAT__REASON__REASON_INTERNAL ==
-	WIRE_REASON_INTERNAL, "reason");
-_Static_assert((int)CONCORDAT__STATE__STATE_EXPIRED == WIRE_STATE_EXPIRED,
-    "state");
-_Static_assert((int)CONCORDAT__EVENT_TYPE__EVENT_CONNECTION_REFUSED == 10,
-    "event type");
+_Static_assert(
+    (int)CONCORDAT__URGENCY__URGENCY_EMERGENCY == URGENCY_EMERGENCY, "urgency");
+_Static_assert(
+    (int)CONCORDAT__OUTCOME__OUTCOME_REJECTED == WIRE_REJECTED, "outcome");
+_Static_assert(
+    (int)CONCORDAT__REASON__REASON_INTERNAL == WIRE_REASON_INTERNAL, "reason");
+_Static_assert(
+    (int)CONCORDAT__STATE__STATE_EXPIRED == WIRE_STATE_EXPIRED, "state");
+_Static_assert(
+    (int)CONCORDAT__EVENT_TYPE__EVENT_CONNECTION_REFUSED == 10, "event type");
 
 static const char *const reasons[] = {
-	NULL,
-	"too_big",
-	"malformed",
-	"sender_mismatch",
-	"bad_signature",
-	"stale",
-	"future",
-	"replay",
-	"digest_mismatch",
-	"unknown_recipient",
-	"bad_grant",
-	"undeclared_purpose",
-	"not_permitted",
-	"storage_full",
-	"internal",
+    NULL,
+    "too_big",
+    "malformed",
+    "sender_mismatch",
+    "bad_signature",
+    "stale",
+    "future",
+    "replay",
+    "digest_mismatch",
+    "unknown_recipient",
+    "bad_grant",
+    "undeclared_purpose",
+    "not_permitted",
+    "storage_full",
+    "internal",
 };
 #define N_REASONS (int)(sizeof(reasons) / sizeof(reasons[0]))
 
-static const char *const states[] = {NULL, "queued", "delivered",
-    "acknowledged", "expired"};
+static const char *const states[] = {
+    NULL, "queued", "delivered", "acknowledged", "expired"};
 
 const char *
 wire_reason_name(int reason)
@@ -144,8 +144,8 @@ wire_manifest_decode(const uint8_t *buf, size_t len, struct wire_manifest *m,
 		goto out;
 	}
 	if (!pm->has_version || pm->version != WIRE_VERSION) {
-		rc = WHY("manifest version %u is not %d", pm->version,
-		    WIRE_VERSION);
+		rc = WHY(
+		    "manifest version %u is not %d", pm->version, WIRE_VERSION);
 		goto out;
 	}
 	m->version = pm->version;
@@ -164,8 +164,8 @@ wire_manifest_decode(const uint8_t *buf, size_t len, struct wire_manifest *m,
 		goto out;
 	}
 	m->created_at_ms = pm->created_at_ms;
-	if (!pm->has_kind || ((int)pm->kind != KIND_RECORD &&
-				 (int)pm->kind != KIND_REQUEST)) {
+	if (!pm->has_kind ||
+	    ((int)pm->kind != KIND_RECORD && (int)pm->kind != KIND_REQUEST)) {
 		rc = WHY("kind missing or unknown");
 		goto out;
 	}
@@ -182,7 +182,7 @@ wire_manifest_decode(const uint8_t *buf, size_t len, struct wire_manifest *m,
 	}
 	m->urgency = (int)pm->urgency;
 	if (pbutil_str(m->justification, sizeof(m->justification),
-		pm->justification) != 0) {
+	        pm->justification) != 0) {
 		rc = WHY("justification longer than %d bytes or not text",
 		    WIRE_JUSTIFICATION_MAX - 1);
 		goto out;
@@ -199,9 +199,9 @@ wire_manifest_decode(const uint8_t *buf, size_t len, struct wire_manifest *m,
 	}
 	if (pm->has_in_reply_to) {
 		if (pbutil_bytes(m->in_reply_to, WIRE_MSG_ID_LEN,
-			pm->in_reply_to) != 0) {
-			rc = WHY("in_reply_to must be %d bytes",
-			    WIRE_MSG_ID_LEN);
+		        pm->in_reply_to) != 0) {
+			rc = WHY(
+			    "in_reply_to must be %d bytes", WIRE_MSG_ID_LEN);
 			goto out;
 		}
 		m->has_in_reply_to = true;
@@ -213,8 +213,8 @@ wire_manifest_decode(const uint8_t *buf, size_t len, struct wire_manifest *m,
 	}
 	for (size_t i = 0; i < pm->n_recipients; i++) {
 		char *r = m->recipients[i];
-		if (pbutil_str(r, sizeof(m->recipients[i]),
-			pm->recipients[i]) != 0 ||
+		if (pbutil_str(
+		        r, sizeof(m->recipients[i]), pm->recipients[i]) != 0 ||
 		    !ident_agency_valid(r)) {
 			rc = WHY("recipient %zu is not a valid agency id", i);
 			goto out;
@@ -236,8 +236,8 @@ wire_manifest_decode(const uint8_t *buf, size_t len, struct wire_manifest *m,
 	}
 	for (size_t i = 0; i < pm->n_requested_fields; i++) {
 		uint32_t f = pm->requested_fields[i];
-		if (f < 1 || f > FIELDS_COUNT || fields_has(m->requested,
-						     (int)f)) {
+		if (f < 1 || f > FIELDS_COUNT ||
+		    fields_has(m->requested, (int)f)) {
 			rc = WHY("requested field %u unknown or repeated", f);
 			goto out;
 		}
@@ -249,9 +249,9 @@ wire_manifest_decode(const uint8_t *buf, size_t len, struct wire_manifest *m,
 	}
 	for (int f = 1; f <= FIELDS_COUNT; f++) {
 		if (pbutil_bytes(m->digests[f], WIRE_DIGEST_LEN,
-			pm->digests[f - 1]) != 0) {
-			rc = WHY("digest of %s is not %d bytes",
-			    fields_name(f), WIRE_DIGEST_LEN);
+		        pm->digests[f - 1]) != 0) {
+			rc = WHY("digest of %s is not %d bytes", fields_name(f),
+			    WIRE_DIGEST_LEN);
 			goto out;
 		}
 	}
@@ -297,25 +297,24 @@ decode_wrap(Concordat__Wrap *pw, struct wire_wrap *wraps, fieldset *have,
 	if (!pw->has_nonce ||
 	    pbutil_bytes(wraps[f].nonce, WIRE_NONCE_LEN, pw->nonce) != 0 ||
 	    !pw->has_wrapped_key ||
-	    pbutil_bytes(wraps[f].key, WIRE_WRAPPED_LEN, pw->wrapped_key) !=
-		0)
-		return WHY("wrap of %s has a bad nonce or key length",
-		    fields_name(f));
+	    pbutil_bytes(wraps[f].key, WIRE_WRAPPED_LEN, pw->wrapped_key) != 0)
+		return WHY(
+		    "wrap of %s has a bad nonce or key length", fields_name(f));
 	wraps[f].present = true;
 	*have |= FIELDS_BIT(f);
 	return ERROR_OK;
 }
 
 static int
-decode_envelope(Concordat__Envelope *pe, struct wire_envelope *e, char *why,
-    size_t whylen)
+decode_envelope(
+    Concordat__Envelope *pe, struct wire_envelope *e, char *why, size_t whylen)
 {
 	int rc;
 
 	if (pe == NULL || !pe->has_manifest)
 		return WHY("envelope has no manifest");
-	if ((rc = wire_manifest_decode(pe->manifest.data, pe->manifest.len,
-		 &e->m, why, whylen)) != 0)
+	if ((rc = wire_manifest_decode(
+	         pe->manifest.data, pe->manifest.len, &e->m, why, whylen)) != 0)
 		return rc;
 	e->manifest = pe->manifest.data;
 	e->manifest_len = pe->manifest.len;
@@ -323,32 +322,31 @@ decode_envelope(Concordat__Envelope *pe, struct wire_envelope *e, char *why,
 	    pbutil_bytes(e->signature, WIRE_SIG_LEN, pe->signature) != 0)
 		return WHY("signature is not %d bytes", WIRE_SIG_LEN);
 	if (pe->n_sealed != FIELDS_COUNT)
-		return WHY("%zu sealed fields, not %d", pe->n_sealed,
-		    FIELDS_COUNT);
+		return WHY(
+		    "%zu sealed fields, not %d", pe->n_sealed, FIELDS_COUNT);
 	for (int f = 1; f <= FIELDS_COUNT; f++)
 		if ((rc = decode_sealed(pe->sealed[f - 1], f, &e->sealed[f],
-			 why, whylen)) != 0)
+		         why, whylen)) != 0)
 			return rc;
 	if (pe->n_grants == 0 || pe->n_grants > WIRE_MAX_RECIPIENTS)
-		return WHY("between 1 and %d grants required",
-		    WIRE_MAX_RECIPIENTS);
+		return WHY(
+		    "between 1 and %d grants required", WIRE_MAX_RECIPIENTS);
 	for (size_t i = 0; i < pe->n_grants; i++) {
 		Concordat__Grant *pg = pe->grants[i];
 		struct wire_grant *g = &e->grants[i];
 		if (pbutil_str(g->recipient, sizeof(g->recipient),
-			pg->recipient) != 0 ||
+		        pg->recipient) != 0 ||
 		    !ident_agency_valid(g->recipient))
 			return WHY("grant %zu names no valid agency", i);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(e->grants[j].recipient, g->recipient) == 0)
-				return WHY("two grants for '%s'",
-				    g->recipient);
+				return WHY("two grants for '%s'", g->recipient);
 		if (pg->n_wraps == 0 || pg->n_wraps > FIELDS_COUNT)
-			return WHY("grant for '%s' has %zu wraps",
-			    g->recipient, pg->n_wraps);
+			return WHY("grant for '%s' has %zu wraps", g->recipient,
+			    pg->n_wraps);
 		for (size_t j = 0; j < pg->n_wraps; j++)
 			if ((rc = decode_wrap(pg->wraps[j], g->wraps,
-				 &g->fields, why, whylen)) != 0)
+			         &g->fields, why, whylen)) != 0)
 				return rc;
 	}
 	e->n_grants = pe->n_grants;
@@ -356,8 +354,8 @@ decode_envelope(Concordat__Envelope *pe, struct wire_envelope *e, char *why,
 }
 
 static int
-decode_proof(Concordat__AuditProof *pp, struct wire_audit_proof *p,
-    char *why, size_t whylen)
+decode_proof(Concordat__AuditProof *pp, struct wire_audit_proof *p, char *why,
+    size_t whylen)
 {
 	if (!pp->has_leaf_index || !pp->has_leaf || pp->leaf.len == 0 ||
 	    pp->leaf.len > LEAF_MAX)
@@ -381,16 +379,16 @@ decode_proof(Concordat__AuditProof *pp, struct wire_audit_proof *p,
 }
 
 static int
-decode_delivery(Concordat__Delivery *pd, struct wire_delivery *d, char *why,
-    size_t whylen)
+decode_delivery(
+    Concordat__Delivery *pd, struct wire_delivery *d, char *why, size_t whylen)
 {
 	fieldset wrapped = 0;
 	int rc, last = 0;
 
 	if (!pd->has_manifest)
 		return WHY("delivery has no manifest");
-	if ((rc = wire_manifest_decode(pd->manifest.data, pd->manifest.len,
-		 &d->m, why, whylen)) != 0)
+	if ((rc = wire_manifest_decode(
+	         pd->manifest.data, pd->manifest.len, &d->m, why, whylen)) != 0)
 		return rc;
 	d->manifest = pd->manifest.data;
 	d->manifest_len = pd->manifest.len;
@@ -411,14 +409,14 @@ decode_delivery(Concordat__Delivery *pd, struct wire_delivery *d, char *why,
 		d->fields |= FIELDS_BIT(last);
 	}
 	for (size_t i = 0; i < pd->n_wraps; i++)
-		if ((rc = decode_wrap(pd->wraps[i], d->wraps, &wrapped, why,
-			 whylen)) != 0)
+		if ((rc = decode_wrap(
+		         pd->wraps[i], d->wraps, &wrapped, why, whylen)) != 0)
 			return rc;
 	if (wrapped != d->fields)
 		return WHY("wraps do not match the fields delivered");
 	if (pd->decision != NULL) {
-		if ((rc = decode_proof(pd->decision, &d->decision, why,
-			 whylen)) != 0)
+		if ((rc = decode_proof(
+		         pd->decision, &d->decision, why, whylen)) != 0)
 			return rc;
 		d->has_decision = true;
 	}
@@ -426,16 +424,17 @@ decode_delivery(Concordat__Delivery *pd, struct wire_delivery *d, char *why,
 }
 
 static int
-decode_receipt(Concordat__Receipt *pr, struct wire_receipt *r, char *why,
-    size_t whylen)
+decode_receipt(
+    Concordat__Receipt *pr, struct wire_receipt *r, char *why, size_t whylen)
 {
 	int rc;
 
 	if (!pr->has_msg_id ||
 	    pbutil_bytes(r->msg_id, WIRE_MSG_ID_LEN, pr->msg_id) != 0)
 		return WHY("receipt msg_id is not %d bytes", WIRE_MSG_ID_LEN);
-	if (!pr->has_outcome || ((int)pr->outcome != WIRE_ACCEPTED &&
-				    (int)pr->outcome != WIRE_REJECTED))
+	if (!pr->has_outcome ||
+	    ((int)pr->outcome != WIRE_ACCEPTED &&
+	        (int)pr->outcome != WIRE_REJECTED))
 		return WHY("receipt outcome missing or unknown");
 	r->outcome = (int)pr->outcome;
 	if (r->outcome == WIRE_REJECTED &&
@@ -451,22 +450,22 @@ decode_receipt(Concordat__Receipt *pr, struct wire_receipt *r, char *why,
 	if (pr->n_decisions > WIRE_MAX_PROOFS)
 		return WHY("more than %d decisions", WIRE_MAX_PROOFS);
 	for (size_t i = 0; i < pr->n_decisions; i++)
-		if ((rc = decode_proof(pr->decisions[i], &r->decisions[i], why,
-			 whylen)) != 0)
+		if ((rc = decode_proof(
+		         pr->decisions[i], &r->decisions[i], why, whylen)) != 0)
 			return rc;
 	r->n_decisions = pr->n_decisions;
 	return ERROR_OK;
 }
 
 static int
-decode_status(Concordat__Status *ps, struct wire_status *s, char *why,
-    size_t whylen)
+decode_status(
+    Concordat__Status *ps, struct wire_status *s, char *why, size_t whylen)
 {
 	if (!ps->has_msg_id ||
 	    pbutil_bytes(s->msg_id, WIRE_MSG_ID_LEN, ps->msg_id) != 0)
 		return WHY("status msg_id is not %d bytes", WIRE_MSG_ID_LEN);
 	if (pbutil_str(s->recipient, sizeof(s->recipient), ps->recipient) !=
-		0 ||
+	        0 ||
 	    !ident_agency_valid(s->recipient))
 		return WHY("status names no valid recipient");
 	if (!ps->has_state || wire_state_name(ps->state)[0] == '?')
@@ -483,8 +482,8 @@ decode_status(Concordat__Status *ps, struct wire_status *s, char *why,
 }
 
 static int
-decode_proof_frame(Concordat__Proof *pp, struct wire_proof *p, char *why,
-    size_t whylen)
+decode_proof_frame(
+    Concordat__Proof *pp, struct wire_proof *p, char *why, size_t whylen)
 {
 	if (!pp->has_checkpoint || pp->checkpoint.len == 0 ||
 	    pp->checkpoint.len > WIRE_CHECKPOINT_MAX)
@@ -503,8 +502,8 @@ decode_proof_frame(Concordat__Proof *pp, struct wire_proof *p, char *why,
 }
 
 static int
-decode_ack(Concordat__DeliveryAck *pa, struct wire_frame *f, char *why,
-    size_t whylen)
+decode_ack(
+    Concordat__DeliveryAck *pa, struct wire_frame *f, char *why, size_t whylen)
 {
 	if (!pa->has_msg_id ||
 	    pbutil_bytes(f->u.ack_msg_id, WIRE_MSG_ID_LEN, pa->msg_id) != 0)
@@ -512,7 +511,7 @@ decode_ack(Concordat__DeliveryAck *pa, struct wire_frame *f, char *why,
 	if (pa->recipient == NULL && !pa->has_state)
 		return ERROR_OK;
 	if (pbutil_str(f->u.ack_recipient, sizeof(f->u.ack_recipient),
-		pa->recipient) != 0 ||
+	        pa->recipient) != 0 ||
 	    !ident_agency_valid(f->u.ack_recipient) || !pa->has_state ||
 	    wire_state_name(pa->state)[0] == '?')
 		return WHY("status ack without a valid recipient and state");
@@ -521,8 +520,8 @@ decode_ack(Concordat__DeliveryAck *pa, struct wire_frame *f, char *why,
 }
 
 int
-wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out,
-    char *why, size_t whylen)
+wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out, char *why,
+    size_t whylen)
 {
 	Concordat__Frame *pf = NULL;
 	struct wire_frame *f = NULL;
@@ -549,8 +548,8 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out,
 	switch (pf->body_case) {
 	case CONCORDAT__FRAME__BODY_SUBMIT:
 		f->type = WIRE_SUBMIT;
-		rc = decode_envelope(pf->submit->envelope, &f->u.submit, why,
-		    whylen);
+		rc = decode_envelope(
+		    pf->submit->envelope, &f->u.submit, why, whylen);
 		break;
 	case CONCORDAT__FRAME__BODY_RECEIPT:
 		f->type = WIRE_RECEIPT;
@@ -558,8 +557,7 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out,
 		break;
 	case CONCORDAT__FRAME__BODY_DELIVERY:
 		f->type = WIRE_DELIVERY;
-		rc = decode_delivery(pf->delivery, &f->u.delivery, why,
-		    whylen);
+		rc = decode_delivery(pf->delivery, &f->u.delivery, why, whylen);
 		break;
 	case CONCORDAT__FRAME__BODY_DELIVERY_ACK:
 		f->type = WIRE_DELIVERY_ACK;
@@ -642,8 +640,7 @@ pack_frame(Concordat__Frame *f, uint8_t **out, size_t *len)
 }
 
 int
-wire_receipt_encode(const struct wire_receipt *r, uint8_t **out,
-    size_t *len)
+wire_receipt_encode(const struct wire_receipt *r, uint8_t **out, size_t *len)
 {
 	Concordat__Frame f = CONCORDAT__FRAME__INIT;
 	Concordat__Receipt pr = CONCORDAT__RECEIPT__INIT;
@@ -670,8 +667,8 @@ wire_receipt_encode(const struct wire_receipt *r, uint8_t **out,
 		pr.retryable = 1;
 	}
 	for (size_t i = 0; i < r->n_decisions; i++) {
-		encode_proof(&r->decisions[i], &pp[i],
-		    paths + i * WIRE_MAX_PATH);
+		encode_proof(
+		    &r->decisions[i], &pp[i], paths + i * WIRE_MAX_PATH);
 		ppp[i] = &pp[i];
 	}
 	pr.n_decisions = r->n_decisions;
@@ -684,8 +681,8 @@ wire_receipt_encode(const struct wire_receipt *r, uint8_t **out,
 }
 
 int
-wire_ack_encode(const uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **out,
-    size_t *len)
+wire_ack_encode(
+    const uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **out, size_t *len)
 {
 	Concordat__Frame f = CONCORDAT__FRAME__INIT;
 	Concordat__DeliveryAck a = CONCORDAT__DELIVERY_ACK__INIT;

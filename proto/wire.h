@@ -15,23 +15,23 @@
 #include "common/fields.h"
 #include "common/ident.h"
 
-#define WIRE_VERSION 1
-#define WIRE_MSG_ID_LEN 16
-#define WIRE_REF_LEN 32
-#define WIRE_NONCE_LEN 24
-#define WIRE_DIGEST_LEN 32
-#define WIRE_SIG_LEN 64
-#define WIRE_KEY_LEN 32
-#define WIRE_WRAPPED_LEN 48 /* key + Poly1305 tag */
-#define WIRE_HASH_LEN 32    /* SHA-256, audit tree */
-#define WIRE_MAX_FRAME (1024 * 1024)
-#define WIRE_MAX_RECIPIENTS 16
-#define WIRE_MAX_PATH 64
-#define WIRE_MAX_PROOFS 16
-#define WIRE_PAD_BLOCK 256
+#define WIRE_VERSION           1
+#define WIRE_MSG_ID_LEN        16
+#define WIRE_REF_LEN           32
+#define WIRE_NONCE_LEN         24
+#define WIRE_DIGEST_LEN        32
+#define WIRE_SIG_LEN           64
+#define WIRE_KEY_LEN           32
+#define WIRE_WRAPPED_LEN       48 /* key + Poly1305 tag */
+#define WIRE_HASH_LEN          32 /* SHA-256, audit tree */
+#define WIRE_MAX_FRAME         (1024 * 1024)
+#define WIRE_MAX_RECIPIENTS    16
+#define WIRE_MAX_PATH          64
+#define WIRE_MAX_PROOFS        16
+#define WIRE_PAD_BLOCK         256
 #define WIRE_JUSTIFICATION_MAX 512
-#define WIRE_DETAIL_MAX 512
-#define WIRE_CHECKPOINT_MAX 4096
+#define WIRE_DETAIL_MAX        512
+#define WIRE_CHECKPOINT_MAX    4096
 
 /* Why a message was rejected: one code per ingest step. */
 enum wire_reason {
@@ -81,7 +81,7 @@ struct wire_manifest {
 	uint8_t msg_id[WIRE_MSG_ID_LEN];
 	char sender[IDENT_AGENCY_MAX + 1];
 	uint64_t created_at_ms;
-	int kind;    /* enum kind */
+	int kind; /* enum kind */
 	char purpose[IDENT_NAME_MAX + 1];
 	int urgency; /* enum urgency */
 	char justification[WIRE_JUSTIFICATION_MAX];
@@ -90,7 +90,7 @@ struct wire_manifest {
 	uint8_t in_reply_to[WIRE_MSG_ID_LEN];
 	size_t n_recipients;
 	char recipients[WIRE_MAX_RECIPIENTS][IDENT_AGENCY_MAX + 1];
-	fieldset requested; /* REQUEST only */
+	fieldset requested;                                 /* REQUEST only */
 	uint8_t digests[FIELDS_COUNT + 1][WIRE_DIGEST_LEN]; /* [1..13] */
 };
 
@@ -113,7 +113,7 @@ struct wire_wrap {
 
 struct wire_grant {
 	char recipient[IDENT_AGENCY_MAX + 1];
-	fieldset fields; /* fields with a wrap */
+	fieldset fields;                          /* fields with a wrap */
 	struct wire_wrap wraps[FIELDS_COUNT + 1]; /* [1..13] */
 };
 
@@ -235,19 +235,19 @@ WUR int wire_manifest_decode(const uint8_t *buf, size_t len,
     struct wire_manifest *m, char *why, size_t whylen);
 
 /* Encoders: each writes a new malloc'd frame the caller frees. */
-WUR int wire_receipt_encode(const struct wire_receipt *r, uint8_t **out,
-    size_t *len);
-WUR int wire_ack_encode(const uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **out,
-    size_t *len);
+WUR int wire_receipt_encode(
+    const struct wire_receipt *r, uint8_t **out, size_t *len);
+WUR int wire_ack_encode(
+    const uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **out, size_t *len);
 /* Acknowledges the status report (msg_id, recipient, state). */
 WUR int wire_status_ack_encode(const uint8_t msg_id[WIRE_MSG_ID_LEN],
     const char *recipient, int state, uint8_t **out, size_t *len);
-WUR int wire_status_encode(const struct wire_status *s, uint8_t **out,
-    size_t *len);
-WUR int wire_proof_request_encode(uint64_t tree_size, uint8_t **out,
-    size_t *len);
-WUR int wire_proof_encode(const struct wire_proof *p, uint8_t **out,
-    size_t *len);
+WUR int wire_status_encode(
+    const struct wire_status *s, uint8_t **out, size_t *len);
+WUR int wire_proof_request_encode(
+    uint64_t tree_size, uint8_t **out, size_t *len);
+WUR int wire_proof_encode(
+    const struct wire_proof *p, uint8_t **out, size_t *len);
 
 /*
  * Builds a Delivery frame from stored redacted delivery bytes (from

@@ -60,16 +60,35 @@ parse(int argc, char **argv, struct opts *o)
 	o->urgency = URGENCY_URGENT;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'k': o->key = optarg; break;
-		case 'r': o->keyring = optarg; break;
-		case 'b': o->broker_key = optarg; break;
-		case 'e': o->endpoint = optarg; break;
-		case 't': o->to = optarg; break;
-		case 'p': o->purpose = optarg; break;
-		case 'n': o->count = strtoul(optarg, NULL, 10); break;
-		case 'w': o->window = strtoul(optarg, NULL, 10); break;
-		case 'u': o->urgency = urgency_parse(optarg); break;
-		default: return -1;
+		case 'k':
+			o->key = optarg;
+			break;
+		case 'r':
+			o->keyring = optarg;
+			break;
+		case 'b':
+			o->broker_key = optarg;
+			break;
+		case 'e':
+			o->endpoint = optarg;
+			break;
+		case 't':
+			o->to = optarg;
+			break;
+		case 'p':
+			o->purpose = optarg;
+			break;
+		case 'n':
+			o->count = strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			o->window = strtoul(optarg, NULL, 10);
+			break;
+		case 'u':
+			o->urgency = urgency_parse(optarg);
+			break;
+		default:
+			return -1;
 		}
 	}
 	if (!o->key || !o->keyring || !o->broker_key || !o->endpoint ||
@@ -95,8 +114,9 @@ recv_frame(void *sock, struct wire_frame **f)
 	rc = wire_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), f, NULL, 0);
 	zmq_msg_close(&msg);
 	if (rc != 0) {
-		fprintf(stderr, "bench_broker: unreadable frame from the "
-				"broker: %s\n",
+		fprintf(stderr,
+		    "bench_broker: unreadable frame from the "
+		    "broker: %s\n",
 		    error_strerror(rc));
 		*f = NULL;
 	}
@@ -140,7 +160,7 @@ main(int argc, char **argv)
 	for (unsigned long i = 0; i < o.count; i++) {
 		uint8_t id[WIRE_MSG_ID_LEN];
 		if (bench_seal(&s, o.purpose, o.urgency, id, &frames[i],
-			&lens[i]) != 0) {
+		        &lens[i]) != 0) {
 			fprintf(stderr, "bench_broker: cannot seal\n");
 			return 1;
 		}
@@ -154,12 +174,12 @@ main(int argc, char **argv)
 	ctx = zmq_ctx_new();
 	sock = zmq_socket(ctx, ZMQ_DEALER);
 	if (sock == NULL ||
-	    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, broker.transport_pk,
-		32) ||
-	    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY,
-		s.key->pub.transport_pk, 32) ||
-	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, s.key->transport_sk,
-		32) ||
+	    zmq_setsockopt(
+	        sock, ZMQ_CURVE_SERVERKEY, broker.transport_pk, 32) ||
+	    zmq_setsockopt(
+	        sock, ZMQ_CURVE_PUBLICKEY, s.key->pub.transport_pk, 32) ||
+	    zmq_setsockopt(
+	        sock, ZMQ_CURVE_SECRETKEY, s.key->transport_sk, 32) ||
 	    zmq_setsockopt(sock, ZMQ_SNDHWM, &zero, sizeof(zero)) ||
 	    zmq_setsockopt(sock, ZMQ_RCVHWM, &zero, sizeof(zero)) ||
 	    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero)) ||
@@ -193,8 +213,9 @@ main(int argc, char **argv)
 			}
 		}
 		if (!ready) {
-			fprintf(stderr, "bench_broker: no answer from the "
-					"broker at %s\n",
+			fprintf(stderr,
+			    "bench_broker: no answer from the "
+			    "broker at %s\n",
 			    o.endpoint);
 			goto out;
 		}
@@ -210,7 +231,8 @@ main(int argc, char **argv)
 		if (zmq_poll(&it, 1, 100) < 0 && zmq_errno() != EINTR)
 			break;
 		while (sent < o.count && sent - got < o.window &&
-		    zmq_send(sock, frames[sent], lens[sent], ZMQ_DONTWAIT) >= 0) {
+		    zmq_send(sock, frames[sent], lens[sent], ZMQ_DONTWAIT) >=
+		        0) {
 			free(frames[sent]);
 			frames[sent] = NULL;
 			sent++;

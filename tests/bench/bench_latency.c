@@ -120,14 +120,30 @@ main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'f': spool = optarg; break;
-		case 'i': inbox = optarg; break;
-		case 't': to = optarg; break;
-		case 'p': purpose = optarg; break;
-		case 'r': rate = atof(optarg); break;
-		case 's': seconds = atof(optarg); break;
-		case 'w': warm = (unsigned)atoi(optarg); break;
-		default: fputs(usage_text, stderr); return 64;
+		case 'f':
+			spool = optarg;
+			break;
+		case 'i':
+			inbox = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		case 'p':
+			purpose = optarg;
+			break;
+		case 'r':
+			rate = atof(optarg);
+			break;
+		case 's':
+			seconds = atof(optarg);
+			break;
+		case 'w':
+			warm = (unsigned)atoi(optarg);
+			break;
+		default:
+			fputs(usage_text, stderr);
+			return 64;
 		}
 	}
 	if (!spool || !inbox || !to || !purpose || rate <= 0 || seconds <= 0) {
@@ -157,8 +173,9 @@ main(int argc, char **argv)
 			break; /* the rest never came */
 		if (i < total && now >= next) {
 			if (drop(spool, to, purpose, i) != 0) {
-				fprintf(stderr, "bench_latency: cannot write "
-						"into %s: %s\n",
+				fprintf(stderr,
+				    "bench_latency: cannot write "
+				    "into %s: %s\n",
 				    spool, strerror(errno));
 				return 1;
 			}
@@ -177,7 +194,8 @@ main(int argc, char **argv)
 			if (e->len == 0 || e->name[0] == '.')
 				continue;
 			long k = marker(inbox, e->name);
-			if (k < 0 || (unsigned long)k >= total || sent_at[k] < 0)
+			if (k < 0 || (unsigned long)k >= total ||
+			    sent_at[k] < 0)
 				continue;
 			arrived++;
 			if ((unsigned)k >= warm)
@@ -187,7 +205,8 @@ main(int argc, char **argv)
 	close(fd);
 	unsigned want = total - warm;
 	if (got == 0) {
-		fprintf(stderr, "bench_latency: nothing arrived in %s\n", inbox);
+		fprintf(
+		    stderr, "bench_latency: nothing arrived in %s\n", inbox);
 		return 1;
 	}
 	double sum = 0;
@@ -201,8 +220,8 @@ main(int argc, char **argv)
 	    pct(lat, got, 99), lat[got - 1], sum / got);
 	printf("RESULT count=%u arrived=%u p50=%.2f p90=%.2f p99=%.2f "
 	       "max=%.2f mean=%.2f\n",
-	    want, got, pct(lat, got, 50), pct(lat, got, 90),
-	    pct(lat, got, 99), lat[got - 1], sum / got);
+	    want, got, pct(lat, got, 50), pct(lat, got, 90), pct(lat, got, 99),
+	    lat[got - 1], sum / got);
 	free(sent_at);
 	free(lat);
 	return got == want ? 0 : 1;

@@ -45,11 +45,21 @@ main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'k': key = optarg; break;
-		case 'r': keyring = optarg; break;
-		case 't': to = optarg; break;
-		case 's': seconds = atof(optarg); break;
-		default: fputs(usage_text, stderr); return 64;
+		case 'k':
+			key = optarg;
+			break;
+		case 'r':
+			keyring = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		case 's':
+			seconds = atof(optarg);
+			break;
+		default:
+			fputs(usage_text, stderr);
+			return 64;
 		}
 	}
 	if (key == NULL || keyring == NULL || to == NULL || seconds <= 0) {
@@ -71,16 +81,17 @@ main(int argc, char **argv)
 	memcpy(msg + sizeof(ctx) - 1, f->u.submit.manifest,
 	    f->u.submit.manifest_len);
 	/* Warm up, and check that it verifies at all. */
-	if (crypto_sign_verify_detached(f->u.submit.signature, msg, mlen,
-		s.key->pub.sign_pk) != 0) {
-		fprintf(stderr, "bench_verify: the signature does not verify\n");
+	if (crypto_sign_verify_detached(
+	        f->u.submit.signature, msg, mlen, s.key->pub.sign_pk) != 0) {
+		fprintf(
+		    stderr, "bench_verify: the signature does not verify\n");
 		return 1;
 	}
 	t0 = bench_now();
 	do {
 		for (int i = 0; i < 256; i++)
 			if (crypto_sign_verify_detached(f->u.submit.signature,
-				msg, mlen, s.key->pub.sign_pk) != 0)
+			        msg, mlen, s.key->pub.sign_pk) != 0)
 				abort();
 		n += 256;
 		el = bench_now() - t0;

@@ -87,12 +87,12 @@ bench_sender_init(struct bench_sender *s, const char *keyfile,
 	     tok = strtok(NULL, ",")) {
 		const struct keys_public *k = keyring_find(s->keyring, tok);
 		if (k == NULL || s->n_to == WIRE_MAX_RECIPIENTS) {
-			fprintf(stderr, "recipient '%s' not in %s\n", tok,
-			    keyring);
+			fprintf(
+			    stderr, "recipient '%s' not in %s\n", tok, keyring);
 			return -1;
 		}
-		if (envelope_shared_key(k->box_pk, s->key->box_sk,
-			s->shared[s->n_to]) != 0)
+		if (envelope_shared_key(
+		        k->box_pk, s->key->box_sk, s->shared[s->n_to]) != 0)
 			return -1;
 		s->to[s->n_to++] = k->id;
 	}
@@ -103,8 +103,8 @@ bench_sender_init(struct bench_sender *s, const char *keyfile,
 	for (int f = 1; f <= FIELDS_COUNT; f++) {
 		json_t *j = json_loads(record[f], 0, NULL);
 		rc = j == NULL ? -1
-			       : record_field_encode(f, j, &s->plain[f],
-				     &s->plain_len[f], why, sizeof(why));
+		               : record_field_encode(f, j, &s->plain[f],
+		                     &s->plain_len[f], why, sizeof(why));
 		json_decref(j);
 		if (rc != 0) {
 			fprintf(stderr, "benchmark record, %s: %s\n",

@@ -50,8 +50,7 @@ void bench_sender_release(struct bench_sender *s);
  * Seals the record as a Submit frame (malloc'd, the caller frees) for
  * purpose and urgency (enum urgency), created now. 0 or -1.
  */
-int bench_seal(const struct bench_sender *s, const char *purpose,
-    int urgency, uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **frame,
-    size_t *len);
+int bench_seal(const struct bench_sender *s, const char *purpose, int urgency,
+    uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **frame, size_t *len);
 
 #endif

@@ -30,8 +30,8 @@ load(const char *path)
 	json_t *j = json_load_file(path, 0, &err);
 
 	if (j == NULL)
-		fprintf(stderr, "demo_show: %s:%d: %s\n", path, err.line,
-		    err.text);
+		fprintf(
+		    stderr, "demo_show: %s:%d: %s\n", path, err.line, err.text);
 	return j;
 }
 
@@ -61,8 +61,9 @@ bput(struct buf *b, const char *fmt, ...)
 	n = vsnprintf(b->s + b->n, sizeof(b->s) - b->n, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		b->n += (size_t)n < sizeof(b->s) - b->n ? (size_t)n
-							 : sizeof(b->s) - 1 - b->n;
+		b->n += (size_t)n < sizeof(b->s) - b->n
+		    ? (size_t)n
+		    : sizeof(b->s) - 1 - b->n;
 }
 
 /* A short rendering of a JSON value: "k: v; k: v", lists joined. */
@@ -94,7 +95,8 @@ render(struct buf *b, json_t *v)
 		bput(b, "-");
 		break;
 	case JSON_ARRAY:
-		json_array_foreach(v, i, x) {
+		json_array_foreach(v, i, x)
+		{
 			bput(b, "%s", i ? ", " : "");
 			if (json_is_object(x)) {
 				/* A contact: "name (relationship, phone)". */
@@ -102,7 +104,8 @@ render(struct buf *b, json_t *v)
 				bput(b, "%s (", name);
 				bool f2 = true;
 				json_t *y;
-				json_object_foreach(x, k, y) {
+				json_object_foreach(x, k, y)
+				{
 					if (strcmp(k, "name") == 0)
 						continue;
 					bput(b, "%s", f2 ? "" : ", ");
@@ -116,7 +119,8 @@ render(struct buf *b, json_t *v)
 		}
 		break;
 	case JSON_OBJECT:
-		json_object_foreach(v, k, x) {
+		json_object_foreach(v, k, x)
+		{
 			bput(b, "%s%s: ", first ? "" : "; ", k);
 			render(b, x);
 			first = false;
@@ -213,7 +217,7 @@ cmd_receipt(const char *path)
 		printf("  the rejection is in the audit log (proof verified by "
 		       "the sender's agent: %s)\n",
 		    json_is_true(json_object_get(r, "audit_verified")) ? "yes"
-								       : "no");
+		                                                       : "no");
 		json_decref(r);
 		return 0;
 	}
@@ -221,14 +225,15 @@ cmd_receipt(const char *path)
 	       "by the sender: %s)\n",
 	    str(r, "msg_id"),
 	    json_is_true(json_object_get(r, "audit_verified")) ? "yes" : "NO");
-	json_array_foreach(json_object_get(r, "recipients"), i, x) {
+	json_array_foreach(json_object_get(r, "recipients"), i, x)
+	{
 		printf("  for %s: %s; %zu field(s) disclosed, %zu withheld; "
 		       "audit leaf %lld\n",
 		    str(x, "agency"), str(x, "state"),
 		    json_array_size(json_object_get(x, "disclosed")),
 		    json_array_size(json_object_get(x, "withheld")),
 		    (long long)json_integer_value(
-			json_object_get(x, "audit_leaf")));
+		        json_object_get(x, "audit_leaf")));
 	}
 	json_decref(r);
 	return 0;
@@ -280,19 +285,20 @@ cmd_inbox(const char *path, const char *explain, const char *policy,
 		return 1;
 	if (record != NULL && (sent = load(record)) == NULL)
 		return 1;
-	printf("  msg %s from %s, purpose %s, urgency %s\n",
-	    str(r, "msg_id"), str(r, "sender"), str(r, "purpose"),
-	    str(r, "urgency"));
+	printf("  msg %s from %s, purpose %s, urgency %s\n", str(r, "msg_id"),
+	    str(r, "sender"), str(r, "purpose"), str(r, "urgency"));
 	if (json_is_string(json_object_get(r, "in_reply_to")))
 		printf("  in reply to msg %s\n", str(r, "in_reply_to"));
-	json_object_foreach(json_object_get(r, "fields"), k, x) {
+	json_object_foreach(json_object_get(r, "fields"), k, x)
+	{
 		char label[40];
 		memset(&b, 0, sizeof(b));
 		render(&b, x);
 		if (b.n > 160)
 			snprintf(b.s + 157, sizeof(b.s) - 157, "...");
 		snprintf(label, sizeof(label), "%s", k);
-		wrapped(label, 4, b.n ? b.s : "(nothing: empty in the sender's record)");
+		wrapped(label, 4,
+		    b.n ? b.s : "(nothing: empty in the sender's record)");
 	}
 	/* What the sender's record held, when known: a withheld field it
 	 * left empty is only named, one held is explained. */
@@ -300,7 +306,8 @@ cmd_inbox(const char *path, const char *explain, const char *policy,
 	struct buf empty;
 	size_t n_held = 0;
 	memset(&empty, 0, sizeof(empty));
-	json_array_foreach(json_object_get(r, "withheld"), i, x) {
+	json_array_foreach(json_object_get(r, "withheld"), i, x)
+	{
 		const char *f = json_string_value(x);
 		if (f == NULL)
 			continue;
@@ -309,8 +316,9 @@ cmd_inbox(const char *path, const char *explain, const char *policy,
 			continue;
 		}
 		if (n_held++ == 0)
-			printf("  withheld, with the reason (the broker forwarded "
-			       "only their digests):\n");
+			printf(
+			    "  withheld, with the reason (the broker forwarded "
+			    "only their digests):\n");
 		json_t *fx = json_object_get(json_object_get(ex, "fields"), f);
 		const char *why = fx ? str(fx, "reason") : "";
 		char reason[512] = "", label[40];
@@ -321,8 +329,9 @@ cmd_inbox(const char *path, const char *explain, const char *policy,
 			    sizeof(reason));
 			bput(&b, "%s%s%s", why, reason[0] ? ": " : "", reason);
 		} else if (strcmp(why, "no rule") == 0) {
-			bput(&b, "no rule of the agreement shares it for this "
-				 "purpose");
+			bput(&b,
+			    "no rule of the agreement shares it for this "
+			    "purpose");
 		} else {
 			bput(&b, "%s", why[0] ? why : "withheld");
 		}
@@ -358,14 +367,14 @@ cmd_inbox(const char *path, const char *explain, const char *policy,
 	    "sender signature %s, field digests %s, decryption %s, audit "
 	    "proof %s (leaf %lld of %lld)",
 	    json_is_true(json_object_get(ver, "sender_signature")) ? "ok"
-								   : "FAILED",
+	                                                           : "FAILED",
 	    json_is_true(json_object_get(ver, "field_digests")) ? "ok"
-								: "FAILED",
+	                                                        : "FAILED",
 	    json_is_true(json_object_get(ver, "decryption")) ? "ok" : "FAILED",
 	    json_is_true(json_object_get(ver, "audit_proof")) ? "ok" : "FAILED",
 	    (long long)json_integer_value(json_object_get(ver, "audit_leaf")),
 	    (long long)json_integer_value(
-		json_object_get(ver, "audit_tree_size")));
+	        json_object_get(ver, "audit_tree_size")));
 	wrapped("verified:", 2, b.s);
 	json_decref(r);
 	json_decref(ex);
@@ -392,8 +401,8 @@ cmd_statuses(const char *dir, const char *msg_id)
 	closedir(d);
 	/* delivered before acknowledged before expired, per recipient */
 	for (int pass = 0; pass < 3; pass++) {
-		static const char *const st[] = {"delivered", "acknowledged",
-		    "expired"};
+		static const char *const st[] = {
+		    "delivered", "acknowledged", "expired"};
 		for (size_t i = 0; i < n; i++) {
 			char path[4096];
 			json_t *o;
@@ -405,10 +414,10 @@ cmd_statuses(const char *dir, const char *msg_id)
 				       "proof verified: %s)\n",
 				    str(o, "state"), str(o, "recipient"),
 				    str(o, "at"),
-				    json_is_true(json_object_get(o,
-					"audit_verified"))
-					? "yes"
-					: "NO");
+				    json_is_true(
+				        json_object_get(o, "audit_verified"))
+				        ? "yes"
+				        : "NO");
 			json_decref(o);
 		}
 	}
