@@ -239,6 +239,30 @@ plain(const char *id, char *buf, size_t n)
 	return buf;
 }
 
+/*
+ * An agency as a sentence names it: "the police", "the ambulance service",
+ * "social care"; any other id as "the" and its plain words.
+ */
+static const char *
+agency_words(const char *id, char *buf, size_t n)
+{
+	static const struct {
+		const char *id, *words;
+	} known[] = {
+	    {"police", "the police"},
+	    {"ambulance", "the ambulance service"},
+	    {"mental_health_trust", "the mental health trust"},
+	    {"social_care", "social care"},
+	};
+	char p[IDENT_AGENCY_MAX + 1];
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(id, known[i].id) == 0)
+			return known[i].words;
+	snprintf(buf, n, "the %s", plain(id, p, sizeof(p)));
+	return buf;
+}
+
 /* ----------------------------------------------------------------- rows */
 
 /*
@@ -826,7 +850,7 @@ report_row(void *arg, uint64_t seq, const struct event *ev)
 	struct report *rep = arg;
 	struct collected col = {ev->recipient, 0, 0};
 	struct audit_filter f;
-	char when[64], from[IDENT_AGENCY_MAX + 1], to[IDENT_AGENCY_MAX + 1];
+	char when[64], from[IDENT_AGENCY_MAX + 8], to[IDENT_AGENCY_MAX + 8];
 	char purpose[IDENT_NAME_MAX + 1];
 	FILE *out = rep->out;
 	int rc;
@@ -846,9 +870,13 @@ report_row(void *arg, uint64_t seq, const struct event *ev)
 		return report_json(rep, seq, ev, &col);
 	nice_time(ev->time_ms, when, sizeof(when));
 	fprintf(out, "\n%" PRIu64 ". %s\n", rep->n, when);
-	fprintf(out, "   The %s shared information about you with the %s.\n",
-	    plain(ev->sender[0] ? ev->sender : "?", from, sizeof(from)),
-	    plain(ev->recipient[0] ? ev->recipient : "?", to, sizeof(to)));
+	/* A sentence starts with a capital: "The police", "Social care". */
+	const char *who =
+	    agency_words(ev->sender[0] ? ev->sender : "?", from, sizeof(from));
+	fprintf(out, "   %c%s shared information about you with %s.\n",
+	    who[0] >= 'a' && who[0] <= 'z' ? who[0] - 32 : who[0], who + 1,
+	    agency_words(
+	        ev->recipient[0] ? ev->recipient : "?", to, sizeof(to)));
 	fprintf(out, "   Why: %s%s%s%s\n",
 	    plain(ev->purpose[0] ? ev->purpose : "not recorded", purpose,
 	        sizeof(purpose)),

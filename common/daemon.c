@@ -17,6 +17,15 @@
 #include "common/daemon.h"
 #include "common/log.h"
 
+/* "concordat-broker: why" on stderr; returns code. */
+static int
+fail(const struct daemon_spec *spec, int code, const char *why)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: %s\n", spec->name, why);
+	return code;
+}
+
 int
 daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 {
@@ -72,8 +81,12 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 	if (rc != 0) {
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msg[i]);
-		if (errs.n == 0)
-			cliutil_fail(0, "%s: %s", path, error_strerror(rc));
+		if (errs.n == 0) {
+			char why[4200];
+			snprintf(why, sizeof(why), "%s: %s", path,
+			    error_strerror(rc));
+			fail(spec, 0, why);
+		}
 		code = rc == ERROR_NOENT ? EX_NOINPUT : EX_CONFIG;
 		goto out;
 	}
@@ -90,7 +103,7 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 	}
 	log_init(spec->name, fg);
 	if (!fg && daemon(0, 0) != 0) {
-		code = cliutil_fail(EX_OSERR, "cannot become a daemon");
+		code = fail(spec, EX_OSERR, "cannot become a daemon");
 		goto out;
 	}
 	rc = spec->run(cfg);
