@@ -480,22 +480,23 @@ refuse_all(struct broker *b, int err)
  * error is returned only when txn itself failed.
  */
 static int
-ingest_batch(struct broker *b, MDB_txn *txn, unsigned nframes)
+ingest_batch(struct broker *b, MDB_txn *txn, struct batch *bt)
 {
+	unsigned nframes = bt->n;
 	MDB_txn *child = NULL;
 	unsigned long accepted = b->accepted, rejected = b->rejected;
 	bool any = false;
 	int rc;
 
 	for (unsigned i = 0; i < nframes; i++)
-		any |= b->in[i].known && is_submit(&b->in[i]);
+		any |= bt->in[i].known && is_submit(&bt->in[i]);
 	if (!any)
 		return ERROR_OK;
 	check_full(b);
 	if (b->full) {
 		for (unsigned i = 0; i < nframes; i++)
-			if (b->in[i].known && is_submit(&b->in[i]))
-				(void)handle_frame(b, NULL, &b->in[i]);
+			if (bt->in[i].known && is_submit(&bt->in[i]))
+				(void)handle_frame(b, NULL, &bt->in[i]);
 		if (b->n_replies > 0)
 			refuse_all(b, ERROR_MAPFULL);
 		return ERROR_OK;
@@ -503,9 +504,9 @@ ingest_batch(struct broker *b, MDB_txn *txn, unsigned nframes)
 	if ((rc = store_begin_nested(b->store, txn, &child)) != 0)
 		return rc;
 	for (unsigned i = 0; i < nframes; i++) {
-		if (!b->in[i].known || !is_submit(&b->in[i]))
+		if (!bt->in[i].known || !is_submit(&bt->in[i]))
 			continue;
-		int hrc = handle_frame(b, rc == 0 ? child : NULL, &b->in[i]);
+		int hrc = handle_frame(b, rc == 0 ? child : NULL, &bt->in[i]);
 		if (rc == 0)
 			rc = hrc;
 	}
@@ -525,6 +526,24 @@ ingest_batch(struct broker *b, MDB_txn *txn, unsigned nframes)
 	return ERROR_OK;
 }
 
+/*
+ * Receives what is waiting into bt (up to cfg.batch frames) and starts its
+ * decoding and verification on the pool.
+ */
+static void
+take_batch(struct broker *b, struct batch *bt)
+{
+	bt->n = 0;
+	bt->njobs = 0;
+	while (bt->n < b->cfg.batch && receive_frame(b, &bt->in[bt->n]))
+		bt->n++;
+	for (unsigned i = 0; i < bt->n; i++)
+		if (bt->in[i].known)
+			bt->jobs[bt->njobs++] = bt->in[i].job;
+	verifier_start(b->verifier, bt->jobs, bt->njobs);
+	bt->started = bt->n > 0;
+}
+
 /* One batch: frames already waiting, pending events, timers; one commit. */
 static void
 run_batch(struct broker *b, bool timers)
@@ -535,31 +554,25 @@ run_batch(struct broker *b, bool timers)
 	int rc;
 
 	b->n_replies = 0;
-	/* Take what is waiting, then decode and verify it all in parallel,
-	 * outside the transaction: the writer holds it only for LMDB. */
-	while (nframes < b->cfg.batch && receive_frame(b, &b->in[nframes]))
-		nframes++;
-	struct verify_job *jobs = calloc(nframes ? nframes : 1, sizeof(*jobs));
-	size_t njobs = 0;
-	if (jobs == NULL) {
-		log_err("out of memory: %u frames dropped", nframes);
-		for (unsigned i = 0; i < nframes; i++)
-			release_frame(&b->in[i]);
-		return;
-	}
-	for (unsigned i = 0; i < nframes; i++)
-		if (b->in[i].known)
-			jobs[njobs++] = b->in[i].job;
-	verifier_run(b->verifier, jobs, njobs);
-	for (unsigned i = 0, j = 0; i < nframes; i++)
-		if (b->in[i].known)
-			b->in[i].job = jobs[j++];
-	free(jobs);
+	struct batch *bt = &b->batch[b->cur];
+	if (!bt->started)
+		take_batch(b, bt);
+	verifier_wait(b->verifier);
+	for (unsigned i = 0, j = 0; i < bt->n; i++)
+		if (bt->in[i].known)
+			bt->in[i].job = bt->jobs[j++];
+	bt->started = false;
+	nframes = bt->n;
+	/* What is waiting now is verified on the pool while this batch is
+	 * written: the main thread's LMDB work and the signatures overlap. */
+	take_batch(b, &b->batch[!b->cur]);
+	b->cur = !b->cur;
 
 	if ((rc = store_begin(b->store, true, &txn)) != 0) {
 		log_err("cannot begin a transaction: %s", error_strerror(rc));
 		for (unsigned i = 0; i < nframes; i++)
-			release_frame(&b->in[i]);
+			release_frame(&bt->in[i]);
+		bt->n = 0;
 		return;
 	}
 	/*
@@ -570,12 +583,13 @@ run_batch(struct broker *b, bool timers)
 	 */
 	rc = ERROR_OK;
 	for (unsigned i = 0; i < nframes && rc == 0; i++)
-		if (b->in[i].known && !is_submit(&b->in[i]))
-			rc = handle_frame(b, txn, &b->in[i]);
+		if (bt->in[i].known && !is_submit(&bt->in[i]))
+			rc = handle_frame(b, txn, &bt->in[i]);
 	if (rc == 0)
-		rc = ingest_batch(b, txn, nframes);
+		rc = ingest_batch(b, txn, bt);
 	for (unsigned i = 0; i < nframes; i++)
-		release_frame(&b->in[i]);
+		release_frame(&bt->in[i]);
+	bt->n = 0;
 	if (rc == 0)
 		rc = deliver_flush_pending(b, txn);
 	if (rc == 0 && timers) {
@@ -702,7 +716,22 @@ broker_free(struct broker *b)
 	free(b->hellos);
 	free(b->pending);
 	free(b->scratch);
-	free(b->in);
+	/* A batch taken but not written gets no receipt: its senders send
+	 * it again. */
+	for (int i = 0; i < 2; i++) {
+		struct batch *bt = &b->batch[i];
+		if (bt->started) {
+			verifier_wait(b->verifier);
+			for (size_t j = 0; j < bt->njobs; j++)
+				wire_frame_free(bt->jobs[j].f);
+		}
+		for (unsigned j = 0; bt->in != NULL && j < bt->n; j++) {
+			zmq_msg_close(&bt->in[j].rid);
+			zmq_msg_close(&bt->in[j].body);
+		}
+		free(bt->in);
+		free(bt->jobs);
+	}
 	verifier_free(b->verifier);
 }
 
@@ -726,10 +755,14 @@ broker_run(const struct broker_config *cfg)
 	b.replies = calloc(b.cfg.batch, sizeof(*b.replies));
 	b.hellos = calloc(b.cfg.batch, sizeof(*b.hellos));
 	b.scratch = calloc(1, sizeof(*b.scratch));
-	b.in = calloc(b.cfg.batch, sizeof(*b.in));
+	for (int i = 0; i < 2; i++) {
+		b.batch[i].in = calloc(b.cfg.batch, sizeof(*b.batch[i].in));
+		b.batch[i].jobs = calloc(b.cfg.batch, sizeof(*b.batch[i].jobs));
+	}
 	if (b.replies == NULL || b.hellos == NULL || b.scratch == NULL ||
-	    b.in == NULL || verifier_new(0, &b.verifier) != 0 ||
-	    setup_peers(&b) != 0) {
+	    b.batch[0].in == NULL || b.batch[1].in == NULL ||
+	    b.batch[0].jobs == NULL || b.batch[1].jobs == NULL ||
+	    verifier_new(0, &b.verifier) != 0 || setup_peers(&b) != 0) {
 		rc = ERROR_NOMEM;
 		goto out;
 	}
@@ -761,7 +794,8 @@ broker_run(const struct broker_config *cfg)
 		};
 		uint64_t now = clock_mono_ms();
 		long wait = (long)(last_timer + TIMER_MS) - (long)now;
-		bool urgent = b.n_pending > 0 && now >= b.retry_ms;
+		bool urgent = (b.n_pending > 0 && now >= b.retry_ms) ||
+		    b.batch[b.cur].started;
 		if (urgent || wait < 0)
 			wait = 0;
 		if (zmq_poll(items, 2, wait) < 0 && zmq_errno() != EINTR) {

@@ -67,6 +67,18 @@ struct inframe {
 	struct verify_job job; /* decoded and pre-checked */
 };
 
+/*
+ * A batch of frames: received, then decoded and verified on the pool while
+ * the previous batch is written, then written itself.
+ */
+struct batch {
+	struct inframe *in;      /* cfg.batch of them */
+	struct verify_job *jobs; /* the known frames' jobs, while verified */
+	unsigned n;              /* frames in in[] */
+	size_t njobs;
+	bool started; /* verification started, frames not yet handled */
+};
+
 /* A ProofRequest, answered after the commit in progress. */
 struct hello {
 	uint8_t rid[BROKER_RID_MAX];
@@ -97,7 +109,8 @@ struct broker {
 	uint64_t retry_ms; /* after a failed commit: pending waits till then */
 	bool full;         /* storage near full: new messages refused */
 
-	struct inframe *in; /* this batch's frames, cfg.batch of them */
+	struct batch batch[2]; /* the one written and the one verified */
+	unsigned cur;          /* index of the one to write next */
 	struct verifier *verifier;
 	struct wire_receipt *scratch; /* one receipt, reused */
 	uint64_t accepted, rejected;  /* counters for the log */

@@ -14,7 +14,6 @@
 #include "proto/envelope.h"
 
 #define MAX_THREADS 7
-#define SMALL_BATCH 4 /* below this, handing out costs more than it saves */
 
 struct verifier {
 	pthread_mutex_t lock;
@@ -110,6 +109,7 @@ verifier_new(unsigned threads, struct verifier **out)
 	for (unsigned i = 0; i < threads; i++) {
 		if (pthread_create(&v->threads[i], NULL, worker, v) != 0)
 			break;
+		pthread_setname_np(v->threads[i], "verify");
 		v->n_threads++;
 	}
 	*out = v;
@@ -134,9 +134,10 @@ verifier_free(struct verifier *v)
 }
 
 void
-verifier_run(struct verifier *v, struct verify_job *jobs, size_t n)
+verifier_start(struct verifier *v, struct verify_job *jobs, size_t n)
 {
-	if (v == NULL || v->n_threads == 0 || n < SMALL_BATCH) {
+	if (v == NULL || v->n_threads == 0 || n == 0) {
+		/* No pool: do it now; verifier_wait then has nothing to do. */
 		for (size_t i = 0; i < n; i++)
 			run_job(&jobs[i]);
 		return;
@@ -149,7 +150,14 @@ verifier_run(struct verifier *v, struct verify_job *jobs, size_t n)
 	v->generation++;
 	pthread_cond_broadcast(&v->work);
 	pthread_mutex_unlock(&v->lock);
+}
 
+void
+verifier_wait(struct verifier *v)
+{
+	if (v == NULL || v->n_threads == 0)
+		return;
+	/* Help with what is left rather than wait idle. */
 	size_t did = drain(v);
 
 	pthread_mutex_lock(&v->lock);

@@ -1,9 +1,10 @@
 /*
  * The CPU-bound part of ingest (DESIGN.md §5 steps 1, 3 and 6: decode,
  * the sender's signature, the digests and grants), done for a whole batch
- * on a small pool of threads before the batch's write transaction, so that
- * one Ed25519 verification per message is not the broker's ceiling on one
- * core. No LMDB and no ZeroMQ here: only proto/ on bytes.
+ * on a small pool of threads while the broker's main thread writes the
+ * previous batch, so that one Ed25519 verification per message is not the
+ * broker's ceiling on one core. No LMDB and no ZeroMQ here: only proto/ on
+ * bytes.
  */
 #ifndef BROKER_VERIFY_H
 #define BROKER_VERIFY_H
@@ -38,10 +39,15 @@ WUR int verifier_new(unsigned threads, struct verifier **out);
 void verifier_free(struct verifier *v);
 
 /*
- * Runs jobs[0 .. n-1] on the pool and the calling thread; returns when all
- * are done. Only Submit frames whose manifest names the authenticated
- * agency as sender are verified (others fail an earlier step anyway).
+ * Starts jobs[0 .. n-1] on the pool and returns at once, so that the
+ * caller can work on the previous batch meanwhile; without a pool they are
+ * done before it returns. Only Submit frames whose manifest names the
+ * authenticated agency as sender are verified (others fail an earlier
+ * step anyway). One batch at a time: verifier_wait before the next start.
  */
-void verifier_run(struct verifier *v, struct verify_job *jobs, size_t n);
+void verifier_start(struct verifier *v, struct verify_job *jobs, size_t n);
+
+/* Helps with and waits for the started batch; the jobs are then done. */
+void verifier_wait(struct verifier *v);
 
 #endif
