@@ -305,7 +305,8 @@ receive_frame(struct broker *b, struct inframe *in)
 		return true;
 	}
 	in->known = true;
-	in->job.agency = deliver_peer(b, user)->id;
+	/* Copied: a reload may replace the peers while this batch waits. */
+	snprintf(in->job.agency, sizeof(in->job.agency), "%s", user);
 	in->job.buf = zmq_msg_data(&in->body);
 	in->job.len = zmq_msg_size(&in->body);
 	const struct keys_public *k = keyring_find(b->keyring, user);
@@ -337,6 +338,12 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 	int rc;
 
 	struct peer *p = deliver_peer(b, agency);
+	if (p == NULL) {
+		/* Taken off the keyring by a reload since it arrived. */
+		log_warn(
+		    "frame from %s, no longer in the keyring: dropped", agency);
+		return ERROR_OK;
+	}
 	if (!p->connected || p->rid_len != rid_len ||
 	    memcmp(p->rid, rid, rid_len) != 0) {
 		/* A frame from a connection other than the one we deliver on:
@@ -397,6 +404,14 @@ reload(struct broker *b)
 	struct keyring *oldk = b->keyring;
 	struct keys_secret *oldkey = b->key;
 	char why[4096];
+
+	/* A batch being verified reads the keyring's keys: let it finish. */
+	if (b->batch[b->cur].started) {
+		struct batch *bt = &b->batch[b->cur];
+		verifier_wait(b->verifier);
+		for (size_t i = 0; i < bt->njobs; i++)
+			bt->jobs[i].pk = NULL;
+	}
 
 	b->policy = NULL;
 	b->keyring = NULL;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/ident.h"
 #include "proto/wire.h"
 
 /* One frame's pre-checks; the ingest pipeline reads them in order. */
@@ -21,8 +22,8 @@ struct verify_job {
 	/* in */
 	const uint8_t *buf;
 	size_t len;
-	const char *agency; /* the ZAP User-Id */
-	const uint8_t *pk;  /* that agency's sign key, or NULL */
+	char agency[IDENT_AGENCY_MAX + 1]; /* the ZAP User-Id, copied */
+	const uint8_t *pk;                 /* that agency's sign key, or NULL */
 	/* out */
 	struct wire_frame *f; /* decoded frame (owned), NULL when rc != 0 */
 	int decode_rc;
