@@ -80,7 +80,10 @@ worker(void *arg)
 		pthread_mutex_lock(&v->lock);
 		v->finished += did;
 		v->active--;
-		if (v->finished == v->n_jobs && v->active == 0)
+		/* The waiter re-checks: a signal too many costs nothing, one
+		 * too few (a worker late for a batch that is already done)
+		 * would leave it waiting for good. */
+		if (v->active == 0)
 			pthread_cond_signal(&v->done);
 	}
 	pthread_mutex_unlock(&v->lock);
@@ -168,5 +171,6 @@ verifier_wait(struct verifier *v)
 		pthread_cond_wait(&v->done, &v->lock);
 	v->jobs = NULL;
 	v->n_jobs = 0;
+	v->finished = 0;
 	pthread_mutex_unlock(&v->lock);
 }
