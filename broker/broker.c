@@ -235,7 +235,10 @@ log_alone(struct broker *b, int type, const char *detail)
 	return store_commit(txn);
 }
 
-/* Encodes rep's Receipt, proofs against head, while txn still sees them. */
+/*
+ * Encodes rep's Receipt, proofs against head, while txn still sees them; a
+ * reply without leaves (a refusal) needs neither txn nor head.
+ */
 static void
 encode_reply(struct broker *b, MDB_txn *txn, struct reply *rep,
     const struct audit_head *head)
@@ -475,18 +478,8 @@ is_submit(const struct inframe *in)
 static void
 refuse_all(struct broker *b, int err)
 {
-	for (size_t i = 0; i < b->n_replies; i++) {
-		struct reply *rep = &b->replies[i];
-		rep->outcome = WIRE_REJECTED;
-		rep->reason =
-		    wire_reason_from_error(err) == WIRE_REASON_STORAGE_FULL
-		    ? WIRE_REASON_STORAGE_FULL
-		    : WIRE_REASON_INTERNAL;
-		rep->retryable = true;
-		rep->n_leaves = 0;
-		snprintf(rep->detail, sizeof(rep->detail),
-		    "%s; send it again later", error_strerror(err));
-	}
+	for (size_t i = 0; i < b->n_replies; i++)
+		ingest_refuse(&b->replies[i], err);
 }
 
 /*
@@ -627,20 +620,10 @@ run_batch(struct broker *b, bool timers)
 		log_err("commit failed: %s", error_strerror(rc));
 		refuse_all(b, rc);
 		for (size_t i = 0; i < b->n_replies; i++) {
-			struct reply *rep = &b->replies[i];
-			free(rep->frame);
-			rep->frame = NULL;
-			memset(b->scratch, 0, sizeof(*b->scratch));
-			memcpy(
-			    b->scratch->msg_id, rep->msg_id, WIRE_MSG_ID_LEN);
-			b->scratch->outcome = rep->outcome;
-			b->scratch->reason = rep->reason;
-			b->scratch->retryable = true;
-			snprintf(b->scratch->detail, sizeof(b->scratch->detail),
-			    "%s", rep->detail);
-			if (wire_receipt_encode(
-			        b->scratch, &rep->frame, &rep->frame_len) != 0)
-				rep->frame = NULL;
+			/* A refusal carries no leaf: no txn, no checkpoint. */
+			free(b->replies[i].frame);
+			b->replies[i].frame = NULL;
+			encode_reply(b, NULL, &b->replies[i], NULL);
 		}
 		/* The acknowledgements it held are lost with it, though
 		 * deliver_ack counted them: deliver every queue again from

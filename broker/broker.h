@@ -125,6 +125,10 @@ struct broker {
 int ingest_submit(struct broker *b, MDB_txn *txn, const char *agency,
     struct verify_job *job, struct reply *rep);
 
+/* A retryable refusal (storage_full or internal) for a message the broker
+ * could not take now, with no audit leaf. */
+void ingest_refuse(struct reply *rep, int err);
+
 /* deliver.c */
 struct peer *deliver_peer(struct broker *b, const char *agency);
 /* Sends what agency's queue holds beyond its cursor, up to the window. */

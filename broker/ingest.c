@@ -84,9 +84,8 @@ reject(struct broker *b, MDB_txn *txn, const char *agency,
 	return ERROR_OK;
 }
 
-/* A retryable refusal for a message the broker could not take now. */
-static void
-refuse(struct reply *rep, int err)
+void
+ingest_refuse(struct reply *rep, int err)
 {
 	rep->outcome = WIRE_REJECTED;
 	rep->reason = wire_reason_from_error(err) == WIRE_REASON_STORAGE_FULL
@@ -250,7 +249,7 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 	goto out;
 unwritten:
 	/* Nothing of this message is in the batch: refuse it alone. */
-	refuse(rep, rc);
+	ingest_refuse(rep, rc);
 	rc = ERROR_OK;
 out:
 	for (size_t i = 0; i < m->n_recipients; i++)
