@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "agents/config.h"
-#include "common/duration.h"
 #include "common/fileio.h"
 
 enum {
@@ -81,11 +80,7 @@ agent_config_load(
 	else if (c->spool[0] != '\0' &&
 	    fileio_join(c->state, sizeof(c->state), c->spool, ".state") != 0)
 		yamlconf_error(y, v[K_SPOOL], "spool: path too long");
-	if (v[K_RESEND] != NULL &&
-	    duration_parse(v[K_RESEND]->str, &c->resend_ms) != 0)
-		yamlconf_error(y, v[K_RESEND],
-		    "resend_after: '%s' is not a duration (e.g. 30s)",
-		    v[K_RESEND]->str);
+	yamlconf_duration(y, v[K_RESEND], "resend_after", &c->resend_ms);
 	yamlconf_free(y);
 	return errs->total > before ? ERROR_CONFIG : ERROR_OK;
 }

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "broker/config.h"
-#include "common/duration.h"
 #include "common/fileio.h"
 
 enum {
@@ -37,20 +36,7 @@ static const struct yamlconf_key keys[K_COUNT] = {
     [K_BATCH] = {"batch", YAMLCONF_INT, 0},
 };
 
-static uint64_t
-duration_value(struct yamlconf *y, const struct yamlconf_node *v, uint64_t dflt,
-    const char *what)
-{
-	uint64_t ms;
-
-	if (v == NULL)
-		return dflt;
-	if (duration_parse(v->str, &ms) != 0) {
-		yamlconf_error(y, v,
-		    "%s: '%s' is not a duration (e.g. 5m, 30s)", what, v->str);
-		return dflt;
-	}
-	return ms;
+return ms;
 }
 
 int
@@ -96,10 +82,9 @@ broker_config_load(
 		else
 			c->map_size = (uint64_t)v[K_MAP]->integer << 20;
 	}
-	c->clock_skew_ms =
-	    duration_value(y, v[K_SKEW], c->clock_skew_ms, "clock_skew");
-	c->redeliver_ms = duration_value(
-	    y, v[K_REDELIVER], c->redeliver_ms, "redeliver_after");
+	yamlconf_duration(y, v[K_SKEW], "clock_skew", &c->clock_skew_ms);
+	yamlconf_duration(
+	    y, v[K_REDELIVER], "redeliver_after", &c->redeliver_ms);
 	if (v[K_BATCH] != NULL) {
 		if (v[K_BATCH]->integer < 1 || v[K_BATCH]->integer > 4096)
 			yamlconf_error(y, v[K_BATCH],

@@ -12,6 +12,7 @@
 
 #include <yaml.h>
 
+#include "common/duration.h"
 #include "common/fileio.h"
 #include "common/suggest.h"
 #include "common/yamlconf.h"
@@ -832,4 +833,21 @@ yamlconf_path(
 	if (node != NULL &&
 	    fileio_resolve(yamlconf_name(y), node->str, out, n) != 0)
 		yamlconf_error(y, node, "path too long");
+}
+
+void
+yamlconf_duration(struct yamlconf *y, const struct yamlconf_node *node,
+    const char *what, uint64_t *ms)
+{
+	uint64_t v;
+
+	if (node == NULL)
+		return;
+	if (duration_parse(node->str, &v) != 0) {
+		yamlconf_error(y, node,
+		    "%s: '%s' is not a duration (e.g. 5m, 30s)", what,
+		    node->str);
+		return;
+	}
+	*ms = v;
 }

@@ -38,6 +38,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/error.h"
 
@@ -203,6 +204,14 @@ const struct yamlconf_node *yamlconf_item(
  */
 void yamlconf_path(
     struct yamlconf *y, const struct yamlconf_node *node, char *out, size_t n);
+
+/*
+ * A duration written at node ("30s", "5m", "1h30m") into *ms; with node
+ * NULL *ms keeps its default. A bad one adds "WHAT: 'x' is not a duration"
+ * for node and leaves *ms untouched.
+ */
+void yamlconf_duration(struct yamlconf *y, const struct yamlconf_node *node,
+    const char *what, uint64_t *ms);
 
 /* "a string", "nothing" (null), "a list", "a mapping": for messages. */
 const char *yamlconf_kind_name(const struct yamlconf_node *node);
