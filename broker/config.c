@@ -36,9 +36,6 @@ static const struct yamlconf_key keys[K_COUNT] = {
     [K_BATCH] = {"batch", YAMLCONF_INT, 0},
 };
 
-return ms;
-}
-
 int
 broker_config_load(
     const char *path, struct broker_config *c, struct yamlconf_errors *errs)
