@@ -1,8 +1,8 @@
 /*
  * The audit log's store in LMDB: the environment, appending leaves with
- * their tree nodes and index entries, per-commit signed checkpoints, and
- * roots and proofs read from the stored complete subtrees. The broker
- * calls it inside its own write transactions; `concordat audit` reads.
+ * their tree nodes (audit_index.c writes the index entries), per-commit signed
+ * checkpoints, and roots and proofs read from the stored complete subtrees. The
+ * broker calls it inside its own write transactions; `concordat audit` reads.
  * The layout is described in audit_int.h.
  */
 #include <errno.h>
@@ -142,16 +142,16 @@ audit_env_usage(MDB_env *env, uint64_t *used, uint64_t *mapsize)
 
 /* ------------------------------------------------------------- opening */
 
-static int
-meta_get(struct audit *a, MDB_txn *txn, const char *key, MDB_val *v)
+int
+audit_meta_get(struct audit *a, MDB_txn *txn, const char *key, MDB_val *v)
 {
 	MDB_val k = {strlen(key), (void *)(uintptr_t)key};
 
 	return audit_mdb_error(mdb_get(txn, a->dbi[DB_META], &k, v));
 }
 
-static int
-meta_put(struct audit *a, MDB_txn *txn, const char *key, const void *data,
+int
+audit_meta_put(struct audit *a, MDB_txn *txn, const char *key, const void *data,
     size_t len)
 {
 	MDB_val k = {strlen(key), (void *)(uintptr_t)key};
@@ -164,6 +164,7 @@ int
 audit_open(MDB_env *env, MDB_txn *txn, const char *origin, unsigned flags,
     struct audit **out)
 {
+	static const uint8_t zero[8];
 	struct audit *a;
 	MDB_val v;
 	unsigned dbflags;
@@ -177,6 +178,7 @@ audit_open(MDB_env *env, MDB_txn *txn, const char *origin, unsigned flags,
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return ERROR_NOMEM;
 	a->flags = flags;
+	a->lag = AUDIT_INDEX_LAG;
 	for (int i = 0; i < DB_COUNT; i++) {
 		dbflags = i >= DB_SUBJECT ? MDB_DUPSORT | MDB_DUPFIXED : 0;
 		if ((flags & AUDIT_RDONLY) == 0)
@@ -186,13 +188,15 @@ audit_open(MDB_env *env, MDB_txn *txn, const char *origin, unsigned flags,
 		if (rc != 0)
 			goto out;
 	}
-	rc = meta_get(a, txn, "origin", &v);
+	rc = audit_meta_get(a, txn, "origin", &v);
 	if (rc == ERROR_NOTFOUND && (flags & AUDIT_RDONLY) == 0) {
 		/* A new log: record what it is. */
-		if ((rc = meta_put(a, txn, "version", AUDIT_VERSION,
+		if ((rc = audit_meta_put(a, txn, "version", AUDIT_VERSION,
 		         strlen(AUDIT_VERSION))) != 0 ||
-		    (rc = meta_put(a, txn, "origin", origin, strlen(origin))) !=
-		        0)
+		    (rc = audit_meta_put(
+		         a, txn, "origin", origin, strlen(origin))) != 0 ||
+		    (rc = audit_meta_put(
+		         a, txn, "indexed", zero, sizeof(zero))) != 0)
 			goto out;
 		snprintf(a->origin, sizeof(a->origin), "%s", origin);
 		rc = ERROR_OK;
@@ -207,7 +211,7 @@ audit_open(MDB_env *env, MDB_txn *txn, const char *origin, unsigned flags,
 	a->origin[v.mv_size] = '\0';
 	if (!checkpoint_origin_valid(a->origin))
 		goto out;
-	if ((rc = meta_get(a, txn, "version", &v)) != 0)
+	if ((rc = audit_meta_get(a, txn, "version", &v)) != 0)
 		goto out;
 	rc = ERROR_CONFIG;
 	if (v.mv_size != strlen(AUDIT_VERSION) ||
@@ -245,7 +249,7 @@ audit_size(struct audit *a, MDB_txn *txn, uint64_t *size)
 	int rc;
 
 	*size = 0;
-	rc = meta_get(a, txn, "size", &v);
+	rc = audit_meta_get(a, txn, "size", &v);
 	if (rc == ERROR_NOTFOUND)
 		return ERROR_OK;
 	if (rc != 0)
@@ -372,92 +376,6 @@ audit_leaf(struct audit *a, MDB_txn *txn, uint64_t seq, const uint8_t **leaf,
 
 /* ----------------------------------------------------------- appending */
 
-void
-audit_type_tag(int type, char out[AUDIT_TAG_MAX])
-{
-	snprintf(
-	    out, AUDIT_TAG_MAX, "%s%s", AUDIT_TAG_TYPE, event_type_name(type));
-}
-
-static int
-index_put(struct audit *a, MDB_txn *txn, enum audit_db db, const void *key,
-    size_t keylen, const uint8_t seq[8])
-{
-	MDB_val k = {keylen, (void *)(uintptr_t)key};
-	MDB_val v = {8, (void *)(uintptr_t)seq};
-
-	if (keylen == 0)
-		return ERROR_OK;
-	return audit_mdb_error(mdb_put(txn, a->dbi[db], &k, &v, 0));
-}
-
-/* Index entries for a list of names, each name once. */
-static int
-index_names(struct audit *a, MDB_txn *txn, enum audit_db db,
-    const char *const *names, size_t n, const uint8_t seq[8])
-{
-	int rc;
-
-	for (size_t i = 0; i < n; i++) {
-		size_t j;
-		for (j = 0; j < i; j++)
-			if (strcmp(names[i], names[j]) == 0)
-				break;
-		if (j < i)
-			continue;
-		rc = index_put(a, txn, db, names[i], strlen(names[i]), seq);
-		if (rc != 0)
-			return rc;
-	}
-	return ERROR_OK;
-}
-
-static int
-index_event(
-    struct audit *a, MDB_txn *txn, const struct event *ev, const uint8_t seq[8])
-{
-	const char *names[EVENT_MAX_LIST + 2];
-	char tag[AUDIT_TAG_MAX];
-	uint8_t time[8];
-	size_t n = 0;
-	int rc;
-
-	if (ev->has_subject_ref &&
-	    (rc = index_put(a, txn, DB_SUBJECT, ev->subject_ref,
-	         sizeof(ev->subject_ref), seq)) != 0)
-		return rc;
-	if (ev->has_msg_id &&
-	    (rc = index_put(
-	         a, txn, DB_MSGID, ev->msg_id, sizeof(ev->msg_id), seq)) != 0)
-		return rc;
-	audit_be64_put(time, ev->time_ms);
-	if ((rc = index_put(a, txn, DB_TIME, time, sizeof(time), seq)) != 0)
-		return rc;
-	if ((rc = index_put(a, txn, DB_PURPOSE, ev->purpose,
-	         strlen(ev->purpose), seq)) != 0)
-		return rc;
-	if (ev->sender[0] != '\0')
-		names[n++] = ev->sender;
-	if (ev->recipient[0] != '\0')
-		names[n++] = ev->recipient;
-	for (size_t i = 0; i < ev->n_recipients; i++)
-		names[n++] = ev->recipients[i];
-	if ((rc = index_names(a, txn, DB_AGENCY, names, n, seq)) != 0)
-		return rc;
-	for (n = 0; n < ev->n_rules; n++)
-		names[n] = ev->rules[n];
-	if ((rc = index_names(a, txn, DB_RULE, names, n, seq)) != 0)
-		return rc;
-	audit_type_tag(ev->type, tag);
-	if ((rc = index_put(a, txn, DB_TAG, tag, strlen(tag), seq)) != 0)
-		return rc;
-	if (ev->breakglass &&
-	    (rc = index_put(a, txn, DB_TAG, AUDIT_TAG_BREAKGLASS,
-	         strlen(AUDIT_TAG_BREAKGLASS), seq)) != 0)
-		return rc;
-	return ERROR_OK;
-}
-
 int
 audit_append(
     struct audit *a, MDB_txn *txn, const struct event *ev, uint64_t *seq)
@@ -466,7 +384,7 @@ audit_append(
 	uint8_t *leaf = NULL, key[8], hash[MERKLE_HASH_LEN];
 	uint8_t left[MERKLE_HASH_LEN];
 	MDB_val k = {sizeof(key), key}, v;
-	uint64_t n, index;
+	uint64_t n, index, indexed;
 	unsigned level;
 	size_t len;
 	int rc;
@@ -503,10 +421,14 @@ audit_append(
 		if ((rc = node_put(a, txn, level + 1, index >> 1, hash)) != 0)
 			goto out;
 	}
-	if ((rc = index_event(a, txn, ev, key)) != 0)
-		goto out;
 	audit_be64_put(key, n + 1);
-	if ((rc = meta_put(a, txn, "size", key, sizeof(key))) != 0)
+	if ((rc = audit_meta_put(a, txn, "size", key, sizeof(key))) != 0)
+		goto out;
+	/* The indexes, once a batch of leaves waits for them. */
+	if ((rc = audit_indexed(a, txn, &indexed)) != 0)
+		goto out;
+	if (n + 1 - indexed >= a->lag &&
+	    (rc = audit_index_leaves(a, txn, indexed, n, ev)) != 0)
 		goto out;
 	if (seq != NULL)
 		*seq = n;

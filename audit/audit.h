@@ -139,13 +139,33 @@ const char *audit_origin(const struct audit *a);
 
 /*
  * Appends ev as the next leaf in write transaction txn: stores its bytes
- * (event_encode), updates the tree (at most log2(n) node writes) and the
- * indexes, and sets *seq (may be NULL) to its leaf index. Nothing is
- * durable before the caller commits. ERROR_MAPFULL / ERROR_NOSPC as above;
- * ERROR_TAMPERED when the stored log is not in the shape appends leave it.
+ * (event_encode), updates the tree (at most log2(n) node writes), and sets
+ * *seq (may be NULL) to its leaf index. Nothing is durable before the
+ * caller commits. ERROR_MAPFULL / ERROR_NOSPC as above; ERROR_TAMPERED
+ * when the stored log is not in the shape appends leave it.
+ *
+ * Index entries are written in batches (DESIGN.md §7.4): when the append
+ * leaves AUDIT_INDEX_LAG leaves unindexed, it indexes all of them, in txn.
+ * A commit of a few events then touches a few pages instead of a page per
+ * subject and msg_id, and a batch's entries share pages. Queries read the
+ * indexes for the indexed leaves and the unindexed tail leaf by leaf, so
+ * every committed event is found either way.
  */
+#define AUDIT_INDEX_LAG 1024
 WUR int audit_append(
     struct audit *a, MDB_txn *txn, const struct event *ev, uint64_t *seq);
+
+/* The number of leaves, from the first, that are indexed. */
+WUR int audit_indexed(struct audit *a, MDB_txn *txn, uint64_t *indexed);
+
+/* Indexes every leaf not yet indexed, in write transaction txn. */
+WUR int audit_index(struct audit *a, MDB_txn *txn);
+
+/*
+ * Indexes once lag leaves wait instead of AUDIT_INDEX_LAG; 1 indexes every
+ * leaf as it is appended. For tests and benchmarks.
+ */
+void audit_set_index_lag(struct audit *a, unsigned lag);
 
 /* The state of the log a checkpoint signs, with the note itself. */
 struct audit_head {
@@ -222,16 +242,18 @@ struct audit_plan {
 	const char *index;   /* "subject", "agency", ..., "time", or "scan" */
 	uint64_t candidates; /* leaves read and decoded */
 	uint64_t matched;    /* rows passed to the callback */
+	uint64_t tail;       /* unindexed leaves looked at (fewer decoded) */
 };
 
 /*
  * Calls row for every event matching f, in leaf order, in txn (read-only
  * or not). The query reads the most selective index the filter allows
  * (counted exactly for equality filters, estimated for a time range) and
- * checks the rest of the filter on each leaf it reads; only a filter with
- * nothing to index reads every leaf. ev is valid during the call only. A
- * non-zero return from row stops the query and is returned. plan may be
- * NULL.
+ * checks the rest of the filter on each leaf it reads, then looks at the
+ * leaves not yet indexed (fewer than the lag), decoding those whose bytes
+ * hold the values asked for; only a filter with nothing to index reads
+ * every leaf. ev is valid during the call only. A non-zero return from
+ * row stops the query and is returned. plan may be NULL.
  */
 WUR int audit_query(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
     int (*row)(void *arg, uint64_t seq, const struct event *ev), void *arg,
@@ -250,7 +272,8 @@ enum audit_stat {
 
 /*
  * Calls fn once per distinct key of each counter, in key order, with the
- * number of events under it; O(keys * log n), no leaf is read. key is
+ * number of events under it; O(keys * log n) and the leaves not yet
+ * indexed, read one by one. key is
  * NUL-terminated and valid during the call only. *breakglass (may be NULL)
  * receives the number of break-glass events.
  */

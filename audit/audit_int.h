@@ -4,8 +4,12 @@
  *
  * Databases (all named "audit.*"):
  *
- *	audit.meta	"version" -> "1", "origin" -> text,
- *			"size" -> be64 number of leaves
+ *	audit.meta	"version" -> "2", "origin" -> text,
+ *			"size" -> be64 number of leaves,
+ *			"indexed" -> be64 number of leaves, from the first,
+ *			whose index entries are written (<= size),
+ *			"run" || be64 end || u8 level -> be64 start: the
+ *			runs of the subject and msg_id indexes
  *	audit.leaves	be64 seq -> the leaf: event_encode bytes
  *	audit.nodes	be64 last leaf || u8 level -> 32-byte hash of the
  *			complete subtree of 2^level leaves ending at that
@@ -13,11 +17,14 @@
  *			are appended, so every put is an append
  *	audit.checkpoints  be64 tree size -> signed checkpoint note
  *
- * and the indexes, MDB_DUPSORT | MDB_DUPFIXED with be64 seq values:
+ * and the indexes, MDB_DUPSORT | MDB_DUPFIXED with be64 seq values, written
+ * for leaves 0 .. indexed-1 only: audit_append indexes the leaves in
+ * batches, once AUDIT_INDEX_LAG of them wait, and queries read the rest
+ * (the tail) leaf by leaf:
  *
- *	audit.subject	subject_ref (32 bytes)
+ *	audit.subject	run prefix || subject_ref (32 bytes)
  *	audit.agency	agency id: sender, recipient and listed recipients
- *	audit.msgid	msg_id (16 bytes)
+ *	audit.msgid	run prefix || msg_id (16 bytes)
  *	audit.time	be64 time_ms
  *	audit.purpose	purpose
  *	audit.rule	rule id, once per rule of the event
@@ -33,7 +40,7 @@
 
 #include "audit/audit.h"
 
-#define AUDIT_VERSION "1"
+#define AUDIT_VERSION "2"
 #define AUDIT_TAG_MAX 32 /* "type:" and the longest type name */
 
 enum audit_db {
@@ -54,6 +61,8 @@ enum audit_db {
 struct audit {
 	MDB_dbi dbi[DB_COUNT];
 	unsigned flags;
+	unsigned
+	    lag; /* index once this many leaves wait (audit_set_index_lag) */
 	char origin[CHECKPOINT_ORIGIN_MAX + 1];
 };
 
@@ -84,6 +93,49 @@ audit_node_key(uint8_t out[AUDIT_NODE_KEY], unsigned level, uint64_t index)
 	audit_be64_put(out, ((index + 1) << level) - 1);
 	out[8] = (uint8_t)level;
 }
+
+/* The shared access to audit.meta's text keys (audit.c). */
+int audit_meta_get(struct audit *a, MDB_txn *txn, const char *key, MDB_val *v);
+int audit_meta_put(struct audit *a, MDB_txn *txn, const char *key,
+    const void *data, size_t len);
+
+/*
+ * Writes the index entries of leaves from .. last (audit_index.c): ev, when
+ * not NULL, is leaf last's event, so that it is not decoded again. Records
+ * last + 1 as indexed and merges runs.
+ */
+int audit_index_leaves(struct audit *a, MDB_txn *txn, uint64_t from,
+    uint64_t last, const struct event *ev);
+
+/*
+ * The runs of the subject and msg_id indexes (audit_index.c): a run holds
+ * the entries of leaves start .. end-1 behind the key prefix be64 end ||
+ * u8 level.
+ */
+#define AUDIT_RUN_HDR        9
+#define AUDIT_RUN_LEVELS     3  /* levels 0, 1 and 2 */
+#define AUDIT_RUN_FANIN      16 /* runs of a level merged into one */
+#define AUDIT_RUN_DIR_PREFIX "run"
+#define AUDIT_RUN_DIR_KEY    (3 + AUDIT_RUN_HDR)
+
+struct audit_run {
+	uint64_t start, end;
+	unsigned level;
+};
+
+static inline void
+audit_run_hdr(uint8_t out[AUDIT_RUN_HDR], const struct audit_run *r)
+{
+	audit_be64_put(out, r->end);
+	out[8] = (uint8_t)r->level;
+}
+
+/*
+ * The runs, oldest first, into *runs (the caller frees it); ERROR_TAMPERED
+ * unless they tile leaves 0 .. indexed-1.
+ */
+int audit_runs(struct audit *a, MDB_txn *txn, uint64_t indexed,
+    struct audit_run **runs, size_t *n);
 
 /* The audit.tag key for an event type. */
 void audit_type_tag(int type, char out[AUDIT_TAG_MAX]);

@@ -60,25 +60,75 @@ struct access {
 	uint64_t estimate;
 };
 
-/* The exact number of leaves under one key of an index. */
-static int
-count_key(struct audit *a, MDB_txn *txn, struct access *ac)
+/* What a query reads the indexes with. */
+struct indexes {
+	uint64_t indexed;       /* leaves 0 .. indexed-1 are in the indexes */
+	struct audit_run *runs; /* of the subject and msg_id indexes */
+	size_t nruns;
+};
+
+static bool
+in_runs(enum audit_db db)
 {
+	return db == DB_SUBJECT || db == DB_MSGID;
+}
+
+/*
+ * Calls fn with a cursor on each stored key of access ac: the key itself,
+ * or in each run, oldest first, the run's prefix and the key.
+ */
+static int
+each_key(struct audit *a, MDB_txn *txn, const struct indexes *ix,
+    const struct access *ac, int (*fn)(void *arg, MDB_cursor *c), void *arg)
+{
+	uint8_t key[AUDIT_RUN_HDR + WIRE_REF_LEN];
 	MDB_cursor *c;
-	MDB_val v;
-	size_t count = 0;
-	int rc;
+	MDB_val k, v;
+	size_t n = in_runs(ac->db) ? ix->nruns : 1;
+	int rc = 0;
 
 	if ((rc = mdb_cursor_open(txn, a->dbi[ac->db], &c)) != 0)
 		return audit_mdb_error(rc);
-	rc = mdb_cursor_get(c, &ac->key, &v, MDB_SET);
-	if (rc == 0)
-		rc = mdb_cursor_count(c, &count);
-	else if (rc == MDB_NOTFOUND)
-		rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		k = ac->key;
+		if (in_runs(ac->db)) {
+			audit_run_hdr(key, &ix->runs[i]);
+			memcpy(key + AUDIT_RUN_HDR, ac->key.mv_data,
+			    ac->key.mv_size);
+			k.mv_size = AUDIT_RUN_HDR + ac->key.mv_size;
+			k.mv_data = key;
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+		else if (rc == 0)
+			rc = fn(arg, c);
+		else
+			rc = audit_mdb_error(rc);
+	}
 	mdb_cursor_close(c);
-	ac->estimate = count;
-	return audit_mdb_error(rc);
+	return rc;
+}
+
+static int
+add_count(void *arg, MDB_cursor *c)
+{
+	size_t count;
+	int rc;
+
+	if ((rc = mdb_cursor_count(c, &count)) != 0)
+		return audit_mdb_error(rc);
+	*(uint64_t *)arg += count;
+	return ERROR_OK;
+}
+
+/* The exact number of indexed leaves under one key of an index. */
+static int
+count_key(
+    struct audit *a, MDB_txn *txn, const struct indexes *ix, struct access *ac)
+{
+	ac->estimate = 0;
+	return each_key(a, txn, ix, ac, add_count, &ac->estimate);
 }
 
 /*
@@ -137,29 +187,122 @@ out:
 	return audit_mdb_error(rc);
 }
 
-/* Decodes leaf seq and passes it to row when it matches. */
+/* A query under way. */
+struct query {
+	struct audit *a;
+	MDB_txn *txn;
+	const struct audit_filter *f;
+	const struct indexes *ix;
+	struct event *ev;
+	int (*row)(void *arg, uint64_t seq, const struct event *ev);
+	void *arg;
+	struct audit_plan *plan;
+	uint64_t size; /* leaves in the log */
+};
+
+/* Decodes a leaf and passes it to row when it matches. */
 static int
-visit(struct audit *a, MDB_txn *txn, const struct audit_filter *f, uint64_t seq,
-    struct event *ev,
-    int (*row)(void *arg, uint64_t seq, const struct event *ev), void *arg,
-    struct audit_plan *plan)
+visit_leaf(struct query *q, uint64_t seq, const uint8_t *leaf, size_t len)
+{
+	int rc;
+
+	q->plan->candidates++;
+	if ((rc = event_decode(leaf, len, q->ev)) != 0)
+		return rc;
+	if (!audit_query_match(q->f, q->ev))
+		return ERROR_OK;
+	q->plan->matched++;
+	return q->row(q->arg, seq, q->ev);
+}
+
+/* Reads leaf seq, which an index names, and visits it. */
+static int
+visit(struct query *q, uint64_t seq)
 {
 	const uint8_t *leaf;
 	size_t len;
 	int rc;
 
-	rc = audit_leaf(a, txn, seq, &leaf, &len);
+	if (seq >= q->ix->indexed)
+		return ERROR_TAMPERED; /* an index names an unindexed leaf */
+	rc = audit_leaf(q->a, q->txn, seq, &leaf, &len);
 	if (rc == ERROR_NOTFOUND)
 		return ERROR_TAMPERED; /* an index names a leaf that is gone */
 	if (rc != 0)
 		return rc;
-	plan->candidates++;
-	if ((rc = event_decode(leaf, len, ev)) != 0)
-		return rc;
-	if (!audit_query_match(f, ev))
+	return visit_leaf(q, seq, leaf, len);
+}
+
+/*
+ * False when the leaf's bytes cannot hold an event that matches: a value
+ * the filter asks for (subject_ref, msg_id, agency, purpose, rule) is not
+ * among them. The encoding stores each verbatim, so this skips decoding
+ * most of a tail that a filter does not match.
+ */
+static bool
+may_match(const struct audit_filter *f, const uint8_t *leaf, size_t len)
+{
+	if (f->has_subject &&
+	    memmem(leaf, len, f->subject_ref, sizeof(f->subject_ref)) == NULL)
+		return false;
+	if (f->has_msg_id &&
+	    memmem(leaf, len, f->msg_id, sizeof(f->msg_id)) == NULL)
+		return false;
+	if (f->agency != NULL && f->agency[0] != '\0' &&
+	    memmem(leaf, len, f->agency, strlen(f->agency)) == NULL)
+		return false;
+	if (f->purpose != NULL && f->purpose[0] != '\0' &&
+	    memmem(leaf, len, f->purpose, strlen(f->purpose)) == NULL)
+		return false;
+	if (f->rule != NULL && f->rule[0] != '\0' &&
+	    memmem(leaf, len, f->rule, strlen(f->rule)) == NULL)
+		return false;
+	return true;
+}
+
+/*
+ * Visits leaves from .. size-1 in order; with check, those may_match.
+ * ERROR_TAMPERED when one is missing.
+ */
+static int
+visit_from(struct query *q, uint64_t from, bool check)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t key[8];
+	uint64_t seq = from;
+	int rc = ERROR_OK, mrc;
+
+	if (from >= q->size)
 		return ERROR_OK;
-	plan->matched++;
-	return row(arg, seq, ev);
+	if ((mrc = mdb_cursor_open(q->txn, q->a->dbi[DB_LEAVES], &c)) != 0)
+		return audit_mdb_error(mrc);
+	audit_be64_put(key, from);
+	k.mv_size = sizeof(key);
+	k.mv_data = key;
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0;
+	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8 || audit_be64_get(k.mv_data) != seq) {
+			rc = ERROR_TAMPERED; /* a leaf missing, or extra */
+			break;
+		}
+		if (check) {
+			q->plan->tail++;
+			if (!may_match(q->f, v.mv_data, v.mv_size))
+				goto next;
+		}
+		if ((rc = visit_leaf(q, seq, v.mv_data, v.mv_size)) != 0)
+			break;
+	next:
+		if (++seq == q->size)
+			break; /* past the recorded size: not yet committed */
+	}
+	mdb_cursor_close(c);
+	if (rc != ERROR_OK)
+		return rc;
+	if (mrc != 0 && mrc != MDB_NOTFOUND)
+		return audit_mdb_error(mrc);
+	return seq == q->size ? ERROR_OK : ERROR_TAMPERED;
 }
 
 static int
@@ -170,7 +313,7 @@ cmp_u64(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-/* The leaves with a time in range, in leaf order. */
+/* The indexed leaves with a time in range, in leaf order. */
 static int
 time_range(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
     uint64_t **seqs, size_t *n)
@@ -221,6 +364,35 @@ time_range(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 	return ERROR_OK;
 }
 
+/* each_key's fn: visits every leaf under the cursor's key. */
+static int
+visit_dups(void *arg, MDB_cursor *c)
+{
+	struct query *q = arg;
+	MDB_val k, v;
+	int rc;
+
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+		if (v.mv_size != 8)
+			return ERROR_TAMPERED;
+		if ((rc = visit(q, audit_be64_get(v.mv_data))) != 0)
+			return rc;
+	}
+	return rc == MDB_NOTFOUND ? ERROR_OK : audit_mdb_error(rc);
+}
+
+/* Loads what a query needs to read the indexes. */
+static int
+indexes_load(struct audit *a, MDB_txn *txn, struct indexes *ix)
+{
+	memset(ix, 0, sizeof(*ix));
+	int rc = audit_indexed(a, txn, &ix->indexed);
+	if (rc == 0)
+		rc = audit_runs(a, txn, ix->indexed, &ix->runs, &ix->nruns);
+	return rc;
+}
+
 int
 audit_query(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
     int (*row)(void *arg, uint64_t seq, const struct event *ev), void *arg,
@@ -228,9 +400,8 @@ audit_query(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 {
 	struct access acc[8], *best = NULL;
 	struct audit_plan local;
-	struct event *ev = NULL;
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
+	struct indexes ix;
+	struct query q = {a, txn, f, &ix, NULL, row, arg, NULL, 0};
 	char tag[AUDIT_TAG_MAX];
 	uint64_t size, *seqs = NULL;
 	size_t n = 0, nseqs;
@@ -239,7 +410,11 @@ audit_query(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 	if (plan == NULL)
 		plan = &local;
 	memset(plan, 0, sizeof(*plan));
+	q.plan = plan;
 	if ((rc = audit_size(a, txn, &size)) != 0)
+		return rc;
+	q.size = size;
+	if ((rc = indexes_load(a, txn, &ix)) != 0)
 		return rc;
 		/* Every equality the filter holds, with its index and key. */
 #define ACCESS(nm, d, data, len)                                               \
@@ -266,78 +441,154 @@ audit_query(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 	}
 #undef ACCESS
 	for (size_t i = 0; i < n; i++) {
-		if (acc[i].key.mv_size == 0 || acc[i].key.mv_size > 511)
-			return ERROR_INVAL;
-		if ((rc = count_key(a, txn, &acc[i])) != 0)
-			return rc;
+		rc = ERROR_INVAL;
+		if (acc[i].key.mv_size == 0 || acc[i].key.mv_size > 511 ||
+		    (rc = count_key(a, txn, &ix, &acc[i])) != 0)
+			goto out;
 	}
 	if (f->since_ms != 0 || f->until_ms != 0) {
 		acc[n] = (struct access){"time", DB_TIME, {0, NULL}, true, 0};
-		if ((rc = estimate_time(a, txn, f, size, &acc[n])) != 0)
-			return rc;
+		if ((rc = estimate_time(a, txn, f, ix.indexed, &acc[n])) != 0)
+			goto out;
 		n++;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (best == NULL || acc[i].estimate < best->estimate)
 			best = &acc[i];
 	plan->index = best != NULL ? best->name : "scan";
-	if (best != NULL && best->estimate == 0 && !best->range)
-		return ERROR_OK; /* a key with no leaves: nothing matches */
-	if ((ev = malloc(sizeof(*ev))) == NULL)
-		return ERROR_NOMEM;
-
-	if (best != NULL && best->range) {
+	if ((q.ev = malloc(sizeof(*q.ev))) == NULL) {
+		rc = ERROR_NOMEM;
+		goto out;
+	}
+	if (best == NULL) {
+		/* No filter at all: every leaf, in order. */
+		rc = visit_from(&q, 0, false);
+		goto out;
+	}
+	if (best->range) {
 		if ((rc = time_range(a, txn, f, &seqs, &nseqs)) != 0)
 			goto out;
 		for (size_t i = 0; i < nseqs && rc == 0; i++)
-			rc = visit(a, txn, f, seqs[i], ev, row, arg, plan);
-		goto out;
+			rc = visit(&q, seqs[i]);
+	} else if (best->estimate > 0) {
+		rc = each_key(a, txn, &ix, best, visit_dups, &q);
 	}
-	if (best != NULL) {
-		if ((rc = mdb_cursor_open(txn, a->dbi[best->db], &c)) != 0)
-			goto mdb;
-		k = best->key;
-		for (rc = mdb_cursor_get(c, &k, &v, MDB_SET); rc == 0;
-		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
-			if (v.mv_size != 8) {
-				rc = ERROR_TAMPERED;
-				goto out;
-			}
-			rc = visit(a, txn, f, audit_be64_get(v.mv_data), ev,
-			    row, arg, plan);
-			if (rc != 0)
-				goto out;
-		}
-		goto mdb;
-	}
-	/* No filter at all: every leaf, in order. */
-	if ((rc = mdb_cursor_open(txn, a->dbi[DB_LEAVES], &c)) != 0)
-		goto mdb;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 8) {
-			rc = ERROR_TAMPERED;
-			goto out;
-		}
-		rc = visit(
-		    a, txn, f, audit_be64_get(k.mv_data), ev, row, arg, plan);
-		if (rc != 0)
-			goto out;
-	}
-mdb:
-	rc = rc == MDB_NOTFOUND ? ERROR_OK : audit_mdb_error(rc);
+	/* Then the leaves not yet indexed, which follow every indexed one. */
+	if (rc == 0)
+		rc = visit_from(&q, ix.indexed, true);
 out:
-	if (c != NULL)
-		mdb_cursor_close(c);
+	free(ix.runs);
 	free(seqs);
-	free(ev);
+	free(q.ev);
 	return rc;
 }
 
-/* Calls fn for every key of one index, with the number of leaves under it. */
+/* ---------------------------------------------------------------- stats */
+
+/* What the leaves not yet indexed add to one counter's key. */
+struct tally {
+	enum audit_stat stat;
+	char key[IDENT_NAME_MAX + 1];
+	uint64_t count;
+};
+
+struct tallies {
+	struct tally *t;
+	size_t n, cap;
+	uint64_t breakglass;
+};
+
+_Static_assert(IDENT_NAME_MAX >= IDENT_AGENCY_MAX, "a tally holds an agency");
+
+static int
+tally(struct tallies *ts, enum audit_stat stat, const char *key)
+{
+	struct tally *grown;
+
+	if (key[0] == '\0')
+		return ERROR_OK; /* as the indexes: no entry for no value */
+	for (size_t i = 0; i < ts->n; i++)
+		if (ts->t[i].stat == stat && strcmp(ts->t[i].key, key) == 0) {
+			ts->t[i].count++;
+			return ERROR_OK;
+		}
+	if (ts->n == ts->cap) {
+		size_t cap = ts->cap ? ts->cap * 2 : 64;
+		if ((grown = realloc(ts->t, cap * sizeof(*grown))) == NULL)
+			return ERROR_NOMEM;
+		ts->t = grown;
+		ts->cap = cap;
+	}
+	ts->t[ts->n].stat = stat;
+	snprintf(ts->t[ts->n].key, sizeof(ts->t[ts->n].key), "%s", key);
+	ts->t[ts->n++].count = 1;
+	return ERROR_OK;
+}
+
+/* Names counted once per event, as index_names indexes them. */
+static int
+tally_names(struct tallies *ts, enum audit_stat stat, const char *const *names,
+    size_t n)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+		for (j = 0; j < i && strcmp(names[i], names[j]) != 0; j++)
+			;
+		if (j == i && (rc = tally(ts, stat, names[i])) != 0)
+			return rc;
+	}
+	return ERROR_OK;
+}
+
+/* audit_query's row: counts an unindexed leaf as the indexes would. */
+static int
+tally_row(void *arg, uint64_t seq, const struct event *ev)
+{
+	struct tallies *ts = arg;
+	const char *names[EVENT_MAX_LIST + 2];
+	size_t n = 0;
+	int rc;
+
+	(void)seq;
+	if (ev->breakglass)
+		ts->breakglass++;
+	if ((rc = tally(ts, AUDIT_STAT_TYPE, event_type_name(ev->type))) != 0 ||
+	    (rc = tally(ts, AUDIT_STAT_PURPOSE, ev->purpose)) != 0)
+		return rc;
+	if (ev->sender[0] != '\0')
+		names[n++] = ev->sender;
+	if (ev->recipient[0] != '\0')
+		names[n++] = ev->recipient;
+	for (size_t i = 0; i < ev->n_recipients; i++)
+		names[n++] = ev->recipients[i];
+	if ((rc = tally_names(ts, AUDIT_STAT_AGENCY, names, n)) != 0)
+		return rc;
+	for (n = 0; n < ev->n_rules; n++)
+		names[n] = ev->rules[n];
+	return tally_names(ts, AUDIT_STAT_RULE, names, n);
+}
+
+static int
+cmp_tally(const void *x, const void *y)
+{
+	const struct tally *a = x, *b = y;
+
+	if (a->stat != b->stat)
+		return a->stat < b->stat ? -1 : 1;
+	return strcmp(a->key, b->key);
+}
+
+/*
+ * Calls fn for every key of one index, in key order, with the number of
+ * leaves under it, the indexed ones and those of *t (the tallies of this
+ * counter, sorted; *t moves past them).
+ */
 static int
 count_keys(struct audit *a, MDB_txn *txn, enum audit_db db,
-    enum audit_stat stat, const char *prefix,
+    enum audit_stat stat, const char *prefix, const struct tally **t,
+    const struct tally *end,
     int (*fn)(void *arg, enum audit_stat stat, const char *key, uint64_t count),
     void *arg)
 {
@@ -345,7 +596,7 @@ count_keys(struct audit *a, MDB_txn *txn, enum audit_db db,
 	MDB_val k, v;
 	char key[512];
 	size_t count, plen = prefix != NULL ? strlen(prefix) : 0;
-	int rc;
+	int rc, cmp;
 
 	if ((rc = mdb_cursor_open(txn, a->dbi[db], &c)) != 0)
 		return audit_mdb_error(rc);
@@ -358,10 +609,25 @@ count_keys(struct audit *a, MDB_txn *txn, enum audit_db db,
 		key[k.mv_size - plen] = '\0';
 		if ((rc = mdb_cursor_count(c, &count)) != 0)
 			break;
+		/* the keys only unindexed leaves have, in order */
+		while (*t < end && (*t)->stat == stat &&
+		    (cmp = strcmp((*t)->key, key)) <= 0) {
+			if (cmp == 0)
+				count += (*t)->count;
+			else if ((rc = fn(arg, stat, (*t)->key, (*t)->count)) !=
+			    0)
+				goto out;
+			(*t)++;
+		}
 		if ((rc = fn(arg, stat, key, count)) != 0)
 			goto out;
 	}
-	rc = rc == MDB_NOTFOUND ? ERROR_OK : audit_mdb_error(rc);
+	if (rc != MDB_NOTFOUND) {
+		rc = audit_mdb_error(rc);
+		goto out;
+	}
+	for (rc = 0; rc == 0 && *t < end && (*t)->stat == stat; (*t)++)
+		rc = fn(arg, stat, (*t)->key, (*t)->count);
 out:
 	mdb_cursor_close(c);
 	return rc;
@@ -372,25 +638,55 @@ audit_query_stats(struct audit *a, MDB_txn *txn,
     int (*fn)(void *arg, enum audit_stat stat, const char *key, uint64_t count),
     void *arg, uint64_t *breakglass)
 {
+	static const struct {
+		enum audit_db db;
+		enum audit_stat stat;
+		const char *prefix;
+	} counters[] = {
+	    {DB_TAG, AUDIT_STAT_TYPE, AUDIT_TAG_TYPE},
+	    {DB_AGENCY, AUDIT_STAT_AGENCY, NULL},
+	    {DB_PURPOSE, AUDIT_STAT_PURPOSE, NULL},
+	    {DB_RULE, AUDIT_STAT_RULE, NULL},
+	};
 	struct access ac = {"breakglass", DB_TAG,
 	    {strlen(AUDIT_TAG_BREAKGLASS),
 	        (void *)(uintptr_t)AUDIT_TAG_BREAKGLASS},
 	    false, 0};
+	struct audit_filter all;
+	struct tallies ts = {NULL, 0, 0, 0};
+	struct indexes ix;
+	struct event *ev = NULL;
+	struct audit_plan plan;
+	struct query q = {a, txn, &all, &ix, NULL, tally_row, &ts, &plan, 0};
+	const struct tally *t;
 	int rc;
 
-	if ((rc = count_keys(a, txn, DB_TAG, AUDIT_STAT_TYPE, AUDIT_TAG_TYPE,
-	         fn, arg)) != 0 ||
-	    (rc = count_keys(
-	         a, txn, DB_AGENCY, AUDIT_STAT_AGENCY, NULL, fn, arg)) != 0 ||
-	    (rc = count_keys(
-	         a, txn, DB_PURPOSE, AUDIT_STAT_PURPOSE, NULL, fn, arg)) != 0 ||
-	    (rc = count_keys(
-	         a, txn, DB_RULE, AUDIT_STAT_RULE, NULL, fn, arg)) != 0)
+	memset(&all, 0, sizeof(all));
+	memset(&plan, 0, sizeof(plan));
+	if ((rc = audit_size(a, txn, &q.size)) != 0 ||
+	    (rc = indexes_load(a, txn, &ix)) != 0)
 		return rc;
+	rc = ERROR_NOMEM;
+	if ((ev = q.ev = malloc(sizeof(*ev))) == NULL)
+		goto out;
+	/* The leaves not yet indexed, counted here; then the indexes. */
+	if ((rc = visit_from(&q, ix.indexed, true)) != 0)
+		goto out;
+	if (ts.n > 1)
+		qsort(ts.t, ts.n, sizeof(*ts.t), cmp_tally);
+	t = ts.t;
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		if ((rc = count_keys(a, txn, counters[i].db, counters[i].stat,
+		         counters[i].prefix, &t, ts.t + ts.n, fn, arg)) != 0)
+			goto out;
 	if (breakglass != NULL) {
-		if ((rc = count_key(a, txn, &ac)) != 0)
-			return rc;
-		*breakglass = ac.estimate;
+		if ((rc = count_key(a, txn, &ix, &ac)) != 0)
+			goto out;
+		*breakglass = ac.estimate + ts.breakglass;
 	}
-	return ERROR_OK;
+out:
+	free(ix.runs);
+	free(ts.t);
+	free(ev);
+	return rc;
 }

@@ -417,6 +417,20 @@ audit_verify(struct audit *a, MDB_txn *txn, const uint8_t pk[CHECKPOINT_PK_LEN],
 		rc = audit_mdb_error(rc);
 		goto out;
 	}
+	/* The indexes' bookkeeping: what queries trust to find the rest. */
+	{
+		struct audit_run *runs = NULL;
+		uint64_t indexed;
+		size_t nruns;
+		if ((rc = audit_indexed(a, txn, &indexed)) != 0 ||
+		    (rc = audit_runs(a, txn, indexed, &runs, &nruns)) != 0) {
+			rc = fail(&w, rc,
+			    "the record of which leaves are indexed is "
+			    "malformed");
+			goto out;
+		}
+		free(runs);
+	}
 	if (w.cp_pending) {
 		res->has_bad_checkpoint = true;
 		res->bad_checkpoint = audit_be64_get(w.cp_key.mv_data);

@@ -3,7 +3,9 @@
  * events (CONCORDAT_AUDIT_EVENTS) with random agencies, purposes,
  * subjects, times, rules and break-glass flags; hundreds of random filters;
  * every result compared with a scan of an independent summary of the
- * events, and every plan checked to read only the most selective index.
+ * events, and every plan checked to read only the most selective index
+ * for the indexed leaves, then the tail. Twice: with the indexes written
+ * in batches of AUDIT_INDEX_LAG, and of 7 (every level of runs).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,6 +38,8 @@ struct summary {
 struct world {
 	char *dir;
 	uint64_t n;
+	unsigned lag;     /* audit_set_index_lag */
+	uint64_t indexed; /* leaves 0 .. indexed-1 are in the indexes */
 	struct summary *sum;
 	/* what each single criterion selects, counted once */
 	uint64_t n_agency[AUDITTEST_AGENCIES], n_purpose[AUDITTEST_PURPOSES];
@@ -85,7 +89,7 @@ summarise(const struct event *ev, struct summary *s)
 }
 
 static int
-setup(void **state)
+setup_world(void **state, unsigned lag, uint64_t part)
 {
 	struct world *w = calloc(1, sizeof(*w));
 	struct audittest_log l;
@@ -96,12 +100,15 @@ setup(void **state)
 
 	assert_non_null(w);
 	assert_non_null(ev);
-	w->n = env != NULL ? strtoull(env, NULL, 10) : 100000;
+	w->n = (env != NULL ? strtoull(env, NULL, 10) : 100000) / part;
 	assert_true(w->n >= 1000);
 	assert_non_null(w->sum = calloc(w->n, sizeof(*w->sum)));
 	w->dir = audittest_tmpdir();
 	audittest_key(&k, 1);
 	audittest_open(&l, w->dir, 0);
+	w->lag = lag;
+	if (lag != 0)
+		audit_set_index_lag(l.a, lag);
 	audittest_fill(&l, &k, 0, w->n, 1000, SUBJECTS, &rng);
 	audittest_close(&l);
 	/* The same events again, from the same generator, summarised. */
@@ -123,8 +130,29 @@ setup(void **state)
 	assert_int_equal(audit_txn_begin(w->env, MDB_RDONLY, &w->txn), 0);
 	assert_int_equal(
 	    audit_open(w->env, w->txn, NULL, AUDIT_RDONLY, &w->a), 0);
+	assert_int_equal(audit_indexed(w->a, w->txn, &w->indexed), 0);
+	/* the last leaves wait for a batch, fewer than the lag */
+	assert_true(w->indexed <= w->n);
+	assert_true(w->n - w->indexed < (lag != 0 ? lag : AUDIT_INDEX_LAG));
 	*state = w;
 	return 0;
+}
+
+/* The indexes as the broker leaves them: batches of AUDIT_INDEX_LAG. */
+static int
+setup(void **state)
+{
+	return setup_world(state, 0, 1);
+}
+
+/*
+ * Batches of 7, on a quarter of the log: a short tail, and thousands of
+ * runs merged through every level of the subject and msg_id indexes.
+ */
+static int
+setup_small_batches(void **state)
+{
+	return setup_world(state, 7, 4);
 }
 
 static int
@@ -196,16 +224,55 @@ collect(void *arg, uint64_t seq, const struct event *ev)
 	return 0;
 }
 
-/* Counts what one criterion alone selects, for checking the plan. */
+/* Counts what q selects among leaves from .. to-1. */
 static uint64_t
-brute_count(struct world *w, const struct q *only,
-    const uint8_t subject[WIRE_REF_LEN], const uint8_t msg_id[16])
+brute_count(struct world *w, const struct q *q,
+    const uint8_t subject[WIRE_REF_LEN], const uint8_t msg_id[16],
+    uint64_t from, uint64_t to)
 {
 	uint64_t n = 0;
 
-	for (uint64_t i = 0; i < w->n; i++)
-		n += brute_match(only, &w->sum[i], subject, msg_id);
+	for (uint64_t i = from; i < to; i++)
+		n += brute_match(q, &w->sum[i], subject, msg_id);
 	return n;
+}
+
+/* What one criterion alone selects among the indexed leaves. */
+static uint64_t
+indexed_count(struct world *w, const struct q *q, int which,
+    const uint8_t subject[WIRE_REF_LEN], const uint8_t msg_id[16])
+{
+	struct q one;
+
+	memset(&one, 0, sizeof(one));
+	one.subject = one.agency = one.purpose = one.rule = -1;
+	switch (which) {
+	case 0:
+		one.subject = q->subject;
+		break;
+	case 1:
+		one.has_msg_id = true;
+		break;
+	case 2:
+		one.agency = q->agency;
+		break;
+	case 3:
+		one.purpose = q->purpose;
+		break;
+	case 4:
+		one.rule = q->rule;
+		break;
+	case 5:
+		one.type = q->type;
+		break;
+	case 6:
+		one.breakglass = true;
+		break;
+	default:
+		one.since = q->since;
+		one.until = q->until;
+	}
+	return brute_count(w, &one, subject, msg_id, 0, w->indexed);
 }
 
 static void
@@ -248,52 +315,40 @@ run(struct world *w, const struct q *q)
 	}
 	assert_int_equal(got.n, want);
 	assert_int_equal(plan.matched, want);
-	/* the plan: the smallest equality index, read and nothing else */
-	struct q one;
-#define MIN(c)                                                                 \
-	do {                                                                   \
-		if ((c) < best)                                                \
-			best = (c);                                            \
-	} while (0)
-	if (q->subject >= 0) {
-		memset(&one, 0, sizeof(one));
-		one.agency = one.purpose = one.rule = -1;
-		one.subject = q->subject;
-		MIN(brute_count(w, &one, subject, msg_id));
+	/*
+	 * The plan: the smallest equality index, read and nothing else for
+	 * the indexed leaves; then the tail, of which at least its matches
+	 * are decoded.
+	 */
+	bool has[7] = {q->subject >= 0, q->has_msg_id, q->agency >= 0,
+	    q->purpose >= 0, q->rule >= 0, q->type > 0, q->breakglass};
+	uint64_t tail_matches =
+	    brute_count(w, q, subject, msg_id, w->indexed, w->n);
+	for (int c = 0; c < 7; c++) {
+		uint64_t n;
+		if (has[c] &&
+		    (n = indexed_count(w, q, c, subject, msg_id)) < best)
+			best = n;
 	}
-	if (q->has_msg_id) {
-		memset(&one, 0, sizeof(one));
-		one.subject = one.agency = one.purpose = one.rule = -1;
-		one.has_msg_id = true;
-		MIN(brute_count(w, &one, subject, msg_id));
-	}
-	if (q->agency >= 0)
-		MIN(w->n_agency[q->agency]);
-	if (q->purpose >= 0)
-		MIN(w->n_purpose[q->purpose]);
-	if (q->rule >= 0)
-		MIN(w->n_rule[q->rule]);
-	if (q->type > 0)
-		MIN(w->n_type[q->type]);
-	if (q->breakglass)
-		MIN(w->n_breakglass);
-#undef MIN
 	if (best == UINT64_MAX && q->since == 0 && q->until == 0) {
 		assert_string_equal(plan.index, "scan");
 		assert_int_equal(plan.candidates, w->n);
-	} else if (strcmp(plan.index, "time") == 0) {
-		memset(&one, 0, sizeof(one));
-		one.subject = one.agency = one.purpose = one.rule = -1;
-		one.since = q->since;
-		one.until = q->until;
-		assert_int_equal(
-		    plan.candidates, brute_count(w, &one, subject, msg_id));
+		assert_int_equal(plan.tail, 0);
+		free(got.seqs);
+		return;
+	}
+	assert_int_equal(plan.tail, w->n - w->indexed);
+	if (strcmp(plan.index, "time") == 0) {
+		uint64_t in_time = indexed_count(w, q, 7, subject, msg_id);
+		assert_in_range(plan.candidates, in_time + tail_matches,
+		    in_time + plan.tail);
 		/* chosen on an estimate: never much worse than the best */
-		assert_true(best == UINT64_MAX ||
-		    plan.candidates <= best + best / 2 + 100);
+		assert_true(
+		    best == UINT64_MAX || in_time <= best + best / 2 + 100);
 	} else {
 		assert_string_not_equal(plan.index, "scan");
-		assert_int_equal(plan.candidates, best);
+		assert_in_range(
+		    plan.candidates, best + tail_matches, best + plan.tail);
 	}
 	free(got.seqs);
 }
@@ -405,13 +460,52 @@ stop_at_three(void *arg, uint64_t seq, const struct event *ev)
 	return ++*n == 3 ? ERROR_INTERNAL : 0;
 }
 
+/* Every counter's keys, in order, each with its count. */
+struct stat_rows {
+	uint64_t totals[4];
+	uint64_t agency[AUDITTEST_AGENCIES], purpose[AUDITTEST_PURPOSES];
+	uint64_t rule[AUDITTEST_RULES], type[16];
+	int last_stat;
+	char last_key[64];
+};
+
 static int
 add_stat(void *arg, enum audit_stat stat, const char *key, uint64_t count)
 {
-	uint64_t *totals = arg;
+	struct stat_rows *r = arg;
+	int i;
 
-	(void)key;
-	totals[stat] += count;
+	/* in key order within a counter, each key once */
+	assert_true((int)stat >= r->last_stat);
+	if ((int)stat == r->last_stat)
+		assert_true(strcmp(key, r->last_key) > 0);
+	r->last_stat = (int)stat;
+	snprintf(r->last_key, sizeof(r->last_key), "%s", key);
+	r->totals[stat] += count;
+	switch (stat) {
+	case AUDIT_STAT_AGENCY:
+		i = find(audittest_agencies, AUDITTEST_AGENCIES, key);
+		assert_true(i >= 0);
+		r->agency[i] = count;
+		break;
+	case AUDIT_STAT_PURPOSE:
+		i = find(audittest_purposes, AUDITTEST_PURPOSES, key);
+		assert_true(i >= 0);
+		r->purpose[i] = count;
+		break;
+	case AUDIT_STAT_RULE:
+		i = find(audittest_rules, AUDITTEST_RULES, key);
+		assert_true(i >= 0);
+		r->rule[i] = count;
+		break;
+	case AUDIT_STAT_TYPE:
+		for (i = 1; i < 16; i++)
+			if (strcmp(event_type_name(i), key) == 0)
+				break;
+		assert_true(i < 16);
+		r->type[i] = count;
+		break;
+	}
 	return 0;
 }
 
@@ -420,7 +514,8 @@ test_stop_and_stats(void **state)
 {
 	struct world *w = *state;
 	struct audit_filter f;
-	uint64_t totals[4] = {0}, bg, want_bg = 0, want_dec = 0;
+	struct stat_rows r;
+	uint64_t bg;
 	int n = 0;
 
 	memset(&f, 0, sizeof(f));
@@ -428,15 +523,16 @@ test_stop_and_stats(void **state)
 	assert_int_equal(audit_query(w->a, w->txn, &f, stop_at_three, &n, NULL),
 	    ERROR_INTERNAL);
 	assert_int_equal(n, 3);
-	assert_int_equal(
-	    audit_query_stats(w->a, w->txn, add_stat, totals, &bg), 0);
-	for (uint64_t i = 0; i < w->n; i++) {
-		want_bg += w->sum[i].breakglass;
-		want_dec += w->sum[i].rules != 0;
-	}
-	assert_int_equal(bg, want_bg);
-	assert_int_equal(totals[AUDIT_STAT_TYPE], w->n);
-	assert_true(totals[AUDIT_STAT_RULE] >= want_dec);
+	/* the counts: indexed leaves and the tail together, per key */
+	memset(&r, 0, sizeof(r));
+	r.last_stat = -1;
+	assert_int_equal(audit_query_stats(w->a, w->txn, add_stat, &r, &bg), 0);
+	assert_int_equal(bg, w->n_breakglass);
+	assert_int_equal(r.totals[AUDIT_STAT_TYPE], w->n);
+	assert_memory_equal(r.agency, w->n_agency, sizeof(r.agency));
+	assert_memory_equal(r.purpose, w->n_purpose, sizeof(r.purpose));
+	assert_memory_equal(r.rule, w->n_rule, sizeof(r.rule));
+	assert_memory_equal(r.type, w->n_type, sizeof(r.type));
 }
 
 int
@@ -450,5 +546,8 @@ main(void)
 
 	if (sodium_init() < 0)
 		return 1;
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests_name(
+	           "batches of AUDIT_INDEX_LAG", tests, setup, teardown) |
+	    cmocka_run_group_tests_name(
+	        "batches of 7", tests, setup_small_batches, teardown);
 }

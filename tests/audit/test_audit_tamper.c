@@ -3,7 +3,8 @@
  * with the files would: every alteration of the leaves, the tree or the
  * checkpoints is found by audit_verify, which names the first bad leaf or
  * checkpoint. A log of 200 leaves in commits of 10 (checkpoints at 10,
- * 20, ..., 200).
+ * 20, ..., 200), indexed in batches of 16: leaves 0..191 in twelve runs,
+ * 192..199 the unindexed tail.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 
 #define N     200
 #define BATCH 10
+#define LAG   16
 
 struct fixture {
 	char *dir;
@@ -39,6 +41,7 @@ setup(void **state)
 	f->dir = audittest_tmpdir();
 	audittest_key(&f->key, 1);
 	audittest_open(&l, f->dir, 0);
+	audit_set_index_lag(l.a, LAG);
 	audittest_fill(&l, &f->key, 0, N, BATCH, 30, &rng);
 	audittest_close(&l);
 	*state = f;
@@ -287,7 +290,42 @@ test_reorder(void **state)
 	expect_bad_leaf(f, 57, "leaf 57: its bytes do not match");
 }
 
-/* Cuts the log back to size: leaves, nodes and the recorded size. */
+/*
+ * Empties the indexes, as a forger who rewrites history would (they are
+ * derived from the leaves): no runs, nothing indexed.
+ */
+static void
+drop_indexes(struct fixture *f)
+{
+	static const char *const names[] = {"audit.subject", "audit.agency",
+	    "audit.msgid", "audit.time", "audit.purpose", "audit.rule",
+	    "audit.tag"};
+	MDB_dbi meta = db(f, "audit.meta");
+	MDB_cursor *c;
+	MDB_val k = {3, (void *)(uintptr_t) "run"}, v;
+	uint8_t zero[8] = {0};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		assert_int_equal(mdb_drop(f->txn, db(f, names[i]), 0), 0);
+	assert_int_equal(mdb_cursor_open(f->txn, meta, &c), 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) == 0 && k.mv_size > 3 &&
+	    memcmp(k.mv_data, "run", 3) == 0) {
+		assert_int_equal(mdb_cursor_del(c, 0), 0);
+		k.mv_size = 3;
+		k.mv_data = (void *)(uintptr_t) "run";
+	}
+	mdb_cursor_close(c);
+	k.mv_size = 7;
+	k.mv_data = (void *)(uintptr_t) "indexed";
+	v.mv_size = 8;
+	v.mv_data = zero;
+	assert_int_equal(mdb_put(f->txn, meta, &k, &v, 0), 0);
+}
+
+/*
+ * Cuts the log back to size: leaves, nodes, the recorded size, and the
+ * indexes.
+ */
 static void
 truncate_to(struct fixture *f, uint64_t size)
 {
@@ -309,6 +347,7 @@ truncate_to(struct fixture *f, uint64_t size)
 		assert_int_equal(mdb_cursor_del(c, 0), 0);
 	mdb_cursor_close(c);
 	set_size(f, size);
+	drop_indexes(f);
 }
 
 /*
@@ -531,6 +570,89 @@ test_query_missing_leaf(void **state)
 	audit_env_close(env);
 }
 
+/* Runs a query on the log read-only; its result. */
+static int
+query(struct fixture *f, const struct audit_filter *filter)
+{
+	struct audit *a;
+	MDB_env *env;
+	MDB_txn *txn;
+	int rc;
+
+	assert_int_equal(audit_env_open(f->dir, 0, AUDIT_RDONLY, &env), 0);
+	assert_int_equal(audit_txn_begin(env, MDB_RDONLY, &txn), 0);
+	assert_int_equal(audit_open(env, txn, NULL, AUDIT_RDONLY, &a), 0);
+	rc = audit_query(a, txn, filter, ignore, NULL, NULL);
+	mdb_txn_abort(txn);
+	audit_free(a);
+	audit_env_close(env);
+	return rc;
+}
+
+/* A leaf of the unindexed tail gone: the query's scan of it says so. */
+static void
+test_query_missing_tail_leaf(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_filter filter;
+	uint8_t key[8];
+
+	memset(&filter, 0, sizeof(filter));
+	filter.since_ms = 1;
+	assert_int_equal(query(f, &filter), 0);
+	be64(key, 195);
+	del_key(f, "audit.leaves", key, 8);
+	done(f);
+	assert_int_equal(query(f, &filter), ERROR_TAMPERED);
+	filter.since_ms = 0;
+	filter.type = EVENT_DECISION;
+	assert_int_equal(query(f, &filter), ERROR_TAMPERED);
+	expect_bad_leaf(f, 195, "");
+}
+
+static void
+expect_bad_index(struct fixture *f)
+{
+	struct audit_verify_result res;
+	struct audit_filter filter;
+
+	assert_int_equal(verify(f, f->key.pk, &res), ERROR_TAMPERED);
+	if (strstr(res.why, "which leaves are indexed") == NULL)
+		fail_msg("why: '%s'", res.why);
+	memset(&filter, 0, sizeof(filter));
+	filter.type = EVENT_DECISION;
+	assert_int_equal(query(f, &filter), ERROR_TAMPERED);
+}
+
+/* A count of indexed leaves past the end. */
+static void
+test_indexed_past_size(void **state)
+{
+	struct fixture *f = *state;
+	MDB_dbi dbi = db(f, "audit.meta");
+	uint8_t v8[8];
+	MDB_val k = {7, (void *)(uintptr_t) "indexed"}, v = {8, v8};
+
+	be64(v8, N + 1);
+	assert_int_equal(mdb_put(f->txn, dbi, &k, &v, 0), 0);
+	done(f);
+	expect_bad_index(f);
+}
+
+/* A run of the subject and msg_id indexes dropped from the list. */
+static void
+test_run_missing(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t key[12] = {'r', 'u', 'n'};
+
+	be64(key + 3, 2 * LAG); /* the second run, leaves 16..31, level 0 */
+	key[11] = 0;
+	del_key(f, "audit.meta", key, sizeof(key));
+	done(f);
+	expect_bad_index(f);
+}
+
 int
 main(void)
 {
@@ -553,6 +675,9 @@ main(void)
 	    T(test_checkpoint_garbage),
 	    T(test_size_shrunk),
 	    T(test_query_missing_leaf),
+	    T(test_query_missing_tail_leaf),
+	    T(test_indexed_past_size),
+	    T(test_run_missing),
 	};
 #undef T
 
