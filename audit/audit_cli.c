@@ -17,7 +17,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "audit/audit.h"
+#include "audit/audit_int.h" /* AUDIT_VERSION */
 #include "common/cliutil.h"
 #include "common/clock.h"
 #include "common/fileio.h"
@@ -139,7 +139,9 @@ open_log(const char *verb, const char *dir, struct reader *r)
 		return cliutil_fail(
 		    rc == ERROR_CONFIG ? EX_DATAERR : cliutil_exit_code(rc),
 		    "audit %s: %s: %s", verb, dir,
-		    rc == ERROR_CONFIG ? "unsupported audit log version"
+		    rc == ERROR_CONFIG ? "unsupported audit log version (this "
+		                         "program reads version " AUDIT_VERSION
+		                         ")"
 		                       : error_strerror(rc));
 	}
 	return EX_OK;

@@ -767,7 +767,10 @@ broker_run(const struct broker_config *cfg)
 	if ((rc = store_open(b.cfg.data, b.cfg.map_size, b.origin, &b.store)) !=
 	    0) {
 		log_err("%s: cannot open the data folder: %s", b.cfg.data,
-		    error_strerror(rc));
+		    rc == ERROR_CONFIG
+		        ? "its audit log is another broker's (another key) or "
+		          "in a format this version does not read"
+		        : error_strerror(rc));
 		goto out;
 	}
 	if ((rc = setup_socket(&b)) != 0)

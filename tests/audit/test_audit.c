@@ -589,6 +589,149 @@ test_forked_log(void **state)
 	free(d2);
 }
 
+static int
+collect_seq(void *arg, uint64_t seq, const struct event *ev)
+{
+	uint64_t *sum = arg;
+
+	(void)ev;
+	sum[0]++;
+	sum[1] += seq * seq + 1; /* which leaves, not only how many */
+	return 0;
+}
+
+/* What two filters find: a subject's events and one message's. */
+static void
+two_queries(struct audit *a, MDB_txn *txn, uint64_t out[4])
+{
+	struct audit_filter f;
+	uint64_t msg = 7;
+
+	memset(out, 0, 4 * sizeof(out[0]));
+	memset(&f, 0, sizeof(f));
+	f.has_subject = true;
+	audittest_subject(3, f.subject_ref);
+	assert_int_equal(audit_query(a, txn, &f, collect_seq, out, NULL), 0);
+	memset(&f, 0, sizeof(f));
+	f.has_msg_id = true;
+	memcpy(f.msg_id, &msg, sizeof(msg));
+	assert_int_equal(
+	    audit_query(a, txn, &f, collect_seq, out + 2, NULL), 0);
+}
+
+/* Counts the runs listed in audit.meta, and those of one level. */
+static size_t
+count_runs(MDB_txn *txn, unsigned level, size_t *at_level)
+{
+	MDB_dbi meta;
+	MDB_cursor *c;
+	MDB_val k = {3, (void *)(uintptr_t) "run"}, v;
+	size_t n = 0;
+	int rc;
+
+	*at_level = 0;
+	assert_int_equal(mdb_dbi_open(txn, "audit.meta", 0, &meta), 0);
+	assert_int_equal(mdb_cursor_open(txn, meta, &c), 0);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 12 || memcmp(k.mv_data, "run", 3) != 0)
+			break;
+		n++;
+		*at_level += ((const uint8_t *)k.mv_data)[11] == level;
+	}
+	mdb_cursor_close(c);
+	return n;
+}
+
+/*
+ * Indexes are written once AUDIT_INDEX_LAG leaves wait, or on
+ * audit_index; queries find every leaf either way.
+ */
+static void
+test_index_batches(void **state)
+{
+	char *dir = sub(*state, "log");
+	struct audittest_log l;
+	struct audittest_key k;
+	MDB_txn *txn;
+	uint64_t rng = 11, indexed, before[4], after[4], size;
+	size_t at;
+
+	audittest_key(&k, 1);
+	audittest_open(&l, dir, 0);
+	audittest_fill(&l, &k, 0, AUDIT_INDEX_LAG - 1, 100, 10, &rng);
+	assert_int_equal(audit_txn_begin(l.env, MDB_RDONLY, &txn), 0);
+	assert_int_equal(audit_indexed(l.a, txn, &indexed), 0);
+	assert_int_equal(indexed, 0); /* all in the tail */
+	two_queries(l.a, txn, before);
+	assert_true(before[0] > 0 && before[2] == 3);
+	mdb_txn_abort(txn);
+	/* the append that leaves AUDIT_INDEX_LAG waiting indexes them */
+	audittest_fill(&l, &k, AUDIT_INDEX_LAG - 1, 6, 100, 10, &rng);
+	assert_int_equal(audit_txn_begin(l.env, MDB_RDONLY, &txn), 0);
+	assert_int_equal(audit_indexed(l.a, txn, &indexed), 0);
+	assert_int_equal(indexed, AUDIT_INDEX_LAG);
+	assert_int_equal(audit_size(l.a, txn, &size), 0);
+	assert_int_equal(size, AUDIT_INDEX_LAG + 5);
+	two_queries(l.a, txn, before);
+	mdb_txn_abort(txn);
+	/* audit_index: all of them, and the same answers */
+	assert_int_equal(audit_txn_begin(l.env, 0, &txn), 0);
+	assert_int_equal(audit_index(l.a, txn), 0);
+	assert_int_equal(audit_indexed(l.a, txn, &indexed), 0);
+	assert_int_equal(indexed, AUDIT_INDEX_LAG + 5);
+	assert_int_equal(count_runs(txn, 0, &at), 2);
+	two_queries(l.a, txn, after);
+	assert_memory_equal(before, after, sizeof(before));
+	assert_int_equal(audit_index(l.a, txn), 0); /* nothing waits */
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	audittest_close(&l);
+	free(dir);
+}
+
+/*
+ * Runs of one level merge into one of the next, sixteen at a time, up to
+ * level 2: 16 * 16 + 3 leaves indexed one by one leave one level-2 run
+ * and three level-0 runs.
+ */
+static void
+test_index_runs_merge(void **state)
+{
+	char *dir = sub(*state, "log");
+	struct audittest_log l;
+	struct audittest_key k;
+	MDB_txn *txn;
+	uint64_t rng = 12, before[4], after[4];
+	size_t at;
+
+	audittest_key(&k, 1);
+	audittest_open(&l, dir, 0);
+	audit_set_index_lag(l.a, 1);
+	audittest_fill(&l, &k, 0, 16 * 16 + 3, 1, 10, &rng);
+	assert_int_equal(audit_txn_begin(l.env, MDB_RDONLY, &txn), 0);
+	assert_int_equal(count_runs(txn, 2, &at), 4);
+	assert_int_equal(at, 1);
+	assert_int_equal(count_runs(txn, 0, &at), 4);
+	assert_int_equal(at, 3);
+	two_queries(l.a, txn, after);
+	mdb_txn_abort(txn);
+	audittest_close(&l);
+	/* the same events, unindexed: the tail finds the same leaves */
+	free(dir);
+	dir = sub(*state, "log2");
+	rng = 12;
+	audittest_open(&l, dir, 0);
+	audit_set_index_lag(l.a, 100000);
+	audittest_fill(&l, &k, 0, 16 * 16 + 3, 1, 10, &rng);
+	assert_int_equal(audit_txn_begin(l.env, MDB_RDONLY, &txn), 0);
+	two_queries(l.a, txn, before);
+	assert_memory_equal(before, after, sizeof(before));
+	assert_true(before[0] > 0 && before[2] > 0);
+	mdb_txn_abort(txn);
+	audittest_close(&l);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -605,6 +748,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_reader_after_map_grows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forked_log, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_index_batches, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_index_runs_merge, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
