@@ -1027,13 +1027,18 @@ out:
 /* --------------------------------------------------------------- verify */
 
 static const char verify_help[] =
-    "usage: concordat audit verify --data DIR --broker-key FILE\n"
+    "usage: concordat audit verify --data DIR --broker-key FILE "
+    "[--indexes]\n"
     "\n"
     "Recomputes the Merkle tree from every leaf, compares it with the\n"
     "stored tree, and checks every signed checkpoint: signed by the broker\n"
     "key in FILE (broker.pub), and its root is the root of the leaves.\n"
     "Exits 0 with a one-line summary, or 65 naming the first bad leaf or\n"
-    "checkpoint.\n";
+    "checkpoint.\n"
+    "\n"
+    "--indexes  also check that the indexes queries read hold exactly the\n"
+    "           entries the leaves give, none missing, added or altered\n"
+    "           (slower: every leaf is decoded)\n";
 
 /* The broker's public signing key from its .pub file; a sysexits code. */
 static int
@@ -1058,6 +1063,7 @@ cmd_verify(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"data", required_argument, NULL, 'd'},
 	    {"broker-key", required_argument, NULL, 'k'},
+	    {"indexes", no_argument, NULL, 'i'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1066,6 +1072,7 @@ cmd_verify(int argc, char **argv)
 	const char *dir = NULL, *key = NULL;
 	uint8_t pk[CHECKPOINT_PK_LEN];
 	char root[MERKLE_HASH_B64];
+	bool indexes = false;
 	int c, rc;
 
 	optind = 0;
@@ -1076,6 +1083,9 @@ cmd_verify(int argc, char **argv)
 			break;
 		case 'k':
 			key = optarg;
+			break;
+		case 'i':
+			indexes = true;
 			break;
 		case 'h':
 			fputs(verify_help, stdout);
@@ -1096,6 +1106,8 @@ cmd_verify(int argc, char **argv)
 	if ((rc = open_log("verify", dir, &r)) != 0)
 		return rc;
 	rc = audit_verify(r.a, r.txn, pk, &res);
+	if (rc == 0 && indexes)
+		rc = audit_verify_indexes(r.a, r.txn, &res);
 	if (rc == 0) {
 		fprintf(stdout,
 		    "ok: %s: %" PRIu64 " leaves, %" PRIu64
@@ -1109,6 +1121,10 @@ cmd_verify(int argc, char **argv)
 			fprintf(stdout, "; %" PRIu64 " leaves not yet signed",
 			    res.leaves -
 			        (res.has_latest ? res.latest.size : 0));
+		if (indexes)
+			fprintf(stdout,
+			    "; %" PRIu64 " index entries match the leaves",
+			    res.index_entries);
 		fputc('\n', stdout);
 	}
 	close_log(&r);

@@ -20,9 +20,12 @@
  * next, up to level AUDIT_RUN_LEVELS - 1, so a lookup probes a few dozen
  * runs at a million leaves and a run of a level is rewritten once.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "audit/audit_int.h"
 
@@ -594,4 +597,184 @@ audit_index(struct audit *a, MDB_txn *txn)
 	return indexed < size
 	    ? audit_index_leaves(a, txn, indexed, size - 1, NULL)
 	    : ERROR_OK;
+}
+
+/* ------------------------------------------------- checking the indexes */
+
+/*
+ * A multiset hash of index entries: the sums of two keyed SipHash-2-4
+ * values of each (index, key, leaf), with keys drawn for this check only,
+ * so that a forger cannot make a different set of entries sum the same.
+ */
+struct mset {
+	uint64_t sum[2];
+	uint64_t n;
+};
+
+struct mset_keys {
+	uint8_t k[2][crypto_shorthash_KEYBYTES];
+};
+
+static void
+mset_add(struct mset *m, const struct mset_keys *keys, unsigned db,
+    const void *key, size_t keylen, uint64_t seq)
+{
+	uint8_t buf[2 + AUDIT_RUN_HDR + IDENT_NAME_MAX + 8];
+	uint8_t out[crypto_shorthash_BYTES];
+	size_t len = 2 + keylen + 8;
+
+	/* keylen <= AUDIT_RUN_HDR + IDENT_NAME_MAX: the callers check */
+	buf[0] = (uint8_t)db;
+	buf[1] = (uint8_t)keylen;
+	memcpy(buf + 2, key, keylen);
+	audit_be64_put(buf + 2 + keylen, seq);
+	for (int i = 0; i < 2; i++) {
+		uint64_t v = 0;
+		crypto_shorthash(out, buf, len, keys->k[i]);
+		for (size_t j = 0; j < sizeof(out); j++)
+			v = v << 8 | out[j];
+		m->sum[i] += v;
+	}
+	m->n++;
+}
+
+/* What the indexes should hold: the entries of leaves 0 .. indexed-1. */
+static int
+expected_entries(struct audit *a, MDB_txn *txn, uint64_t indexed,
+    const struct mset_keys *keys, struct mset want[DB_COUNT])
+{
+	struct postings ps[RUN_DBS];
+	struct entries es = {NULL, 0, 0};
+	struct audit_run *runs = NULL;
+	struct event *ev = NULL;
+	uint8_t key[AUDIT_RUN_HDR + WIRE_REF_LEN];
+	const uint8_t *leaf;
+	size_t nruns, r = 0, len;
+	int rc;
+
+	memset(ps, 0, sizeof(ps));
+	if ((rc = audit_runs(a, txn, indexed, &runs, &nruns)) != 0)
+		return rc;
+	if ((ev = malloc(sizeof(*ev))) == NULL) {
+		rc = ERROR_NOMEM;
+		goto out;
+	}
+	for (uint64_t seq = 0; seq < indexed; seq++) {
+		if ((rc = audit_leaf(a, txn, seq, &leaf, &len)) != 0) {
+			rc = rc == ERROR_NOTFOUND ? ERROR_TAMPERED : rc;
+			goto out;
+		}
+		if ((rc = event_decode(leaf, len, ev)) != 0) {
+			rc = rc == ERROR_NOMEM ? rc : ERROR_TAMPERED;
+			goto out;
+		}
+		es.n = 0;
+		for (size_t d = 0; d < RUN_DBS; d++)
+			ps[d].n = 0;
+		if ((rc = index_event(ev, seq, &es, ps)) != 0)
+			goto out;
+		for (size_t i = 0; i < es.n; i++)
+			mset_add(&want[es.e[i].db], keys, es.e[i].db,
+			    es.e[i].key, es.e[i].keylen, seq);
+		while (r < nruns && runs[r].end <= seq)
+			r++; /* the runs tile 0 .. indexed-1 (audit_runs) */
+		audit_run_hdr(key, &runs[r]);
+		for (size_t d = 0; d < RUN_DBS; d++)
+			for (size_t i = 0; i < ps[d].n; i++) {
+				memcpy(key + AUDIT_RUN_HDR, ps[d].p[i].key,
+				    run_dbs[d].keylen);
+				mset_add(&want[run_dbs[d].db], keys,
+				    run_dbs[d].db, key,
+				    AUDIT_RUN_HDR + run_dbs[d].keylen, seq);
+			}
+	}
+out:
+	free(ev);
+	free(runs);
+	free(es.e);
+	for (size_t d = 0; d < RUN_DBS; d++)
+		free(ps[d].p);
+	return rc;
+}
+
+/* What index db holds. */
+static int
+stored_entries(struct audit *a, MDB_txn *txn, enum audit_db db,
+    const struct mset_keys *keys, struct mset *got)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, a->dbi[db], &c)) != 0)
+		return audit_mdb_error(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (v.mv_size != 8 ||
+		    k.mv_size > AUDIT_RUN_HDR + IDENT_NAME_MAX) {
+			rc = MDB_CORRUPTED; /* no entry audit writes */
+			break;
+		}
+		mset_add(got, keys, db, k.mv_data, k.mv_size,
+		    audit_be64_get(v.mv_data));
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? ERROR_OK : audit_mdb_error(rc);
+}
+
+int
+audit_verify_indexes(
+    struct audit *a, MDB_txn *txn, struct audit_verify_result *res)
+{
+	static const char *const names[DB_COUNT] = {
+	    [DB_SUBJECT] = "subject",
+	    [DB_AGENCY] = "agency",
+	    [DB_MSGID] = "msg_id",
+	    [DB_TIME] = "time",
+	    [DB_PURPOSE] = "purpose",
+	    [DB_RULE] = "rule",
+	    [DB_TAG] = "event type and break-glass",
+	};
+	struct mset want[DB_COUNT], got[DB_COUNT];
+	struct mset_keys keys;
+	uint64_t indexed;
+	int rc;
+
+	memset(want, 0, sizeof(want));
+	memset(got, 0, sizeof(got));
+	res->index_entries = 0;
+	res->why[0] = '\0';
+	randombytes_buf(&keys, sizeof(keys));
+	if ((rc = audit_indexed(a, txn, &indexed)) != 0 ||
+	    (rc = expected_entries(a, txn, indexed, &keys, want)) != 0) {
+		snprintf(res->why, sizeof(res->why), "%s",
+		    rc == ERROR_TAMPERED ? "the indexed leaves or the record "
+		                           "of them is malformed"
+		                         : error_strerror(rc));
+		goto out;
+	}
+	for (int db = DB_SUBJECT; db < DB_COUNT; db++) {
+		if ((rc = stored_entries(a, txn, db, &keys, &got[db])) != 0) {
+			snprintf(res->why, sizeof(res->why), "the %s index: %s",
+			    names[db],
+			    rc == ERROR_TAMPERED ? "a malformed entry"
+			                         : error_strerror(rc));
+			goto out;
+		}
+		if (got[db].n != want[db].n ||
+		    memcmp(got[db].sum, want[db].sum, sizeof(got[db].sum)) !=
+		        0) {
+			snprintf(res->why, sizeof(res->why),
+			    "the %s index does not match the leaves: %" PRIu64
+			    " entries where the leaves give %" PRIu64
+			    " (entries missing, added or altered)",
+			    names[db], got[db].n, want[db].n);
+			rc = ERROR_TAMPERED;
+			goto out;
+		}
+		res->index_entries += got[db].n;
+	}
+out:
+	sodium_memzero(&keys, sizeof(keys));
+	return rc;
 }

@@ -117,6 +117,8 @@ build_log(struct fixture *f)
 	assert_int_equal(keys_subject_ref_nhs(pepper, NHS_Y, y), 0);
 	keys_pepper_free(pepper);
 	audittest_open(&l, f->log, 0);
+	/* leaves 0..9 indexed, 10 and 11 read as the tail */
+	audit_set_index_lag(l.a, 5);
 
 	memset(&e[0], 0, sizeof(e[0]));
 	e[0].type = EVENT_BROKER_STARTED;
@@ -618,6 +620,26 @@ test_report(void **state)
 	    f->nolog, "--subject", NHS_X, "--pepper", f->pepper);
 }
 
+/* Removes the index entry agency -> leaf seq. */
+static void
+drop_index_entry(const char *dir, const char *agency, uint64_t seq)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint8_t val[8];
+	MDB_val k = {strlen(agency), (void *)(uintptr_t)agency}, v = {8, val};
+
+	for (int i = 7; i >= 0; i--, seq >>= 8)
+		val[i] = (uint8_t)seq;
+	assert_int_equal(audit_env_open(dir, 0, 0, &env), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "audit.agency", 0, &dbi), 0);
+	assert_int_equal(mdb_del(txn, dbi, &k, &v), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	audit_env_close(env);
+}
+
 /* Flips a byte of leaf seq in the stored log. */
 static void
 tamper(const char *dir, uint64_t seq)
@@ -669,6 +691,18 @@ test_verify(void **state)
 	    "--broker-key", f->key);
 	RUN(EX_NOINPUT, "not an audit log", NULL, "verify", "--data", f->empty,
 	    "--broker-key", f->key);
+	/* --indexes: the entries queries read, checked against the leaves */
+	RUN(EX_OK, NULL, &out, "verify", "--data", f->log, "--broker-key",
+	    f->key, "--indexes");
+	/* leaves 0..9: subject, msg_id, time, purpose, agencies, rules, tags */
+	has(out, "; 63 index entries match the leaves\n");
+	free(out);
+	/* an entry deleted to hide a disclosure from the police's queries */
+	drop_index_entry(f->log, "police", 3);
+	RUN(EX_OK, NULL, NULL, "verify", "--data", f->log, "--broker-key",
+	    f->key);
+	RUN(EX_DATAERR, "the agency index does not match the leaves: ", NULL,
+	    "verify", "--data", f->log, "--broker-key", f->key, "--indexes");
 	tamper(f->log, 6);
 	RUN(EX_DATAERR, "audit verify: ", NULL, "verify", "--data", f->log,
 	    "--broker-key", f->key);

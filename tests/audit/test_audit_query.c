@@ -131,6 +131,12 @@ setup_world(void **state, unsigned lag, uint64_t part)
 	assert_int_equal(
 	    audit_open(w->env, w->txn, NULL, AUDIT_RDONLY, &w->a), 0);
 	assert_int_equal(audit_indexed(w->a, w->txn, &w->indexed), 0);
+	/* what the batches and merges wrote: exactly what the leaves give */
+	{
+		struct audit_verify_result res;
+		assert_int_equal(audit_verify_indexes(w->a, w->txn, &res), 0);
+		assert_true(res.index_entries > 5 * w->indexed);
+	}
 	/* the last leaves wait for a batch, fewer than the lag */
 	assert_true(w->indexed <= w->n);
 	assert_true(w->n - w->indexed < (lag != 0 ? lag : AUDIT_INDEX_LAG));

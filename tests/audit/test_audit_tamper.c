@@ -653,6 +653,104 @@ test_run_missing(void **state)
 	expect_bad_index(f);
 }
 
+/* audit_verify_indexes on the log, read-only; its why in *why. */
+static int
+verify_indexes(struct fixture *f, char *why, size_t len)
+{
+	struct audit_verify_result res;
+	struct audit *a;
+	MDB_env *env;
+	MDB_txn *txn;
+	int rc;
+
+	assert_int_equal(audit_env_open(f->dir, 0, AUDIT_RDONLY, &env), 0);
+	assert_int_equal(audit_txn_begin(env, MDB_RDONLY, &txn), 0);
+	assert_int_equal(audit_open(env, txn, NULL, AUDIT_RDONLY, &a), 0);
+	rc = audit_verify_indexes(a, txn, &res);
+	snprintf(why, len, "%s", res.why);
+	if (rc == 0)
+		assert_true(res.index_entries > 6 * (N - N % LAG));
+	mdb_txn_abort(txn);
+	audit_free(a);
+	audit_env_close(env);
+	return rc;
+}
+
+static void
+expect_index_differs(struct fixture *f, const char *name)
+{
+	char why[256], want[64];
+
+	snprintf(want, sizeof(want), "the %s index does not match", name);
+	assert_int_equal(verify_indexes(f, why, sizeof(why)), ERROR_TAMPERED);
+	if (strstr(why, want) == NULL)
+		fail_msg("why: '%s', want '%s'", why, want);
+}
+
+/*
+ * Index entries deleted, so that a query for a person misses a
+ * disclosure: audit_verify does not look at indexes and passes;
+ * audit_verify_indexes finds it.
+ */
+static void
+test_index_entry_deleted(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_verify_result res;
+	MDB_dbi dbi = db(f, "audit.subject");
+	MDB_cursor *c;
+	MDB_val k, v;
+	char why[256];
+
+	assert_int_equal(verify_indexes(f, why, sizeof(why)), 0);
+	assert_int_equal(mdb_cursor_open(f->txn, dbi, &c), 0);
+	assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+	assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_NEXT), 0);
+	assert_int_equal(mdb_cursor_del(c, 0), 0);
+	mdb_cursor_close(c);
+	done(f);
+	assert_int_equal(verify(f, f->key.pk, &res), 0);
+	expect_index_differs(f, "subject");
+}
+
+/* An entry added: a leaf listed under a time it does not have. */
+static void
+test_index_entry_added(void **state)
+{
+	struct fixture *f = *state;
+	MDB_dbi dbi = db(f, "audit.time");
+	uint8_t key[8], val[8];
+	MDB_val k = {8, key}, v = {8, val};
+
+	be64(key, 1);
+	be64(val, 5);
+	assert_int_equal(mdb_put(f->txn, dbi, &k, &v, 0), 0);
+	done(f);
+	expect_index_differs(f, "time");
+}
+
+/* An entry altered: moved to another agency. */
+static void
+test_index_entry_moved(void **state)
+{
+	struct fixture *f = *state;
+	MDB_dbi dbi = db(f, "audit.agency");
+	MDB_cursor *c;
+	MDB_val k, v, other = {5, (void *)(uintptr_t) "zzzzz"};
+	uint8_t seq[8];
+
+	assert_int_equal(mdb_cursor_open(f->txn, dbi, &c), 0);
+	assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+	memcpy(seq, v.mv_data, 8);
+	assert_int_equal(mdb_cursor_del(c, 0), 0);
+	mdb_cursor_close(c);
+	v.mv_size = 8;
+	v.mv_data = seq;
+	assert_int_equal(mdb_put(f->txn, dbi, &other, &v, 0), 0);
+	done(f);
+	expect_index_differs(f, "agency");
+}
+
 int
 main(void)
 {
@@ -678,6 +776,9 @@ main(void)
 	    T(test_query_missing_tail_leaf),
 	    T(test_indexed_past_size),
 	    T(test_run_missing),
+	    T(test_index_entry_deleted),
+	    T(test_index_entry_added),
+	    T(test_index_entry_moved),
 	};
 #undef T
 
