@@ -323,6 +323,16 @@ WUR int audit_verify(struct audit *a, MDB_txn *txn,
 WUR int audit_verify_indexes(
     struct audit *a, MDB_txn *txn, struct audit_verify_result *res);
 
+/*
+ * Rebuilds every index from the leaves in write transaction txn: empties
+ * them, then indexes the leaves in batches of the lag, as the appends
+ * would have (the last, partial batch stays the unindexed tail), and
+ * checks the result with audit_verify_indexes. *entries (may be NULL)
+ * receives the number of index entries. The leaves and the tree are not
+ * touched. Takes the environment's write lock for its duration.
+ */
+WUR int audit_reindex(struct audit *a, MDB_txn *txn, uint64_t *entries);
+
 /* ------------------------------------------------------------- verbs */
 
 /*

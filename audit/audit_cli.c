@@ -36,7 +36,8 @@ static const char usage_text[] =
     "           [--until T] [--json | --csv]\n"
     "       concordat audit report --data DIR --subject NHS --pepper FILE\n"
     "           [--since T] [--until T] [--json]\n"
-    "       concordat audit verify --data DIR --broker-key FILE\n"
+    "       concordat audit verify --data DIR --broker-key FILE [--indexes]\n"
+    "       concordat audit reindex --data DIR\n"
     "       concordat audit prove --data DIR --seq N | --from SIZE [--json]\n"
     "       concordat audit stats --data DIR [--json]\n"
     "       concordat audit check-proof [--broker-key FILE] FILE.json\n"
@@ -44,7 +45,8 @@ static const char usage_text[] =
     "query        list events; filters combine (all must hold)\n"
     "report       a subject access report: every disclosure about a person\n"
     "verify       recompute the log's Merkle tree and check every signed\n"
-    "             checkpoint\n"
+    "             checkpoint (and, with --indexes, the indexes)\n"
+    "reindex      rebuild the indexes from the log's entries\n"
     "prove        the inclusion proof of one entry, or the consistency proof\n"
     "             from an older tree size, to the latest checkpoint\n"
     "stats        counts by event type, agency, purpose and rule\n"
@@ -1372,6 +1374,101 @@ cmd_prove(int argc, char **argv)
 	return ex;
 }
 
+/* -------------------------------------------------------------- reindex */
+
+static const char reindex_help[] =
+    "usage: concordat audit reindex --data DIR\n"
+    "\n"
+    "Rebuilds the indexes that queries read from the log's entries, which\n"
+    "it does not change, and checks them as 'verify --indexes' does: the\n"
+    "remedy when that check finds an index damaged. Needs write access to\n"
+    "data.mdb. It holds the log's write lock while it runs (seconds per\n"
+    "million entries): a running broker's commits wait meanwhile, and\n"
+    "nothing is lost, but stop the broker first where you can.\n";
+
+static int
+cmd_reindex(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char origin[CHECKPOINT_ORIGIN_MAX + 1];
+	struct reader r;
+	const char *dir = NULL;
+	uint64_t used, mapsize, size = 0, indexed = 0, entries = 0;
+	int c, rc;
+
+	optind = 0;
+	while ((c = next_opt("reindex", argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'h':
+			fputs(reindex_help, stdout);
+			return EX_OK;
+		default:
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc)
+		return cliutil_fail(EX_USAGE,
+		    "audit reindex: unexpected argument '%s'", argv[optind]);
+	if (dir == NULL)
+		return missing("reindex", "--data DIR");
+	/* A log that is there, with its origin and the broker's map size. */
+	if ((rc = open_log("reindex", dir, &r)) != 0)
+		return rc;
+	snprintf(origin, sizeof(origin), "%s", audit_origin(r.a));
+	rc = audit_env_usage(r.env, &used, &mapsize);
+	close_log(&r);
+	if (rc != 0)
+		return cliutil_fail(cliutil_exit_code(rc),
+		    "audit reindex: %s: %s", dir, error_strerror(rc));
+	rc = audit_env_open(dir, (size_t)mapsize, 0, &r.env);
+	if (rc == 0 && (rc = audit_txn_begin(r.env, 0, &r.txn)) == 0 &&
+	    (rc = audit_open(r.env, r.txn, origin, 0, &r.a)) == 0 &&
+	    (rc = audit_reindex(r.a, r.txn, &entries)) == 0 &&
+	    (rc = audit_size(r.a, r.txn, &size)) == 0 &&
+	    (rc = audit_indexed(r.a, r.txn, &indexed)) == 0) {
+		rc = audit_mdb_error(mdb_txn_commit(r.txn));
+		r.txn = NULL;
+	}
+	close_log(&r);
+	if (rc == ERROR_PERM)
+		return cliutil_fail(EX_NOPERM,
+		    "audit reindex: %s: permission denied (write access to "
+		    "data.mdb and lock.mdb is needed)",
+		    dir);
+	if (rc == ERROR_TAMPERED)
+		return cliutil_fail(EX_DATAERR,
+		    "audit reindex: %s: the log's entries are damaged; run "
+		    "'concordat audit verify'",
+		    dir);
+	if (rc != 0)
+		return cliutil_fail(cliutil_exit_code(rc),
+		    "audit reindex: %s: %s (nothing was changed)", dir,
+		    error_strerror(rc));
+	if (indexed == 0)
+		fprintf(stdout,
+		    "reindexed: %s: no index entries: the %" PRIu64
+		    " entries are fewer than a batch and are read one by "
+		    "one\n",
+		    origin, size);
+	else
+		fprintf(stdout,
+		    "reindexed: %s: %" PRIu64
+		    " index entries for entries 0 to %" PRIu64
+		    "; the last %" PRIu64
+		    " are read one by one until a batch fills\n",
+		    origin, entries, indexed - 1, size - indexed);
+	return fflush(stdout) == 0
+	    ? EX_OK
+	    : cliutil_fail(EX_IOERR, "audit reindex: writing: failed");
+}
+
 /* ---------------------------------------------------------------- stats */
 
 static const char stats_help[] =
@@ -1758,6 +1855,7 @@ static const struct verb {
     {"query", cmd_query},
     {"report", cmd_report},
     {"verify", cmd_verify},
+    {"reindex", cmd_reindex},
     {"prove", cmd_prove},
     {"stats", cmd_stats},
     {"check-proof", cmd_check_proof},

@@ -599,6 +599,53 @@ audit_index(struct audit *a, MDB_txn *txn)
 	    : ERROR_OK;
 }
 
+int
+audit_reindex(struct audit *a, MDB_txn *txn, uint64_t *entries)
+{
+	static const uint8_t zero[8];
+	struct audit_verify_result res;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t size;
+	int rc;
+
+	if ((a->flags & AUDIT_RDONLY) != 0)
+		return ERROR_INVAL;
+	if ((rc = audit_size(a, txn, &size)) != 0)
+		return rc;
+	/* Empty every index and forget the runs. */
+	for (int db = DB_SUBJECT; db < DB_COUNT; db++)
+		if ((rc = mdb_drop(txn, a->dbi[db], 0)) != 0)
+			return audit_mdb_error(rc);
+	if ((rc = mdb_cursor_open(txn, a->dbi[DB_META], &c)) != 0)
+		return audit_mdb_error(rc);
+	for (;;) {
+		k.mv_size = 3;
+		k.mv_data = (void *)(uintptr_t)AUDIT_RUN_DIR_PREFIX;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc != 0 || k.mv_size < 3 ||
+		    memcmp(k.mv_data, AUDIT_RUN_DIR_PREFIX, 3) != 0)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return audit_mdb_error(rc);
+	if ((rc = audit_meta_put(a, txn, "indexed", zero, sizeof(zero))) != 0)
+		return rc;
+	/* Batch by batch, as the appends would have: the same runs. */
+	for (uint64_t from = 0; from + a->lag <= size; from += a->lag)
+		if ((rc = audit_index_leaves(
+		         a, txn, from, from + a->lag - 1, NULL)) != 0)
+			return rc;
+	if ((rc = audit_verify_indexes(a, txn, &res)) != 0)
+		return rc;
+	if (entries != NULL)
+		*entries = res.index_entries;
+	return ERROR_OK;
+}
+
 /* ------------------------------------------------- checking the indexes */
 
 /*

@@ -732,6 +732,65 @@ test_index_runs_merge(void **state)
 	free(dir);
 }
 
+/*
+ * audit_reindex: indexes emptied and a subject's entries deleted, then
+ * rebuilt from the leaves: the same answers and the same runs as the
+ * appends made.
+ */
+static void
+test_reindex(void **state)
+{
+	char *dir = sub(*state, "log");
+	struct audittest_log l;
+	struct audittest_key k;
+	struct audit_verify_result res;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint64_t rng = 13, before[4], after[4], entries, want, indexed;
+	size_t runs, at;
+
+	audittest_key(&k, 1);
+	audittest_open(&l, dir, 0);
+	audit_set_index_lag(l.a, 64);
+	audittest_fill(&l, &k, 0, 16 * 64 + 40, 100, 10, &rng);
+	assert_int_equal(audit_txn_begin(l.env, 0, &txn), 0);
+	two_queries(l.a, txn, before);
+	assert_int_equal(audit_verify_indexes(l.a, txn, &res), 0);
+	want = res.index_entries;
+	runs = count_runs(txn, 1, &at);
+	assert_int_equal(at, 1); /* 16 runs of 64 merged */
+	/* a forger empties the subject index */
+	assert_int_equal(mdb_dbi_open(txn, "audit.subject", 0, &dbi), 0);
+	assert_int_equal(mdb_drop(txn, dbi, 0), 0);
+	assert_int_equal(audit_verify_indexes(l.a, txn, &res), ERROR_TAMPERED);
+	assert_non_null(strstr(res.why, "the subject index does not match"));
+	two_queries(l.a, txn, after);
+	/* the person's history hidden but for the unindexed tail */
+	assert_true(after[0] < before[0]);
+	/* rebuilt */
+	assert_int_equal(audit_reindex(l.a, txn, &entries), 0);
+	assert_int_equal(entries, want);
+	assert_int_equal(audit_indexed(l.a, txn, &indexed), 0);
+	assert_int_equal(indexed, 16 * 64);
+	assert_int_equal(count_runs(txn, 1, &at), runs);
+	assert_int_equal(at, 1);
+	two_queries(l.a, txn, after);
+	assert_memory_equal(before, after, sizeof(before));
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	/* a reader handle may not */
+	assert_int_equal(audit_txn_begin(l.env, MDB_RDONLY, &txn), 0);
+	{
+		struct audit *ro;
+		assert_int_equal(
+		    audit_open(l.env, txn, NULL, AUDIT_RDONLY, &ro), 0);
+		assert_int_equal(audit_reindex(ro, txn, NULL), ERROR_INVAL);
+		audit_free(ro);
+	}
+	mdb_txn_abort(txn);
+	audittest_close(&l);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -752,6 +811,7 @@ main(void)
 	        test_index_batches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_index_runs_merge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reindex, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
