@@ -144,7 +144,7 @@ const char *audit_origin(const struct audit *a);
  * caller commits. ERROR_MAPFULL / ERROR_NOSPC as above; ERROR_TAMPERED
  * when the stored log is not in the shape appends leave it.
  *
- * Index entries are written in batches (DESIGN.md §7.4): when the append
+ * Index entries are written in batches (DESIGN.md §7, §11): when the append
  * leaves AUDIT_INDEX_LAG leaves unindexed, it indexes all of them, in txn.
  * A commit of a few events then touches a few pages instead of a page per
  * subject and msg_id, and a batch's entries share pages. Queries read the

@@ -1,7 +1,9 @@
 /*
- * Writing the audit log's indexes (DESIGN.md §7.4). audit_append indexes
- * leaves in batches, once a->lag of them wait, in the caller's
- * transaction; queries read the leaves not yet indexed one by one.
+ * The audit log's indexes (DESIGN.md §7, §11): writing them, checking them
+ * against the leaves (audit_verify_indexes) and rebuilding them
+ * (audit_reindex). audit_append indexes leaves in batches, once a->lag of
+ * them wait, in the caller's transaction; queries read the leaves not yet
+ * indexed one by one.
  *
  * The agency, purpose, rule, type and time indexes take a batch's entries
  * directly: their keys are few, or rising, so a batch dirties a few pages.

@@ -1,6 +1,7 @@
 /*
  * Private to audit/: the layout of the log in LMDB, shared by audit.c (the
- * writer and proofs), audit_query.c and audit_verify.c.
+ * writer and proofs), audit_index.c (the indexes), audit_query.c,
+ * audit_verify.c and audit_cli.c.
  *
  * Databases (all named "audit.*"):
  *
