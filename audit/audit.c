@@ -14,7 +14,7 @@
 #include "audit/audit_int.h"
 #include "common/fileio.h"
 
-static const char *const db_names[DB_COUNT] = {
+const char *const audit_db_names[DB_COUNT] = {
     [DB_META] = "audit.meta",
     [DB_LEAVES] = "audit.leaves",
     [DB_NODES] = "audit.nodes",
@@ -184,7 +184,7 @@ audit_open(MDB_env *env, MDB_txn *txn, const char *origin, unsigned flags,
 		if ((flags & AUDIT_RDONLY) == 0)
 			dbflags |= MDB_CREATE;
 		rc = audit_mdb_error(
-		    mdb_dbi_open(txn, db_names[i], dbflags, &a->dbi[i]));
+		    mdb_dbi_open(txn, audit_db_names[i], dbflags, &a->dbi[i]));
 		if (rc != 0)
 			goto out;
 	}

@@ -443,10 +443,11 @@ entries_write(struct audit *a, MDB_txn *txn, struct entries *es)
 	return audit_mdb_error(rc);
 }
 
-/* Names counted once per event. */
+/* Each name once, empty ones not at all. */
 static int
-entry_names(struct entries *es, enum audit_db db, const char *const *names,
-    size_t n, uint64_t seq)
+each_name(enum audit_db db, const char *const *names, size_t n,
+    int (*fn)(void *arg, enum audit_db db, const void *key, size_t len),
+    void *arg)
 {
 	int rc;
 
@@ -454,12 +455,62 @@ entry_names(struct entries *es, enum audit_db db, const char *const *names,
 		size_t j;
 		for (j = 0; j < i && strcmp(names[i], names[j]) != 0; j++)
 			;
-		if (j == i &&
-		    (rc = entry_add(es, db, names[i], strlen(names[i]), seq)) !=
-		        0)
+		if (j == i && names[i][0] != '\0' &&
+		    (rc = fn(arg, db, names[i], strlen(names[i]))) != 0)
 			return rc;
 	}
 	return ERROR_OK;
+}
+
+int
+audit_event_keys(const struct event *ev,
+    int (*fn)(void *arg, enum audit_db db, const void *key, size_t len),
+    void *arg)
+{
+	const char *names[EVENT_MAX_LIST + 2];
+	char tag[AUDIT_TAG_MAX];
+	uint8_t time[8];
+	size_t n = 0;
+	int rc;
+
+	audit_be64_put(time, ev->time_ms);
+	if ((rc = fn(arg, DB_TIME, time, sizeof(time))) != 0)
+		return rc;
+	names[0] = ev->purpose;
+	if ((rc = each_name(DB_PURPOSE, names, 1, fn, arg)) != 0)
+		return rc;
+	names[n++] = ev->sender;
+	names[n++] = ev->recipient;
+	for (size_t i = 0; i < ev->n_recipients; i++)
+		names[n++] = ev->recipients[i];
+	if ((rc = each_name(DB_AGENCY, names, n, fn, arg)) != 0)
+		return rc;
+	for (n = 0; n < ev->n_rules; n++)
+		names[n] = ev->rules[n];
+	if ((rc = each_name(DB_RULE, names, n, fn, arg)) != 0)
+		return rc;
+	audit_type_tag(ev->type, tag);
+	if ((rc = fn(arg, DB_TAG, tag, strlen(tag))) != 0)
+		return rc;
+	if (ev->breakglass &&
+	    (rc = fn(arg, DB_TAG, AUDIT_TAG_BREAKGLASS,
+	         strlen(AUDIT_TAG_BREAKGLASS))) != 0)
+		return rc;
+	return ERROR_OK;
+}
+
+/* audit_event_keys' fn for index_event. */
+struct entry_arg {
+	struct entries *es;
+	uint64_t seq;
+};
+
+static int
+entry_key(void *arg, enum audit_db db, const void *key, size_t len)
+{
+	struct entry_arg *ea = arg;
+
+	return entry_add(ea->es, db, key, len, ea->seq);
 }
 
 /* Leaf seq's entries: into es, or, for a run, into ps. */
@@ -467,10 +518,7 @@ static int
 index_event(const struct event *ev, uint64_t seq, struct entries *es,
     struct postings ps[RUN_DBS])
 {
-	const char *names[EVENT_MAX_LIST + 2];
-	char tag[AUDIT_TAG_MAX];
-	uint8_t time[8];
-	size_t n = 0;
+	struct entry_arg ea = {es, seq};
 	int rc;
 
 	_Static_assert(RUN_DBS == 2, "subject, then msg_id");
@@ -482,31 +530,7 @@ index_event(const struct event *ev, uint64_t seq, struct entries *es,
 	    (rc = postings_add(&ps[1], ev->msg_id, sizeof(ev->msg_id), seq)) !=
 	        0)
 		return rc;
-	audit_be64_put(time, ev->time_ms);
-	if ((rc = entry_add(es, DB_TIME, time, sizeof(time), seq)) != 0 ||
-	    (rc = entry_add(
-	         es, DB_PURPOSE, ev->purpose, strlen(ev->purpose), seq)) != 0)
-		return rc;
-	if (ev->sender[0] != '\0')
-		names[n++] = ev->sender;
-	if (ev->recipient[0] != '\0')
-		names[n++] = ev->recipient;
-	for (size_t i = 0; i < ev->n_recipients; i++)
-		names[n++] = ev->recipients[i];
-	if ((rc = entry_names(es, DB_AGENCY, names, n, seq)) != 0)
-		return rc;
-	for (n = 0; n < ev->n_rules; n++)
-		names[n] = ev->rules[n];
-	if ((rc = entry_names(es, DB_RULE, names, n, seq)) != 0)
-		return rc;
-	audit_type_tag(ev->type, tag);
-	if ((rc = entry_add(es, DB_TAG, tag, strlen(tag), seq)) != 0)
-		return rc;
-	if (ev->breakglass &&
-	    (rc = entry_add(es, DB_TAG, AUDIT_TAG_BREAKGLASS,
-	         strlen(AUDIT_TAG_BREAKGLASS), seq)) != 0)
-		return rc;
-	return ERROR_OK;
+	return audit_event_keys(ev, entry_key, &ea);
 }
 
 int
@@ -771,19 +795,17 @@ stored_entries(struct audit *a, MDB_txn *txn, enum audit_db db,
 	return rc == MDB_NOTFOUND ? ERROR_OK : audit_mdb_error(rc);
 }
 
+/* "subject" for audit.subject: what `mdb_stat` shows, less the prefix. */
+static const char *
+index_name(int db)
+{
+	return audit_db_names[db] + strlen("audit.");
+}
+
 int
 audit_verify_indexes(
     struct audit *a, MDB_txn *txn, struct audit_verify_result *res)
 {
-	static const char *const names[DB_COUNT] = {
-	    [DB_SUBJECT] = "subject",
-	    [DB_AGENCY] = "agency",
-	    [DB_MSGID] = "msg_id",
-	    [DB_TIME] = "time",
-	    [DB_PURPOSE] = "purpose",
-	    [DB_RULE] = "rule",
-	    [DB_TAG] = "event type and break-glass",
-	};
 	struct mset want[DB_COUNT], got[DB_COUNT];
 	struct mset_keys keys;
 	uint64_t indexed;
@@ -805,7 +827,7 @@ audit_verify_indexes(
 	for (int db = DB_SUBJECT; db < DB_COUNT; db++) {
 		if ((rc = stored_entries(a, txn, db, &keys, &got[db])) != 0) {
 			snprintf(res->why, sizeof(res->why), "the %s index: %s",
-			    names[db],
+			    index_name(db),
 			    rc == ERROR_TAMPERED ? "a malformed entry"
 			                         : error_strerror(rc));
 			goto out;
@@ -817,7 +839,7 @@ audit_verify_indexes(
 			    "the %s index does not match the leaves: %" PRIu64
 			    " entries where the leaves give %" PRIu64
 			    " (entries missing, added or altered)",
-			    names[db], got[db].n, want[db].n);
+			    index_name(db), got[db].n, want[db].n);
 			rc = ERROR_TAMPERED;
 			goto out;
 		}

@@ -95,6 +95,19 @@ audit_node_key(uint8_t out[AUDIT_NODE_KEY], unsigned level, uint64_t index)
 	out[8] = (uint8_t)level;
 }
 
+/* The databases' names, "audit.meta" and so on (audit.c). */
+extern const char *const audit_db_names[DB_COUNT];
+
+/*
+ * Calls fn once for each key an event is indexed under in the time,
+ * purpose, agency, rule and tag indexes (the subject and msg_id indexes
+ * are kept in runs, apart): each name once, no empty one (audit_index.c).
+ * A non-zero return from fn stops and is returned.
+ */
+int audit_event_keys(const struct event *ev,
+    int (*fn)(void *arg, enum audit_db db, const void *key, size_t len),
+    void *arg);
+
 /* The shared access to audit.meta's text keys (audit.c). */
 int audit_meta_get(struct audit *a, MDB_txn *txn, const char *key, MDB_val *v);
 int audit_meta_put(struct audit *a, MDB_txn *txn, const char *key,

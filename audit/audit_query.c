@@ -525,49 +525,43 @@ tally(struct tallies *ts, enum audit_stat stat, const char *key)
 	return ERROR_OK;
 }
 
-/* Names counted once per event, as index_names indexes them. */
+/* audit_event_keys' fn: counts a key as the index holding it would. */
 static int
-tally_names(struct tallies *ts, enum audit_stat stat, const char *const *names,
-    size_t n)
+tally_key(void *arg, enum audit_db db, const void *key, size_t len)
 {
-	int rc;
+	struct tallies *ts = arg;
+	char name[AUDIT_TAG_MAX > IDENT_NAME_MAX ? AUDIT_TAG_MAX
+	                                         : IDENT_NAME_MAX + 1];
+	size_t plen = strlen(AUDIT_TAG_TYPE);
 
-	for (size_t i = 0; i < n; i++) {
-		size_t j;
-		for (j = 0; j < i && strcmp(names[i], names[j]) != 0; j++)
-			;
-		if (j == i && (rc = tally(ts, stat, names[i])) != 0)
-			return rc;
+	if (len >= sizeof(name))
+		return ERROR_INTERNAL; /* ident.h bounds every name */
+	memcpy(name, key, len);
+	name[len] = '\0';
+	switch (db) {
+	case DB_AGENCY:
+		return tally(ts, AUDIT_STAT_AGENCY, name);
+	case DB_PURPOSE:
+		return tally(ts, AUDIT_STAT_PURPOSE, name);
+	case DB_RULE:
+		return tally(ts, AUDIT_STAT_RULE, name);
+	case DB_TAG:
+		if (strcmp(name, AUDIT_TAG_BREAKGLASS) == 0)
+			ts->breakglass++;
+		else if (strncmp(name, AUDIT_TAG_TYPE, plen) == 0)
+			return tally(ts, AUDIT_STAT_TYPE, name + plen);
+		return ERROR_OK;
+	default:
+		return ERROR_OK; /* time: not a counter */
 	}
-	return ERROR_OK;
 }
 
 /* audit_query's row: counts an unindexed leaf as the indexes would. */
 static int
 tally_row(void *arg, uint64_t seq, const struct event *ev)
 {
-	struct tallies *ts = arg;
-	const char *names[EVENT_MAX_LIST + 2];
-	size_t n = 0;
-	int rc;
-
 	(void)seq;
-	if (ev->breakglass)
-		ts->breakglass++;
-	if ((rc = tally(ts, AUDIT_STAT_TYPE, event_type_name(ev->type))) != 0 ||
-	    (rc = tally(ts, AUDIT_STAT_PURPOSE, ev->purpose)) != 0)
-		return rc;
-	if (ev->sender[0] != '\0')
-		names[n++] = ev->sender;
-	if (ev->recipient[0] != '\0')
-		names[n++] = ev->recipient;
-	for (size_t i = 0; i < ev->n_recipients; i++)
-		names[n++] = ev->recipients[i];
-	if ((rc = tally_names(ts, AUDIT_STAT_AGENCY, names, n)) != 0)
-		return rc;
-	for (n = 0; n < ev->n_rules; n++)
-		names[n] = ev->rules[n];
-	return tally_names(ts, AUDIT_STAT_RULE, names, n);
+	return audit_event_keys(ev, tally_key, arg);
 }
 
 static int

@@ -136,22 +136,40 @@ set_size(struct fixture *f, uint64_t size)
 	assert_int_equal(mdb_put(f->txn, dbi, &k, &v, 0), 0);
 }
 
+/* The log opened read-only, as `concordat audit` opens it. */
+struct ro {
+	MDB_env *env;
+	MDB_txn *txn;
+	struct audit *a;
+};
+
+static void
+ro_open(struct fixture *f, struct ro *r)
+{
+	assert_int_equal(audit_env_open(f->dir, 0, AUDIT_RDONLY, &r->env), 0);
+	assert_int_equal(audit_txn_begin(r->env, MDB_RDONLY, &r->txn), 0);
+	assert_int_equal(
+	    audit_open(r->env, r->txn, NULL, AUDIT_RDONLY, &r->a), 0);
+}
+
+static void
+ro_close(struct ro *r)
+{
+	mdb_txn_abort(r->txn);
+	audit_free(r->a);
+	audit_env_close(r->env);
+}
+
 /* Runs audit_verify on the log read-only, as `concordat audit verify`. */
 static int
 verify(struct fixture *f, const uint8_t *pk, struct audit_verify_result *res)
 {
-	struct audit *a;
-	MDB_env *env;
-	MDB_txn *txn;
+	struct ro r;
 	int rc;
 
-	assert_int_equal(audit_env_open(f->dir, 0, AUDIT_RDONLY, &env), 0);
-	assert_int_equal(audit_txn_begin(env, MDB_RDONLY, &txn), 0);
-	assert_int_equal(audit_open(env, txn, NULL, AUDIT_RDONLY, &a), 0);
-	rc = audit_verify(a, txn, pk, res);
-	mdb_txn_abort(txn);
-	audit_free(a);
-	audit_env_close(env);
+	ro_open(f, &r);
+	rc = audit_verify(r.a, r.txn, pk, res);
+	ro_close(&r);
 	return rc;
 }
 
@@ -544,49 +562,33 @@ ignore(void *arg, uint64_t seq, const struct event *ev)
 	return 0;
 }
 
+/* Runs a query on the log read-only; its result. */
+static int
+query(struct fixture *f, const struct audit_filter *filter)
+{
+	struct ro r;
+	int rc;
+
+	ro_open(f, &r);
+	rc = audit_query(r.a, r.txn, filter, ignore, NULL, NULL);
+	ro_close(&r);
+	return rc;
+}
+
 /* An index that names a leaf that is gone: the query says so. */
 static void
 test_query_missing_leaf(void **state)
 {
 	struct fixture *f = *state;
 	struct audit_filter filter;
-	struct audit *a;
-	MDB_env *env;
-	MDB_txn *txn;
 	uint8_t key[8];
 
 	be64(key, 57);
 	del_key(f, "audit.leaves", key, 8);
 	done(f);
 	memset(&filter, 0, sizeof(filter));
-	assert_int_equal(audit_env_open(f->dir, 0, AUDIT_RDONLY, &env), 0);
-	assert_int_equal(audit_txn_begin(env, MDB_RDONLY, &txn), 0);
-	assert_int_equal(audit_open(env, txn, NULL, AUDIT_RDONLY, &a), 0);
 	filter.since_ms = 1;
-	assert_int_equal(
-	    audit_query(a, txn, &filter, ignore, NULL, NULL), ERROR_TAMPERED);
-	mdb_txn_abort(txn);
-	audit_free(a);
-	audit_env_close(env);
-}
-
-/* Runs a query on the log read-only; its result. */
-static int
-query(struct fixture *f, const struct audit_filter *filter)
-{
-	struct audit *a;
-	MDB_env *env;
-	MDB_txn *txn;
-	int rc;
-
-	assert_int_equal(audit_env_open(f->dir, 0, AUDIT_RDONLY, &env), 0);
-	assert_int_equal(audit_txn_begin(env, MDB_RDONLY, &txn), 0);
-	assert_int_equal(audit_open(env, txn, NULL, AUDIT_RDONLY, &a), 0);
-	rc = audit_query(a, txn, filter, ignore, NULL, NULL);
-	mdb_txn_abort(txn);
-	audit_free(a);
-	audit_env_close(env);
-	return rc;
+	assert_int_equal(query(f, &filter), ERROR_TAMPERED);
 }
 
 /* A leaf of the unindexed tail gone: the query's scan of it says so. */
@@ -658,21 +660,15 @@ static int
 verify_indexes(struct fixture *f, char *why, size_t len)
 {
 	struct audit_verify_result res;
-	struct audit *a;
-	MDB_env *env;
-	MDB_txn *txn;
+	struct ro r;
 	int rc;
 
-	assert_int_equal(audit_env_open(f->dir, 0, AUDIT_RDONLY, &env), 0);
-	assert_int_equal(audit_txn_begin(env, MDB_RDONLY, &txn), 0);
-	assert_int_equal(audit_open(env, txn, NULL, AUDIT_RDONLY, &a), 0);
-	rc = audit_verify_indexes(a, txn, &res);
+	ro_open(f, &r);
+	rc = audit_verify_indexes(r.a, r.txn, &res);
 	snprintf(why, len, "%s", res.why);
 	if (rc == 0)
 		assert_true(res.index_entries > 6 * (N - N % LAG));
-	mdb_txn_abort(txn);
-	audit_free(a);
-	audit_env_close(env);
+	ro_close(&r);
 	return rc;
 }
 
