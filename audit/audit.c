@@ -1,9 +1,9 @@
 /*
  * The audit log's store in LMDB: the environment, appending leaves with
- * their tree nodes (audit_index.c writes the index entries), per-commit signed
- * checkpoints, and roots and proofs read from the stored complete subtrees. The
- * broker calls it inside its own write transactions; `concordat audit` reads.
- * The layout is described in audit_int.h.
+ * their tree nodes (audit_index.c writes the index entries), per-commit
+ * signed checkpoints, and roots and proofs read from the stored complete
+ * subtrees. The broker calls it inside its own write transactions;
+ * `concordat audit` reads. The layout is described in audit_int.h.
  */
 #include <errno.h>
 #include <stdio.h>
