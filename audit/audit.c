@@ -425,7 +425,7 @@ audit_append(
 	if ((rc = audit_meta_put(a, txn, "size", key, sizeof(key))) != 0)
 		goto out;
 	/* The indexes, once a batch of leaves waits for them. */
-	if ((rc = audit_indexed(a, txn, &indexed)) != 0)
+	if ((rc = audit_indexed_of(a, txn, n + 1, &indexed)) != 0)
 		goto out;
 	if (n + 1 - indexed >= a->lag &&
 	    (rc = audit_index_leaves(a, txn, indexed, n, ev)) != 0)

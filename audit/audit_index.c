@@ -589,12 +589,22 @@ int
 audit_indexed(struct audit *a, MDB_txn *txn, uint64_t *indexed)
 {
 	uint64_t size;
-	MDB_val v;
 	int rc;
 
 	*indexed = 0;
 	if ((rc = audit_size(a, txn, &size)) != 0)
 		return rc;
+	return audit_indexed_of(a, txn, size, indexed);
+}
+
+int
+audit_indexed_of(
+    struct audit *a, MDB_txn *txn, uint64_t size, uint64_t *indexed)
+{
+	MDB_val v;
+	int rc;
+
+	*indexed = 0;
 	rc = audit_meta_get(a, txn, "indexed", &v);
 	if (rc != 0)
 		return rc == ERROR_NOTFOUND ? ERROR_TAMPERED : rc;
@@ -618,7 +628,7 @@ audit_index(struct audit *a, MDB_txn *txn)
 	if ((a->flags & AUDIT_RDONLY) != 0)
 		return ERROR_INVAL;
 	if ((rc = audit_size(a, txn, &size)) != 0 ||
-	    (rc = audit_indexed(a, txn, &indexed)) != 0)
+	    (rc = audit_indexed_of(a, txn, size, &indexed)) != 0)
 		return rc;
 	return indexed < size
 	    ? audit_index_leaves(a, txn, indexed, size - 1, NULL)

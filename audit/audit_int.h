@@ -108,6 +108,13 @@ int audit_event_keys(const struct event *ev,
     int (*fn)(void *arg, enum audit_db db, const void *key, size_t len),
     void *arg);
 
+/*
+ * audit_indexed for a caller that has read the log's size already
+ * (audit_index.c): ERROR_TAMPERED unless the count is there and <= size.
+ */
+int audit_indexed_of(
+    struct audit *a, MDB_txn *txn, uint64_t size, uint64_t *indexed);
+
 /* The shared access to audit.meta's text keys (audit.c). */
 int audit_meta_get(struct audit *a, MDB_txn *txn, const char *key, MDB_val *v);
 int audit_meta_put(struct audit *a, MDB_txn *txn, const char *key,

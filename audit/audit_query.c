@@ -382,12 +382,12 @@ visit_dups(void *arg, MDB_cursor *c)
 	return rc == MDB_NOTFOUND ? ERROR_OK : audit_mdb_error(rc);
 }
 
-/* Loads what a query needs to read the indexes. */
+/* Loads what a query needs to read the indexes of a log of size leaves. */
 static int
-indexes_load(struct audit *a, MDB_txn *txn, struct indexes *ix)
+indexes_load(struct audit *a, MDB_txn *txn, uint64_t size, struct indexes *ix)
 {
 	memset(ix, 0, sizeof(*ix));
-	int rc = audit_indexed(a, txn, &ix->indexed);
+	int rc = audit_indexed_of(a, txn, size, &ix->indexed);
 	if (rc == 0)
 		rc = audit_runs(a, txn, ix->indexed, &ix->runs, &ix->nruns);
 	return rc;
@@ -403,7 +403,7 @@ audit_query(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 	struct indexes ix;
 	struct query q = {a, txn, f, &ix, NULL, row, arg, NULL, 0};
 	char tag[AUDIT_TAG_MAX];
-	uint64_t size, *seqs = NULL;
+	uint64_t *seqs = NULL;
 	size_t n = 0, nseqs;
 	int rc;
 
@@ -411,10 +411,8 @@ audit_query(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 		plan = &local;
 	memset(plan, 0, sizeof(*plan));
 	q.plan = plan;
-	if ((rc = audit_size(a, txn, &size)) != 0)
-		return rc;
-	q.size = size;
-	if ((rc = indexes_load(a, txn, &ix)) != 0)
+	if ((rc = audit_size(a, txn, &q.size)) != 0 ||
+	    (rc = indexes_load(a, txn, q.size, &ix)) != 0)
 		return rc;
 		/* Every equality the filter holds, with its index and key. */
 #define ACCESS(nm, d, data, len)                                               \
@@ -658,7 +656,7 @@ audit_query_stats(struct audit *a, MDB_txn *txn,
 	memset(&all, 0, sizeof(all));
 	memset(&plan, 0, sizeof(plan));
 	if ((rc = audit_size(a, txn, &q.size)) != 0 ||
-	    (rc = indexes_load(a, txn, &ix)) != 0)
+	    (rc = indexes_load(a, txn, q.size, &ix)) != 0)
 		return rc;
 	rc = ERROR_NOMEM;
 	if ((ev = q.ev = malloc(sizeof(*ev))) == NULL)

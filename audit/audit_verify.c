@@ -422,7 +422,7 @@ audit_verify(struct audit *a, MDB_txn *txn, const uint8_t pk[CHECKPOINT_PK_LEN],
 		struct audit_run *runs = NULL;
 		uint64_t indexed;
 		size_t nruns;
-		if ((rc = audit_indexed(a, txn, &indexed)) != 0 ||
+		if ((rc = audit_indexed_of(a, txn, l.size, &indexed)) != 0 ||
 		    (rc = audit_runs(a, txn, indexed, &runs, &nruns)) != 0) {
 			rc = fail(&w, rc,
 			    "the record of which leaves are indexed is "
