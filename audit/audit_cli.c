@@ -301,6 +301,7 @@ static const struct column {
     {"reason", "REASON", 0},
     {"detail", NULL, 0},
     {"peer", NULL, 0},
+    {"count", NULL, 0},
 };
 #define N_COLUMNS (sizeof(columns) / sizeof(columns[0]))
 
@@ -380,6 +381,7 @@ event_row(uint64_t seq, const struct event *ev)
 	v[i++] = json_string(ev->reason ? wire_reason_name(ev->reason) : "");
 	v[i++] = json_string(ev->detail);
 	v[i++] = json_string(ev->peer);
+	v[i++] = json_integer((json_int_t)ev->count);
 	for (i = 0; i < N_COLUMNS; i++)
 		if (v[i] == NULL || !ok ||
 		    json_object_set_new(o, columns[i].key, v[i]) != 0) {
@@ -553,7 +555,7 @@ static const char query_help[] =
     "  --event TYPE                 accepted, rejected, decision, delivered,\n"
     "                               acknowledged, expired, policy_activated,\n"
     "                               broker_started, broker_stopped,\n"
-    "                               connection_refused\n"
+    "                               connection_refused, keyring_changed\n"
     "  --since T, --until T         time_ms in [since, until): RFC 3339\n"
     "                               (2026-11-23T13:00:00Z) or a date\n"
     "                               (2026-11-23, midnight UTC)\n"

@@ -36,7 +36,25 @@
 #define FULL_AT    0.9
 #define FULL_CLEAR 0.85
 
+/* Delivered events waiting for a commit, at most: two windows a peer of
+ * a large keyring. More are added again when their items are resent. */
+#define PENDING_MAX 8192
+/* ZAP requests answered before the ROUTER gets its turn again. */
+#define ZAP_TURN 64
+/*
+ * The largest message libzmq reads for us: anything up to it gets a
+ * too_big receipt from the broker itself (and an audit event); beyond it
+ * libzmq drops the connection unread, since reading it would cost that
+ * much memory. Per connection at most RCVHWM messages wait unread.
+ */
+#define READ_MAX (2 * (int64_t)WIRE_MAX_FRAME + 4096)
+#define RCVHWM   64
+
 static volatile sig_atomic_t got_term, got_hup;
+
+static int timer_work(struct broker *b, MDB_txn *txn);
+static void log_refusals(struct broker *b, uint64_t now, bool all);
+static int start_qclock(struct broker *b);
 
 static void
 on_signal(int sig)
@@ -61,6 +79,27 @@ install_signals(void)
 		return ERROR_INTERNAL;
 	signal(SIGPIPE, SIG_IGN);
 	return ERROR_OK;
+}
+
+/*
+ * Every connection is a descriptor, a half-open one too until the
+ * handshake interval closes it: take all the descriptors the system
+ * allows us, so a flood of them runs into the handshake timeout first.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("cannot raise the descriptor limit: %s",
+			    strerror(errno));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info("up to %llu descriptors (connections)",
+		    (unsigned long long)rl.rlim_cur);
 }
 
 static int
@@ -127,6 +166,11 @@ broker_load(struct broker *b, char *why, size_t n)
 	return ERROR_OK;
 }
 
+/*
+ * One peer per keyring agency, keeping what it knew of its connection
+ * over a reload. A peer whose key changed loses its session: the key it
+ * authenticated with is no longer the agency's (P6).
+ */
 static int
 setup_peers(struct broker *b)
 {
@@ -138,10 +182,22 @@ setup_peers(struct broker *b)
 	for (size_t i = 0; i < n; i++) {
 		const struct keys_public *k = keyring_at(b->keyring, i);
 		struct peer *old = deliver_peer(b, k->id);
-		if (old != NULL)
+		if (old != NULL) {
 			np[i] = *old; /* keep live connections over a reload */
-		else
+		} else {
 			snprintf(np[i].id, sizeof(np[i].id), "%s", k->id);
+			np[i].tokens = (double)b->cfg.burst;
+			np[i].tokens_ms = clock_mono_ms();
+		}
+		sodium_bin2hex(np[i].key, sizeof(np[i].key), k->transport_pk,
+		    sizeof(k->transport_pk));
+		snprintf(np[i].fingerprint, sizeof(np[i].fingerprint), "%s",
+		    k->fingerprint);
+		if (np[i].connected &&
+		    strcmp(np[i].session_key, np[i].key) != 0) {
+			np[i].connected = false;
+			np[i].inflight = 0;
+		}
 	}
 	free(b->peers);
 	b->peers = np;
@@ -153,7 +209,8 @@ static int
 setup_socket(struct broker *b)
 {
 	int one = 1, zero = 0, hs = 5000, hb = 5000, hbt = 15000;
-	int64_t max = WIRE_MAX_FRAME + 1024; /* the frame and its envelope */
+	int rcvhwm = RCVHWM;
+	int64_t max = READ_MAX;
 	/*
 	 * Room for an agency's receipts of two whole batches and its window
 	 * of deliveries: replies are sent without waiting, and a full pipe
@@ -182,6 +239,7 @@ setup_socket(struct broker *b)
 	    zmq_setsockopt(
 	        b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) ||
 	    zmq_setsockopt(b->router, ZMQ_SNDHWM, &hwm, sizeof(hwm)) ||
+	    zmq_setsockopt(b->router, ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm)) ||
 	    zmq_setsockopt(b->router, ZMQ_HANDSHAKE_IVL, &hs, sizeof(hs)) ||
 	    zmq_setsockopt(b->router, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb)) ||
 	    zmq_setsockopt(
@@ -273,47 +331,100 @@ encode_reply(struct broker *b, MDB_txn *txn, struct reply *rep,
 		log_err("cannot encode a receipt: %s", error_strerror(rc));
 }
 
+/* Refills p's rate bucket and takes one frame from it; false when empty. */
+static bool
+take_token(struct broker *b, struct peer *p, uint64_t now)
+{
+	double rate = (double)b->cfg.rate, burst = (double)b->cfg.burst;
+
+	p->tokens += (double)(now - p->tokens_ms) * rate / 1000.0;
+	if (p->tokens > burst)
+		p->tokens = burst;
+	p->tokens_ms = now;
+	if (p->tokens < 1.0)
+		return false;
+	p->tokens -= 1.0;
+	return true;
+}
+
 /*
- * Takes one frame from the ROUTER into in, without waiting: attributes it
- * to the agency the ZAP handler named (never the payload) and prepares its
- * verification job. Returns false when no frame is waiting.
+ * Takes one ZeroMQ message from the ROUTER into in, without waiting:
+ * attributes it to the agency the ZAP handler named (never the payload)
+ * and to the key its session authenticated with, and prepares its
+ * verification job. A message of more than one part (after the routing
+ * id) is read whole and refused as malformed: libzmq hands over only
+ * whole messages, so every part is there to be read. Returns false when
+ * no message is waiting.
  */
 static bool
 receive_frame(struct broker *b, struct inframe *in)
 {
-	const char *user;
+	const char *user, *key;
+	unsigned parts = 0;
+	int more;
 
 	memset(&in->job, 0, sizeof(in->job));
 	in->known = false;
+	in->over_rate = false;
+	in->key[0] = '\0';
 	zmq_msg_init(&in->rid);
 	zmq_msg_init(&in->body);
 	if (zmq_msg_recv(&in->rid, b->router, ZMQ_DONTWAIT) < 0)
 		return false;
-	if (!zmq_msg_more(&in->rid) ||
-	    zmq_msg_recv(&in->body, b->router, ZMQ_DONTWAIT) < 0)
-		return true; /* not a frame we can use; known stays false */
-	/* One frame per message: drain any extra parts. */
-	while (zmq_msg_more(&in->body)) {
+	more = zmq_msg_more(&in->rid);
+	if (more && zmq_msg_recv(&in->body, b->router, ZMQ_DONTWAIT) >= 0) {
+		parts = 1;
+		more = zmq_msg_more(&in->body);
+	}
+	while (more) {
 		zmq_msg_t extra;
 		zmq_msg_init(&extra);
-		zmq_msg_recv(&extra, b->router, ZMQ_DONTWAIT);
+		if (zmq_msg_recv(&extra, b->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&extra);
+			break;
+		}
+		more = zmq_msg_more(&extra);
 		zmq_msg_close(&extra);
-		log_warn("multi-part message: extra parts ignored");
+		parts++;
 	}
+	if (parts == 0)
+		return true; /* not a frame we can use; known stays false */
 	user = zmq_msg_gets(&in->body, "User-Id");
-	if (user == NULL || !ident_agency_valid(user) ||
-	    deliver_peer(b, user) == NULL ||
-	    zmq_msg_size(&in->rid) > BROKER_RID_MAX) {
-		log_warn("frame without a known agency: dropped");
+	key = zmq_msg_gets(&in->body, BROKER_KEY_PROPERTY);
+	struct peer *p = user != NULL && ident_agency_valid(user)
+	    ? deliver_peer(b, user)
+	    : NULL;
+	if (p == NULL || zmq_msg_size(&in->rid) > BROKER_RID_MAX) {
+		b->unknown_frames++;
+		return true;
+	}
+	/* P6: the key this session authenticated with must still be the
+	 * agency's key in the keyring in force; else it is heard no more. */
+	if (key == NULL || strcmp(key, p->key) != 0) {
+		p->stale++;
 		return true;
 	}
 	in->known = true;
+	snprintf(in->key, sizeof(in->key), "%s", key);
 	/* Copied: a reload may replace the peers while this batch waits. */
 	snprintf(in->job.agency, sizeof(in->job.agency), "%s", user);
 	in->job.buf = zmq_msg_data(&in->body);
 	in->job.len = zmq_msg_size(&in->body);
 	const struct keys_public *k = keyring_find(b->keyring, user);
 	in->job.pk = k != NULL ? k->sign_pk : NULL;
+	if (parts != 1) {
+		in->job.refused = true;
+		in->job.decode_rc = ERROR_DECODE;
+		snprintf(in->job.why, sizeof(in->job.why),
+		    "a frame is one ZeroMQ message part; this message had %u",
+		    parts);
+	}
+	/* Over its rate, a frame is decoded (an acknowledgement still
+	 * counts) but a submission is refused unverified. */
+	if (!take_token(b, p, clock_mono_ms())) {
+		in->over_rate = true;
+		in->job.decode_only = true;
+	}
 	return true;
 }
 
@@ -347,18 +458,16 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 		    "frame from %s, no longer in the keyring: dropped", agency);
 		return ERROR_OK;
 	}
-	if (!p->connected || p->rid_len != rid_len ||
-	    memcmp(p->rid, rid, rid_len) != 0) {
-		/* A frame from a connection other than the one we deliver on:
-		 * the agency reconnected; deliver there from now on. */
-		memcpy(p->rid, rid, rid_len);
-		p->rid_len = rid_len;
-		p->connected = true;
-		p->cursor = 0;
-		p->inflight = 0;
-		p->last_progress_ms = clock_mono_ms();
-		log_info("%s connected", p->id);
+	if (strcmp(in->key, p->key) != 0) {
+		/* Its key left the keyring while the frame waited. */
+		p->stale++;
+		return ERROR_OK;
 	}
+	/* A frame from a connection other than the one we deliver on: the
+	 * agency reconnected; deliver there from now on. */
+	if (!p->connected || p->rid_len != rid_len ||
+	    memcmp(p->rid, rid, rid_len) != 0)
+		deliver_attach(p, rid, rid_len, in->key);
 	/* A Submit, or a frame that did not decode: the ingest pipeline,
 	 * which rejects it with its reason. */
 	if (in->job.decode_rc != 0 || f->type == WIRE_SUBMIT) {
@@ -373,6 +482,16 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 		if (in->job.decode_rc == 0)
 			memcpy(
 			    rep->msg_id, f->u.submit.m.msg_id, WIRE_MSG_ID_LEN);
+		if (in->over_rate) {
+			/* Refused unread and unlogged, one by one; counted
+			 * for one log line and one event a minute. */
+			ingest_refuse(rep, ERROR_RATE);
+			if (p->limited++ == 0)
+				p->limited_since_ms = clock_mono_ms();
+			wire_frame_free(in->job.f);
+			in->job.f = NULL;
+			return ERROR_OK;
+		}
 		return txn != NULL
 		    ? ingest_submit(b, txn, agency, &in->job, rep)
 		    : ERROR_OK;
@@ -389,6 +508,7 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 		struct hello *h = &b->hellos[b->n_hellos++];
 		memcpy(h->rid, rid, rid_len);
 		h->rid_len = rid_len;
+		snprintf(h->key, sizeof(h->key), "%s", in->key);
 		snprintf(h->agency, sizeof(h->agency), "%s", agency);
 		h->tree_size = f->u.proof_request_size;
 		break;
@@ -400,13 +520,109 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 	return rc;
 }
 
+/*
+ * What a reload changed in the keyring, agency by agency, for the log and
+ * the audit log (keyring_changed events, with fingerprints). old is the
+ * peers before the reload (n_old of them); the new ones are b's.
+ */
+static int
+log_keyring_changes(
+    struct broker *b, MDB_txn *txn, const struct peer *old, size_t n_old)
+{
+	struct event ev;
+	int n = 0, rc;
+
+	for (size_t i = 0; i < n_old + b->n_peers; i++) {
+		const struct peer *was = NULL, *now = NULL;
+		if (i < n_old) {
+			was = &old[i];
+			now = deliver_peer(b, was->id);
+		} else {
+			now = &b->peers[i - n_old];
+			bool known = false;
+			for (size_t j = 0; j < n_old; j++)
+				known |= strcmp(old[j].id, now->id) == 0;
+			if (known)
+				continue;
+		}
+		if (was != NULL && now != NULL &&
+		    strcmp(was->key, now->key) == 0)
+			continue;
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EVENT_KEYRING_CHANGED;
+		ev.time_ms = clock_now_ms();
+		snprintf(ev.sender, sizeof(ev.sender), "%s",
+		    was != NULL ? was->id : now->id);
+		bool ended = was != NULL && was->connected;
+		if (was == NULL)
+			snprintf(ev.detail, sizeof(ev.detail),
+			    "added with key %s", now->fingerprint);
+		else if (now == NULL)
+			snprintf(ev.detail, sizeof(ev.detail),
+			    "key %s removed%s", was->fingerprint,
+			    ended ? "; its session ended" : "");
+		else
+			snprintf(ev.detail, sizeof(ev.detail),
+			    "key %s replaced by %s%s", was->fingerprint,
+			    now->fingerprint,
+			    ended ? "; the session of the old key ended" : "");
+		log_warn("keyring: %s %s", ev.sender, ev.detail);
+		if ((rc = audit_append(
+		         store_audit(b->store), txn, &ev, NULL)) != 0)
+			return rc;
+		n++;
+	}
+	return n;
+}
+
+/* Commits events built by fn in a transaction of their own, signed. */
+static int
+log_apart(struct broker *b,
+    int (*fn)(struct broker *b, MDB_txn *txn, void *arg), void *arg)
+{
+	struct audit_head head;
+	MDB_txn *txn;
+	int rc, n;
+
+	if ((rc = store_begin(b->store, true, &txn)) != 0)
+		return rc;
+	if ((n = fn(b, txn, arg)) < 0 ||
+	    (n > 0 &&
+	        (rc = audit_checkpoint(store_audit(b->store), txn,
+	             b->key->sign_sk, &head)) != 0)) {
+		store_abort(txn);
+		return n < 0 ? n : rc;
+	}
+	if (n == 0) {
+		store_abort(txn);
+		return ERROR_OK;
+	}
+	return store_commit(txn);
+}
+
+struct old_peers {
+	const struct peer *p;
+	size_t n;
+};
+
+static int
+keyring_changes(struct broker *b, MDB_txn *txn, void *arg)
+{
+	const struct old_peers *o = arg;
+
+	return log_keyring_changes(b, txn, o->p, o->n);
+}
+
 static void
 reload(struct broker *b)
 {
 	struct policy *oldp = b->policy;
 	struct keyring *oldk = b->keyring;
 	struct keys_secret *oldkey = b->key;
+	struct peer *oldpeers = NULL;
+	size_t n_old = b->n_peers;
 	char why[4096];
+	int rc;
 
 	/* A batch being verified reads the keyring's keys: let it finish. */
 	if (b->batch[b->cur].started) {
@@ -432,9 +648,11 @@ reload(struct broker *b)
 		return;
 	}
 	keys_secret_free(oldkey);
-	if (setup_peers(b) != 0) {
+	oldpeers = malloc((n_old ? n_old : 1) * sizeof(*oldpeers));
+	if (oldpeers != NULL && n_old > 0)
+		memcpy(oldpeers, b->peers, n_old * sizeof(*oldpeers));
+	if (setup_peers(b) != 0)
 		log_err("reload: out of memory");
-	}
 	bool changed =
 	    memcmp(policy_sha256(oldp), policy_sha256(b->policy), 32) != 0;
 	policy_free(oldp);
@@ -442,6 +660,13 @@ reload(struct broker *b)
 	log_info("reloaded: policy %s (%s), %zu agencies",
 	    policy_sha256_hex(b->policy), changed ? "changed" : "unchanged",
 	    keyring_count(b->keyring));
+	if (oldpeers != NULL) {
+		struct old_peers o = {oldpeers, n_old};
+		if ((rc = log_apart(b, keyring_changes, &o)) != 0)
+			log_err("could not log the keyring's changes: %s",
+			    error_strerror(rc));
+	}
+	free(oldpeers);
 	if (changed &&
 	    log_alone(b, EVENT_POLICY_ACTIVATED, "reloaded on SIGHUP") != 0)
 		log_err("could not log the policy activation");
@@ -600,10 +825,8 @@ run_batch(struct broker *b, bool timers)
 	bt->n = 0;
 	if (rc == 0)
 		rc = deliver_flush_pending(b, txn);
-	if (rc == 0 && timers) {
-		int n = deliver_expire(b, txn, clock_now_ms());
-		rc = n < 0 ? n : 0;
-	}
+	if (rc == 0 && timers)
+		rc = timer_work(b, txn);
 	if (rc == 0)
 		rc = audit_checkpoint(
 		    store_audit(b->store), txn, b->key->sign_sk, &head);
@@ -663,11 +886,178 @@ run_batch(struct broker *b, bool timers)
 			deliver_pump(b, &b->peers[i]);
 }
 
+/* How much the wall clock and the queue clock may drift apart unremarked. */
+#define DRIFT_WARN_MS 10000
+#define PRUNE_MAX     4096 /* replay records forgotten per tick at most */
+
+uint64_t
+broker_qclock(const struct broker *b)
+{
+	return b->qclock_base + (clock_mono_ms() - b->qclock_mono);
+}
+
+/* Starts the queue clock where the store left it (§11). */
+static int
+start_qclock(struct broker *b)
+{
+	uint64_t q, w, wall = clock_now_ms();
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = store_begin(b->store, false, &txn)) != 0)
+		return rc;
+	rc = store_clock_get(b->store, txn, &q, &w);
+	store_abort(txn);
+	if (rc == ERROR_NOTFOUND) {
+		q = wall;
+		w = wall;
+	} else if (rc != 0) {
+		return rc;
+	}
+	/* The time the broker was down counts, as the wall clock tells it;
+	 * a wall clock set back since then counts as no time at all. */
+	b->qclock_base = q + (wall > w ? wall - w : 0);
+	b->qclock_mono = clock_mono_ms();
+	b->wall_drift_ms = (int64_t)(wall - b->qclock_base);
+	return ERROR_OK;
+}
+
+/*
+ * The once-a-second work inside a batch's transaction: expiries on the
+ * queue clock, the clock saved, replay records past the freshness window
+ * forgotten.
+ */
+static int
+timer_work(struct broker *b, MDB_txn *txn)
+{
+	uint64_t q = broker_qclock(b), wall = clock_now_ms();
+	int64_t drift = (int64_t)(wall - q);
+	size_t pruned;
+	int n, rc;
+
+	if (drift - b->wall_drift_ms > DRIFT_WARN_MS ||
+	    b->wall_drift_ms - drift > DRIFT_WARN_MS)
+		log_warn("the wall clock moved %+lld s against the monotonic "
+		         "clock; expiry follows the monotonic clock",
+		    (long long)((drift - b->wall_drift_ms) / 1000));
+	b->wall_drift_ms = drift;
+	if ((n = deliver_expire(b, txn, q)) < 0)
+		return n;
+	if ((rc = store_clock_put(b->store, txn, q, wall)) != 0)
+		return rc;
+	/* Within the window a replay record stops a replay; past it the
+	 * freshness check does, and the audit log answers resends. Twice
+	 * the window: room for the clocks of broker and agents to differ. */
+	if (wall > 2 * b->cfg.clock_skew_ms &&
+	    (rc = store_replay_prune(b->store, txn,
+	         wall - 2 * b->cfg.clock_skew_ms, PRUNE_MAX, &pruned)) != 0)
+		return rc;
+	return ERROR_OK;
+}
+
+/* The rate-limit refusals of one minute, as one rejected event a peer. */
+static int
+append_rate_limits(struct broker *b, MDB_txn *txn, uint64_t now)
+{
+	struct event ev;
+	int n = 0, rc;
+
+	for (size_t i = 0; i < b->n_peers; i++) {
+		struct peer *p = &b->peers[i];
+		if (p->limited == 0 ||
+		    now - p->limited_since_ms < BROKER_REFUSAL_WINDOW)
+			continue;
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EVENT_REJECTED;
+		ev.time_ms = clock_now_ms();
+		ev.reason = WIRE_REASON_RATE_LIMITED;
+		ev.count = p->limited;
+		snprintf(ev.sender, sizeof(ev.sender), "%s", p->id);
+		snprintf(ev.detail, sizeof(ev.detail),
+		    "%llu submissions refused unread over the rate of %u a "
+		    "second (burst %u) in the last minute",
+		    (unsigned long long)p->limited, b->cfg.rate, b->cfg.burst);
+		if ((rc = audit_append(
+		         store_audit(b->store), txn, &ev, NULL)) != 0)
+			return rc;
+		n++;
+	}
+	return n;
+}
+
+struct apart {
+	uint64_t now;
+	bool all;
+};
+
+static int
+refusal_events(struct broker *b, MDB_txn *txn, void *arg)
+{
+	const struct apart *ap = arg;
+	int n, m;
+
+	if ((n = zap_flush(b, txn, ap->now, ap->all)) < 0)
+		return n;
+	if ((m = append_rate_limits(b, txn, ap->now)) < 0)
+		return m;
+	return n + m;
+}
+
+/*
+ * Refusals (handshakes, frames over rate) reach the audit log as
+ * aggregates, in a transaction apart from acknowledgements, and not at all
+ * above the storage threshold: then they are only counted (§11).
+ */
+static void
+log_refusals(struct broker *b, uint64_t now, bool all)
+{
+	struct apart ap = {now, all};
+	bool logged = false;
+	int rc;
+
+	if (!b->full && (zap_due(b, now) || all)) {
+		if ((rc = log_apart(b, refusal_events, &ap)) == 0)
+			logged = true;
+		else
+			log_err("could not log refused connections: %s",
+			    error_strerror(rc));
+	}
+	zap_settle(b, now, logged, all);
+	for (size_t i = 0; i < b->n_peers; i++) {
+		struct peer *p = &b->peers[i];
+		if (p->limited > 0 &&
+		    (all ||
+		        now - p->limited_since_ms >= BROKER_REFUSAL_WINDOW)) {
+			log_warn(
+			    "%s: %llu submissions refused over its rate in "
+			    "the last minute",
+			    p->id, (unsigned long long)p->limited);
+			p->limited = 0;
+		}
+		if (p->stale > 0) {
+			log_warn("%s: %llu frames ignored from a session whose "
+			         "key is no longer in the keyring",
+			    p->id, (unsigned long long)p->stale);
+			p->stale = 0;
+		}
+	}
+	if (b->unknown_frames > 0) {
+		log_warn("%llu frames from no agency of the keyring dropped",
+		    (unsigned long long)b->unknown_frames);
+		b->unknown_frames = 0;
+	}
+}
+
 static void
 timers(struct broker *b, uint64_t *last_reader, uint64_t now)
 {
 	for (size_t i = 0; i < b->n_peers; i++) {
 		struct peer *p = &b->peers[i];
+		/* A queue that failed to read is tried again, once a tick. */
+		if (p->paused) {
+			p->paused = false;
+			deliver_pump(b, p);
+		}
 		/* No acknowledgement for a while: send everything again. */
 		if (p->connected && p->inflight > 0 &&
 		    now - p->last_progress_ms > b->cfg.redeliver_ms) {
@@ -680,6 +1070,7 @@ timers(struct broker *b, uint64_t *last_reader, uint64_t now)
 		}
 	}
 	check_full(b);
+	log_refusals(b, now, false);
 	if (now - *last_reader >= READER_CHECK_MS) {
 		uint64_t used, map;
 		int dead = store_reader_check(b->store);
@@ -750,6 +1141,9 @@ broker_run(const struct broker_config *cfg)
 		log_err("%s", why);
 		goto out;
 	}
+	raise_fd_limit();
+	b.max_pending = PENDING_MAX;
+	b.pending = calloc(b.max_pending, sizeof(*b.pending));
 	b.replies = calloc(b.cfg.batch, sizeof(*b.replies));
 	b.hellos = calloc(b.cfg.batch, sizeof(*b.hellos));
 	b.scratch = calloc(1, sizeof(*b.scratch));
@@ -757,10 +1151,11 @@ broker_run(const struct broker_config *cfg)
 		b.batch[i].in = calloc(b.cfg.batch, sizeof(*b.batch[i].in));
 		b.batch[i].jobs = calloc(b.cfg.batch, sizeof(*b.batch[i].jobs));
 	}
-	if (b.replies == NULL || b.hellos == NULL || b.scratch == NULL ||
-	    b.batch[0].in == NULL || b.batch[1].in == NULL ||
-	    b.batch[0].jobs == NULL || b.batch[1].jobs == NULL ||
-	    verifier_new(0, &b.verifier) != 0 || setup_peers(&b) != 0) {
+	if (b.pending == NULL || b.replies == NULL || b.hellos == NULL ||
+	    b.scratch == NULL || b.batch[0].in == NULL ||
+	    b.batch[1].in == NULL || b.batch[0].jobs == NULL ||
+	    b.batch[1].jobs == NULL || verifier_new(0, &b.verifier) != 0 ||
+	    setup_peers(&b) != 0) {
 		rc = ERROR_NOMEM;
 		goto out;
 	}
@@ -771,6 +1166,11 @@ broker_run(const struct broker_config *cfg)
 		        ? "its audit log is another broker's (another key) or "
 		          "in a format this version does not read"
 		        : error_strerror(rc));
+		goto out;
+	}
+	if ((rc = start_qclock(&b)) != 0) {
+		log_err("%s: cannot read the queue's clock: %s", b.cfg.data,
+		    error_strerror(rc));
 		goto out;
 	}
 	if ((rc = setup_socket(&b)) != 0)
@@ -807,13 +1207,12 @@ broker_run(const struct broker_config *cfg)
 			got_hup = 0;
 			reload(&b);
 		}
-		while (items[1].revents & ZMQ_POLLIN) {
-			zap_handle(&b);
-			zmq_pollitem_t z = {b.zap, 0, ZMQ_POLLIN, 0};
-			if (zmq_poll(&z, 1, 0) <= 0)
-				break;
-			items[1].revents = z.revents;
-		}
+		/* Bounded, so a flood of handshakes cannot starve the
+		 * agencies already connected (nor SIGTERM). */
+		for (int i = 0; i < ZAP_TURN &&
+		     (items[1].revents & ZMQ_POLLIN) && zap_handle(&b);
+		     i++)
+			;
 		now = clock_mono_ms();
 		bool due = now - last_timer >= TIMER_MS;
 		if ((items[0].revents & ZMQ_POLLIN) || urgent || due)
@@ -825,6 +1224,7 @@ broker_run(const struct broker_config *cfg)
 	}
 	log_info("stopping: %llu accepted, %llu rejected since start",
 	    (unsigned long long)b.accepted, (unsigned long long)b.rejected);
+	log_refusals(&b, clock_mono_ms(), true);
 	if (log_alone(&b, EVENT_BROKER_STOPPED, "on signal") != 0)
 		log_err("could not log the stop");
 	rc = ERROR_OK;

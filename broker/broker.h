@@ -24,16 +24,45 @@
 #define BROKER_ZAP_DOMAIN "concordat"
 #define BROKER_RID_MAX    256
 #define BROKER_WINDOW     256 /* deliveries in flight per agency */
+/* The ZAP metadata property naming the key a session authenticated with:
+ * the transport key in hex, on every frame the session sends. */
+#define BROKER_KEY_PROPERTY "Concordat-Key"
+#define BROKER_KEY_HEX      (2 * 32 + 1)
+/* Refused handshakes: one aggregate per source address and window. */
+#define BROKER_REFUSAL_ADDRS  64
+#define BROKER_REFUSAL_KEYS   4
+#define BROKER_REFUSAL_WINDOW 60000 /* ms */
 
 /* An agency's live connection, learnt from the ZAP User-Id of its frames. */
 struct peer {
 	char id[IDENT_AGENCY_MAX + 1];
-	uint8_t rid[BROKER_RID_MAX]; /* ZeroMQ routing id */
+	char key[BROKER_KEY_HEX]; /* its transport key in the keyring now */
+	char fingerprint[KEYS_FINGERPRINT]; /* of its identity now */
+	uint8_t rid[BROKER_RID_MAX];        /* ZeroMQ routing id */
 	size_t rid_len;
 	bool connected;
+	char session_key[BROKER_KEY_HEX]; /* the key rid authenticated with */
+	bool paused;               /* its queue failed to read: wait a tick */
 	uint64_t cursor;           /* last queue seq sent on this connection */
 	unsigned inflight;         /* sent and not yet acknowledged */
 	uint64_t last_progress_ms; /* monotonic: connect, send or ack */
+	double tokens;             /* rate limit: frames it may send now */
+	uint64_t tokens_ms;        /* monotonic: when tokens was last filled */
+	uint64_t limited;          /* Submits refused over rate, unreported */
+	uint64_t limited_since_ms; /* monotonic: the first of those */
+	uint64_t stale;            /* frames from a revoked key, unreported */
+};
+
+/* Handshakes refused from one source address in one window. */
+struct refusal {
+	char addr[64];     /* "" for the slot of addresses beyond the table */
+	uint64_t since_ms; /* monotonic: the window's start */
+	uint64_t first_ms; /* wall clock of the first refusal */
+	uint64_t count;    /* refusals in the window */
+	uint64_t logged;   /* of those, already in the audit log */
+	unsigned n_keys;
+	char keys[BROKER_REFUSAL_KEYS][48]; /* the first keys, base64 */
+	char why[64];                       /* the first reason */
 };
 
 /* A reply to send once the commit holding its message is durable. */
@@ -52,19 +81,19 @@ struct reply {
 	size_t frame_len;
 };
 
-/* Something to log in the next commit that no frame asked for. */
+/* A delivered event to log in the next commit: no frame asked for it. */
 struct pending {
-	enum { PENDING_DELIVERED, PENDING_REFUSED } type;
 	char agency[IDENT_AGENCY_MAX + 1];
 	uint64_t seq;
-	char peer[EVENT_TEXT_MAX];
 };
 
 /* A frame of this batch, received before the transaction begins. */
 struct inframe {
 	zmq_msg_t rid, body;
-	bool known;            /* from a keyring agency, routable */
-	struct verify_job job; /* decoded and pre-checked */
+	bool known;               /* from a keyring agency, routable */
+	bool over_rate;           /* beyond its agency's rate: refused unread */
+	char key[BROKER_KEY_HEX]; /* the key its session authenticated with */
+	struct verify_job job;    /* decoded and pre-checked */
 };
 
 /*
@@ -83,6 +112,7 @@ struct batch {
 struct hello {
 	uint8_t rid[BROKER_RID_MAX];
 	size_t rid_len;
+	char key[BROKER_KEY_HEX];
 	char agency[IDENT_AGENCY_MAX + 1];
 	uint64_t tree_size;
 };
@@ -104,10 +134,21 @@ struct broker {
 	size_t n_replies;
 	struct hello *hellos;
 	size_t n_hellos;
-	struct pending *pending;
-	size_t n_pending, cap_pending;
+	struct pending *pending; /* at most max_pending */
+	size_t n_pending, max_pending;
 	uint64_t retry_ms; /* after a failed commit: pending waits till then */
 	bool full;         /* storage near full: new messages refused */
+
+	struct refusal refusals[BROKER_REFUSAL_ADDRS + 1]; /* last: others */
+	size_t n_refusals;
+	uint64_t refusals_dropped; /* not logged: the store was full */
+	uint64_t unknown_frames;   /* from no routable agency, unreported */
+
+	/* The queue's clock (expiry): wall time at first start, then
+	 * advanced only by the monotonic clock while running, so a step of
+	 * the wall clock cannot expire everything at once (§11). */
+	uint64_t qclock_base, qclock_mono;
+	int64_t wall_drift_ms; /* wall minus queue clock at the last tick */
 
 	struct batch batch[2]; /* the one written and the one verified */
 	unsigned cur;          /* index of the one to write next */
@@ -129,14 +170,20 @@ int ingest_submit(struct broker *b, MDB_txn *txn, const char *agency,
  * could not take now, with no audit leaf. */
 void ingest_refuse(struct reply *rep, int err);
 
+/* The queue clock now (see struct broker). */
+uint64_t broker_qclock(const struct broker *b);
+
 /* deliver.c */
 struct peer *deliver_peer(struct broker *b, const char *agency);
+/* Delivery moves to the connection rid, which authenticated with key. */
+void deliver_attach(
+    struct peer *p, const void *rid, size_t rid_len, const char *key);
 /* Sends what agency's queue holds beyond its cursor, up to the window. */
 void deliver_pump(struct broker *b, struct peer *p);
 /* A DeliveryAck from agency, in txn. */
 int deliver_ack(struct broker *b, MDB_txn *txn, const char *agency,
     const struct wire_frame *f);
-/* Logs the pending delivered and refused events in txn. */
+/* Logs the pending delivered events in txn. */
 int deliver_flush_pending(struct broker *b, MDB_txn *txn);
 /* Expires overdue deliveries in txn; returns how many. */
 int deliver_expire(struct broker *b, MDB_txn *txn, uint64_t now);
@@ -149,12 +196,28 @@ int deliver_status(struct broker *b, MDB_txn *txn, const char *sender,
 /* Builds the audit proof of leaf against the latest checkpoint in txn. */
 int deliver_proof(struct broker *b, MDB_txn *txn, uint64_t leaf,
     struct wire_audit_proof *p, struct audit_head *head);
-/* Records a pending event (delivered or refused) for the next commit. */
-void deliver_pending_add(struct broker *b, const struct pending *p);
+/* Records a delivered event for the next commit; false when full. */
+bool deliver_pending_add(struct broker *b, const struct pending *p);
 
 /* zap.c: binds the ZAP handler; must precede any zmq_bind. */
 int zap_start(struct broker *b);
-/* Answers one ZAP request. */
-void zap_handle(struct broker *b);
+/* Answers one ZAP request; false when none was waiting. */
+bool zap_handle(struct broker *b);
+/*
+ * Writes the refusal aggregates that are due (a window's first refusal,
+ * and the rest when it closes) as connection_refused events in txn, a
+ * transaction of their own; with all, every open window too (at stop).
+ * Returns how many events it appended, or an error.
+ */
+int zap_flush(struct broker *b, MDB_txn *txn, uint64_t now, bool all);
+/*
+ * After zap_flush's transaction: logged tells whether it committed (the
+ * flushed counts are then in the log). Windows that have closed are
+ * dropped; what of them never reached the log is counted, to be logged as
+ * one event when storage allows.
+ */
+void zap_settle(struct broker *b, uint64_t now, bool logged, bool all);
+/* True when some refusal aggregate is due for the log. */
+bool zap_due(const struct broker *b, uint64_t now);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * broker.yaml: required listen, key, keyring, policy, data; optional
- * map_size_mb, clock_skew, redeliver_after, batch.
+ * map_size_mb, clock_skew, redeliver_after, batch, agency_rate,
+ * agency_burst.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,8 @@ enum {
 	K_SKEW,
 	K_REDELIVER,
 	K_BATCH,
+	K_RATE,
+	K_BURST,
 	K_COUNT
 };
 
@@ -34,7 +37,23 @@ static const struct yamlconf_key keys[K_COUNT] = {
     [K_SKEW] = {"clock_skew", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_REDELIVER] = {"redeliver_after", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_BATCH] = {"batch", YAMLCONF_INT, 0},
+    [K_RATE] = {"agency_rate", YAMLCONF_INT, 0},
+    [K_BURST] = {"agency_burst", YAMLCONF_INT, 0},
 };
+
+/* An integer option in [lo, hi] into *out; an error names the range. */
+static void
+int_option(struct yamlconf *y, const struct yamlconf_node *v, const char *name,
+    long long lo, long long hi, unsigned *out)
+{
+	if (v == NULL)
+		return;
+	if (v->integer < lo || v->integer > hi)
+		yamlconf_error(y, v, "%s: %lld is out of range (%lld to %lld)",
+		    name, v->integer, lo, hi);
+	else
+		*out = (unsigned)v->integer;
+}
 
 int
 broker_config_load(
@@ -50,6 +69,8 @@ broker_config_load(
 	c->clock_skew_ms = 5 * 60 * 1000;
 	c->redeliver_ms = 30 * 1000;
 	c->batch = 256;
+	c->rate = 100;
+	c->burst = 1000;
 	rc = yamlconf_load_file(path, BROKER_CONFIG_MAX, errs, &y);
 	if (rc != 0)
 		return rc;
@@ -82,14 +103,9 @@ broker_config_load(
 	yamlconf_duration(y, v[K_SKEW], "clock_skew", &c->clock_skew_ms);
 	yamlconf_duration(
 	    y, v[K_REDELIVER], "redeliver_after", &c->redeliver_ms);
-	if (v[K_BATCH] != NULL) {
-		if (v[K_BATCH]->integer < 1 || v[K_BATCH]->integer > 4096)
-			yamlconf_error(y, v[K_BATCH],
-			    "batch: %lld is out of range (1 to 4096)",
-			    v[K_BATCH]->integer);
-		else
-			c->batch = (unsigned)v[K_BATCH]->integer;
-	}
+	int_option(y, v[K_BATCH], "batch", 1, 4096, &c->batch);
+	int_option(y, v[K_RATE], "agency_rate", 1, 1000000, &c->rate);
+	int_option(y, v[K_BURST], "agency_burst", 1, 1000000, &c->burst);
 	yamlconf_free(y);
 	return errs->total > before ? ERROR_CONFIG : ERROR_OK;
 }

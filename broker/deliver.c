@@ -24,20 +24,29 @@ deliver_peer(struct broker *b, const char *agency)
 	return NULL;
 }
 
-void
+bool
 deliver_pending_add(struct broker *b, const struct pending *p)
 {
-	if (b->n_pending == b->cap_pending) {
-		size_t cap = b->cap_pending ? b->cap_pending * 2 : 64;
-		struct pending *np = realloc(b->pending, cap * sizeof(*np));
-		if (np == NULL) {
-			log_err("out of memory: an audit event is lost");
-			return;
-		}
-		b->pending = np;
-		b->cap_pending = cap;
-	}
+	/* Bounded: a delivered event left out now is added again the next
+	 * time the item is sent, since its mark is not set. */
+	if (b->n_pending >= b->max_pending)
+		return false;
 	b->pending[b->n_pending++] = *p;
+	return true;
+}
+
+void
+deliver_attach(struct peer *p, const void *rid, size_t rid_len, const char *key)
+{
+	memcpy(p->rid, rid, rid_len);
+	p->rid_len = rid_len;
+	p->connected = true;
+	p->paused = false;
+	snprintf(p->session_key, sizeof(p->session_key), "%s", key);
+	p->cursor = 0;
+	p->inflight = 0;
+	p->last_progress_ms = clock_mono_ms();
+	log_info("%s connected", p->id);
 }
 
 int
@@ -109,7 +118,7 @@ deliver_pump(struct broker *b, struct peer *p)
 	uint64_t seq;
 	int rc;
 
-	if (!p->connected || p->inflight >= BROKER_WINDOW)
+	if (!p->connected || p->paused || p->inflight >= BROKER_WINDOW)
 		return;
 	if (store_begin(b->store, false, &txn) != 0)
 		return;
@@ -121,9 +130,18 @@ deliver_pump(struct broker *b, struct peer *p)
 		    b->store, txn, p->id, p->cursor, &it, &seq);
 		if (rc == ERROR_NOTFOUND)
 			break;
-		if (rc == 0)
-			rc = item_frame(b, txn, &it, &frame, &len);
 		if (rc != 0) {
+			/* The queue itself cannot be read from here: stop
+			 * until the next tick rather than spin on it. */
+			log_err("queue of %s after item %llu cannot be read: "
+			        "%s; trying again in a second (run concordat "
+			        "audit verify on %s)",
+			    p->id, (unsigned long long)p->cursor,
+			    error_strerror(rc), b->cfg.data);
+			p->paused = true;
+			break;
+		}
+		if ((rc = item_frame(b, txn, &it, &frame, &len)) != 0) {
 			log_err("queue of %s: item %llu: %s", p->id,
 			    (unsigned long long)seq, error_strerror(rc));
 			p->cursor = seq; /* skip it; redelivery retries */
@@ -137,10 +155,9 @@ deliver_pump(struct broker *b, struct peer *p)
 		p->inflight++;
 		p->last_progress_ms = clock_mono_ms();
 		if (it.type == STORE_DELIVERY && !it.delivered_logged) {
-			struct pending pend = {
-			    .type = PENDING_DELIVERED, .seq = seq};
+			struct pending pend = {.seq = seq};
 			snprintf(pend.agency, sizeof(pend.agency), "%s", p->id);
-			deliver_pending_add(b, &pend);
+			(void)deliver_pending_add(b, &pend);
 		}
 	}
 	store_abort(txn);
@@ -236,18 +253,8 @@ deliver_flush_pending(struct broker *b, MDB_txn *txn)
 	for (size_t i = 0; i < b->n_pending && rc == 0; i++) {
 		struct pending *p = &b->pending[i];
 		struct store_item it;
-		struct event ev;
 		uint64_t seq, leaf;
 
-		if (p->type == PENDING_REFUSED) {
-			memset(&ev, 0, sizeof(ev));
-			ev.type = EVENT_CONNECTION_REFUSED;
-			ev.time_ms = clock_now_ms();
-			snprintf(ev.peer, sizeof(ev.peer), "%s", p->peer);
-			rc =
-			    audit_append(store_audit(b->store), txn, &ev, NULL);
-			continue;
-		}
 		/* Delivered: once per item, however often it was sent. */
 		rc = store_queue_next(
 		    b->store, txn, p->agency, p->seq - 1, &it, &seq);
@@ -308,15 +315,8 @@ deliver_hellos(struct broker *b)
 		/* A newer connection of the same agency replaces the older;
 		 * a greeting on the current one changes nothing. */
 		if (!p->connected || p->rid_len != h->rid_len ||
-		    memcmp(p->rid, h->rid, h->rid_len) != 0) {
-			memcpy(p->rid, h->rid, h->rid_len);
-			p->rid_len = h->rid_len;
-			p->connected = true;
-			p->cursor = 0;
-			p->inflight = 0;
-			p->last_progress_ms = clock_mono_ms();
-			log_info("%s connected", p->id);
-		}
+		    memcmp(p->rid, h->rid, h->rid_len) != 0)
+			deliver_attach(p, h->rid, h->rid_len, h->key);
 
 		if (store_begin(b->store, false, &txn) != 0)
 			continue;

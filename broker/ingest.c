@@ -87,9 +87,12 @@ reject(struct broker *b, MDB_txn *txn, const char *agency,
 void
 ingest_refuse(struct reply *rep, int err)
 {
+	int reason = wire_reason_from_error(err);
+
 	rep->outcome = WIRE_REJECTED;
-	rep->reason = wire_reason_from_error(err) == WIRE_REASON_STORAGE_FULL
-	    ? WIRE_REASON_STORAGE_FULL
+	rep->reason = reason == WIRE_REASON_STORAGE_FULL ||
+	        reason == WIRE_REASON_RATE_LIMITED
+	    ? reason
 	    : WIRE_REASON_INTERNAL;
 	rep->retryable = true;
 	rep->n_leaves = 0;
@@ -149,7 +152,7 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 	struct policy_question q;
 	struct store_replay rr;
 	struct event ev;
-	uint64_t expiry, now = clock_now_ms(), seq;
+	uint64_t expiry, now = clock_now_ms(), qnow = broker_qclock(b), seq;
 	bool any = false;
 	int rc;
 
@@ -232,7 +235,7 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 		snprintf(it.agency, sizeof(it.agency), "%s", m->recipients[i]);
 		snprintf(it.peer, sizeof(it.peer), "%s", m->sender);
 		it.leaf = seq;
-		it.expires_ms = now + expiry;
+		it.expires_ms = qnow + expiry; /* on the queue's clock */
 		it.at_ms = now;
 		it.payload = del[i];
 		it.payload_len = del_len[i];
@@ -255,6 +258,68 @@ out:
 	for (size_t i = 0; i < m->n_recipients; i++)
 		free(del[i]);
 	return rc;
+}
+
+/* A resend of a message accepted before: its decisions, as a replay. */
+static int
+answer_replay(struct broker *b, MDB_txn *txn, const char *agency,
+    const struct wire_manifest *m, const uint64_t *decisions, size_t n,
+    struct reply *rep)
+{
+	int rc = reject(
+	    b, txn, agency, m, WIRE_REASON_REPLAY, "already accepted", rep);
+
+	for (size_t i = 0; rc == 0 && i < n && rep->n_leaves < WIRE_MAX_PROOFS;
+	     i++)
+		rep->leaves[rep->n_leaves++] = decisions[i];
+	return rc;
+}
+
+/* What the audit log says of an old msg_id. */
+struct logged {
+	bool accepted;
+	size_t n;
+	uint64_t decisions[WIRE_MAX_PROOFS];
+	const char *agency;
+	const struct wire_manifest *m;
+};
+
+static int
+logged_row(void *arg, uint64_t seq, const struct event *ev)
+{
+	struct logged *lg = arg;
+
+	/* The same message: its sender, and what the manifest says of it. */
+	if (strcmp(ev->sender, lg->agency) != 0 ||
+	    strcmp(ev->purpose, lg->m->purpose) != 0 || !ev->has_subject_ref ||
+	    memcmp(ev->subject_ref, lg->m->subject_ref, WIRE_REF_LEN) != 0)
+		return 0;
+	if (ev->type == EVENT_ACCEPTED)
+		lg->accepted = true;
+	else if (ev->type == EVENT_DECISION && lg->n < WIRE_MAX_PROOFS)
+		lg->decisions[lg->n++] = seq;
+	return 0;
+}
+
+/*
+ * Whether agency's message m (older than the freshness window, so its
+ * replay record may be pruned) was accepted, from the audit log's msg_id
+ * index, with its decision leaves.
+ */
+static int
+accepted_before(struct broker *b, MDB_txn *txn, const char *agency,
+    const struct wire_manifest *m, struct logged *lg)
+{
+	struct audit_filter flt;
+
+	memset(lg, 0, sizeof(*lg));
+	lg->agency = agency;
+	lg->m = m;
+	memset(&flt, 0, sizeof(flt));
+	flt.has_msg_id = true;
+	memcpy(flt.msg_id, m->msg_id, WIRE_MSG_ID_LEN);
+	return audit_query(
+	    store_audit(b->store), txn, &flt, logged_row, lg, NULL);
 }
 
 /*
@@ -307,17 +372,12 @@ check(struct broker *b, MDB_txn *txn, const char *agency,
 		    "manifest signature does not verify with the sender's "
 		    "key",
 		    rep);
-	/* 4. freshness. */
-	now = clock_now_ms();
-	if (m->created_at_ms + b->cfg.clock_skew_ms < now)
-		return reject(b, txn, agency, m, WIRE_REASON_STALE,
-		    "created_at is older than the allowed clock skew", rep);
-	if (m->created_at_ms > now + b->cfg.clock_skew_ms)
-		return reject(b, txn, agency, m, WIRE_REASON_FUTURE,
-		    "created_at is in the future beyond the allowed clock "
-		    "skew",
-		    rep);
-	/* 5. replay: this msg_id never accepted before. */
+	/*
+	 * 5. replay, before freshness: a msg_id this broker accepted is
+	 * answered with its decisions whatever its age, so a sender whose
+	 * receipt was lost learns the outcome even after an outage longer
+	 * than the window (§11).
+	 */
 	rc = store_replay_get(b->store, txn, m->msg_id, &rr);
 	if (rc == 0) {
 		uint8_t h[32];
@@ -328,20 +388,32 @@ check(struct broker *b, MDB_txn *txn, const char *agency,
 		 * original decisions so that it can stop resending.
 		 */
 		if (strcmp(rr.sender, agency) == 0 &&
-		    sodium_memcmp(h, rr.hash, 32) == 0) {
-			rc = reject(b, txn, agency, m, WIRE_REASON_REPLAY,
-			    "already accepted", rep);
-			for (size_t i = 0; rc == 0 && i < rr.n_decisions &&
-			     rep->n_leaves < WIRE_MAX_PROOFS;
-			     i++)
-				rep->leaves[rep->n_leaves++] = rr.decisions[i];
-			return rc;
-		}
+		    sodium_memcmp(h, rr.hash, 32) == 0)
+			return answer_replay(b, txn, agency, m, rr.decisions,
+			    rr.n_decisions, rep);
 		return reject(b, txn, agency, m, WIRE_REASON_REPLAY,
 		    "msg_id already used", rep);
 	}
 	if (rc != ERROR_NOTFOUND)
 		return rc;
+	/* 4. freshness; past it, replay records are pruned, and the log
+	 * itself says whether this message was accepted. */
+	now = clock_now_ms();
+	if (m->created_at_ms + b->cfg.clock_skew_ms < now) {
+		struct logged lg;
+		if ((rc = accepted_before(b, txn, agency, m, &lg)) != 0)
+			return rc;
+		if (lg.accepted)
+			return answer_replay(
+			    b, txn, agency, m, lg.decisions, lg.n, rep);
+		return reject(b, txn, agency, m, WIRE_REASON_STALE,
+		    "created_at is older than the allowed clock skew", rep);
+	}
+	if (m->created_at_ms > now + b->cfg.clock_skew_ms)
+		return reject(b, txn, agency, m, WIRE_REASON_FUTURE,
+		    "created_at is in the future beyond the allowed clock "
+		    "skew",
+		    rep);
 	/* 6. contents, recipients, grants. */
 	if (job->contents_rc != 0)
 		return reject(b, txn, agency, m,

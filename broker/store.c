@@ -3,6 +3,8 @@
  * that one commit holds a message, its audit leaves and its queue entries.
  *
  *	broker.replay  msg_id (16) -> struct replay_rec
+ *	broker.replay_time  created_at_ms (8, BE) | msg_id -> "", to prune
+ *	               the replay records past the freshness window
  *	broker.queue   agency NUL seq (8, big-endian) -> item header | payload
  *	broker.ack     agency NUL msg_id [peer NUL state] -> queue key
  *	broker.expiry  expires_ms (8, BE) | queue key -> ""
@@ -10,6 +12,8 @@
  *	               (apart, so that marking an item does not rewrite its
  *	               payload)
  *	broker.meta    "queue_seq" -> next sequence number (8, BE)
+ *	               "queue_clock" -> the queue's clock and the wall clock
+ *	               when it was saved (8 + 8, BE)
  *
  * Values are our own fixed layouts, written and read on one machine.
  */
@@ -27,7 +31,7 @@
 struct store {
 	MDB_env *env;
 	struct audit *audit;
-	MDB_dbi replay, queue, ack, expiry, meta, sent;
+	MDB_dbi replay, replay_time, queue, ack, expiry, meta, sent;
 };
 
 /* The stored header of a queue item; the payload follows it. */
@@ -61,10 +65,64 @@ get_be64(const uint8_t *p)
 	return v;
 }
 
+struct replay_rec {
+	char sender[IDENT_AGENCY_MAX + 1];
+	uint8_t hash[32];
+	uint64_t created_at_ms;
+	uint64_t n_decisions;
+	uint64_t decisions[STORE_MAX_DECISIONS];
+};
+
 static int
 mdb_err(int rc)
 {
 	return rc == 0 ? ERROR_OK : audit_mdb_error(rc);
+}
+
+static void
+replay_time_key(uint8_t k[8 + WIRE_MSG_ID_LEN], uint64_t created_at_ms,
+    const uint8_t *msg_id)
+{
+	put_be64(k, created_at_ms);
+	memcpy(k + 8, msg_id, WIRE_MSG_ID_LEN);
+}
+
+/*
+ * Replay records written before broker.replay_time existed get their time
+ * entries once, so that they are pruned like the others.
+ */
+static int
+index_replay_times(struct store *s, MDB_txn *txn)
+{
+	MDB_stat st;
+	MDB_cursor *c;
+	MDB_val k, v, tk, tv = {0, NULL};
+	uint8_t key[8 + WIRE_MSG_ID_LEN];
+	uint64_t created;
+	int rc;
+
+	if ((rc = mdb_stat(txn, s->replay_time, &st)) != 0)
+		return mdb_err(rc);
+	if (st.ms_entries > 0)
+		return ERROR_OK;
+	if ((rc = mdb_cursor_open(txn, s->replay, &c)) != 0)
+		return mdb_err(rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		if (k.mv_size != WIRE_MSG_ID_LEN ||
+		    v.mv_size < offsetof(struct replay_rec, created_at_ms) + 8)
+			continue;
+		memcpy(&created,
+		    (const uint8_t *)v.mv_data +
+		        offsetof(struct replay_rec, created_at_ms),
+		    8);
+		replay_time_key(key, created, k.mv_data);
+		tk.mv_size = sizeof(key);
+		tk.mv_data = key;
+		if ((rc = mdb_put(txn, s->replay_time, &tk, &tv, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? ERROR_OK : mdb_err(rc);
 }
 
 int
@@ -95,8 +153,11 @@ store_open(
 	         txn, "broker.expiry", MDB_CREATE, &s->expiry))) != 0 ||
 	    (rc = mdb_err(mdb_dbi_open(
 	         txn, "broker.meta", MDB_CREATE, &s->meta))) != 0 ||
-	    (rc = mdb_err(
-	         mdb_dbi_open(txn, "broker.sent", MDB_CREATE, &s->sent))) != 0)
+	    (rc = mdb_err(mdb_dbi_open(
+	         txn, "broker.sent", MDB_CREATE, &s->sent))) != 0 ||
+	    (rc = mdb_err(mdb_dbi_open(txn, "broker.replay_time", MDB_CREATE,
+	         &s->replay_time))) != 0 ||
+	    (rc = index_replay_times(s, txn)) != 0)
 		goto fail;
 	rc = mdb_err(mdb_txn_commit(txn));
 	txn = NULL;
@@ -198,14 +259,6 @@ store_usage(struct store *s, uint64_t *used, uint64_t *mapsize)
 
 /* ------------------------------------------------------------ replay */
 
-struct replay_rec {
-	char sender[IDENT_AGENCY_MAX + 1];
-	uint8_t hash[32];
-	uint64_t created_at_ms;
-	uint64_t n_decisions;
-	uint64_t decisions[STORE_MAX_DECISIONS];
-};
-
 int
 store_replay_get(struct store *s, MDB_txn *txn,
     const uint8_t msg_id[WIRE_MSG_ID_LEN], struct store_replay *out)
@@ -246,7 +299,52 @@ store_replay_put(struct store *s, MDB_txn *txn,
 	memcpy(r.decisions, in->decisions, sizeof(r.decisions));
 	v.mv_size = sizeof(r);
 	v.mv_data = &r;
-	return mdb_err(mdb_put(txn, s->replay, &k, &v, MDB_NOOVERWRITE));
+	int rc = mdb_put(txn, s->replay, &k, &v, MDB_NOOVERWRITE);
+	if (rc != 0)
+		return mdb_err(rc);
+	uint8_t tkey[8 + WIRE_MSG_ID_LEN];
+	replay_time_key(tkey, in->created_at_ms, msg_id);
+	k.mv_size = sizeof(tkey);
+	k.mv_data = tkey;
+	v.mv_size = 0;
+	v.mv_data = NULL;
+	return mdb_err(mdb_put(txn, s->replay_time, &k, &v, 0));
+}
+
+int
+store_replay_prune(struct store *s, MDB_txn *txn, uint64_t before_ms,
+    size_t max, size_t *pruned)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0;
+	int rc;
+
+	*pruned = 0;
+	if ((rc = mdb_cursor_open(txn, s->replay_time, &c)) != 0)
+		return mdb_err(rc);
+	while (n < max && (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
+		MDB_val id;
+		if (k.mv_size != 8 + WIRE_MSG_ID_LEN) {
+			rc = -1;
+			break;
+		}
+		if (get_be64(k.mv_data) >= before_ms)
+			break;
+		id.mv_size = WIRE_MSG_ID_LEN;
+		id.mv_data = (uint8_t *)k.mv_data + 8;
+		rc = mdb_del(txn, s->replay, &id, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		n++;
+	}
+	mdb_cursor_close(c);
+	*pruned = n;
+	if (rc == -1)
+		return ERROR_TAMPERED;
+	return rc == 0 || rc == MDB_NOTFOUND ? ERROR_OK : mdb_err(rc);
 }
 
 /* ------------------------------------------------------------- queue */
@@ -542,4 +640,36 @@ store_queue_count(
 		after = seq;
 	}
 	return rc == ERROR_NOTFOUND ? ERROR_OK : rc;
+}
+
+/* ------------------------------------------------------------- clock */
+
+static const char qclock_name[] = "queue_clock";
+
+int
+store_clock_get(struct store *s, MDB_txn *txn, uint64_t *qclock, uint64_t *wall)
+{
+	MDB_val k = {sizeof(qclock_name) - 1, (void *)(uintptr_t)qclock_name};
+	MDB_val v;
+	int rc;
+
+	if ((rc = mdb_get(txn, s->meta, &k, &v)) != 0)
+		return mdb_err(rc);
+	if (v.mv_size != 16)
+		return ERROR_TAMPERED;
+	*qclock = get_be64(v.mv_data);
+	*wall = get_be64((const uint8_t *)v.mv_data + 8);
+	return ERROR_OK;
+}
+
+int
+store_clock_put(struct store *s, MDB_txn *txn, uint64_t qclock, uint64_t wall)
+{
+	MDB_val k = {sizeof(qclock_name) - 1, (void *)(uintptr_t)qclock_name};
+	uint8_t buf[16];
+	MDB_val v = {sizeof(buf), buf};
+
+	put_be64(buf, qclock);
+	put_be64(buf + 8, wall);
+	return mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
 }

@@ -48,7 +48,11 @@ WUR int store_usage(struct store *s, uint64_t *used, uint64_t *mapsize);
 
 #define STORE_MAX_DECISIONS WIRE_MAX_RECIPIENTS
 
-/* What the broker remembers of every accepted msg_id, forever. */
+/*
+ * What the broker remembers of an accepted msg_id, until
+ * store_replay_prune forgets it (past the freshness window; the audit log
+ * keeps the rest).
+ */
 struct store_replay {
 	char sender[IDENT_AGENCY_MAX + 1];
 	uint64_t created_at_ms;
@@ -62,6 +66,13 @@ WUR int store_replay_get(struct store *s, MDB_txn *txn,
     const uint8_t msg_id[WIRE_MSG_ID_LEN], struct store_replay *out);
 WUR int store_replay_put(struct store *s, MDB_txn *txn,
     const uint8_t msg_id[WIRE_MSG_ID_LEN], const struct store_replay *r);
+
+/*
+ * Deletes up to max replay records whose created_at is before before_ms,
+ * oldest first; *pruned gets how many.
+ */
+WUR int store_replay_prune(struct store *s, MDB_txn *txn, uint64_t before_ms,
+    size_t max, size_t *pruned);
 
 /* ------------------------------------------------------------- queue */
 
@@ -128,5 +139,16 @@ WUR int store_queue_expire(
 /* Items queued for agency (for logs and the benchmark). */
 WUR int store_queue_count(
     struct store *s, MDB_txn *txn, const char *agency, uint64_t *n);
+
+/* ------------------------------------------------------------- clock */
+
+/*
+ * The queue's clock (expiries are on it) as last saved, with the wall
+ * clock at that moment; ERROR_NOTFOUND before the first save.
+ */
+WUR int store_clock_get(
+    struct store *s, MDB_txn *txn, uint64_t *qclock, uint64_t *wall);
+WUR int store_clock_put(
+    struct store *s, MDB_txn *txn, uint64_t qclock, uint64_t wall);
 
 #endif

@@ -34,9 +34,12 @@ run_job(struct verify_job *j)
 {
 	const struct wire_envelope *e;
 
+	if (j->refused)
+		return;
 	j->decode_rc =
 	    wire_decode(j->buf, j->len, &j->f, j->why, sizeof(j->why));
-	if (j->decode_rc != 0 || j->f->type != WIRE_SUBMIT || j->pk == NULL)
+	if (j->decode_rc != 0 || j->f->type != WIRE_SUBMIT || j->pk == NULL ||
+	    j->decode_only)
 		return;
 	e = &j->f->u.submit;
 	if (strcmp(e->m.sender, j->agency) != 0)

@@ -24,6 +24,8 @@ struct verify_job {
 	size_t len;
 	char agency[IDENT_AGENCY_MAX + 1]; /* the ZAP User-Id, copied */
 	const uint8_t *pk;                 /* that agency's sign key, or NULL */
+	bool decode_only; /* over its agency's rate: no signature checked */
+	bool refused;     /* decode_rc and why already say why: do nothing */
 	/* out */
 	struct wire_frame *f; /* decoded frame (owned), NULL when rc != 0 */
 	int decode_rc;

@@ -20,6 +20,7 @@ static const char *const type_names[] = {
     "broker_started",
     "broker_stopped",
     "connection_refused",
+    "keyring_changed",
 };
 #define N_TYPES (sizeof(type_names) / sizeof(type_names[0]))
 
@@ -119,6 +120,10 @@ event_encode(const struct event *ev, uint8_t **out, size_t *len)
 	}
 	m.detail = opt(ev->detail);
 	m.peer = opt(ev->peer);
+	if (ev->count != 0) {
+		m.has_count = 1;
+		m.count = ev->count;
+	}
 	return pbutil_pack(&m.base, out, len);
 }
 
@@ -195,6 +200,7 @@ event_decode(const uint8_t *buf, size_t len, struct event *ev)
 	if (m->has_reason && wire_reason_name(m->reason)[0] == '?')
 		goto out;
 	ev->reason = m->has_reason ? (int)m->reason : 0;
+	ev->count = m->has_count ? m->count : 0;
 	if (m->n_recipients > EVENT_MAX_LIST || m->n_bases > EVENT_MAX_LIST)
 		goto out;
 	for (size_t i = 0; i < m->n_recipients; i++)

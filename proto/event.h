@@ -27,6 +27,7 @@ enum event_type {
 	EVENT_BROKER_STARTED = 8,
 	EVENT_BROKER_STOPPED = 9,
 	EVENT_CONNECTION_REFUSED = 10,
+	EVENT_KEYRING_CHANGED = 11,
 };
 
 #define EVENT_MAX_LIST 16  /* recipients, rules, bases, obligations */
@@ -66,6 +67,7 @@ struct event {
 	int reason; /* enum wire_reason, or 0 */
 	char detail[EVENT_TEXT_MAX];
 	char peer[EVENT_TEXT_MAX];
+	uint64_t count; /* refusals an aggregate event stands for, or 0 */
 };
 
 /*

@@ -20,11 +20,12 @@ _Static_assert(
 _Static_assert(
     (int)CONCORDAT__OUTCOME__OUTCOME_REJECTED == WIRE_REJECTED, "outcome");
 _Static_assert(
-    (int)CONCORDAT__REASON__REASON_INTERNAL == WIRE_REASON_INTERNAL, "reason");
+    (int)CONCORDAT__REASON__REASON_RATE_LIMITED == WIRE_REASON_RATE_LIMITED,
+    "reason");
 _Static_assert(
     (int)CONCORDAT__STATE__STATE_EXPIRED == WIRE_STATE_EXPIRED, "state");
 _Static_assert(
-    (int)CONCORDAT__EVENT_TYPE__EVENT_CONNECTION_REFUSED == 10, "event type");
+    (int)CONCORDAT__EVENT_TYPE__EVENT_KEYRING_CHANGED == 11, "event type");
 
 static const char *const reasons[] = {
     NULL,
@@ -42,6 +43,7 @@ static const char *const reasons[] = {
     "not_permitted",
     "storage_full",
     "internal",
+    "rate_limited",
 };
 #define N_REASONS (int)(sizeof(reasons) / sizeof(reasons[0]))
 
@@ -69,7 +71,8 @@ bool
 wire_reason_retryable(int reason)
 {
 	return reason == WIRE_REASON_STORAGE_FULL ||
-	    reason == WIRE_REASON_INTERNAL;
+	    reason == WIRE_REASON_INTERNAL ||
+	    reason == WIRE_REASON_RATE_LIMITED;
 }
 
 const char *
@@ -109,6 +112,8 @@ wire_reason_from_error(int err)
 	case ERROR_MAPFULL:
 	case ERROR_NOSPC:
 		return WIRE_REASON_STORAGE_FULL;
+	case ERROR_RATE:
+		return WIRE_REASON_RATE_LIMITED;
 	default:
 		return WIRE_REASON_INTERNAL;
 	}

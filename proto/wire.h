@@ -49,6 +49,7 @@ enum wire_reason {
 	WIRE_REASON_NOT_PERMITTED = 12,
 	WIRE_REASON_STORAGE_FULL = 13,
 	WIRE_REASON_INTERNAL = 14,
+	WIRE_REASON_RATE_LIMITED = 15,
 };
 
 enum wire_outcome {

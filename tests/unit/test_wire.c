@@ -331,17 +331,21 @@ static void
 test_reason_names(void **state)
 {
 	(void)state;
-	for (int r = WIRE_REASON_TOO_BIG; r <= WIRE_REASON_INTERNAL; r++) {
+	for (int r = WIRE_REASON_TOO_BIG; r <= WIRE_REASON_RATE_LIMITED; r++) {
 		const char *n = wire_reason_name(r);
 		assert_string_not_equal(n, "?");
 		assert_int_equal(wire_reason_parse(n), r);
 		assert_int_equal(wire_reason_retryable(r),
-		    r == WIRE_REASON_STORAGE_FULL || r == WIRE_REASON_INTERNAL);
+		    r == WIRE_REASON_STORAGE_FULL ||
+		        r == WIRE_REASON_INTERNAL ||
+		        r == WIRE_REASON_RATE_LIMITED);
 	}
+	assert_string_equal(
+	    wire_reason_name(WIRE_REASON_RATE_LIMITED), "rate_limited");
 	assert_string_equal(
 	    wire_reason_name(WIRE_REASON_DIGEST_MISMATCH), "digest_mismatch");
 	assert_string_equal(wire_reason_name(0), "?");
-	assert_string_equal(wire_reason_name(15), "?");
+	assert_string_equal(wire_reason_name(16), "?");
 	assert_int_equal(wire_reason_parse("nonsense"), 0);
 	assert_int_equal(
 	    wire_reason_from_error(ERROR_TOOBIG), WIRE_REASON_TOO_BIG);
@@ -859,7 +863,7 @@ test_receipt_rejections(void **state)
 	r.has_reason = 1;
 	r.reason = 0;
 	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
-	r.reason = 15;
+	r.reason = 16;
 	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
 	r.reason = CONCORDAT__REASON__REASON_REPLAY;
 	assert_int_equal(pack_rc(&f.base), 0);
@@ -1058,6 +1062,7 @@ full_event(struct event *ev)
 	ev->reason = WIRE_REASON_NOT_PERMITTED;
 	snprintf(ev->detail, sizeof(ev->detail), "a detail\twith a tab");
 	snprintf(ev->peer, sizeof(ev->peer), "tcp://127.0.0.1:5555");
+	ev->count = 12345;
 }
 
 static void
@@ -1075,7 +1080,7 @@ test_event_roundtrip(void **state)
 	free(buf);
 
 	/* Each type alone, nothing else: empty stays empty. */
-	for (int t = EVENT_ACCEPTED; t <= EVENT_CONNECTION_REFUSED; t++) {
+	for (int t = EVENT_ACCEPTED; t <= EVENT_KEYRING_CHANGED; t++) {
 		memset(&ev, 0, sizeof(ev));
 		ev.type = (enum event_type)t;
 		ev.time_ms = (uint64_t)t;
@@ -1089,7 +1094,9 @@ test_event_roundtrip(void **state)
 	assert_string_equal(
 	    event_type_name(EVENT_POLICY_ACTIVATED), "policy_activated");
 	assert_string_equal(event_type_name(0), "?");
-	assert_string_equal(event_type_name(11), "?");
+	assert_string_equal(
+	    event_type_name(EVENT_KEYRING_CHANGED), "keyring_changed");
+	assert_string_equal(event_type_name(12), "?");
 	assert_int_equal(event_type_parse("Accepted"), 0);
 
 	/* A decision that disclosed nothing still says so. */
@@ -1161,7 +1168,7 @@ test_event_rejections(void **state)
 	ae.has_type = 1;
 	ae.type = 0;
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
-	ae.type = 11;
+	ae.type = 12;
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
 	ae.type = CONCORDAT__EVENT_TYPE__EVENT_REJECTED;
 	ae.has_urgency = 1;
@@ -1175,7 +1182,7 @@ test_event_rejections(void **state)
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
 	ae.has_kind = 0;
 	ae.has_reason = 1;
-	ae.reason = 15;
+	ae.reason = 16;
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
 	ae.reason = CONCORDAT__REASON__REASON_STALE;
 	assert_int_equal(event_rc(&ae), 0);
