@@ -889,6 +889,9 @@ run_batch(struct broker *b, bool timers)
 /* How much the wall clock and the queue clock may drift apart unremarked. */
 #define DRIFT_WARN_MS 10000
 #define PRUNE_MAX     4096 /* replay records forgotten per tick at most */
+/* The queue clock is saved this often: a restart adds the wall clock's
+ * time since, so a later save only narrows what a crash can lose. */
+#define QCLOCK_SAVE_MS 60000
 
 uint64_t
 broker_qclock(const struct broker *b)
@@ -917,6 +920,7 @@ start_qclock(struct broker *b)
 	/* The time the broker was down counts, as the wall clock tells it;
 	 * a wall clock set back since then counts as no time at all. */
 	b->qclock_base = q + (wall > w ? wall - w : 0);
+	b->qclock_saved = b->qclock_base - QCLOCK_SAVE_MS; /* save soon */
 	b->qclock_mono = clock_mono_ms();
 	b->wall_drift_ms = (int64_t)(wall - b->qclock_base);
 	return ERROR_OK;
@@ -943,8 +947,11 @@ timer_work(struct broker *b, MDB_txn *txn)
 	b->wall_drift_ms = drift;
 	if ((n = deliver_expire(b, txn, q)) < 0)
 		return n;
-	if ((rc = store_clock_put(b->store, txn, q, wall)) != 0)
-		return rc;
+	if (q - b->qclock_saved >= QCLOCK_SAVE_MS) {
+		if ((rc = store_clock_put(b->store, txn, q, wall)) != 0)
+			return rc;
+		b->qclock_saved = q;
+	}
 	/* Within the window a replay record stops a replay; past it the
 	 * freshness check does, and the audit log answers resends. Twice
 	 * the window: room for the clocks of broker and agents to differ. */

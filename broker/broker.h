@@ -148,6 +148,7 @@ struct broker {
 	 * advanced only by the monotonic clock while running, so a step of
 	 * the wall clock cannot expire everything at once (§11). */
 	uint64_t qclock_base, qclock_mono;
+	uint64_t qclock_saved; /* the queue clock when last saved */
 	int64_t wall_drift_ms; /* wall minus queue clock at the last tick */
 
 	struct batch batch[2]; /* the one written and the one verified */
