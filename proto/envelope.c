@@ -198,7 +198,10 @@ envelope_seal(const struct envelope_seal_args *a,
 		rc = ERROR_NOMEM;
 		goto out;
 	}
-	randombytes_buf(msg_id, WIRE_MSG_ID_LEN);
+	if (a->msg_id != NULL)
+		memcpy(msg_id, a->msg_id, WIRE_MSG_ID_LEN);
+	else
+		randombytes_buf(msg_id, WIRE_MSG_ID_LEN);
 
 	/* Fields: pad, seal under a fresh key, digest. */
 	for (int f = 1; f <= FIELDS_COUNT; f++) {

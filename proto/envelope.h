@@ -19,6 +19,7 @@
 
 /* What a sender seals. Pointers are borrowed for the call. */
 struct envelope_seal_args {
+	const uint8_t *msg_id;  /* NULL: a new random one (tests reuse one) */
 	const char *sender;     /* agency id */
 	const uint8_t *sign_sk; /* Ed25519, 64 bytes */
 	uint64_t created_at_ms;
@@ -46,7 +47,8 @@ WUR int envelope_shared_key(const uint8_t peer_box_pk[32],
 
 /*
  * Seals the thirteen fields into a Submit frame (a new malloc'd buffer the
- * caller frees) and returns the new random msg_id. Field plaintexts are
+ * caller frees) and returns its msg_id (a new random one unless a->msg_id
+ * is set). Field plaintexts are
  * padded to 256-byte blocks and sealed even when empty.
  */
 WUR int envelope_seal(const struct envelope_seal_args *a,

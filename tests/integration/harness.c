@@ -925,6 +925,7 @@ h_seal(struct h_sys *s, const struct h_msg *m, uint8_t msg_id[WIRE_MSG_ID_LEN],
 		}
 		json_decref(o);
 	}
+	a.msg_id = m->reuse_msg_id;
 	a.sender = h_agency[m->sender];
 	a.sign_sk = sk->sign_sk;
 	a.created_at_ms = (uint64_t)((int64_t)clock_now_ms() - m->age_ms);

@@ -191,8 +191,9 @@ struct h_msg {
 	int64_t age_ms;      /* created_at = now - age_ms */
 	size_t n_recipients; /* 0: mental_health_trust alone */
 	int recipients[H_NAG];
-	const char *fields; /* JSON object of B8 fields, or NULL */
-	size_t pad;         /* extra bytes of identity.description */
+	const char *fields;          /* JSON object of B8 fields, or NULL */
+	size_t pad;                  /* extra bytes of identity.description */
+	const uint8_t *reuse_msg_id; /* this msg_id, not a new one */
 };
 
 /* Seals m into a Submit frame (malloc'd) and its msg_id. */
