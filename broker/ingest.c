@@ -373,7 +373,7 @@ check(struct broker *b, MDB_txn *txn, const char *agency,
 		    "key",
 		    rep);
 	/*
-	 * 5. replay, before freshness: a msg_id this broker accepted is
+	 * 4. replay, before freshness: a msg_id this broker accepted is
 	 * answered with its decisions whatever its age, so a sender whose
 	 * receipt was lost learns the outcome even after an outage longer
 	 * than the window (§11).
@@ -396,7 +396,7 @@ check(struct broker *b, MDB_txn *txn, const char *agency,
 	}
 	if (rc != ERROR_NOTFOUND)
 		return rc;
-	/* 4. freshness; past it, replay records are pruned, and the log
+	/* 5. freshness; past it, replay records are pruned, and the log
 	 * itself says whether this message was accepted. */
 	now = clock_now_ms();
 	if (m->created_at_ms + b->cfg.clock_skew_ms < now) {
