@@ -678,19 +678,51 @@ check_full(struct broker *b)
 {
 	uint64_t used, map;
 
-	if (store_usage(b->store, &used, &map) != 0 || map == 0)
-		return;
-	double share = (double)used / (double)map;
-	if (!b->full && share > FULL_AT) {
-		b->full = true;
-		log_warn("storage %.0f%% full: refusing new messages until "
-		         "deliveries free space (map_size_mb raises it)",
-		    100.0 * share);
-	} else if (b->full && share < FULL_CLEAR) {
-		b->full = false;
-		log_info("storage %.0f%% full: taking messages again",
-		    100.0 * share);
+	if (store_usage(b->store, &used, &map) == 0 && map != 0) {
+		double share = (double)used / (double)map;
+		if (!b->map_full && share > FULL_AT) {
+			b->map_full = true;
+			log_warn("storage %.0f%% full: refusing new messages "
+			         "until deliveries free space (map_size_mb "
+			         "raises it)",
+			    100.0 * share);
+		} else if (b->map_full && share < FULL_CLEAR) {
+			b->map_full = false;
+			log_info("storage %.0f%% full: taking messages again",
+			    100.0 * share);
+		}
 	}
+	b->full = b->map_full || b->disk_full;
+}
+
+/* The room kept allocated on disk ahead of the log: a tenth of the map. */
+static uint64_t
+reserve_room(const struct broker *b)
+{
+	uint64_t room = b->cfg.map_size / 10;
+
+	return room > ((uint64_t)1 << 30) ? (uint64_t)1 << 30 : room;
+}
+
+/* Keeps the disk's reserve, and refuses new messages while it cannot. */
+static void
+check_disk(struct broker *b)
+{
+	int rc = store_reserve(b->store, reserve_room(b));
+
+	if (rc == ERROR_NOSPC && !b->disk_full) {
+		b->disk_full = true;
+		log_warn("the disk holding %s is full: refusing new messages "
+		         "until it has %llu MiB free for the log",
+		    b->cfg.data, (unsigned long long)(reserve_room(b) >> 20));
+	} else if (rc == 0 && b->disk_full) {
+		b->disk_full = false;
+		log_info("the disk holding %s has room again", b->cfg.data);
+	} else if (rc != 0 && rc != ERROR_NOSPC) {
+		log_err("cannot reserve room for %s: %s", b->cfg.data,
+		    error_strerror(rc));
+	}
+	check_full(b);
 }
 
 static bool
@@ -725,7 +757,9 @@ ingest_batch(struct broker *b, MDB_txn *txn, struct batch *bt)
 		any |= bt->in[i].known && is_submit(&bt->in[i]);
 	if (!any)
 		return ERROR_OK;
-	check_full(b);
+	/* Before every batch of new messages: a burst must not run the disk
+	 * out of the room kept for what frees space. */
+	check_disk(b);
 	if (b->full) {
 		for (unsigned i = 0; i < nframes; i++)
 			if (bt->in[i].known && is_submit(&bt->in[i]))
@@ -751,8 +785,11 @@ ingest_batch(struct broker *b, MDB_txn *txn, struct batch *bt)
 		log_err("%zu messages refused for now: %s", b->n_replies,
 		    error_strerror(rc));
 		refuse_all(b, rc);
-		if (rc == ERROR_MAPFULL || rc == ERROR_NOSPC)
-			b->full = true;
+		if (rc == ERROR_MAPFULL)
+			b->map_full = true;
+		if (rc == ERROR_NOSPC)
+			b->disk_full = true;
+		b->full = b->map_full || b->disk_full;
 		b->accepted = accepted;
 		b->rejected = rejected;
 	}
@@ -842,6 +879,12 @@ run_batch(struct broker *b, bool timers)
 		 * their senders try again. */
 		log_err("commit failed: %s", error_strerror(rc));
 		refuse_all(b, rc);
+		if (rc == ERROR_NOSPC || rc == ERROR_MAPFULL) {
+			/* Until the next tick says otherwise. */
+			b->disk_full |= rc == ERROR_NOSPC;
+			b->map_full |= rc == ERROR_MAPFULL;
+			b->full = true;
+		}
 		for (size_t i = 0; i < b->n_replies; i++) {
 			/* A refusal carries no leaf: no txn, no checkpoint. */
 			free(b->replies[i].frame);
@@ -1076,7 +1119,7 @@ timers(struct broker *b, uint64_t *last_reader, uint64_t now)
 			deliver_pump(b, p);
 		}
 	}
-	check_full(b);
+	check_disk(b);
 	log_refusals(b, now, false);
 	if (now - *last_reader >= READER_CHECK_MS) {
 		uint64_t used, map;
@@ -1175,6 +1218,7 @@ broker_run(const struct broker_config *cfg)
 		        : error_strerror(rc));
 		goto out;
 	}
+	check_disk(&b);
 	if ((rc = start_qclock(&b)) != 0) {
 		log_err("%s: cannot read the queue's clock: %s", b.cfg.data,
 		    error_strerror(rc));

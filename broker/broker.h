@@ -138,6 +138,8 @@ struct broker {
 	size_t n_pending, max_pending;
 	uint64_t retry_ms; /* after a failed commit: pending waits till then */
 	bool full;         /* storage near full: new messages refused */
+	bool map_full;     /* the map above FULL_AT, until under FULL_CLEAR */
+	bool disk_full;    /* the disk has no room for the reserve */
 
 	struct refusal refusals[BROKER_REFUSAL_ADDRS + 1]; /* last: others */
 	size_t n_refusals;

@@ -18,10 +18,14 @@
  * Values are our own fixed layouts, written and read on one machine.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "broker/store.h"
 
@@ -30,6 +34,8 @@
 
 struct store {
 	MDB_env *env;
+	int fd;            /* data.mdb, to reserve room on the disk */
+	uint64_t reserved; /* the file is allocated up to here */
 	struct audit *audit;
 	MDB_dbi replay, replay_time, queue, ack, expiry, meta, sent;
 };
@@ -137,8 +143,16 @@ store_open(
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return ERROR_NOMEM;
+	s->fd = -1;
 	if ((rc = audit_env_open(dir, (size_t)mapsize, 0, &s->env)) != 0)
 		goto fail;
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
+	        (int)sizeof(path) ||
+	    (s->fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		rc = ERROR_IO;
+		goto fail;
+	}
 	if ((rc = audit_txn_begin(s->env, 0, &txn)) != 0)
 		goto fail;
 	if ((rc = audit_open(s->env, txn, origin, 0, &s->audit)) != 0)
@@ -179,6 +193,8 @@ store_close(struct store *s)
 		return;
 	audit_free(s->audit);
 	audit_env_close(s->env);
+	if (s->fd >= 0)
+		close(s->fd);
 	free(s);
 }
 
@@ -200,10 +216,27 @@ store_begin_nested(struct store *s, MDB_txn *parent, MDB_txn **txn)
 	return mdb_err(mdb_txn_begin(s->env, parent, 0, txn));
 }
 
+/*
+ * LMDB reports a short write as EIO ("filesystem full?" in its source):
+ * on a full file system pwrite writes what fits and returns less. Told
+ * apart from a failing disk by the room left, so that a full disk is the
+ * retryable storage_full it is.
+ */
+#define NOSPC_ROOM (4u << 20)
+
 int
 store_commit(MDB_txn *txn)
 {
-	return mdb_err(mdb_txn_commit(txn));
+	MDB_env *env = mdb_txn_env(txn);
+	const char *dir = NULL;
+	struct statvfs vfs;
+	int rc = mdb_txn_commit(txn);
+
+	if (rc == EIO && mdb_env_get_path(env, &dir) == 0 &&
+	    statvfs(dir, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < NOSPC_ROOM)
+		rc = ENOSPC;
+	return mdb_err(rc);
 }
 
 void
@@ -211,6 +244,37 @@ store_abort(MDB_txn *txn)
 {
 	if (txn != NULL)
 		mdb_txn_abort(txn);
+}
+
+int
+store_reserve(struct store *s, uint64_t room)
+{
+	uint64_t hwm, in_use, map, end;
+	int rc;
+
+	if ((rc = audit_env_usage(s->env, &hwm, &map)) != 0 ||
+	    (rc = store_usage(s, &in_use, &map)) != 0)
+		return rc;
+	/* Pages LMDB freed inside the file count as room already. */
+	end = in_use + room < map ? in_use + room : map;
+	if (end <= hwm || end <= s->reserved)
+		return ERROR_OK;
+	/* A quarter more than asked: one call per quarter of the room the
+	 * log grows into, not one per commit. */
+	end += room / 4;
+	if (end > map)
+		end = map;
+	rc = posix_fallocate(s->fd, (off_t)hwm, (off_t)(end - hwm));
+	if (rc == ENOSPC || rc == EDQUOT)
+		return ERROR_NOSPC;
+	/* A file system without fallocate (EOPNOTSUPP): nothing reserved,
+	 * and a full disk shows only at commit. */
+	if (rc == EOPNOTSUPP)
+		return ERROR_OK;
+	if (rc != 0)
+		return ERROR_IO;
+	s->reserved = end;
+	return ERROR_OK;
 }
 
 int

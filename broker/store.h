@@ -38,6 +38,15 @@ WUR int store_begin_nested(struct store *s, MDB_txn *parent, MDB_txn **txn);
 WUR int store_commit(MDB_txn *txn);
 void store_abort(MDB_txn *txn);
 
+/*
+ * Keeps room bytes of the disk allocated to the data file beyond what the
+ * log uses (up to the map size), so that a full disk shows here, ahead of
+ * need, and not first as a failed commit: what frees space (deliveries,
+ * acknowledgements, expiries) still has somewhere to write. ERROR_NOSPC
+ * when the disk has no such room left.
+ */
+WUR int store_reserve(struct store *s, uint64_t room);
+
 /* Clears reader slots of dead processes; returns how many. */
 int store_reader_check(struct store *s);
 /* Bytes in use (the file's pages less those free for reuse) and the map

@@ -907,13 +907,27 @@ h_seal(struct h_sys *s, const struct h_msg *m, uint8_t msg_id[WIRE_MSG_ID_LEN],
 			    0);
 		}
 	}
-	if (m->fields != NULL) {
+	if (m->fields != NULL || m->pad > 0) {
 		json_error_t e;
-		json_t *o = json_loads(m->fields, 0, &e), *v;
+		json_t *o = json_loads(m->fields ? m->fields : "{}", 0, &e), *v;
 		const char *key;
 		char why[256];
 		if (o == NULL)
 			fail_msg("h_msg.fields: %s", e.text);
+		if (m->pad > 0) {
+			/* identity.description of pad bytes, over any given */
+			char *d = malloc(m->pad + 1);
+			assert_non_null(d);
+			memset(d, 'x', m->pad);
+			d[m->pad] = '\0';
+			json_t *id = json_object_get(o, "identity");
+			if (id == NULL) {
+				id = json_object();
+				json_object_set_new(o, "identity", id);
+			}
+			json_object_set_new(id, "description", json_string(d));
+			free(d);
+		}
 		json_object_foreach(o, key, v)
 		{
 			int f = fields_lookup(key);
