@@ -695,13 +695,18 @@ check_full(struct broker *b)
 	b->full = b->map_full || b->disk_full;
 }
 
-/* The room kept allocated on disk ahead of the log: a tenth of the map. */
+/*
+ * The room kept allocated on disk ahead of the log: a tenth of the map, at
+ * most 256 MiB (a million acknowledgements and their audit leaves).
+ */
+#define RESERVE_MAX ((uint64_t)256 << 20)
+
 static uint64_t
 reserve_room(const struct broker *b)
 {
 	uint64_t room = b->cfg.map_size / 10;
 
-	return room > ((uint64_t)1 << 30) ? (uint64_t)1 << 30 : room;
+	return room > RESERVE_MAX ? RESERVE_MAX : room;
 }
 
 /* Keeps the disk's reserve, and refuses new messages while it cannot. */
