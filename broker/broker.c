@@ -1113,9 +1113,14 @@ timers(struct broker *b, uint64_t *last_reader, uint64_t now)
 			p->paused = false;
 			deliver_pump(b, p);
 		}
-		/* No acknowledgement for a while: send everything again. */
+		/* No acknowledgement for a while: send everything again. (now
+		 * was read before this tick's batch, which may have made
+		 * progress since: never a difference that wraps.) */
+		uint64_t idle = now > p->last_progress_ms
+		    ? now - p->last_progress_ms
+		    : 0;
 		if (p->connected && p->inflight > 0 &&
-		    now - p->last_progress_ms > b->cfg.redeliver_ms) {
+		    idle > b->cfg.redeliver_ms) {
 			log_info("%s: %u unacknowledged, redelivering", p->id,
 			    p->inflight);
 			p->cursor = 0;
