@@ -331,6 +331,11 @@ encode_reply(struct broker *b, MDB_txn *txn, struct reply *rep,
 		log_err("cannot encode a receipt: %s", error_strerror(rc));
 }
 
+/* The first byte of a Frame that is a DeliveryAck or a ProofRequest:
+ * field 4 or 6 of the oneof, length-delimited (protobuf wire type 2). */
+#define FRAME_TAG_ACK           ((4 << 3) | 2)
+#define FRAME_TAG_PROOF_REQUEST ((6 << 3) | 2)
+
 /* Refills p's rate bucket and takes one frame from it; false when empty. */
 static bool
 take_token(struct broker *b, struct peer *p, uint64_t now)
@@ -366,6 +371,7 @@ receive_frame(struct broker *b, struct inframe *in)
 	memset(&in->job, 0, sizeof(in->job));
 	in->known = false;
 	in->over_rate = false;
+	in->ungated = false;
 	in->key[0] = '\0';
 	zmq_msg_init(&in->rid);
 	zmq_msg_init(&in->body);
@@ -419,9 +425,18 @@ receive_frame(struct broker *b, struct inframe *in)
 		    "a frame is one ZeroMQ message part; this message had %u",
 		    parts);
 	}
-	/* Over its rate, a frame is decoded (an acknowledgement still
-	 * counts) but a submission is refused unverified. */
-	if (!take_token(b, p, clock_mono_ms())) {
+	/*
+	 * The rate bounds submissions, not acknowledgements and greetings,
+	 * which a busy recipient sends as fast as it is sent to. Those are
+	 * told apart by the Frame's first tag (the oneof's field 4 or 6,
+	 * bytes sent); one that turns out to be anything else takes its
+	 * token once decoded (handle_frame). Over the rate a frame is
+	 * decoded but not verified, and refused unread.
+	 */
+	const uint8_t *body = in->job.buf;
+	in->ungated = in->job.len > 0 &&
+	    (body[0] == FRAME_TAG_ACK || body[0] == FRAME_TAG_PROOF_REQUEST);
+	if (!in->ungated && !take_token(b, p, clock_mono_ms())) {
 		in->over_rate = true;
 		in->job.decode_only = true;
 	}
@@ -482,6 +497,10 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 		if (in->job.decode_rc == 0)
 			memcpy(
 			    rep->msg_id, f->u.submit.m.msg_id, WIRE_MSG_ID_LEN);
+		/* Claimed to be an acknowledgement, is not: its token now. */
+		if (in->ungated && !in->over_rate &&
+		    !take_token(b, p, clock_mono_ms()))
+			in->over_rate = true;
 		if (in->over_rate) {
 			/* Refused unread and unlogged, one by one; counted
 			 * for one log line and one event a minute. */
@@ -1116,9 +1135,8 @@ timers(struct broker *b, uint64_t *last_reader, uint64_t now)
 		/* No acknowledgement for a while: send everything again. (now
 		 * was read before this tick's batch, which may have made
 		 * progress since: never a difference that wraps.) */
-		uint64_t idle = now > p->last_progress_ms
-		    ? now - p->last_progress_ms
-		    : 0;
+		uint64_t idle =
+		    now > p->last_progress_ms ? now - p->last_progress_ms : 0;
 		if (p->connected && p->inflight > 0 &&
 		    idle > b->cfg.redeliver_ms) {
 			log_info("%s: %u unacknowledged, redelivering", p->id,

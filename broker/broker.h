@@ -92,6 +92,7 @@ struct inframe {
 	zmq_msg_t rid, body;
 	bool known;               /* from a keyring agency, routable */
 	bool over_rate;           /* beyond its agency's rate: refused unread */
+	bool ungated;             /* looked like an ack: took no token yet */
 	char key[BROKER_KEY_HEX]; /* the key its session authenticated with */
 	struct verify_job job;    /* decoded and pre-checked */
 };

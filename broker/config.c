@@ -69,8 +69,8 @@ broker_config_load(
 	c->clock_skew_ms = 5 * 60 * 1000;
 	c->redeliver_ms = 30 * 1000;
 	c->batch = 256;
-	c->rate = 100;
-	c->burst = 1000;
+	c->rate = 500;
+	c->burst = 5000;
 	rc = yamlconf_load_file(path, BROKER_CONFIG_MAX, errs, &y);
 	if (rc != 0)
 		return rc;

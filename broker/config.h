@@ -24,8 +24,8 @@ struct broker_config {
 	uint64_t clock_skew_ms; /* clock_skew, default 5m */
 	uint64_t redeliver_ms;  /* redeliver_after, default 30s */
 	unsigned batch;         /* most messages in one commit, default 256 */
-	unsigned rate;          /* agency_rate: frames/s per agency, 100 */
-	unsigned burst;         /* agency_burst: frames at once, 1000 */
+	unsigned rate;          /* agency_rate: submissions/s per agency, 500 */
+	unsigned burst;         /* agency_burst: submissions at once, 5000 */
 };
 
 /*
