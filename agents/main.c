@@ -4,6 +4,7 @@
  */
 #include "agents/agent.h"
 #include "common/daemon.h"
+#include "proto/record.h"
 
 static const char usage_text[] =
     "usage: concordat-agent -c agent.yaml [-n] [-f]\n"
@@ -49,5 +50,6 @@ main(int argc, char **argv)
 	    .run = run,
 	};
 
+	record_wipe_on_free(); /* before any JSON: records hold plaintext */
 	return daemon_main(argc, argv, &spec);
 }

@@ -14,6 +14,7 @@
 #include "audit/audit.h"
 #include "keys/keys.h"
 #include "policy/policy_cli.h"
+#include "proto/record.h"
 
 struct verb {
 	const char *name;
@@ -47,6 +48,7 @@ main(int argc, char **argv)
 {
 	struct rlimit nocore = {0, 0};
 
+	record_wipe_on_free(); /* before any JSON: records hold plaintext */
 	if (sodium_init() < 0)
 		return cliutil_fail(EX_SOFTWARE, "libsodium failed to start");
 	/* A core dump could hold a secret key or a record. */

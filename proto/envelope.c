@@ -24,6 +24,12 @@
 #define SIGN_CTX "concordat/manifest/v1"
 #define AD_MAX   (sizeof(WRAP_AD) + WIRE_MSG_ID_LEN + 1 + IDENT_AGENCY_MAX)
 
+/* What wire_decode lets in is what the largest field seals to. */
+_Static_assert(WIRE_SEALED_MAX ==
+        ENVELOPE_FIELD_MAX + WIRE_PAD_BLOCK +
+            crypto_aead_xchacha20poly1305_ietf_ABYTES,
+    "sealed size");
+
 /* Associated data for a field (recipient NULL) or a wrap. */
 static size_t
 make_ad(uint8_t *ad, const uint8_t msg_id[WIRE_MSG_ID_LEN], int field,
@@ -538,6 +544,11 @@ envelope_open(const struct wire_delivery *d, const char *self,
 		if (sodium_unpad(&unpadded, o->plain[f], (size_t)plen,
 		        WIRE_PAD_BLOCK) != 0)
 			goto out;
+		/* Up to a block more fits the same sealed size. */
+		if (unpadded > ENVELOPE_FIELD_MAX) {
+			rc = ERROR_TOOBIG;
+			goto out;
+		}
 		o->plain_len[f] = unpadded;
 		o->disclosed |= FIELDS_BIT(f);
 	}

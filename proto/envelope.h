@@ -14,8 +14,12 @@
 #include "common/fields.h"
 #include "proto/wire.h"
 
-/* Largest plaintext of one field before padding. */
-#define ENVELOPE_FIELD_MAX (64 * 1024)
+/*
+ * Largest plaintext of one field before padding. envelope_seal refuses
+ * more; wire_decode refuses a ciphertext longer than this seals to
+ * (WIRE_SEALED_MAX), in a Submit at the broker and a Delivery at the agent.
+ */
+#define ENVELOPE_FIELD_MAX WIRE_FIELD_MAX
 
 /* What a sender seals. Pointers are borrowed for the call. */
 struct envelope_seal_args {
@@ -97,7 +101,9 @@ struct envelope_opened {
  * Opens a delivery as recipient self: checks self is listed
  * (ERROR_NOT_RECIPIENT), the sender's signature over the exact manifest
  * bytes received (ERROR_SIGNATURE), each ciphertext against its digest
- * (ERROR_DIGEST), then unwraps, decrypts and unpads (ERROR_DECRYPT). shared
+ * (ERROR_DIGEST), then unwraps, decrypts and unpads (ERROR_DECRYPT), and
+ * refuses a plaintext over ENVELOPE_FIELD_MAX (ERROR_TOOBIG: up to a block
+ * more seals to the same size, which wire_decode lets through). shared
  * is envelope_shared_key(sender box_pk, own box_sk). On success the caller
  * frees *out with envelope_opened_free.
  */

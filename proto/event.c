@@ -145,13 +145,15 @@ copy_list(char (*dst)[IDENT_NAME_MAX + 1], size_t *n, char **src, size_t count,
 int
 event_decode(const uint8_t *buf, size_t len, struct event *ev)
 {
+	ProtobufCMessage *pb;
 	Concordat__AuditEvent *m;
 	int rc = ERROR_DECODE;
 
 	memset(ev, 0, sizeof(*ev));
-	m = concordat__audit_event__unpack(NULL, len, buf);
-	if (m == NULL)
+	if (pbutil_unpack(&concordat__audit_event__descriptor, buf, len,
+	        "audit event", &pb, NULL, 0) != 0)
 		return ERROR_DECODE;
+	m = (Concordat__AuditEvent *)pb;
 	if (pbutil_has_unknown(&m->base)) {
 		rc = ERROR_UNKNOWN_FIELD;
 		goto out;
@@ -220,7 +222,7 @@ event_decode(const uint8_t *buf, size_t len, struct event *ev)
 		goto out;
 	rc = ERROR_OK;
 out:
-	concordat__audit_event__free_unpacked(m, NULL);
+	pbutil_free(m);
 	if (rc != 0)
 		memset(ev, 0, sizeof(*ev));
 	return rc;

@@ -1,14 +1,107 @@
 /*
- * Helpers for the decoders of proto/: the recursive unknown-field check
+ * Helpers for the decoders of proto/: unpacking under a memory budget with
+ * an allocator that wipes what it frees, the recursive unknown-field check
  * (DESIGN.md §5 step 1: unknown fields are rejected, not carried) and
  * bounded copies out of unpacked messages.
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/wipe.h"
 #include "proto/pbutil.h"
+
+/* The allocator of one pbutil_unpack call. */
+struct budget {
+	ProtobufCAllocator a; /* allocator_data points back here */
+	size_t held, limit;
+	bool over;
+};
+
+static size_t
+cost(void *p)
+{
+	return malloc_usable_size(p) + PBUTIL_CHUNK;
+}
+
+static void *
+budget_alloc(void *data, size_t n)
+{
+	struct budget *b = data;
+	void *p;
+
+	/* Refused before malloc, so that a huge count costs nothing. */
+	if (n > b->limit - b->held || PBUTIL_CHUNK > b->limit - b->held - n) {
+		b->over = true;
+		return NULL;
+	}
+	if ((p = malloc(n ? n : 1)) == NULL)
+		return NULL;
+	if (cost(p) > b->limit - b->held) {
+		free(p); /* fresh: nothing in it yet */
+		b->over = true;
+		return NULL;
+	}
+	b->held += cost(p);
+	return p;
+}
+
+static void
+budget_free(void *data, void *p)
+{
+	struct budget *b = data;
+
+	if (p == NULL)
+		return;
+	b->held -= cost(p);
+	wipe_free(p);
+}
+
+/* For pbutil_free, long after the budget of the unpack is gone. */
+static void *
+plain_alloc(void *data, size_t n)
+{
+	(void)data;
+	return malloc(n ? n : 1);
+}
+
+static void
+plain_free(void *data, void *p)
+{
+	(void)data;
+	wipe_free(p);
+}
+
+static ProtobufCAllocator wiping = {plain_alloc, plain_free, NULL};
+
+int
+pbutil_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
+    size_t len, const char *what, ProtobufCMessage **out, char *why,
+    size_t whylen)
+{
+	struct budget b = {{budget_alloc, budget_free, NULL}, 0, 0, false};
+
+	b.a.allocator_data = &b;
+	b.limit = PBUTIL_BUDGET(len);
+	*out = protobuf_c_message_unpack(d, &b.a, len, buf);
+	if (*out != NULL)
+		return ERROR_OK;
+	if (b.over)
+		return pbutil_why(why, whylen, ERROR_DECODE,
+		    "%s needs more than %zu bytes to decode: too many entries",
+		    what, b.limit);
+	return pbutil_why(why, whylen, ERROR_DECODE,
+	    "%s is not a valid protobuf message", what);
+}
+
+void
+pbutil_free(void *m)
+{
+	if (m != NULL)
+		protobuf_c_message_free_unpacked(m, &wiping);
+}
 
 bool
 pbutil_has_unknown(const ProtobufCMessage *m)
@@ -93,7 +186,7 @@ pbutil_pack(const ProtobufCMessage *m, uint8_t **out, size_t *len)
 	if (b == NULL)
 		return ERROR_NOMEM;
 	if (protobuf_c_message_pack(m, b) != n) {
-		free(b);
+		wipe_free(b);
 		return ERROR_INTERNAL;
 	}
 	*out = b;

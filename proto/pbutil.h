@@ -1,6 +1,8 @@
 /*
  * Private to proto/: helpers shared by the decoders in wire.c, envelope.c,
- * event.c and record.c. Never include this outside proto/.
+ * event.c and record.c: the one way bytes are unpacked (under a memory
+ * budget, wiped when freed), bounded copies out of unpacked messages and
+ * packing. Never include this outside proto/.
  */
 #ifndef PROTO_PBUTIL_H
 #define PROTO_PBUTIL_H
@@ -14,6 +16,45 @@
 #include "concordat.pb-c.h"
 #include "common/error.h"
 
+/*
+ * The decode budget. protobuf-c unpacks a repeated entry of two bytes on
+ * the wire (an empty Sealed, Grant or Wrap) into some 130 bytes of heap, so
+ * 1 MiB of them would cost some 70 MiB. pbutil_unpack lets a message
+ * unpacked from n bytes hold at most PBUTIL_BUDGET(n) bytes of heap at any
+ * time, counting each block as malloc_usable_size plus PBUTIL_CHUNK bytes
+ * of allocator overhead. A legitimate message costs little more than its
+ * size (bytes and strings are copied once), plus a bounded amount for its
+ * bounded lists (16 recipients, 13 fields, 16 proofs of 64 hashes); a
+ * message made of many tiny entries runs out of budget instead.
+ */
+#define PBUTIL_BUDGET_FACTOR 4
+#define PBUTIL_BUDGET_BASE   (64 * 1024)
+#define PBUTIL_CHUNK         16
+#define PBUTIL_BUDGET(n)                                                       \
+	((n) > (SIZE_MAX - PBUTIL_BUDGET_BASE) / PBUTIL_BUDGET_FACTOR          \
+	        ? SIZE_MAX                                                     \
+	        : PBUTIL_BUDGET_FACTOR * (n) + PBUTIL_BUDGET_BASE)
+
+/*
+ * Unpacks len bytes as a message of type d into *out (the caller frees it
+ * with pbutil_free), through an allocator that holds at most
+ * PBUTIL_BUDGET(len) bytes and wipes every block it frees. Refuses bytes
+ * that do not parse ("WHAT is not a valid protobuf message") and bytes that
+ * would need more than the budget ("WHAT needs more than N bytes to decode:
+ * too many entries"), both ERROR_DECODE, with why (when not NULL) naming
+ * the cause; what names the message ("frame", "manifest"). Unknown fields
+ * are kept for pbutil_has_unknown.
+ */
+WUR int pbutil_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
+    size_t len, const char *what, ProtobufCMessage **out, char *why,
+    size_t whylen);
+
+/*
+ * Frees a message from pbutil_unpack (of any generated type), wiping every
+ * block it holds; NULL is a no-op.
+ */
+void pbutil_free(void *m);
+
 /* True when m or any message inside it carries unknown fields. */
 bool pbutil_has_unknown(const ProtobufCMessage *m);
 
@@ -26,7 +67,10 @@ WUR int pbutil_str(char *dst, size_t n, const char *src);
 /* Copies b into dst when it is exactly n bytes; ERROR_DECODE otherwise. */
 WUR int pbutil_bytes(uint8_t *dst, size_t n, ProtobufCBinaryData b);
 
-/* Packs m into a new malloc'd buffer. */
+/*
+ * Packs m into a new malloc'd buffer. The caller frees it, with wipe_free
+ * (common/wipe.h) when it holds a field plaintext.
+ */
 WUR int pbutil_pack(const ProtobufCMessage *m, uint8_t **out, size_t *len);
 
 /* A formatted reason into why (when not NULL); returns err. */

@@ -11,6 +11,7 @@
 
 #include "common/fields.h"
 #include "common/suggest.h"
+#include "common/wipe.h"
 #include "proto/pbutil.h"
 #include "proto/record.h"
 
@@ -36,7 +37,10 @@ static const ProtobufCMessageDescriptor *const descs[FIELDS_COUNT + 1] = {
     &concordat__dependents__descriptor,
 };
 
-/* Everything allocated while building one message, freed together. */
+/*
+ * Everything allocated while building one message, freed together and
+ * wiped: the strings are copies of the record's text.
+ */
 struct arena {
 	void **p;
 	size_t n, cap;
@@ -51,7 +55,7 @@ arena_add(struct arena *a, void *p)
 		size_t cap = a->cap ? a->cap * 2 : 32;
 		void **np = realloc(a->p, cap * sizeof(*np));
 		if (np == NULL) {
-			free(p);
+			wipe_free(p);
 			return NULL;
 		}
 		a->p = np;
@@ -65,7 +69,7 @@ static void
 arena_free(struct arena *a)
 {
 	for (size_t i = 0; i < a->n; i++)
-		free(a->p[i]);
+		wipe_free(a->p[i]);
 	free(a->p);
 }
 
@@ -398,8 +402,8 @@ record_field_decode(int f, const uint8_t *plain, size_t len, json_t **out)
 	*out = NULL;
 	if (f < 1 || f > FIELDS_COUNT)
 		return ERROR_INVAL;
-	m = protobuf_c_message_unpack(descs[f], NULL, len, plain);
-	if (m == NULL)
+	if (pbutil_unpack(descs[f], plain, len, fields_name(f), &m, NULL, 0) !=
+	    0)
 		return ERROR_DECODE;
 	/*
 	 * Unknown fields, and any encoding but the canonical one
@@ -408,13 +412,19 @@ record_field_decode(int f, const uint8_t *plain, size_t len, json_t **out)
 	 */
 	if (pbutil_has_unknown(m) ||
 	    protobuf_c_message_get_packed_size(m) != len) {
-		protobuf_c_message_free_unpacked(m, NULL);
+		pbutil_free(m);
 		return ERROR_DECODE;
 	}
 	o = to_json(m, &err);
-	protobuf_c_message_free_unpacked(m, NULL);
+	pbutil_free(m);
 	if (o == NULL)
 		return err != 0 ? err : ERROR_NOMEM;
 	*out = o;
 	return ERROR_OK;
+}
+
+void
+record_wipe_on_free(void)
+{
+	json_set_alloc_funcs(malloc, wipe_free);
 }

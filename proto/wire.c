@@ -136,13 +136,15 @@ int
 wire_manifest_decode(const uint8_t *buf, size_t len, struct wire_manifest *m,
     char *why, size_t whylen)
 {
+	ProtobufCMessage *pb;
 	Concordat__Manifest *pm;
 	int rc = ERROR_DECODE;
 
 	memset(m, 0, sizeof(*m));
-	pm = concordat__manifest__unpack(NULL, len, buf);
-	if (pm == NULL)
-		return WHY("manifest is not a valid protobuf message");
+	if ((rc = pbutil_unpack(&concordat__manifest__descriptor, buf, len,
+	         "manifest", &pb, why, whylen)) != 0)
+		return rc;
+	pm = (Concordat__Manifest *)pb;
 	if (pbutil_has_unknown(&pm->base)) {
 		rc = pbutil_why(why, whylen, ERROR_UNKNOWN_FIELD,
 		    "manifest carries unknown fields");
@@ -262,7 +264,7 @@ wire_manifest_decode(const uint8_t *buf, size_t len, struct wire_manifest *m,
 	}
 	rc = ERROR_OK;
 out:
-	concordat__manifest__free_unpacked(pm, NULL);
+	pbutil_free(pm);
 	return rc;
 }
 
@@ -278,8 +280,18 @@ decode_sealed(Concordat__Sealed *ps, int want_field, struct wire_sealed *s,
 	    pbutil_bytes(s->nonce, WIRE_NONCE_LEN, ps->nonce) != 0)
 		return WHY("nonce of %s is not %d bytes",
 		    fields_name((int)ps->field), WIRE_NONCE_LEN);
-	/* Padded plaintext (256-byte blocks) plus the 16-byte tag. */
+	/*
+	 * Padded plaintext (256-byte blocks) plus the 16-byte tag, and no
+	 * more than a sender's seal makes of the largest plaintext: the
+	 * limit holds for what arrives, not only for what honest agents
+	 * send.
+	 */
 	size_t n = ps->ciphertext.len;
+	if (ps->has_ciphertext && n > WIRE_SEALED_MAX)
+		return pbutil_why(why, whylen, ERROR_TOOBIG,
+		    "field '%s': ciphertext of %zu bytes is over the %d KiB "
+		    "field limit",
+		    fields_name((int)ps->field), n, WIRE_FIELD_MAX / 1024);
 	if (!ps->has_ciphertext || n < WIRE_PAD_BLOCK + 16 ||
 	    (n - 16) % WIRE_PAD_BLOCK != 0)
 		return WHY("ciphertext of %s has an impossible length",
@@ -528,6 +540,7 @@ int
 wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out, char *why,
     size_t whylen)
 {
+	ProtobufCMessage *pb;
 	Concordat__Frame *pf = NULL;
 	struct wire_frame *f = NULL;
 	int rc;
@@ -537,9 +550,10 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out, char *why,
 	if (len > WIRE_MAX_FRAME)
 		return pbutil_why(why, whylen, ERROR_TOOBIG,
 		    "frame of %zu bytes exceeds %d", len, WIRE_MAX_FRAME);
-	pf = concordat__frame__unpack(NULL, len, buf);
-	if (pf == NULL)
-		return WHY("not a valid protobuf frame");
+	if ((rc = pbutil_unpack(&concordat__frame__descriptor, buf, len,
+	         "frame", &pb, why, whylen)) != 0)
+		return rc;
+	pf = (Concordat__Frame *)pb;
 	if (pbutil_has_unknown(&pf->base)) {
 		rc = pbutil_why(why, whylen, ERROR_UNKNOWN_FIELD,
 		    "frame carries unknown protobuf fields");
@@ -592,8 +606,7 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out, char *why,
 	*out = f;
 	f = NULL;
 out:
-	if (pf != NULL)
-		concordat__frame__free_unpacked(pf, NULL);
+	pbutil_free(pf);
 	free(f);
 	return rc;
 }
@@ -603,9 +616,43 @@ wire_frame_free(struct wire_frame *f)
 {
 	if (f == NULL)
 		return;
-	if (f->priv != NULL)
-		concordat__frame__free_unpacked(f->priv, NULL);
+	pbutil_free(f->priv);
 	free(f);
+}
+
+int
+wire_frame_msg_id(
+    const uint8_t *buf, size_t len, uint8_t msg_id[WIRE_MSG_ID_LEN])
+{
+	ProtobufCMessage *pb;
+	Concordat__Frame *pf = NULL;
+	Concordat__Manifest *pm = NULL;
+	Concordat__Envelope *pe;
+	int rc = ERROR_DECODE;
+
+	memset(msg_id, 0, WIRE_MSG_ID_LEN);
+	if (len > WIRE_MAX_FRAME)
+		return ERROR_DECODE;
+	if (pbutil_unpack(&concordat__frame__descriptor, buf, len, "frame", &pb,
+	        NULL, 0) != 0)
+		return ERROR_DECODE;
+	pf = (Concordat__Frame *)pb;
+	/* Unknown fields and every other fault are wire_decode's to name. */
+	if (pf->body_case != CONCORDAT__FRAME__BODY_SUBMIT ||
+	    pf->submit == NULL || (pe = pf->submit->envelope) == NULL ||
+	    !pe->has_manifest)
+		goto out;
+	if (pbutil_unpack(&concordat__manifest__descriptor, pe->manifest.data,
+	        pe->manifest.len, "manifest", &pb, NULL, 0) != 0)
+		goto out;
+	pm = (Concordat__Manifest *)pb;
+	if (pm->has_msg_id &&
+	    pbutil_bytes(msg_id, WIRE_MSG_ID_LEN, pm->msg_id) == 0)
+		rc = ERROR_OK;
+out:
+	pbutil_free(pm);
+	pbutil_free(pf);
+	return rc;
 }
 
 /* ------------------------------------------------------------ encoding */
@@ -782,6 +829,7 @@ wire_delivery_frame(const uint8_t *delivery, size_t len,
     const struct wire_audit_proof *decision, uint8_t **out, size_t *outlen)
 {
 	Concordat__Frame f = CONCORDAT__FRAME__INIT;
+	ProtobufCMessage *pb;
 	Concordat__Delivery *pd;
 	Concordat__AuditProof pp;
 	ProtobufCBinaryData path[WIRE_MAX_PATH];
@@ -789,9 +837,10 @@ wire_delivery_frame(const uint8_t *delivery, size_t len,
 
 	if (decision->n_path > WIRE_MAX_PATH)
 		return ERROR_INVAL;
-	pd = concordat__delivery__unpack(NULL, len, delivery);
-	if (pd == NULL)
-		return ERROR_DECODE;
+	if ((rc = pbutil_unpack(&concordat__delivery__descriptor, delivery, len,
+	         "delivery", &pb, NULL, 0)) != 0)
+		return rc;
+	pd = (Concordat__Delivery *)pb;
 	encode_proof(decision, &pp, path);
 	/* pd->decision is ours for the packing only; unset before freeing. */
 	pd->decision = &pp;
@@ -799,6 +848,6 @@ wire_delivery_frame(const uint8_t *delivery, size_t len,
 	f.delivery = pd;
 	rc = pack_frame(&f, out, outlen);
 	pd->decision = NULL;
-	concordat__delivery__free_unpacked(pd, NULL);
+	pbutil_free(pd);
 	return rc;
 }

@@ -33,6 +33,16 @@
 #define WIRE_DETAIL_MAX        512
 #define WIRE_CHECKPOINT_MAX    4096
 
+/*
+ * The largest plaintext of one field, and what it seals to: sodium_pad
+ * always adds at least one byte, so a last block that is full gains a
+ * whole block, then the Poly1305 tag. wire_decode refuses a ciphertext
+ * longer than WIRE_SEALED_MAX.
+ */
+#define WIRE_FIELD_MAX  (64 * 1024)
+#define WIRE_TAG_LEN    16
+#define WIRE_SEALED_MAX (WIRE_FIELD_MAX + WIRE_PAD_BLOCK + WIRE_TAG_LEN)
+
 /* Why a message was rejected: one code per ingest step. */
 enum wire_reason {
 	WIRE_REASON_TOO_BIG = 1,
@@ -217,20 +227,39 @@ struct wire_frame {
 
 /*
  * Decodes one frame. Refuses more than WIRE_MAX_FRAME bytes before decoding
- * (ERROR_TOOBIG), protobuf that does not parse (ERROR_DECODE), unknown
- * fields anywhere (ERROR_UNKNOWN_FIELD), and structural faults: missing
+ * (ERROR_TOOBIG); protobuf that does not parse, or that would take more
+ * than 4 bytes of heap per byte of frame plus 64 KiB to unpack (a frame of
+ * many tiny repeated entries: ERROR_DECODE, "frame needs more than N bytes
+ * to decode: too many entries"); unknown fields anywhere
+ * (ERROR_UNKNOWN_FIELD); a sealed field, in a Submit or a Delivery, whose
+ * ciphertext is longer than WIRE_SEALED_MAX, what a WIRE_FIELD_MAX
+ * plaintext seals to (ERROR_TOOBIG, "field 'identity': ciphertext of N
+ * bytes is over the 64 KiB field limit"); and structural faults: missing
  * members, wrong lengths, out-of-range enums, bad identifiers, duplicate
  * fields or recipients (ERROR_DECODE). Checks no signature. On success the
- * caller frees *out with wire_frame_free. When why is not NULL it receives
- * a short message naming the fault.
+ * caller frees *out with wire_frame_free, which wipes the frame's memory.
+ * When why is not NULL it receives a short message naming the fault.
  */
 WUR int wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out,
     char *why, size_t whylen);
 void wire_frame_free(struct wire_frame *f);
 
 /*
- * Decodes and checks manifest bytes (as signed) into *m. Used by wire_decode
- * and by agents re-reading their own stored envelopes.
+ * The msg_id of a Submit frame that wire_decode may refuse, for the
+ * receipt that refuses it: 0 when buf parses as protobuf (under the same
+ * budget as wire_decode) into a Submit whose envelope has a manifest that
+ * parses and holds a msg_id of exactly WIRE_MSG_ID_LEN bytes, whatever else
+ * is wrong with the frame (unknown fields, a bad member, a field over the
+ * limit). ERROR_DECODE otherwise, msg_id then all zeros. Checks nothing
+ * else: the msg_id is only as trustworthy as the frame.
+ */
+WUR int wire_frame_msg_id(
+    const uint8_t *buf, size_t len, uint8_t msg_id[WIRE_MSG_ID_LEN]);
+
+/*
+ * Decodes and checks manifest bytes (as signed) into *m, under the same
+ * budget as wire_decode. Used by wire_decode and by agents re-reading
+ * their own stored envelopes.
  */
 WUR int wire_manifest_decode(const uint8_t *buf, size_t len,
     struct wire_manifest *m, char *why, size_t whylen);

@@ -6,7 +6,9 @@
  * input as an audit event and as a record field plaintext (first byte:
  * the field). Besides not crashing, leaking or tripping UBSan, the
  * decoders must agree with the encoders: whatever decodes, re-encodes to
- * something that decodes to the same thing.
+ * something that decodes to the same thing; no field over the size limit
+ * gets through; and wire_frame_msg_id reads the msg_id of every frame that
+ * decodes as a Submit, and nothing when it fails.
  *
  * Built with -fsanitize=fuzzer when CONCORDAT_FUZZ is on (clang), and
  * replayed over tests/unit/corpus by fuzz_replay.c in every build.
@@ -147,9 +149,12 @@ open_one(const struct wire_delivery *d, const char *self)
 	CHECK(o->disclosed == d->fields);
 	CHECK((o->disclosed & o->withheld) == 0);
 	CHECK((o->disclosed | o->withheld) == FIELDS_ALL);
-	for (int f = 1; f <= FIELDS_COUNT; f++)
-		if (fields_has(o->disclosed, f))
-			record_one(f, o->plain[f], o->plain_len[f]);
+	for (int f = 1; f <= FIELDS_COUNT; f++) {
+		if (!fields_has(o->disclosed, f))
+			continue;
+		CHECK(o->plain_len[f] <= ENVELOPE_FIELD_MAX);
+		record_one(f, o->plain[f], o->plain_len[f]);
+	}
 	envelope_opened_free(o);
 }
 
@@ -160,6 +165,8 @@ submit_one(const struct wire_envelope *e)
 	static const uint8_t leaf[] = {0x08, 0x03};
 	int rc;
 
+	for (int f = 1; f <= FIELDS_COUNT; f++)
+		CHECK(e->sealed[f].ct_len <= WIRE_SEALED_MAX);
 	rc = envelope_verify_signature(e, sender_sign_pk);
 	CHECK(rc == 0 || rc == ERROR_SIGNATURE || rc == ERROR_NOMEM);
 	rc = envelope_verify_contents(e, NULL, 0);
@@ -286,6 +293,22 @@ reencode(const struct wire_frame *f)
 	free(buf);
 }
 
+/* The msg_id of a frame, for the receipt that refuses it. */
+static void
+msg_id_one(const uint8_t *data, size_t size, const struct wire_frame *f)
+{
+	static const uint8_t zero[WIRE_MSG_ID_LEN];
+	uint8_t id[WIRE_MSG_ID_LEN];
+	int rc = wire_frame_msg_id(data, size, id);
+
+	CHECK(rc == 0 || rc == ERROR_DECODE);
+	if (rc != 0)
+		CHECK(memcmp(id, zero, sizeof(id)) == 0);
+	if (f != NULL && f->type == WIRE_SUBMIT)
+		CHECK(rc == 0 &&
+		    memcmp(id, f->u.submit.m.msg_id, sizeof(id)) == 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -306,12 +329,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    rc == ERROR_NOMEM);
 		/* Every refusal says why. */
 		CHECK(rc == ERROR_NOMEM || why[0] != '\0');
+		msg_id_one(data, size, NULL);
 	} else {
+		msg_id_one(data, size, f);
 		switch (f->type) {
 		case WIRE_SUBMIT:
 			submit_one(&f->u.submit);
 			break;
 		case WIRE_DELIVERY:
+			for (int fl = 1; fl <= FIELDS_COUNT; fl++)
+				CHECK(f->u.delivery.sealed[fl].ct_len <=
+				    WIRE_SEALED_MAX);
 			open_one(&f->u.delivery, FUZZ_RECIPIENT);
 			if (f->u.delivery.has_decision)
 				proof_one(&f->u.delivery.decision);

@@ -235,6 +235,58 @@ main(int argc, char **argv)
 		free(buf);
 	}
 
+	/*
+	 * Submissions the broker refuses: an unknown field and a field over
+	 * the size limit, whose msg_id a malformed receipt still carries;
+	 * and a flood of empty sealed entries, over the decode budget.
+	 */
+	{
+		static const Concordat__Sealed empty = CONCORDAT__SEALED__INIT;
+		Concordat__Frame *pf = tu_frame_unpack(m1.frame, m1.len);
+		Concordat__Envelope *pe = pf->submit->envelope;
+		Concordat__Sealed **sealed = pe->sealed, **many;
+		size_t n_sealed = pe->n_sealed, n = 8000;
+		uint8_t *big;
+
+		tu_add_unknown(&pe->base, 9, PROTOBUF_C_WIRE_TYPE_VARINT);
+		buf = tu_pack(&pf->base, &len);
+		put("submit-unknown-field", buf, len);
+		free(buf);
+		concordat__frame__free_unpacked(pf, NULL);
+
+		pf = tu_frame_unpack(m1.frame, m1.len);
+		big = calloc(1, WIRE_SEALED_MAX + WIRE_PAD_BLOCK);
+		if (big == NULL)
+			return 1;
+		tu_set_bytes(
+		    &pf->submit->envelope->sealed[FIELD_RISKS - 1]->ciphertext,
+		    big, WIRE_SEALED_MAX + WIRE_PAD_BLOCK);
+		free(big);
+		buf = tu_pack(&pf->base, &len);
+		put("submit-field-too-big", buf, len);
+		free(buf);
+		concordat__frame__free_unpacked(pf, NULL);
+
+		pf = tu_frame_unpack(m1.frame, m1.len);
+		pe = pf->submit->envelope;
+		sealed = pe->sealed;
+		n_sealed = pe->n_sealed;
+		many = malloc(n * sizeof(*many));
+		if (many == NULL)
+			return 1;
+		for (size_t i = 0; i < n; i++)
+			many[i] = (Concordat__Sealed *)(uintptr_t)&empty;
+		pe->sealed = many;
+		pe->n_sealed = n;
+		buf = tu_pack(&pf->base, &len);
+		put("submit-flood", buf, len);
+		free(buf);
+		pe->sealed = sealed;
+		pe->n_sealed = n_sealed;
+		free(many);
+		concordat__frame__free_unpacked(pf, NULL);
+	}
+
 	/* Deliveries to ambulance: all fields, some, none. */
 	delivery("delivery-all", &m1, "ambulance", FIELDS_ALL);
 	delivery("delivery-some", &m3, "ambulance",

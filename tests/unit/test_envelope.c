@@ -1,8 +1,10 @@
 /*
  * Unit tests of proto/envelope.c: seal, check, redact and open round trips
- * for many field subsets and recipients, every tampering rejected with its
- * own reason, and a broker holding every broker secret that fails to make a
- * recipient accept anything the sender never sealed.
+ * for many field subsets and recipients, the largest message, every
+ * tampering rejected with its own reason, a field over the size limit
+ * refused by broker and recipient alike, and a broker holding every broker
+ * secret that fails to make a recipient accept anything the sender never
+ * sealed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -292,6 +294,57 @@ test_roundtrip_plaintext_sizes(void **state)
 	tu_msg_init(&m, &police, peers, 1, lens);
 	assert_int_equal(tu_seal(&m), ERROR_TOOBIG);
 	assert_null(m.frame);
+	tu_msg_release(&m);
+}
+
+/*
+ * The largest message there is: all thirteen fields at the limit, for the
+ * most recipients. It fits a frame, the broker checks it, and each
+ * recipient's delivery decodes and opens to what was sealed.
+ */
+static void
+test_roundtrip_largest_message(void **state)
+{
+	static struct tu_agency many[WIRE_MAX_RECIPIENTS];
+	const struct tu_agency *rcpt[WIRE_MAX_RECIPIENTS];
+	size_t lens[FIELDS_COUNT + 1];
+	struct wire_frame *f;
+	struct tu_msg m;
+
+	(void)state;
+	for (size_t i = 0; i < WIRE_MAX_RECIPIENTS; i++) {
+		char id[IDENT_AGENCY_MAX + 1];
+		snprintf(
+		    id, sizeof(id), "agency_%02zu_abcdefghijklmnopqrstu", i);
+		tu_agency_init(&many[i], id, 0);
+		rcpt[i] = &many[i];
+	}
+	for (int fl = 0; fl <= FIELDS_COUNT; fl++)
+		lens[fl] = ENVELOPE_FIELD_MAX;
+	tu_msg_init(&m, &police, rcpt, WIRE_MAX_RECIPIENTS, lens);
+	assert_int_equal(tu_seal(&m), 0);
+	assert_true(m.len <= WIRE_MAX_FRAME);
+	print_message("largest message: %zu bytes\n", m.len);
+	f = check_ok(m.frame, m.len, police.sign_pk);
+	for (int fl = 1; fl <= FIELDS_COUNT; fl++)
+		assert_int_equal(
+		    f->u.submit.sealed[fl].ct_len, WIRE_SEALED_MAX);
+	for (size_t i = 0; i < WIRE_MAX_RECIPIENTS; i++) {
+		struct envelope_opened *o = NULL;
+		fieldset sent;
+		uint8_t *d;
+		size_t dlen;
+
+		assert_int_equal(envelope_redact(&f->u.submit, many[i].id,
+		                     FIELDS_ALL, &sent, &d, &dlen),
+		    0);
+		assert_int_equal(sent, FIELDS_ALL);
+		assert_int_equal(tu_open(d, dlen, &many[i], &police, &o), 0);
+		assert_opened(o, &m, FIELDS_ALL);
+		envelope_opened_free(o);
+		free(d);
+	}
+	wire_frame_free(f);
 	tu_msg_release(&m);
 }
 
@@ -1421,6 +1474,198 @@ test_oversized_frame(void **state)
 	fixture_release(&x);
 }
 
+/*
+ * A sender that seals field f of m again by hand, as envelope_seal would
+ * but with a plaintext of any length (envelope_seal refuses more than
+ * ENVELOPE_FIELD_MAX): a fresh key, the ciphertext, its digest in the
+ * manifest, the signature, and a wrap of the key for every recipient, so
+ * that nothing but the size is wrong. Returns the new Submit frame.
+ */
+static uint8_t *
+reseal_field(const struct tu_msg *m, int f, const uint8_t *plain,
+    size_t plain_len, size_t *len)
+{
+	Concordat__Frame *pf = tu_frame_unpack(m->frame, m->len);
+	Concordat__Envelope *pe = pf->submit->envelope;
+	Concordat__Manifest *pm;
+	crypto_generichash_state st;
+	uint8_t k[32], nonce[24], ad[128], dig[32], *buf, *ct, *mb, *out;
+	unsigned long long clen;
+	size_t padded, adlen, mlen;
+
+	buf = malloc(plain_len + WIRE_PAD_BLOCK);
+	ct = malloc(plain_len + WIRE_PAD_BLOCK + 16);
+	assert_non_null(buf);
+	assert_non_null(ct);
+	memcpy(buf, plain, plain_len);
+	assert_int_equal(sodium_pad(&padded, buf, plain_len, WIRE_PAD_BLOCK,
+	                     plain_len + WIRE_PAD_BLOCK),
+	    0);
+	crypto_aead_xchacha20poly1305_ietf_keygen(k);
+	randombytes_buf(nonce, sizeof(nonce));
+	adlen = tu_ad(ad, m->msg_id, f, NULL);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+	    ct, &clen, buf, padded, ad, adlen, NULL, nonce, k);
+	tu_set_bytes(&pe->sealed[f - 1]->nonce, nonce, sizeof(nonce));
+	tu_set_bytes(&pe->sealed[f - 1]->ciphertext, ct, (size_t)clen);
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(dig));
+	crypto_generichash_update(&st, nonce, sizeof(nonce));
+	crypto_generichash_update(&st, ct, (size_t)clen);
+	crypto_generichash_final(&st, dig, sizeof(dig));
+	pm = tu_manifest_unpack(pe->manifest.data, pe->manifest.len);
+	tu_set_bytes(&pm->digests[f - 1], dig, sizeof(dig));
+
+	for (size_t i = 0; i < pe->n_grants; i++) {
+		Concordat__Grant *g = pe->grants[i];
+		const struct tu_agency *r = NULL;
+		uint8_t shared[32], wn[24], wk[48];
+		for (size_t j = 0; j < m->n_recipients; j++)
+			if (strcmp(m->recipients[j]->id, g->recipient) == 0)
+				r = m->recipients[j];
+		assert_non_null(r);
+		tu_shared(m->sender, r, shared);
+		for (size_t j = 0; j < g->n_wraps; j++) {
+			if (g->wraps[j]->field != (uint32_t)f)
+				continue;
+			randombytes_buf(wn, sizeof(wn));
+			adlen = tu_ad(ad, m->msg_id, f, r->id);
+			crypto_aead_xchacha20poly1305_ietf_encrypt(wk, NULL, k,
+			    sizeof(k), ad, adlen, NULL, wn, shared);
+			tu_set_bytes(&g->wraps[j]->nonce, wn, sizeof(wn));
+			tu_set_bytes(&g->wraps[j]->wrapped_key, wk, sizeof(wk));
+		}
+	}
+	mb = tu_pack(&pm->base, &mlen);
+	tu_resign(pf, mb, mlen, m->sender->sign_sk);
+	out = tu_pack(&pf->base, len);
+	free(mb);
+	concordat__manifest__free_unpacked(pm, NULL);
+	concordat__frame__free_unpacked(pf, NULL);
+	free(ct);
+	free(buf);
+	return out;
+}
+
+/*
+ * The Delivery message bytes a broker that does not check sizes (an old
+ * one, or a compromised one) would make of frame for recipient r: every
+ * field, with r's wraps.
+ */
+static uint8_t *
+forward_unchecked(const uint8_t *frame, size_t len, const char *r, size_t *dlen)
+{
+	Concordat__Frame *pf = tu_frame_unpack(frame, len);
+	Concordat__Envelope *pe = pf->submit->envelope;
+	Concordat__Delivery d = CONCORDAT__DELIVERY__INIT;
+	uint8_t *out;
+
+	d.has_manifest = d.has_signature = 1;
+	d.manifest = pe->manifest;
+	d.signature = pe->signature;
+	d.n_sealed = pe->n_sealed;
+	d.sealed = pe->sealed;
+	for (size_t i = 0; i < pe->n_grants; i++) {
+		if (strcmp(pe->grants[i]->recipient, r) == 0) {
+			d.n_wraps = pe->grants[i]->n_wraps;
+			d.wraps = pe->grants[i]->wraps;
+		}
+	}
+	out = tu_pack(&d.base, dlen);
+	concordat__frame__free_unpacked(pf, NULL);
+	return out;
+}
+
+/*
+ * ENVELOPE_FIELD_MAX holds for what arrives, not only for what an honest
+ * sender seals: a field sealed by hand from 200 KiB is refused as too big
+ * by the broker in the Submit, and by the recipient in a Delivery that a
+ * broker forwarded without looking; the same hand seal of the largest
+ * allowed field is accepted by both and opens.
+ */
+static void
+test_field_limit_both_sides(void **state)
+{
+	size_t lens[FIELDS_COUNT + 1], len, dlen;
+	uint8_t *frame, *d, *plain, id[WIRE_MSG_ID_LEN];
+	struct envelope_opened *o = NULL;
+	struct wire_frame *f = NULL;
+	char why[256] = "";
+	struct tu_msg m;
+
+	(void)state;
+	for (int fl = 0; fl <= FIELDS_COUNT; fl++)
+		lens[fl] = 10;
+	tu_msg_init(&m, &police, peers, 2, lens);
+	assert_int_equal(tu_seal(&m), 0);
+	plain = malloc(200 * 1024);
+	assert_non_null(plain);
+	tu_fill(plain, 200 * 1024);
+
+	/* 200 KiB less a byte: 800 blocks padded, and the tag. */
+	frame = reseal_field(&m, FIELD_IDENTITY, plain, 200 * 1024 - 1, &len);
+	assert_int_equal(check_rc(frame, len, police.sign_pk, why, sizeof(why)),
+	    ERROR_TOOBIG);
+	assert_string_equal(why,
+	    "field 'identity': ciphertext of 204816 "
+	    "bytes is over the 64 KiB field limit");
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_TOOBIG), WIRE_REASON_TOO_BIG);
+	/* The receipt that refuses it can still name the message. */
+	assert_int_equal(wire_frame_msg_id(frame, len, id), 0);
+	assert_memory_equal(id, m.msg_id, WIRE_MSG_ID_LEN);
+	d = forward_unchecked(frame, len, peers[0]->id, &dlen);
+	assert_int_equal(tu_delivery_decode(d, dlen, &f), ERROR_TOOBIG);
+	assert_null(f);
+	free(d);
+	free(frame);
+
+	/* One block over the limit: refused too. */
+	frame = reseal_field(&m, FIELD_CLINICAL, plain,
+	    ENVELOPE_FIELD_MAX + WIRE_PAD_BLOCK, &len);
+	assert_int_equal(check_rc(frame, len, police.sign_pk, why, sizeof(why)),
+	    ERROR_TOOBIG);
+	assert_string_equal(why,
+	    "field 'clinical': ciphertext of 66064 "
+	    "bytes is over the 64 KiB field limit");
+	d = forward_unchecked(frame, len, peers[1]->id, &dlen);
+	assert_int_equal(tu_delivery_decode(d, dlen, &f), ERROR_TOOBIG);
+	free(d);
+	free(frame);
+
+	/* One byte over pads to the limit's own sealed size, so the broker
+	 * cannot tell; the recipient can, once it has unpadded. */
+	frame = reseal_field(
+	    &m, FIELD_CLINICAL, plain, ENVELOPE_FIELD_MAX + 1, &len);
+	f = check_ok(frame, len, police.sign_pk);
+	assert_int_equal(
+	    f->u.submit.sealed[FIELD_CLINICAL].ct_len, WIRE_SEALED_MAX);
+	wire_frame_free(f);
+	d = forward_unchecked(frame, len, peers[1]->id, &dlen);
+	assert_int_equal(tu_open(d, dlen, peers[1], &police, &o), ERROR_TOOBIG);
+	assert_null(o);
+	free(d);
+	free(frame);
+
+	/* At the limit, the same hand seal is a good message. */
+	frame =
+	    reseal_field(&m, FIELD_CLINICAL, plain, ENVELOPE_FIELD_MAX, &len);
+	f = check_ok(frame, len, police.sign_pk);
+	assert_int_equal(
+	    f->u.submit.sealed[FIELD_CLINICAL].ct_len, WIRE_SEALED_MAX);
+	wire_frame_free(f);
+	d = forward_unchecked(frame, len, peers[1]->id, &dlen);
+	assert_int_equal(tu_open(d, dlen, peers[1], &police, &o), 0);
+	assert_int_equal(o->plain_len[FIELD_CLINICAL], ENVELOPE_FIELD_MAX);
+	assert_memory_equal(
+	    o->plain[FIELD_CLINICAL], plain, ENVELOPE_FIELD_MAX);
+	envelope_opened_free(o);
+	free(d);
+	free(frame);
+	free(plain);
+	tu_msg_release(&m);
+}
+
 static void
 test_signed_by_another_agency(void **state)
 {
@@ -1891,6 +2136,7 @@ main(void)
 	    cmocka_unit_test(test_roundtrip_random_subsets),
 	    cmocka_unit_test(test_roundtrip_grants_bound_disclosure),
 	    cmocka_unit_test(test_roundtrip_plaintext_sizes),
+	    cmocka_unit_test(test_roundtrip_largest_message),
 	    cmocka_unit_test(test_roundtrip_request_emergency_reply),
 	    cmocka_unit_test(test_seal_refuses_what_decode_refuses),
 	    cmocka_unit_test(test_flip_manifest),
@@ -1911,6 +2157,7 @@ main(void)
 	    cmocka_unit_test(test_unknown_fields_submit),
 	    cmocka_unit_test(test_unknown_fields_delivery),
 	    cmocka_unit_test(test_oversized_frame),
+	    cmocka_unit_test(test_field_limit_both_sides),
 	    cmocka_unit_test(test_signed_by_another_agency),
 	    cmocka_unit_test(test_spec_constructions),
 	    cmocka_unit_test(test_compromised_broker),

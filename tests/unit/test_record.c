@@ -1,7 +1,8 @@
 /*
  * Unit tests of proto/record.c: each of the thirteen B8 fields (DESIGN.md
- * §2) from record JSON to plaintext and back, and every refusal with its
- * exact message.
+ * §2) from record JSON to plaintext and back, every refusal with its
+ * exact message, the decode budget on plaintexts, and no plaintext left in
+ * freed memory after the whole path an agent takes with a record.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,10 +14,21 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "common/fields.h"
+#include "common/urgency.h"
+#include "proto/envelope.h"
 #include "proto/record.h"
+#include "proto/wire.h"
 #include "tests/unit/testutil.h"
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	return sodium_init() < 0 ? -1 : 0;
+}
 
 static json_t *
 parse(const char *text)
@@ -461,6 +473,249 @@ test_decode_refusals(void **state)
 	}
 }
 
+/* ------------------------------------------------ the decode budget */
+
+/* The largest plaintexts a sender's encoder makes still decode. */
+static void
+test_largest_plaintexts_decode(void **state)
+{
+	json_t *j, *back, *list;
+	uint8_t *plain = NULL;
+	size_t len = 0;
+	char why[256] = "", *text;
+
+	(void)state;
+	/* One text as long as a field may be. */
+	text = malloc(ENVELOPE_FIELD_MAX);
+	assert_non_null(text);
+	memset(text, 'n', ENVELOPE_FIELD_MAX - 8);
+	text[ENVELOPE_FIELD_MAX - 8] = '\0';
+	j = json_pack("{s:s}", "notes", text);
+	assert_int_equal(record_field_encode(
+	                     FIELD_CLINICAL, j, &plain, &len, why, sizeof(why)),
+	    0);
+	assert_true(len <= ENVELOPE_FIELD_MAX);
+	assert_int_equal(
+	    record_field_decode(FIELD_CLINICAL, plain, len, &back), 0);
+	assert_true(json_equal(j, back));
+	json_decref(back);
+	json_decref(j);
+	free(plain);
+	free(text);
+
+	/* The longest list, of the smallest entries: the most entries per
+	 * byte an encoder writes. */
+	list = json_array();
+	for (int i = 0; i < 64; i++)
+		json_array_append_new(list, json_pack("{s:s}", "name", ""));
+	j = json_pack("{s:o}", "contacts", list);
+	assert_int_equal(record_field_encode(FIELD_RELATIVES, j, &plain, &len,
+	                     why, sizeof(why)),
+	    0);
+	assert_int_equal(
+	    record_field_decode(FIELD_RELATIVES, plain, len, &back), 0);
+	assert_int_equal(
+	    json_array_size(json_object_get(back, "contacts")), 64);
+	json_decref(back);
+	json_decref(j);
+	free(plain);
+}
+
+struct flood {
+	const uint8_t *buf;
+	size_t len;
+};
+
+static int
+decode_flood(void *arg)
+{
+	const struct flood *fl = arg;
+	json_t *j = NULL;
+	int rc = record_field_decode(FIELD_RELATIVES, fl->buf, fl->len, &j);
+
+	json_decref(j);
+	return rc;
+}
+
+/*
+ * A Relatives plaintext of 64 KiB of empty contacts (two bytes each, some
+ * 32,000 of them) is refused, and what it cost while refused is bounded.
+ */
+static void
+test_plaintext_flood_refused(void **state)
+{
+	struct flood fl;
+	uint8_t *buf;
+	size_t grown;
+
+	(void)state;
+	buf = malloc(ENVELOPE_FIELD_MAX);
+	assert_non_null(buf);
+	for (size_t i = 0; i + 1 < ENVELOPE_FIELD_MAX; i += 2) {
+		buf[i] = 0x0a; /* contacts = 1, length-delimited */
+		buf[i + 1] = 0x00;
+	}
+	fl.buf = buf;
+	fl.len = ENVELOPE_FIELD_MAX;
+	assert_int_equal(
+	    tu_peak_growth(decode_flood, &fl, &grown), ERROR_DECODE);
+	print_message(
+	    "32768 empty contacts: peak grew %zu KiB\n", grown / 1024);
+	assert_true(grown < 2 * 1024 * 1024);
+	free(buf);
+}
+
+/* ------------------------------------- plaintext left in freed memory */
+
+struct agents {
+	struct tu_agency police, mht;
+};
+
+#define CHILD_CHECK(c)                                                         \
+	do {                                                                   \
+		if (!(c))                                                      \
+			tu_child_fail("%s:%d: %s", __FILE__, __LINE__, #c);    \
+	} while (0)
+
+/*
+ * What concordat-agent does with a record, both ways, in one process:
+ * parse an outbox record's JSON and encode its fields (agents/outrecord.c),
+ * seal them, let the broker check and redact the frame, then as the
+ * recipient decode the delivery, open it, decode each field to JSON and
+ * write the inbox record's text (agents/inbox.c). Everything is freed the
+ * way the agent frees it; the explicit copies of text are wiped first.
+ */
+static void
+agent_paths(const char *canary, void *arg)
+{
+	/* Texts of several sizes, so that the copies land in every kind of
+	 * heap block: small and large, reused soon and not. */
+	static const char fmt[] =
+	    "{\"recipients\": [\"mental_health_trust\"],"
+	    " \"purpose\": \"triage_advice\", \"urgency\": \"urgent\","
+	    " \"subject\": {\"nhs_number\": \"9434765919\"},"
+	    " \"fields\": {"
+	    "  \"identity\": {\"name\": \"Jane Example %s\","
+	    "   \"address\": \"1 Example Road, %s, Bradford\"},"
+	    "  \"relatives\": {\"contacts\": [{\"name\": \"Sam %s\","
+	    "   \"relationship\": \"sister\", \"phone\": \"07700 900123\"}]},"
+	    "  \"presentation\": {\"description\": \"%.300s %s %.300s\"},"
+	    "  \"clinical\": {\"notes\": \"%s %s %s\"},"
+	    "  \"risks\": {\"self_harm\": \"high\", \"details\": \"Said %s "
+	    "to the officer\"}}}";
+	static char filler[5000];
+	const struct agents *ag = arg;
+	const char *recipients[1] = {ag->mht.id};
+	struct envelope_seal_args sa;
+	struct envelope_opened *o = NULL;
+	struct wire_frame *sub = NULL, *del = NULL;
+	struct wire_audit_proof proof;
+	uint8_t shared[1][32], msg_id[16], ref[32] = {1};
+	uint8_t *plain[FIELDS_COUNT + 1] = {0}, *frame, *red, *dframe;
+	size_t plain_len[FIELDS_COUNT + 1] = {0}, flen, rlen, dlen, tlen;
+	json_t *rec, *fields, *v;
+	json_error_t jerr;
+	fieldset sent;
+	const char *key;
+	char *text;
+
+	record_wipe_on_free(); /* what the agent's main calls first */
+
+	/* The outbox file and its parse. */
+	memset(filler, 'x', sizeof(filler) - 1);
+	tlen = sizeof(fmt) + 6 * TU_CANARY_LEN + 2 * 300 + 2 * sizeof(filler);
+	CHILD_CHECK((text = malloc(tlen)) != NULL);
+	snprintf(text, tlen, fmt, canary, canary, canary, filler, canary,
+	    filler, filler, canary, filler, canary);
+	rec = json_loadb(text, strlen(text), JSON_REJECT_DUPLICATES, &jerr);
+	sodium_memzero(text, tlen);
+	free(text);
+	CHILD_CHECK(rec != NULL);
+	json_object_foreach(json_object_get(rec, "fields"), key, v)
+	{
+		int f = fields_lookup(key);
+		char why[256];
+		CHILD_CHECK(f != 0);
+		CHILD_CHECK(record_field_encode(f, v, &plain[f], &plain_len[f],
+		                why, sizeof(why)) == 0);
+	}
+	json_decref(rec);
+
+	/* Sealed, then wiped the way outrecord_release wipes. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sender = ag->police.id;
+	sa.sign_sk = ag->police.sign_sk;
+	sa.created_at_ms = 1795000000000ull;
+	sa.kind = KIND_RECORD;
+	sa.urgency = URGENCY_URGENT;
+	sa.purpose = "triage_advice";
+	sa.subject_ref = ref;
+	sa.n_recipients = 1;
+	sa.recipients = recipients;
+	tu_shared(&ag->police, &ag->mht, shared[0]);
+	sa.shared = (const uint8_t(*)[32])shared;
+	for (int f = 1; f <= FIELDS_COUNT; f++) {
+		sa.plain[f] = plain[f];
+		sa.plain_len[f] = plain_len[f];
+	}
+	CHILD_CHECK(envelope_seal(&sa, msg_id, &frame, &flen) == 0);
+	for (int f = 1; f <= FIELDS_COUNT; f++) {
+		if (plain[f] != NULL)
+			sodium_memzero(plain[f], plain_len[f]);
+		free(plain[f]);
+	}
+
+	/* The broker's part: ciphertext only. */
+	CHILD_CHECK(envelope_check(
+	                frame, flen, ag->police.sign_pk, &sub, NULL, 0) == 0);
+	CHILD_CHECK(envelope_redact(&sub->u.submit, ag->mht.id, FIELDS_ALL,
+	                &sent, &red, &rlen) == 0);
+	tu_dummy_proof(&proof);
+	CHILD_CHECK(
+	    wire_delivery_frame(red, rlen, &proof, &dframe, &dlen) == 0);
+
+	/* The recipient's part. */
+	CHILD_CHECK(wire_decode(dframe, dlen, &del, NULL, 0) == 0);
+	tu_shared(&ag->mht, &ag->police, shared[0]);
+	CHILD_CHECK(envelope_open(&del->u.delivery, ag->mht.id,
+	                ag->police.sign_pk, shared[0], &o) == 0);
+	sodium_memzero(shared, sizeof(shared));
+	CHILD_CHECK((fields = json_object()) != NULL);
+	for (int f = 1; f <= FIELDS_COUNT; f++) {
+		if (!fields_has(o->disclosed, f) || o->plain_len[f] == 0)
+			continue;
+		CHILD_CHECK(record_field_decode(
+		                f, o->plain[f], o->plain_len[f], &v) == 0);
+		json_object_set_new(fields, fields_name(f), v);
+	}
+	rec = json_pack("{s:s,s:s,s:o}", "sender", del->u.delivery.m.sender,
+	    "purpose", del->u.delivery.m.purpose, "fields", fields);
+	CHILD_CHECK(rec != NULL);
+	CHILD_CHECK((text = json_dumps(rec, JSON_INDENT(2))) != NULL);
+	/* The decoded record really holds the canary. */
+	CHILD_CHECK(strstr(text, canary) != NULL);
+	sodium_memzero(text, strlen(text));
+	free(text);
+	json_decref(rec);
+	envelope_opened_free(o);
+	wire_frame_free(del);
+	wire_frame_free(sub);
+	free(dframe);
+	free(red);
+	free(frame);
+}
+
+static void
+test_plaintext_wiped_from_freed_memory(void **state)
+{
+	struct agents ag;
+
+	(void)state;
+	tu_agency_init(&ag.police, "police", 0);
+	tu_agency_init(&ag.mht, "mental_health_trust", 0);
+	assert_int_equal(tu_canary_survivors(agent_paths, &ag), 0);
+}
+
 int
 main(void)
 {
@@ -475,7 +730,10 @@ main(void)
 	    cmocka_unit_test(test_age_range),
 	    cmocka_unit_test(test_field_numbers),
 	    cmocka_unit_test(test_decode_refusals),
+	    cmocka_unit_test(test_largest_plaintexts_decode),
+	    cmocka_unit_test(test_plaintext_flood_refused),
+	    cmocka_unit_test(test_plaintext_wiped_from_freed_memory),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, group_setup, NULL);
 }

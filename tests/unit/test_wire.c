@@ -1,7 +1,10 @@
 /*
  * Unit tests of proto/wire.c and proto/event.c: every frame type through
  * its encoder and wire_decode, the structural checks of wire_decode each
- * with its code, and audit events to leaf bytes and back.
+ * with its code, the per-field size limit, the decode budget (floods of
+ * tiny entries refused at a bounded cost, the largest legitimate frames
+ * still decoded), the msg_id of a frame that does not decode, and audit
+ * events to leaf bytes and back.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/mman.h>
 
 #include <sodium.h>
 
@@ -1024,6 +1029,561 @@ test_delivery_rejections(void **state)
 	sb_free(b);
 }
 
+/* --------------------------------------------------- the field limit */
+
+/* A field's ciphertext longer than the largest plaintext seals to. */
+static void
+test_field_limit(void **state)
+{
+	static uint8_t big[204816];
+	char why[256];
+
+	(void)state;
+	/* The largest a seal makes is taken, and a block more is not. */
+	EXPECT(0, b->sealed[0].ciphertext = bin(big, WIRE_SEALED_MAX));
+	EXPECT(0,
+	    for (int f = 0; f < FIELDS_COUNT; f++) b->sealed[f].ciphertext =
+	        bin(big, WIRE_SEALED_MAX));
+	EXPECT(ERROR_TOOBIG,
+	    b->sealed[0].ciphertext =
+	        bin(big, WIRE_SEALED_MAX + WIRE_PAD_BLOCK));
+	/* Too big comes first, whatever the length's shape. */
+	EXPECT(ERROR_TOOBIG,
+	    b->sealed[12].ciphertext = bin(big, WIRE_SEALED_MAX + 1));
+	EXPECT(ERROR_TOOBIG, b->sealed[5].ciphertext = bin(big, sizeof(big)));
+
+	struct sb *b = sb_new();
+	b->sealed[0].ciphertext = bin(big, sizeof(big));
+	assert_int_equal(sb_rc(b, why, sizeof(why)), ERROR_TOOBIG);
+	assert_string_equal(why,
+	    "field 'identity': ciphertext of 204816 "
+	    "bytes is over the 64 KiB field limit");
+	b->sealed[0].ciphertext = bin(b->ct, WIRE_PAD_BLOCK + 16);
+	b->sealed[10].ciphertext = bin(big, WIRE_SEALED_MAX + WIRE_PAD_BLOCK);
+	assert_int_equal(sb_rc(b, why, sizeof(why)), ERROR_TOOBIG);
+	assert_string_equal(why,
+	    "field 'risks': ciphertext of 66064 bytes "
+	    "is over the 64 KiB field limit");
+	sb_free(b);
+	/* What the broker then tells the sender. */
+	assert_int_equal(
+	    wire_reason_from_error(ERROR_TOOBIG), WIRE_REASON_TOO_BIG);
+
+	/* A delivery, as an agent receives it: the same limit. */
+	{
+		Concordat__Frame f = CONCORDAT__FRAME__INIT;
+		Concordat__Delivery d = CONCORDAT__DELIVERY__INIT;
+		Concordat__Sealed sl = CONCORDAT__SEALED__INIT, *slp = &sl;
+		Concordat__Wrap w = CONCORDAT__WRAP__INIT, *wp = &w;
+		uint8_t nonce[24] = {0}, key[48] = {0}, sig[64] = {0};
+		size_t mlen, len;
+		uint8_t *buf;
+
+		b = sb_new();
+		b->mbytes = tu_pack(&b->m.base, &mlen);
+		d.has_manifest = d.has_signature = 1;
+		d.manifest = bin(b->mbytes, mlen);
+		d.signature = bin(sig, 64);
+		sl.has_field = sl.has_nonce = sl.has_ciphertext = 1;
+		sl.field = FIELD_CLINICAL;
+		sl.nonce = bin(nonce, 24);
+		w.has_field = w.has_nonce = w.has_wrapped_key = 1;
+		w.field = FIELD_CLINICAL;
+		w.nonce = bin(nonce, 24);
+		w.wrapped_key = bin(key, 48);
+		d.n_sealed = d.n_wraps = 1;
+		d.sealed = &slp;
+		d.wraps = &wp;
+		f.body_case = CONCORDAT__FRAME__BODY_DELIVERY;
+		f.delivery = &d;
+		sl.ciphertext = bin(big, WIRE_SEALED_MAX);
+		assert_int_equal(pack_rc(&f.base), 0);
+		sl.ciphertext = bin(big, sizeof(big));
+		buf = tu_pack(&f.base, &len);
+		assert_int_equal(
+		    decode_rc(buf, len, why, sizeof(why)), ERROR_TOOBIG);
+		assert_string_equal(why,
+		    "field 'clinical': ciphertext of "
+		    "204816 bytes is over the 64 KiB "
+		    "field limit");
+		free(buf);
+		sb_free(b);
+	}
+}
+
+/* --------------------------------------------- msg_id of a bad frame */
+
+/* Packs b as sb_rc does, without decoding: a new buffer. */
+static uint8_t *
+sb_pack(struct sb *b, size_t *len)
+{
+	size_t mlen;
+
+	free(b->mbytes);
+	b->mbytes = tu_pack(&b->m.base, &mlen);
+	b->e.has_manifest = !b->no_manifest;
+	b->e.manifest = bin(b->mbytes, mlen);
+	return tu_pack(&b->f.base, len);
+}
+
+/*
+ * wire_decode refuses buf (any code but 0), yet wire_frame_msg_id reads
+ * the msg_id of b, or (want false) reads none.
+ */
+static void
+assert_msg_id(const uint8_t *buf, size_t len, const struct sb *b, bool want,
+    const char *what)
+{
+	uint8_t id[WIRE_MSG_ID_LEN], zero[WIRE_MSG_ID_LEN] = {0};
+
+	if (decode_rc(buf, len, NULL, 0) == 0)
+		fail_msg("%s: the frame decodes", what);
+	memset(id, 0xee, sizeof(id));
+	if (want) {
+		if (wire_frame_msg_id(buf, len, id) != 0)
+			fail_msg("%s: no msg_id", what);
+		assert_memory_equal(id, b->msg_id, WIRE_MSG_ID_LEN);
+	} else {
+		if (wire_frame_msg_id(buf, len, id) != ERROR_DECODE)
+			fail_msg("%s: a msg_id", what);
+		assert_memory_equal(id, zero, WIRE_MSG_ID_LEN);
+	}
+}
+
+/* A Submit whose member is changed by the statement given. */
+#define MSG_ID(want, change)                                                   \
+	do {                                                                   \
+		struct sb *b = sb_new();                                       \
+		uint8_t *buf_;                                                 \
+		size_t len_;                                                   \
+		randombytes_buf(b->msg_id, sizeof(b->msg_id));                 \
+		change;                                                        \
+		buf_ = sb_pack(b, &len_);                                      \
+		assert_msg_id(buf_, len_, b, want, #change);                   \
+		free(buf_);                                                    \
+		sb_free(b);                                                    \
+	} while (0)
+
+/* A good frame, and the same with unknown fields in each message. */
+static void
+msg_id_good_and_unknown(void)
+{
+	struct sb *b;
+	uint8_t id[WIRE_MSG_ID_LEN], *buf, *c;
+	size_t len, clen;
+
+	/* A good frame: the msg_id wire_decode gives. */
+	b = sb_new();
+	randombytes_buf(b->msg_id, sizeof(b->msg_id));
+	buf = sb_pack(b, &len);
+	{
+		struct wire_frame *f = tu_decode(buf, len, WIRE_SUBMIT);
+		assert_int_equal(wire_frame_msg_id(buf, len, id), 0);
+		assert_memory_equal(id, f->u.submit.m.msg_id, WIRE_MSG_ID_LEN);
+		assert_memory_equal(id, b->msg_id, WIRE_MSG_ID_LEN);
+		wire_frame_free(f);
+	}
+
+	/* Unknown fields: in the frame, the envelope, the manifest. */
+	{
+		Concordat__Frame *pf = tu_frame_unpack(buf, len);
+		tu_add_unknown(&pf->base, 9, PROTOBUF_C_WIRE_TYPE_VARINT);
+		c = tu_pack(&pf->base, &clen);
+		assert_int_equal(
+		    decode_rc(c, clen, NULL, 0), ERROR_UNKNOWN_FIELD);
+		assert_msg_id(c, clen, b, true, "unknown field");
+		free(c);
+		concordat__frame__free_unpacked(pf, NULL);
+
+		pf = tu_frame_unpack(buf, len);
+		tu_add_unknown(&pf->submit->envelope->base, 9,
+		    PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+		c = tu_pack(&pf->base, &clen);
+		assert_msg_id(c, clen, b, true, "unknown field");
+		free(c);
+		concordat__frame__free_unpacked(pf, NULL);
+
+		size_t mlen;
+		Concordat__Manifest *pm =
+		    tu_manifest_unpack(b->mbytes, b->e.manifest.len);
+		tu_add_unknown(&pm->base, 40, PROTOBUF_C_WIRE_TYPE_32BIT);
+		uint8_t *mb = tu_pack(&pm->base, &mlen);
+		concordat__manifest__free_unpacked(pm, NULL);
+		b->e.manifest = bin(mb, mlen);
+		c = tu_pack(&b->f.base, &clen);
+		assert_int_equal(
+		    decode_rc(c, clen, NULL, 0), ERROR_UNKNOWN_FIELD);
+		assert_msg_id(c, clen, b, true, "unknown field");
+		free(c);
+		free(mb);
+	}
+	free(buf);
+	sb_free(b);
+}
+
+/* Not a Submit, not protobuf, cut short, too long. */
+static void
+msg_id_unreadable(void)
+{
+	static const uint8_t garbage[] = {
+	    0x0f, 0x8a, 0x33, 0x01, 0x7c, 0xe2, 0x90, 0x11};
+	uint8_t id[WIRE_MSG_ID_LEN], zero[WIRE_MSG_ID_LEN] = {0}, *buf, *c, *p;
+	struct wire_receipt r;
+	size_t len, clen;
+	struct sb *b;
+
+	memset(&r, 0, sizeof(r));
+	r.outcome = WIRE_REJECTED;
+	r.reason = WIRE_REASON_MALFORMED;
+	memset(r.msg_id, 0x42, sizeof(r.msg_id));
+	assert_int_equal(wire_receipt_encode(&r, &c, &clen), 0);
+	assert_int_equal(wire_frame_msg_id(c, clen, id), ERROR_DECODE);
+	assert_memory_equal(id, zero, WIRE_MSG_ID_LEN);
+	free(c);
+	assert_int_equal(
+	    wire_frame_msg_id(garbage, sizeof(garbage), id), ERROR_DECODE);
+	assert_int_equal(wire_frame_msg_id(garbage, 0, id), ERROR_DECODE);
+	for (int i = 0; i < 64; i++) {
+		uint8_t rnd[256];
+		randombytes_buf(rnd, sizeof(rnd));
+		rnd[0] = 0x0f; /* an invalid wire type */
+		assert_int_equal(
+		    wire_frame_msg_id(rnd, sizeof(rnd), id), ERROR_DECODE);
+	}
+	b = sb_new();
+	buf = sb_pack(b, &len);
+	assert_int_equal(wire_frame_msg_id(buf, len - 1, id), ERROR_DECODE);
+	free(buf);
+	sb_free(b);
+	/* Refused on its size alone, without a read. */
+	p = mmap(NULL, WIRE_MAX_FRAME + 1, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(
+	    wire_frame_msg_id(p, WIRE_MAX_FRAME + 1, id), ERROR_DECODE);
+	munmap(p, WIRE_MAX_FRAME + 1);
+}
+
+static void
+test_frame_msg_id(void **state)
+{
+	static uint8_t big[204816];
+
+	(void)state;
+	msg_id_good_and_unknown();
+	/* Structural faults in the manifest, the envelope, its members. */
+	MSG_ID(true, b->m.version = 2);
+	MSG_ID(true, b->m.sender = "Police");
+	MSG_ID(true, b->m.n_recipients = 0);
+	MSG_ID(true, b->m.n_digests = 12);
+	MSG_ID(true, b->m.urgency = CONCORDAT__URGENCY__URGENCY_EMERGENCY);
+	MSG_ID(true, b->m.subject_ref = bin(b->ref, 31));
+	MSG_ID(true, b->e.signature = bin(b->sig, 63));
+	MSG_ID(true, b->e.n_sealed = 12);
+	MSG_ID(true, b->sealed[7].ciphertext = bin(b->ct, 100));
+	MSG_ID(true, b->sealed[3].ciphertext = bin(big, sizeof(big)));
+	MSG_ID(true, b->e.n_grants = 0);
+	MSG_ID(true, b->grants[0].recipient = "Agency_0");
+	MSG_ID(true, b->wraps[0].wrapped_key = bin(b->wkey, 47));
+
+	/* No msg_id to read. */
+	MSG_ID(false, b->m.has_msg_id = 0);
+	MSG_ID(false, b->m.msg_id = bin(b->ref, 15));
+	MSG_ID(false, b->m.msg_id = bin(b->ref, 17));
+	MSG_ID(false, b->m.msg_id = bin(b->ref, 0));
+	MSG_ID(false, b->no_manifest = true);
+	MSG_ID(false, b->f.submit->envelope = NULL);
+	{
+		/* Manifest bytes that are not protobuf. */
+		struct sb *b = sb_new();
+		Concordat__Frame *pf;
+		uint8_t *buf, *c;
+		size_t len, clen;
+
+		buf = sb_pack(b, &len);
+		pf = tu_frame_unpack(buf, len);
+		tu_set_bytes(&pf->submit->envelope->manifest, "\xff\xff", 2);
+		c = tu_pack(&pf->base, &clen);
+		assert_msg_id(c, clen, b, false, "manifest not protobuf");
+		concordat__frame__free_unpacked(pf, NULL);
+		free(c);
+		free(buf);
+		sb_free(b);
+	}
+
+	msg_id_unreadable();
+}
+
+/* --------------------------------------------------- the decode budget */
+
+/* Tag (field number n < 16, length-delimited) and length. */
+static size_t
+put_ld(uint8_t *p, uint32_t n, size_t len)
+{
+	size_t i = 0;
+
+	p[i++] = (uint8_t)(n << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+	do {
+		p[i] = (uint8_t)(len & 0x7f);
+		len >>= 7;
+		p[i++] |= len ? 0x80 : 0;
+	} while (len);
+	return i;
+}
+
+/*
+ * A flood: a frame of at most WIRE_MAX_FRAME bytes that is as many copies
+ * of a two-byte entry as fit, inside the messages of path (outermost
+ * first; the last may be a bytes member, such as Envelope.manifest).
+ */
+struct flood_case {
+	const char *what; /* the message that runs out of budget */
+	const char *desc;
+	size_t depth;
+	uint32_t path[3];
+	uint8_t entry[2];
+};
+
+static const struct flood_case floods[] = {
+    {"frame", "Submit: empty sealed fields", 2, {1, 1}, {0x1a, 0}},
+    {"frame", "Submit: empty grants", 2, {1, 1}, {0x22, 0}},
+    {"frame", "Submit: a grant of empty wraps", 3, {1, 1, 4}, {0x12, 0}},
+    {"frame", "Submit: unknown fields in the envelope", 2, {1, 1}, {0x78, 0}},
+    {"manifest", "Submit: empty recipients", 3, {1, 1, 1}, {0x5a, 0}},
+    {"manifest", "Submit: empty digests", 3, {1, 1, 1}, {0x6a, 0}},
+    {"manifest", "Submit: unpacked requested fields", 3, {1, 1, 1}, {0x60, 1}},
+    {"frame", "Delivery: empty sealed fields", 1, {3}, {0x1a, 0}},
+    {"frame", "Delivery: empty wraps", 1, {3}, {0x22, 0}},
+    {"manifest", "Delivery: empty recipients", 2, {3, 1}, {0x5a, 0}},
+    {"frame", "Receipt: empty decisions", 1, {2}, {0x32, 0}},
+    {"frame", "Receipt: a decision of empty hashes", 2, {2, 6}, {0x1a, 0}},
+    {"frame", "Status: an event of empty hashes", 2, {5, 5}, {0x1a, 0}},
+    {"frame", "Proof: empty hashes", 1, {7}, {0x1a, 0}},
+    {"frame", "unknown fields in the frame", 0, {0}, {0x78, 0}},
+};
+
+/* *inner: the length of the innermost message. */
+static uint8_t *
+flood_frame(const struct flood_case *c, size_t *len, size_t *inner)
+{
+	/* Each message around costs a tag and at most 3 bytes of length. */
+	size_t n = (WIRE_MAX_FRAME - 4 * c->depth) / 2, used = 2 * n;
+	uint8_t *buf = malloc(WIRE_MAX_FRAME);
+
+	assert_non_null(buf);
+	for (size_t i = 0; i < n; i++)
+		memcpy(buf + 2 * i, c->entry, 2);
+	*inner = used;
+	for (size_t d = c->depth; d-- > 0;) {
+		uint8_t head[8];
+		size_t h = put_ld(head, c->path[d], used);
+		memmove(buf + h, buf, used);
+		memcpy(buf, head, h);
+		used += h;
+	}
+	assert_true(used <= WIRE_MAX_FRAME);
+	*len = used;
+	return buf;
+}
+
+struct input {
+	const uint8_t *buf;
+	size_t len;
+};
+
+static int
+decode_in_child(void *arg)
+{
+	const struct input *in = arg;
+	struct wire_frame *f = NULL;
+	int rc = wire_decode(in->buf, in->len, &f, NULL, 0);
+
+	wire_frame_free(f);
+	return rc;
+}
+
+static int
+event_in_child(void *arg)
+{
+	const struct input *in = arg;
+	struct event ev;
+
+	return event_decode(in->buf, in->len, &ev);
+}
+
+/* Well under what the floods cost unbudgeted (some 68 MiB). */
+#define FLOOD_PEAK_MAX (16 * 1024 * 1024)
+
+/*
+ * Every message type from untrusted bytes, flooded with half a million
+ * two-byte entries: refused as needing more than the budget, at a cost
+ * measured in a child process.
+ */
+static void
+test_flood_refused(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(floods) / sizeof(floods[0]); i++) {
+		const struct flood_case *c = &floods[i];
+		char why[256] = "", want[128];
+		uint8_t id[WIRE_MSG_ID_LEN];
+		struct input in;
+		size_t len, inner, grown;
+		uint8_t *buf = flood_frame(c, &len, &inner);
+		int rc;
+
+		in.buf = buf;
+		in.len = len;
+		rc = tu_peak_growth(decode_in_child, &in, &grown);
+		print_message("%s (%zu bytes): peak grew %zu KiB\n", c->desc,
+		    len, grown / 1024);
+		assert_int_equal(rc, ERROR_DECODE);
+		assert_int_equal(
+		    decode_rc(buf, len, why, sizeof(why)), ERROR_DECODE);
+		/* The budget of wire.h: 4 bytes a byte, and 64 KiB. */
+		snprintf(want, sizeof(want),
+		    "%s needs more than %zu bytes to decode: too many entries",
+		    c->what,
+		    4 * (strcmp(c->what, "frame") == 0 ? len : inner) +
+		        64 * 1024);
+		if (strcmp(why, want) != 0)
+			fail_msg("%s: %s", c->desc, why);
+		assert_int_equal(wire_frame_msg_id(buf, len, id), ERROR_DECODE);
+		assert_true(grown < FLOOD_PEAK_MAX);
+		free(buf);
+	}
+
+	/* An audit leaf of empty recipients. */
+	{
+		size_t n = WIRE_MAX_FRAME / 2, grown;
+		uint8_t *buf = malloc(2 * n);
+		struct input in = {buf, 2 * n};
+		struct event ev;
+
+		assert_non_null(buf);
+		for (size_t i = 0; i < n; i++) {
+			buf[2 * i] = 0x52; /* recipients = 10 */
+			buf[2 * i + 1] = 0;
+		}
+		assert_int_equal(event_decode(buf, 2 * n, &ev), ERROR_DECODE);
+		assert_int_equal(
+		    tu_peak_growth(event_in_child, &in, &grown), ERROR_DECODE);
+		print_message("audit event: empty recipients (%zu bytes): "
+		              "peak grew %zu KiB\n",
+		    2 * n, grown / 1024);
+		assert_true(grown < FLOOD_PEAK_MAX);
+		free(buf);
+	}
+}
+
+/*
+ * The largest legitimate frame of each type still decodes: the biggest
+ * members, and the most entries the checks allow (which cost the most
+ * heap per byte).
+ */
+static void
+test_largest_frames_decode(void **state)
+{
+	static uint8_t leaf[64 * 1024], big[WIRE_SEALED_MAX];
+	static char cp[WIRE_CHECKPOINT_MAX];
+	static struct wire_receipt r;
+	static char justification[WIRE_JUSTIFICATION_MAX];
+	struct wire_status st;
+	struct wire_proof pr;
+	struct wire_frame *f;
+	uint8_t *buf = NULL;
+	size_t len = 0, leaf_len;
+
+	(void)state;
+	tu_fill(leaf, sizeof(leaf));
+	memset(cp, 'c', sizeof(cp));
+
+	/* A receipt of 16 proofs, each with the longest path and
+	 * checkpoint and the longest leaf that still fits. */
+	memset(&r, 0, sizeof(r));
+	r.outcome = WIRE_ACCEPTED;
+	r.n_decisions = WIRE_MAX_PROOFS;
+	for (leaf_len = sizeof(leaf);; leaf_len -= 64) {
+		for (size_t i = 0; i < WIRE_MAX_PROOFS; i++) {
+			fill_proof(&r.decisions[i], WIRE_MAX_PATH, i);
+			r.decisions[i].leaf = leaf;
+			r.decisions[i].leaf_len = leaf_len;
+			r.decisions[i].checkpoint = cp;
+			r.decisions[i].checkpoint_len = sizeof(cp);
+		}
+		assert_int_equal(wire_receipt_encode(&r, &buf, &len), 0);
+		if (len <= WIRE_MAX_FRAME)
+			break;
+		free(buf);
+	}
+	assert_true(len > WIRE_MAX_FRAME - WIRE_MAX_PROOFS * 64 - 64);
+	f = tu_decode(buf, len, WIRE_RECEIPT);
+	assert_int_equal(f->u.receipt.n_decisions, WIRE_MAX_PROOFS);
+	assert_proof_equal(&f->u.receipt.decisions[15], &r.decisions[15]);
+	wire_frame_free(f);
+	free(buf);
+	/* The same with one-byte leaves and checkpoints: the most entries
+	 * for its size. */
+	for (size_t i = 0; i < WIRE_MAX_PROOFS; i++)
+		r.decisions[i].leaf_len = r.decisions[i].checkpoint_len = 1;
+	assert_int_equal(wire_receipt_encode(&r, &buf, &len), 0);
+	f = tu_decode(buf, len, WIRE_RECEIPT);
+	assert_proof_equal(&f->u.receipt.decisions[3], &r.decisions[3]);
+	wire_frame_free(f);
+	free(buf);
+
+	/* A status with the longest event proof. */
+	memset(&st, 0, sizeof(st));
+	snprintf(st.recipient, sizeof(st.recipient), "%s",
+	    "abcdefghijklmnopqrstuvwxyz012345");
+	st.state = WIRE_STATE_ACKNOWLEDGED;
+	st.has_event = true;
+	fill_proof(&st.event, WIRE_MAX_PATH, UINT64_MAX);
+	st.event.leaf = leaf;
+	st.event.leaf_len = sizeof(leaf);
+	st.event.checkpoint = cp;
+	st.event.checkpoint_len = sizeof(cp);
+	assert_int_equal(wire_status_encode(&st, &buf, &len), 0);
+	f = tu_decode(buf, len, WIRE_STATUS);
+	assert_proof_equal(&f->u.status.event, &st.event);
+	wire_frame_free(f);
+	free(buf);
+
+	/* A consistency proof: longest path and checkpoint. */
+	memset(&pr, 0, sizeof(pr));
+	pr.checkpoint = cp;
+	pr.checkpoint_len = sizeof(cp);
+	pr.n_path = WIRE_MAX_PATH;
+	assert_int_equal(wire_proof_encode(&pr, &buf, &len), 0);
+	f = tu_decode(buf, len, WIRE_PROOF);
+	assert_int_equal(f->u.proof.n_path, WIRE_MAX_PATH);
+	wire_frame_free(f);
+	free(buf);
+
+	/* A submission with every list at its longest (16 recipients and
+	 * grants of 13 wraps, 13 fields requested, the longest
+	 * justification) and all 13 ciphertexts at the field limit. */
+	memset(justification, 'j', sizeof(justification) - 1);
+	EXPECT(
+	    0, b->m.n_recipients = WIRE_MAX_RECIPIENTS;
+	    b->e.n_grants = WIRE_MAX_RECIPIENTS;
+	    for (size_t i = 0; i < WIRE_MAX_RECIPIENTS; i++) b->grants[i]
+	        .n_wraps = FIELDS_COUNT;
+	    b->m.kind = CONCORDAT__KIND__KIND_REQUEST;
+	    b->m.n_requested_fields = FIELDS_COUNT;
+	    for (uint32_t i = 0; i < FIELDS_COUNT; i++) b->requested[i] = i + 1;
+	    b->m.urgency = CONCORDAT__URGENCY__URGENCY_EMERGENCY;
+	    b->m.justification = justification; b->m.has_in_reply_to = 1;
+	    b->m.in_reply_to = bin(b->ref, 16);
+	    for (int i = 0; i < FIELDS_COUNT; i++) b->sealed[i].ciphertext =
+	        bin(big, sizeof(big)));
+	/* The same with the smallest ciphertexts. */
+	EXPECT(0, b->m.n_recipients = WIRE_MAX_RECIPIENTS;
+	       b->e.n_grants = WIRE_MAX_RECIPIENTS;
+	       for (size_t i = 0; i < WIRE_MAX_RECIPIENTS; i++) b->grants[i]
+	           .n_wraps = FIELDS_COUNT);
+}
+
 /* ------------------------------------------------------------ events */
 
 static void
@@ -1277,6 +1837,10 @@ main(void)
 	    cmocka_unit_test(test_frame_rejections),
 	    cmocka_unit_test(test_receipt_rejections),
 	    cmocka_unit_test(test_delivery_rejections),
+	    cmocka_unit_test(test_field_limit),
+	    cmocka_unit_test(test_frame_msg_id),
+	    cmocka_unit_test(test_flood_refused),
+	    cmocka_unit_test(test_largest_frames_decode),
 	    cmocka_unit_test(test_event_roundtrip),
 	    cmocka_unit_test(test_event_rejections),
 	};

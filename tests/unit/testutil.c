@@ -9,10 +9,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -461,4 +466,205 @@ tu_ad(uint8_t *ad, const uint8_t msg_id[16], int field, const char *recipient)
 		n += strlen(recipient);
 	}
 	return n;
+}
+
+/* ------------------------------------------------------- memory */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TU_ASAN 1
+#endif
+#endif
+
+#ifdef TU_ASAN
+#include <sanitizer/asan_interface.h>
+void __sanitizer_purge_allocator(void);
+#endif
+
+/* VmHWM of /proc/self/status in bytes, or 0. */
+static size_t
+peak_rss(void)
+{
+	char line[256];
+	size_t kb = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kb = strtoul(line + 6, NULL, 10);
+	fclose(f);
+	return kb * 1024;
+}
+
+int
+tu_peak_growth(int (*fn)(void *), void *arg, size_t *grown)
+{
+	struct {
+		int ok, rc;
+		size_t grown;
+	} r = {0, 0, 0};
+	int p[2], status;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		size_t before, after;
+		int fd;
+
+		close(p[0]);
+#ifdef TU_ASAN
+		__sanitizer_purge_allocator();
+#else
+		malloc_trim(0);
+#endif
+		/* "5": the peak becomes the current resident size. */
+		fd = open("/proc/self/clear_refs", O_WRONLY);
+		if (fd >= 0 && write(fd, "5", 1) == 1 && close(fd) == 0 &&
+		    (before = peak_rss()) > 0) {
+			r.rc = fn(arg);
+			after = peak_rss();
+			r.ok = after >= before;
+			r.grown = after - before;
+		}
+		if (write(p[1], &r, sizeof(r)) != sizeof(r))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &r, sizeof(r)), sizeof(r));
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (!r.ok)
+		fail_msg("the child could not measure its peak memory");
+	*grown = r.grown;
+	return r.rc;
+}
+
+void
+tu_child_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "child: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	_exit(3);
+}
+
+/* Counts the canary in [lo, hi) of the child's memory. */
+static size_t
+scan_range(int mem, uintptr_t lo, uintptr_t hi, const char *canary,
+    const char *name, size_t *scanned)
+{
+	enum { CHUNK = 1 << 20 };
+	size_t n = TU_CANARY_LEN, found = 0;
+	uint8_t *buf = malloc(CHUNK + TU_CANARY_LEN);
+
+	assert_non_null(buf);
+	/* Chunks overlap by n - 1 bytes, for a canary across two. */
+	for (uintptr_t at = lo; at < hi;) {
+		size_t want = hi - at < CHUNK + n - 1 ? hi - at : CHUNK + n - 1;
+		ssize_t got = pread(mem, buf, want, (off_t)at);
+		if (got <= 0)
+			fail_msg("cannot read the child's %s at %#" PRIxPTR
+			         ": %s",
+			    name, at, got < 0 ? strerror(errno) : "EOF");
+		*scanned += (size_t)got;
+		for (const uint8_t *q = buf;
+		     (q = memmem(q, (size_t)got - (size_t)(q - buf), canary,
+		          n)) != NULL;
+		     q++) {
+			print_message("canary found at %#" PRIxPTR " in %s\n",
+			    at + (uintptr_t)(q - buf), name);
+			found++;
+		}
+		if ((size_t)got < n || at + (size_t)got >= hi)
+			break;
+		at += (size_t)got - (n - 1);
+	}
+	free(buf);
+	return found;
+}
+
+size_t
+tu_canary_survivors(void (*fn)(const char *canary, void *arg), void *arg)
+{
+	char canary[TU_CANARY_LEN + 1], path[64], line[512];
+	uint8_t raw[TU_CANARY_LEN / 2];
+	size_t found = 0, scanned = 0;
+	uintptr_t shadow_lo = 0, shadow_hi = 0;
+	int p[2], status, mem;
+	FILE *maps;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[1]);
+		/* The parent reads our memory through /proc. */
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
+			tu_child_fail("prctl: %s", strerror(errno));
+		if (read(p[0], canary, TU_CANARY_LEN) != TU_CANARY_LEN)
+			tu_child_fail("no canary");
+		close(p[0]);
+		canary[TU_CANARY_LEN] = '\0';
+		fn(canary, arg);
+		sodium_memzero(canary, sizeof(canary));
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	close(p[0]);
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(canary, sizeof(canary), raw, sizeof(raw));
+	assert_int_equal(write(p[1], canary, TU_CANARY_LEN), TU_CANARY_LEN);
+	close(p[1]);
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	if (!WIFSTOPPED(status))
+		fail_msg("the child did not stop (status %#x)", status);
+
+#ifdef TU_ASAN
+	{
+		size_t scale, offset;
+		__asan_get_shadow_mapping(&scale, &offset);
+		shadow_lo = offset;
+		shadow_hi = offset + (((uintptr_t)1 << 47) >> scale);
+	}
+#endif
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	assert_non_null(maps = fopen(path, "r"));
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	assert_true((mem = open(path, O_RDONLY)) >= 0);
+	while (fgets(line, sizeof(line), maps) != NULL) {
+		uintptr_t lo, hi;
+		char perms[8], name[256] = "[anonymous]";
+		if (sscanf(line,
+		        "%" SCNxPTR "-%" SCNxPTR " %7s %*s %*s %*s %255s", &lo,
+		        &hi, perms, name) < 3)
+			fail_msg("cannot parse the child's maps: %s", line);
+		if (perms[0] != 'r' || perms[1] != 'w' || perms[3] != 'p')
+			continue;
+		if (strncmp(name, "[stack", 6) == 0)
+			continue;
+		if (shadow_hi != 0 && lo >= shadow_lo && hi <= shadow_hi)
+			continue;
+		found += scan_range(mem, lo, hi, canary, name, &scanned);
+	}
+	close(mem);
+	fclose(maps);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	/* A scan that read nothing would prove nothing. */
+	assert_true(scanned > 0);
+	sodium_memzero(canary, sizeof(canary));
+	return found;
 }

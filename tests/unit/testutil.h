@@ -151,4 +151,37 @@ void tu_resign(Concordat__Frame *f, const uint8_t *manifest, size_t len,
 size_t tu_ad(
     uint8_t *ad, const uint8_t msg_id[16], int field, const char *recipient);
 
+/* ------------------------------------------------------- memory */
+
+/*
+ * Runs fn(arg) in a forked child and sets *grown to how many bytes the
+ * child's peak resident memory (VmHWM) rose above its resident memory
+ * before the call. The child first gives free heap memory back to the
+ * system (malloc_trim, or the sanitizer's allocator purge) and resets the
+ * peak (/proc/self/clear_refs), so memory freed by earlier tests cannot
+ * hide a cost. Returns what fn returned; fails the test when the child
+ * cannot measure or dies.
+ */
+int tu_peak_growth(int (*fn)(void *), void *arg, size_t *grown);
+
+/*
+ * The test of memory left behind: forks a child, sends it a canary of
+ * TU_CANARY_LEN random hex digits made after the fork (so the canary is in
+ * no memory the child inherits), and has it run fn(canary, arg), which
+ * must free everything it made and wipe whatever copies of the canary it
+ * made itself. The child wipes its own copy and stops (SIGSTOP); the
+ * parent reads /proc/CHILD/mem and counts the places the canary is found
+ * in every readable, writable, private mapping except the stack (and,
+ * under AddressSanitizer, its shadow memory, which holds no program
+ * bytes), printing each with its mapping. Then it kills the child and
+ * returns the count. fn reports a failure with tu_child_fail.
+ */
+#define TU_CANARY_LEN 32
+size_t tu_canary_survivors(
+    void (*fn)(const char *canary, void *arg), void *arg);
+
+/* In a child of tu_canary_survivors: says why on stderr and exits. */
+void tu_child_fail(const char *fmt, ...) __attribute__((noreturn))
+__attribute__((format(printf, 1, 2)));
+
 #endif
