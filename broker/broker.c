@@ -497,6 +497,9 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 		if (in->job.decode_rc == 0)
 			memcpy(
 			    rep->msg_id, f->u.submit.m.msg_id, WIRE_MSG_ID_LEN);
+		else if (wire_frame_msg_id(in->job.buf, in->job.len,
+		             rep->msg_id) != 0) /* named when it can be read */
+			memset(rep->msg_id, 0, WIRE_MSG_ID_LEN);
 		/* Claimed to be an acknowledgement, is not: its token now. */
 		if (in->ungated && !in->over_rate &&
 		    !take_token(b, p, clock_mono_ms()))

@@ -59,9 +59,15 @@ reject(struct broker *b, MDB_txn *txn, const char *agency,
 		event_from_manifest(&ev, EVENT_REJECTED, m);
 		memcpy(rep->msg_id, m->msg_id, WIRE_MSG_ID_LEN);
 	} else {
+		static const uint8_t none[WIRE_MSG_ID_LEN];
 		memset(&ev, 0, sizeof(ev));
 		ev.type = EVENT_REJECTED;
 		ev.time_ms = clock_now_ms();
+		/* The msg_id a frame that did not decode still names. */
+		if (memcmp(rep->msg_id, none, WIRE_MSG_ID_LEN) != 0) {
+			ev.has_msg_id = true;
+			memcpy(ev.msg_id, rep->msg_id, WIRE_MSG_ID_LEN);
+		}
 	}
 	/* The authenticated agency, whatever the manifest claims. */
 	snprintf(ev.sender, sizeof(ev.sender), "%s", agency);
