@@ -82,7 +82,7 @@ quotable_name(const char *name, char *why, size_t n)
 	return true;
 }
 
-/* A record's name: quotable, ending in .json. */
+/* A name ending in .json: a record's, once it is quotable. */
 static bool
 is_record_name(const char *name)
 {
@@ -171,9 +171,14 @@ move_out(struct agent *a, const char *name, int dir, const char *hex,
 		snprintf(comp, sizeof(comp), "%.*s%s", (int)strlen(base) - 5,
 		    base, suffix);
 		if (plain) {
+			/* Ours: written before a crash. If the record is
+			 * gone from the outbox, or already beside it (what
+			 * the outbox has now is a new record), it moved. */
 			ours = companion_holds(a->dir[dir], comp, hex);
-			if (ours && lstat(src, &st) != 0 && errno == ENOENT)
-				break; /* moved before a crash */
+			if (ours &&
+			    ((lstat(src, &st) != 0 && errno == ENOENT) ||
+			        exists_at(a->dir[dir], base)))
+				break;
 			if (!ours &&
 			    (exists_at(a->dir[dir], base) ||
 			        exists_at(a->dir[dir], comp)))
@@ -205,13 +210,19 @@ move_out(struct agent *a, const char *name, int dir, const char *hex,
 		rc = fileio_rename_noreplace(src, dst);
 		if (rc == ERROR_EXISTS && plain)
 			continue;
-		if (rc != ERROR_OK && rc != ERROR_NOENT)
-			return rc; /* ERROR_NOENT: taken back, or moved */
+		/* ERROR_NOENT: taken back, or moved before a crash; and a
+		 * name under the msg_id taken means moved before a crash,
+		 * with a new record in the outbox since. */
+		if (rc != ERROR_OK && rc != ERROR_NOENT && rc != ERROR_EXISTS)
+			return rc;
 		break;
 	}
 	if ((rc = fileio_fsync_dir(a->dir[dir])) != 0 ||
 	    (rc = fileio_fsync_dir(a->dir[DIR_OUTBOX])) != 0)
 		return rc;
+	/* Filed: what comes under the name from now on is a new record. */
+	if (e != NULL && !keep)
+		outwatch_forget(a->outwatch, name);
 	return ERROR_OK;
 }
 
@@ -655,7 +666,9 @@ outbox_notified(struct agent *a)
 
 	if (a->inotify < 0)
 		return;
-	while ((n = read(a->inotify, buf, sizeof(buf))) > 0) {
+	/* A bounded helping: a busy writer cannot keep the loop here. */
+	for (int i = 0; i < 64 && (n = read(a->inotify, buf, sizeof(buf))) > 0;
+	     i++) {
 		if (!have_outwatch(a))
 			continue;
 		for (char *p = buf; p < buf + n;) {
@@ -717,7 +730,7 @@ outbox_scan(struct agent *a, bool rescan)
 			e->changed_ms = now;
 			break;
 		case TAKEN_GONE:
-			outwatch_forget(a->outwatch, e->name);
+			outwatch_gone(a->outwatch, e);
 			break;
 		}
 	}

@@ -126,6 +126,21 @@ outwatch_forget(struct outwatch *w, const char *name)
 }
 
 void
+outwatch_gone(struct outwatch *w, struct outwatch_entry *e)
+{
+	if (!e->sealed) {
+		outwatch_forget(w, e->name);
+		return;
+	}
+	/* Its receipt will need to know that a file under the name now is
+	 * not the one sealed. */
+	e->known = false;
+	e->done = true;
+	e->ready = false;
+	e->opens = 0;
+}
+
+void
 outwatch_saw(struct outwatch_entry *e, const struct stat *st, uint64_t now)
 {
 	struct outwatch_id id;
@@ -164,9 +179,8 @@ outwatch_event(struct outwatch *w, const struct inotify_event *ev, uint64_t now)
 	if (ev->len == 0 || ev->name[0] == '\0')
 		return true;
 	if (m & (IN_DELETE | IN_MOVED_FROM)) {
-		/* Gone; the sealed file's id goes with it, as a move out of
-		 * the outbox is what its receipt does. */
-		outwatch_forget(w, ev->name);
+		if ((e = outwatch_find(w, ev->name)) != NULL)
+			outwatch_gone(w, e);
 		return true;
 	}
 	if (m & IN_CLOSE_NOWRITE) {
@@ -240,7 +254,9 @@ outwatch_rescan(struct outwatch *w, const char *dir, uint64_t now)
 		struct outwatch_entry **p = &w->bucket[i];
 		while (*p != NULL) {
 			struct outwatch_entry *e = *p;
-			if (e->seen == w->scan) {
+			if (e->seen == w->scan || e->sealed) {
+				if (e->seen != w->scan)
+					outwatch_gone(w, e);
 				p = &e->next;
 				continue;
 			}

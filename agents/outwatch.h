@@ -74,6 +74,13 @@ struct outwatch_entry *outwatch_find(struct outwatch *w, const char *name);
 /* Drops the entry called name, if there is one. */
 void outwatch_forget(struct outwatch *w, const char *name);
 
+/*
+ * e's name is no longer in the folder: e is dropped, unless this run
+ * sealed it; then it stays (done, not known) until its receipt is filed,
+ * which tells a file put there under that name since from the one sealed.
+ */
+void outwatch_gone(struct outwatch *w, struct outwatch_entry *e);
+
 /* e was seen to be st now: a change restarts its settle time. */
 void outwatch_saw(
     struct outwatch_entry *e, const struct stat *st, uint64_t now);
@@ -92,8 +99,8 @@ void outwatch_lost(struct outwatch *w, uint64_t now);
 
 /*
  * Lists the folder dir: new names are added, changes restart settle
- * times, names that are gone are forgotten. Returns how many entries it
- * could not add because the table was full (they wait for a later one).
+ * times, names that are gone are gone (outwatch_gone). Returns how many entries
+ * it could not add because the table was full (they wait for a later one).
  */
 size_t outwatch_rescan(struct outwatch *w, const char *dir, uint64_t now);
 

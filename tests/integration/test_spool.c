@@ -175,6 +175,12 @@ links_to_secrets(void **state)
 	snprintf(pepper, sizeof(pepper), "%s", h_p("%s/keys/pepper", s->dir));
 	snprintf(outbox, sizeof(outbox), "%s", h_spool(s, H_POLICE, "outbox"));
 	snprintf(failed, sizeof(failed), "%s", h_spool(s, H_POLICE, "failed"));
+	/* Any 64 hex digits are a pepper; these, digits then 'e', read as
+	 * a number, which jansson's messages quote up to 20 bytes of. */
+	h_write(pepper,
+	    "12345678e0123456789abcdef0123456789abcdef0123456789abcdef0123456"
+	    "\n",
+	    0600);
 	snap_take(&ks, key);
 	snap_take(&ps, pepper);
 	assert_true(ps.len >= 64);
@@ -522,10 +528,13 @@ alerts_never_replaced(void **state)
 	assert_true(h_wait_log(&s->agent[H_MHT],
 	    "SECURITY ALERT: delivery refused", N, H_WAIT_MS));
 	sleep_ms(1000);
-	assert_int_equal(h_count(alerts, ""), 2 * N);
-	/* One refusal alert and one quarantine file per message. */
+	/* The broker may deliver a message again (its ack was late): each
+	 * refusal still has its own two files. */
+	unsigned times = h_log_count(&s->agent[H_MHT], "delivery refused: ");
+	assert_true(times >= N);
+	assert_int_equal(h_count(alerts, ""), 2 * times);
 	size_t refused = 0;
-	bool seen[N] = {0};
+	unsigned quarantined[N] = {0};
 	DIR *d = opendir(alerts);
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
@@ -539,16 +548,16 @@ alerts_never_replaced(void **state)
 		if (what != NULL && strcmp(what, "delivery refused") == 0)
 			refused++;
 		for (int i = 0; id != NULL && i < N; i++)
-			if (strcmp(id, ids[i]) == 0) {
-				assert_false(seen[i]);
-				seen[i] = true;
-			}
+			if (strcmp(id, ids[i]) == 0)
+				quarantined[i]++;
 		json_decref(a);
 	}
 	closedir(d);
-	assert_int_equal(refused, N);
+	assert_int_equal(refused, times);
 	for (int i = 0; i < N; i++)
-		assert_true(seen[i]);
+		assert_int_equal(quarantined[i],
+		    h_log_count(
+		        &s->agent[H_MHT], h_p("delivery refused: %s", ids[i])));
 	assert_int_equal(h_count(h_spool(s, H_MHT, "inbox"), ".json"), 0);
 	h_client_free(c);
 	h_pass(s);
