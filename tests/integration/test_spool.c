@@ -626,6 +626,36 @@ replaced_while_waiting(void **state)
 	h_pass(s);
 }
 
+/*
+ * `concordat send` checks a record with the agent's own parser: a file that
+ * is not UTF-8 is refused (exit 65) with where, and the count of problems,
+ * and nothing reaches the outbox.
+ */
+static void
+send_refuses_bad_bytes(void **state)
+{
+	struct h_sys *s = *state;
+	char *rec = strdup(RECORD("SEND-1", "high")), file[PATH_MAX];
+	char err[PATH_MAX], *text;
+	char *at = strstr(rec, "SEND-1");
+
+	snprintf(file, sizeof(file), "%s", h_p("%s/latin.json", s->dir));
+	snprintf(err, sizeof(err), "%s", h_p("%s/send.err", s->dir));
+	at[4] = (char)0xe9;
+	h_write(file, rec, 0640);
+	const char *argv[] = {s->cli, "send", "--spool",
+	    h_p("%s/spool/police", s->dir), file, NULL};
+	assert_int_equal(h_run(s, NULL, err, argv), 65);
+	text = h_slurp(err, NULL);
+	assert_says("concordat send", text,
+	    h_p("not UTF-8 at byte offset %zu", (size_t)(at + 4 - rec)));
+	assert_says("concordat send", text, "not sent: 1 problems");
+	free(text);
+	assert_int_equal(h_count(h_spool(s, H_POLICE, "outbox"), ""), 0);
+	free(rec);
+	h_pass(s);
+}
+
 /* An argument runs only the tests it names (a cmocka filter pattern). */
 int
 main(int argc, char **argv)
@@ -639,6 +669,8 @@ main(int argc, char **argv)
 	        alerts_never_replaced, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        replaced_while_waiting, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        send_refuses_bad_bytes, setup, teardown),
 	};
 
 	if (argc > 1)
