@@ -256,7 +256,7 @@ inbox_recover(struct agent *a)
 		bool seen = false;
 
 		/* A crash inside fileio_write_atomic leaves its temporary
-		 * file (".tmp.PID.NAME"): a decrypted record, perhaps half
+		 * file (".tmp.PID.TAG"): a decrypted record, perhaps half
 		 * written, that nothing would ever read or remove. */
 		if (strncmp(n, ".tmp.", 5) == 0) {
 			if (fileio_join(

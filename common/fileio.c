@@ -321,20 +321,27 @@ int
 fileio_write_atomic(const char *dir, const char *name, const void *data,
     size_t len, mode_t mode, int excl)
 {
-	char tmp[4096], dst[4096], tmpname[256];
+	char tmp[4096], dst[4096], tmpname[64], tag[FILEIO_TAG_LEN];
 	int fd = -1, rc;
 
-	snprintf(tmpname, sizeof(tmpname), ".tmp.%ld.%s", (long)getpid(), name);
-	if ((rc = fileio_join(tmp, sizeof(tmp), dir, tmpname)) != 0 ||
-	    (rc = fileio_join(dst, sizeof(dst), dir, name)) != 0)
+	if ((rc = fileio_join(dst, sizeof(dst), dir, name)) != 0)
 		return rc;
-	fd = open(tmp,
-	    O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    mode);
-	if (fd < 0) {
-		rc = errno_error();
-		goto out;
+	/* A temporary name no one can guess and hold in the way (the
+	 * folder may be shared with a less trusted user); never anyone
+	 * else's file, which O_EXCL refuses. */
+	for (int i = 0; i < 8 && fd < 0; i++) {
+		fileio_tag(tag);
+		snprintf(tmpname, sizeof(tmpname), ".tmp.%ld.%s",
+		    (long)getpid(), tag);
+		if ((rc = fileio_join(tmp, sizeof(tmp), dir, tmpname)) != 0)
+			return rc;
+		fd = open(tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd < 0 && errno != EEXIST)
+			break;
 	}
+	if (fd < 0)
+		return errno_error();
 	if ((rc = write_all(fd, data, len)) != 0)
 		goto out;
 	if (fsync(fd) < 0) {

@@ -73,9 +73,10 @@ WUR int fileio_write_unique(const char *dir, const char *stem,
 WUR int fileio_rename_noreplace(const char *from, const char *to);
 
 /*
- * Writes data durably as dir/name: to a temporary file in dir, fsync, rename
- * over name, fsync dir. With excl, an existing dir/name is refused
- * (ERROR_EXISTS) instead of replaced. mode is the new file's mode.
+ * Writes data durably as dir/name: to a temporary file in dir (".tmp.PID.
+ * TAG", created O_EXCL | O_NOFOLLOW), fsync, rename over name, fsync dir. With
+ * excl, an existing dir/name is refused (ERROR_EXISTS) instead of replaced.
+ * mode is the new file's mode.
  */
 WUR int fileio_write_atomic(const char *dir, const char *name, const void *data,
     size_t len, mode_t mode, int excl);

@@ -278,6 +278,30 @@ test_fileio_write_atomic(void **state)
 }
 
 /*
+ * A file someone put where the old temporary name would be (".tmp.PID.
+ * NAME"): the write still succeeds, and that file is not removed.
+ */
+static void
+test_fileio_write_atomic_planted(void **state)
+{
+	char planted[64];
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	snprintf(planted, sizeof(planted), ".tmp.%ld.a", (long)getpid());
+	spit(in_dir(planted), "theirs");
+	assert_int_equal(fileio_write_atomic(dir, "a", "ours", 4, 0600, 0), 0);
+	assert_int_equal(fileio_read(in_dir("a"), 100, &buf, &len), 0);
+	assert_memory_equal(buf, "ours", 4);
+	free(buf);
+	assert_int_equal(fileio_read(in_dir(planted), 100, &buf, &len), 0);
+	assert_memory_equal(buf, "theirs", 6);
+	free(buf);
+	assert_int_equal(entries(), 2);
+}
+
+/*
  * Entries a less trusted user put in a spool folder: read only when a
  * regular file with one link and an expected owner; links, FIFOs (without
  * blocking), folders and other owners are refused and described in st.
@@ -626,6 +650,8 @@ main(void)
 	    cmocka_unit_test(test_fields_format),
 	    cmocka_unit_test(test_ident),
 	    cmocka_unit_test_setup_teardown(test_fileio_read, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fileio_write_atomic_planted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_fileio_read_entry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
