@@ -90,8 +90,8 @@ send_cli(int argc, char **argv)
 		print_errors(file, errors);
 		json_decref(errors);
 		free(buf);
-		return cliutil_fail(EX_DATAERR,
-		    "send: %s: not sent: %zu problems", file, n);
+		return cliutil_fail(
+		    EX_DATAERR, "send: %s: not sent: %zu problems", file, n);
 	}
 	json_decref(errors);
 	outrecord_release(&r);
