@@ -14,12 +14,12 @@
 
 #include "agents/agent.h"
 #include "agents/state.h"
-
-struct outwatch;
 #include "audit/checkpoint.h"
 #include "keys/keys.h"
 #include "proto/event.h"
 #include "proto/wire.h"
+
+struct outwatch;
 
 struct agent {
 	struct agent_config cfg;
