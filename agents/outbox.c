@@ -47,8 +47,8 @@ enum taken {
 	TAKEN_GONE,   /* no longer there */
 };
 
-/* Every outbox entry of this run's agent; the folder is watched again
- * when the kernel says the watch is gone. */
+/* Set when the kernel says the outbox's watch is gone (the folder was
+ * moved or removed); the next rescan watches the folder again. */
 static bool unwatched;
 
 /*
