@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "agents/agent_int.h"
+#include "agents/outwatch.h"
 #include "common/clock.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -307,6 +308,7 @@ agent_free(struct agent *a)
 		zmq_ctx_term(a->ctx);
 	if (a->inotify >= 0)
 		close(a->inotify);
+	outwatch_free(a->outwatch);
 	state_close(a->state);
 	keys_secret_free(a->key);
 	keys_pepper_free(a->pepper);
@@ -379,8 +381,8 @@ agent_run(const struct agent_config *cfg)
 	outbox_recover(&a);
 	a.inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (a.inotify >= 0 &&
-	    inotify_add_watch(a.inotify, a.dir[DIR_OUTBOX],
-	        IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+	    inotify_add_watch(a.inotify, a.dir[DIR_OUTBOX], OUTWATCH_EVENTS) <
+	        0) {
 		close(a.inotify);
 		a.inotify = -1;
 	}
@@ -415,15 +417,12 @@ agent_run(const struct agent_config *cfg)
 		uint64_t now = clock_mono_ms();
 		bool notified =
 		    a.inotify >= 0 && (items[2].revents & ZMQ_POLLIN);
-		if (notified) {
-			char buf[4096];
-			while (read(a.inotify, buf, sizeof(buf)) > 0)
-				;
-		}
-		if (notified || now - last_scan >= SCAN_MS) {
-			outbox_scan(&a);
+		if (notified)
+			outbox_notified(&a);
+		bool rescan = now - last_scan >= SCAN_MS;
+		if (rescan)
 			last_scan = now;
-		}
+		outbox_scan(&a, rescan);
 		if (a.connected && now - a.last_send_ms >= a.cfg.resend_ms)
 			outbox_resend(&a);
 	}

@@ -19,6 +19,8 @@
 #include "proto/event.h"
 #include "proto/wire.h"
 
+struct outwatch;
+
 struct agent {
 	struct agent_config cfg;
 	struct keys_secret *key;
@@ -33,7 +35,8 @@ struct agent {
 	bool *have_shared;
 
 	void *ctx, *dealer, *monitor;
-	int inotify;
+	int inotify; /* watches outbox/ (OUTWATCH_EVENTS), or -1 */
+	struct outwatch *outwatch; /* what is in outbox/ (outwatch.h) */
 	bool connected;
 	uint64_t last_send_ms; /* monotonic, of the last (re)send round */
 
@@ -63,7 +66,11 @@ WUR int agent_shared(struct agent *a, const char *peer, uint8_t out[32]);
 WUR int agent_write_json(const char *dir, const char *name, json_t *obj);
 
 /* outbox.c */
-void outbox_scan(struct agent *a);
+/* Reads the outbox's inotify events (a->inotify) into a->outwatch. */
+void outbox_notified(struct agent *a);
+/* Takes every outbox entry that is complete, after listing the folder
+ * again when rescan is set. */
+void outbox_scan(struct agent *a, bool rescan);
 void outbox_resend(struct agent *a);
 void outbox_recover(struct agent *a);
 void outbox_receipt(struct agent *a, const struct wire_receipt *r);
@@ -88,6 +95,11 @@ void trust_proof(struct agent *a, const struct wire_proof *p);
 void trust_hello(struct agent *a);
 /* Logs loudly and writes an alert file. */
 void trust_alert(struct agent *a, const char *what, const char *detail);
+/*
+ * Writes obj durably into alerts/ as STEM.json, or STEM-TAG.json when that
+ * is taken (fileio_write_unique): an alert never replaces another.
+ */
+WUR int trust_alert_file(struct agent *a, const char *stem, json_t *obj);
 
 /* A JSON list of the names in set; of n strings of width w at base. */
 json_t *agent_fields_json(fieldset set);

@@ -137,15 +137,16 @@ decision_matches(const struct agent *a, const struct wire_delivery *d,
 static void
 quarantine(struct agent *a, const struct wire_delivery *d, const char *why)
 {
-	char hex[33], name[64];
+	char hex[33], stem[64];
 	json_t *o;
 
 	agent_hex_id(d->m.msg_id, hex);
 	trust_alert(a, "delivery refused", why);
-	snprintf(name, sizeof(name), "%s-delivery.json", hex);
+	/* A second refusal of the same msg_id gets a file of its own. */
+	snprintf(stem, sizeof(stem), "%s-delivery", hex);
 	o = json_pack("{s:s,s:s,s:s,s:s}", "msg_id", hex, "claimed_sender",
 	    d->m.sender, "purpose", d->m.purpose, "error", why);
-	if (o != NULL && agent_write_json(a->dir[DIR_ALERTS], name, o) != 0)
+	if (o != NULL && trust_alert_file(a, stem, o) != 0)
 		log_err("cannot write the alert for %s", hex);
 	json_decref(o);
 }
@@ -255,7 +256,7 @@ inbox_recover(struct agent *a)
 		bool seen = false;
 
 		/* A crash inside fileio_write_atomic leaves its temporary
-		 * file (".tmp.PID.NAME"): a decrypted record, perhaps half
+		 * file (".tmp.PID.TAG"): a decrypted record, perhaps half
 		 * written, that nothing would ever read or remove. */
 		if (strncmp(n, ".tmp.", 5) == 0) {
 			if (fileio_join(

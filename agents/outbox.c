@@ -4,12 +4,23 @@
  * msg_id before its first send; the broker's receipt moves it to sent/ (or
  * failed/) with the receipt beside it. A bad record goes to failed/ with a
  * .error.json naming each problem. Nothing is deleted.
+ *
+ * What is in outbox/ is untrusted (docs/agent.md §5): the local system is
+ * another user. outwatch.c says when an entry is complete; then it is read
+ * only if it has a record name and is a regular file with one link, owned
+ * by the agent's user or by the owner of outbox/, opened without following
+ * links. Anything else with a name that can be quoted moves to failed/
+ * with the reason; names that cannot be quoted, and hidden ones, are left
+ * alone and reported once in the log. No message quotes a file's bytes.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,109 +28,337 @@
 
 #include "agents/agent_int.h"
 #include "agents/outrecord.h"
+#include "agents/outwatch.h"
 #include "common/clock.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/urgency.h"
 #include "proto/envelope.h"
 
-#define OUTBOX_BATCH 64 /* records sealed, then stored in one commit */
+#define OUTBOX_BATCH    64   /* records sealed, then stored in one commit */
+#define OUTBOX_PASS     1024 /* entries taken per pass of the loop */
+#define OUTBOX_NAME_MAX 200  /* a record name's bytes, .json included */
 
-/* A name the agent handles: NAME.json, not hidden, no '/'. */
+/* What became of an entry the agent took. */
+enum taken {
+	TAKEN_SEALED, /* sealed: store it, send it */
+	TAKEN_DONE,   /* moved to failed/, or in flight already */
+	TAKEN_WAIT,   /* changed, or could not be moved: look again later */
+	TAKEN_GONE,   /* no longer there */
+};
+
+/* Set when the kernel says the outbox's watch is gone (the folder was
+ * moved or removed); the next rescan watches the folder again. */
+static bool unwatched;
+
+/*
+ * True when name may be quoted and filed: 1 to OUTBOX_NAME_MAX letters,
+ * digits and "._-:+@=,", the first a letter or a digit. Otherwise why says
+ * what is wrong, by offset and byte value, without quoting the name.
+ */
+static bool
+quotable_name(const char *name, char *why, size_t n)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)name[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9');
+		if (i >= OUTBOX_NAME_MAX) {
+			snprintf(
+			    why, n, "longer than %d bytes", OUTBOX_NAME_MAX);
+			return false;
+		}
+		if (!alnum && (i == 0 || strchr("._-:+@=,", c) == NULL)) {
+			snprintf(why, n,
+			    "byte %zu of the name is 0x%02x; a record name is "
+			    "letters, digits and . _ - : + @ = , and starts "
+			    "with a letter or a digit",
+			    i, c);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* A name ending in .json: a record's, once it is quotable. */
 static bool
 is_record_name(const char *name)
 {
 	size_t n = strlen(name);
 
-	return name[0] != '.' && n > 5 && n < STATE_NAME_MAX - 32 &&
-	    strcmp(name + n - 5, ".json") == 0 && strchr(name, '/') == NULL;
+	return n > 5 && strcmp(name + n - 5, ".json") == 0;
 }
 
-/* True when dir/comp exists and holds the text mark (a msg_id in hex). */
+/* True when dir/comp is a file of the agent's holding the text mark. */
 static bool
 companion_holds(const char *dir, const char *comp, const char *mark)
 {
-	char path[PATH_MAX];
+	uid_t me = geteuid();
+	struct stat st;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	bool hit;
 
-	if (fileio_join(path, sizeof(path), dir, comp) != 0 ||
-	    fileio_read(path, OUTRECORD_MAX_FILE, &buf, &len) != 0)
+	if (fileio_read_entry(
+	        dir, comp, &me, 1, OUTRECORD_MAX_FILE, &buf, &len, &st) != 0)
 		return false;
 	hit = memmem(buf, len, mark, strlen(mark)) != NULL;
 	free(buf);
 	return hit;
 }
 
+static bool
+exists_at(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	return fileio_join(path, sizeof(path), dir, name) != 0 ||
+	    lstat(path, &st) == 0 || errno != ENOENT;
+}
+
+/* Whether outbox/name is no longer the file e sealed. */
+static bool
+replaced_since_sealed(struct agent *a, const struct outwatch_entry *e)
+{
+	char path[PATH_MAX];
+	struct outwatch_id id;
+	struct stat st;
+
+	if (e == NULL || !e->sealed ||
+	    fileio_join(path, sizeof(path), a->dir[DIR_OUTBOX], e->name) != 0 ||
+	    lstat(path, &st) != 0)
+		return false;
+	outwatch_id_of(&st, &id);
+	return !outwatch_id_same(&id, &e->sealed_id);
+}
+
 /*
- * Moves outbox/name to dir (sent/ or failed/) and writes its companion
- * (NAME.receipt.json or NAME.error.json) from text. When dir already holds
- * that name (the local system reused it), the msg_id prefixes both.
+ * Files outbox/name, whose receipt is final, in dir (sent/ or failed/):
+ * its companion (NAME.receipt.json, or NAME.error.json) from text first,
+ * written exclusively, then the record beside it, moved without replacing
+ * anything. When the plain names are taken by another record, hex (the
+ * msg_id) prefixes both. A crash in between is finished at the next start:
+ * a companion that holds hex is this message's. When this run sealed the
+ * file and it has been replaced or changed since, it stays in the outbox,
+ * to be taken as a new record, and only the companion is written, under
+ * the msg_id.
  */
 static int
-move_out(struct agent *a, const char *name, int dir, const char *prefix,
+move_out(struct agent *a, const char *name, int dir, const char *hex,
     const char *suffix, const char *text)
 {
+	struct outwatch_entry *e =
+	    a->outwatch != NULL ? outwatch_find(a->outwatch, name) : NULL;
 	char src[PATH_MAX], dst[PATH_MAX], base[STATE_NAME_MAX + 40];
 	char comp[STATE_NAME_MAX + 64];
+	int stem = (int)strlen(name) - 5;
+	bool keep = replaced_since_sealed(a, e), ours = false;
 	struct stat st;
-	bool moved = false;
-	int rc;
+	int rc = ERROR_OK;
 
-	snprintf(base, sizeof(base), "%s", name);
-	if (fileio_join(dst, sizeof(dst), a->dir[dir], base) != 0 ||
+	if (stem < 1 ||
 	    fileio_join(src, sizeof(src), a->dir[DIR_OUTBOX], name) != 0)
-		return ERROR_TOOBIG;
-	if (prefix != NULL && lstat(dst, &st) == 0) {
-		/* Taken by an earlier record of that name, or by this one:
-		 * moved before a crash kept the move from being recorded.
-		 * Then it has left the outbox, and its companion, written
-		 * first, names it: finishing means only the syncs. */
-		snprintf(comp, sizeof(comp), "%.*s%s", (int)(strlen(name) - 5),
-		    name, suffix);
-		moved = lstat(src, &st) != 0 && errno == ENOENT &&
-		    companion_holds(a->dir[dir], comp, prefix);
-		if (!moved)
-			snprintf(base, sizeof(base), "%s-%s", prefix, name);
-	}
-	if (!moved) {
-		/* The companion first: a crash leaves it beside the outbox
-		 * file, and the move is finished at the next start. */
-		snprintf(comp, sizeof(comp), "%.*s%s", (int)(strlen(base) - 5),
+		return ERROR_INVAL;
+	for (int plain = keep ? 0 : 1; plain >= 0; plain--) {
+		ours = false;
+		if (plain)
+			snprintf(base, sizeof(base), "%s", name);
+		else
+			snprintf(base, sizeof(base), "%s-%s", hex, name);
+		snprintf(comp, sizeof(comp), "%.*s%s", (int)strlen(base) - 5,
 		    base, suffix);
-		if ((rc = fileio_write_atomic(
-		         a->dir[dir], comp, text, strlen(text), 0640, 0)) != 0)
-			return rc;
+		if (plain) {
+			/* Ours: written before a crash. If the record is
+			 * gone from the outbox, or already beside it (what
+			 * the outbox has now is a new record), it moved. */
+			ours = companion_holds(a->dir[dir], comp, hex);
+			if (ours &&
+			    ((lstat(src, &st) != 0 && errno == ENOENT) ||
+			        exists_at(a->dir[dir], base)))
+				break;
+			if (!ours &&
+			    (exists_at(a->dir[dir], base) ||
+			        exists_at(a->dir[dir], comp)))
+				continue; /* another record's */
+		}
+		if (!ours) {
+			rc = fileio_write_atomic(
+			    a->dir[dir], comp, text, strlen(text), 0640, 1);
+			if (rc == ERROR_EXISTS && plain)
+				continue;
+			/* Names under a msg_id are only ever this
+			 * message's: written before a crash. */
+			if (rc != ERROR_OK && rc != ERROR_EXISTS)
+				return rc;
+		}
+		if (keep) {
+			log_warn(
+			    "outbox %s: replaced or changed after it was "
+			    "sealed as %s; its receipt is %s, and the file "
+			    "now there is a new record",
+			    name, hex, comp);
+			e->sealed = false;
+			e->done = false;
+			e->ready = true;
+			break;
+		}
 		if (fileio_join(dst, sizeof(dst), a->dir[dir], base) != 0)
 			return ERROR_TOOBIG;
-		if (rename(src, dst) != 0 && errno != ENOENT)
-			return ERROR_IO;
+		rc = fileio_rename_noreplace(src, dst);
+		if (rc == ERROR_EXISTS && plain)
+			continue;
+		/* ERROR_NOENT: taken back, or moved before a crash; and a
+		 * name under the msg_id taken means moved before a crash,
+		 * with a new record in the outbox since. */
+		if (rc != ERROR_OK && rc != ERROR_NOENT && rc != ERROR_EXISTS)
+			return rc;
+		break;
 	}
 	if ((rc = fileio_fsync_dir(a->dir[dir])) != 0 ||
 	    (rc = fileio_fsync_dir(a->dir[DIR_OUTBOX])) != 0)
 		return rc;
+	/* Filed: what comes under the name from now on is a new record. */
+	if (e != NULL && !keep)
+		outwatch_forget(a->outwatch, name);
 	return ERROR_OK;
 }
 
-static void
-fail_file(struct agent *a, const char *name, json_t *errors)
+/*
+ * Moves outbox/name to failed/ as STEM.json (or NAME, for a name not
+ * ending in .json) with STEM.error.json beside it, written first and
+ * exclusively; a tag makes the stem unique when either name is taken, so
+ * nothing in failed/ is ever replaced. A crash in between leaves the error
+ * file and the entry in the outbox, which is taken again. seen is what was
+ * examined: an entry changed since stays (TAKEN_WAIT). kept gets the name
+ * in failed/.
+ */
+static enum taken
+fail_entry(struct agent *a, const char *name, const struct outwatch_id *seen,
+    json_t *errors, char *kept, size_t kept_n, int *err)
 {
-	char ts[40], *text;
-	json_t *o;
+	/* Names are OUTBOX_NAME_MAX bytes at most, so all of these fit. */
+	char stem[NAME_MAX + 1], ename[NAME_MAX + 16], tag[FILEIO_TAG_LEN];
+	char src[PATH_MAX], dst[PATH_MAX], epath[PATH_MAX], ts[40];
+	size_t n = strnlen(name, OUTBOX_NAME_MAX);
+	const char *ext = "";
+	struct outwatch_id now;
+	struct stat st;
+	int rc;
 
+	*err = ERROR_OK;
+	if (is_record_name(name)) {
+		n -= 5;
+		ext = ".json";
+	}
+	if (fileio_join(src, sizeof(src), a->dir[DIR_OUTBOX], name) != 0)
+		return TAKEN_WAIT;
 	clock_format(clock_now_ms(), ts, sizeof(ts));
-	o = json_pack(
-	    "{s:s,s:s,s:O}", "file", name, "failed_at", ts, "errors", errors);
-	text = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
-	if (text == NULL ||
-	    move_out(a, name, DIR_FAILED, "dup", ".error.json", text) != 0)
-		log_err("outbox %s: cannot move it to failed/", name);
-	else
-		log_warn("outbox %s: refused (%zu problems): see failed/", name,
-		    json_array_size(errors));
-	free(text);
-	json_decref(o);
+	for (int i = 0; i < 8; i++) {
+		if (i == 0) {
+			snprintf(stem, sizeof(stem), "%.*s", (int)n, name);
+		} else {
+			fileio_tag(tag);
+			snprintf(
+			    stem, sizeof(stem), "%.*s-%s", (int)n, name, tag);
+		}
+		snprintf(kept, kept_n, "%s%s", stem, ext);
+		snprintf(ename, sizeof(ename), "%s.error.json", stem);
+		if (exists_at(a->dir[DIR_FAILED], kept) ||
+		    exists_at(a->dir[DIR_FAILED], ename) ||
+		    fileio_join(dst, sizeof(dst), a->dir[DIR_FAILED], kept) ||
+		    fileio_join(
+		        epath, sizeof(epath), a->dir[DIR_FAILED], ename))
+			continue;
+		json_t *o = json_pack("{s:s,s:s,s:s,s:O}", "file", name,
+		    "kept_as", kept, "failed_at", ts, "errors", errors);
+		char *text = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
+		json_decref(o);
+		if (text == NULL) {
+			*err = ERROR_NOMEM;
+			return TAKEN_WAIT;
+		}
+		rc = fileio_write_atomic(
+		    a->dir[DIR_FAILED], ename, text, strlen(text), 0640, 1);
+		free(text);
+		if (rc == ERROR_EXISTS)
+			continue;
+		if (rc != ERROR_OK) {
+			*err = rc;
+			return TAKEN_WAIT;
+		}
+		/* Still what was examined? Else the error file is not its. */
+		if (lstat(src, &st) != 0) {
+			unlink(epath);
+			return TAKEN_GONE;
+		}
+		outwatch_id_of(&st, &now);
+		if (seen != NULL && !outwatch_id_same(&now, seen)) {
+			unlink(epath);
+			return TAKEN_WAIT;
+		}
+		rc = fileio_rename_noreplace(src, dst);
+		if (rc != ERROR_OK)
+			unlink(epath); /* our own, just written */
+		if (rc == ERROR_EXISTS)
+			continue;
+		if (rc == ERROR_NOENT)
+			return TAKEN_GONE;
+		if (rc != ERROR_OK) {
+			*err = rc;
+			return TAKEN_WAIT;
+		}
+		if ((rc = fileio_fsync_dir(a->dir[DIR_FAILED])) != 0 ||
+		    (rc = fileio_fsync_dir(a->dir[DIR_OUTBOX])) != 0)
+			log_err("failed/: cannot sync the folders: %s",
+			    error_strerror(rc));
+		return TAKEN_DONE;
+	}
+	*err = ERROR_EXISTS;
+	return TAKEN_WAIT;
+}
+
+/* Refuses e with the problems in errors (reported once if it cannot). */
+static enum taken
+refuse(struct agent *a, struct outwatch_entry *e, json_t *errors)
+{
+	char kept[NAME_MAX + 16];
+	enum taken t;
+	int err;
+
+	t = fail_entry(a, e->name, &e->id, errors, kept, sizeof(kept), &err);
+	if (t == TAKEN_DONE) {
+		log_warn("outbox %s: refused (%zu problems): see failed/%s",
+		    e->name, json_array_size(errors), kept);
+	} else if (t == TAKEN_WAIT && err != ERROR_OK && !e->reported) {
+		log_err("outbox %s: refused, but cannot move it to failed/: "
+		        "%s; will try again",
+		    e->name, error_strerror(err));
+		e->reported = true;
+	}
+	return t;
+}
+
+/* Refuses e for one problem, said by fmt. */
+static enum taken __attribute__((format(printf, 3, 4)))
+refuse_one(struct agent *a, struct outwatch_entry *e, const char *fmt, ...)
+{
+	char msg[512];
+	json_t *errors = json_array();
+	enum taken t;
+	va_list ap;
+
+	if (errors == NULL)
+		return TAKEN_WAIT;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	outrecord_error(errors, "", "%s", msg);
+	t = refuse(a, e, errors);
+	json_decref(errors);
+	return t;
 }
 
 /* Checks the record against what this agent knows: keyring, itself. */
@@ -146,48 +385,67 @@ check_against_keyring(
 }
 
 /*
- * Reads, checks and seals outbox/name into *m (which the caller releases);
- * true when m holds a sealed message to store. A bad record is moved to
- * failed/ here.
+ * Reads, checks and seals the record e (a regular file of a record name,
+ * with one link and an expected owner, as e->id says) into *mp, which the
+ * caller releases after TAKEN_SEALED. A bad record is refused here.
  */
-static bool
-process_file(struct agent *a, const char *name, struct state_msg *mp)
+static enum taken
+process_file(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
+    struct state_msg *mp)
 {
 	struct envelope_seal_args args;
 	struct outrecord r;
 	struct state_msg m;
-	bool sealed = false;
+	struct outwatch_id after;
+	struct stat st;
+	enum taken t = TAKEN_WAIT;
 	uint8_t(*shared)[32] = NULL;
 	const char *recips[WIRE_MAX_RECIPIENTS];
-	char path[PATH_MAX], hex[33];
+	char hex[33];
 	uint8_t *buf = NULL;
-	size_t len;
+	size_t len = 0;
 	json_t *errors = json_array();
 	int rc;
 
 	memset(&r, 0, sizeof(r));
 	memset(&m, 0, sizeof(m));
 	if (errors == NULL)
-		return false;
-	if (fileio_join(path, sizeof(path), a->dir[DIR_OUTBOX], name) != 0)
+		return TAKEN_WAIT;
+	rc = fileio_read_entry(a->dir[DIR_OUTBOX], e->name, owners, 2,
+	    OUTRECORD_MAX_FILE, &buf, &len, &st);
+	if (rc == ERROR_NOENT) {
+		t = TAKEN_GONE; /* taken back by the local system */
 		goto out;
-	rc = fileio_read(path, OUTRECORD_MAX_FILE, &buf, &len);
-	if (rc == ERROR_NOENT)
-		goto out; /* taken back by the local system */
+	}
+	outwatch_id_of(&st, &after);
+	if (!outwatch_id_same(&after, &e->id)) {
+		/* Changed while it was read: someone writes it still. */
+		log_debug("outbox %s: changed while read; later", e->name);
+		e->id = after;
+		e->changed_ms = clock_mono_ms();
+		goto out;
+	}
+	if (rc == ERROR_TOOBIG) {
+		t = refuse_one(a, e,
+		    "the file is %jd bytes, over the limit of %d bytes (1 MiB)",
+		    (intmax_t)st.st_size, OUTRECORD_MAX_FILE);
+		goto out;
+	}
 	if (rc != 0) {
-		outrecord_error(errors, "", "cannot read the file: %s%s",
+		t = refuse_one(a, e, "cannot read the file: %s%s",
 		    error_strerror(rc),
-		    rc == ERROR_TOOBIG ? " (the limit is 1 MiB)" : "");
-		fail_file(a, name, errors);
+		    rc == ERROR_PERM ? " (the agent's user must be able to "
+		                       "read it)"
+		                     : "");
 		goto out;
 	}
 	/* All problems at once: the keyring's too, even when the format
 	 * already failed (the recipients that parsed are still in r). */
 	if (outrecord_parse(buf, len, a->pepper, &r, errors) != 0)
-		log_debug("outbox %s: not in the record format", name);
+		log_debug("outbox %s: not in the record format", e->name);
 	check_against_keyring(a, &r, errors);
 	if (json_array_size(errors) > 0) {
-		fail_file(a, name, errors);
+		t = refuse(a, e, errors);
 		goto out;
 	}
 	shared = sodium_malloc(WIRE_MAX_RECIPIENTS * 32);
@@ -195,8 +453,12 @@ process_file(struct agent *a, const char *name, struct state_msg *mp)
 		goto out;
 	for (size_t i = 0; i < r.n_recipients; i++) {
 		recips[i] = r.recipients[i];
-		if (agent_shared(a, r.recipients[i], shared[i]) != 0)
+		if ((rc = agent_shared(a, r.recipients[i], shared[i])) != 0) {
+			t = refuse_one(a, e,
+			    "cannot make the key shared with '%s': %s",
+			    r.recipients[i], error_strerror(rc));
 			goto out;
+		}
 	}
 	memset(&args, 0, sizeof(args));
 	args.sender = a->cfg.agency;
@@ -218,19 +480,20 @@ process_file(struct agent *a, const char *name, struct state_msg *mp)
 	}
 	rc = envelope_seal(&args, m.msg_id, &m.frame, &m.frame_len);
 	if (rc != 0) {
-		outrecord_error(errors, "", "cannot seal the record: %s",
-		    error_strerror(rc));
-		fail_file(a, name, errors);
+		t = refuse_one(
+		    a, e, "cannot seal the record: %s", error_strerror(rc));
 		goto out;
 	}
 	m.state = STATE_PENDING;
-	snprintf(m.file, sizeof(m.file), "%s", name);
+	snprintf(m.file, sizeof(m.file), "%s", e->name);
 	agent_hex_id(m.msg_id, hex);
-	log_info("outbox %s: sealed as %s for %zu recipients (%s)", name, hex,
-	    r.n_recipients, r.purpose);
+	log_info("outbox %s: sealed as %s for %zu recipients (%s)", e->name,
+	    hex, r.n_recipients, r.purpose);
+	e->sealed = true;
+	e->sealed_id = after;
 	*mp = m;
 	memset(&m, 0, sizeof(m)); /* the frame is the caller's now */
-	sealed = true;
+	t = TAKEN_SEALED;
 out:
 	if (shared != NULL)
 		sodium_free(shared);
@@ -241,12 +504,112 @@ out:
 		free(buf);
 	}
 	json_decref(errors);
-	return sealed;
+	return t;
+}
+
+/* What an entry that is not a regular file is, in words. */
+static const char *
+kind_of(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a folder";
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISFIFO(m))
+		return "a FIFO (named pipe)";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	return "not a regular file";
+}
+
+/*
+ * Takes the due entry e: looks at it without following it, and refuses,
+ * reports, skips or reads it. owners: the agent's uid and the outbox's.
+ */
+static enum taken
+take(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
+    uint64_t now, struct state_msg *mp)
+{
+	char path[PATH_MAX], why[256];
+	struct outwatch_id id;
+	struct state_msg m;
+	struct stat st;
+
+	if (fileio_join(path, sizeof(path), a->dir[DIR_OUTBOX], e->name) != 0)
+		return TAKEN_WAIT;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? TAKEN_GONE : TAKEN_WAIT;
+	outwatch_id_of(&st, &id);
+	if (!e->ready && !(e->known && outwatch_id_same(&id, &e->id))) {
+		outwatch_saw(e, &st, now); /* changed: settle again */
+		return TAKEN_WAIT;
+	}
+	e->id = id;
+	e->known = true;
+	e->ready = false;
+	if (e->name[0] == '.' || !quotable_name(e->name, why, sizeof(why))) {
+		/* Not to be quoted or filed: the log says so, once. */
+		if (e->reported)
+			;
+		else if (e->name[0] == '.' &&
+		    quotable_name(e->name + 1, why, sizeof(why)))
+			log_info("outbox %s: the name is hidden (it starts "
+			         "with '.'), so not a record; left alone",
+			    e->name);
+		else if (e->name[0] == '.')
+			log_info("outbox: an entry (inode %ju) whose name is "
+			         "hidden is not a record; left alone",
+			    (uintmax_t)st.st_ino);
+		else
+			log_warn("outbox: an entry (inode %ju) is not a "
+			         "record name, so it is left alone and not "
+			         "quoted: %s",
+			    (uintmax_t)st.st_ino, why);
+		e->reported = true;
+		return TAKEN_DONE;
+	}
+	if (is_record_name(e->name) &&
+	    state_find_file(a->state, e->name, &m) == 0) {
+		state_msg_release(&m);
+		return TAKEN_DONE; /* sealed already, waiting for its receipt */
+	}
+	if (S_ISLNK(st.st_mode))
+		return refuse_one(a, e,
+		    "a symbolic link, not a record file: the agent never "
+		    "follows links in outbox/ (write the record itself)");
+	if (S_ISDIR(st.st_mode))
+		return refuse_one(a, e,
+		    "a folder, not a record file: outbox/ takes files named "
+		    "NAME.json");
+	if (!S_ISREG(st.st_mode))
+		return refuse_one(a, e,
+		    "%s, not a record file; it was not opened",
+		    kind_of(st.st_mode));
+	if (st.st_nlink != 1)
+		return refuse_one(a, e,
+		    "the file has %ju links (it is a hard link): the agent "
+		    "reads only files with one link",
+		    (uintmax_t)st.st_nlink);
+	if (st.st_uid != owners[0] && st.st_uid != owners[1])
+		return refuse_one(a, e,
+		    "the file is owned by uid %ju: the agent reads only files "
+		    "owned by its own user (uid %ju) or by the owner of "
+		    "outbox/ (uid %ju)",
+		    (uintmax_t)st.st_uid, (uintmax_t)owners[0],
+		    (uintmax_t)owners[1]);
+	if (!is_record_name(e->name))
+		return refuse_one(a, e,
+		    "the name does not end in .json: outbox/ takes only "
+		    "records, named NAME.json");
+	return process_file(a, e, owners, mp);
 }
 
 /*
  * Stores the sealed messages in one durable commit, before their first
- * send (a restart resends them, never new ones), then sends them.
+ * send (a restart resends them, never new ones), then sends them. One
+ * that cannot be stored is taken again after the settle time.
  */
 static void
 store_and_send(struct agent *a, struct state_msg *ms, size_t n)
@@ -262,46 +625,115 @@ store_and_send(struct agent *a, struct state_msg *ms, size_t n)
 	}
 	for (size_t i = 0; i < n; i++) {
 		agent_hex_id(ms[i].msg_id, hex);
-		if (rc[i] != 0)
+		if (rc[i] != 0) {
+			struct outwatch_entry *e =
+			    outwatch_find(a->outwatch, ms[i].file);
 			log_err("outbox %s: cannot store the sealed message: "
 			        "%s; will try again",
 			    ms[i].file, error_strerror(rc[i]));
-		else if (a->connected &&
-		    agent_send(a, ms[i].frame, ms[i].frame_len) != 0)
+			if (e != NULL) {
+				e->done = false;
+				e->sealed = false;
+				e->changed_ms = clock_mono_ms();
+			}
+		} else if (a->connected &&
+		    agent_send(a, ms[i].frame, ms[i].frame_len) != 0) {
 			log_debug("send of %s deferred", hex);
+		}
 		state_msg_release(&ms[i]);
 	}
 }
 
-void
-outbox_scan(struct agent *a)
+static bool
+have_outwatch(struct agent *a)
 {
-	static struct state_msg ready[OUTBOX_BATCH];
-	struct dirent *de;
-	struct state_msg m;
-	size_t n = 0;
-	DIR *d = opendir(a->dir[DIR_OUTBOX]);
+	static bool told;
 
-	if (d == NULL)
+	if (a->outwatch == NULL && outwatch_new(&a->outwatch) != 0 && !told) {
+		log_err("outbox: out of memory; records wait");
+		told = true;
+	}
+	return a->outwatch != NULL;
+}
+
+void
+outbox_notified(struct agent *a)
+{
+	char buf[16 * 1024]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	uint64_t now = clock_mono_ms();
+	ssize_t n;
+
+	if (a->inotify < 0)
 		return;
-	while ((de = readdir(d)) != NULL) {
-		if (!is_record_name(de->d_name)) {
-			if (de->d_name[0] != '.')
-				log_debug("outbox: ignoring %s (not NAME.json)",
-				    de->d_name);
+	/* A bounded helping: a busy writer cannot keep the loop here. */
+	for (int i = 0; i < 64 && (n = read(a->inotify, buf, sizeof(buf))) > 0;
+	     i++) {
+		if (!have_outwatch(a))
 			continue;
-		}
-		if (state_find_file(a->state, de->d_name, &m) == 0) {
-			state_msg_release(&m);
-			continue; /* sealed already, waiting for its receipt */
-		}
-		if (process_file(a, de->d_name, &ready[n]) &&
-		    ++n == OUTBOX_BATCH) {
-			store_and_send(a, ready, n);
-			n = 0;
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev =
+			    (const struct inotify_event *)(void *)p;
+			if (!outwatch_event(a->outwatch, ev, now))
+				unwatched = true;
+			p += sizeof(*ev) + ev->len;
 		}
 	}
-	closedir(d);
+}
+
+void
+outbox_scan(struct agent *a, bool rescan)
+{
+	static struct state_msg ready[OUTBOX_BATCH];
+	static struct outwatch_entry *due[OUTBOX_PASS];
+	static bool told_full;
+	uint64_t now = clock_mono_ms();
+	uid_t owners[2] = {geteuid(), geteuid()};
+	struct stat st;
+	size_t n = 0, nd;
+
+	if (!have_outwatch(a))
+		return;
+	if (rescan) {
+		if (unwatched && a->inotify >= 0 &&
+		    inotify_add_watch(
+		        a->inotify, a->dir[DIR_OUTBOX], OUTWATCH_EVENTS) >= 0)
+			unwatched = false;
+		size_t full =
+		    outwatch_rescan(a->outwatch, a->dir[DIR_OUTBOX], now);
+		if (full > 0 && !told_full)
+			log_warn("outbox: more than %d entries; %zu wait until "
+			         "others leave",
+			    OUTWATCH_MAX, full);
+		told_full = full > 0;
+	}
+	nd = outwatch_due(a->outwatch, now, due, OUTBOX_PASS);
+	if (nd == 0)
+		return;
+	if (stat(a->dir[DIR_OUTBOX], &st) == 0)
+		owners[1] = st.st_uid;
+	for (size_t i = 0; i < nd; i++) {
+		struct outwatch_entry *e = due[i];
+		switch (take(a, e, owners, now, &ready[n])) {
+		case TAKEN_SEALED:
+			e->done = true;
+			if (++n == OUTBOX_BATCH) {
+				store_and_send(a, ready, n);
+				n = 0;
+			}
+			break;
+		case TAKEN_DONE:
+			e->done = true;
+			break;
+		case TAKEN_WAIT:
+			/* Not before another settle time. */
+			e->changed_ms = now;
+			break;
+		case TAKEN_GONE:
+			outwatch_gone(a->outwatch, e);
+			break;
+		}
+	}
 	store_and_send(a, ready, n);
 }
 

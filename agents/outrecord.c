@@ -2,6 +2,10 @@
  * Checking an outbox record against the record format. Collects every
  * problem rather than stopping at the first, so that a local system's
  * developer sees the whole list in the .error.json beside a failed file.
+ *
+ * The file may be anything someone put in the outbox, so no message
+ * quotes its bytes: a position (line, column, byte offset) says where,
+ * and only keys and values checked to be plain names are quoted.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,7 +18,11 @@
 #include "common/suggest.h"
 #include "common/urgency.h"
 #include "keys/keys.h"
+#include "proto/envelope.h"
 #include "proto/record.h"
+
+#define KEY_NAME_MAX 64 /* a key quoted in a path: [A-Za-z_][A-Za-z0-9_]* */
+#define KEY_WALK_MAX 16 /* deeper than record.c reads, which stops at 4 */
 
 static const char *const top_keys[] = {"recipients", "purpose", "urgency",
     "kind", "local_id", "subject", "fields", "in_reply_to", "requested_fields",
@@ -27,6 +35,16 @@ outrecord_error(json_t *errors, const char *path, const char *fmt, ...)
 	char msg[512];
 	va_list ap;
 
+	/* A file of a million unknown keys gets a short list, not a huge
+	 * error file. */
+	if (json_array_size(errors) > OUTRECORD_MAX_ERRORS)
+		return;
+	if (json_array_size(errors) == OUTRECORD_MAX_ERRORS) {
+		json_array_append_new(errors,
+		    json_pack("{s:s,s:s}", "path", "", "message",
+		        "more problems, not listed: put these right first"));
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -44,6 +62,204 @@ outrecord_release(struct outrecord *r)
 		}
 		r->plain[f] = NULL;
 		r->plain_len[f] = 0;
+	}
+}
+
+/* A key that may be quoted: [A-Za-z_][A-Za-z0-9_]{0,63}. */
+static bool
+plain_key(const char *k)
+{
+	size_t i;
+
+	for (i = 0; k[i] != '\0' && i < KEY_NAME_MAX; i++) {
+		char c = k[i];
+		bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    c == '_';
+		if (!alpha && (i == 0 || c < '0' || c > '9'))
+			return false;
+	}
+	return i > 0 && k[i] == '\0';
+}
+
+/*
+ * The path of the key that is the nth (from 1) of its object, under
+ * prefix ("" at the top): "prefix.key" for a plain key, otherwise by its
+ * position, "prefix.(key 3)", since the key is the file's own text.
+ */
+static void
+key_path(char *out, size_t n, const char *prefix, const char *key, size_t nth)
+{
+	const char *dot = prefix[0] != '\0' ? "." : "";
+
+	if (plain_key(key))
+		snprintf(out, n, "%s%s%s", prefix, dot, key);
+	else
+		snprintf(out, n, "%s%s(key %zu)", prefix, dot, nth);
+}
+
+/*
+ * Reports the first key under v (at path) that is not plain; true when
+ * there is none. record.c names keys in its messages; this keeps any it
+ * would name plain.
+ */
+static bool
+keys_plain(const json_t *v, const char *path, int depth, json_t *errors)
+{
+	char sub[300];
+	const char *key;
+	json_t *item;
+	size_t i = 0;
+
+	if (depth > KEY_WALK_MAX)
+		return true;
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, item)
+		{
+			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+			if (!keys_plain(item, sub, depth + 1, errors))
+				return false;
+		}
+		return true;
+	}
+	if (!json_is_object(v))
+		return true;
+	json_object_foreach((json_t *)(uintptr_t)v, key, item)
+	{
+		i++;
+		if (!plain_key(key)) {
+			key_path(sub, sizeof(sub), path, key, i);
+			outrecord_error(errors, sub,
+			    "unknown key (not a name: keys are letters, digits "
+			    "and '_')");
+			return false;
+		}
+		snprintf(sub, sizeof(sub), "%s.%s", path, key);
+		if (!keys_plain(item, sub, depth + 1, errors))
+			return false;
+	}
+	return true;
+}
+
+/* Line and column (from 1) of byte offset off of buf. */
+static void
+line_col(const uint8_t *buf, size_t off, size_t *line, size_t *col)
+{
+	size_t start = 0;
+
+	*line = 1;
+	for (size_t i = 0; i < off; i++)
+		if (buf[i] == '\n') {
+			(*line)++;
+			start = i + 1;
+		}
+	*col = off - start + 1;
+}
+
+/*
+ * The offset of the first byte of buf that is not valid UTF-8 (RFC 3629:
+ * no overlong forms, no surrogates, nothing above U+10FFFF) or is NUL; len
+ * when there is none.
+ */
+static size_t
+utf8_bad_at(const uint8_t *b, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		uint8_t c = b[i];
+		size_t need;
+		uint8_t lo = 0x80, hi = 0xbf;
+
+		if (c == 0)
+			return i;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			need = 2;
+		else if (c >= 0xf0 && c <= 0xf4)
+			need = 3;
+		else
+			return i;
+		if (c == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (c == 0xed)
+			hi = 0x9f; /* surrogates */
+		else if (c == 0xf0)
+			lo = 0x90; /* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f; /* above U+10FFFF */
+		for (size_t k = 1; k <= need; k++) {
+			if (i + k >= len)
+				return i;
+			uint8_t d = b[i + k];
+			if (d < (k == 1 ? lo : 0x80) ||
+			    d > (k == 1 ? hi : 0xbf))
+				return i;
+		}
+		i += need + 1;
+	}
+	return len;
+}
+
+/*
+ * What jansson found wrong, in words of our own: its message ends by
+ * quoting the text near the error ("near 'CCSKEY01'"), which may be
+ * anything, so only the kind of error is taken from it.
+ */
+static const char *
+json_problem(const json_error_t *e)
+{
+	static const struct {
+		const char *jansson, *ours;
+	} kinds[] = {
+	    {"premature end of input",
+	        "the file ends before the JSON value does"},
+	    {"end of file expected", "there is more after the JSON value"},
+	    {"'[' or '{' expected", "a record is a JSON object, '{' ... '}'"},
+	    {"string or '}' expected", "expected a key in quotes, or '}'"},
+	    {"':' expected", "expected ':' after a key"},
+	    {"',' or '}' expected", "expected ',' or '}' in an object"},
+	    {"',' or ']' expected", "expected ',' or ']' in a list"},
+	    {"unexpected token", "a value was expected here"},
+	    {"invalid token",
+	        "text outside quotes that is not a number, true, false or "
+	        "null"},
+	    {"invalid escape", "an invalid escape in a string"},
+	    {"invalid Unicode", "an invalid \\u escape in a string"},
+	    {"control character",
+	        "a control character in a string (it must be escaped)"},
+	    {"unable to decode byte", "not UTF-8"},
+	    {"duplicate object key", "a key given twice in one object"},
+	    {"NUL byte in object key", "a key holding \\u0000"},
+	    {"\\u0000 is not allowed", "a string holding \\u0000"},
+	    {"too big", "a number too large"},
+	    {"real number overflow", "a number too large"},
+	    {"maximum parsing depth", "nested too deeply"},
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strncmp(e->text, kinds[i].jansson,
+		        strlen(kinds[i].jansson)) == 0)
+			return kinds[i].ours;
+	switch (json_error_code(e)) {
+	case json_error_out_of_memory:
+		return "out of memory";
+	case json_error_stack_overflow:
+		return "nested too deeply";
+	case json_error_premature_end_of_input:
+		return "the file ends before the JSON value does";
+	case json_error_end_of_input_expected:
+		return "there is more after the JSON value";
+	case json_error_duplicate_key:
+		return "a key given twice in one object";
+	case json_error_numeric_overflow:
+		return "a number too large";
+	default:
+		return "invalid syntax";
 	}
 }
 
@@ -125,12 +341,13 @@ check_subject(
 		    "and date_of_birth");
 		return;
 	}
+	size_t nth = 0;
 	json_object_foreach(s, key, v)
 	{
 		static const char *const allowed[] = {
 		    "nhs_number", "surname", "forename", "date_of_birth"};
 		char path[300];
-		snprintf(path, sizeof(path), "subject.%.250s", key);
+		key_path(path, sizeof(path), "subject", key, ++nth);
 		const char *near = suggest_closest(key, allowed, 4);
 		if (near != NULL && strcmp(near, key) == 0)
 			;
@@ -195,11 +412,12 @@ check_fields(const json_t *o, struct outrecord *r, json_t *errors)
 		    errors, "fields", "expected an object of B8 fields");
 		return;
 	}
+	size_t nth = 0;
 	json_object_foreach(fields, key, v)
 	{
 		char path[300], why[512];
 		int f = fields_lookup(key);
-		snprintf(path, sizeof(path), "fields.%.250s", key);
+		key_path(path, sizeof(path), "fields", key, ++nth);
 		if (f == 0) {
 			const char *near =
 			    suggest_closest(key, fields_names, FIELDS_COUNT);
@@ -215,6 +433,8 @@ check_fields(const json_t *o, struct outrecord *r, json_t *errors)
 				    "clinical, risks, health, dependents)");
 			continue;
 		}
+		if (!keys_plain(v, path, 0, errors))
+			continue;
 		why[0] = '\0';
 		int rc = record_field_encode(
 		    f, v, &r->plain[f], &r->plain_len[f], why, sizeof(why));
@@ -230,6 +450,14 @@ check_fields(const json_t *o, struct outrecord *r, json_t *errors)
 				outrecord_error(errors, path, "%s",
 				    why[0] ? why : error_strerror(rc));
 			}
+			continue;
+		}
+		if (r->plain_len[f] > ENVELOPE_FIELD_MAX) {
+			outrecord_error(errors, path,
+			    "%zu bytes once encoded, over the limit of %d "
+			    "bytes "
+			    "(64 KiB) for one field",
+			    r->plain_len[f], ENVELOPE_FIELD_MAX);
 			continue;
 		}
 		if (!json_is_null(v))
@@ -289,14 +517,26 @@ outrecord_parse(const uint8_t *buf, size_t len, const uint8_t *pepper,
 	json_t *o;
 	const char *key, *s;
 	json_t *v;
-	size_t before = json_array_size(errors);
+	size_t before = json_array_size(errors), bad, line, col, nth = 0;
+	char path[300];
 
 	memset(r, 0, sizeof(*r));
+	/* Checked here, not by jansson, to say where without quoting. */
+	if ((bad = utf8_bad_at(buf, len)) < len) {
+		line_col(buf, bad, &line, &col);
+		snprintf(path, sizeof(path), "line %zu", line);
+		outrecord_error(errors, path,
+		    "%s at byte offset %zu (line %zu, column %zu): a record is "
+		    "UTF-8 JSON",
+		    buf[bad] == 0 ? "a NUL byte" : "not UTF-8", bad, line, col);
+		return ERROR_INVAL;
+	}
 	o = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (o == NULL) {
-		char path[48];
 		snprintf(path, sizeof(path), "line %d", jerr.line);
-		outrecord_error(errors, path, "not valid JSON: %s", jerr.text);
+		outrecord_error(errors, path,
+		    "not valid JSON: %s (line %d, column %d)",
+		    json_problem(&jerr), jerr.line, jerr.column);
 		return ERROR_INVAL;
 	}
 	if (!json_is_object(o)) {
@@ -307,10 +547,10 @@ outrecord_parse(const uint8_t *buf, size_t len, const uint8_t *pepper,
 	json_object_foreach(o, key, v)
 	{
 		const char *near = suggest_closest(key, top_keys, N_TOP);
+		nth++;
 		if (near != NULL && strcmp(near, key) == 0)
 			continue;
-		char path[260];
-		snprintf(path, sizeof(path), "%.250s", key);
+		key_path(path, sizeof(path), "", key, nth);
 		if (near != NULL)
 			outrecord_error(errors, path,
 			    "unknown key (did you mean '%s'?)", near);
@@ -320,8 +560,9 @@ outrecord_parse(const uint8_t *buf, size_t len, const uint8_t *pepper,
 	check_recipients(o, r, errors);
 	if ((s = str_member(o, "purpose", errors, true)) != NULL) {
 		if (!ident_name_valid(s))
-			outrecord_error(
-			    errors, "purpose", "'%s' is not a purpose name", s);
+			outrecord_error(errors, "purpose",
+			    "not a purpose name (a lower-case letter, then up "
+			    "to 63 of a-z, 0-9, '_' and '-')");
 		else
 			snprintf(r->purpose, sizeof(r->purpose), "%s", s);
 	}

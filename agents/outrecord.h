@@ -19,6 +19,7 @@
 
 #define OUTRECORD_MAX_FILE     (1024 * 1024)
 #define OUTRECORD_LOCAL_ID_MAX 256
+#define OUTRECORD_MAX_ERRORS   100 /* listed; then one "more problems" */
 
 /* A checked record, ready to seal. */
 struct outrecord {
@@ -43,10 +44,15 @@ struct outrecord {
 /*
  * Parses and checks len bytes of record JSON into *r. Every problem is
  * appended to errors (a JSON array) as {"path": "fields.risks.self_harm",
- * "message": "..."}; returns 0 when there were none, else ERROR_INVAL (r is
- * then released). With a pepper, subject_ref is computed from the record's
- * subject (NHS number, or surname, forename and date of birth); without
- * one (`concordat send`), the subject is only checked.
+ * "message": "..."}, OUTRECORD_MAX_ERRORS at most; returns 0 when there
+ * were none, else ERROR_INVAL (r is then released). No message quotes the
+ * file's bytes (which may be any file at all): bytes that are not UTF-8
+ * and JSON syntax errors are placed by line, column and byte offset, and
+ * a key is quoted only when it is a plain name ([A-Za-z_][A-Za-z0-9_]*, 64
+ * at most), otherwise named by position ("fields.(key 2)"). With a pepper,
+ * subject_ref is computed from the record's subject (NHS number, or surname,
+ * forename and date of birth); without one (`concordat send`), the subject is
+ * only checked.
  */
 WUR int outrecord_parse(const uint8_t *buf, size_t len, const uint8_t *pepper,
     struct outrecord *r, json_t *errors);
@@ -54,7 +60,10 @@ WUR int outrecord_parse(const uint8_t *buf, size_t len, const uint8_t *pepper,
 /* Wipes and frees what r holds; r may be released twice. */
 void outrecord_release(struct outrecord *r);
 
-/* Appends {"path": path, "message": formatted} to errors. */
+/*
+ * Appends {"path": path, "message": formatted} to errors, unless it holds
+ * OUTRECORD_MAX_ERRORS already (then one last entry says there are more).
+ */
 void outrecord_error(json_t *errors, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -86,12 +86,12 @@ send_cli(int argc, char **argv)
 	errors = json_array();
 	rc = outrecord_parse(buf, len, NULL, &r, errors);
 	if (rc != 0) {
+		size_t n = json_array_size(errors);
 		print_errors(file, errors);
 		json_decref(errors);
 		free(buf);
-		return cliutil_fail(EX_DATAERR,
-		    "send: %s: not sent: %zu problems", file,
-		    json_array_size(errors));
+		return cliutil_fail(
+		    EX_DATAERR, "send: %s: not sent: %zu problems", file, n);
 	}
 	json_decref(errors);
 	outrecord_release(&r);

@@ -5,6 +5,7 @@
  * and asks for a consistency proof whenever a newer one arrives, so a
  * rewritten or forked log is caught by the agencies themselves.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,22 +13,40 @@
 #include "agents/agent_int.h"
 #include "audit/merkle.h"
 #include "common/clock.h"
+#include "common/fileio.h"
 #include "common/log.h"
+
+int
+trust_alert_file(struct agent *a, const char *stem, json_t *obj)
+{
+	char name[NAME_MAX + 1], *text = json_dumps(obj, JSON_INDENT(2));
+	int rc;
+
+	if (text == NULL)
+		return ERROR_NOMEM;
+	rc = fileio_write_unique(a->dir[DIR_ALERTS], stem, ".json", text,
+	    strlen(text), 0640, name, sizeof(name));
+	free(text);
+	return rc;
+}
 
 void
 trust_alert(struct agent *a, const char *what, const char *detail)
 {
-	char name[64], ts[40];
+	char stem[64], ts[40];
+	uint64_t now = clock_now_ms();
 	json_t *o;
+	int rc;
 
 	log_err("SECURITY ALERT: %s: %s", what, detail);
-	clock_format(clock_now_ms(), ts, sizeof(ts));
-	snprintf(name, sizeof(name), "%llu-audit.json",
-	    (unsigned long long)clock_now_ms());
+	clock_format(now, ts, sizeof(ts));
+	/* Named by the millisecond, and unique however many share one. */
+	snprintf(stem, sizeof(stem), "%llu-audit", (unsigned long long)now);
 	o = json_pack(
 	    "{s:s,s:s,s:s}", "alert", what, "detail", detail, "at", ts);
-	if (o != NULL && agent_write_json(a->dir[DIR_ALERTS], name, o) != 0)
-		log_err("cannot write the alert file");
+	if (o == NULL || (rc = trust_alert_file(a, stem, o)) != 0)
+		log_err("cannot write the alert file: %s",
+		    error_strerror(o == NULL ? ERROR_NOMEM : rc));
 	json_decref(o);
 }
 

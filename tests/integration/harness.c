@@ -521,6 +521,28 @@ h_proc_kb(pid_t pid, const char *key)
 	return kb;
 }
 
+long
+h_proc_cpu_ms(pid_t pid)
+{
+	char *text = h_slurp(h_p("/proc/%d/stat", (int)pid), NULL);
+	unsigned long long utime, stime;
+	const char *q;
+
+	assert_non_null(text);
+	/* Fields 14 and 15, counted after the command's closing bracket
+	 * (the command itself may hold spaces). */
+	q = strrchr(text, ')');
+	assert_non_null(q);
+	assert_int_equal(sscanf(q + 2,
+	                     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+	                     "%llu %llu",
+	                     &utime, &stime),
+	    2);
+	free(text);
+	return (long)((utime + stime) * 1000 /
+	    (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
 /* ------------------------------------------------------------ set-up */
 
 static const char *

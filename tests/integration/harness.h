@@ -116,6 +116,8 @@ int h_run(struct h_sys *s, const char *out, const char *err,
 
 /* Resident and peak memory of a process in kB (VmRSS, VmHWM). */
 long h_proc_kb(pid_t pid, const char *key);
+/* CPU time (user and system) a process has used so far, in ms. */
+long h_proc_cpu_ms(pid_t pid);
 
 /* ------------------------------------------------------------- waits */
 

@@ -277,6 +277,218 @@ test_fileio_write_atomic(void **state)
 	    ERROR_NOENT);
 }
 
+/*
+ * A file someone put where the old temporary name would be (".tmp.PID.
+ * NAME"): the write still succeeds, and that file is not removed.
+ */
+static void
+test_fileio_write_atomic_planted(void **state)
+{
+	char planted[64];
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	snprintf(planted, sizeof(planted), ".tmp.%ld.a", (long)getpid());
+	spit(in_dir(planted), "theirs");
+	assert_int_equal(fileio_write_atomic(dir, "a", "ours", 4, 0600, 0), 0);
+	assert_int_equal(fileio_read(in_dir("a"), 100, &buf, &len), 0);
+	assert_memory_equal(buf, "ours", 4);
+	free(buf);
+	assert_int_equal(fileio_read(in_dir(planted), 100, &buf, &len), 0);
+	assert_memory_equal(buf, "theirs", 6);
+	free(buf);
+	assert_int_equal(entries(), 2);
+}
+
+/*
+ * Entries a less trusted user put in a spool folder: read only when a
+ * regular file with one link and an expected owner; links, FIFOs (without
+ * blocking), folders and other owners are refused and described in st.
+ */
+static void
+test_fileio_read_entry(void **state)
+{
+	uid_t me = geteuid(), other = geteuid() + 1;
+	uint8_t *buf = (uint8_t *)dir;
+	size_t len = 99;
+	struct stat st;
+	char target[256];
+
+	(void)state;
+	spit(in_dir("rec"), "{\"a\": 1}");
+	assert_int_equal(
+	    fileio_read_entry(dir, "rec", &me, 1, 100, &buf, &len, &st), 0);
+	assert_int_equal(len, 8);
+	assert_memory_equal(buf, "{\"a\": 1}", 8);
+	assert_int_equal(buf[8], '\0');
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_size, 8);
+	free(buf);
+	/* Either owner of a list will do; neither is refused. */
+	uid_t two[2] = {other, me};
+	assert_int_equal(
+	    fileio_read_entry(dir, "rec", two, 2, 100, &buf, &len, &st), 0);
+	free(buf);
+	buf = (uint8_t *)dir;
+	assert_int_equal(
+	    fileio_read_entry(dir, "rec", &other, 1, 100, &buf, &len, &st),
+	    ERROR_PERM);
+	assert_null(buf);
+	assert_int_equal(len, 0);
+	assert_int_equal(st.st_uid, me);
+	/* A symbolic link is not followed, even to a good file. */
+	snprintf(target, sizeof(target), "%s", in_dir("rec"));
+	assert_int_equal(symlink(target, in_dir("sym")), 0);
+	assert_int_equal(
+	    fileio_read_entry(dir, "sym", &me, 1, 100, &buf, &len, &st),
+	    ERROR_PERM);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_null(buf);
+	/* A hard link: two links, refused, whichever name is used. */
+	assert_int_equal(link(target, in_dir("hard")), 0);
+	assert_int_equal(
+	    fileio_read_entry(dir, "hard", &me, 1, 100, &buf, &len, &st),
+	    ERROR_PERM);
+	assert_int_equal(st.st_nlink, 2);
+	assert_int_equal(
+	    fileio_read_entry(dir, "rec", &me, 1, 100, &buf, &len, &st),
+	    ERROR_PERM);
+	assert_int_equal(unlink(in_dir("hard")), 0);
+	/* Over the limit. */
+	assert_int_equal(
+	    fileio_read_entry(dir, "rec", &me, 1, 7, &buf, &len, &st),
+	    ERROR_TOOBIG);
+	assert_null(buf);
+	/* A FIFO with no writer, without blocking; a folder. */
+	assert_int_equal(mkfifo(in_dir("fifo"), 0600), 0);
+	assert_int_equal(
+	    fileio_read_entry(dir, "fifo", &me, 1, 100, &buf, &len, &st),
+	    ERROR_INVAL);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_int_equal(mkdir(in_dir("sub"), 0700), 0);
+	assert_int_equal(
+	    fileio_read_entry(dir, "sub", &me, 1, 100, &buf, &len, &st),
+	    ERROR_INVAL);
+	assert_true(S_ISDIR(st.st_mode));
+	/* Missing; not a plain name. */
+	assert_int_equal(
+	    fileio_read_entry(dir, "none", &me, 1, 100, &buf, &len, &st),
+	    ERROR_NOENT);
+	assert_int_equal(st.st_mode, 0);
+	assert_int_equal(
+	    fileio_read_entry(dir, "sub/x", &me, 1, 100, &buf, &len, &st),
+	    ERROR_INVAL);
+	assert_int_equal(
+	    fileio_read_entry(dir, "", &me, 1, 100, &buf, &len, &st),
+	    ERROR_INVAL);
+}
+
+/*
+ * Names that never collide: a tight loop of writes under one stem leaves
+ * as many files, each whole; an existing file or a link in the way is
+ * never replaced or written through.
+ */
+static void
+test_fileio_write_unique(void **state)
+{
+	enum { N = 64 };
+	char names[N][128], name[128], text[32], target[256];
+	uint8_t *buf;
+	size_t len;
+	struct stat st;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		snprintf(text, sizeof(text), "alert %d", i);
+		assert_int_equal(
+		    fileio_write_unique(dir, "1700000000000-audit", ".json",
+		        text, strlen(text), 0640, names[i], sizeof(names[i])),
+		    0);
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(names[i], names[j]);
+	}
+	assert_string_equal(names[0], "1700000000000-audit.json");
+	assert_int_equal(strncmp(names[1], "1700000000000-audit-", 20), 0);
+	assert_int_equal(strcmp(names[1] + strlen(names[1]) - 5, ".json"), 0);
+	assert_int_equal(entries(), N); /* and no temporary file left */
+	for (int i = 0; i < N; i++) {
+		snprintf(text, sizeof(text), "alert %d", i);
+		char path[256];
+		snprintf(path, sizeof(path), "%s/%.128s", dir, names[i]);
+		assert_int_equal(fileio_read(path, 100, &buf, &len), 0);
+		assert_int_equal(len, strlen(text));
+		assert_memory_equal(buf, text, len);
+		free(buf);
+	}
+	assert_int_equal(stat(in_dir("1700000000000-audit.json"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	/* An existing file keeps its bytes. */
+	spit(in_dir("x.json"), "keep");
+	assert_int_equal(fileio_write_unique(dir, "x", ".json", "new", 3, 0600,
+	                     name, sizeof(name)),
+	    0);
+	assert_string_not_equal(name, "x.json");
+	assert_int_equal(fileio_read(in_dir("x.json"), 100, &buf, &len), 0);
+	assert_memory_equal(buf, "keep", 4);
+	free(buf);
+	/* A link in the way is neither followed nor replaced. */
+	snprintf(target, sizeof(target), "%s", in_dir("target"));
+	assert_int_equal(symlink(target, in_dir("l.json")), 0);
+	assert_int_equal(fileio_write_unique(dir, "l", ".json", "x", 1, 0600,
+	                     name, sizeof(name)),
+	    0);
+	assert_string_not_equal(name, "l.json");
+	assert_int_equal(access(in_dir("target"), F_OK), -1);
+	assert_int_equal(lstat(in_dir("l.json"), &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	/* Too small a buffer for the longest name: nothing written. */
+	size_t before = entries();
+	assert_int_equal(
+	    fileio_write_unique(dir, "y", ".json", "x", 1, 0600, name, 12),
+	    ERROR_TOOBIG);
+	assert_int_equal(entries(), before);
+	assert_int_equal(fileio_write_unique(in_dir("none"), "y", ".json", "x",
+	                     1, 0600, name, sizeof(name)),
+	    ERROR_NOENT);
+	/* Tags differ from call to call. */
+	char t1[FILEIO_TAG_LEN], t2[FILEIO_TAG_LEN];
+	fileio_tag(t1);
+	fileio_tag(t2);
+	assert_string_not_equal(t1, t2);
+}
+
+/* A move never replaces what is already there; links move as links. */
+static void
+test_fileio_rename_noreplace(void **state)
+{
+	char a[256], b[256], target[256];
+	uint8_t *buf;
+	size_t len;
+	struct stat st;
+
+	(void)state;
+	snprintf(a, sizeof(a), "%s", in_dir("a"));
+	snprintf(b, sizeof(b), "%s", in_dir("b"));
+	spit(a, "one");
+	spit(b, "two");
+	assert_int_equal(fileio_rename_noreplace(a, b), ERROR_EXISTS);
+	assert_int_equal(fileio_read(b, 100, &buf, &len), 0);
+	assert_memory_equal(buf, "two", 3);
+	free(buf);
+	assert_int_equal(access(a, F_OK), 0);
+	assert_int_equal(unlink(b), 0);
+	assert_int_equal(fileio_rename_noreplace(a, b), 0);
+	assert_int_equal(access(a, F_OK), -1);
+	assert_int_equal(fileio_rename_noreplace(a, b), ERROR_NOENT);
+	snprintf(target, sizeof(target), "%s", in_dir("nowhere"));
+	assert_int_equal(symlink(target, a), 0);
+	assert_int_equal(unlink(b), 0);
+	assert_int_equal(fileio_rename_noreplace(a, b), 0);
+	assert_int_equal(lstat(b, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+}
+
 static void
 test_fileio_mkdirs_join(void **state)
 {
@@ -438,6 +650,14 @@ main(void)
 	    cmocka_unit_test(test_fields_format),
 	    cmocka_unit_test(test_ident),
 	    cmocka_unit_test_setup_teardown(test_fileio_read, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fileio_write_atomic_planted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fileio_read_entry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fileio_write_unique, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fileio_rename_noreplace, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_fileio_write_atomic, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
