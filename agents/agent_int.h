@@ -42,6 +42,22 @@ struct agent {
 	bool proof_pending;
 
 	char dir[7][PATH_MAX]; /* outbox, tmp, sent, failed, inbox, ... */
+
+	/*
+	 * Room in the state (agent.c): while it is short, new outbox records
+	 * wait in outbox/, said once in the log. Above 90% of the map until
+	 * under 85% (full_usage); or a commit refused for want of space,
+	 * tried again on a timer with backoff (full_refused). Times are
+	 * monotonic.
+	 */
+	bool full_usage, full_refused, full_logged;
+	uint64_t store_retry_ms, store_backoff_ms;
+	uint64_t usage_warned_ms; /* the last warning above 80% */
+	/* Moves to sent/ or failed/ that failed (outbox.c), on a timer. */
+	bool moves_failing;
+	uint64_t moves_retry_ms, moves_backoff_ms;
+	/* Status reports that could not be written to receipts/ (inbox.c). */
+	bool status_failing;
 };
 
 enum {
@@ -58,6 +74,20 @@ enum {
 /* Sends a frame now if connected; a failure is not an error: pending
  * messages are resent on the next connection. */
 int agent_send(struct agent *a, const uint8_t *frame, size_t len);
+/* True once SIGTERM or SIGINT came: long walks stop early. */
+bool agent_stopping(void);
+/* True when the state has room for new outbox records now. */
+bool agent_may_store(struct agent *a);
+/* Measures the state's use of its map: warns, stops or resumes storing. */
+void agent_check_usage(struct agent *a);
+/* A commit refused with rc: when storage is short, wait (logged once). */
+void agent_store_refused(struct agent *a, int rc);
+/* A commit of new records succeeded: storage is back, if it was short. */
+void agent_store_ok(struct agent *a);
+/* True for the errors that mean storage is full: MAPFULL, NOSPC. */
+bool agent_storage_full(int rc);
+/* The next delay of a backoff: 1 s, doubling, at most 60 s. */
+uint64_t agent_backoff(uint64_t prev_ms);
 WUR int agent_shared(struct agent *a, const char *peer, uint8_t out[32]);
 /* Writes obj as DIR/name durably (temporary name, fsync, rename). */
 WUR int agent_write_json(const char *dir, const char *name, json_t *obj);
@@ -67,6 +97,8 @@ void outbox_scan(struct agent *a);
 void outbox_resend(struct agent *a);
 void outbox_recover(struct agent *a);
 void outbox_receipt(struct agent *a, const struct wire_receipt *r);
+/* Tries the moves that failed again (a->moves_failing, on its timer). */
+void outbox_retry_moves(struct agent *a);
 
 /* inbox.c */
 void inbox_delivery(struct agent *a, const struct wire_delivery *d);

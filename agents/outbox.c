@@ -4,6 +4,12 @@
  * msg_id before its first send; the broker's receipt moves it to sent/ (or
  * failed/) with the receipt beside it. A bad record goes to failed/ with a
  * .error.json naming each problem. Nothing is deleted.
+ *
+ * A record rejected `stale` was never accepted (the broker answers an
+ * accepted msg_id with its decisions before it looks at the time): it was
+ * held through an outage longer than the broker's clock_skew, so it is
+ * sealed again under a new msg_id for the same file (docs/agent.md §4).
+ * A move that fails (a full disk) is tried again on a timer, logged once.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +30,8 @@
 #include "proto/envelope.h"
 
 #define OUTBOX_BATCH 64 /* records sealed, then stored in one commit */
+/* A stale rejection younger than this points at the clocks, not an outage. */
+#define OUTBOX_RESEAL_AGE_MS 1000
 
 /* A name the agent handles: NAME.json, not hidden, no '/'. */
 static bool
@@ -94,7 +102,8 @@ move_out(struct agent *a, const char *name, int dir, const char *prefix,
 		if (fileio_join(dst, sizeof(dst), a->dir[dir], base) != 0)
 			return ERROR_TOOBIG;
 		if (rename(src, dst) != 0 && errno != ENOENT)
-			return ERROR_IO;
+			return errno == ENOSPC || errno == EDQUOT ? ERROR_NOSPC
+			                                          : ERROR_IO;
 	}
 	if ((rc = fileio_fsync_dir(a->dir[dir])) != 0 ||
 	    (rc = fileio_fsync_dir(a->dir[DIR_OUTBOX])) != 0)
@@ -246,23 +255,34 @@ out:
 
 /*
  * Stores the sealed messages in one durable commit, before their first
- * send (a restart resends them, never new ones), then sends them.
+ * send (a restart resends them, never new ones), then sends them. When
+ * the state has no room, nothing is stored: the records stay in outbox/
+ * and are read again once there is (agent_may_store), said once.
  */
 static void
 store_and_send(struct agent *a, struct state_msg *ms, size_t n)
 {
-	int rc[OUTBOX_BATCH];
+	int rc[OUTBOX_BATCH], all = ERROR_OK;
 	char hex[33];
 
 	if (n == 0)
 		return;
-	if (state_put_msgs(a->state, ms, n, rc) != 0) {
-		for (size_t i = 0; i < n; i++)
-			rc[i] = ERROR_DB;
-	}
+	agent_check_usage(a);
+	if (!agent_may_store(a))
+		all = ERROR_MAPFULL;
+	else if ((all = state_put_msgs(a->state, ms, n, rc)) != 0 &&
+	    agent_storage_full(all))
+		agent_store_refused(a, all);
+	else if (all == 0)
+		agent_store_ok(a);
 	for (size_t i = 0; i < n; i++) {
 		agent_hex_id(ms[i].msg_id, hex);
-		if (rc[i] != 0)
+		if (all != 0)
+			rc[i] = all;
+		if (agent_storage_full(rc[i]))
+			log_debug("outbox %s: waits for room in the state",
+			    ms[i].file);
+		else if (rc[i] != 0)
 			log_err("outbox %s: cannot store the sealed message: "
 			        "%s; will try again",
 			    ms[i].file, error_strerror(rc[i]));
@@ -284,7 +304,9 @@ outbox_scan(struct agent *a)
 
 	if (d == NULL)
 		return;
-	while ((de = readdir(d)) != NULL) {
+	/* Stops when the state has no room, or the agent is stopping. */
+	while (agent_may_store(a) && !agent_stopping() &&
+	    (de = readdir(d)) != NULL) {
 		if (!is_record_name(de->d_name)) {
 			if (de->d_name[0] != '.')
 				log_debug("outbox: ignoring %s (not NAME.json)",
@@ -295,8 +317,9 @@ outbox_scan(struct agent *a)
 			state_msg_release(&m);
 			continue; /* sealed already, waiting for its receipt */
 		}
+		/* One at a time while room is being tried again. */
 		if (process_file(a, de->d_name, &ready[n]) &&
-		    ++n == OUTBOX_BATCH) {
+		    (++n == OUTBOX_BATCH || a->full_refused)) {
 			store_and_send(a, ready, n);
 			n = 0;
 		}
@@ -338,17 +361,34 @@ finish_one(struct agent *a, const struct state_msg *m)
 	/* Moved: the name is free for the local system's next record. */
 	if (rc == 0)
 		rc = state_close_file(a->state, m->file);
-	if (rc != 0)
-		log_err("outbox %s: cannot finish its move: %s", m->file,
-		    error_strerror(rc));
 	return rc;
+}
+
+/*
+ * A move that failed: the record stays in outbox/ (its outcome is in the
+ * state) and outbox_retry_moves tries again on a timer. Said once, however
+ * many fail, until they are all done.
+ */
+static void
+move_failed(struct agent *a, const char *file, int rc)
+{
+	if (a->moves_failing)
+		return;
+	log_err("outbox %s: cannot move it out of outbox/: %s; the moves "
+	        "are tried again as space frees",
+	    file, error_strerror(rc));
+	a->moves_failing = true;
+	a->moves_backoff_ms = agent_backoff(0);
+	a->moves_retry_ms = clock_mono_ms() + a->moves_backoff_ms;
 }
 
 static int
 recover_one(void *arg, const struct state_msg *m)
 {
-	if (m->state != STATE_PENDING)
-		(void)finish_one(arg, m);
+	int rc;
+
+	if (m->state != STATE_PENDING && (rc = finish_one(arg, m)) != 0)
+		move_failed(arg, m->file, rc);
 	return 0;
 }
 
@@ -357,6 +397,46 @@ outbox_recover(struct agent *a)
 {
 	if (state_each_open(a->state, recover_one, a) != 0)
 		log_err("cannot read the pending messages");
+}
+
+struct retry {
+	struct agent *a;
+	size_t moved;
+};
+
+static int
+retry_one(void *arg, const struct state_msg *m)
+{
+	struct retry *r = arg;
+	int rc;
+
+	if (m->state == STATE_PENDING)
+		return 0;
+	if ((rc = finish_one(r->a, m)) != 0)
+		return rc; /* still failing: stop until the next try */
+	r->moved++;
+	return 0;
+}
+
+void
+outbox_retry_moves(struct agent *a)
+{
+	struct retry r = {a, 0};
+	int rc;
+
+	if ((rc = state_each_open(a->state, retry_one, &r)) != 0) {
+		a->moves_backoff_ms = agent_backoff(a->moves_backoff_ms);
+		a->moves_retry_ms = clock_mono_ms() + a->moves_backoff_ms;
+		log_debug("outbox: moves still failing (%s); next try in %llu "
+		          "ms",
+		    error_strerror(rc),
+		    (unsigned long long)a->moves_backoff_ms);
+		return;
+	}
+	a->moves_failing = false;
+	log_info("outbox: moves finished: %zu records moved out of outbox/ "
+	         "now that there is room",
+	    r.moved);
 }
 
 /* The receipt as the local system reads it; evs are the checked leaves. */
@@ -399,7 +479,94 @@ receipt_json(const struct wire_receipt *r, const struct state_msg *m,
 		    o, "reason", json_string(wire_reason_name(r->reason)));
 		json_object_set_new(o, "retryable", json_boolean(r->retryable));
 	}
+	/* Sealed again after `stale` rejections: the msg_ids it replaced. */
+	if (o != NULL && m->n_prev > 0) {
+		json_t *prev = json_array();
+		for (size_t i = 0; prev != NULL && i < m->n_prev; i++) {
+			agent_hex_id(m->prev[i], hex);
+			json_array_append_new(prev, json_string(hex));
+		}
+		json_object_set_new(o, "supersedes", prev);
+	}
 	return o;
+}
+
+/*
+ * Whether m, rejected `stale`, is to be sealed again: it waited long enough
+ * for the time to explain it (a message sealed a moment ago and already
+ * stale says that the clocks disagree, which resealing cannot cure), and
+ * its chain has room.
+ */
+static bool
+resealable(const struct state_msg *m, uint64_t now, char *why, size_t n)
+{
+	uint64_t age = now > m->sealed_at_ms ? now - m->sealed_at_ms : 0;
+
+	if (m->n_prev >= STATE_MAX_PREV) {
+		snprintf(why, n, "sealed %d times already", STATE_MAX_PREV + 1);
+		return false;
+	}
+	if (m->sealed_at_ms != 0 && age < OUTBOX_RESEAL_AGE_MS) {
+		snprintf(why, n,
+		    "stale %llu ms after it was sealed: is this machine's "
+		    "clock behind the broker's?",
+		    (unsigned long long)age);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Seals the file of old (pending, rejected stale with receipt text)
+ * again under a new msg_id and sends that instead. False when the file is
+ * no longer there to seal, or is refused now (process_file moved it to
+ * failed/): old is then final. True otherwise, also when the new message
+ * could not be stored: old stays pending, is resent, and is tried again.
+ */
+static bool
+reseal(struct agent *a, const struct state_msg *old, const char *receipt)
+{
+	struct state_msg next, cur = *old;
+	char hex[33], nhex[33], path[PATH_MAX];
+	uint64_t now = clock_now_ms();
+	int rc;
+
+	agent_hex_id(old->msg_id, hex);
+	if (!process_file(a, old->file, &next)) {
+		if (fileio_join(path, sizeof(path), a->dir[DIR_OUTBOX],
+		        old->file) == 0 &&
+		    access(path, F_OK) == 0) {
+			log_warn("%s (%s): rejected stale; cannot seal it "
+			         "again now; will try again",
+			    hex, old->file);
+			return true;
+		}
+		return false;
+	}
+	next.n_prev = old->n_prev + 1;
+	memcpy(next.prev, old->prev, old->n_prev * WIRE_MSG_ID_LEN);
+	memcpy(next.prev[old->n_prev], old->msg_id, WIRE_MSG_ID_LEN);
+	cur.receipt = (char *)(uintptr_t)receipt;
+	rc = state_supersede(a->state, &cur, &next, now);
+	agent_hex_id(next.msg_id, nhex);
+	if (rc != 0) {
+		if (agent_storage_full(rc))
+			agent_store_refused(a, rc);
+		else
+			log_err("%s (%s): cannot store its new seal: %s; will "
+			        "try again",
+			    hex, old->file, error_strerror(rc));
+		state_msg_release(&next);
+		return true;
+	}
+	log_info("%s (%s): rejected stale after %llu s in the outbox (held "
+	         "through an outage): sealed again as %s",
+	    hex, old->file,
+	    (unsigned long long)((now - old->sealed_at_ms) / 1000), nhex);
+	if (a->connected && agent_send(a, next.frame, next.frame_len) != 0)
+		log_debug("send of %s deferred", nhex);
+	state_msg_release(&next);
+	return true;
 }
 
 void
@@ -408,14 +575,16 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	static struct event evs[WIRE_MAX_PROOFS];
 	bool ok[WIRE_MAX_PROOFS];
 	struct state_msg m;
-	char hex[33];
+	char hex[33], why[160];
 	bool accepted, audit_ok = true, decided = false;
 	json_t *o;
 	int rc;
 
 	agent_hex_id(r->msg_id, hex);
 	if (state_get_msg(a->state, r->msg_id, &m) != 0) {
-		log_warn("receipt for %s, which this agent did not send", hex);
+		log_warn("receipt for %s, which this agent did not send or no "
+		         "longer keeps",
+		    hex);
 		return;
 	}
 	if (m.state != STATE_PENDING) {
@@ -451,10 +620,29 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	free(m.receipt);
 	m.receipt = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
 	json_decref(o);
+	if (!accepted && r->reason == WIRE_REASON_STALE) {
+		if (!resealable(&m, clock_now_ms(), why, sizeof(why)))
+			log_warn("%s (%s): rejected stale, not sealed again: "
+			         "%s",
+			    hex, m.file, why);
+		else if (m.receipt != NULL && reseal(a, &m, m.receipt)) {
+			state_msg_release(&m);
+			return;
+		}
+	}
 	m.state = accepted ? STATE_ACCEPTED : STATE_REJECTED;
+	/* Who will report on it: recipients disclosed something to. */
+	m.n_waiting = 0;
+	for (size_t i = 0; accepted && i < r->n_decisions; i++)
+		if (ok[i] && evs[i].type == EVENT_DECISION &&
+		    evs[i].disclosed != 0 && m.n_waiting < WIRE_MAX_RECIPIENTS)
+			snprintf(m.waiting[m.n_waiting++], sizeof(m.waiting[0]),
+			    "%s", evs[i].recipient);
+	if (accepted && !audit_ok)
+		m.n_waiting = STATE_WAITING_UNKNOWN;
 	/* Record the outcome first; the files follow, and a restart
 	 * finishes a move a crash interrupted. */
-	if ((rc = state_update_msg(a->state, &m)) != 0) {
+	if ((rc = state_finish_msg(a->state, &m, clock_now_ms())) != 0) {
 		log_err("%s: cannot record its receipt: %s", hex,
 		    error_strerror(rc));
 		state_msg_release(&m);
@@ -465,6 +653,7 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	else
 		log_warn("%s (%s): rejected: %s: %s", hex, m.file,
 		    wire_reason_name(r->reason), r->detail);
-	(void)finish_one(a, &m);
+	if ((rc = finish_one(a, &m)) != 0)
+		move_failed(a, m.file, rc);
 	state_msg_release(&m);
 }

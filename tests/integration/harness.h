@@ -54,6 +54,9 @@ struct h_sys {
 	uint8_t *pepper;
 	/* The folder is removed at the end only when every test passed. */
 	unsigned tests, passed;
+	/* File systems h_tmpfs mounted, unmounted by h_sys_free. */
+	char mounts[4][PATH_MAX];
+	unsigned n_mounts;
 };
 
 /* ------------------------------------------------------------ set-up */
@@ -83,6 +86,33 @@ const char *h_p(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* SPOOL/sub of an agency ("inbox", "sent", ...). */
 const char *h_spool(struct h_sys *s, int agency, const char *sub);
+
+/* The path of an agency's agent.yaml. */
+const char *h_agent_yaml(struct h_sys *s, int agency);
+
+/*
+ * Writes an agency's agent.yaml again, with extra YAML lines in place of
+ * the agent_extra given to h_sys_new (NULL: none). Takes effect at the
+ * agent's next start, or its next SIGHUP.
+ */
+void h_agent_config(struct h_sys *s, int agency, const char *extra);
+
+/* ------------------------------------------------------- file systems */
+
+/*
+ * Mounts a tmpfs of bytes on dir (created when missing), in a mount
+ * namespace of the test's own: made on first use (unshare(CLONE_NEWNS),
+ * then / made private, so nothing leaks to the machine), before any
+ * thread is started; the processes the test starts afterwards inherit it.
+ * Needs root (the tests run as root). h_sys_free unmounts it.
+ */
+void h_tmpfs(struct h_sys *s, const char *dir, size_t bytes);
+
+/*
+ * Fills the file system that holds path: writes the file path until the
+ * file system refuses (ENOSPC). Removing the file frees the space.
+ */
+void h_fill(const char *path);
 
 /* ---------------------------------------------------------- processes */
 
