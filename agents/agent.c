@@ -36,6 +36,7 @@
 #define WARN_MS          60000 /* between warnings above USAGE_WARN */
 #define BACKOFF_MAX_MS   60000
 #define LOCK_NAME        "agent.lock"
+#define PROBE_BYTES      (16 * 1024) /* a record or two: room again? */
 /*
  * New outbox records wait above FULL_AT of the map, and are taken again
  * below FULL_CLEAR, as the broker does: the rest is for what frees space
@@ -86,6 +87,29 @@ agent_may_store(struct agent *a)
 	return !a->full_refused || clock_mono_ms() >= a->store_retry_ms;
 }
 
+/* Said once an episode of want of room is over. */
+static void
+room_again(struct agent *a, double share)
+{
+	if (!a->full_logged || a->full_usage || a->full_refused || a->probing)
+		return;
+	log_info("state %s: room again (%.0f%% of the map in use): taking "
+	         "outbox records again",
+	    a->cfg.state, 100.0 * share);
+	a->full_logged = false;
+}
+
+static void
+full_at(struct agent *a, double share)
+{
+	a->full_usage = true;
+	if (!a->full_logged)
+		log_warn("state %s is %.0f%% full: new outbox records wait in "
+		         "outbox/ until space frees (map_size_mb raises it)",
+		    a->cfg.state, 100.0 * share);
+	a->full_logged = true;
+}
+
 void
 agent_check_usage(struct agent *a)
 {
@@ -95,23 +119,12 @@ agent_check_usage(struct agent *a)
 	if (state_usage(a->state, &used, &map) != 0 || map == 0)
 		return;
 	share = (double)used / (double)map;
-	if (!a->full_usage && share > FULL_AT) {
-		a->full_usage = true;
-		if (!a->full_logged)
-			log_warn("state %s is %.0f%% full: new outbox records "
-			         "wait in outbox/ until space frees "
-			         "(map_size_mb raises it)",
-			    a->cfg.state, 100.0 * share);
-		a->full_logged = true;
-	} else if (a->full_usage && share < FULL_CLEAR) {
+	if (!a->full_usage && share > FULL_AT)
+		full_at(a, share);
+	else if (a->full_usage && share < FULL_CLEAR)
 		a->full_usage = false;
-	}
-	if (a->full_logged && !a->full_usage && !a->full_refused &&
-	    share < FULL_CLEAR) {
-		log_info("state %s is %.0f%% full: taking outbox records again",
-		    a->cfg.state, 100.0 * share);
-		a->full_logged = false;
-	}
+	if (share < FULL_CLEAR)
+		room_again(a, share);
 	if (share > USAGE_WARN &&
 	    (a->usage_warned_ms == 0 || now - a->usage_warned_ms >= WARN_MS)) {
 		log_warn("state %s is %.0f%% full (%llu of %llu KiB): raise "
@@ -123,17 +136,40 @@ agent_check_usage(struct agent *a)
 	}
 }
 
+size_t
+agent_room(struct agent *a, const struct state_msg *ms, size_t n)
+{
+	uint64_t used, map;
+	size_t i;
+
+	agent_check_usage(a);
+	if (a->full_usage)
+		return 0;
+	if (state_usage(a->state, &used, &map) != 0 || map == 0)
+		return n; /* the commit will say */
+	/* A frame takes whole pages, and its record and name some more. */
+	for (i = 0; i < n; i++) {
+		used += ms[i].frame_len + ms[i].frame_len / 2 + 512;
+		if ((double)used > FULL_AT * (double)map)
+			break;
+	}
+	if (i < n)
+		full_at(a, (double)used / (double)map);
+	return i;
+}
+
 void
 agent_store_refused(struct agent *a, int rc)
 {
 	if (!agent_storage_full(rc))
 		return;
 	a->full_refused = true;
+	a->probing = true;
 	a->store_backoff_ms = agent_backoff(a->store_backoff_ms);
 	a->store_retry_ms = clock_mono_ms() + a->store_backoff_ms;
 	if (!a->full_logged)
-		log_err("state %s: cannot store new records: %s: they wait in "
-		        "outbox/ until there is room",
+		log_err("state %s: cannot store new records: %s: new outbox "
+		        "records wait in outbox/ until there is room",
 		    a->cfg.state, error_strerror(rc));
 	a->full_logged = true;
 }
@@ -141,11 +177,28 @@ agent_store_refused(struct agent *a, int rc)
 void
 agent_store_ok(struct agent *a)
 {
-	if (!a->full_refused)
-		return;
 	a->full_refused = false;
+	a->probe_ok = a->probing;
+}
+
+void
+agent_scan_done(struct agent *a)
+{
+	int rc;
+
+	if (!a->probing || a->full_refused)
+		return;
+	/* A scan that stored nothing proves nothing: write to find out. */
+	if (!a->probe_ok && (rc = state_probe(a->state, PROBE_BYTES)) != 0) {
+		agent_store_refused(a, rc);
+		return;
+	}
+	a->probing = a->probe_ok = false;
 	a->store_backoff_ms = 0;
-	agent_check_usage(a); /* says so, when there is room again */
+	agent_check_usage(a); /* says so, now that there is room */
+	/* Receipts that could not be recorded come again at once. */
+	if (a->connected)
+		outbox_resend(a);
 }
 
 void
@@ -760,6 +813,7 @@ agent_run(const struct agent_config *cfg)
 		if ((notified || now - last_scan >= SCAN_MS) &&
 		    agent_may_store(&a)) {
 			outbox_scan(&a);
+			agent_scan_done(&a);
 			last_scan = now;
 		}
 		if (a.connected && now - a.last_send_ms >= a.cfg.resend_ms)

@@ -46,11 +46,12 @@ struct agent {
 	/*
 	 * Room in the state (agent.c): while it is short, new outbox records
 	 * wait in outbox/, said once in the log. Above 90% of the map until
-	 * under 85% (full_usage); or a commit refused for want of space,
-	 * tried again on a timer with backoff (full_refused). Times are
-	 * monotonic.
+	 * under 85% (full_usage); or a commit refused for want of space
+	 * (full_refused), tried again on a timer with backoff, one record at
+	 * a time (probing) until a whole scan stores without a refusal.
+	 * Times are monotonic.
 	 */
-	bool full_usage, full_refused, full_logged;
+	bool full_usage, full_refused, probing, probe_ok, full_logged;
 	uint64_t store_retry_ms, store_backoff_ms;
 	uint64_t usage_warned_ms; /* the last warning above 80% */
 	/* Moves to sent/ or failed/ that failed (outbox.c), on a timer. */
@@ -80,10 +81,17 @@ bool agent_stopping(void);
 bool agent_may_store(struct agent *a);
 /* Measures the state's use of its map: warns, stops or resumes storing. */
 void agent_check_usage(struct agent *a);
+/*
+ * How many of the sealed ms[0 .. n-1] fit in the state below 90% of its
+ * map; when not all, new records wait (full_usage, said once).
+ */
+size_t agent_room(struct agent *a, const struct state_msg *ms, size_t n);
 /* A commit refused with rc: when storage is short, wait (logged once). */
 void agent_store_refused(struct agent *a, int rc);
-/* A commit of new records succeeded: storage is back, if it was short. */
+/* A commit of new records succeeded. */
 void agent_store_ok(struct agent *a);
+/* An outbox scan ended: if it stored without a refusal, room is back. */
+void agent_scan_done(struct agent *a);
 /* True for the errors that mean storage is full: MAPFULL, NOSPC. */
 bool agent_storage_full(int rc);
 /* The next delay of a backoff: 1 s, doubling, at most 60 s. */

@@ -267,18 +267,19 @@ store_and_send(struct agent *a, struct state_msg *ms, size_t n)
 
 	if (n == 0)
 		return;
-	agent_check_usage(a);
-	if (!agent_may_store(a))
+	/* Only what fits below 90% of the map; the rest waits. */
+	size_t fit = agent_may_store(a) ? agent_room(a, ms, n) : 0;
+	if (fit == 0)
 		all = ERROR_MAPFULL;
-	else if ((all = state_put_msgs(a->state, ms, n, rc)) != 0 &&
+	else if ((all = state_put_msgs(a->state, ms, fit, rc)) != 0 &&
 	    agent_storage_full(all))
 		agent_store_refused(a, all);
 	else if (all == 0)
 		agent_store_ok(a);
 	for (size_t i = 0; i < n; i++) {
 		agent_hex_id(ms[i].msg_id, hex);
-		if (all != 0)
-			rc[i] = all;
+		if (all != 0 || i >= fit)
+			rc[i] = all != 0 ? all : ERROR_MAPFULL;
 		if (agent_storage_full(rc[i]))
 			log_debug("outbox %s: waits for room in the state",
 			    ms[i].file);
@@ -319,7 +320,7 @@ outbox_scan(struct agent *a)
 		}
 		/* One at a time while room is being tried again. */
 		if (process_file(a, de->d_name, &ready[n]) &&
-		    (++n == OUTBOX_BATCH || a->full_refused)) {
+		    (++n == OUTBOX_BATCH || a->probing)) {
 			store_and_send(a, ready, n);
 			n = 0;
 		}
@@ -643,8 +644,14 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	/* Record the outcome first; the files follow, and a restart
 	 * finishes a move a crash interrupted. */
 	if ((rc = state_finish_msg(a->state, &m, clock_now_ms())) != 0) {
-		log_err("%s: cannot record its receipt: %s", hex,
-		    error_strerror(rc));
+		/* It stays pending: the resend brings the receipt again. */
+		if (agent_storage_full(rc))
+			agent_store_refused(a, rc);
+		else
+			log_err("%s: cannot record its receipt: %s", hex,
+			    error_strerror(rc));
+		log_debug(
+		    "%s: receipt not recorded: %s", hex, error_strerror(rc));
 		state_msg_release(&m);
 		return;
 	}

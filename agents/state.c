@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <lmdb.h>
 
@@ -110,15 +111,33 @@ to_error(int rc)
 	return rc < 0 && rc > ERROR_LAST ? rc : mdb_error(rc);
 }
 
+/*
+ * Commits txn; the project error. LMDB reports a write that the file
+ * system cut short as EIO ("short write, filesystem full?" in its
+ * source): on a file system with under a MiB left, that is a full disk.
+ */
+static int
+commit(struct state *s, MDB_txn *txn)
+{
+	struct statvfs vfs;
+	int rc = mdb_txn_commit(txn), fd;
+
+	if (rc == EIO && mdb_env_get_fd(s->env, &fd) == 0 &&
+	    fstatvfs(fd, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < MAP_MIN)
+		rc = ENOSPC;
+	return mdb_error(rc);
+}
+
 /* Aborts txn unless rc is 0, then commits; the project error. */
 static int
-finish_txn(MDB_txn *txn, int rc)
+finish_txn(struct state *s, MDB_txn *txn, int rc)
 {
 	if (rc != 0) {
 		mdb_txn_abort(txn);
 		return to_error(rc);
 	}
-	return mdb_error(mdb_txn_commit(txn));
+	return commit(s, txn);
 }
 
 int
@@ -409,7 +428,7 @@ state_put_msgs(
 		}
 		results[i] = ERROR_OK;
 	}
-	return mdb_error(mdb_txn_commit(txn));
+	return commit(s, txn);
 }
 
 int
@@ -441,7 +460,7 @@ state_finish_msg(struct state *s, const struct state_msg *m, uint64_t now_ms)
 	if (rc == 0 && upd.n_waiting == 0)
 		rc = prune_put(s, txn, PRUNE_DONE, now_ms, m->msg_id);
 	state_msg_release(&old);
-	return finish_txn(txn, rc);
+	return finish_txn(s, txn, rc);
 }
 
 int
@@ -488,7 +507,7 @@ state_supersede(struct state *s, const struct state_msg *old,
 	if (rc == 0)
 		rc = prune_put(s, txn, PRUNE_FINAL, now_ms, old->msg_id);
 	state_msg_release(&cur);
-	return finish_txn(txn, rc);
+	return finish_txn(s, txn, rc);
 }
 
 int
@@ -526,7 +545,7 @@ state_status(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN],
 	if (rc == 0 && m.n_waiting == 0)
 		rc = prune_put(s, txn, PRUNE_DONE, now_ms, msg_id);
 	state_msg_release(&m);
-	return finish_txn(txn, rc);
+	return finish_txn(s, txn, rc);
 }
 
 int
@@ -647,7 +666,7 @@ state_close_file(struct state *s, const char *name)
 	} else if (rc == 0) {
 		rc = mdb_del(txn, s->file, &k, NULL);
 	}
-	return finish_txn(txn, rc);
+	return finish_txn(s, txn, rc);
 }
 
 int
@@ -679,7 +698,7 @@ state_mark_seen(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN])
 	rc = mdb_put(txn, s->seen, &k, &v, 0);
 	if (rc == 0)
 		rc = prune_put(s, txn, PRUNE_SEEN, now, msg_id);
-	return finish_txn(txn, rc);
+	return finish_txn(s, txn, rc);
 }
 
 /*
@@ -770,7 +789,29 @@ state_prune(struct state *s, uint64_t now_ms, uint64_t sent_keep_ms,
 		mdb_txn_abort(txn); /* nothing to write */
 		return ERROR_OK;
 	}
-	return finish_txn(txn, rc);
+	return finish_txn(s, txn, rc);
+}
+
+int
+state_probe(struct state *s, size_t bytes)
+{
+	static const char key[] = "probe";
+	MDB_txn *txn;
+	MDB_val k = {sizeof(key) - 1, (void *)(uintptr_t)key}, v;
+	uint64_t now = clock_now_ms();
+	int rc;
+
+	if (bytes < sizeof(now) || bytes > 64 * 1024)
+		return ERROR_INVAL;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return mdb_error(rc);
+	v.mv_size = bytes;
+	/* Rewritten each time, so the commit needs fresh pages. */
+	if ((rc = mdb_put(txn, s->meta, &k, &v, MDB_RESERVE)) == 0) {
+		memset(v.mv_data, 0, bytes);
+		memcpy(v.mv_data, &now, sizeof(now));
+	}
+	return finish_txn(s, txn, rc);
 }
 
 static const char cp_key[] = "checkpoint";
@@ -805,5 +846,5 @@ state_put_checkpoint(struct state *s, const struct checkpoint *cp)
 
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return mdb_error(rc);
-	return finish_txn(txn, mdb_put(txn, s->meta, &k, &v, 0));
+	return finish_txn(s, txn, mdb_put(txn, s->meta, &k, &v, 0));
 }

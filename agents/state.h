@@ -49,6 +49,12 @@ void state_close(struct state *s);
  */
 WUR int state_set_map_size(struct state *s, uint64_t map_size);
 
+/*
+ * Writes bytes (at most 64 KiB) into the store and commits: whether it has
+ * room again after a commit failed for want of it.
+ */
+WUR int state_probe(struct state *s, size_t bytes);
+
 /* mdb_reader_check: clears stale reader slots, their count in *dead. */
 WUR int state_reader_check(struct state *s, int *dead);
 

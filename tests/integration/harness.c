@@ -237,6 +237,22 @@ h_wait_count(const char *dir, const char *suffix, size_t n, unsigned ms)
 	return h_wait(ms, count_reached, &c);
 }
 
+static bool
+count_zero(void *arg)
+{
+	struct count_arg *c = arg;
+
+	return h_count(c->dir, c->suffix) == 0;
+}
+
+bool
+h_wait_none(const char *dir, const char *suffix, unsigned ms)
+{
+	struct count_arg c = {dir, suffix, 0};
+
+	return h_wait(ms, count_zero, &c);
+}
+
 void
 h_drop(struct h_sys *s, int agency, const char *name, const char *json)
 {
@@ -343,6 +359,28 @@ h_run(
 
 	while (waitpid(pid, &st, 0) < 0)
 		assert_int_equal(errno, EINTR);
+	return status_code(st);
+}
+
+int
+h_run_for(struct h_sys *s, const char *out, const char *err,
+    const char *const argv[], unsigned ms)
+{
+	uint64_t end = h_now_ms() + ms;
+	pid_t pid = spawn(s, out, err, argv);
+	int st, rc;
+
+	while ((rc = waitpid(pid, &st, WNOHANG)) == 0) {
+		if (h_now_ms() > end) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &st, 0) < 0)
+				assert_int_equal(errno, EINTR);
+			break;
+		}
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	assert_true(rc >= 0);
 	return status_code(st);
 }
 
@@ -462,6 +500,12 @@ int
 h_agent_stop(struct h_sys *s, int agency)
 {
 	return proc_signal(&s->agent[agency], SIGTERM);
+}
+
+int
+h_agent_signal(struct h_sys *s, int agency, int sig)
+{
+	return proc_signal(&s->agent[agency], sig);
 }
 
 void

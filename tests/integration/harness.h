@@ -129,6 +129,8 @@ void h_broker_kill(struct h_sys *s);
  */
 void h_agent_start(struct h_sys *s, int agency, bool wait);
 int h_agent_stop(struct h_sys *s, int agency);
+/* Sends sig to an agency's agent and waits for it to exit; the status. */
+int h_agent_signal(struct h_sys *s, int agency, int sig);
 void h_agent_kill(struct h_sys *s, int agency);
 
 /* How often needle occurs in p's current log. */
@@ -144,6 +146,11 @@ bool h_wait_log(
 int h_run(struct h_sys *s, const char *out, const char *err,
     const char *const argv[]);
 
+/* h_run with a deadline: a program still running after ms is killed
+ * (SIGKILL), which returns 128 + SIGKILL. */
+int h_run_for(struct h_sys *s, const char *out, const char *err,
+    const char *const argv[], unsigned ms);
+
 /* Resident and peak memory of a process in kB (VmRSS, VmHWM). */
 long h_proc_kb(pid_t pid, const char *key);
 
@@ -156,6 +163,8 @@ bool h_wait(unsigned ms, bool (*pred)(void *arg), void *arg);
 bool h_wait_file(const char *path, unsigned ms);
 /* Waits until dir holds at least n visible files ending in suffix. */
 bool h_wait_count(const char *dir, const char *suffix, size_t n, unsigned ms);
+/* Waits until dir holds no visible file ending in suffix. */
+bool h_wait_none(const char *dir, const char *suffix, unsigned ms);
 /* Visible (not dot-) files in dir ending in suffix. */
 size_t h_count(const char *dir, const char *suffix);
 

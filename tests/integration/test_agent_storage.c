@@ -112,7 +112,8 @@ spool_full(void **state)
 	assert_int_equal(unlink(filler), 0);
 	assert_true(h_wait_count(
 	    h_spool(s, H_POLICE, "sent"), ".receipt.json", N, H_WAIT_MS));
-	assert_int_equal(h_count(h_spool(s, H_POLICE, "outbox"), ".json"), 0);
+	assert_true(
+	    h_wait_none(h_spool(s, H_POLICE, "outbox"), ".json", H_WAIT_MS));
 	assert_int_equal(h_count(h_spool(s, H_POLICE, "failed"), ".json"), 0);
 	assert_int_equal(
 	    h_log_count(&s->agent[H_POLICE], "cannot move it out of outbox/"),
@@ -127,11 +128,173 @@ spool_full(void **state)
 	h_pass(s);
 }
 
+/* Drops n records named PREFIX-i and waits for their receipts. */
+static void
+wave(struct h_sys *s, const char *prefix, int n, int *total)
+{
+	char pre[64];
+
+	snprintf(pre, sizeof(pre), "%s", prefix);
+	for (int i = 0; i < n; i++)
+		drop(s, H_POLICE, h_p("%s-%d", pre, i));
+	*total += n;
+	assert_true(h_wait_count(h_spool(s, H_POLICE, "sent"), ".receipt.json",
+	    (size_t)*total, H_WAIT_MS));
+}
+
+static long
+file_size(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (long)st.st_size;
+}
+
+/*
+ * The state does not grow with what was sent: frames are deleted as
+ * receipts come, so 300 messages in waves of 50 leave a store that holds
+ * about one wave, where keeping every frame took 8-12 KB each.
+ */
+static void
+state_bounded(void **state)
+{
+	struct h_sys *s = *state;
+	char data[PATH_MAX];
+	int total = 0;
+
+	h_broker_start(s);
+	h_agent_start(s, H_POLICE, true);
+	snprintf(
+	    data, sizeof(data), "%s/data.mdb", h_spool(s, H_POLICE, ".state"));
+	wave(s, "first", 50, &total);
+	long one = file_size(data);
+	for (int w = 1; w < 6; w++)
+		wave(s, h_p("wave%d", w), 50, &total);
+	long all = file_size(data);
+	print_message("state after 50 messages: %ld KiB; after %d: %ld KiB "
+	              "(%ld bytes a message beyond the first wave)\n",
+	    one >> 10, total, all >> 10, (all - one) / (total - 50));
+	assert_int_equal(h_count(h_spool(s, H_POLICE, "failed"), ".json"), 0);
+	/* Kept frames would need 250 * 8 KB more than the first wave. */
+	assert_true(all - one < 250 * 8192 / 4);
+
+	assert_int_equal(h_agent_stop(s, H_POLICE), 0);
+	assert_int_equal(h_broker_stop(s), 0);
+	h_pass(s);
+}
+
+/*
+ * map_size_mb 2 and the broker away: above 90% the agent stops taking
+ * records, which wait in outbox/ (one line in the log, nothing failed);
+ * once the broker is back, receipts free the space and every record goes.
+ */
+static void
+state_map_nearly_full(void **state)
+{
+	struct h_sys *s = *state;
+	struct h_proc *p = &s->agent[H_POLICE];
+	enum { N = 300 };
+
+	h_agent_config(s, H_POLICE, "map_size_mb: 2\n");
+	h_broker_start(s);
+	h_agent_start(s, H_POLICE, true);
+	assert_int_equal(h_broker_stop(s), 0);
+	for (int i = 0; i < N; i++)
+		drop(s, H_POLICE, h_p("many-%03d", i));
+	assert_true(h_wait_log(p, "wait in outbox/", 1, H_WAIT_MS));
+	sleep_ms(2000);
+	unsigned sealed = h_log_count(p, "sealed as");
+	print_message(
+	    "%u of %d records stored before the state was full\n", sealed, N);
+	assert_int_equal(h_log_count(p, "wait in outbox/"), 1);
+	assert_int_equal(h_count(h_spool(s, H_POLICE, "outbox"), ".json"), N);
+	assert_int_equal(h_count(h_spool(s, H_POLICE, "failed"), ".json"), 0);
+	assert_true(h_log_count(p, "raise map_size_mb") >= 1);
+
+	h_broker_start(s);
+	assert_true(h_wait_count(
+	    h_spool(s, H_POLICE, "sent"), ".receipt.json", N, 4 * H_WAIT_MS));
+	assert_true(
+	    h_wait_none(h_spool(s, H_POLICE, "outbox"), ".json", H_WAIT_MS));
+	assert_int_equal(h_count(h_spool(s, H_POLICE, "failed"), ".json"), 0);
+	assert_true(h_log_count(p, "taking outbox records again") >= 1);
+	assert_int_equal(h_audit_stat(s, "accepted"), N);
+
+	assert_int_equal(h_agent_stop(s, H_POLICE), 0);
+	assert_int_equal(h_broker_stop(s), 0);
+	h_pass(s);
+}
+
+/*
+ * The state's file system fills: new records wait in outbox/, said once
+ * as "no space left on device" (never "database error" or "input/output
+ * error", which LMDB's short writes would otherwise give), tried again on
+ * a timer, and stored and sent once there is room.
+ */
+static void
+state_disk_full(void **state)
+{
+	struct h_sys *s = *state;
+	struct h_proc *p = &s->agent[H_POLICE];
+	char dir[PATH_MAX], filler[PATH_MAX];
+	enum { N = 5 };
+	int total = 0;
+
+	snprintf(dir, sizeof(dir), "%s", h_p("%s/pstate", s->dir));
+	snprintf(filler, sizeof(filler), "%s", h_p("%s/filler", dir));
+	h_tmpfs(s, dir, 1024 * 1024);
+	h_agent_config(s, H_POLICE, "state: pstate\n");
+	h_broker_start(s);
+	h_agent_start(s, H_POLICE, true);
+	wave(s, "before", 2, &total);
+
+	h_fill(filler);
+	for (int i = 0; i < N; i++)
+		drop(s, H_POLICE, h_p("full-%d", i));
+	assert_true(h_wait_log(p, "wait in outbox/", 1, H_WAIT_MS));
+	unsigned lines = h_log_count(p, "\n");
+	sleep_ms(3000);
+	unsigned more = h_log_count(p, "\n") - lines;
+	/* At most a record tried again at each step of the backoff. */
+	print_message("%u log lines in 3 s of a full state\n", more);
+	assert_true(more <= 2 * N);
+	assert_int_equal(h_log_count(p, "wait in outbox/"), 1);
+	assert_int_equal(h_log_count(p, "no space left on device"), 1);
+	assert_int_equal(h_log_count(p, "database error"), 0);
+	assert_int_equal(h_log_count(p, "input/output"), 0);
+	/* Waiting, or (when LMDB found free pages of its own) sent: none
+	 * lost, none failed. */
+	assert_int_equal(h_count(h_spool(s, H_POLICE, "outbox"), ".json") +
+	        h_count(h_spool(s, H_POLICE, "sent"), ".receipt.json"),
+	    (size_t)total + N);
+	assert_true(h_count(h_spool(s, H_POLICE, "outbox"), ".json") > 0);
+	assert_int_equal(h_count(h_spool(s, H_POLICE, "failed"), ".json"), 0);
+
+	assert_int_equal(unlink(filler), 0);
+	total += N;
+	assert_true(h_wait_count(h_spool(s, H_POLICE, "sent"), ".receipt.json",
+	    (size_t)total, H_WAIT_MS));
+	assert_true(
+	    h_wait_none(h_spool(s, H_POLICE, "outbox"), ".json", H_WAIT_MS));
+	assert_true(h_wait_log(p, "taking outbox records again", 1, H_WAIT_MS));
+	assert_int_equal(h_count(h_spool(s, H_POLICE, "failed"), ".json"), 0);
+	assert_int_equal(h_audit_stat(s, "accepted"), (size_t)total);
+
+	assert_int_equal(h_agent_stop(s, H_POLICE), 0);
+	assert_int_equal(h_broker_stop(s), 0);
+	h_pass(s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(spool_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(state_disk_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(state_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        state_map_nearly_full, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
