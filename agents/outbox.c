@@ -577,7 +577,7 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	bool ok[WIRE_MAX_PROOFS];
 	struct state_msg m;
 	char hex[33], why[160];
-	bool accepted, audit_ok = true, decided = false;
+	bool accepted, audit_ok = true, decided = false, stale = false;
 	json_t *o;
 	int rc;
 
@@ -601,6 +601,8 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 		        0;
 		audit_ok &= ok[i];
 		decided |= ok[i] && evs[i].type == EVENT_DECISION;
+		stale |= ok[i] && evs[i].type == EVENT_REJECTED &&
+		    evs[i].reason == WIRE_REASON_STALE;
 	}
 	accepted = r->outcome == WIRE_ACCEPTED;
 	/* A replay of our own message means an earlier send was accepted
@@ -621,8 +623,14 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	free(m.receipt);
 	m.receipt = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
 	json_decref(o);
+	/* Sealed again only on the audit log's word: a broker cannot make
+	 * the agent send a message twice without leaving the evidence. */
 	if (!accepted && r->reason == WIRE_REASON_STALE) {
-		if (!resealable(&m, clock_now_ms(), why, sizeof(why)))
+		if (!stale)
+			log_warn("%s (%s): rejected stale, not sealed again: "
+			         "the rejection is not in the audit log",
+			    hex, m.file);
+		else if (!resealable(&m, clock_now_ms(), why, sizeof(why)))
 			log_warn("%s (%s): rejected stale, not sealed again: "
 			         "%s",
 			    hex, m.file, why);
