@@ -70,17 +70,20 @@ sealed_id(const struct h_proc *p, const char *file, char hex[33])
 
 /* Waits for the inbox arrivals to reach n, and a little longer. */
 static void
-arrivals(struct h_watch *w, size_t n, unsigned settle_ms)
+arrivals(struct h_watch *iw, size_t n, unsigned settle_ms)
 {
 	uint64_t end = h_now_ms() + H_WAIT_MS;
 
 	do {
-		h_watch_drain(w);
+		h_watch_drain(iw);
 		sleep_ms(20);
-	} while (h_watch_distinct(w) < n && h_now_ms() < end);
+	} while (h_watch_distinct(iw) < n && h_now_ms() < end);
 	sleep_ms(settle_ms);
-	h_watch_drain(w);
+	h_watch_drain(iw);
 }
+
+/* The recipient's inbox, watched; freed by teardown, even on a failure. */
+static struct h_watch *w;
 
 static int
 setup(void **state)
@@ -92,6 +95,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
+	h_watch_free(w);
+	w = NULL;
 	h_sys_free(*state);
 	return 0;
 }
@@ -101,7 +106,6 @@ static void
 outage_longer_than_window(void **state)
 {
 	struct h_sys *s = *state;
-	struct h_watch *w;
 	char sent[PATH_MAX];
 	enum { N = 5 };
 
@@ -149,7 +153,6 @@ outage_longer_than_window(void **state)
 	assert_int_equal(h_audit_stat(s, "accepted"), N);
 	assert_int_equal(
 	    h_log_count(&s->agent[H_POLICE], "sealed again as"), N);
-	h_watch_free(w);
 
 	assert_int_equal(h_agent_stop(s, H_POLICE), 0);
 	assert_int_equal(h_agent_stop(s, H_MHT), 0);
@@ -166,7 +169,6 @@ static void
 receipt_lost_before_outage(void **state)
 {
 	struct h_sys *s = *state;
-	struct h_watch *w;
 	char hex[33], sent[PATH_MAX];
 
 	snprintf(sent, sizeof(sent), "%s", h_spool(s, H_POLICE, "sent"));
@@ -217,7 +219,6 @@ receipt_lost_before_outage(void **state)
 	assert_int_equal(h_watch_count(w, hex), 1);
 	assert_int_equal(h_audit_stat(s, "accepted"), 1);
 	assert_int_equal(h_log_count(&s->agent[H_POLICE], "sealed again"), 0);
-	h_watch_free(w);
 
 	assert_int_equal(h_agent_stop(s, H_POLICE), 0);
 	assert_int_equal(h_agent_stop(s, H_MHT), 0);
