@@ -2,8 +2,11 @@
  * concordat-agent's loop: a DEALER socket to the broker with CURVE (the
  * broker's transport key pinned), reconnecting with backoff; a monitor
  * that says when a handshake succeeds, so the agent can greet the broker
- * and resend what is pending; inotify on the outbox; and the frames the
- * broker sends. Started by main.c.
+ * and resend what is pending; inotify on the outbox; the frames the broker
+ * sends; and the timers that watch and prune the agent's own store and
+ * retry what a full disk refused. SIGHUP reloads the configuration, the
+ * keyring and the pepper; SIGTERM and SIGINT stop it. One agent per state
+ * folder, held by a lock (docs/agent.md §7). Started by main.c.
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,20 +23,183 @@
 #include "agents/outwatch.h"
 #include "common/clock.h"
 #include "common/fileio.h"
+#include "common/lockfile.h"
 #include "common/log.h"
 #include "proto/envelope.h"
 
 #define MONITOR_ENDPOINT "inproc://concordat-agent-monitor"
 #define SCAN_MS          2000 /* outbox rescan even without inotify */
 #define TICK_MS          500
+#define USAGE_MS         1000  /* the state's use of its map */
+#define PRUNE_MS         60000 /* retention of sent and seen msg_ids */
+#define PRUNE_LIMIT      1000  /* deletions per commit */
+#define READER_CHECK_MS  60000
+#define WARN_MS          60000 /* between warnings above USAGE_WARN */
+#define BACKOFF_MAX_MS   60000
+#define LOCK_NAME        "agent.lock"
+#define PROBE_BYTES      (16 * 1024) /* a record or two: room again? */
+/*
+ * New outbox records wait above FULL_AT of the map, and are taken again
+ * below FULL_CLEAR, as the broker does: the rest is for what frees space
+ * (receipts, which delete sealed frames).
+ */
+#define USAGE_WARN 0.8
+#define FULL_AT    0.9
+#define FULL_CLEAR 0.85
 
-static volatile sig_atomic_t got_term;
+static volatile sig_atomic_t got_term, got_hup;
+/* The state's lock, taken by agent_prepare before daemon(3). */
+static int lock_fd = -1;
 
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	got_term = 1;
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+}
+
+bool
+agent_stopping(void)
+{
+	return got_term != 0;
+}
+
+uint64_t
+agent_backoff(uint64_t prev_ms)
+{
+	if (prev_ms == 0)
+		return 1000;
+	return prev_ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : 2 * prev_ms;
+}
+
+bool
+agent_storage_full(int rc)
+{
+	return rc == ERROR_MAPFULL || rc == ERROR_NOSPC;
+}
+
+bool
+agent_may_store(struct agent *a)
+{
+	if (a->full_usage)
+		return false;
+	return !a->full_refused || clock_mono_ms() >= a->store_retry_ms;
+}
+
+/* Said once an episode of want of room is over. */
+static void
+room_again(struct agent *a, double share)
+{
+	if (!a->full_logged || a->full_usage || a->full_refused || a->probing)
+		return;
+	log_info("state %s: room again (%.0f%% of the map in use): taking "
+	         "outbox records again",
+	    a->cfg.state, 100.0 * share);
+	a->full_logged = false;
+}
+
+static void
+full_at(struct agent *a, double share)
+{
+	a->full_usage = true;
+	if (!a->full_logged)
+		log_warn("state %s is %.0f%% full: new outbox records wait in "
+		         "outbox/ until space frees (map_size_mb raises it)",
+		    a->cfg.state, 100.0 * share);
+	a->full_logged = true;
+}
+
+void
+agent_check_usage(struct agent *a)
+{
+	uint64_t used, map, now = clock_mono_ms();
+	double share;
+
+	if (state_usage(a->state, &used, &map) != 0 || map == 0)
+		return;
+	share = (double)used / (double)map;
+	if (!a->full_usage && share > FULL_AT)
+		full_at(a, share);
+	else if (a->full_usage && share < FULL_CLEAR)
+		a->full_usage = false;
+	if (share < FULL_CLEAR)
+		room_again(a, share);
+	if (share > USAGE_WARN &&
+	    (a->usage_warned_ms == 0 || now - a->usage_warned_ms >= WARN_MS)) {
+		log_warn("state %s is %.0f%% full (%llu of %llu KiB): raise "
+		         "map_size_mb",
+		    a->cfg.state, 100.0 * share,
+		    (unsigned long long)(used >> 10),
+		    (unsigned long long)(map >> 10));
+		a->usage_warned_ms = now;
+	}
+}
+
+size_t
+agent_room(struct agent *a, const struct state_msg *ms, size_t n)
+{
+	uint64_t used, map;
+	size_t i;
+
+	agent_check_usage(a);
+	if (a->full_usage)
+		return 0;
+	if (state_usage(a->state, &used, &map) != 0 || map == 0)
+		return n; /* the commit will say */
+	/* A frame takes whole pages, and its record and name some more. */
+	for (i = 0; i < n; i++) {
+		used += ms[i].frame_len + ms[i].frame_len / 2 + 512;
+		if ((double)used > FULL_AT * (double)map)
+			break;
+	}
+	if (i < n)
+		full_at(a, (double)used / (double)map);
+	return i;
+}
+
+void
+agent_store_refused(struct agent *a, int rc)
+{
+	if (!agent_storage_full(rc))
+		return;
+	a->full_refused = true;
+	a->probing = true;
+	a->store_backoff_ms = agent_backoff(a->store_backoff_ms);
+	a->store_retry_ms = clock_mono_ms() + a->store_backoff_ms;
+	if (!a->full_logged)
+		log_err("state %s: cannot store new records: %s: new outbox "
+		        "records wait in outbox/ until there is room",
+		    a->cfg.state, error_strerror(rc));
+	a->full_logged = true;
+}
+
+void
+agent_store_ok(struct agent *a)
+{
+	a->full_refused = false;
+	a->probe_ok = a->probing;
+}
+
+void
+agent_scan_done(struct agent *a)
+{
+	int rc;
+
+	if (!a->probing || a->full_refused)
+		return;
+	/* A scan that stored nothing proves nothing: write to find out. */
+	if (!a->probe_ok && (rc = state_probe(a->state, PROBE_BYTES)) != 0) {
+		agent_store_refused(a, rc);
+		return;
+	}
+	a->probing = a->probe_ok = false;
+	a->store_backoff_ms = 0;
+	agent_check_usage(a); /* says so, now that there is room */
+	/* Receipts that could not be recorded come again at once. */
+	if (a->connected)
+		outbox_resend(a);
 }
 
 void
@@ -338,14 +504,215 @@ agent_check(const struct agent_config *cfg, char *why, size_t n)
 	return rc;
 }
 
+/* Takes the state folder's lock into lock_fd; why names a holder. */
+static int
+take_lock(const struct agent_config *cfg, char *why, size_t n)
+{
+	char path[PATH_MAX];
+	pid_t holder;
+	int rc;
+
+	if (lock_fd >= 0)
+		return ERROR_OK;
+	if ((rc = fileio_mkdirs(cfg->state, 0700)) != 0 ||
+	    (rc = fileio_join(path, sizeof(path), cfg->state, LOCK_NAME)) !=
+	        0) {
+		snprintf(why, n, "%s: cannot create the state folder: %s",
+		    cfg->state, error_strerror(rc));
+		return rc;
+	}
+	rc = lockfile_take(path, &lock_fd, &holder);
+	if (rc == ERROR_BUSY && holder > 0)
+		snprintf(why, n,
+		    "%s is in use by another concordat-agent, pid %ld (lock "
+		    "%s): one agent per state folder",
+		    cfg->state, (long)holder, path);
+	else if (rc == ERROR_BUSY)
+		snprintf(why, n,
+		    "%s is in use by another concordat-agent that is starting "
+		    "(lock %s): one agent per state folder",
+		    cfg->state, path);
+	else if (rc != 0)
+		snprintf(
+		    why, n, "%s: cannot lock: %s", path, error_strerror(rc));
+	return rc;
+}
+
+int
+agent_prepare(const struct agent_config *cfg, char *why, size_t n)
+{
+	return take_lock(cfg, why, n);
+}
+
+/* Appends name to list (", "-separated) when old and new differ. */
+static void
+restart_only(char *list, size_t n, const char *name, char *now,
+    const char *running, size_t size)
+{
+	size_t len = strlen(list);
+
+	if (strcmp(now, running) == 0)
+		return;
+	snprintf(list + len, n - len, "%s%s", len ? ", " : "", name);
+	snprintf(now, size, "%s", running);
+}
+
+/* Warns when a key file at the running path now holds another key. */
+static void
+check_key_files(struct agent *a)
+{
+	struct keys_secret *k = NULL;
+	struct keys_public b;
+
+	if (keys_load_secret(a->cfg.key, &k) != 0 ||
+	    memcmp(k->pub.sign_pk, a->key->pub.sign_pk, KEYS_SIGN_PK) != 0 ||
+	    memcmp(k->pub.box_pk, a->key->pub.box_pk, KEYS_BOX_PK) != 0 ||
+	    memcmp(k->pub.transport_pk, a->key->pub.transport_pk,
+	        KEYS_CURVE_KEY) != 0)
+		log_warn("reload: %s is not the key this agent runs with (or "
+		         "cannot be read): keys are read at start only; "
+		         "restart the agent to use a new one",
+		    a->cfg.key);
+	keys_secret_free(k);
+	if (keys_load_public(a->cfg.broker_key, &b) != 0 ||
+	    strcmp(b.fingerprint, a->broker.fingerprint) != 0)
+		log_warn("reload: %s is not the broker key this agent runs "
+		         "with (or cannot be read): restart the agent to use a "
+		         "new one",
+		    a->cfg.broker_key);
+}
+
+/*
+ * SIGHUP: reads agent.yaml again and, when all of it loads, takes the new
+ * keyring, pepper, map size, resend and retention settings; what only a
+ * restart can change (the agency, the broker and its key, the agency's
+ * key, the spool and the state) keeps its running value, and the log says
+ * which. Anything that fails to load leaves everything as it was.
+ */
+static void
+reload(struct agent *a)
+{
+	struct agent_config nc;
+	struct yamlconf_errors errs;
+	struct keyring *kr = NULL;
+	uint8_t *pepper = NULL, (*shared)[32] = NULL;
+	bool *have = NULL;
+	char why[4096], kept[256] = "";
+	size_t nk;
+	int rc;
+
+	log_info("SIGHUP: reloading %s", a->cfg.path);
+	yamlconf_errors_init(&errs);
+	if ((rc = agent_config_load(a->cfg.path, &nc, &errs)) != 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_err("reload refused: %s", errs.msg[i]);
+		if (errs.n == 0)
+			log_err("reload refused: %s: %s", a->cfg.path,
+			    error_strerror(rc));
+		goto refused;
+	}
+	restart_only(kept, sizeof(kept), "agency", nc.agency, a->cfg.agency,
+	    sizeof(nc.agency));
+	restart_only(kept, sizeof(kept), "broker", nc.broker, a->cfg.broker,
+	    sizeof(nc.broker));
+	restart_only(kept, sizeof(kept), "broker_key", nc.broker_key,
+	    a->cfg.broker_key, sizeof(nc.broker_key));
+	restart_only(
+	    kept, sizeof(kept), "key", nc.key, a->cfg.key, sizeof(nc.key));
+	restart_only(kept, sizeof(kept), "spool", nc.spool, a->cfg.spool,
+	    sizeof(nc.spool));
+	restart_only(kept, sizeof(kept), "state", nc.state, a->cfg.state,
+	    sizeof(nc.state));
+	if ((rc = keyring_load(nc.keyring, &kr, why, sizeof(why))) != 0) {
+		log_err("reload refused: %s", why);
+		goto refused;
+	}
+	if (keyring_find(kr, a->cfg.agency) == NULL) {
+		log_err("reload refused: %s: this agency '%s' is not in the "
+		        "keyring",
+		    nc.keyring, a->cfg.agency);
+		goto refused;
+	}
+	if ((rc = keys_pepper_load(nc.pepper, &pepper)) != 0) {
+		log_err(
+		    "reload refused: %s: %s", nc.pepper, error_strerror(rc));
+		goto refused;
+	}
+	nk = keyring_count(kr);
+	shared = sodium_malloc((nk ? nk : 1) * 32);
+	have = calloc(nk ? nk : 1, sizeof(bool));
+	if (shared == NULL || have == NULL) {
+		log_err("reload refused: out of memory");
+		goto refused;
+	}
+	if (nc.map_size != a->cfg.map_size &&
+	    (rc = state_set_map_size(a->state, nc.map_size)) != 0) {
+		log_err("reload refused: map_size_mb: %s", error_strerror(rc));
+		goto refused;
+	}
+	check_key_files(a);
+	/* All loaded: take it. The keys shared with peers are recomputed. */
+	keyring_free(a->keyring);
+	a->keyring = kr;
+	kr = NULL;
+	keys_pepper_free(a->pepper);
+	a->pepper = pepper;
+	pepper = NULL;
+	sodium_free(a->shared);
+	a->shared = shared;
+	shared = NULL;
+	free(a->have_shared);
+	a->have_shared = have;
+	have = NULL;
+	a->cfg = nc;
+	if (kept[0] != '\0')
+		log_warn("reload: %s changed: not taken until a restart "
+		         "(running on the previous value)",
+		    kept);
+	log_info("reloaded: %zu agencies in %s; pepper %s; map_size_mb %llu",
+	    nk, a->cfg.keyring, a->cfg.pepper,
+	    (unsigned long long)(a->cfg.map_size >> 20));
+	agent_check_usage(a);
+	goto out;
+refused:
+	log_err("reload refused: still running on the previous configuration");
+out:
+	yamlconf_errors_release(&errs);
+	keyring_free(kr);
+	keys_pepper_free(pepper);
+	if (shared != NULL)
+		sodium_free(shared);
+	free(have);
+}
+
+/* Removes what has outlived its retention; again soon when more is due. */
+static uint64_t
+prune(struct agent *a, uint64_t now)
+{
+	struct state_pruned p;
+	int rc;
+
+	rc = state_prune(a->state, clock_now_ms(), a->cfg.sent_keep_ms,
+	    a->cfg.seen_keep_ms, PRUNE_LIMIT, &p);
+	if (rc != 0) {
+		log_err("state %s: cannot prune: %s", a->cfg.state,
+		    error_strerror(rc));
+		return now;
+	}
+	if (p.msgs + p.seen > 0)
+		log_debug(
+		    "pruned %zu sent and %zu seen msg_ids", p.msgs, p.seen);
+	return p.more ? now - PRUNE_MS + 200 : now;
+}
+
 int
 agent_run(const struct agent_config *cfg)
 {
 	struct agent a;
 	struct sigaction sa;
 	char why[4096];
-	uint64_t last_scan = 0;
-	int rc;
+	uint64_t last_scan = 0, last_usage = 0, last_prune = 0, last_check;
+	int rc, dead;
 
 	memset(&a, 0, sizeof(a));
 	a.inotify = -1;
@@ -353,9 +720,19 @@ agent_run(const struct agent_config *cfg)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a signal must interrupt zmq_poll. */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if ((rc = take_lock(cfg, why, sizeof(why))) != 0) {
+		log_err("%s", why);
+		return rc;
+	}
+	/* The pid of this process, which daemon(3) made. */
+	if ((rc = lockfile_write_pid(lock_fd, getpid())) != 0)
+		log_warn("%s/%s: cannot write the pid: %s", cfg->state,
+		    LOCK_NAME, error_strerror(rc));
 	if ((rc = load(&a, why, sizeof(why))) != 0) {
 		log_err("%s", why);
 		goto out;
@@ -369,7 +746,7 @@ agent_run(const struct agent_config *cfg)
 	}
 	if ((rc = make_dirs(&a)) != 0)
 		goto out;
-	if ((rc = state_open(a.cfg.state, &a.state)) != 0) {
+	if ((rc = state_open(a.cfg.state, a.cfg.map_size, &a.state)) != 0) {
 		log_err("%s: cannot open the agent's state: %s", a.cfg.state,
 		    error_strerror(rc));
 		goto out;
@@ -379,6 +756,8 @@ agent_run(const struct agent_config *cfg)
 	/* Finish what a crash interrupted before anything new. */
 	inbox_recover(&a);
 	outbox_recover(&a);
+	last_prune = prune(&a, clock_mono_ms());
+	agent_check_usage(&a);
 	a.inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (a.inotify >= 0 &&
 	    inotify_add_watch(a.inotify, a.dir[DIR_OUTBOX], OUTWATCH_EVENTS) <
@@ -390,6 +769,7 @@ agent_run(const struct agent_config *cfg)
 		goto out;
 	log_info("agency %s: spool %s; broker %s", a.cfg.agency, a.cfg.spool,
 	    a.cfg.broker);
+	last_check = last_usage = clock_mono_ms();
 
 	while (!got_term) {
 		zmq_pollitem_t items[3] = {
@@ -403,11 +783,16 @@ agent_run(const struct agent_config *cfg)
 			rc = ERROR_INTERNAL;
 			break;
 		}
+		if (got_hup) {
+			got_hup = 0;
+			reload(&a);
+		}
 		if (n < 0)
 			continue;
 		if (items[1].revents & ZMQ_POLLIN)
 			on_monitor(&a);
-		for (int i = 0; i < 64 && (items[0].revents & ZMQ_POLLIN);
+		for (int i = 0;
+		     i < 64 && !got_term && (items[0].revents & ZMQ_POLLIN);
 		     i++) {
 			on_frame(&a);
 			zmq_pollitem_t d = {a.dealer, 0, ZMQ_POLLIN, 0};
@@ -419,16 +804,38 @@ agent_run(const struct agent_config *cfg)
 		    a.inotify >= 0 && (items[2].revents & ZMQ_POLLIN);
 		if (notified)
 			outbox_notified(&a);
+		if (now - last_usage >= USAGE_MS) {
+			agent_check_usage(&a);
+			last_usage = now;
+		}
 		bool rescan = now - last_scan >= SCAN_MS;
 		if (rescan)
 			last_scan = now;
-		outbox_scan(&a, rescan);
+		/* A full state stops scans; the records wait in outbox/. */
+		if (agent_may_store(&a)) {
+			outbox_scan(&a, rescan);
+			if (rescan || notified)
+				agent_scan_done(&a);
+		}
 		if (a.connected && now - a.last_send_ms >= a.cfg.resend_ms)
 			outbox_resend(&a);
+		if (a.moves_failing && now >= a.moves_retry_ms)
+			outbox_retry_moves(&a);
+		if (now - last_prune >= PRUNE_MS)
+			last_prune = prune(&a, now);
+		if (now - last_check >= READER_CHECK_MS) {
+			if (state_reader_check(a.state, &dead) == 0 && dead > 0)
+				log_info(
+				    "cleared %d stale LMDB reader slots", dead);
+			last_check = now;
+		}
 	}
 	log_info("stopping");
 	rc = ERROR_OK;
 out:
 	agent_free(&a);
+	/* After the state is closed: the next agent may open it. */
+	lockfile_release(lock_fd);
+	lock_fd = -1;
 	return rc;
 }

@@ -45,6 +45,23 @@ struct agent {
 	bool proof_pending;
 
 	char dir[7][PATH_MAX]; /* outbox, tmp, sent, failed, inbox, ... */
+
+	/*
+	 * Room in the state (agent.c): while it is short, new outbox records
+	 * wait in outbox/, said once in the log. Above 90% of the map until
+	 * under 85% (full_usage); or a commit refused for want of space
+	 * (full_refused), tried again on a timer with backoff, one record at
+	 * a time (probing) until a whole scan stores without a refusal.
+	 * Times are monotonic.
+	 */
+	bool full_usage, full_refused, probing, probe_ok, full_logged;
+	uint64_t store_retry_ms, store_backoff_ms;
+	uint64_t usage_warned_ms; /* the last warning above 80% */
+	/* Moves to sent/ or failed/ that failed (outbox.c), on a timer. */
+	bool moves_failing;
+	uint64_t moves_retry_ms, moves_backoff_ms;
+	/* Status reports that could not be written to receipts/ (inbox.c). */
+	bool status_failing;
 };
 
 enum {
@@ -61,6 +78,27 @@ enum {
 /* Sends a frame now if connected; a failure is not an error: pending
  * messages are resent on the next connection. */
 int agent_send(struct agent *a, const uint8_t *frame, size_t len);
+/* True once SIGTERM or SIGINT came: long walks stop early. */
+bool agent_stopping(void);
+/* True when the state has room for new outbox records now. */
+bool agent_may_store(struct agent *a);
+/* Measures the state's use of its map: warns, stops or resumes storing. */
+void agent_check_usage(struct agent *a);
+/*
+ * How many of the sealed ms[0 .. n-1] fit in the state below 90% of its
+ * map; when not all, new records wait (full_usage, said once).
+ */
+size_t agent_room(struct agent *a, const struct state_msg *ms, size_t n);
+/* A commit refused with rc: when storage is short, wait (logged once). */
+void agent_store_refused(struct agent *a, int rc);
+/* A commit of new records succeeded. */
+void agent_store_ok(struct agent *a);
+/* An outbox scan ended: if it stored without a refusal, room is back. */
+void agent_scan_done(struct agent *a);
+/* True for the errors that mean storage is full: MAPFULL, NOSPC. */
+bool agent_storage_full(int rc);
+/* The next delay of a backoff: 1 s, doubling, at most 60 s. */
+uint64_t agent_backoff(uint64_t prev_ms);
 WUR int agent_shared(struct agent *a, const char *peer, uint8_t out[32]);
 /* Writes obj as DIR/name durably (temporary name, fsync, rename). */
 WUR int agent_write_json(const char *dir, const char *name, json_t *obj);
@@ -74,6 +112,8 @@ void outbox_scan(struct agent *a, bool rescan);
 void outbox_resend(struct agent *a);
 void outbox_recover(struct agent *a);
 void outbox_receipt(struct agent *a, const struct wire_receipt *r);
+/* Tries the moves that failed again (a->moves_failing, on its timer). */
+void outbox_retry_moves(struct agent *a);
 
 /* inbox.c */
 void inbox_delivery(struct agent *a, const struct wire_delivery *d);

@@ -1,8 +1,10 @@
 /*
  * agent.yaml: required agency, broker, broker_key, key, keyring, spool,
- * pepper; optional state, resend_after.
+ * pepper; optional state, resend_after, map_size_mb, sent_retention,
+ * seen_retention.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agents/config.h"
@@ -18,6 +20,9 @@ enum {
 	K_PEPPER,
 	K_STATE,
 	K_RESEND,
+	K_MAP,
+	K_SENT_KEEP,
+	K_SEEN_KEEP,
 	K_COUNT
 };
 
@@ -33,6 +38,9 @@ static const struct yamlconf_key keys[K_COUNT] = {
     [K_PEPPER] = {"pepper", YAMLCONF_STRING, REQ},
     [K_STATE] = {"state", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_RESEND] = {"resend_after", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_MAP] = {"map_size_mb", YAMLCONF_INT, 0},
+    [K_SENT_KEEP] = {"sent_retention", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_SEEN_KEEP] = {"seen_retention", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
 };
 
 int
@@ -46,6 +54,14 @@ agent_config_load(
 
 	memset(c, 0, sizeof(*c));
 	c->resend_ms = 30 * 1000;
+	c->map_size = AGENT_MAP_SIZE_DEFAULT;
+	c->sent_keep_ms = 30ull * 24 * 60 * 60 * 1000;
+	c->seen_keep_ms = 400ull * 24 * 60 * 60 * 1000;
+	/* Absolute: a daemon leaves its start folder, and SIGHUP reads the
+	 * file again. */
+	char *real = realpath(path, NULL);
+	snprintf(c->path, sizeof(c->path), "%s", real != NULL ? real : path);
+	free(real);
 	if ((rc = yamlconf_load_file(path, AGENT_CONFIG_MAX, errs, &y)) != 0)
 		return rc;
 	yamlconf_map(y, yamlconf_root(y), NULL, keys, K_COUNT, v);
@@ -81,6 +97,24 @@ agent_config_load(
 	    fileio_join(c->state, sizeof(c->state), c->spool, ".state") != 0)
 		yamlconf_error(y, v[K_SPOOL], "spool: path too long");
 	yamlconf_duration(y, v[K_RESEND], "resend_after", &c->resend_ms);
+	if (v[K_MAP] != NULL) {
+		if (v[K_MAP]->integer < 1 || v[K_MAP]->integer > (1 << 24))
+			yamlconf_error(y, v[K_MAP],
+			    "map_size_mb: %lld is out of range (1 to 16777216)",
+			    v[K_MAP]->integer);
+		else
+			c->map_size = (uint64_t)v[K_MAP]->integer << 20;
+	}
+	yamlconf_duration(
+	    y, v[K_SENT_KEEP], "sent_retention", &c->sent_keep_ms);
+	yamlconf_duration(
+	    y, v[K_SEEN_KEEP], "seen_retention", &c->seen_keep_ms);
+	if (v[K_SEEN_KEEP] != NULL && c->seen_keep_ms < AGENT_SEEN_KEEP_MIN)
+		yamlconf_error(y, v[K_SEEN_KEEP],
+		    "seen_retention: '%s' is less than a day: it must outlast "
+		    "the longest expires_after of the agreement, or a message "
+		    "delivered again could reach the inbox twice",
+		    v[K_SEEN_KEEP]->str);
 	yamlconf_free(y);
 	return errs->total > before ? ERROR_CONFIG : ERROR_OK;
 }

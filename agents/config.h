@@ -1,7 +1,9 @@
 /*
  * agent.yaml (DESIGN.md §8): which agency this agent speaks for, the
  * broker it connects to, its keys, the keyring, the spool folder and the
- * subject pepper. Loaded by concordat-agent at start (and by -n).
+ * subject pepper; how large its own store may grow and how long it keeps
+ * what it has sent and received. Loaded by concordat-agent at start, by -n
+ * and again on SIGHUP.
  */
 #ifndef AGENTS_CONFIG_H
 #define AGENTS_CONFIG_H
@@ -23,9 +25,16 @@ struct agent_config {
 	char keyring[PATH_MAX];
 	char spool[PATH_MAX];
 	char pepper[PATH_MAX];
-	char state[PATH_MAX]; /* the agent's LMDB; default SPOOL/.state */
-	uint64_t resend_ms;   /* resend_after, default 30s */
+	char state[PATH_MAX];  /* the agent's LMDB; default SPOOL/.state */
+	uint64_t resend_ms;    /* resend_after, default 30s */
+	uint64_t map_size;     /* map_size_mb in bytes, default 4 GiB */
+	uint64_t sent_keep_ms; /* sent_retention, default 30d */
+	uint64_t seen_keep_ms; /* seen_retention, default 400d (at least 1d) */
+	char path[PATH_MAX];   /* the file loaded, absolute (for SIGHUP) */
 };
+
+#define AGENT_MAP_SIZE_DEFAULT ((uint64_t)4096 << 20)
+#define AGENT_SEEN_KEEP_MIN    (24ull * 60 * 60 * 1000)
 
 /*
  * Loads the file at path into *c; relative paths are taken from the file's

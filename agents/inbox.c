@@ -300,6 +300,7 @@ inbox_status(struct agent *a, const struct wire_status *s)
 	json_t *o;
 	uint8_t *frame;
 	size_t len;
+	int rc;
 
 	agent_hex_id(s->msg_id, hex);
 	audit_ok = s->has_event && trust_check(a, &s->event, &ev, &cp) == 0 &&
@@ -324,12 +325,29 @@ inbox_status(struct agent *a, const struct wire_status *s)
 	snprintf(name, sizeof(name), "%s.%s.%s.json", hex, s->recipient,
 	    wire_state_name(s->state));
 	state_msg_release(&m);
-	if (o == NULL || agent_write_json(a->dir[DIR_RECEIPTS], name, o) != 0) {
-		log_err("%s: cannot write status %s", hex, name);
-		json_decref(o);
+	rc = o != NULL ? agent_write_json(a->dir[DIR_RECEIPTS], name, o)
+	               : ERROR_NOMEM;
+	json_decref(o);
+	if (rc != 0) {
+		/* Once while it lasts: every report fails alike. */
+		if (!a->status_failing)
+			log_err("receipts/: cannot write status reports (%s, "
+			        "first %s): the broker sends them again",
+			    error_strerror(rc), name);
+		a->status_failing = true;
 		return; /* no ack: it comes again */
 	}
-	json_decref(o);
+	if (a->status_failing)
+		log_info("receipts/: status reports written again");
+	a->status_failing = false;
+	/* Nothing more to wait for from this recipient, once final. */
+	rc = state_status(a->state, s->msg_id, s->recipient,
+	    s->state == WIRE_STATE_ACKNOWLEDGED ||
+	        s->state == WIRE_STATE_EXPIRED,
+	    clock_now_ms());
+	if (rc != 0 && rc != ERROR_NOTFOUND)
+		log_debug("%s: cannot record status %s: %s", hex, name,
+		    error_strerror(rc));
 	if (s->state == WIRE_STATE_EXPIRED)
 		log_warn("%s: not collected by %s before expiry (non-delivery "
 		         "report in receipts/)",

@@ -33,6 +33,12 @@ check(const void *cfg, char *why, size_t n)
 }
 
 static int
+prepare(const void *cfg, char *why, size_t n)
+{
+	return agent_prepare(cfg, why, n);
+}
+
+static int
 run(const void *cfg)
 {
 	return agent_run(cfg);
@@ -47,6 +53,7 @@ main(int argc, char **argv)
 	    .config_size = sizeof(struct agent_config),
 	    .load = load,
 	    .check = check,
+	    .prepare = prepare,
 	    .run = run,
 	};
 

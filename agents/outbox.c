@@ -12,6 +12,12 @@
  * links. Anything else with a name that can be quoted moves to failed/
  * with the reason; names that cannot be quoted, and hidden ones, are left
  * alone and reported once in the log. No message quotes a file's bytes.
+ *
+ * A record rejected `stale` was never accepted (the broker answers an
+ * accepted msg_id with its decisions before it looks at the time): it was
+ * held through an outage longer than the broker's clock_skew, so it is
+ * sealed again under a new msg_id for the same file (docs/agent.md §4).
+ * A move that fails (a full disk) is tried again on a timer, logged once.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,6 +44,8 @@
 #define OUTBOX_BATCH    64   /* records sealed, then stored in one commit */
 #define OUTBOX_PASS     1024 /* entries taken per pass of the loop */
 #define OUTBOX_NAME_MAX 200  /* a record name's bytes, .json included */
+/* A stale rejection younger than this points at the clocks, not an outage. */
+#define OUTBOX_RESEAL_AGE_MS 1000
 
 /* What became of an entry the agent took. */
 enum taken {
@@ -608,29 +616,45 @@ take(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
 
 /*
  * Stores the sealed messages in one durable commit, before their first
- * send (a restart resends them, never new ones), then sends them. One
- * that cannot be stored is taken again after the settle time.
+ * send (a restart resends them, never new ones), then sends them. When
+ * the state has no room, nothing is stored: the records stay in outbox/
+ * and are taken again once there is (agent_may_store), said once; one that
+ * cannot be stored for another reason is taken again after the settle
+ * time.
  */
 static void
 store_and_send(struct agent *a, struct state_msg *ms, size_t n)
 {
-	int rc[OUTBOX_BATCH];
+	int rc[OUTBOX_BATCH], all = ERROR_OK;
 	char hex[33];
 
 	if (n == 0)
 		return;
-	if (state_put_msgs(a->state, ms, n, rc) != 0) {
-		for (size_t i = 0; i < n; i++)
-			rc[i] = ERROR_DB;
-	}
+	/* Only what fits below 90% of the map; the rest waits. */
+	size_t fit = agent_may_store(a) ? agent_room(a, ms, n) : 0;
+	if (fit == 0)
+		all = ERROR_MAPFULL;
+	else if ((all = state_put_msgs(a->state, ms, fit, rc)) != 0 &&
+	    agent_storage_full(all))
+		agent_store_refused(a, all);
+	else if (all == 0)
+		agent_store_ok(a);
 	for (size_t i = 0; i < n; i++) {
 		agent_hex_id(ms[i].msg_id, hex);
+		if (all != 0 || i >= fit)
+			rc[i] = all != 0 ? all : ERROR_MAPFULL;
 		if (rc[i] != 0) {
 			struct outwatch_entry *e =
 			    outwatch_find(a->outwatch, ms[i].file);
-			log_err("outbox %s: cannot store the sealed message: "
-			        "%s; will try again",
-			    ms[i].file, error_strerror(rc[i]));
+			if (agent_storage_full(rc[i]))
+				log_debug("outbox %s: waits for room in the "
+				          "state",
+				    ms[i].file);
+			else
+				log_err("outbox %s: cannot store the sealed "
+				        "message: "
+				        "%s; will try again",
+				    ms[i].file, error_strerror(rc[i]));
 			if (e != NULL) {
 				e->done = false;
 				e->sealed = false;
@@ -712,12 +736,16 @@ outbox_scan(struct agent *a, bool rescan)
 		return;
 	if (stat(a->dir[DIR_OUTBOX], &st) == 0)
 		owners[1] = st.st_uid;
-	for (size_t i = 0; i < nd; i++) {
+	/* Stops when the state has no room, or the agent is stopping: the
+	 * entries not taken stay due. */
+	for (size_t i = 0; i < nd && agent_may_store(a) && !agent_stopping();
+	     i++) {
 		struct outwatch_entry *e = due[i];
 		switch (take(a, e, owners, now, &ready[n])) {
 		case TAKEN_SEALED:
 			e->done = true;
-			if (++n == OUTBOX_BATCH) {
+			/* One at a time while room is being tried again. */
+			if (++n == OUTBOX_BATCH || a->probing) {
 				store_and_send(a, ready, n);
 				n = 0;
 			}
@@ -770,17 +798,34 @@ finish_one(struct agent *a, const struct state_msg *m)
 	/* Moved: the name is free for the local system's next record. */
 	if (rc == 0)
 		rc = state_close_file(a->state, m->file);
-	if (rc != 0)
-		log_err("outbox %s: cannot finish its move: %s", m->file,
-		    error_strerror(rc));
 	return rc;
+}
+
+/*
+ * A move that failed: the record stays in outbox/ (its outcome is in the
+ * state) and outbox_retry_moves tries again on a timer. Said once, however
+ * many fail, until they are all done.
+ */
+static void
+move_failed(struct agent *a, const char *file, int rc)
+{
+	if (a->moves_failing)
+		return;
+	log_err("outbox %s: cannot move it out of outbox/: %s; the moves "
+	        "are tried again as space frees",
+	    file, error_strerror(rc));
+	a->moves_failing = true;
+	a->moves_backoff_ms = agent_backoff(0);
+	a->moves_retry_ms = clock_mono_ms() + a->moves_backoff_ms;
 }
 
 static int
 recover_one(void *arg, const struct state_msg *m)
 {
-	if (m->state != STATE_PENDING)
-		(void)finish_one(arg, m);
+	int rc;
+
+	if (m->state != STATE_PENDING && (rc = finish_one(arg, m)) != 0)
+		move_failed(arg, m->file, rc);
 	return 0;
 }
 
@@ -789,6 +834,46 @@ outbox_recover(struct agent *a)
 {
 	if (state_each_open(a->state, recover_one, a) != 0)
 		log_err("cannot read the pending messages");
+}
+
+struct retry {
+	struct agent *a;
+	size_t moved;
+};
+
+static int
+retry_one(void *arg, const struct state_msg *m)
+{
+	struct retry *r = arg;
+	int rc;
+
+	if (m->state == STATE_PENDING)
+		return 0;
+	if ((rc = finish_one(r->a, m)) != 0)
+		return rc; /* still failing: stop until the next try */
+	r->moved++;
+	return 0;
+}
+
+void
+outbox_retry_moves(struct agent *a)
+{
+	struct retry r = {a, 0};
+	int rc;
+
+	if ((rc = state_each_open(a->state, retry_one, &r)) != 0) {
+		a->moves_backoff_ms = agent_backoff(a->moves_backoff_ms);
+		a->moves_retry_ms = clock_mono_ms() + a->moves_backoff_ms;
+		log_debug("outbox: moves still failing (%s); next try in %llu "
+		          "ms",
+		    error_strerror(rc),
+		    (unsigned long long)a->moves_backoff_ms);
+		return;
+	}
+	a->moves_failing = false;
+	log_info("outbox: moves finished: %zu records moved out of outbox/ "
+	         "now that there is room",
+	    r.moved);
 }
 
 /* The receipt as the local system reads it; evs are the checked leaves. */
@@ -831,7 +916,118 @@ receipt_json(const struct wire_receipt *r, const struct state_msg *m,
 		    o, "reason", json_string(wire_reason_name(r->reason)));
 		json_object_set_new(o, "retryable", json_boolean(r->retryable));
 	}
+	/* Sealed again after `stale` rejections: the msg_ids it replaced. */
+	if (o != NULL && m->n_prev > 0) {
+		json_t *prev = json_array();
+		for (size_t i = 0; prev != NULL && i < m->n_prev; i++) {
+			agent_hex_id(m->prev[i], hex);
+			json_array_append_new(prev, json_string(hex));
+		}
+		json_object_set_new(o, "supersedes", prev);
+	}
 	return o;
+}
+
+/*
+ * Whether m, rejected `stale`, is to be sealed again: it waited long enough
+ * for the time to explain it (a message sealed a moment ago and already
+ * stale says that the clocks disagree, which resealing cannot cure), and
+ * its chain has room.
+ */
+static bool
+resealable(const struct state_msg *m, uint64_t now, char *why, size_t n)
+{
+	uint64_t age = now > m->sealed_at_ms ? now - m->sealed_at_ms : 0;
+
+	if (m->n_prev >= STATE_MAX_PREV) {
+		snprintf(why, n, "sealed %d times already", STATE_MAX_PREV + 1);
+		return false;
+	}
+	if (m->sealed_at_ms != 0 && age < OUTBOX_RESEAL_AGE_MS) {
+		snprintf(why, n,
+		    "stale %llu ms after it was sealed: is this machine's "
+		    "clock behind the broker's?",
+		    (unsigned long long)age);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Reads and seals outbox/name again, as the outbox does (process_file,
+ * under the same rules for what may be read); TAKEN_WAIT while the outbox
+ * has not been looked at since it started.
+ */
+static enum taken
+seal_again(struct agent *a, const char *name, struct state_msg *mp)
+{
+	uid_t owners[2] = {geteuid(), geteuid()};
+	struct outwatch_entry *e;
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (!have_outwatch(a) || (e = outwatch_find(a->outwatch, name)) == NULL)
+		return TAKEN_WAIT;
+	if (fileio_join(path, sizeof(path), a->dir[DIR_OUTBOX], name) != 0)
+		return TAKEN_WAIT;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? TAKEN_GONE : TAKEN_WAIT;
+	outwatch_id_of(&st, &e->id);
+	e->known = true;
+	if (stat(a->dir[DIR_OUTBOX], &st) == 0)
+		owners[1] = st.st_uid;
+	return process_file(a, e, owners, mp);
+}
+
+/*
+ * Seals the file of old (pending, rejected stale with receipt text)
+ * again under a new msg_id and sends that instead. False when the file is
+ * no longer there to seal, or is refused now (process_file moved it to
+ * failed/): old is then final. True otherwise, also when the new message
+ * could not be stored: old stays pending, is resent, and is tried again.
+ */
+static bool
+reseal(struct agent *a, const struct state_msg *old, const char *receipt)
+{
+	struct state_msg next, cur = *old;
+	char hex[33], nhex[33];
+	uint64_t now = clock_now_ms();
+	int rc;
+
+	agent_hex_id(old->msg_id, hex);
+	enum taken t = seal_again(a, old->file, &next);
+	if (t == TAKEN_WAIT) {
+		log_warn("%s (%s): rejected stale; cannot seal it again now; "
+		         "will try again",
+		    hex, old->file);
+		return true;
+	}
+	if (t != TAKEN_SEALED)
+		return false; /* gone, or refused into failed/ */
+	next.n_prev = old->n_prev + 1;
+	memcpy(next.prev, old->prev, old->n_prev * WIRE_MSG_ID_LEN);
+	memcpy(next.prev[old->n_prev], old->msg_id, WIRE_MSG_ID_LEN);
+	cur.receipt = (char *)(uintptr_t)receipt;
+	rc = state_supersede(a->state, &cur, &next, now);
+	agent_hex_id(next.msg_id, nhex);
+	if (rc != 0) {
+		if (agent_storage_full(rc))
+			agent_store_refused(a, rc);
+		else
+			log_err("%s (%s): cannot store its new seal: %s; will "
+			        "try again",
+			    hex, old->file, error_strerror(rc));
+		state_msg_release(&next);
+		return true;
+	}
+	log_info("%s (%s): rejected stale after %llu s in the outbox (held "
+	         "through an outage): sealed again as %s",
+	    hex, old->file,
+	    (unsigned long long)((now - old->sealed_at_ms) / 1000), nhex);
+	if (a->connected && agent_send(a, next.frame, next.frame_len) != 0)
+		log_debug("send of %s deferred", nhex);
+	state_msg_release(&next);
+	return true;
 }
 
 void
@@ -840,14 +1036,16 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	static struct event evs[WIRE_MAX_PROOFS];
 	bool ok[WIRE_MAX_PROOFS];
 	struct state_msg m;
-	char hex[33];
-	bool accepted, audit_ok = true, decided = false;
+	char hex[33], why[160];
+	bool accepted, audit_ok = true, decided = false, stale = false;
 	json_t *o;
 	int rc;
 
 	agent_hex_id(r->msg_id, hex);
 	if (state_get_msg(a->state, r->msg_id, &m) != 0) {
-		log_warn("receipt for %s, which this agent did not send", hex);
+		log_warn("receipt for %s, which this agent did not send or no "
+		         "longer keeps",
+		    hex);
 		return;
 	}
 	if (m.state != STATE_PENDING) {
@@ -863,6 +1061,8 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 		        0;
 		audit_ok &= ok[i];
 		decided |= ok[i] && evs[i].type == EVENT_DECISION;
+		stale |= ok[i] && evs[i].type == EVENT_REJECTED &&
+		    evs[i].reason == WIRE_REASON_STALE;
 	}
 	accepted = r->outcome == WIRE_ACCEPTED;
 	/* A replay of our own message means an earlier send was accepted
@@ -883,12 +1083,43 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	free(m.receipt);
 	m.receipt = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
 	json_decref(o);
+	/* Sealed again only on the audit log's word: a broker cannot make
+	 * the agent send a message twice without leaving the evidence. */
+	if (!accepted && r->reason == WIRE_REASON_STALE) {
+		if (!stale)
+			log_warn("%s (%s): rejected stale, not sealed again: "
+			         "the rejection is not in the audit log",
+			    hex, m.file);
+		else if (!resealable(&m, clock_now_ms(), why, sizeof(why)))
+			log_warn("%s (%s): rejected stale, not sealed again: "
+			         "%s",
+			    hex, m.file, why);
+		else if (m.receipt != NULL && reseal(a, &m, m.receipt)) {
+			state_msg_release(&m);
+			return;
+		}
+	}
 	m.state = accepted ? STATE_ACCEPTED : STATE_REJECTED;
+	/* Who will report on it: recipients disclosed something to. */
+	m.n_waiting = 0;
+	for (size_t i = 0; accepted && i < r->n_decisions; i++)
+		if (ok[i] && evs[i].type == EVENT_DECISION &&
+		    evs[i].disclosed != 0 && m.n_waiting < WIRE_MAX_RECIPIENTS)
+			snprintf(m.waiting[m.n_waiting++], sizeof(m.waiting[0]),
+			    "%s", evs[i].recipient);
+	if (accepted && !audit_ok)
+		m.n_waiting = STATE_WAITING_UNKNOWN;
 	/* Record the outcome first; the files follow, and a restart
 	 * finishes a move a crash interrupted. */
-	if ((rc = state_update_msg(a->state, &m)) != 0) {
-		log_err("%s: cannot record its receipt: %s", hex,
-		    error_strerror(rc));
+	if ((rc = state_finish_msg(a->state, &m, clock_now_ms())) != 0) {
+		/* It stays pending: the resend brings the receipt again. */
+		if (agent_storage_full(rc))
+			agent_store_refused(a, rc);
+		else
+			log_err("%s: cannot record its receipt: %s", hex,
+			    error_strerror(rc));
+		log_debug(
+		    "%s: receipt not recorded: %s", hex, error_strerror(rc));
 		state_msg_release(&m);
 		return;
 	}
@@ -897,6 +1128,7 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	else
 		log_warn("%s (%s): rejected: %s: %s", hex, m.file,
 		    wire_reason_name(r->reason), r->detail);
-	(void)finish_one(a, &m);
+	if ((rc = finish_one(a, &m)) != 0)
+		move_failed(a, m.file, rc);
 	state_msg_release(&m);
 }

@@ -1,19 +1,27 @@
 /*
  * The agent's LMDB:
  *
- *	agent.msg   msg_id -> header | file | frame | receipt
- *	agent.file  outbox file name -> msg_id (while the file is in the outbox)
- *	agent.seen  msg_id -> received time (8 bytes)
- *	agent.meta  "checkpoint" -> struct checkpoint
+ *	agent.msg    msg_id -> header | file | frame | receipt | waiting | prev
+ *	agent.file   outbox file name -> msg_id (while the file is in the
+ *outbox) agent.seen   msg_id -> received time (8 bytes) agent.meta "checkpoint"
+ *-> struct checkpoint agent.prune  kind | time (8 bytes, big-endian) | msg_id
+ *-> (empty)
+ *
+ * agent.prune orders what may go, by kind and time: 'd' a sent message
+ * done (final, no status report awaited) at that time; 'f' a sent message
+ * final at that time (for the retention); 's' a msg_id seen then. An entry
+ * whose record is already gone is simply dropped when its turn comes.
  *
  * Every change is one durable commit: the agent acts on a message only
- * after its state is on disk.
+ * after its state is on disk. Used by the agent's loop (agent.c), outbox.c
+ * and inbox.c.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <lmdb.h>
 
@@ -21,21 +29,46 @@
 #include "common/clock.h"
 #include "common/fileio.h"
 
-#define MAPSIZE ((size_t)4 << 30)
+#define MAP_MIN ((uint64_t)1 << 20)
+
+#define PRUNE_DONE  'd'
+#define PRUNE_FINAL 'f'
+#define PRUNE_SEEN  's'
+#define PRUNE_KEY   (1 + 8 + WIRE_MSG_ID_LEN)
 
 struct state {
 	MDB_env *env;
-	MDB_dbi msg, file, seen, meta;
+	MDB_dbi msg, file, seen, meta, prune;
 };
 
+/*
+ * A record's header. Version 0 (the first agents) ends after receipt_len
+ * and is followed by file, frame and receipt alone; it is still read.
+ */
 struct msg_hdr {
 	uint8_t state;
-	uint8_t pad;
+	uint8_t version;
 	uint16_t file_len;
 	uint32_t frame_len;
 	uint32_t receipt_len;
+	/* version 1 */
+	uint8_t n_waiting; /* or STATE_WAITING_UNKNOWN */
+	uint8_t n_prev;
+	uint16_t reserved;
+	uint64_t sealed_at_ms;
+	uint64_t final_at_ms;
+	uint8_t superseded_by[WIRE_MSG_ID_LEN];
 };
 
+#define HDR_V0 12
+#define HDR_V1 sizeof(struct msg_hdr)
+#define WAIT_W (IDENT_AGENCY_MAX + 1)
+
+/*
+ * The project error for an LMDB or errno result. Every way storage runs
+ * out (the map, the transaction's page budget, the disk, a quota) is a
+ * storage-full error, which the agent waits out; never "database error".
+ */
 static int
 mdb_error(int rc)
 {
@@ -47,24 +80,76 @@ mdb_error(int rc)
 	case MDB_KEYEXIST:
 		return ERROR_EXISTS;
 	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
 		return ERROR_MAPFULL;
 	case ENOSPC:
+	case EDQUOT:
 		return ERROR_NOSPC;
 	case EACCES:
+	case EPERM:
+	case EROFS:
 		return ERROR_PERM;
+	case ENOENT:
+		return ERROR_NOENT;
+	case ENOMEM:
+		return ERROR_NOMEM;
+	case EIO:
+		return ERROR_IO;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+		return ERROR_TAMPERED;
 	default:
 		return ERROR_DB;
 	}
 }
 
+/* rc as a project error: it may be one already (put_msg's checks). */
+static int
+to_error(int rc)
+{
+	return rc < 0 && rc > ERROR_LAST ? rc : mdb_error(rc);
+}
+
+/*
+ * Commits txn; the project error. LMDB reports a write that the file
+ * system cut short as EIO ("short write, filesystem full?" in its
+ * source): on a file system with under a MiB left, that is a full disk.
+ */
+static int
+commit(struct state *s, MDB_txn *txn)
+{
+	struct statvfs vfs;
+	int rc = mdb_txn_commit(txn), fd;
+
+	if (rc == EIO && mdb_env_get_fd(s->env, &fd) == 0 &&
+	    fstatvfs(fd, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < MAP_MIN)
+		rc = ENOSPC;
+	return mdb_error(rc);
+}
+
+/* Aborts txn unless rc is 0, then commits; the project error. */
+static int
+finish_txn(struct state *s, MDB_txn *txn, int rc)
+{
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return to_error(rc);
+	}
+	return commit(s, txn);
+}
+
 int
-state_open(const char *dir, struct state **out)
+state_open(const char *dir, uint64_t map_size, struct state **out)
 {
 	struct state *s;
 	MDB_txn *txn = NULL;
 	int rc, dead;
 
 	*out = NULL;
+	if (map_size < MAP_MIN)
+		return ERROR_INVAL;
 	if ((rc = fileio_mkdirs(dir, 0700)) != 0)
 		return rc;
 	s = calloc(1, sizeof(*s));
@@ -72,15 +157,16 @@ state_open(const char *dir, struct state **out)
 		return ERROR_NOMEM;
 	if ((rc = mdb_env_create(&s->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
-	    (rc = mdb_env_set_mapsize(s->env, MAPSIZE)) != 0 ||
-	    (rc = mdb_env_open(s->env, dir, 0, 0600)) != 0)
+	    (rc = mdb_env_set_mapsize(s->env, (size_t)map_size)) != 0 ||
+	    (rc = mdb_env_open(s->env, dir, 0, 0600)) != 0 ||
+	    (rc = mdb_reader_check(s->env, &dead)) != 0)
 		goto fail;
-	mdb_reader_check(s->env, &dead);
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "agent.msg", MDB_CREATE, &s->msg)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "agent.file", MDB_CREATE, &s->file)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "agent.seen", MDB_CREATE, &s->seen)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "agent.meta", MDB_CREATE, &s->meta)) != 0)
+	    (rc = mdb_dbi_open(txn, "agent.meta", MDB_CREATE, &s->meta)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "agent.prune", MDB_CREATE, &s->prune)) != 0)
 		goto fail;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
@@ -105,6 +191,56 @@ state_close(struct state *s)
 	free(s);
 }
 
+int
+state_set_map_size(struct state *s, uint64_t map_size)
+{
+	if (map_size < MAP_MIN)
+		return ERROR_INVAL;
+	return mdb_error(mdb_env_set_mapsize(s->env, (size_t)map_size));
+}
+
+int
+state_reader_check(struct state *s, int *dead)
+{
+	*dead = 0;
+	return mdb_error(mdb_reader_check(s->env, dead));
+}
+
+int
+state_usage(struct state *s, uint64_t *used, uint64_t *map_size)
+{
+	MDB_envinfo info;
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	MDB_stat st;
+	uint64_t free_pages = 0;
+	int rc;
+
+	if ((rc = mdb_env_info(s->env, &info)) != 0 ||
+	    (rc = mdb_env_stat(s->env, &st)) != 0 ||
+	    (rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return mdb_error(rc);
+	/* The free list (database 0): arrays of page numbers, each led by
+	 * its count. Those pages are written but free for reuse. */
+	if ((rc = mdb_cursor_open(txn, 0, &c)) == 0) {
+		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+			size_t n;
+			if (v.mv_size < sizeof(n))
+				continue;
+			memcpy(&n, v.mv_data, sizeof(n));
+			free_pages += n;
+		}
+		mdb_cursor_close(c);
+	}
+	mdb_txn_abort(txn);
+	*used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	free_pages *= st.ms_psize;
+	*used = free_pages < *used ? *used - free_pages : 0;
+	*map_size = info.me_mapsize;
+	return ERROR_OK;
+}
+
 void
 state_msg_release(struct state_msg *m)
 {
@@ -114,22 +250,55 @@ state_msg_release(struct state_msg *m)
 	m->receipt = NULL;
 }
 
+static void
+prune_key(uint8_t k[PRUNE_KEY], char kind, uint64_t t, const uint8_t *id)
+{
+	k[0] = (uint8_t)kind;
+	for (int i = 0; i < 8; i++)
+		k[1 + i] = (uint8_t)(t >> (56 - 8 * i));
+	memcpy(k + 9, id, WIRE_MSG_ID_LEN);
+}
+
 static int
-put_msg(struct state *s, MDB_txn *txn, const struct state_msg *m)
+prune_put(
+    struct state *s, MDB_txn *txn, char kind, uint64_t t, const uint8_t *id)
+{
+	uint8_t key[PRUNE_KEY];
+	MDB_val k = {sizeof(key), key}, v = {0, NULL};
+
+	prune_key(key, kind, t, id);
+	return mdb_put(txn, s->prune, &k, &v, 0);
+}
+
+static int
+put_msg(
+    struct state *s, MDB_txn *txn, const struct state_msg *m, unsigned flags)
 {
 	MDB_val k = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)m->msg_id}, v;
 	struct msg_hdr h;
 	size_t rlen = m->receipt != NULL ? strlen(m->receipt) : 0;
+	size_t nw = m->n_waiting == STATE_WAITING_UNKNOWN ? 0 : m->n_waiting;
 	uint8_t *p;
 	int rc;
 
+	if (strlen(m->file) >= STATE_NAME_MAX || nw > WIRE_MAX_RECIPIENTS ||
+	    m->n_prev > STATE_MAX_PREV || m->frame_len > UINT32_MAX ||
+	    rlen > UINT32_MAX)
+		return ERROR_INVAL;
 	memset(&h, 0, sizeof(h));
 	h.state = (uint8_t)m->state;
+	h.version = 1;
 	h.file_len = (uint16_t)strlen(m->file);
 	h.frame_len = (uint32_t)m->frame_len;
 	h.receipt_len = (uint32_t)rlen;
-	v.mv_size = sizeof(h) + h.file_len + m->frame_len + rlen;
-	if ((rc = mdb_put(txn, s->msg, &k, &v, MDB_RESERVE)) != 0)
+	h.n_waiting = (uint8_t)m->n_waiting;
+	h.n_prev = (uint8_t)m->n_prev;
+	h.sealed_at_ms = m->sealed_at_ms;
+	h.final_at_ms = m->final_at_ms;
+	memcpy(h.superseded_by, m->superseded_by, WIRE_MSG_ID_LEN);
+	v.mv_size = sizeof(h) + h.file_len + m->frame_len + rlen + nw * WAIT_W +
+	    m->n_prev * WIRE_MSG_ID_LEN;
+	if ((rc = mdb_put(txn, s->msg, &k, &v, flags | MDB_RESERVE)) != 0)
 		return rc;
 	p = v.mv_data;
 	memcpy(p, &h, sizeof(h));
@@ -141,6 +310,13 @@ put_msg(struct state *s, MDB_txn *txn, const struct state_msg *m)
 	p += m->frame_len;
 	if (rlen > 0)
 		memcpy(p, m->receipt, rlen);
+	p += rlen;
+	for (size_t i = 0; i < nw; i++, p += WAIT_W) {
+		memset(p, 0, WAIT_W);
+		memcpy(p, m->waiting[i], strnlen(m->waiting[i], WAIT_W - 1));
+	}
+	if (m->n_prev > 0)
+		memcpy(p, m->prev, m->n_prev * WIRE_MSG_ID_LEN);
 	return 0;
 }
 
@@ -151,19 +327,29 @@ get_msg(
 	MDB_val k = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)msg_id}, v;
 	struct msg_hdr h;
 	const uint8_t *p;
+	size_t hlen, nw;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
 	if ((rc = mdb_get(txn, s->msg, &k, &v)) != 0)
 		return mdb_error(rc);
-	if (v.mv_size < sizeof(h))
+	memset(&h, 0, sizeof(h));
+	if (v.mv_size < HDR_V0)
 		return ERROR_TAMPERED;
-	memcpy(&h, v.mv_data, sizeof(h));
-	if (sizeof(h) + (size_t)h.file_len + h.frame_len + h.receipt_len !=
+	memcpy(&h, v.mv_data, HDR_V0);
+	if (h.version == 1 && v.mv_size >= HDR_V1)
+		memcpy(&h, v.mv_data, HDR_V1);
+	else if (h.version != 0)
+		return ERROR_TAMPERED;
+	hlen = h.version == 0 ? HDR_V0 : HDR_V1;
+	nw = h.n_waiting == STATE_WAITING_UNKNOWN ? 0 : h.n_waiting;
+	if (hlen + (size_t)h.file_len + h.frame_len + h.receipt_len +
+	            nw * WAIT_W + (size_t)h.n_prev * WIRE_MSG_ID_LEN !=
 	        v.mv_size ||
-	    h.file_len >= STATE_NAME_MAX)
+	    h.file_len >= STATE_NAME_MAX || nw > WIRE_MAX_RECIPIENTS ||
+	    h.n_prev > STATE_MAX_PREV)
 		return ERROR_TAMPERED;
-	p = (const uint8_t *)v.mv_data + sizeof(h);
+	p = (const uint8_t *)v.mv_data + hlen;
 	memcpy(m->msg_id, msg_id, WIRE_MSG_ID_LEN);
 	m->state = h.state;
 	memcpy(m->file, p, h.file_len);
@@ -180,26 +366,49 @@ get_msg(
 	p += h.frame_len;
 	memcpy(m->receipt, p, h.receipt_len);
 	m->receipt[h.receipt_len] = '\0';
+	p += h.receipt_len;
 	if (h.receipt_len == 0) {
 		free(m->receipt);
 		m->receipt = NULL;
 	}
+	m->sealed_at_ms = h.sealed_at_ms;
+	m->final_at_ms = h.final_at_ms;
+	m->n_waiting = h.n_waiting;
+	for (size_t i = 0; i < nw; i++, p += WAIT_W) {
+		memcpy(m->waiting[i], p, WAIT_W);
+		m->waiting[i][WAIT_W - 1] = '\0';
+	}
+	m->n_prev = h.n_prev;
+	memcpy(m->prev, p, (size_t)h.n_prev * WIRE_MSG_ID_LEN);
+	memcpy(m->superseded_by, h.superseded_by, WIRE_MSG_ID_LEN);
 	return ERROR_OK;
+}
+
+/* True when the file named in m leads to m (its move is unfinished). */
+static bool
+file_open(struct state *s, MDB_txn *txn, const struct state_msg *m)
+{
+	MDB_val k = {strlen(m->file), (void *)(uintptr_t)m->file}, v;
+
+	return k.mv_size > 0 && mdb_get(txn, s->file, &k, &v) == 0 &&
+	    v.mv_size == WIRE_MSG_ID_LEN &&
+	    memcmp(v.mv_data, m->msg_id, WIRE_MSG_ID_LEN) == 0;
 }
 
 int
 state_put_msgs(
     struct state *s, const struct state_msg *ms, size_t n, int *results)
 {
+	uint64_t now = clock_now_ms();
 	MDB_txn *txn;
 	int rc;
 
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return mdb_error(rc);
 	for (size_t i = 0; i < n; i++) {
-		const struct state_msg *m = &ms[i];
-		MDB_val k = {strlen(m->file), (void *)(uintptr_t)m->file};
-		MDB_val v = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)m->msg_id};
+		struct state_msg m = ms[i]; /* shallow: nothing to free */
+		MDB_val k = {strlen(m.file), (void *)(uintptr_t)m.file};
+		MDB_val v = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)m.msg_id};
 
 		results[i] = ERROR_INVAL;
 		if (k.mv_size == 0 || k.mv_size >= STATE_NAME_MAX)
@@ -209,41 +418,134 @@ state_put_msgs(
 			results[i] = ERROR_EXISTS; /* the txn stays usable */
 			continue;
 		}
+		if (m.sealed_at_ms == 0)
+			m.sealed_at_ms = now;
 		if (rc == 0)
-			rc = put_msg(s, txn, m);
+			rc = put_msg(s, txn, &m, 0);
 		if (rc != 0) {
 			mdb_txn_abort(txn);
-			return mdb_error(rc);
+			return to_error(rc);
 		}
 		results[i] = ERROR_OK;
 	}
-	return mdb_error(mdb_txn_commit(txn));
+	return commit(s, txn);
 }
 
 int
-state_update_msg(struct state *s, const struct state_msg *m)
+state_finish_msg(struct state *s, const struct state_msg *m, uint64_t now_ms)
 {
-	struct state_msg old;
+	struct state_msg old, upd;
 	MDB_txn *txn;
 	int rc;
 
+	if (m->state != STATE_ACCEPTED && m->state != STATE_REJECTED)
+		return ERROR_INVAL;
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return mdb_error(rc);
 	if ((rc = get_msg(s, txn, m->msg_id, &old)) != 0) {
 		mdb_txn_abort(txn);
 		return rc;
 	}
-	/* Keep the stored frame and name; take the new state. */
-	struct state_msg upd = old;
+	/* Keep the name; drop the frame: nothing will send it again. */
+	upd = old;
 	upd.state = m->state;
+	upd.frame_len = 0;
 	upd.receipt = m->receipt != NULL ? m->receipt : old.receipt;
-	rc = put_msg(s, txn, &upd);
+	upd.final_at_ms = now_ms;
+	upd.n_waiting = m->n_waiting;
+	memcpy(upd.waiting, m->waiting, sizeof(upd.waiting));
+	rc = put_msg(s, txn, &upd, 0);
+	if (rc == 0)
+		rc = prune_put(s, txn, PRUNE_FINAL, now_ms, m->msg_id);
+	if (rc == 0 && upd.n_waiting == 0)
+		rc = prune_put(s, txn, PRUNE_DONE, now_ms, m->msg_id);
 	state_msg_release(&old);
-	if (rc != 0) {
-		mdb_txn_abort(txn);
+	return finish_txn(s, txn, rc);
+}
+
+int
+state_supersede(struct state *s, const struct state_msg *old,
+    const struct state_msg *next, uint64_t now_ms)
+{
+	struct state_msg cur, nx = *next;
+	MDB_txn *txn;
+	MDB_val k = {strlen(old->file), (void *)(uintptr_t)old->file};
+	MDB_val v = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)next->msg_id};
+	int rc;
+
+	if (strcmp(old->file, next->file) != 0)
+		return ERROR_INVAL;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return mdb_error(rc);
+	if ((rc = get_msg(s, txn, old->msg_id, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
 	}
-	return mdb_error(mdb_txn_commit(txn));
+	if (cur.state != STATE_PENDING || !file_open(s, txn, &cur)) {
+		state_msg_release(&cur);
+		mdb_txn_abort(txn);
+		return ERROR_EXISTS;
+	}
+	if (nx.sealed_at_ms == 0)
+		nx.sealed_at_ms = now_ms;
+	rc = put_msg(s, txn, &nx, MDB_NOOVERWRITE);
+	if (rc == 0)
+		rc = mdb_put(txn, s->file, &k, &v, 0);
+	if (rc == 0) {
+		cur.state = STATE_SUPERSEDED;
+		cur.frame_len = 0;
+		free(cur.receipt);
+		cur.receipt = NULL;
+		cur.final_at_ms = now_ms;
+		cur.n_waiting = 0;
+		memcpy(cur.superseded_by, next->msg_id, WIRE_MSG_ID_LEN);
+		struct state_msg put = cur;
+		put.receipt = old->receipt;
+		rc = put_msg(s, txn, &put, 0);
+	}
+	/* Kept while its successor is: the record of what replaced what. */
+	if (rc == 0)
+		rc = prune_put(s, txn, PRUNE_FINAL, now_ms, old->msg_id);
+	state_msg_release(&cur);
+	return finish_txn(s, txn, rc);
+}
+
+int
+state_status(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN],
+    const char *recipient, bool final, uint64_t now_ms)
+{
+	struct state_msg m;
+	MDB_txn *txn;
+	size_t i;
+	int rc;
+
+	if (!final)
+		return ERROR_OK;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return mdb_error(rc);
+	if ((rc = get_msg(s, txn, msg_id, &m)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	for (i = 0; m.state == STATE_ACCEPTED &&
+	     m.n_waiting != STATE_WAITING_UNKNOWN && i < m.n_waiting;
+	     i++)
+		if (strcmp(m.waiting[i], recipient) == 0)
+			break;
+	if (m.state != STATE_ACCEPTED || m.n_waiting == STATE_WAITING_UNKNOWN ||
+	    i == m.n_waiting) {
+		state_msg_release(&m);
+		mdb_txn_abort(txn);
+		return ERROR_OK; /* nothing waited for it */
+	}
+	memmove(m.waiting[i], m.waiting[i + 1],
+	    (m.n_waiting - i - 1) * sizeof(m.waiting[0]));
+	m.n_waiting--;
+	rc = put_msg(s, txn, &m, 0);
+	if (rc == 0 && m.n_waiting == 0)
+		rc = prune_put(s, txn, PRUNE_DONE, now_ms, msg_id);
+	state_msg_release(&m);
+	return finish_txn(s, txn, rc);
 }
 
 int
@@ -335,18 +637,36 @@ state_each_open(
 int
 state_close_file(struct state *s, const char *name)
 {
+	struct state_msg m;
 	MDB_txn *txn;
-	MDB_val k = {strlen(name), (void *)(uintptr_t)name};
+	MDB_val k = {strlen(name), (void *)(uintptr_t)name}, v;
+	uint8_t id[WIRE_MSG_ID_LEN];
 	int rc;
 
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return mdb_error(rc);
-	rc = mdb_del(txn, s->file, &k, NULL);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
+	rc = mdb_get(txn, s->file, &k, &v);
+	if (rc == MDB_NOTFOUND) {
 		mdb_txn_abort(txn);
-		return mdb_error(rc);
+		return ERROR_OK;
 	}
-	return mdb_error(mdb_txn_commit(txn));
+	if (rc == 0 && v.mv_size == WIRE_MSG_ID_LEN) {
+		memcpy(id, v.mv_data, WIRE_MSG_ID_LEN);
+		rc = mdb_del(txn, s->file, &k, NULL);
+		/* The receipt is in sent/ or failed/ now: keep the rest. */
+		if (rc == 0 && get_msg(s, txn, id, &m) == 0) {
+			if (m.state != STATE_PENDING && m.receipt != NULL) {
+				free(m.receipt);
+				m.receipt = NULL;
+				m.frame_len = 0;
+				rc = put_msg(s, txn, &m, 0);
+			}
+			state_msg_release(&m);
+		}
+	} else if (rc == 0) {
+		rc = mdb_del(txn, s->file, &k, NULL);
+	}
+	return finish_txn(s, txn, rc);
 }
 
 int
@@ -375,11 +695,123 @@ state_mark_seen(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN])
 
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return mdb_error(rc);
-	if ((rc = mdb_put(txn, s->seen, &k, &v, 0)) != 0) {
-		mdb_txn_abort(txn);
-		return mdb_error(rc);
+	rc = mdb_put(txn, s->seen, &k, &v, 0);
+	if (rc == 0)
+		rc = prune_put(s, txn, PRUNE_SEEN, now, msg_id);
+	return finish_txn(s, txn, rc);
+}
+
+/*
+ * Walks the prune entries of kind up to time until (inclusive), deleting
+ * what may go, at most *budget deletions. Returns an LMDB result.
+ */
+static int
+prune_kind(struct state *s, MDB_txn *txn, char kind, uint64_t until,
+    size_t *budget, size_t *count)
+{
+	static const uint8_t zero[WIRE_MSG_ID_LEN];
+	uint8_t start[PRUNE_KEY];
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, op = MDB_SET_RANGE;
+
+	prune_key(start, kind, 0, zero);
+	k.mv_size = sizeof(start);
+	k.mv_data = start;
+	if ((rc = mdb_cursor_open(txn, s->prune, &c)) != 0)
+		return rc;
+	while (*budget > 0 && (rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		const uint8_t *key = k.mv_data;
+		uint8_t id[WIRE_MSG_ID_LEN];
+		uint64_t t = 0;
+
+		op = MDB_NEXT;
+		if (k.mv_size != PRUNE_KEY || key[0] != (uint8_t)kind)
+			break;
+		for (int i = 0; i < 8; i++)
+			t = t << 8 | key[1 + i];
+		if (t > until)
+			break;
+		memcpy(id, key + 9, WIRE_MSG_ID_LEN);
+		MDB_val ik = {WIRE_MSG_ID_LEN, id};
+		if (kind == PRUNE_SEEN) {
+			rc = mdb_del(txn, s->seen, &ik, NULL);
+			if (rc == 0)
+				(*count)++;
+		} else {
+			struct state_msg m;
+			int g = get_msg(s, txn, id, &m);
+			/* An unfinished move keeps its record and entry. */
+			bool keep = g == 0 &&
+			    (m.state == STATE_PENDING || file_open(s, txn, &m));
+			if (g == 0)
+				state_msg_release(&m);
+			if (keep)
+				continue;
+			rc = g == 0 ? mdb_del(txn, s->msg, &ik, NULL)
+			            : MDB_NOTFOUND;
+			if (rc == 0)
+				(*count)++;
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		(*budget)--;
 	}
-	return mdb_error(mdb_txn_commit(txn));
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+state_prune(struct state *s, uint64_t now_ms, uint64_t sent_keep_ms,
+    uint64_t seen_keep_ms, size_t limit, struct state_pruned *out)
+{
+	MDB_txn *txn;
+	size_t budget = limit;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return mdb_error(rc);
+	rc = 0;
+	if (now_ms >= STATE_DONE_GRACE_MS)
+		rc = prune_kind(s, txn, PRUNE_DONE,
+		    now_ms - STATE_DONE_GRACE_MS, &budget, &out->msgs);
+	if (rc == 0 && now_ms >= sent_keep_ms)
+		rc = prune_kind(s, txn, PRUNE_FINAL, now_ms - sent_keep_ms,
+		    &budget, &out->msgs);
+	if (rc == 0 && now_ms >= seen_keep_ms)
+		rc = prune_kind(s, txn, PRUNE_SEEN, now_ms - seen_keep_ms,
+		    &budget, &out->seen);
+	out->more = budget == 0;
+	if (rc == 0 && budget == limit) {
+		mdb_txn_abort(txn); /* nothing to write */
+		return ERROR_OK;
+	}
+	return finish_txn(s, txn, rc);
+}
+
+int
+state_probe(struct state *s, size_t bytes)
+{
+	static const char key[] = "probe";
+	MDB_txn *txn;
+	MDB_val k = {sizeof(key) - 1, (void *)(uintptr_t)key}, v;
+	uint64_t now = clock_now_ms();
+	int rc;
+
+	if (bytes < sizeof(now) || bytes > 64 * 1024)
+		return ERROR_INVAL;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return mdb_error(rc);
+	v.mv_size = bytes;
+	/* Rewritten each time, so the commit needs fresh pages. */
+	if ((rc = mdb_put(txn, s->meta, &k, &v, MDB_RESERVE)) == 0) {
+		memset(v.mv_data, 0, bytes);
+		memcpy(v.mv_data, &now, sizeof(now));
+	}
+	return finish_txn(s, txn, rc);
 }
 
 static const char cp_key[] = "checkpoint";
@@ -414,9 +846,5 @@ state_put_checkpoint(struct state *s, const struct checkpoint *cp)
 
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return mdb_error(rc);
-	if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0) {
-		mdb_txn_abort(txn);
-		return mdb_error(rc);
-	}
-	return mdb_error(mdb_txn_commit(txn));
+	return finish_txn(s, txn, mdb_put(txn, s->meta, &k, &v, 0));
 }

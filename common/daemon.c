@@ -101,6 +101,14 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 			code = printf("%s\n", why) < 0 ? EX_IOERR : EX_OK;
 		goto out;
 	}
+	if (spec->prepare != NULL) {
+		char why[4200];
+		rc = spec->prepare(cfg, why, sizeof(why));
+		if (rc != 0) {
+			code = fail(spec, cliutil_exit_code(rc), why);
+			goto out;
+		}
+	}
 	log_init(spec->name, fg);
 	if (!fg && daemon(0, 0) != 0) {
 		code = fail(spec, EX_OSERR, "cannot become a daemon");

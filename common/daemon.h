@@ -19,6 +19,13 @@ struct daemon_spec {
 	int (*load)(const char *path, void *cfg, struct yamlconf_errors *errs);
 	/* -n: 0 with a one-line summary in why, or the error and why. */
 	int (*check)(const void *cfg, char *why, size_t n);
+	/*
+	 * Optional: runs after the configuration loaded and before the
+	 * process becomes a daemon (never with -n), for what must fail where
+	 * the operator sees it, with its exit code: a lock another instance
+	 * holds (ERROR_BUSY, exit 75). 0, or the error and why.
+	 */
+	int (*prepare)(const void *cfg, char *why, size_t n);
 	/* Runs until stopped; 0 or an ERROR_*. */
 	int (*run)(const void *cfg);
 };

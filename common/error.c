@@ -39,6 +39,7 @@ static const char *const messages[] = {
     [-ERROR_EMERGENCY] = "emergency message without a justification",
     [-ERROR_INTERNAL] = "internal error",
     [-ERROR_RATE] = "over the agency's rate",
+    [-ERROR_BUSY] = "in use by another process",
 };
 
 const char *

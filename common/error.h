@@ -44,7 +44,8 @@ enum error {
 	ERROR_EMERGENCY = -32,      /* emergency without justification */
 	ERROR_INTERNAL = -33,       /* a bug: should not happen */
 	ERROR_RATE = -34,           /* over the allowed rate: retry later */
-	ERROR_LAST = -35
+	ERROR_BUSY = -35,           /* held by another process (a lock) */
+	ERROR_LAST = -36
 };
 
 /* A static string describing e; never NULL. */

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -235,6 +237,22 @@ h_wait_count(const char *dir, const char *suffix, size_t n, unsigned ms)
 	return h_wait(ms, count_reached, &c);
 }
 
+static bool
+count_zero(void *arg)
+{
+	struct count_arg *c = arg;
+
+	return h_count(c->dir, c->suffix) == 0;
+}
+
+bool
+h_wait_none(const char *dir, const char *suffix, unsigned ms)
+{
+	struct count_arg c = {dir, suffix, 0};
+
+	return h_wait(ms, count_zero, &c);
+}
+
 void
 h_drop(struct h_sys *s, int agency, const char *name, const char *json)
 {
@@ -341,6 +359,28 @@ h_run(
 
 	while (waitpid(pid, &st, 0) < 0)
 		assert_int_equal(errno, EINTR);
+	return status_code(st);
+}
+
+int
+h_run_for(struct h_sys *s, const char *out, const char *err,
+    const char *const argv[], unsigned ms)
+{
+	uint64_t end = h_now_ms() + ms;
+	pid_t pid = spawn(s, out, err, argv);
+	int st, rc;
+
+	while ((rc = waitpid(pid, &st, WNOHANG)) == 0) {
+		if (h_now_ms() > end) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &st, 0) < 0)
+				assert_int_equal(errno, EINTR);
+			break;
+		}
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	assert_true(rc >= 0);
 	return status_code(st);
 }
 
@@ -460,6 +500,12 @@ int
 h_agent_stop(struct h_sys *s, int agency)
 {
 	return proc_signal(&s->agent[agency], SIGTERM);
+}
+
+int
+h_agent_signal(struct h_sys *s, int agency, int sig)
+{
+	return proc_signal(&s->agent[agency], sig);
 }
 
 void
@@ -619,16 +665,79 @@ h_sys_new(const char *policy_text, const char *broker_extra,
 	    "data: bdata\nmap_size_mb: 64\n%s",
 	    s->endpoint, s->policy, broker_extra ? broker_extra : "");
 	h_write(s->broker_yaml, text, 0644);
-	for (int i = 0; i < H_NAG; i++) {
-		fmt(text, sizeof(text),
-		    "agency: %s\nbroker: %s\nbroker_key: keys/broker.pub\n"
-		    "key: keys/%s.key\nkeyring: ring\nspool: spool/%s\n"
-		    "pepper: keys/pepper\n%s",
-		    h_agency[i], s->endpoint, h_agency[i], h_agency[i],
-		    agent_extra ? agent_extra : "");
-		h_write(h_p("%s/%s.yaml", s->dir, h_agency[i]), text, 0644);
-	}
+	for (int i = 0; i < H_NAG; i++)
+		h_agent_config(s, i, agent_extra);
 	return s;
+}
+
+const char *
+h_agent_yaml(struct h_sys *s, int agency)
+{
+	return h_p("%s/%s.yaml", s->dir, h_agency[agency]);
+}
+
+void
+h_agent_config(struct h_sys *s, int agency, const char *extra)
+{
+	char text[8192];
+
+	fmt(text, sizeof(text),
+	    "agency: %s\nbroker: %s\nbroker_key: keys/broker.pub\n"
+	    "key: keys/%s.key\nkeyring: ring\nspool: spool/%s\n"
+	    "pepper: keys/pepper\n%s",
+	    h_agency[agency], s->endpoint, h_agency[agency], h_agency[agency],
+	    extra ? extra : "");
+	h_write(h_agent_yaml(s, agency), text, 0644);
+}
+
+/* ------------------------------------------------------- file systems */
+
+void
+h_tmpfs(struct h_sys *s, const char *dir, size_t bytes)
+{
+	static bool private;
+	char opts[64];
+
+	if (!private) {
+		if (unshare(CLONE_NEWNS) != 0)
+			fail_msg("unshare(CLONE_NEWNS): %s (the test needs "
+			         "root)",
+			    strerror(errno));
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+			fail_msg(
+			    "mount --make-rprivate /: %s", strerror(errno));
+		private = true;
+	}
+	assert_true(s->n_mounts < sizeof(s->mounts) / sizeof(s->mounts[0]));
+	mkdirs(dir);
+	fmt(opts, sizeof(opts), "size=%zu,mode=0750", bytes);
+	if (mount("tmpfs", dir, "tmpfs", 0, opts) != 0)
+		fail_msg("mount tmpfs on %s: %s", dir, strerror(errno));
+	fmt(s->mounts[s->n_mounts], sizeof(s->mounts[0]), "%s", dir);
+	s->n_mounts++;
+}
+
+void
+h_fill(const char *path)
+{
+	static const char block[4096];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		fail_msg("cannot create %s: %s", path, strerror(errno));
+	for (;;) {
+		ssize_t n = write(fd, block, sizeof(block));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == ENOSPC)
+			break;
+		if (n <= 0)
+			fail_msg("%s: %s", path, strerror(errno));
+	}
+	/* And the last bytes a partial block could still take. */
+	while (write(fd, block, 1) == 1)
+		;
+	close(fd);
 }
 
 void
@@ -663,6 +772,8 @@ h_sys_free(struct h_sys *s)
 			ok = false;
 	if (s->broker.pid != 0 && proc_signal(&s->broker, SIGTERM) != 0)
 		ok = false;
+	while (s->n_mounts > 0)
+		umount2(s->mounts[--s->n_mounts], MNT_DETACH);
 	for (int i = 0; i < H_NAG; i++) {
 		keys_secret_free(s->sk[i]);
 	}

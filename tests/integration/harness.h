@@ -54,6 +54,9 @@ struct h_sys {
 	uint8_t *pepper;
 	/* The folder is removed at the end only when every test passed. */
 	unsigned tests, passed;
+	/* File systems h_tmpfs mounted, unmounted by h_sys_free. */
+	char mounts[4][PATH_MAX];
+	unsigned n_mounts;
 };
 
 /* ------------------------------------------------------------ set-up */
@@ -84,6 +87,33 @@ const char *h_p(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* SPOOL/sub of an agency ("inbox", "sent", ...). */
 const char *h_spool(struct h_sys *s, int agency, const char *sub);
 
+/* The path of an agency's agent.yaml. */
+const char *h_agent_yaml(struct h_sys *s, int agency);
+
+/*
+ * Writes an agency's agent.yaml again, with extra YAML lines in place of
+ * the agent_extra given to h_sys_new (NULL: none). Takes effect at the
+ * agent's next start, or its next SIGHUP.
+ */
+void h_agent_config(struct h_sys *s, int agency, const char *extra);
+
+/* ------------------------------------------------------- file systems */
+
+/*
+ * Mounts a tmpfs of bytes on dir (created when missing), in a mount
+ * namespace of the test's own: made on first use (unshare(CLONE_NEWNS),
+ * then / made private, so nothing leaks to the machine), before any
+ * thread is started; the processes the test starts afterwards inherit it.
+ * Needs root (the tests run as root). h_sys_free unmounts it.
+ */
+void h_tmpfs(struct h_sys *s, const char *dir, size_t bytes);
+
+/*
+ * Fills the file system that holds path: writes the file path until the
+ * file system refuses (ENOSPC). Removing the file frees the space.
+ */
+void h_fill(const char *path);
+
 /* ---------------------------------------------------------- processes */
 
 /* Starts the broker and waits until it listens. */
@@ -99,6 +129,8 @@ void h_broker_kill(struct h_sys *s);
  */
 void h_agent_start(struct h_sys *s, int agency, bool wait);
 int h_agent_stop(struct h_sys *s, int agency);
+/* Sends sig to an agency's agent and waits for it to exit; the status. */
+int h_agent_signal(struct h_sys *s, int agency, int sig);
 void h_agent_kill(struct h_sys *s, int agency);
 
 /* How often needle occurs in p's current log. */
@@ -114,6 +146,11 @@ bool h_wait_log(
 int h_run(struct h_sys *s, const char *out, const char *err,
     const char *const argv[]);
 
+/* h_run with a deadline: a program still running after ms is killed
+ * (SIGKILL), which returns 128 + SIGKILL. */
+int h_run_for(struct h_sys *s, const char *out, const char *err,
+    const char *const argv[], unsigned ms);
+
 /* Resident and peak memory of a process in kB (VmRSS, VmHWM). */
 long h_proc_kb(pid_t pid, const char *key);
 /* CPU time (user and system) a process has used so far, in ms. */
@@ -128,6 +165,8 @@ bool h_wait(unsigned ms, bool (*pred)(void *arg), void *arg);
 bool h_wait_file(const char *path, unsigned ms);
 /* Waits until dir holds at least n visible files ending in suffix. */
 bool h_wait_count(const char *dir, const char *suffix, size_t n, unsigned ms);
+/* Waits until dir holds no visible file ending in suffix. */
+bool h_wait_none(const char *dir, const char *suffix, unsigned ms);
 /* Visible (not dot-) files in dir ending in suffix. */
 size_t h_count(const char *dir, const char *suffix);
 
