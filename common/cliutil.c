@@ -43,6 +43,8 @@ cliutil_exit_code(int err)
 		return EX_CONFIG;
 	case ERROR_INTERNAL:
 		return EX_SOFTWARE;
+	case ERROR_BUSY:
+		return EX_TEMPFAIL;
 	default:
 		return EX_DATAERR;
 	}

@@ -38,6 +38,7 @@ static const char *const messages[] = {
     [-ERROR_NOTFOUND] = "not found",
     [-ERROR_EMERGENCY] = "emergency message without a justification",
     [-ERROR_INTERNAL] = "internal error",
+    [-ERROR_BUSY] = "in use by another process",
 };
 
 const char *

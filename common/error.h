@@ -43,7 +43,8 @@ enum error {
 	ERROR_NOTFOUND = -31,       /* no such record */
 	ERROR_EMERGENCY = -32,      /* emergency without justification */
 	ERROR_INTERNAL = -33,       /* a bug: should not happen */
-	ERROR_LAST = -34
+	ERROR_BUSY = -34,           /* held by another process: try later */
+	ERROR_LAST = -35
 };
 
 /* A static string describing e; never NULL. */
