@@ -14,14 +14,18 @@
  * Values are our own fixed layouts, written and read on one machine.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker/store.h"
+#include "common/isolate.h"
 
 #define QKEY_MAX (IDENT_AGENCY_MAX + 1 + 8)
+#define FREE_DBI 0 /* LMDB's free list is database 0 */
 #define AKEY_MAX (IDENT_AGENCY_MAX + 1 + WIRE_MSG_ID_LEN + IDENT_AGENCY_MAX + 2)
 
 struct store {
@@ -542,4 +546,334 @@ store_queue_count(
 		after = seq;
 	}
 	return rc == ERROR_NOTFOUND ? ERROR_OK : rc;
+}
+
+/* -------------------------------------------------------- start check */
+
+/* What the child needs; what it answers is struct store_check. */
+struct check_arg {
+	const char *dir;
+	const char *origin;
+	const uint8_t *pk;
+	uint64_t at_size;
+};
+
+struct walk {
+	struct store_check *res;
+	uint64_t free_pages, last_pg;
+	volatile uint8_t touched; /* the bytes read, so they are read */
+};
+
+static int say(struct store_check *res, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+say(struct store_check *res, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(res->why, sizeof(res->why), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Reads the first and last byte of v: every page of a value is in the
+ * file once both ends are (the file holds every page to its last). */
+static void
+touch(struct walk *w, const MDB_val *v)
+{
+	if (v->mv_size > 0)
+		w->touched ^= ((const uint8_t *)v->mv_data)[0] ^
+		    ((const uint8_t *)v->mv_data)[v->mv_size - 1];
+}
+
+/*
+ * Reads every entry of dbi, checks their number against the database's
+ * own count, and adds its pages to the total. fn, when not NULL, checks
+ * each entry's layout.
+ */
+static int
+walk_db(struct walk *w, MDB_txn *txn, MDB_dbi dbi, const char *name,
+    int (*fn)(struct walk *, const MDB_val *, const MDB_val *))
+{
+	MDB_cursor *c;
+	MDB_stat st;
+	MDB_val k, v;
+	uint64_t n = 0;
+	int rc;
+
+	if ((rc = mdb_stat(txn, dbi, &st)) != 0 ||
+	    (rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+		return say(w->res, audit_mdb_error(rc), "database %s: %s", name,
+		    mdb_strerror(rc));
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		touch(w, &k);
+		touch(w, &v);
+		if (fn != NULL && (rc = fn(w, &k, &v)) != 0) {
+			mdb_cursor_close(c);
+			return say(w->res, rc,
+			    "database %s: entry %" PRIu64 " is malformed", name,
+			    n);
+		}
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return say(w->res, ERROR_TAMPERED,
+		    "database %s: reading entry %" PRIu64 ": %s", name, n,
+		    mdb_strerror(rc));
+	if (n != st.ms_entries)
+		return say(w->res, ERROR_TAMPERED,
+		    "database %s: %" PRIu64 " entries where it counts %zu",
+		    name, n, st.ms_entries);
+	w->res->entries += n;
+	w->res->pages +=
+	    st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+	return ERROR_OK;
+}
+
+/* A free list entry: a count of page numbers, then the numbers. */
+static int
+free_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
+{
+	size_t n;
+
+	if (k->mv_size != sizeof(size_t) || v->mv_size < sizeof(size_t))
+		return ERROR_TAMPERED;
+	memcpy(&n, v->mv_data, sizeof(n));
+	if (n > v->mv_size / sizeof(size_t) - 1 ||
+	    v->mv_size != (n + 1) * sizeof(size_t))
+		return ERROR_TAMPERED;
+	for (size_t i = 1; i <= n; i++) {
+		size_t pg;
+		memcpy(&pg, (const uint8_t *)v->mv_data + i * sizeof(pg),
+		    sizeof(pg));
+		if (pg < 2 || pg > w->last_pg)
+			return ERROR_TAMPERED;
+	}
+	w->free_pages += n;
+	return ERROR_OK;
+}
+
+static int
+replay_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
+{
+	struct replay_rec r;
+
+	if (k->mv_size != WIRE_MSG_ID_LEN || v->mv_size != sizeof(r))
+		return ERROR_TAMPERED;
+	memcpy(&r, v->mv_data, sizeof(r));
+	return r.n_decisions <= STORE_MAX_DECISIONS &&
+	        memchr(r.sender, '\0', sizeof(r.sender)) != NULL
+	    ? ERROR_OK
+	    : ERROR_TAMPERED;
+}
+
+static int
+queue_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
+{
+	const char *key = k->mv_data;
+	char agency[IDENT_AGENCY_MAX + 1];
+	struct store_item it;
+	size_t an;
+
+	if (k->mv_size < 10 || k->mv_size > QKEY_MAX)
+		return ERROR_TAMPERED;
+	an = k->mv_size - 9;
+	if (key[an] != '\0')
+		return ERROR_TAMPERED;
+	memcpy(agency, key, an + 1);
+	if (!ident_agency_valid(agency))
+		return ERROR_TAMPERED;
+	return decode_item(agency, v, &it);
+}
+
+/* The databases of the environment: every name the main database holds. */
+static int
+walk_all(struct walk *w, MDB_txn *txn)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(struct walk *, const MDB_val *, const MDB_val *);
+	} known[] = {
+	    {"broker.replay", replay_entry},
+	    {"broker.queue", queue_entry},
+	};
+	MDB_dbi main, dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	char name[64];
+	int rc;
+
+	if ((rc = walk_db(w, txn, FREE_DBI, "(free pages)", free_entry)) != 0)
+		return rc;
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) != 0)
+		return say(w->res, audit_mdb_error(rc), "the main database: %s",
+		    mdb_strerror(rc));
+	if ((rc = walk_db(w, txn, main, "(main)", NULL)) != 0)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, main, &c)) != 0)
+		return say(w->res, audit_mdb_error(rc), "the main database: %s",
+		    mdb_strerror(rc));
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		int (*fn)(struct walk *, const MDB_val *, const MDB_val *) =
+		    NULL;
+		if (k.mv_size == 0 || k.mv_size >= sizeof(name) ||
+		    memchr(k.mv_data, '\0', k.mv_size) != NULL) {
+			mdb_cursor_close(c);
+			return say(w->res, ERROR_TAMPERED,
+			    "the main database names a database with a "
+			    "malformed name");
+		}
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = '\0';
+		if ((rc = mdb_dbi_open(txn, name, 0, &dbi)) != 0) {
+			mdb_cursor_close(c);
+			return say(w->res, audit_mdb_error(rc),
+			    "database %s: %s", name, mdb_strerror(rc));
+		}
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcmp(name, known[i].name) == 0)
+				fn = known[i].fn;
+		if ((rc = walk_db(w, txn, dbi, name, fn)) != 0) {
+			mdb_cursor_close(c);
+			return rc;
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return say(w->res, ERROR_TAMPERED, "the main database: %s",
+		    mdb_strerror(rc));
+	/*
+	 * No page is both in a tree and free, nor free twice: the pages
+	 * counted cannot outnumber the file's. (Fewer is normal: LMDB's
+	 * counts leave out the pages of duplicate-key subtrees.) A free
+	 * list that claimed a live page would have the next commit write
+	 * over it.
+	 */
+	w->res->pages += w->free_pages + 2;
+	if (w->res->pages > w->last_pg + 1)
+		return say(w->res, ERROR_TAMPERED,
+		    "the file's pages do not add up: %" PRIu64 " in use, "
+		    "free or meta, where the file has %" PRIu64
+		    " (the free list names pages in use)",
+		    w->res->pages, w->last_pg + 1);
+	return ERROR_OK;
+}
+
+/* In the child: everything store_check promises, into out. */
+static int
+check_child(void *argp, void *out, size_t len)
+{
+	const struct check_arg *arg = argp;
+	struct store_check *res = out;
+	struct audit_verify_result vr;
+	struct audit_head latest;
+	enum audit_file_state state;
+	struct walk w;
+	struct audit *a = NULL;
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_envinfo info;
+	int rc;
+
+	memset(res, 0, len);
+	memset(&w, 0, sizeof(w));
+	w.res = res;
+	if ((rc = audit_env_check(
+	         arg->dir, &state, res->why, sizeof(res->why))) != 0)
+		return say(res, rc, "data.mdb: %s", error_strerror(rc));
+	if (state == AUDIT_FILE_NONE)
+		return ERROR_OK;
+	if (state != AUDIT_FILE_OK)
+		return ERROR_TAMPERED;
+	if ((rc = audit_env_open(arg->dir, 0, AUDIT_RDONLY, &env)) != 0) {
+		if (rc == ERROR_TAMPERED)
+			say(res, rc, "LMDB refuses data.mdb's meta pages");
+		else
+			say(res, rc, "cannot open it: %s", error_strerror(rc));
+		goto out;
+	}
+	if ((rc = audit_txn_begin(env, MDB_RDONLY, &txn)) != 0) {
+		say(res, rc, "cannot read it: %s", error_strerror(rc));
+		goto out;
+	}
+	rc = audit_open(env, txn, NULL, AUDIT_RDONLY, &a);
+	if (rc == ERROR_CONFIG) {
+		say(res, rc,
+		    "its audit log is in a format this version "
+		    "does not read");
+		goto out;
+	}
+	if (rc != 0 && rc != ERROR_NOTFOUND) {
+		say(res, rc, "its audit log's records are damaged: %s",
+		    error_strerror(rc));
+		goto out;
+	}
+	if (rc == 0) {
+		res->has_log = true;
+		snprintf(
+		    res->origin, sizeof(res->origin), "%s", audit_origin(a));
+		if (strcmp(res->origin, arg->origin) != 0) {
+			rc = ERROR_CONFIG;
+			goto out;
+		}
+		if ((rc = audit_verify(a, txn, arg->pk, &vr)) != 0) {
+			say(res, rc, "%s", vr.why);
+			goto out;
+		}
+		res->leaves = vr.leaves;
+		res->checkpoints = vr.checkpoints;
+		rc = audit_latest(a, txn, &latest);
+		if (rc == 0 && latest.text_len < sizeof(res->latest)) {
+			res->has_latest = true;
+			memcpy(res->latest, latest.text, latest.text_len);
+			res->latest_len = latest.text_len;
+		} else if (rc != ERROR_NOTFOUND) {
+			say(res, ERROR_TAMPERED, "the latest checkpoint: %s",
+			    rc != 0 ? error_strerror(rc) : "too long");
+			rc = ERROR_TAMPERED;
+			goto out;
+		}
+		if (arg->at_size <= res->leaves) {
+			if ((rc = audit_root(
+			         a, txn, arg->at_size, res->root)) != 0) {
+				say(res, rc, "the root at size %" PRIu64 ": %s",
+				    arg->at_size, error_strerror(rc));
+				goto out;
+			}
+			res->has_root = true;
+		}
+	}
+	if ((rc = mdb_env_info(env, &info)) != 0) {
+		rc = audit_mdb_error(rc);
+		goto out;
+	}
+	w.last_pg = info.me_last_pgno;
+	rc = walk_all(&w, txn);
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	audit_free(a);
+	audit_env_close(env);
+	return rc;
+}
+
+int
+store_check(const char *dir, const char *origin,
+    const uint8_t pk[CHECKPOINT_PK_LEN], uint64_t at_size,
+    struct store_check *res)
+{
+	struct check_arg arg = {dir, origin, pk, at_size};
+	char words[128];
+	int death, rc;
+
+	rc = isolate_run(check_child, &arg, res, sizeof(*res), &death);
+	if (death != 0)
+		return say(res, ERROR_TAMPERED,
+		    "reading it killed the checker (%s): LMDB met a page it "
+		    "cannot read",
+		    isolate_death(death, words, sizeof(words)));
+	return rc;
 }
