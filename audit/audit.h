@@ -133,6 +133,33 @@ WUR int audit_env_lock(
 /* Releases the lock; -1 is a no-op. */
 void audit_env_unlock(int fd);
 
+/* What audit_env_walk read. */
+struct audit_walk {
+	uint64_t databases; /* the free list, the main one, the named ones */
+	uint64_t entries;   /* read, in all of them */
+	uint64_t pages;     /* counted: trees, free, meta */
+	char why[256];      /* the fault, when not 0 */
+};
+
+/*
+ * Reads, in txn, every entry of every database of the environment through
+ * LMDB: the free list (every page number inside the file), the main
+ * database and each database it names, each key and value touched at both
+ * ends, their number matched with the database's own count; and the pages
+ * counted (trees, free, the two meta pages) must not outnumber the file's.
+ * This is the damage the tree check (audit_verify) does not see: a page of
+ * an index, or of the broker's queue, that LMDB cannot read, and a free
+ * list that would have the next commit overwrite live pages. check, when
+ * not NULL, is called for each entry of each named database and returns
+ * non-zero for one that is malformed (the broker checks its own records
+ * so). O(entries). 0, or ERROR_TAMPERED with res->why naming the database
+ * and the entry. LMDB may abort or fault on some corrupt pages: run it
+ * where that is survivable (common/isolate.h).
+ */
+WUR int audit_env_walk(MDB_env *env, MDB_txn *txn,
+    int (*check)(void *arg, const char *db, const MDB_val *k, const MDB_val *v),
+    void *arg, struct audit_walk *res);
+
 /*
  * Begins a transaction: flags 0 for the writer, MDB_RDONLY for a reader. A
  * reader whose map the writer has grown meanwhile (MDB_MAP_RESIZED) adopts

@@ -333,3 +333,178 @@ audit_env_unlock(int fd)
 	if (fd >= 0)
 		close(fd);
 }
+
+/* ------------------------------------------------------------ the walk */
+
+#define FREE_DBI 0 /* LMDB's free list is database 0 */
+
+struct walk {
+	struct audit_walk *res;
+	int (*check)(void *, const char *, const MDB_val *, const MDB_val *);
+	void *arg;
+	uint64_t free_pages, last_pg;
+	volatile uint8_t touched; /* the bytes read, so that they are read */
+};
+
+static int fault(struct walk *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+fault(struct walk *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(w->res->why, sizeof(w->res->why), fmt, ap);
+	va_end(ap);
+	return ERROR_TAMPERED;
+}
+
+/*
+ * Reads the first and last byte of v: every page of a value lies inside the
+ * file once both ends do, since the file holds every page up to its last.
+ */
+static void
+touch(struct walk *w, const MDB_val *v)
+{
+	if (v->mv_size > 0)
+		w->touched ^= ((const uint8_t *)v->mv_data)[0] ^
+		    ((const uint8_t *)v->mv_data)[v->mv_size - 1];
+}
+
+/* A free list entry: a count of page numbers, then the numbers. */
+static int
+free_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
+{
+	size_t n, pg;
+
+	if (k->mv_size != sizeof(size_t) || v->mv_size < sizeof(size_t))
+		return ERROR_TAMPERED;
+	memcpy(&n, v->mv_data, sizeof(n));
+	if (n > v->mv_size / sizeof(size_t) - 1 ||
+	    v->mv_size != (n + 1) * sizeof(size_t))
+		return ERROR_TAMPERED;
+	for (size_t i = 1; i <= n; i++) {
+		memcpy(&pg, (const uint8_t *)v->mv_data + i * sizeof(pg),
+		    sizeof(pg));
+		if (pg < 2 || pg > w->last_pg)
+			return ERROR_TAMPERED;
+	}
+	w->free_pages += n;
+	return ERROR_OK;
+}
+
+/*
+ * Reads every entry of dbi, named name, checks their number against the
+ * database's own count, and adds its pages to the total.
+ */
+static int
+walk_db(struct walk *w, MDB_txn *txn, MDB_dbi dbi, const char *name)
+{
+	MDB_cursor *c;
+	MDB_stat st;
+	MDB_val k, v;
+	uint64_t n = 0;
+	int rc;
+
+	if ((rc = mdb_stat(txn, dbi, &st)) != 0 ||
+	    (rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+		return fault(w, "database %s: %s", name, mdb_strerror(rc));
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		touch(w, &k);
+		touch(w, &v);
+		if (dbi == FREE_DBI)
+			rc = free_entry(w, &k, &v);
+		else if (w->check != NULL && name[0] != '(')
+			rc = w->check(w->arg, name, &k, &v);
+		if (rc != 0) {
+			mdb_cursor_close(c);
+			return fault(w,
+			    "database %s: entry %" PRIu64 " is malformed", name,
+			    n);
+		}
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return fault(w, "database %s: reading entry %" PRIu64 ": %s",
+		    name, n, mdb_strerror(rc));
+	if (n != st.ms_entries)
+		return fault(w,
+		    "database %s: %" PRIu64 " entries where it counts %zu",
+		    name, n, st.ms_entries);
+	w->res->databases++;
+	w->res->entries += n;
+	w->res->pages +=
+	    st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+	return ERROR_OK;
+}
+
+int
+audit_env_walk(MDB_env *env, MDB_txn *txn,
+    int (*check)(void *arg, const char *db, const MDB_val *k, const MDB_val *v),
+    void *arg, struct audit_walk *res)
+{
+	struct walk w;
+	MDB_envinfo info;
+	MDB_dbi main, dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	char name[64];
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&w, 0, sizeof(w));
+	w.res = res;
+	w.check = check;
+	w.arg = arg;
+	if ((rc = mdb_env_info(env, &info)) != 0)
+		return audit_mdb_error(rc);
+	w.last_pg = info.me_last_pgno;
+	if ((rc = walk_db(&w, txn, FREE_DBI, "(free pages)")) != 0)
+		return rc;
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) != 0)
+		return fault(&w, "the main database: %s", mdb_strerror(rc));
+	if ((rc = walk_db(&w, txn, main, "(main)")) != 0)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, main, &c)) != 0)
+		return fault(&w, "the main database: %s", mdb_strerror(rc));
+	/* The main database names the others. */
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		if (k.mv_size == 0 || k.mv_size >= sizeof(name) ||
+		    memchr(k.mv_data, '\0', k.mv_size) != NULL) {
+			mdb_cursor_close(c);
+			return fault(&w,
+			    "the main database names a database "
+			    "with a malformed name");
+		}
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = '\0';
+		if ((rc = mdb_dbi_open(txn, name, 0, &dbi)) != 0) {
+			mdb_cursor_close(c);
+			return fault(
+			    &w, "database %s: %s", name, mdb_strerror(rc));
+		}
+		if ((rc = walk_db(&w, txn, dbi, name)) != 0) {
+			mdb_cursor_close(c);
+			return rc;
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return fault(&w, "the main database: %s", mdb_strerror(rc));
+	/*
+	 * No page is both in a tree and free, nor free twice: the pages
+	 * counted cannot outnumber the file's. (Fewer is normal: LMDB's
+	 * counts leave out the pages of duplicate-key subtrees.) A free list
+	 * naming a live page would have the next commit write over it.
+	 */
+	res->pages += w.free_pages + 2;
+	if (res->pages > w.last_pg + 1)
+		return fault(&w,
+		    "the file's pages do not add up: %" PRIu64 " in trees, "
+		    "free or meta, where the file has %" PRIu64
+		    ": the free list names pages in use",
+		    res->pages, w.last_pg + 1);
+	return ERROR_OK;
+}

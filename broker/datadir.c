@@ -315,6 +315,17 @@ datadir_open(const char *dir, uint64_t mapsize, const char *keyfile,
 			say(why, n, rc, "%s: %s", dir, res->why);
 			goto out;
 		}
+		if (rc != 0 && res->record_fault) {
+			say(why, n, rc,
+			    "%s: the broker's records are damaged: %s (the "
+			    "audit log and every page read well, and "
+			    "'concordat "
+			    "audit verify' may pass: it does not decode the "
+			    "broker's queue); restore the data folder from a "
+			    "backup",
+			    dir, res->why);
+			goto out;
+		}
 		if (rc != 0) {
 			say(why, n, rc,
 			    "%s: the audit log is damaged: %s" REMEDY, dir,

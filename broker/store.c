@@ -25,7 +25,6 @@
 #include "common/isolate.h"
 
 #define QKEY_MAX (IDENT_AGENCY_MAX + 1 + 8)
-#define FREE_DBI 0 /* LMDB's free list is database 0 */
 #define AKEY_MAX (IDENT_AGENCY_MAX + 1 + WIRE_MSG_ID_LEN + IDENT_AGENCY_MAX + 2)
 
 struct store {
@@ -558,12 +557,6 @@ struct check_arg {
 	uint64_t at_size;
 };
 
-struct walk {
-	struct store_check *res;
-	uint64_t free_pages, last_pg;
-	volatile uint8_t touched; /* the bytes read, so they are read */
-};
-
 static int say(struct store_check *res, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -578,86 +571,8 @@ say(struct store_check *res, int rc, const char *fmt, ...)
 	return rc;
 }
 
-/* Reads the first and last byte of v: every page of a value is in the
- * file once both ends are (the file holds every page to its last). */
-static void
-touch(struct walk *w, const MDB_val *v)
-{
-	if (v->mv_size > 0)
-		w->touched ^= ((const uint8_t *)v->mv_data)[0] ^
-		    ((const uint8_t *)v->mv_data)[v->mv_size - 1];
-}
-
-/*
- * Reads every entry of dbi, checks their number against the database's
- * own count, and adds its pages to the total. fn, when not NULL, checks
- * each entry's layout.
- */
 static int
-walk_db(struct walk *w, MDB_txn *txn, MDB_dbi dbi, const char *name,
-    int (*fn)(struct walk *, const MDB_val *, const MDB_val *))
-{
-	MDB_cursor *c;
-	MDB_stat st;
-	MDB_val k, v;
-	uint64_t n = 0;
-	int rc;
-
-	if ((rc = mdb_stat(txn, dbi, &st)) != 0 ||
-	    (rc = mdb_cursor_open(txn, dbi, &c)) != 0)
-		return say(w->res, audit_mdb_error(rc), "database %s: %s", name,
-		    mdb_strerror(rc));
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-		touch(w, &k);
-		touch(w, &v);
-		if (fn != NULL && (rc = fn(w, &k, &v)) != 0) {
-			mdb_cursor_close(c);
-			return say(w->res, rc,
-			    "database %s: entry %" PRIu64 " is malformed", name,
-			    n);
-		}
-		n++;
-	}
-	mdb_cursor_close(c);
-	if (rc != MDB_NOTFOUND)
-		return say(w->res, ERROR_TAMPERED,
-		    "database %s: reading entry %" PRIu64 ": %s", name, n,
-		    mdb_strerror(rc));
-	if (n != st.ms_entries)
-		return say(w->res, ERROR_TAMPERED,
-		    "database %s: %" PRIu64 " entries where it counts %zu",
-		    name, n, st.ms_entries);
-	w->res->entries += n;
-	w->res->pages +=
-	    st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
-	return ERROR_OK;
-}
-
-/* A free list entry: a count of page numbers, then the numbers. */
-static int
-free_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
-{
-	size_t n;
-
-	if (k->mv_size != sizeof(size_t) || v->mv_size < sizeof(size_t))
-		return ERROR_TAMPERED;
-	memcpy(&n, v->mv_data, sizeof(n));
-	if (n > v->mv_size / sizeof(size_t) - 1 ||
-	    v->mv_size != (n + 1) * sizeof(size_t))
-		return ERROR_TAMPERED;
-	for (size_t i = 1; i <= n; i++) {
-		size_t pg;
-		memcpy(&pg, (const uint8_t *)v->mv_data + i * sizeof(pg),
-		    sizeof(pg));
-		if (pg < 2 || pg > w->last_pg)
-			return ERROR_TAMPERED;
-	}
-	w->free_pages += n;
-	return ERROR_OK;
-}
-
-static int
-replay_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
+replay_entry(const MDB_val *k, const MDB_val *v)
 {
 	struct replay_rec r;
 
@@ -671,7 +586,7 @@ replay_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
 }
 
 static int
-queue_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
+queue_entry(const MDB_val *k, const MDB_val *v)
 {
 	const char *key = k->mv_data;
 	char agency[IDENT_AGENCY_MAX + 1];
@@ -689,77 +604,20 @@ queue_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
 	return decode_item(agency, v, &it);
 }
 
-/* The databases of the environment: every name the main database holds. */
+/* audit_env_walk's check: the broker's own records, decoded. */
 static int
-walk_all(struct walk *w, MDB_txn *txn)
+record(void *arg, const char *db, const MDB_val *k, const MDB_val *v)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(struct walk *, const MDB_val *, const MDB_val *);
-	} known[] = {
-	    {"broker.replay", replay_entry},
-	    {"broker.queue", queue_entry},
-	};
-	MDB_dbi main, dbi;
-	MDB_cursor *c;
-	MDB_val k, v;
-	char name[64];
-	int rc;
+	struct store_check *res = arg;
+	int rc = ERROR_OK;
 
-	if ((rc = walk_db(w, txn, FREE_DBI, "(free pages)", free_entry)) != 0)
-		return rc;
-	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) != 0)
-		return say(w->res, audit_mdb_error(rc), "the main database: %s",
-		    mdb_strerror(rc));
-	if ((rc = walk_db(w, txn, main, "(main)", NULL)) != 0)
-		return rc;
-	if ((rc = mdb_cursor_open(txn, main, &c)) != 0)
-		return say(w->res, audit_mdb_error(rc), "the main database: %s",
-		    mdb_strerror(rc));
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-		int (*fn)(struct walk *, const MDB_val *, const MDB_val *) =
-		    NULL;
-		if (k.mv_size == 0 || k.mv_size >= sizeof(name) ||
-		    memchr(k.mv_data, '\0', k.mv_size) != NULL) {
-			mdb_cursor_close(c);
-			return say(w->res, ERROR_TAMPERED,
-			    "the main database names a database with a "
-			    "malformed name");
-		}
-		memcpy(name, k.mv_data, k.mv_size);
-		name[k.mv_size] = '\0';
-		if ((rc = mdb_dbi_open(txn, name, 0, &dbi)) != 0) {
-			mdb_cursor_close(c);
-			return say(w->res, audit_mdb_error(rc),
-			    "database %s: %s", name, mdb_strerror(rc));
-		}
-		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (strcmp(name, known[i].name) == 0)
-				fn = known[i].fn;
-		if ((rc = walk_db(w, txn, dbi, name, fn)) != 0) {
-			mdb_cursor_close(c);
-			return rc;
-		}
-	}
-	mdb_cursor_close(c);
-	if (rc != MDB_NOTFOUND)
-		return say(w->res, ERROR_TAMPERED, "the main database: %s",
-		    mdb_strerror(rc));
-	/*
-	 * No page is both in a tree and free, nor free twice: the pages
-	 * counted cannot outnumber the file's. (Fewer is normal: LMDB's
-	 * counts leave out the pages of duplicate-key subtrees.) A free
-	 * list that claimed a live page would have the next commit write
-	 * over it.
-	 */
-	w->res->pages += w->free_pages + 2;
-	if (w->res->pages > w->last_pg + 1)
-		return say(w->res, ERROR_TAMPERED,
-		    "the file's pages do not add up: %" PRIu64 " in use, "
-		    "free or meta, where the file has %" PRIu64
-		    " (the free list names pages in use)",
-		    w->res->pages, w->last_pg + 1);
-	return ERROR_OK;
+	if (strcmp(db, "broker.replay") == 0)
+		rc = replay_entry(k, v);
+	else if (strcmp(db, "broker.queue") == 0)
+		rc = queue_entry(k, v);
+	if (rc != 0)
+		res->record_fault = true;
+	return rc;
 }
 
 /* In the child: everything store_check promises, into out. */
@@ -771,16 +629,13 @@ check_child(void *argp, void *out, size_t len)
 	struct audit_verify_result vr;
 	struct audit_head latest;
 	enum audit_file_state state;
-	struct walk w;
+	struct audit_walk walk;
 	struct audit *a = NULL;
 	MDB_env *env = NULL;
 	MDB_txn *txn = NULL;
-	MDB_envinfo info;
 	int rc;
 
 	memset(res, 0, len);
-	memset(&w, 0, sizeof(w));
-	w.res = res;
 	if ((rc = audit_env_check(
 	         arg->dir, &state, res->why, sizeof(res->why))) != 0)
 		return say(res, rc, "data.mdb: %s", error_strerror(rc));
@@ -846,12 +701,11 @@ check_child(void *argp, void *out, size_t len)
 			res->has_root = true;
 		}
 	}
-	if ((rc = mdb_env_info(env, &info)) != 0) {
-		rc = audit_mdb_error(rc);
-		goto out;
-	}
-	w.last_pg = info.me_last_pgno;
-	rc = walk_all(&w, txn);
+	rc = audit_env_walk(env, txn, record, res, &walk);
+	res->entries = walk.entries;
+	res->pages = walk.pages;
+	if (rc != 0)
+		say(res, rc, "%s", walk.why);
 out:
 	if (txn != NULL)
 		mdb_txn_abort(txn);

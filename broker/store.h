@@ -46,9 +46,10 @@ struct store_check {
 	size_t latest_len;
 	bool has_root; /* root is the root of the first at_size leaves */
 	uint8_t root[MERKLE_HASH_LEN];
-	uint64_t entries; /* entries read in every database */
-	uint64_t pages;   /* pages counted: trees, free, meta */
-	char why[512];    /* the fault, in words, when not 0 */
+	bool record_fault; /* the fault is in a record of the broker's */
+	uint64_t entries;  /* entries read in every database */
+	uint64_t pages;    /* pages counted: trees, free, meta */
+	char why[512];     /* the fault, in words, when not 0 */
 };
 
 /*
