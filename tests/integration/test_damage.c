@@ -46,11 +46,13 @@
 #include "tests/audit/audittest.h"
 #include "tests/integration/harness.h"
 
-#define DELIVERED 230 /* messages the trust's agent collects */
-#define QUEUED    80  /* messages left waiting for it */
-#define FORKED    110 /* messages of the fork of the older log */
+#define DELIVERED 120 /* messages the trust's agent collects */
+#define QUEUED    300 /* messages left waiting for it */
+#define LATER     10  /* messages of the pristine log after the older */
+#define FORKED    20  /* messages of the fork of the older log */
 #define TRIALS    6   /* seeded trials of each kind of random damage */
-#define KILLS     6   /* kill -9 rounds */
+#define KILLS     5   /* kill -9 rounds */
+#define BURST     100 /* messages a kill -9 interrupts */
 #define PAGE      4096
 
 struct fixture {
@@ -58,7 +60,7 @@ struct fixture {
 	char head[PATH_MAX];     /* keys/broker.head, the live one */
 	char pristine[PATH_MAX]; /* the log's copy, and its head */
 	char pristine_head[PATH_MAX];
-	char older[PATH_MAX]; /* the log before the queued messages */
+	char older[PATH_MAX]; /* the log before the last messages */
 	char older_head[PATH_MAX];
 	char fork[PATH_MAX];       /* the older log, grown another way */
 	char other[PATH_MAX];      /* another broker's folder */
@@ -400,7 +402,8 @@ group_setup(void **state)
 	path(f->other_head, "%s/keys2/broker.head", s->dir);
 	path(f->other_yaml, "%s/other.yaml", s->dir);
 
-	/* The log: deliveries collected and acknowledged, then queued. */
+	/* The log: deliveries collected and acknowledged, then queued; the
+	 * older copy a few commits short of the pristine one. */
 	h_broker_start(s);
 	h_agent_start(s, H_MHT, true);
 	c = police(s);
@@ -412,10 +415,11 @@ group_setup(void **state)
 		pause_ms(50);
 	}
 	assert_int_equal(h_agent_stop(s, H_MHT), 0);
+	send_burst(s, c, QUEUED);
 	assert_int_equal(h_broker_stop(s), 0);
 	keep(f, f->older, f->older_head);
 	h_broker_start(s);
-	send_burst(s, c, QUEUED);
+	send_burst(s, c, LATER);
 	assert_int_equal(h_broker_stop(s), 0);
 	keep(f, f->pristine, f->pristine_head);
 	assert_int_equal(verify(f, &out, NULL), 0);
@@ -920,7 +924,7 @@ kill9_never_refuses(void **state)
 	c = police(s);
 	for (int round = 0; round < KILLS; round++) {
 		/* A burst the broker is busy with when it dies. */
-		for (int i = 0; i < 150; i++) {
+		for (int i = 0; i < BURST; i++) {
 			h_seal(s, &m, id, &frame, &len);
 			h_client_send(c, frame, len);
 			free(frame);
