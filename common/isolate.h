@@ -16,7 +16,9 @@
 #define ISOLATE_EXITED 256 /* plus its exit status: exited early */
 
 /*
- * Forks; the child runs fn(arg, out, len), sends back what it returned and
+ * Forks; the child, with the default action restored for the signals of a
+ * crash (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT), runs fn(arg, out, len),
+ * sends back what it returned and
  * the len bytes of out through a pipe, and ends with _exit (no exit
  * handlers, nothing of the parent's flushed twice). stdio is flushed
  * before the fork and in the child after fn, so a verb run this way prints
