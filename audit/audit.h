@@ -98,10 +98,13 @@ enum audit_file_state {
 /*
  * Looks at dir's data.mdb as LMDB would before mapping it, without mapping
  * it: both meta pages must be LMDB's (flag, magic, version 1, a page size
- * LMDB writes), and the file must be as long as the newer one says (its
- * last page). LMDB itself does not look: it maps the file whole, and the
- * first page touched past the end of a shorter one kills the process with
- * SIGBUS; a file of 0 bytes it takes for a new environment. Sets *state;
+ * LMDB writes), and the file must hold the root pages of the newer one's
+ * trees. LMDB itself does not look: it maps the file whole, and the first
+ * page touched past the end of a shorter one kills the process with
+ * SIGBUS; a file of 0 bytes it takes for a new environment. (The file may
+ * end before the newer meta page's last page: a page LMDB allocated and
+ * freed in one transaction is never written. Such pages must be free, which
+ * audit_env_walk checks, before it reads any tree.) Sets *state;
  * for every state but OK and NONE, why (may be NULL) gets the fault in
  * words. Returns 0 when it could look, or the error that stopped it
  * (ERROR_PERM, ERROR_IO). A damaged file is read three times, 20 ms
@@ -143,7 +146,8 @@ struct audit_walk {
 
 /*
  * Reads, in txn, every entry of every database of the environment through
- * LMDB: the free list (every page number inside the file), the main
+ * LMDB: the free list (every page number inside the map, and every page
+ * past the end of the file among them: truncation), the main
  * database and each database it names, each key and value touched at both
  * ends, their number matched with the database's own count; and the pages
  * counted (trees, free, the two meta pages) must not outnumber the file's.

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1981,7 +1982,10 @@ audit_cli(int argc, char **argv)
 		    v->name, error_strerror(rc));
 	return cliutil_fail(EX_DATAERR,
 	    "audit %s: %s: reading the log killed the reader (%s): its "
-	    "file is damaged; restore the data folder from a backup",
+	    "file is damaged%s; restore the data folder from a backup",
 	    v->name, data_arg(argc - 1, argv + 1),
-	    isolate_death(death, words, sizeof(words)));
+	    isolate_death(death, words, sizeof(words)),
+	    death == SIGBUS ? " (a page lies past the end of data.mdb: the "
+	                      "file was truncated)"
+	                    : "");
 }

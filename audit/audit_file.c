@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -141,13 +142,20 @@ root_ok(uint64_t root, uint64_t last_pg)
 	return root == P_INVALID || (root >= 2 && root <= last_pg);
 }
 
+/* A tree's root page past the end of the file: the first page LMDB reads. */
+static bool
+root_past(uint64_t root, uint64_t pages)
+{
+	return root != P_INVALID && root >= pages;
+}
+
 /* One look at data.mdb, open as fd: sets *state. */
 static int
 check_file(int fd, enum audit_file_state *state, char *why, size_t n)
 {
 	struct meta m[2], *cur;
 	struct stat st;
-	uint64_t need;
+	uint64_t pages;
 
 	*state = AUDIT_FILE_DAMAGED;
 	if (fstat(fd, &st) != 0)
@@ -185,13 +193,22 @@ check_file(int fd, enum audit_file_state *state, char *why, size_t n)
 		    "%" PRIu64 ", roots %" PRIu64 " and %" PRIu64 ")",
 		    (int)(cur - m), cur->last_pg, cur->free_root,
 		    cur->main_root);
-	need = (cur->last_pg + 1) * cur->psize;
-	if ((uint64_t)st.st_size < need)
+	/*
+	 * The file may end before the meta page's last page: LMDB counts
+	 * pages it allocated, and one freed in the same transaction is never
+	 * written. Such pages are free (audit_env_walk checks that they
+	 * are); a tree's root never is.
+	 */
+	pages = (uint64_t)st.st_size / cur->psize;
+	if (root_past(cur->free_root, pages) ||
+	    root_past(cur->main_root, pages))
 		return say(why, n,
-		    "data.mdb is %" PRIu64 " bytes but its meta page says it "
-		    "holds %" PRIu64 " pages of %" PRIu32 " (%" PRIu64
-		    " bytes): the file was truncated",
-		    (uint64_t)st.st_size, cur->last_pg + 1, cur->psize, need);
+		    "data.mdb is %" PRIu64 " bytes (%" PRIu64
+		    " pages of %" PRIu32 ") but its meta page counts %" PRIu64
+		    " pages, its trees rooted at pages %" PRIu64 " and %" PRIu64
+		    ": the file was truncated",
+		    (uint64_t)st.st_size, pages, cur->psize, cur->last_pg + 1,
+		    cur->free_root, cur->main_root);
 	*state = AUDIT_FILE_OK;
 	return ERROR_OK;
 }
@@ -343,6 +360,8 @@ struct walk {
 	int (*check)(void *, const char *, const MDB_val *, const MDB_val *);
 	void *arg;
 	uint64_t free_pages, last_pg;
+	uint64_t file_pages; /* pages file_pages .. last_pg: never written */
+	uint8_t *past;       /* a bit for each, set when it is free */
 	volatile uint8_t touched; /* the bytes read, so that they are read */
 };
 
@@ -389,6 +408,10 @@ free_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
 		    sizeof(pg));
 		if (pg < 2 || pg > w->last_pg)
 			return ERROR_TAMPERED;
+		if (pg >= w->file_pages) {
+			uint64_t b = pg - w->file_pages;
+			w->past[b / 8] |= (uint8_t)(1u << b % 8);
+		}
 	}
 	w->free_pages += n;
 	return ERROR_OK;
@@ -447,6 +470,9 @@ audit_env_walk(MDB_env *env, MDB_txn *txn,
 {
 	struct walk w;
 	MDB_envinfo info;
+	MDB_stat est;
+	struct stat st;
+	mdb_filehandle_t fd;
 	MDB_dbi main, dbi;
 	MDB_cursor *c;
 	MDB_val k, v;
@@ -458,10 +484,31 @@ audit_env_walk(MDB_env *env, MDB_txn *txn,
 	w.res = res;
 	w.check = check;
 	w.arg = arg;
-	if ((rc = mdb_env_info(env, &info)) != 0)
+	if ((rc = mdb_env_info(env, &info)) != 0 ||
+	    (rc = mdb_env_stat(env, &est)) != 0 ||
+	    (rc = mdb_env_get_fd(env, &fd)) != 0)
 		return audit_mdb_error(rc);
+	if (fstat(fd, &st) != 0)
+		return ERROR_IO;
 	w.last_pg = info.me_last_pgno;
-	if ((rc = walk_db(&w, txn, FREE_DBI, "(free pages)")) != 0)
+	w.file_pages = (uint64_t)st.st_size / est.ms_psize;
+	if (w.file_pages <= w.last_pg &&
+	    (w.past = calloc((w.last_pg - w.file_pages) / 8 + 1, 1)) == NULL)
+		return ERROR_NOMEM;
+	rc = walk_db(&w, txn, FREE_DBI, "(free pages)");
+	/* The pages past the end of the file, before any is read. */
+	for (uint64_t pg = w.file_pages; rc == 0 && pg <= w.last_pg; pg++) {
+		uint64_t b = pg - w.file_pages;
+		if ((w.past[b / 8] & (1u << b % 8)) == 0)
+			rc = fault(&w,
+			    "data.mdb is %" PRIu64 " bytes (%" PRIu64
+			    " pages) but its page %" PRIu64
+			    ", past that end, is not free: the file was "
+			    "truncated",
+			    (uint64_t)st.st_size, w.file_pages, pg);
+	}
+	free(w.past);
+	if (rc != 0)
 		return rc;
 	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) != 0)
 		return fault(&w, "the main database: %s", mdb_strerror(rc));

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -726,8 +727,10 @@ store_check(const char *dir, const char *origin,
 	rc = isolate_run(check_child, &arg, res, sizeof(*res), &death);
 	if (death != 0)
 		return say(res, ERROR_TAMPERED,
-		    "reading it killed the checker (%s): LMDB met a page it "
-		    "cannot read",
-		    isolate_death(death, words, sizeof(words)));
+		    "reading it killed the checker (%s): %s",
+		    isolate_death(death, words, sizeof(words)),
+		    death == SIGBUS ? "a page it read lies past the end of "
+		                      "data.mdb: the file was truncated"
+		                    : "LMDB met a page it cannot read");
 	return rc;
 }
