@@ -216,7 +216,10 @@ compare(struct datadir *d, const char *dir, const struct store_check *res,
 		    "%s: the audit log holds %" PRIu64
 		    " entries, but this broker signed a checkpoint of %" PRIu64
 		    " (head file %s): commits were lost (the data folder was "
-		    "rolled back, truncated or replaced)" REMEDY,
+		    "rolled back, truncated or replaced)" REMEDY
+		    ". A backup restored on purpose lacks the commits since "
+		    "it: to accept that, restore the head file from the same "
+		    "backup, or remove it",
 		    dir, res->leaves, hcp->size, d->head_path, dir,
 		    d->pub_path);
 	if (!res->has_root ||
