@@ -492,6 +492,13 @@ audit_env_walk(MDB_env *env, MDB_txn *txn,
 		return ERROR_IO;
 	w.last_pg = info.me_last_pgno;
 	w.file_pages = (uint64_t)st.st_size / est.ms_psize;
+	/*
+	 * The pages past the end are checked against txn's free list only
+	 * when the meta page read is txn's: a writer that committed since
+	 * may have counted pages that only its own free list holds.
+	 */
+	if (info.me_last_txnid != mdb_txn_id(txn))
+		w.file_pages = w.last_pg + 1;
 	if (w.file_pages <= w.last_pg &&
 	    (w.past = calloc((w.last_pg - w.file_pages) / 8 + 1, 1)) == NULL)
 		return ERROR_NOMEM;
