@@ -780,6 +780,8 @@ broker_run(const struct broker_config *cfg)
 		goto out;
 	}
 	log_info("%s", why);
+	if (got_term)
+		goto out; /* stopped while the log was checked: rc is 0 */
 	b.replies = calloc(b.cfg.batch, sizeof(*b.replies));
 	b.hellos = calloc(b.cfg.batch, sizeof(*b.hellos));
 	b.scratch = calloc(1, sizeof(*b.scratch));
