@@ -1980,6 +1980,16 @@ audit_cli(int argc, char **argv)
 		return cliutil_fail(EX_OSERR,
 		    "audit %s: cannot start a process to read the log: %s",
 		    v->name, error_strerror(rc));
+	if (death == SIGPIPE) {
+		/* The reader of our output went away: as if we had written. */
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+		return EX_IOERR;
+	}
+	if (!isolate_fault(death))
+		return cliutil_fail(EX_OSERR,
+		    "audit %s: the reader was stopped from outside (%s)",
+		    v->name, isolate_death(death, words, sizeof(words)));
 	return cliutil_fail(EX_DATAERR,
 	    "audit %s: %s: reading the log killed the reader (%s): its "
 	    "file is damaged%s; restore the data folder from a backup",

@@ -314,8 +314,11 @@ datadir_open(const char *dir, uint64_t mapsize, const char *keyfile,
 			    dir, res->origin, origin);
 			goto out;
 		}
-		if (rc == ERROR_CONFIG) {
-			say(why, n, rc, "%s: %s", dir, res->why);
+		if (rc == ERROR_CONFIG || rc == ERROR_INTERNAL ||
+		    rc == ERROR_NOMEM) {
+			say(why, n, rc, "%s: %s", dir,
+			    res->why[0] != '\0' ? res->why
+			                        : error_strerror(rc));
 			goto out;
 		}
 		if (rc != 0 && res->record_fault) {

@@ -725,6 +725,10 @@ store_check(const char *dir, const char *origin,
 	int death, rc;
 
 	rc = isolate_run(check_child, &arg, res, sizeof(*res), &death);
+	if (death != 0 && !isolate_fault(death))
+		return say(res, ERROR_INTERNAL,
+		    "the checker was stopped from outside (%s)",
+		    isolate_death(death, words, sizeof(words)));
 	if (death != 0)
 		return say(res, ERROR_TAMPERED,
 		    "reading it killed the checker (%s): %s",

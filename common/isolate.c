@@ -108,6 +108,22 @@ isolate_run(int (*fn)(void *arg, void *out, size_t len), void *arg, void *out,
 	return ERROR_INTERNAL;
 }
 
+bool
+isolate_fault(int death)
+{
+	switch (death) {
+	case SIGSEGV:
+	case SIGBUS:
+	case SIGILL:
+	case SIGFPE:
+	case SIGABRT:
+	case SIGSYS:
+		return true;
+	default:
+		return death >= ISOLATE_EXITED;
+	}
+}
+
 const char *
 isolate_death(int death, char *buf, size_t n)
 {

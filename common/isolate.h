@@ -8,6 +8,7 @@
 #ifndef COMMON_ISOLATE_H
 #define COMMON_ISOLATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/error.h"
@@ -33,6 +34,14 @@
  */
 WUR int isolate_run(int (*fn)(void *arg, void *out, size_t len), void *arg,
     void *out, size_t len, int *death);
+
+/*
+ * True when a *death of isolate_run is the child's own fault (SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, or an exit without an answer, as
+ * a sanitizer's), not a signal sent from outside (SIGKILL, SIGTERM,
+ * SIGINT, SIGPIPE, ...).
+ */
+bool isolate_fault(int death);
 
 /*
  * Words for a *death of isolate_run into buf of size n: "killed by signal

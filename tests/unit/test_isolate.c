@@ -54,6 +54,13 @@ exits(void *arg, void *out, size_t len)
 }
 
 static int
+killed(void *arg, void *out, size_t len)
+{
+	raise(SIGKILL);
+	return ERROR_OK;
+}
+
+static int
 prints(void *arg, void *out, size_t len)
 {
 	/* Buffered, not flushed: isolate_run flushes it in the child. */
@@ -103,6 +110,16 @@ test_deaths(void **state)
 	assert_int_equal(
 	    isolate_run(faults, NULL, &a, sizeof(a), &death), ERROR_INTERNAL);
 	assert_true(death != 0);
+	assert_true(isolate_fault(death));
+
+	/* Faults are the child's; a kill from outside is not. */
+	assert_true(isolate_fault(SIGABRT) && isolate_fault(SIGBUS));
+	assert_true(isolate_fault(ISOLATE_EXITED + 1));
+	assert_false(isolate_fault(SIGPIPE) || isolate_fault(SIGTERM));
+	assert_int_equal(
+	    isolate_run(killed, NULL, &a, sizeof(a), &death), ERROR_INTERNAL);
+	assert_int_equal(death, SIGKILL);
+	assert_false(isolate_fault(death));
 }
 
 static void
