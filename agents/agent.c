@@ -510,6 +510,7 @@ take_lock(const struct agent_config *cfg, char *why, size_t n)
 {
 	char path[PATH_MAX];
 	pid_t holder;
+	char line[128];
 	int rc;
 
 	if (lock_fd >= 0)
@@ -521,7 +522,8 @@ take_lock(const struct agent_config *cfg, char *why, size_t n)
 		    cfg->state, error_strerror(rc));
 		return rc;
 	}
-	rc = lockfile_take(path, &lock_fd, &holder);
+	rc = lockfile_take(path, &lock_fd, line, sizeof(line));
+	holder = lockfile_pid(line);
 	if (rc == ERROR_BUSY && holder > 0)
 		snprintf(why, n,
 		    "%s is in use by another concordat-agent, pid %ld (lock "
@@ -730,7 +732,7 @@ agent_run(const struct agent_config *cfg)
 		return rc;
 	}
 	/* The pid of this process, which daemon(3) made. */
-	if ((rc = lockfile_write_pid(lock_fd, getpid())) != 0)
+	if ((rc = lockfile_write(lock_fd, getpid(), "concordat-agent")) != 0)
 		log_warn("%s/%s: cannot write the pid: %s", cfg->state,
 		    LOCK_NAME, error_strerror(rc));
 	if ((rc = load(&a, why, sizeof(why))) != 0) {

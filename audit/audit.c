@@ -57,6 +57,8 @@ audit_mdb_error(int rc)
 		return ERROR_NOMEM;
 	case MDB_CORRUPTED:
 	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
 		return ERROR_TAMPERED;
 	default:
 		return ERROR_DB;
@@ -68,14 +70,25 @@ audit_mdb_error(int rc)
 int
 audit_env_open(const char *dir, size_t mapsize, unsigned flags, MDB_env **out)
 {
+	enum audit_file_state state;
 	MDB_env *env = NULL;
 	unsigned mdb_flags = 0;
 	int rc, dead;
 
 	*out = NULL;
+	/* Never map a file shorter than LMDB thinks (SIGBUS), nor let LMDB
+	 * start a new environment in an emptied one. */
+	if ((rc = audit_env_check(dir, &state, NULL, 0)) != 0)
+		return rc;
 	if ((flags & AUDIT_RDONLY) != 0) {
+		if (state == AUDIT_FILE_NONE)
+			return ERROR_NOENT;
+		if (state != AUDIT_FILE_OK)
+			return ERROR_TAMPERED;
 		mdb_flags |= MDB_RDONLY;
 	} else {
+		if (state == AUDIT_FILE_EMPTY || state == AUDIT_FILE_DAMAGED)
+			return ERROR_TAMPERED;
 		if ((rc = fileio_mkdirs(dir, 0700)) != 0)
 			return rc;
 		if (mapsize == 0)

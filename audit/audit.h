@@ -62,7 +62,8 @@
 /* ---------------------------------------------------------- environment */
 
 /*
- * Opens the LMDB environment in folder dir. A writer (flags 0) creates dir
+ * Opens the LMDB environment in folder dir, after audit_env_check (below)
+ * found its data.mdb whole. A writer (flags 0) creates dir
  * (0700) and the files (0600) when missing, with maxdbs AUDIT_DBS +
  * AUDIT_BROKER_DBS and map size mapsize (0: AUDIT_MAPSIZE_DEFAULT), and
  * durable commits: never MDB_NOSYNC, MDB_NOMETASYNC or MDB_WRITEMAP. A
@@ -70,8 +71,10 @@
  * (mapsize is ignored), and needs write access to lock.mdb to register as a
  * reader. Either clears stale reader slots (mdb_reader_check) after
  * opening. ERROR_NOENT when a reader's dir holds no environment,
- * ERROR_PERM when refused by the file system. On success the caller closes
- * *out with audit_env_close.
+ * ERROR_TAMPERED when audit_env_check, or LMDB reading the meta pages,
+ * finds the file damaged (audit_env_check says how), ERROR_PERM when
+ * refused by the file system. On success the caller closes *out with
+ * audit_env_close.
  *
  * LMDB forbids opening the same environment twice in one process: close
  * one before opening another on the same folder.
@@ -81,6 +84,85 @@ WUR int audit_env_open(
 
 /* mdb_env_close; NULL is a no-op. Every transaction must have ended. */
 void audit_env_close(MDB_env *env);
+
+/* What audit_env_check finds in a folder. */
+enum audit_file_state {
+	AUDIT_FILE_OK,      /* data.mdb holds every page its meta pages count */
+	AUDIT_FILE_NONE,    /* neither data.mdb nor lock.mdb: never a log */
+	AUDIT_FILE_MISSING, /* lock.mdb without data.mdb: the file was removed
+	                     */
+	AUDIT_FILE_EMPTY,   /* data.mdb of 0 bytes */
+	AUDIT_FILE_DAMAGED, /* a meta page invalid, or the file too short */
+};
+
+/*
+ * Looks at dir's data.mdb as LMDB would before mapping it, without mapping
+ * it: both meta pages must be LMDB's (flag, magic, version 1, a page size
+ * LMDB writes), and the file must hold the root pages of the newer one's
+ * trees. LMDB itself does not look: it maps the file whole, and the first
+ * page touched past the end of a shorter one kills the process with
+ * SIGBUS; a file of 0 bytes it takes for a new environment. (The file may
+ * end before the newer meta page's last page: a page LMDB allocated and
+ * freed in one transaction is never written. Such pages must be free, which
+ * audit_env_walk checks, before it reads any tree.) Sets *state;
+ * for every state but OK and NONE, why (may be NULL) gets the fault in
+ * words. Returns 0 when it could look, or the error that stopped it
+ * (ERROR_PERM, ERROR_IO). A damaged file is read three times, 20 ms
+ * apart, before it is called so: a reader may catch a meta page while a
+ * writer rewrites it.
+ *
+ * audit_env_open calls it first: a reader gets ERROR_NOENT for NONE and
+ * ERROR_TAMPERED for the rest; a writer creates the environment for NONE
+ * and MISSING and gets ERROR_TAMPERED for EMPTY and DAMAGED, so that no
+ * new log is ever started over an old one's remains.
+ */
+WUR int audit_env_check(
+    const char *dir, enum audit_file_state *state, char *why, size_t n);
+
+/*
+ * Takes the exclusive lock of the data folder dir (flock(2) on
+ * dir/concordat.lock, created 0600, dir 0700 when missing) and writes "PID
+ * who" into the file, for the next one to be told. One process at a time
+ * may hold it: the broker for as long as it runs, `concordat audit
+ * reindex` while it writes. Readers never take it. On success *fd holds
+ * the lock until audit_env_unlock (or the process ends; a child forked
+ * meanwhile shares it). ERROR_BUSY when another process holds it, with
+ * holder (may be NULL) set to what that one wrote ("4242
+ * concordat-broker").
+ */
+WUR int audit_env_lock(
+    const char *dir, const char *who, int *fd, char *holder, size_t n);
+
+/* Releases the lock; -1 is a no-op. */
+void audit_env_unlock(int fd);
+
+/* What audit_env_walk read. */
+struct audit_walk {
+	uint64_t databases; /* the free list, the main one, the named ones */
+	uint64_t entries;   /* read, in all of them */
+	uint64_t pages;     /* counted: trees, free, meta */
+	char why[256];      /* the fault, when not 0 */
+};
+
+/*
+ * Reads, in txn, every entry of every database of the environment through
+ * LMDB: the free list (every page number inside the map, and every page
+ * past the end of the file among them: truncation), the main
+ * database and each database it names, each key and value touched at both
+ * ends, their number matched with the database's own count; and the pages
+ * counted (trees, free, the two meta pages) must not outnumber the file's.
+ * This is the damage the tree check (audit_verify) does not see: a page of
+ * an index, or of the broker's queue, that LMDB cannot read, and a free
+ * list that would have the next commit overwrite live pages. check, when
+ * not NULL, is called for each entry of each named database and returns
+ * non-zero for one that is malformed (the broker checks its own records
+ * so). O(entries). 0, or ERROR_TAMPERED with res->why naming the database
+ * and the entry. LMDB may abort or fault on some corrupt pages: run it
+ * where that is survivable (common/isolate.h).
+ */
+WUR int audit_env_walk(MDB_env *env, MDB_txn *txn,
+    int (*check)(void *arg, const char *db, const MDB_val *k, const MDB_val *v),
+    void *arg, struct audit_walk *res);
 
 /*
  * Begins a transaction: flags 0 for the writer, MDB_RDONLY for a reader. A

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "common/cliutil.h"
 #include "common/clock.h"
 #include "common/fileio.h"
+#include "common/isolate.h"
 #include "common/urgency.h"
 #include "keys/keys.h"
 
@@ -106,14 +108,33 @@ close_log(struct reader *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* A damaged log: what is wrong, and the remedy; returns EX_DATAERR. */
+static int
+damaged(const char *verb, const char *dir, const char *why)
+{
+	return cliutil_fail(EX_DATAERR,
+	    "audit %s: %s: the log is damaged: %s; restore the data folder "
+	    "from a backup",
+	    verb, dir, why);
+}
+
 /* Opens dir read-only; returns 0 or a sysexits code after saying why. */
 static int
 open_log(const char *verb, const char *dir, struct reader *r)
 {
+	enum audit_file_state state;
+	char why[256];
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	rc = audit_env_open(dir, 0, AUDIT_RDONLY, &r->env);
+	if (rc == ERROR_TAMPERED) {
+		if (audit_env_check(dir, &state, why, sizeof(why)) != 0 ||
+		    state == AUDIT_FILE_OK || state == AUDIT_FILE_NONE)
+			snprintf(why, sizeof(why),
+			    "LMDB refuses data.mdb's meta pages");
+		return damaged(verb, dir, why);
+	}
 	if (rc == ERROR_NOENT)
 		return cliutil_fail(EX_NOINPUT,
 		    "audit %s: %s: no audit log there (no such folder or "
@@ -135,6 +156,11 @@ open_log(const char *verb, const char *dir, struct reader *r)
 		return cliutil_fail(EX_NOINPUT,
 		    "audit %s: %s: not an audit log (no audit databases)", verb,
 		    dir);
+	}
+	if (rc == ERROR_TAMPERED) {
+		close_log(r);
+		return damaged(verb, dir,
+		    "LMDB finds a page of data.mdb corrupt or missing");
 	}
 	if (rc != 0) {
 		close_log(r);
@@ -1037,8 +1063,11 @@ static const char verify_help[] =
     "Recomputes the Merkle tree from every leaf, compares it with the\n"
     "stored tree, and checks every signed checkpoint: signed by the broker\n"
     "key in FILE (broker.pub), and its root is the root of the leaves.\n"
-    "Exits 0 with a one-line summary, or 65 naming the first bad leaf or\n"
-    "checkpoint.\n"
+    "Then reads every database of the data folder whole (the indexes, the\n"
+    "broker's queue), so that a page LMDB cannot read is found now, not\n"
+    "by the next query. Exits 0 with a one-line summary, or 65 naming the\n"
+    "first bad leaf, checkpoint or page: the log is damaged, and the\n"
+    "broker refuses to start on it.\n"
     "\n"
     "--indexes  also check that the indexes queries read hold exactly the\n"
     "           entries the leaves give, none missing, added or altered\n"
@@ -1072,6 +1101,7 @@ cmd_verify(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct audit_verify_result res;
+	struct audit_walk walk;
 	struct reader r;
 	const char *dir = NULL, *key = NULL;
 	uint8_t pk[CHECKPOINT_PK_LEN];
@@ -1110,6 +1140,10 @@ cmd_verify(int argc, char **argv)
 	if ((rc = open_log("verify", dir, &r)) != 0)
 		return rc;
 	rc = audit_verify(r.a, r.txn, pk, &res);
+	/* The pages the tree does not cover: the indexes, the queue. */
+	if (rc == 0 &&
+	    (rc = audit_env_walk(r.env, r.txn, NULL, NULL, &walk)) != 0)
+		snprintf(res.why, sizeof(res.why), "%s", walk.why);
 	if (rc == 0 && indexes)
 		rc = audit_verify_indexes(r.a, r.txn, &res);
 	if (rc == 0) {
@@ -1125,6 +1159,9 @@ cmd_verify(int argc, char **argv)
 			fprintf(stdout, "; %" PRIu64 " leaves not yet signed",
 			    res.leaves -
 			        (res.has_latest ? res.latest.size : 0));
+		fprintf(stdout,
+		    "; %" PRIu64 " databases read whole (%" PRIu64 " entries)",
+		    walk.databases, walk.entries);
 		if (indexes)
 			fprintf(stdout,
 			    "; %" PRIu64 " index entries match the leaves",
@@ -1384,9 +1421,9 @@ static const char reindex_help[] =
     "Rebuilds the indexes that queries read from the log's entries, which\n"
     "it does not change, and checks them as 'verify --indexes' does: the\n"
     "remedy when that check finds an index damaged. Needs write access to\n"
-    "data.mdb. It holds the log's write lock while it runs (seconds per\n"
-    "million entries): a running broker's commits wait meanwhile, and\n"
-    "nothing is lost, but stop the broker first where you can.\n";
+    "data.mdb and lock.mdb, and the data folder to itself: it refuses\n"
+    "(exit 75) while the broker runs, which holds the folder's lock.\n"
+    "Stop the broker, reindex (seconds per million entries), start it.\n";
 
 static int
 cmd_reindex(int argc, char **argv)
@@ -1396,11 +1433,11 @@ cmd_reindex(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	char origin[CHECKPOINT_ORIGIN_MAX + 1];
+	char origin[CHECKPOINT_ORIGIN_MAX + 1], holder[128];
 	struct reader r;
 	const char *dir = NULL;
 	uint64_t used, mapsize, size = 0, indexed = 0, entries = 0;
-	int c, rc;
+	int c, rc, lock;
 
 	optind = 0;
 	while ((c = next_opt("reindex", argc, argv, opts)) != -1) {
@@ -1429,6 +1466,19 @@ cmd_reindex(int argc, char **argv)
 	if (rc != 0)
 		return cliutil_fail(cliutil_exit_code(rc),
 		    "audit reindex: %s: %s", dir, error_strerror(rc));
+	/* One writer per data folder: not while the broker runs. */
+	rc = audit_env_lock(
+	    dir, "concordat audit reindex", &lock, holder, sizeof(holder));
+	if (rc == ERROR_BUSY)
+		return cliutil_fail(EX_TEMPFAIL,
+		    "audit reindex: %s: the data folder is in use (pid and "
+		    "program from its lock file: %s); stop the broker first, "
+		    "nothing was changed",
+		    dir, holder);
+	if (rc != 0)
+		return cliutil_fail(cliutil_exit_code(rc),
+		    "audit reindex: %s: cannot take the data folder's lock: %s",
+		    dir, error_strerror(rc));
 	rc = audit_env_open(dir, (size_t)mapsize, 0, &r.env);
 	if (rc == 0 && (rc = audit_txn_begin(r.env, 0, &r.txn)) == 0 &&
 	    (rc = audit_open(r.env, r.txn, origin, 0, &r.a)) == 0 &&
@@ -1439,6 +1489,7 @@ cmd_reindex(int argc, char **argv)
 		r.txn = NULL;
 	}
 	close_log(&r);
+	audit_env_unlock(lock);
 	if (rc == ERROR_PERM)
 		return cliutil_fail(EX_NOPERM,
 		    "audit reindex: %s: permission denied (write access to "
@@ -1853,19 +1904,62 @@ cmd_check_proof(int argc, char **argv)
 static const struct verb {
 	const char *name;
 	int (*fn)(int argc, char **argv);
+	bool reads_log; /* runs in a child process: see audit_cli */
 } verbs[] = {
-    {"query", cmd_query},
-    {"report", cmd_report},
-    {"verify", cmd_verify},
-    {"reindex", cmd_reindex},
-    {"prove", cmd_prove},
-    {"stats", cmd_stats},
-    {"check-proof", cmd_check_proof},
+    {"query", cmd_query, true},
+    {"report", cmd_report, true},
+    {"verify", cmd_verify, true},
+    {"reindex", cmd_reindex, true},
+    {"prove", cmd_prove, true},
+    {"stats", cmd_stats, true},
+    {"check-proof", cmd_check_proof, false},
 };
 
+struct call {
+	const struct verb *v;
+	int argc;
+	char **argv;
+};
+
+/* isolate_run's function: the verb, its exit code as the answer. */
+static int
+run_verb(void *arg, void *out, size_t len)
+{
+	const struct call *c = arg;
+	int code = c->v->fn(c->argc, c->argv);
+
+	memcpy(out, &code, len < sizeof(code) ? len : sizeof(code));
+	return ERROR_OK;
+}
+
+/* The --data operand of a verb's arguments, for the words of a crash. */
+static const char *
+data_arg(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(argv[i], "--data=", 7) == 0)
+			return argv[i] + 7;
+	}
+	return "the data folder";
+}
+
+/*
+ * A verb that reads a log runs in a child process. LMDB trusts its file:
+ * on some corrupt pages it asserts (abort) or reads beyond the page (a
+ * segfault), and no check of ours before it can rule every such page out
+ * short of reading them all through LMDB. A child that dies is a damaged
+ * file to report (exit 65), not a crash of the command. The verb prints
+ * from the child, to the same stdout and stderr.
+ */
 int
 audit_cli(int argc, char **argv)
 {
+	const struct verb *v = NULL;
+	char words[128];
+	int code = EX_SOFTWARE, death, rc;
+
 	if (argc < 2)
 		return usage(stderr, EX_USAGE);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -1873,7 +1967,37 @@ audit_cli(int argc, char **argv)
 		return usage(stdout, EX_OK);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (strcmp(argv[1], verbs[i].name) == 0)
-			return verbs[i].fn(argc - 1, argv + 1);
-	cliutil_fail(EX_USAGE, "audit: unknown verb '%s'", argv[1]);
-	return usage(stderr, EX_USAGE);
+			v = &verbs[i];
+	if (v == NULL) {
+		cliutil_fail(EX_USAGE, "audit: unknown verb '%s'", argv[1]);
+		return usage(stderr, EX_USAGE);
+	}
+	if (!v->reads_log)
+		return v->fn(argc - 1, argv + 1);
+	struct call c = {v, argc - 1, argv + 1};
+	rc = isolate_run(run_verb, &c, &code, sizeof(code), &death);
+	if (rc == 0)
+		return code;
+	if (death == 0)
+		return cliutil_fail(EX_OSERR,
+		    "audit %s: cannot start a process to read the log: %s",
+		    v->name, error_strerror(rc));
+	if (death == SIGPIPE) {
+		/* The reader of our output went away: as if we had written. */
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+		return EX_IOERR;
+	}
+	if (!isolate_fault(death))
+		return cliutil_fail(EX_OSERR,
+		    "audit %s: the reader was stopped from outside (%s)",
+		    v->name, isolate_death(death, words, sizeof(words)));
+	return cliutil_fail(EX_DATAERR,
+	    "audit %s: %s: reading the log killed the reader (%s): its "
+	    "file is damaged%s; restore the data folder from a backup",
+	    v->name, data_arg(argc - 1, argv + 1),
+	    isolate_death(death, words, sizeof(words)),
+	    death == SIGBUS ? " (a page lies past the end of data.mdb: the "
+	                      "file was truncated)"
+	                    : "");
 }

@@ -274,6 +274,19 @@ broker_event(struct broker *b, MDB_txn *txn, int type, const char *detail)
 	return audit_append(store_audit(b->store), txn, &ev, NULL);
 }
 
+/* After a commit that holds head: the head file follows (datadir.h). */
+static void
+head_signed(struct broker *b, const struct audit_head *head)
+{
+	int rc = datadir_signed(b->datadir, head);
+
+	if (rc != 0)
+		log_err("%s: cannot write the head (checkpoint %llu): %s; it "
+		        "lags the log until a write succeeds",
+		    datadir_head_path(b->datadir),
+		    (unsigned long long)head->cp.size, error_strerror(rc));
+}
+
 /* Commits one stand-alone broker event, signed. */
 static int
 log_alone(struct broker *b, int type, const char *detail)
@@ -290,7 +303,9 @@ log_alone(struct broker *b, int type, const char *detail)
 		store_abort(txn);
 		return rc;
 	}
-	return store_commit(txn);
+	if ((rc = store_commit(txn)) == 0)
+		head_signed(b, &head);
+	return rc;
 }
 
 /*
@@ -901,6 +916,8 @@ run_batch(struct broker *b, bool timers)
 		rc = store_commit(txn);
 	else
 		store_abort(txn);
+	if (rc == 0)
+		head_signed(b, &head);
 	if (rc != 0) {
 		/* Nothing of this batch is on disk: refuse its messages so
 		 * their senders try again. */
@@ -1178,6 +1195,7 @@ broker_free(struct broker *b)
 	if (b->ctx != NULL)
 		zmq_ctx_term(b->ctx);
 	store_close(b->store);
+	datadir_close(b->datadir);
 	policy_free(b->policy);
 	keyring_free(b->keyring);
 	keys_secret_free(b->key);
@@ -1222,6 +1240,20 @@ broker_run(const struct broker_config *cfg)
 		log_err("%s", why);
 		goto out;
 	}
+	/*
+	 * The data folder before anything else: its lock, then the log
+	 * checked against the head (in a child process, before this one has
+	 * threads or sockets). A damaged or lost log is refused here, and
+	 * nothing listens.
+	 */
+	if ((rc = datadir_open(b.cfg.data, b.cfg.map_size, b.cfg.key, b.key,
+	         b.origin, &b.datadir, &b.store, why, sizeof(why))) != 0) {
+		log_err("refusing to start: %s", why);
+		goto out;
+	}
+	log_info("%s", why);
+	if (got_term)
+		goto out; /* stopped while the log was checked: rc is 0 */
 	raise_fd_limit();
 	b.max_pending = PENDING_MAX;
 	b.pending = calloc(b.max_pending, sizeof(*b.pending));
@@ -1238,15 +1270,6 @@ broker_run(const struct broker_config *cfg)
 	    b.batch[1].jobs == NULL || verifier_new(0, &b.verifier) != 0 ||
 	    setup_peers(&b) != 0) {
 		rc = ERROR_NOMEM;
-		goto out;
-	}
-	if ((rc = store_open(b.cfg.data, b.cfg.map_size, b.origin, &b.store)) !=
-	    0) {
-		log_err("%s: cannot open the data folder: %s", b.cfg.data,
-		    rc == ERROR_CONFIG
-		        ? "its audit log is another broker's (another key) or "
-		          "in a format this version does not read"
-		        : error_strerror(rc));
 		goto out;
 	}
 	check_disk(&b);

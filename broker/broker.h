@@ -14,6 +14,7 @@
 
 #include "audit/audit.h"
 #include "broker/config.h"
+#include "broker/datadir.h"
 #include "broker/store.h"
 #include "broker/verify.h"
 #include "keys/keys.h"
@@ -124,6 +125,7 @@ struct broker {
 	struct keyring *keyring;
 	struct policy *policy;
 	struct store *store;
+	struct datadir *datadir; /* the folder's lock and the durable head */
 	char origin[128];
 
 	void *ctx, *router, *zap;

@@ -20,6 +20,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #include "broker/store.h"
+#include "common/isolate.h"
 
 #define QKEY_MAX (IDENT_AGENCY_MAX + 1 + 8)
 #define AKEY_MAX (IDENT_AGENCY_MAX + 1 + WIRE_MSG_ID_LEN + IDENT_AGENCY_MAX + 2)
@@ -736,4 +740,195 @@ store_clock_put(struct store *s, MDB_txn *txn, uint64_t qclock, uint64_t wall)
 	put_be64(buf, qclock);
 	put_be64(buf + 8, wall);
 	return mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+}
+
+/* -------------------------------------------------------- start check */
+
+/* What the child needs; what it answers is struct store_check. */
+struct check_arg {
+	const char *dir;
+	const char *origin;
+	const uint8_t *pk;
+	uint64_t at_size;
+};
+
+static int say(struct store_check *res, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+say(struct store_check *res, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(res->why, sizeof(res->why), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int
+replay_entry(const MDB_val *k, const MDB_val *v)
+{
+	struct replay_rec r;
+
+	if (k->mv_size != WIRE_MSG_ID_LEN || v->mv_size != sizeof(r))
+		return ERROR_TAMPERED;
+	memcpy(&r, v->mv_data, sizeof(r));
+	return r.n_decisions <= STORE_MAX_DECISIONS &&
+	        memchr(r.sender, '\0', sizeof(r.sender)) != NULL
+	    ? ERROR_OK
+	    : ERROR_TAMPERED;
+}
+
+static int
+queue_entry(const MDB_val *k, const MDB_val *v)
+{
+	const char *key = k->mv_data;
+	char agency[IDENT_AGENCY_MAX + 1];
+	struct store_item it;
+	size_t an;
+
+	if (k->mv_size < 10 || k->mv_size > QKEY_MAX)
+		return ERROR_TAMPERED;
+	an = k->mv_size - 9;
+	if (key[an] != '\0')
+		return ERROR_TAMPERED;
+	memcpy(agency, key, an + 1);
+	if (!ident_agency_valid(agency))
+		return ERROR_TAMPERED;
+	return decode_item(agency, v, &it);
+}
+
+/* audit_env_walk's check: the broker's own records, decoded. */
+static int
+record(void *arg, const char *db, const MDB_val *k, const MDB_val *v)
+{
+	struct store_check *res = arg;
+	int rc = ERROR_OK;
+
+	if (strcmp(db, "broker.replay") == 0)
+		rc = replay_entry(k, v);
+	else if (strcmp(db, "broker.queue") == 0)
+		rc = queue_entry(k, v);
+	if (rc != 0)
+		res->record_fault = true;
+	return rc;
+}
+
+/* In the child: everything store_check promises, into out. */
+static int
+check_child(void *argp, void *out, size_t len)
+{
+	const struct check_arg *arg = argp;
+	struct store_check *res = out;
+	struct audit_verify_result vr;
+	struct audit_head latest;
+	enum audit_file_state state;
+	struct audit_walk walk;
+	struct audit *a = NULL;
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	int rc;
+
+	memset(res, 0, len);
+	if ((rc = audit_env_check(
+	         arg->dir, &state, res->why, sizeof(res->why))) != 0)
+		return say(res, rc, "data.mdb: %s", error_strerror(rc));
+	if (state == AUDIT_FILE_NONE)
+		return ERROR_OK;
+	if (state != AUDIT_FILE_OK)
+		return ERROR_TAMPERED;
+	if ((rc = audit_env_open(arg->dir, 0, AUDIT_RDONLY, &env)) != 0) {
+		if (rc == ERROR_TAMPERED)
+			say(res, rc, "LMDB refuses data.mdb's meta pages");
+		else
+			say(res, rc, "cannot open it: %s", error_strerror(rc));
+		goto out;
+	}
+	if ((rc = audit_txn_begin(env, MDB_RDONLY, &txn)) != 0) {
+		say(res, rc, "cannot read it: %s", error_strerror(rc));
+		goto out;
+	}
+	rc = audit_open(env, txn, NULL, AUDIT_RDONLY, &a);
+	if (rc == ERROR_CONFIG) {
+		say(res, rc,
+		    "its audit log is in a format this version "
+		    "does not read");
+		goto out;
+	}
+	if (rc != 0 && rc != ERROR_NOTFOUND) {
+		say(res, rc, "its audit log's records are damaged: %s",
+		    error_strerror(rc));
+		goto out;
+	}
+	if (rc == 0) {
+		res->has_log = true;
+		snprintf(
+		    res->origin, sizeof(res->origin), "%s", audit_origin(a));
+		if (strcmp(res->origin, arg->origin) != 0) {
+			rc = ERROR_CONFIG;
+			goto out;
+		}
+		if ((rc = audit_verify(a, txn, arg->pk, &vr)) != 0) {
+			say(res, rc, "%s", vr.why);
+			goto out;
+		}
+		res->leaves = vr.leaves;
+		res->checkpoints = vr.checkpoints;
+		rc = audit_latest(a, txn, &latest);
+		if (rc == 0 && latest.text_len < sizeof(res->latest)) {
+			res->has_latest = true;
+			memcpy(res->latest, latest.text, latest.text_len);
+			res->latest_len = latest.text_len;
+		} else if (rc != ERROR_NOTFOUND) {
+			say(res, ERROR_TAMPERED, "the latest checkpoint: %s",
+			    rc != 0 ? error_strerror(rc) : "too long");
+			rc = ERROR_TAMPERED;
+			goto out;
+		}
+		if (arg->at_size <= res->leaves) {
+			if ((rc = audit_root(
+			         a, txn, arg->at_size, res->root)) != 0) {
+				say(res, rc, "the root at size %" PRIu64 ": %s",
+				    arg->at_size, error_strerror(rc));
+				goto out;
+			}
+			res->has_root = true;
+		}
+	}
+	rc = audit_env_walk(env, txn, record, res, &walk);
+	res->entries = walk.entries;
+	res->pages = walk.pages;
+	if (rc != 0)
+		say(res, rc, "%s", walk.why);
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	audit_free(a);
+	audit_env_close(env);
+	return rc;
+}
+
+int
+store_check(const char *dir, const char *origin,
+    const uint8_t pk[CHECKPOINT_PK_LEN], uint64_t at_size,
+    struct store_check *res)
+{
+	struct check_arg arg = {dir, origin, pk, at_size};
+	char words[128];
+	int death, rc;
+
+	rc = isolate_run(check_child, &arg, res, sizeof(*res), &death);
+	if (death != 0 && !isolate_fault(death))
+		return say(res, ERROR_INTERNAL,
+		    "the checker was stopped from outside (%s)",
+		    isolate_death(death, words, sizeof(words)));
+	if (death != 0)
+		return say(res, ERROR_TAMPERED,
+		    "reading it killed the checker (%s): %s",
+		    isolate_death(death, words, sizeof(words)),
+		    death == SIGBUS ? "a page it read lies past the end of "
+		                      "data.mdb: the file was truncated"
+		                    : "LMDB met a page it cannot read");
+	return rc;
 }

@@ -31,6 +31,52 @@ void store_close(struct store *s);
 
 struct audit *store_audit(struct store *s);
 
+/* ------------------------------------------------------- start check */
+
+#define STORE_NOTE_MAX 1024 /* a checkpoint note the check hands back */
+
+/* What store_check found. */
+struct store_check {
+	bool has_log; /* false: no data.mdb, or no audit log in it */
+	char origin[CHECKPOINT_ORIGIN_MAX + 1]; /* the log's */
+	uint64_t leaves;      /* verified, as audit_verify counts */
+	uint64_t checkpoints; /* verified */
+	bool has_latest;      /* latest is the newest stored checkpoint */
+	char latest[STORE_NOTE_MAX];
+	size_t latest_len;
+	bool has_root; /* root is the root of the first at_size leaves */
+	uint8_t root[MERKLE_HASH_LEN];
+	bool record_fault; /* the fault is in a record of the broker's */
+	uint64_t entries;  /* entries read in every database */
+	uint64_t pages;    /* pages counted: trees, free, meta */
+	char why[512];     /* the fault, in words, when not 0 */
+};
+
+/*
+ * Checks the store in dir, without changing it, before the broker opens it
+ * for writing: the file against its meta pages (audit_env_check); the audit
+ * log as `concordat audit verify` checks it with the broker's public key pk
+ * (audit_verify), provided its origin is origin; every database, every
+ * entry read through LMDB, its count matched with the database's, the free
+ * list's page numbers inside the file and no more pages in trees, free
+ * and meta than the file has; the broker's own
+ * records decoded; and the root of the first at_size leaves when the log
+ * holds that many (for the head, datadir.c).
+ *
+ * It runs in a child process (common/isolate.h): LMDB asserts or faults on
+ * some corrupt pages, and a damaged file must be refused, not crash the
+ * broker. A child that dies is reported as damage.
+ *
+ * Returns 0 with res->has_log, or: ERROR_CONFIG when the log is another's
+ * (res->origin names it) or in a version this program does not read;
+ * ERROR_TAMPERED, ERROR_CHECKPOINT or ERROR_SIGNATURE for damage, with
+ * res->why saying what and where; ERROR_NOMEM, ERROR_IO, ERROR_PERM when
+ * the check could not run.
+ */
+WUR int store_check(const char *dir, const char *origin,
+    const uint8_t pk[CHECKPOINT_PK_LEN], uint64_t at_size,
+    struct store_check *res);
+
 /* Transactions: write when write is true. Errors as audit_mdb_error. */
 WUR int store_begin(struct store *s, bool write, MDB_txn **txn);
 /* Begins a child of parent (a write transaction), to undo one message. */

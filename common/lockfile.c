@@ -32,31 +32,50 @@ errno_error(int e)
 	}
 }
 
-static pid_t
-read_pid(int fd)
+/* The holder's first line, printable, into line of size n; "" if none. */
+static void
+read_holder(int fd, char *line, size_t n)
 {
-	char buf[32];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-	long pid;
-	char *end;
+	ssize_t r;
+	size_t i;
 
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	pid = strtol(buf, &end, 10);
-	if (end == buf || pid <= 0 || pid > 0x7fffffff)
+	if (line == NULL || n == 0)
+		return;
+	do
+		r = pread(fd, line, n - 1, 0);
+	while (r < 0 && errno == EINTR);
+	line[r > 0 ? r : 0] = '\0';
+	for (i = 0; line[i] != '\0'; i++) {
+		if (line[i] == '\n') {
+			line[i] = '\0';
+			break;
+		}
+		if (line[i] < 0x20 || line[i] > 0x7e)
+			line[i] = '?';
+	}
+}
+
+pid_t
+lockfile_pid(const char *line)
+{
+	char *end;
+	long pid = strtol(line, &end, 10);
+
+	if (end == line || pid <= 0 || pid > 0x7fffffff)
 		return 0;
 	return (pid_t)pid;
 }
 
 int
-lockfile_take(const char *path, int *fdp, pid_t *holder)
+lockfile_take(const char *path, int *fdp, char *holder, size_t n)
 {
 	int fd, e;
 
 	*fdp = -1;
-	*holder = 0;
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (holder != NULL && n > 0)
+		holder[0] = '\0';
+	fd = open(
+	    path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0)
 		return errno_error(errno);
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -64,7 +83,7 @@ lockfile_take(const char *path, int *fdp, pid_t *holder)
 		if (e == EINTR)
 			continue;
 		if (e == EWOULDBLOCK)
-			*holder = read_pid(fd);
+			read_holder(fd, holder, n);
 		close(fd);
 		return e == EWOULDBLOCK ? ERROR_BUSY : errno_error(e);
 	}
@@ -73,11 +92,13 @@ lockfile_take(const char *path, int *fdp, pid_t *holder)
 }
 
 int
-lockfile_write_pid(int fd, pid_t pid)
+lockfile_write(int fd, pid_t pid, const char *who)
 {
-	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
+	char buf[128];
+	int n = snprintf(buf, sizeof(buf), "%ld %s\n", (long)pid, who);
 
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return ERROR_INVAL;
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n)
 		return errno_error(errno);
 	return ERROR_OK;
