@@ -65,7 +65,8 @@ struct h_sys {
  * broker.yaml and one agent.yaml per agency. policy_text is the sharing
  * agreement to write into the folder, or NULL for the example policy;
  * broker_extra and agent_extra are YAML lines appended to the configs (or
- * NULL). Nothing is started. tests is how many tests will call h_pass.
+ * NULL); broker.yaml has map_size_mb: 64 unless broker_extra sets it. Nothing
+ * is started. tests is how many tests will call h_pass.
  */
 struct h_sys *h_sys_new(const char *policy_text, const char *broker_extra,
     const char *agent_extra, unsigned tests);
@@ -142,6 +143,8 @@ int h_run(struct h_sys *s, const char *out, const char *err,
 long h_proc_kb(pid_t pid, const char *key);
 /* The descriptors a process holds open now (/proc/PID/fd). */
 long h_proc_fds(pid_t pid);
+/* CPU time a process has used so far, user and system, in ms. */
+long h_proc_cpu_ms(pid_t pid);
 /* Whether p still runs; reaps it (pid 0) when it has exited. */
 bool h_proc_running(struct h_proc *p);
 

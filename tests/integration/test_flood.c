@@ -195,7 +195,8 @@ static void
 many_addresses(void **state)
 {
 	(void)state;
-	struct flood_opts o = {.clients = 100, .renew_ms = 1000, .sources = 100};
+	struct flood_opts o = {
+	    .clients = 100, .renew_ms = 1000, .sources = 100};
 	struct flood_stats st;
 	struct served sv = {0};
 	uint64_t sum;
