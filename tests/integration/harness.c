@@ -1257,6 +1257,13 @@ h_client_send_parts(
 struct wire_frame *
 h_client_recv(struct h_client *c, unsigned ms)
 {
+	return h_client_recv_raw(c, ms, NULL, NULL);
+}
+
+struct wire_frame *
+h_client_recv_raw(
+    struct h_client *c, unsigned ms, uint8_t **raw, size_t *raw_len)
+{
 	zmq_pollitem_t it = {c->sock, 0, ZMQ_POLLIN, 0};
 	struct wire_frame *f = NULL;
 	char why[256];
@@ -1272,6 +1279,12 @@ h_client_recv(struct h_client *c, unsigned ms)
 	}
 	rc = wire_decode(
 	    zmq_msg_data(&msg), zmq_msg_size(&msg), &f, why, sizeof(why));
+	if (raw != NULL) {
+		*raw_len = zmq_msg_size(&msg);
+		*raw = malloc(*raw_len ? *raw_len : 1);
+		assert_non_null(*raw);
+		memcpy(*raw, zmq_msg_data(&msg), *raw_len);
+	}
 	zmq_msg_close(&msg);
 	if (rc != 0)
 		fail_msg(

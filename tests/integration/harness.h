@@ -265,6 +265,9 @@ void h_client_send_parts(
  * with wire_frame_free), or NULL. Status frames are acknowledged.
  */
 struct wire_frame *h_client_recv(struct h_client *c, unsigned ms);
+/* The same, and the frame's bytes (malloc'd, the caller frees) in raw. */
+struct wire_frame *h_client_recv_raw(
+    struct h_client *c, unsigned ms, uint8_t **raw, size_t *raw_len);
 /* The receipt for msg_id within ms (other frames skipped), or NULL. */
 struct wire_frame *h_client_receipt(
     struct h_client *c, const uint8_t msg_id[WIRE_MSG_ID_LEN], unsigned ms);
