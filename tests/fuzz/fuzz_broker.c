@@ -95,7 +95,8 @@ static void
 buf_set(struct buf *b, const uint8_t *p, size_t n)
 {
 	buf_reserve(b, n);
-	memmove(b->p, p, n);
+	if (n > 0)
+		memmove(b->p, p, n);
 	b->n = n;
 }
 
@@ -105,9 +106,9 @@ buf_splice(struct buf *b, size_t at, size_t del, const uint8_t *p, size_t n)
 {
 	buf_reserve(b, b->n - del + n);
 	memmove(b->p + at + n, b->p + at + del, b->n - at - del);
-	if (p != NULL)
+	if (p != NULL && n > 0)
 		memcpy(b->p + at, p, n);
-	else
+	else if (n > 0)
 		fill_random(b->p + at, n);
 	b->n = b->n - del + n;
 }
