@@ -32,7 +32,11 @@ struct raw_slot {
 	int fd;
 	bool garbage;
 	bool sent;
+	uint64_t next_ms; /* not reopened before: a flood, not a busy loop */
 };
+
+/* A raw slot waits this long before it opens again. */
+#define RAW_REOPEN_MS 10
 
 struct flood {
 	struct flood_opts o;
@@ -184,7 +188,7 @@ raw_readable(struct flood *f, struct raw_slot *r)
 		close(r->fd);
 		r->fd = -1;
 		count(f, &f->st.raw_closed, 1);
-		raw_open(f, r);
+		r->next_ms = mono_ms() + RAW_REOPEN_MS;
 	}
 }
 
@@ -218,13 +222,15 @@ run(void *arg)
 		}
 		for (unsigned i = 0; i < f->n_raw; i++) {
 			struct raw_slot *r = &f->raw[i];
-			if (r->fd < 0)
+			if (r->fd < 0 && now >= r->next_ms)
 				raw_open(f, r);
 			items[f->o.clients + i].socket = NULL;
 			items[f->o.clients + i].fd = r->fd;
-			items[f->o.clients + i].events = ZMQ_POLLIN;
+			items[f->o.clients + i].events =
+			    r->fd >= 0 ? ZMQ_POLLIN : 0;
 		}
-		if (zmq_poll(items, (int)n, 20) < 0 && zmq_errno() != EINTR)
+		if (zmq_poll(items, (int)n, RAW_REOPEN_MS) < 0 &&
+		    zmq_errno() != EINTR)
 			break;
 		for (unsigned i = 0; i < f->o.clients; i++)
 			if (items[i].revents & ZMQ_POLLIN)
