@@ -144,10 +144,12 @@ cpu_s(long pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* key ("VmRSS:", "RssAnon:") of /proc/PID/status, in kB. */
 static long
-rss_kb(long pid)
+status_kb(long pid, const char *key)
 {
 	char path[64], line[256];
+	size_t kl = strlen(key);
 	long kb = -1;
 	FILE *f;
 
@@ -155,8 +157,8 @@ rss_kb(long pid)
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
+		if (strncmp(line, key, kl) == 0)
+			kb = strtol(line + kl, NULL, 10);
 	fclose(f);
 	return kb;
 }
@@ -257,7 +259,7 @@ main(int argc, char **argv)
 	}
 	double c0 = cpu_s(o.pid), t0 = bench_now(), next = t0;
 	double end = t0 + o.seconds, rss_sum = 0;
-	long rss_max = 0, rss_n = 0, accepted = 0, other = 0;
+	long rss_max = 0, rss_n = 0, anon_max = 0, accepted = 0, other = 0;
 	size_t sent = 0, got = 0;
 	double last_rss = 0;
 
@@ -279,9 +281,12 @@ main(int argc, char **argv)
 			next += 1.0 / o.rate;
 		}
 		if (now - last_rss >= 0.2) {
-			long r = rss_kb(o.pid);
+			long r = status_kb(o.pid, "VmRSS:");
+			long a = status_kb(o.pid, "RssAnon:");
 			if (r > rss_max)
 				rss_max = r;
+			if (a > anon_max)
+				anon_max = a;
 			rss_sum += (double)r;
 			rss_n++;
 			last_rss = now;
@@ -326,13 +331,13 @@ main(int argc, char **argv)
 	qsort(lat, got, sizeof(*lat), cmp);
 	printf("RESULT mode=%s rate=%.0f seconds=%.1f sent=%zu receipts=%zu "
 	       "accepted=%ld other=%ld p50=%.2f p99=%.2f max=%.2f "
-	       "cpu_pct=%.1f rss_kb_mean=%.0f rss_kb_max=%ld "
+	       "cpu_pct=%.1f rss_kb_mean=%.0f rss_kb_max=%ld anon_kb_max=%ld "
 	       "flood_connects=%llu flood_refused=%llu flood_admitted=%llu "
 	       "raw_opened=%llu raw_closed=%llu\n",
 	    flooding ? "flood" : "baseline", o.rate, t1 - t0, sent, got,
 	    accepted, other, pct(lat, got, 50), pct(lat, got, 99),
 	    got ? lat[got - 1] : 0.0, 100.0 * (c1 - c0) / (t1 - t0),
-	    rss_n ? rss_sum / (double)rss_n : 0.0, rss_max,
+	    rss_n ? rss_sum / (double)rss_n : 0.0, rss_max, anon_max,
 	    (unsigned long long)fst.connects, (unsigned long long)fst.refused,
 	    (unsigned long long)fst.admitted,
 	    (unsigned long long)fst.raw_opened,
