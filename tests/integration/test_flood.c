@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -149,6 +151,15 @@ unknown_keys(void **state)
 	pid_t pid = sys->broker.pid;
 	struct h_client *pol = h_client_of(sys, H_POLICE);
 	serve(pol, 300, &sv);
+	/* One stranger first: refused, and told nothing. */
+	struct h_client *stranger = h_client_random(sys);
+	assert_int_equal(
+	    h_client_event(stranger,
+	        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED,
+	        H_WAIT_MS),
+	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+	assert_null(h_client_recv(stranger, 0));
+	h_client_free(stranger);
 	long rss0 = h_proc_kb(pid, "RssAnon:"), fd0 = h_proc_fds(pid);
 	flood(&o);
 	serve(pol, 2000, &sv);
@@ -253,6 +264,16 @@ half_open_and_garbage(void **state)
 	struct h_client *pol = h_client_of(sys, H_POLICE);
 	serve(pol, 300, &sv);
 	long fd0 = h_proc_fds(pid), rss0 = h_proc_kb(pid, "RssAnon:");
+	/* Five silent connections of our own, watched from this side. */
+	int quiet[5];
+	for (int i = 0; i < 5; i++) {
+		struct timeval tv = {H_WAIT_MS / 1000, 0};
+		quiet[i] = h_tcp_connect(sys);
+		assert_int_equal(setsockopt(quiet[i], SOL_SOCKET, SO_RCVTIMEO,
+		                     &tv, sizeof(tv)),
+		    0);
+	}
+	uint64_t opened = h_now_ms();
 	flood(&o);
 	serve(pol, 1500, &sv);
 	long fd1 = h_proc_fds(pid);
@@ -269,7 +290,21 @@ half_open_and_garbage(void **state)
 	    (unsigned long long)st.raw_closed,
 	    (unsigned long long)st.garbage_bytes, (unsigned long long)sv.max_ms,
 	    fd0, fd1, fd2, rss0, rss2);
-	/* The silent ones were held, then released. */
+	/* The silent ones were held, then released: ours each read the
+	 * broker's greeting, then the end of the connection, about 5 s after
+	 * they opened (not before, and not never). */
+	for (int i = 0; i < 5; i++) {
+		char buf[256];
+		ssize_t n;
+		uint64_t end = opened + H_WAIT_MS;
+		while ((n = read(quiet[i], buf, sizeof(buf))) > 0 &&
+		    h_now_ms() < end)
+			;
+		uint64_t closed_after = h_now_ms() - opened;
+		assert_int_equal(n, 0);
+		assert_true(closed_after >= 4000);
+		close(quiet[i]);
+	}
 	assert_true(fd1 >= fd0 + 150);
 	assert_true(st.raw_closed >= 200 + 20);
 	assert_true(st.garbage_bytes > 0);
