@@ -84,8 +84,8 @@ struct buf {
 static void
 buf_reserve(struct buf *b, size_t n)
 {
-	if (n <= b->cap)
-		return;
+	if (n <= b->cap && b->p != NULL)
+		return; /* never NULL, even empty: it is sent and written */
 	b->cap = n + n / 2 + 64;
 	b->p = realloc(b->p, b->cap);
 	assert_non_null(b->p);

@@ -1142,7 +1142,7 @@ h_client_open(struct h_sys *s, const struct h_client_opts *o)
 	struct h_client *c = calloc(1, sizeof(*c));
 	struct keys_secret *k = NULL;
 	uint8_t pk[32], sk[32];
-	int zero = 0, ivl = 100;
+	int zero = 0, ivl = o->once ? -1 : 100;
 	const char *mon = h_p("inproc://h-monitor-%u", serial++);
 
 	assert_non_null(c);

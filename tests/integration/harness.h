@@ -245,6 +245,7 @@ struct h_client_opts {
 	const uint8_t *public_key, *secret_key; /* a CURVE pair; NULL: fresh */
 	int rcvhwm; /* frames queued unread in the client; 0: unbounded */
 	int rcvbuf; /* the kernel's receive buffer in bytes; 0: default */
+	bool once;  /* one connection attempt, never a reconnection */
 };
 struct h_client *h_client_open(struct h_sys *s, const struct h_client_opts *o);
 /* A client with a fresh random key that no keyring holds. */
