@@ -3,10 +3,12 @@
  * folder, deadlines instead of sleeps, and a custom CURVE client built on
  * proto/ and keys/ the way an agent is.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -320,8 +323,8 @@ status_code(int st)
 }
 
 static pid_t
-spawn(
-    struct h_sys *s, const char *out, const char *err, const char *const argv[])
+spawn(struct h_sys *s, const char *out, const char *err,
+    const char *const argv[], const char *const env[])
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -344,6 +347,8 @@ spawn(
 		dup2(in, 0);
 		dup2(o, 1);
 		dup2(e, 2);
+		for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+			putenv((char *)(uintptr_t)env[i]);
 		execv(argv[0], (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}
@@ -355,7 +360,7 @@ h_run(
     struct h_sys *s, const char *out, const char *err, const char *const argv[])
 {
 	int st;
-	pid_t pid = spawn(s, out, err, argv);
+	pid_t pid = spawn(s, out, err, argv, NULL);
 
 	while (waitpid(pid, &st, 0) < 0)
 		assert_int_equal(errno, EINTR);
@@ -367,7 +372,7 @@ h_run_for(struct h_sys *s, const char *out, const char *err,
     const char *const argv[], unsigned ms)
 {
 	uint64_t end = h_now_ms() + ms;
-	pid_t pid = spawn(s, out, err, argv);
+	pid_t pid = spawn(s, out, err, argv, NULL);
 	int st, rc;
 
 	while ((rc = waitpid(pid, &st, WNOHANG)) == 0) {
@@ -385,13 +390,14 @@ h_run_for(struct h_sys *s, const char *out, const char *err,
 }
 
 static void
-proc_start(struct h_sys *s, struct h_proc *p, const char *const argv[])
+proc_start(struct h_sys *s, struct h_proc *p, const char *const argv[],
+    const char *const env[])
 {
 	assert_int_equal(p->pid, 0);
 	p->starts++;
 	fmt(p->log, sizeof(p->log), "%s/%s.%u.log", s->logs, p->name,
 	    p->starts);
-	p->pid = spawn(s, p->log, p->log, argv);
+	p->pid = spawn(s, p->log, p->log, argv, env);
 }
 
 static void
@@ -467,10 +473,42 @@ proc_signal(struct h_proc *p, int sig)
 void
 h_broker_start(struct h_sys *s)
 {
+	h_broker_start_env(s, NULL);
+}
+
+void
+h_broker_start_env(struct h_sys *s, const char *const env[])
+{
 	const char *argv[] = {s->broker_bin, "-c", s->broker_yaml, "-f", NULL};
 
-	proc_start(s, &s->broker, argv);
+	proc_start(s, &s->broker, argv, env);
 	proc_ready(&s->broker, "listening on");
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define H_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define H_ASAN 1
+#endif
+#endif
+
+const char *
+h_env_asan(const char *extra)
+{
+#ifdef H_ASAN
+	static char buf[16][1024];
+	static unsigned next;
+	char *b = buf[next++ % 16];
+	const char *now = getenv("ASAN_OPTIONS");
+
+	fmt(b, sizeof(buf[0]), "ASAN_OPTIONS=%s%s%s", now ? now : "",
+	    now && *now ? ":" : "", extra);
+	return b;
+#else
+	(void)extra;
+	return NULL;
+#endif
 }
 
 int
@@ -491,7 +529,7 @@ h_agent_start(struct h_sys *s, int agency, bool wait)
 	const char *conf = h_p("%s/%s.yaml", s->dir, h_agency[agency]);
 	const char *argv[] = {s->agent_bin, "-c", conf, "-f", NULL};
 
-	proc_start(s, &s->agent[agency], argv);
+	proc_start(s, &s->agent[agency], argv, NULL);
 	proc_ready(
 	    &s->agent[agency], wait ? "connected to the broker" : "spool");
 }
@@ -568,6 +606,20 @@ h_proc_kb(pid_t pid, const char *key)
 }
 
 long
+h_proc_fds(pid_t pid)
+{
+	DIR *d = opendir(h_p("/proc/%d/fd", (int)pid));
+	struct dirent *de;
+	long n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+long
 h_proc_cpu_ms(pid_t pid)
 {
 	char *text = h_slurp(h_p("/proc/%d/stat", (int)pid), NULL);
@@ -589,12 +641,44 @@ h_proc_cpu_ms(pid_t pid)
 	    (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
+bool
+h_proc_running(struct h_proc *p)
+{
+	int st;
+
+	if (p->pid == 0)
+		return false;
+	if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+		p->pid = 0;
+		return false;
+	}
+	return true;
+}
+
 /* ------------------------------------------------------------ set-up */
 
 static const char *
 cli_out(struct h_sys *s)
 {
 	return h_p("%s/cli.out", s->dir);
+}
+
+/* broker.yaml and the agents' configurations, for s->endpoint. */
+static void
+write_configs(struct h_sys *s)
+{
+	char text[8192];
+
+	/* 64 MiB unless the test sets its own map size. */
+	fmt(text, sizeof(text),
+	    "listen: %s\nkey: keys/broker.key\nkeyring: ring\npolicy: %s\n"
+	    "data: bdata\n%s%s",
+	    s->endpoint, s->policy,
+	    strstr(s->broker_extra, "map_size_mb:") ? "" : "map_size_mb: 64\n",
+	    s->broker_extra);
+	h_write(s->broker_yaml, text, 0644);
+	for (int i = 0; i < H_NAG; i++)
+		h_agent_config(s, i, s->agent_extra);
 }
 
 struct h_sys *
@@ -605,7 +689,6 @@ h_sys_new(const char *policy_text, const char *broker_extra,
 	const char *build = getenv("CONCORDAT_BUILD_DIR");
 	const char *source = getenv("CONCORDAT_SOURCE_DIR");
 	const char *tmp = getenv("TMPDIR");
-	char text[8192];
 
 	assert_non_null(s);
 	if (build == NULL || source == NULL)
@@ -660,14 +743,52 @@ h_sys_new(const char *policy_text, const char *broker_extra,
 		    "%s/policy/examples/crisis-care.yaml", s->source);
 	}
 	fmt(s->broker_yaml, sizeof(s->broker_yaml), "%s/broker.yaml", s->dir);
-	fmt(text, sizeof(text),
-	    "listen: %s\nkey: keys/broker.key\nkeyring: ring\npolicy: %s\n"
-	    "data: bdata\nmap_size_mb: 64\n%s",
-	    s->endpoint, s->policy, broker_extra ? broker_extra : "");
-	h_write(s->broker_yaml, text, 0644);
-	for (int i = 0; i < H_NAG; i++)
-		h_agent_config(s, i, agent_extra);
+	s->broker_extra = strdup(broker_extra ? broker_extra : "");
+	s->agent_extra = strdup(agent_extra ? agent_extra : "");
+	assert_true(s->broker_extra != NULL && s->agent_extra != NULL);
+	write_configs(s);
 	return s;
+}
+
+int
+h_sys_use_tcp(struct h_sys *s)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_int_equal(s->broker.pid, 0);
+	assert_true(fd >= 0);
+	/* Port 0: the kernel picks one that nothing uses; the broker binds
+	 * it a moment later (a race only another test could lose). */
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	close(fd);
+	s->port = ntohs(a.sin_port);
+	fmt(s->endpoint, sizeof(s->endpoint), "tcp://127.0.0.1:%d", s->port);
+	write_configs(s);
+	return s->port;
+}
+
+int
+h_tcp_connect(struct h_sys *s)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(s->port > 0);
+	assert_true(fd >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)s->port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+		fail_msg("cannot connect to 127.0.0.1:%d: %s", s->port,
+		    strerror(errno));
+	return fd;
 }
 
 const char *
@@ -778,6 +899,8 @@ h_sys_free(struct h_sys *s)
 		keys_secret_free(s->sk[i]);
 	}
 	keys_pepper_free(s->pepper);
+	free(s->broker_extra);
+	free(s->agent_extra);
 	if (ok && !keep) {
 		nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	} else if (ok) {
@@ -1094,40 +1217,77 @@ struct h_client {
 	void *ctx, *sock, *mon;
 };
 
-struct h_client *
-h_client_new(struct h_sys *s, const char *keyfile)
+const uint8_t *
+h_broker_transport_key(struct h_sys *s)
 {
-	static unsigned serial;
-	struct h_client *c = calloc(1, sizeof(*c));
-	struct keys_secret *k = NULL;
-	int zero = 0, ivl = 100;
-	const char *mon = h_p("inproc://h-monitor-%u", serial++);
-
-	assert_non_null(c);
 	if (s->broker_pk.id[0] == '\0')
 		assert_int_equal(
 		    keys_load_public(
 		        h_p("%s/keys/broker.pub", s->dir), &s->broker_pk),
 		    0);
-	assert_int_equal(keys_load_secret(keyfile, &k), 0);
+	return s->broker_pk.transport_pk;
+}
+
+struct h_client *
+h_client_new(struct h_sys *s, const char *keyfile)
+{
+	struct h_client_opts o = {.keyfile = keyfile};
+
+	return h_client_open(s, &o);
+}
+
+struct h_client *
+h_client_random(struct h_sys *s)
+{
+	struct h_client_opts o = {0};
+
+	return h_client_open(s, &o);
+}
+
+struct h_client *
+h_client_open(struct h_sys *s, const struct h_client_opts *o)
+{
+	static unsigned serial;
+	struct h_client *c = calloc(1, sizeof(*c));
+	struct keys_secret *k = NULL;
+	uint8_t pk[32], sk[32];
+	int zero = 0, ivl = o->once ? -1 : 100;
+	const char *mon = h_p("inproc://h-monitor-%u", serial++);
+
+	assert_non_null(c);
+	if (o->keyfile != NULL) {
+		assert_int_equal(keys_load_secret(o->keyfile, &k), 0);
+		memcpy(pk, k->pub.transport_pk, 32);
+		memcpy(sk, k->transport_sk, 32);
+		keys_secret_free(k);
+	} else if (o->public_key != NULL) {
+		memcpy(pk, o->public_key, 32);
+		memcpy(sk, o->secret_key, 32);
+	} else {
+		crypto_box_keypair(pk, sk); /* CurveZMQ keys are X25519 */
+	}
 	c->ctx = zmq_ctx_new();
 	c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
 	assert_non_null(c->sock);
 	assert_int_equal(zmq_setsockopt(c->sock, ZMQ_CURVE_SERVERKEY,
-	                     s->broker_pk.transport_pk, 32),
-	    0);
-	assert_int_equal(zmq_setsockopt(c->sock, ZMQ_CURVE_PUBLICKEY,
-	                     k->pub.transport_pk, 32),
+	                     h_broker_transport_key(s), 32),
 	    0);
 	assert_int_equal(
-	    zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, k->transport_sk, 32),
-	    0);
-	keys_secret_free(k);
-	/* Unbounded queues: a burst must never block on the test side. */
+	    zmq_setsockopt(c->sock, ZMQ_CURVE_PUBLICKEY, pk, 32), 0);
+	assert_int_equal(
+	    zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, sk, 32), 0);
+	sodium_memzero(sk, sizeof(sk));
+	/* Unbounded queues by default: a burst must never block on the test
+	 * side. A slow reader asks for a small receive queue instead. */
 	assert_int_equal(
 	    zmq_setsockopt(c->sock, ZMQ_SNDHWM, &zero, sizeof(zero)), 0);
 	assert_int_equal(
-	    zmq_setsockopt(c->sock, ZMQ_RCVHWM, &zero, sizeof(zero)), 0);
+	    zmq_setsockopt(c->sock, ZMQ_RCVHWM, &o->rcvhwm, sizeof(o->rcvhwm)),
+	    0);
+	if (o->rcvbuf > 0)
+		assert_int_equal(zmq_setsockopt(c->sock, ZMQ_RCVBUF, &o->rcvbuf,
+		                     sizeof(o->rcvbuf)),
+		    0);
 	assert_int_equal(
 	    zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof(zero)), 0);
 	assert_int_equal(
@@ -1190,8 +1350,28 @@ h_client_send(struct h_client *c, const void *buf, size_t len)
 		fail_msg("client send: %s", zmq_strerror(zmq_errno()));
 }
 
+void
+h_client_send_parts(
+    struct h_client *c, size_t n, const void *const buf[], const size_t len[])
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = zmq_send(
+		    c->sock, buf[i], len[i], i + 1 < n ? ZMQ_SNDMORE : 0);
+		if (rc != (int)len[i])
+			fail_msg("client send (part %zu of %zu): %s", i + 1, n,
+			    zmq_strerror(zmq_errno()));
+	}
+}
+
 struct wire_frame *
 h_client_recv(struct h_client *c, unsigned ms)
+{
+	return h_client_recv_raw(c, ms, NULL, NULL);
+}
+
+struct wire_frame *
+h_client_recv_raw(
+    struct h_client *c, unsigned ms, uint8_t **raw, size_t *raw_len)
 {
 	zmq_pollitem_t it = {c->sock, 0, ZMQ_POLLIN, 0};
 	struct wire_frame *f = NULL;
@@ -1208,6 +1388,12 @@ h_client_recv(struct h_client *c, unsigned ms)
 	}
 	rc = wire_decode(
 	    zmq_msg_data(&msg), zmq_msg_size(&msg), &f, why, sizeof(why));
+	if (raw != NULL) {
+		*raw_len = zmq_msg_size(&msg);
+		*raw = malloc(*raw_len ? *raw_len : 1);
+		assert_non_null(*raw);
+		memcpy(*raw, zmq_msg_data(&msg), *raw_len);
+	}
 	zmq_msg_close(&msg);
 	if (rc != 0)
 		fail_msg(
@@ -1243,6 +1429,48 @@ h_client_receipt(
 			return f;
 		wire_frame_free(f);
 	}
+}
+
+struct h_client *
+h_client_of(struct h_sys *s, int agency)
+{
+	struct h_client *c =
+	    h_client_new(s, h_p("%s/keys/%s.key", s->dir, h_agency[agency]));
+
+	if (h_client_event(c, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, H_WAIT_MS) !=
+	    ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+		fail_msg("%s: no handshake with the broker", h_agency[agency]);
+	return c;
+}
+
+void
+h_client_hello(struct h_client *c)
+{
+	uint8_t *frame;
+	size_t len;
+
+	assert_int_equal(wire_proof_request_encode(0, &frame, &len), 0);
+	h_client_send(c, frame, len);
+	free(frame);
+}
+
+struct wire_frame *
+h_submit(struct h_sys *s, struct h_client *c, const struct h_msg *m,
+    uint8_t msg_id[WIRE_MSG_ID_LEN])
+{
+	uint8_t id[WIRE_MSG_ID_LEN], *frame;
+	size_t len;
+	struct wire_frame *r;
+
+	h_seal(s, m, id, &frame, &len);
+	h_client_send(c, frame, len);
+	free(frame);
+	r = h_client_receipt(c, id, H_WAIT_MS);
+	if (r == NULL)
+		fail_msg("no receipt from the broker within %d ms", H_WAIT_MS);
+	if (msg_id != NULL)
+		memcpy(msg_id, id, WIRE_MSG_ID_LEN);
+	return r;
 }
 
 bool

@@ -40,7 +40,8 @@ struct h_sys {
 	char build[PATH_MAX];  /* CONCORDAT_BUILD_DIR */
 	char source[PATH_MAX]; /* CONCORDAT_SOURCE_DIR */
 	char cli[PATH_MAX], broker_bin[PATH_MAX], agent_bin[PATH_MAX];
-	char endpoint[160]; /* ipc://DIR/broker.sock */
+	char endpoint[160]; /* ipc://DIR/broker.sock, or tcp://127.0.0.1:port */
+	int port;           /* the TCP port after h_sys_use_tcp, else 0 */
 	char broker_yaml[PATH_MAX];
 	char policy[PATH_MAX];
 	char data[PATH_MAX]; /* the broker's LMDB folder */
@@ -52,6 +53,7 @@ struct h_sys {
 	struct keys_public pk[H_NAG];
 	struct keys_public broker_pk;
 	uint8_t *pepper;
+	char *broker_extra, *agent_extra; /* as given to h_sys_new */
 	/* The folder is removed at the end only when every test passed. */
 	unsigned tests, passed;
 	/* File systems h_tmpfs mounted, unmounted by h_sys_free. */
@@ -66,7 +68,8 @@ struct h_sys {
  * broker.yaml and one agent.yaml per agency. policy_text is the sharing
  * agreement to write into the folder, or NULL for the example policy;
  * broker_extra and agent_extra are YAML lines appended to the configs (or
- * NULL). Nothing is started. tests is how many tests will call h_pass.
+ * NULL); broker.yaml has map_size_mb: 64 unless broker_extra sets it. Nothing
+ * is started. tests is how many tests will call h_pass.
  */
 struct h_sys *h_sys_new(const char *policy_text, const char *broker_extra,
     const char *agent_extra, unsigned tests);
@@ -77,6 +80,13 @@ struct h_sys *h_sys_new(const char *policy_text, const char *broker_extra,
  * and prints the tail of every log. NULL is a no-op.
  */
 void h_sys_free(struct h_sys *s);
+
+/*
+ * Moves the system to tcp://127.0.0.1 on a port nothing listens on now:
+ * rewrites broker.yaml and the agents' configurations. Before the broker
+ * starts. Returns the port.
+ */
+int h_sys_use_tcp(struct h_sys *s);
 
 /* A test's last statement: it passed. */
 void h_pass(struct h_sys *s);
@@ -118,6 +128,21 @@ void h_fill(const char *path);
 
 /* Starts the broker and waits until it listens. */
 void h_broker_start(struct h_sys *s);
+/*
+ * The same with env ("NAME=VALUE" entries, NULL-terminated) added to its
+ * environment for this start only.
+ */
+void h_broker_start_env(struct h_sys *s, const char *const env[]);
+/*
+ * In an ASan build (this program's and so the broker's), the environment
+ * entry ASAN_OPTIONS=<what ctest gave>:extra, in a static buffer; NULL in
+ * a plain build. Tests that measure the broker's memory pass
+ * "quarantine_size_mb=4" (H_ASAN_LEAN), so that VmRSS shows what the
+ * broker keeps, not the freed memory ASan holds back.
+ */
+const char *h_env_asan(const char *extra);
+#define H_ASAN_LEAN "quarantine_size_mb=4"
+
 /* SIGTERM, waits; returns the exit status (128+signal when killed). */
 int h_broker_stop(struct h_sys *s);
 /* SIGKILL, waits. */
@@ -153,8 +178,12 @@ int h_run_for(struct h_sys *s, const char *out, const char *err,
 
 /* Resident and peak memory of a process in kB (VmRSS, VmHWM). */
 long h_proc_kb(pid_t pid, const char *key);
-/* CPU time (user and system) a process has used so far, in ms. */
+/* The descriptors a process holds open now (/proc/PID/fd). */
+long h_proc_fds(pid_t pid);
+/* CPU time a process has used so far, user and system, in ms. */
 long h_proc_cpu_ms(pid_t pid);
+/* Whether p still runs; reaps it (pid 0) when it has exited. */
+bool h_proc_running(struct h_proc *p);
 
 /* ------------------------------------------------------------- waits */
 
@@ -249,6 +278,18 @@ struct h_client;
  * the handshake (see h_client_event).
  */
 struct h_client *h_client_new(struct h_sys *s, const char *keyfile);
+
+/* What h_client_open may change from h_client_new's defaults. */
+struct h_client_opts {
+	const char *keyfile; /* an agency's secret key file, or NULL: */
+	const uint8_t *public_key, *secret_key; /* a CURVE pair; NULL: fresh */
+	int rcvhwm; /* frames queued unread in the client; 0: unbounded */
+	int rcvbuf; /* the kernel's receive buffer in bytes; 0: default */
+	bool once;  /* one connection attempt, never a reconnection */
+};
+struct h_client *h_client_open(struct h_sys *s, const struct h_client_opts *o);
+/* A client with a fresh random key that no keyring holds. */
+struct h_client *h_client_random(struct h_sys *s);
 void h_client_free(struct h_client *c);
 /*
  * Waits for a monitor event in mask (ZMQ_EVENT_*); returns it, or 0 when
@@ -257,17 +298,47 @@ void h_client_free(struct h_client *c);
 int h_client_event(struct h_client *c, int mask, unsigned ms);
 /* Sends one frame (blocking); fails the test when it cannot. */
 void h_client_send(struct h_client *c, const void *buf, size_t len);
+/* Sends one ZeroMQ message of n parts (part i: len[i] bytes of buf[i]). */
+void h_client_send_parts(
+    struct h_client *c, size_t n, const void *const buf[], const size_t len[]);
 /*
  * The next frame from the broker within ms, decoded (the caller frees it
  * with wire_frame_free), or NULL. Status frames are acknowledged.
  */
 struct wire_frame *h_client_recv(struct h_client *c, unsigned ms);
+/* The same, and the frame's bytes (malloc'd, the caller frees) in raw. */
+struct wire_frame *h_client_recv_raw(
+    struct h_client *c, unsigned ms, uint8_t **raw, size_t *raw_len);
 /* The receipt for msg_id within ms (other frames skipped), or NULL. */
 struct wire_frame *h_client_receipt(
     struct h_client *c, const uint8_t msg_id[WIRE_MSG_ID_LEN], unsigned ms);
+/* A client of a keyring agency (its key file), its handshake done. */
+struct h_client *h_client_of(struct h_sys *s, int agency);
+/*
+ * Sends a ProofRequest for tree size 0, as an agent does on connecting:
+ * from then on the broker delivers the agency's queue to this connection.
+ */
+void h_client_hello(struct h_client *c);
+/*
+ * Seals m, sends it on c and returns the broker's receipt (the caller
+ * frees it), failing the test when none comes within H_WAIT_MS. msg_id
+ * may be NULL.
+ */
+struct wire_frame *h_submit(struct h_sys *s, struct h_client *c,
+    const struct h_msg *m, uint8_t msg_id[WIRE_MSG_ID_LEN]);
+
 /* True when the receipt carries decision leaves about its msg_id. */
 bool h_receipt_decided(const struct wire_receipt *r);
 
 void h_hex(const uint8_t *b, size_t n, char *out);
+
+/* The broker's transport public key (keys/broker.pub). */
+const uint8_t *h_broker_transport_key(struct h_sys *s);
+
+/*
+ * A raw TCP connection to the broker (after h_sys_use_tcp), blocking;
+ * returns the descriptor.
+ */
+int h_tcp_connect(struct h_sys *s);
 
 #endif
