@@ -346,6 +346,42 @@ encode_reply(struct broker *b, MDB_txn *txn, struct reply *rep,
 		log_err("cannot encode a receipt: %s", error_strerror(rc));
 }
 
+/* Opens t's window, when none is open. */
+static void
+tally_open(struct tally *t)
+{
+	if (!t->open) {
+		t->open = true;
+		t->since_ms = clock_mono_ms();
+	}
+}
+
+/* Counts one refusal in t's window. */
+static void
+tally_add(struct tally *t)
+{
+	tally_open(t);
+	t->count++;
+}
+
+/* Whether t's window has closed (all: at stop, every window). */
+static bool
+tally_closed(const struct tally *t, uint64_t now, bool all)
+{
+	return t->open && (all || now - t->since_ms >= BROKER_REFUSAL_WINDOW);
+}
+
+/* A frame that did not decode, refused without a leaf of its own. */
+static void
+refuse_unread(struct reply *rep, const struct verify_job *job)
+{
+	rep->outcome = WIRE_REJECTED;
+	rep->reason = wire_reason_from_error(job->decode_rc);
+	rep->retryable = false;
+	rep->n_leaves = 0;
+	snprintf(rep->detail, sizeof(rep->detail), "%s", job->why);
+}
+
 /* The first byte of a Frame that is a DeliveryAck or a ProofRequest:
  * field 4 or 6 of the oneof, length-delimited (protobuf wire type 2). */
 #define FRAME_TAG_ACK           ((4 << 3) | 2)
@@ -523,12 +559,20 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 			/* Refused unread and unlogged, one by one; counted
 			 * for one log line and one event a minute. */
 			ingest_refuse(rep, ERROR_RATE);
-			if (p->limited++ == 0)
-				p->limited_since_ms = clock_mono_ms();
+			tally_add(&p->limited);
 			wire_frame_free(in->job.f);
 			in->job.f = NULL;
 			return ERROR_OK;
 		}
+		/* Frames that do not decode carry nothing worth a leaf each:
+		 * the first of a window is audited, the rest counted. */
+		if (in->job.decode_rc != 0 && p->unreadable.open) {
+			refuse_unread(rep, &in->job);
+			tally_add(&p->unreadable);
+			return ERROR_OK;
+		}
+		if (in->job.decode_rc != 0)
+			tally_open(&p->unreadable);
 		return txn != NULL
 		    ? ingest_submit(b, txn, agency, &in->job, rep)
 		    : ERROR_OK;
@@ -1049,34 +1093,92 @@ timer_work(struct broker *b, MDB_txn *txn)
 	return ERROR_OK;
 }
 
-/* The rate-limit refusals of one minute, as one rejected event a peer. */
+/* One rejected event standing for a tally's window. */
 static int
-append_rate_limits(struct broker *b, MDB_txn *txn, uint64_t now)
+append_tally(struct broker *b, MDB_txn *txn, const struct peer *p,
+    const struct tally *t, int reason)
 {
 	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EVENT_REJECTED;
+	ev.time_ms = clock_now_ms();
+	ev.reason = reason;
+	ev.count = t->count;
+	snprintf(ev.sender, sizeof(ev.sender), "%s", p->id);
+	if (reason == WIRE_REASON_RATE_LIMITED)
+		snprintf(ev.detail, sizeof(ev.detail),
+		    "%llu submissions refused unread over the rate of %u a "
+		    "second (burst %u) in a window of a minute",
+		    (unsigned long long)t->count, b->cfg.rate, b->cfg.burst);
+	else
+		snprintf(ev.detail, sizeof(ev.detail),
+		    "%llu more frames that did not decode (malformed or too "
+		    "big) in a window of a minute, after the one audited",
+		    (unsigned long long)t->count);
+	return audit_append(store_audit(b->store), txn, &ev, NULL);
+}
+
+/* The agencies' tallies whose windows closed, one event each. */
+static int
+append_tallies(struct broker *b, MDB_txn *txn, uint64_t now, bool all)
+{
 	int n = 0, rc;
 
 	for (size_t i = 0; i < b->n_peers; i++) {
 		struct peer *p = &b->peers[i];
-		if (p->limited == 0 ||
-		    now - p->limited_since_ms < BROKER_REFUSAL_WINDOW)
-			continue;
-		memset(&ev, 0, sizeof(ev));
-		ev.type = EVENT_REJECTED;
-		ev.time_ms = clock_now_ms();
-		ev.reason = WIRE_REASON_RATE_LIMITED;
-		ev.count = p->limited;
-		snprintf(ev.sender, sizeof(ev.sender), "%s", p->id);
-		snprintf(ev.detail, sizeof(ev.detail),
-		    "%llu submissions refused unread over the rate of %u a "
-		    "second (burst %u) in the last minute",
-		    (unsigned long long)p->limited, b->cfg.rate, b->cfg.burst);
-		if ((rc = audit_append(
-		         store_audit(b->store), txn, &ev, NULL)) != 0)
-			return rc;
-		n++;
+		if (tally_closed(&p->limited, now, all) && p->limited.count) {
+			if ((rc = append_tally(b, txn, p, &p->limited,
+			         WIRE_REASON_RATE_LIMITED)) != 0)
+				return rc;
+			n++;
+		}
+		if (tally_closed(&p->unreadable, now, all) &&
+		    p->unreadable.count) {
+			if ((rc = append_tally(b, txn, p, &p->unreadable,
+			         WIRE_REASON_MALFORMED)) != 0)
+				return rc;
+			n++;
+		}
 	}
 	return n;
+}
+
+/* Whether some agency's tally is due for the log. */
+static bool
+tallies_due(const struct broker *b, uint64_t now)
+{
+	for (size_t i = 0; i < b->n_peers; i++) {
+		const struct peer *p = &b->peers[i];
+		if ((tally_closed(&p->limited, now, false) &&
+		        p->limited.count) ||
+		    (tally_closed(&p->unreadable, now, false) &&
+		        p->unreadable.count))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * After the events' transaction: a closed window is over once logged (or
+ * when it counted nothing); when it could not be logged (storage full) its
+ * count carries into a new window, to be logged when there is room.
+ */
+static void
+settle_tally(const struct peer *p, struct tally *t, const char *what,
+    uint64_t now, bool all, bool logged)
+{
+	if (!tally_closed(t, now, all))
+		return;
+	if (t->count > 0)
+		log_warn("%s: %llu %s in the last minute", p->id,
+		    (unsigned long long)t->count, what);
+	if (logged || t->count == 0) {
+		t->open = false;
+		t->count = 0;
+	} else {
+		t->since_ms = now;
+	}
 }
 
 struct apart {
@@ -1092,15 +1194,16 @@ refusal_events(struct broker *b, MDB_txn *txn, void *arg)
 
 	if ((n = zap_flush(b, txn, ap->now, ap->all)) < 0)
 		return n;
-	if ((m = append_rate_limits(b, txn, ap->now)) < 0)
+	if ((m = append_tallies(b, txn, ap->now, ap->all)) < 0)
 		return m;
 	return n + m;
 }
 
 /*
- * Refusals (handshakes, frames over rate) reach the audit log as
- * aggregates, in a transaction apart from acknowledgements, and not at all
- * above the storage threshold: then they are only counted (§11).
+ * Refusals (handshakes, frames over rate, frames that do not decode)
+ * reach the audit log as aggregates, in a transaction apart from
+ * acknowledgements, and not at all above the storage threshold: then they
+ * are only counted (§11).
  */
 static void
 log_refusals(struct broker *b, uint64_t now, bool all)
@@ -1109,25 +1212,20 @@ log_refusals(struct broker *b, uint64_t now, bool all)
 	bool logged = false;
 	int rc;
 
-	if (!b->full && (zap_due(b, now) || all)) {
+	if (!b->full && (all || zap_due(b, now) || tallies_due(b, now))) {
 		if ((rc = log_apart(b, refusal_events, &ap)) == 0)
 			logged = true;
 		else
-			log_err("could not log refused connections: %s",
-			    error_strerror(rc));
+			log_err(
+			    "could not log refusals: %s", error_strerror(rc));
 	}
 	zap_settle(b, now, logged, all);
 	for (size_t i = 0; i < b->n_peers; i++) {
 		struct peer *p = &b->peers[i];
-		if (p->limited > 0 &&
-		    (all ||
-		        now - p->limited_since_ms >= BROKER_REFUSAL_WINDOW)) {
-			log_warn(
-			    "%s: %llu submissions refused over its rate in "
-			    "the last minute",
-			    p->id, (unsigned long long)p->limited);
-			p->limited = 0;
-		}
+		settle_tally(p, &p->limited,
+		    "submissions refused over its rate", now, all, logged);
+		settle_tally(p, &p->unreadable,
+		    "more frames that did not decode", now, all, logged);
 		if (p->stale > 0) {
 			log_warn("%s: %llu frames ignored from a session whose "
 			         "key is no longer in the keyring",

@@ -34,6 +34,17 @@
 #define BROKER_REFUSAL_KEYS   4
 #define BROKER_REFUSAL_WINDOW 60000 /* ms */
 
+/*
+ * Refusals of one agency that are counted in windows of
+ * BROKER_REFUSAL_WINDOW, not audited one by one: each window becomes one
+ * rejected event with a count (§11).
+ */
+struct tally {
+	bool open;         /* a window is open */
+	uint64_t since_ms; /* monotonic: its start */
+	uint64_t count;    /* counted in it, not yet in the audit log */
+};
+
 /* An agency's live connection, learnt from the ZAP User-Id of its frames. */
 struct peer {
 	char id[IDENT_AGENCY_MAX + 1];
@@ -49,8 +60,9 @@ struct peer {
 	uint64_t last_progress_ms; /* monotonic: connect, send or ack */
 	double tokens;             /* rate limit: frames it may send now */
 	uint64_t tokens_ms;        /* monotonic: when tokens was last filled */
-	uint64_t limited;          /* Submits refused over rate, unreported */
-	uint64_t limited_since_ms; /* monotonic: the first of those */
+	struct tally limited;      /* submissions refused over its rate */
+	struct tally unreadable;   /* frames that did not decode, after the
+	                            * first of a window (that one is audited) */
 	uint64_t stale;            /* frames from a revoked key, unreported */
 };
 

@@ -620,6 +620,86 @@ wire_frame_free(struct wire_frame *f)
 	free(f);
 }
 
+/* A varint at *pos of buf (len bytes); false past the end or too long. */
+static bool
+lenient_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0; shift < 64 && *pos < len; shift += 7) {
+		uint8_t b = buf[(*pos)++];
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The first length-delimited member number field of the message in buf,
+ * read leniently (protobuf wire format: tags and lengths as varints): a
+ * length that runs past the end is cut to what is there, so a message cut
+ * short still shows the members it begins with.
+ */
+static bool
+lenient_member(const uint8_t *buf, size_t len, unsigned field,
+    const uint8_t **out, size_t *outlen)
+{
+	size_t pos = 0;
+	uint64_t key, n;
+
+	while (pos < len && lenient_varint(buf, len, &pos, &key)) {
+		switch (key & 7) {
+		case 0: /* varint */
+			if (!lenient_varint(buf, len, &pos, &n))
+				return false;
+			break;
+		case 1: /* 64 bits */
+			pos += 8;
+			break;
+		case 5: /* 32 bits */
+			pos += 4;
+			break;
+		case 2: /* length-delimited */
+			if (!lenient_varint(buf, len, &pos, &n))
+				return false;
+			if (key >> 3 == field) {
+				*out = buf + pos;
+				*outlen = n < len - pos ? (size_t)n : len - pos;
+				return true;
+			}
+			if (n > len - pos)
+				return false;
+			pos += (size_t)n;
+			break;
+		default: /* groups, or not protobuf */
+			return false;
+		}
+	}
+	return false;
+}
+
+/*
+ * The msg_id of a Submit that protobuf-c cannot take whole (cut short):
+ * Frame.submit (1), Submit.envelope (1), Envelope.manifest (1),
+ * Manifest.msg_id (2), each read leniently; the msg_id itself must be
+ * there in full.
+ */
+static int
+lenient_msg_id(const uint8_t *buf, size_t len, uint8_t msg_id[WIRE_MSG_ID_LEN])
+{
+	const uint8_t *p = buf, *id;
+	size_t n = len, idlen;
+
+	for (int depth = 0; depth < 3; depth++)
+		if (!lenient_member(p, n, 1, &p, &n))
+			return ERROR_DECODE;
+	if (!lenient_member(p, n, 2, &id, &idlen) ||
+	    idlen != WIRE_MSG_ID_LEN || (size_t)(id - p) + idlen > n)
+		return ERROR_DECODE;
+	memcpy(msg_id, id, WIRE_MSG_ID_LEN);
+	return ERROR_OK;
+}
+
 int
 wire_frame_msg_id(
     const uint8_t *buf, size_t len, uint8_t msg_id[WIRE_MSG_ID_LEN])
@@ -635,7 +715,7 @@ wire_frame_msg_id(
 		return ERROR_DECODE;
 	if (pbutil_unpack(&concordat__frame__descriptor, buf, len, "frame", &pb,
 	        NULL, 0) != 0)
-		return ERROR_DECODE;
+		return lenient_msg_id(buf, len, msg_id);
 	pf = (Concordat__Frame *)pb;
 	/* Unknown fields and every other fault are wire_decode's to name. */
 	if (pf->body_case != CONCORDAT__FRAME__BODY_SUBMIT ||

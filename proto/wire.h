@@ -250,8 +250,10 @@ void wire_frame_free(struct wire_frame *f);
  * budget as wire_decode) into a Submit whose envelope has a manifest that
  * parses and holds a msg_id of exactly WIRE_MSG_ID_LEN bytes, whatever else
  * is wrong with the frame (unknown fields, a bad member, a field over the
- * limit). ERROR_DECODE otherwise, msg_id then all zeros. Checks nothing
- * else: the msg_id is only as trustworthy as the frame.
+ * limit). A frame that does not parse at all (cut short) is read
+ * leniently, member by member, down to the manifest's msg_id, which must
+ * itself be whole. ERROR_DECODE otherwise, msg_id then all zeros. Checks
+ * nothing else: the msg_id is only as trustworthy as the frame.
  */
 WUR int wire_frame_msg_id(
     const uint8_t *buf, size_t len, uint8_t msg_id[WIRE_MSG_ID_LEN]);
