@@ -436,11 +436,12 @@ on_frame(struct agent *a)
 	}
 	rc = wire_decode(
 	    zmq_msg_data(&msg), zmq_msg_size(&msg), &f, why, sizeof(why));
+	if (rc != 0)
+		inbox_unreadable(
+		    a, zmq_msg_data(&msg), zmq_msg_size(&msg), why);
 	zmq_msg_close(&msg);
-	if (rc != 0) {
-		log_warn("unreadable frame from the broker: %s", why);
+	if (rc != 0)
 		return;
-	}
 	switch (f->type) {
 	case WIRE_RECEIPT:
 		outbox_receipt(a, &f->u.receipt);

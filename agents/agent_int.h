@@ -117,6 +117,13 @@ void outbox_retry_moves(struct agent *a);
 
 /* inbox.c */
 void inbox_delivery(struct agent *a, const struct wire_delivery *d);
+/*
+ * A frame from the broker that did not decode (why): a delivery whose
+ * msg_id can still be read is reported in alerts/ and acknowledged, never
+ * written to inbox/; anything else is logged.
+ */
+void inbox_unreadable(
+    struct agent *a, const uint8_t *buf, size_t len, const char *why);
 void inbox_status(struct agent *a, const struct wire_status *s);
 void inbox_recover(struct agent *a);
 

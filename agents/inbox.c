@@ -240,6 +240,33 @@ out:
 }
 
 void
+inbox_unreadable(
+    struct agent *a, const uint8_t *buf, size_t len, const char *why)
+{
+	uint8_t id[WIRE_MSG_ID_LEN];
+	char hex[33], stem[64], detail[512];
+	json_t *o;
+
+	/* Not one of ours to name: a frame of some other kind, or garbage. */
+	if (wire_delivery_msg_id(buf, len, id) != 0) {
+		log_warn("unreadable frame from the broker: %s", why);
+		return;
+	}
+	agent_hex_id(id, hex);
+	snprintf(detail, sizeof(detail), "%s: the delivery does not decode: %s",
+	    hex, why);
+	trust_alert(a, "delivery refused", detail);
+	snprintf(stem, sizeof(stem), "%s-delivery", hex);
+	o = json_pack("{s:s,s:s}", "msg_id", hex, "error", detail);
+	if (o != NULL && trust_alert_file(a, stem, o) != 0)
+		log_err("cannot write the alert for %s", hex);
+	json_decref(o);
+	/* Acknowledged, so that it is not sent again for ever; nothing of it
+	 * reaches the local system (DESIGN.md §11, refused deliveries). */
+	ack(a, id);
+}
+
+void
 inbox_recover(struct agent *a)
 {
 	struct dirent *de;

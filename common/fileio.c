@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "common/fileio.h"
+#include "common/wipe.h"
 
 static int
 errno_error(void)
@@ -74,7 +75,7 @@ read_sized(int fd, off_t size, uint8_t **buf, size_t *len)
 			continue;
 		if (r < 0) {
 			int rc = errno_error();
-			free(b);
+			wipe_free(b); /* a part of a record, perhaps */
 			return rc;
 		}
 		if (r == 0)

@@ -679,22 +679,28 @@ lenient_member(const uint8_t *buf, size_t len, unsigned field,
 }
 
 /*
- * The msg_id of a Submit that protobuf-c cannot take whole (cut short):
- * Frame.submit (1), Submit.envelope (1), Envelope.manifest (1),
+ * The msg_id of a frame that protobuf-c cannot take whole (cut short, or
+ * over a limit): the members on path down to the manifest's bytes, then
  * Manifest.msg_id (2), each read leniently; the msg_id itself must be
- * there in full.
+ * there in full. A Submit's path is Frame.submit (1), Submit.envelope (1),
+ * Envelope.manifest (1); a Delivery's Frame.delivery (3),
+ * Delivery.manifest (1).
  */
+static const unsigned submit_path[] = {1, 1, 1};
+static const unsigned delivery_path[] = {3, 1};
+
 static int
-lenient_msg_id(const uint8_t *buf, size_t len, uint8_t msg_id[WIRE_MSG_ID_LEN])
+lenient_msg_id(const uint8_t *buf, size_t len, const unsigned *path,
+    size_t depth, uint8_t msg_id[WIRE_MSG_ID_LEN])
 {
 	const uint8_t *p = buf, *id;
 	size_t n = len, idlen;
 
-	for (int depth = 0; depth < 3; depth++)
-		if (!lenient_member(p, n, 1, &p, &n))
+	for (size_t i = 0; i < depth; i++)
+		if (!lenient_member(p, n, path[i], &p, &n))
 			return ERROR_DECODE;
-	if (!lenient_member(p, n, 2, &id, &idlen) ||
-	    idlen != WIRE_MSG_ID_LEN || (size_t)(id - p) + idlen > n)
+	if (!lenient_member(p, n, 2, &id, &idlen) || idlen != WIRE_MSG_ID_LEN ||
+	    (size_t)(id - p) + idlen > n)
 		return ERROR_DECODE;
 	memcpy(msg_id, id, WIRE_MSG_ID_LEN);
 	return ERROR_OK;
@@ -715,7 +721,7 @@ wire_frame_msg_id(
 		return ERROR_DECODE;
 	if (pbutil_unpack(&concordat__frame__descriptor, buf, len, "frame", &pb,
 	        NULL, 0) != 0)
-		return lenient_msg_id(buf, len, msg_id);
+		return lenient_msg_id(buf, len, submit_path, 3, msg_id);
 	pf = (Concordat__Frame *)pb;
 	/* Unknown fields and every other fault are wire_decode's to name. */
 	if (pf->body_case != CONCORDAT__FRAME__BODY_SUBMIT ||
@@ -733,6 +739,16 @@ out:
 	pbutil_free(pm);
 	pbutil_free(pf);
 	return rc;
+}
+
+int
+wire_delivery_msg_id(
+    const uint8_t *buf, size_t len, uint8_t msg_id[WIRE_MSG_ID_LEN])
+{
+	memset(msg_id, 0, WIRE_MSG_ID_LEN);
+	if (len > WIRE_MAX_FRAME)
+		return ERROR_DECODE;
+	return lenient_msg_id(buf, len, delivery_path, 2, msg_id);
 }
 
 /* ------------------------------------------------------------ encoding */

@@ -259,6 +259,16 @@ WUR int wire_frame_msg_id(
     const uint8_t *buf, size_t len, uint8_t msg_id[WIRE_MSG_ID_LEN]);
 
 /*
+ * The msg_id a Delivery frame that wire_decode refuses still names, read
+ * leniently as above (Frame.delivery, Delivery.manifest, Manifest.msg_id),
+ * so that an agent can acknowledge and report a delivery it cannot take
+ * rather than have it sent again for ever. 0, or ERROR_DECODE with msg_id
+ * all zeros. As untrusted as the frame.
+ */
+WUR int wire_delivery_msg_id(
+    const uint8_t *buf, size_t len, uint8_t msg_id[WIRE_MSG_ID_LEN]);
+
+/*
  * Decodes and checks manifest bytes (as signed) into *m, under the same
  * budget as wire_decode. Used by wire_decode and by agents re-reading
  * their own stored envelopes.

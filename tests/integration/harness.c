@@ -33,7 +33,10 @@
 #include "common/clock.h"
 #include "common/fields.h"
 #include "common/urgency.h"
+#include "audit/checkpoint.h"
+#include "audit/merkle.h"
 #include "proto/envelope.h"
+#include "proto/event.h"
 #include "proto/event.h"
 #include "proto/record.h"
 #include "tests/integration/harness.h"
@@ -1490,4 +1493,149 @@ h_receipt_decided(const struct wire_receipt *r)
 		decided += ev.type == EVENT_DECISION;
 	}
 	return decided > 0;
+}
+
+/* ------------------------------------------------------ a rogue broker */
+
+struct h_rogue {
+	void *ctx, *sock;
+	uint8_t rid[256];
+	size_t rid_len;
+};
+
+struct h_rogue *
+h_rogue_new(struct h_sys *s)
+{
+	struct h_rogue *r = calloc(1, sizeof(*r));
+	struct keys_secret *k = NULL;
+	int one = 1, zero = 0;
+
+	assert_non_null(r);
+	assert_int_equal(s->broker.pid, 0);
+	assert_int_equal(
+	    keys_load_secret(h_p("%s/keys/broker.key", s->dir), &k), 0);
+	r->ctx = zmq_ctx_new();
+	r->sock = zmq_socket(r->ctx, ZMQ_ROUTER);
+	assert_non_null(r->sock);
+	/* The broker's own key, and no ZAP handler: it takes any agent. */
+	assert_int_equal(
+	    zmq_setsockopt(r->sock, ZMQ_CURVE_SERVER, &one, sizeof(one)), 0);
+	assert_int_equal(
+	    zmq_setsockopt(r->sock, ZMQ_CURVE_SECRETKEY, k->transport_sk, 32),
+	    0);
+	assert_int_equal(
+	    zmq_setsockopt(r->sock, ZMQ_LINGER, &zero, sizeof(zero)), 0);
+	keys_secret_free(k);
+	if (zmq_bind(r->sock, s->endpoint) != 0)
+		fail_msg("rogue broker: cannot bind %s: %s", s->endpoint,
+		    zmq_strerror(zmq_errno()));
+	return r;
+}
+
+void
+h_rogue_free(struct h_rogue *r)
+{
+	if (r == NULL)
+		return;
+	zmq_close(r->sock);
+	zmq_ctx_term(r->ctx);
+	free(r);
+}
+
+struct wire_frame *
+h_rogue_recv(struct h_rogue *r, unsigned ms)
+{
+	zmq_pollitem_t it = {r->sock, 0, ZMQ_POLLIN, 0};
+	struct wire_frame *f = NULL;
+	zmq_msg_t rid, body;
+	char why[256];
+
+	if (zmq_poll(&it, 1, (long)ms) <= 0)
+		return NULL;
+	zmq_msg_init(&rid);
+	zmq_msg_init(&body);
+	assert_true(zmq_msg_recv(&rid, r->sock, 0) >= 0);
+	assert_true(zmq_msg_more(&rid));
+	assert_true(zmq_msg_recv(&body, r->sock, 0) >= 0);
+	assert_true(zmq_msg_size(&rid) <= sizeof(r->rid));
+	memcpy(r->rid, zmq_msg_data(&rid), zmq_msg_size(&rid));
+	r->rid_len = zmq_msg_size(&rid);
+	if (wire_decode(zmq_msg_data(&body), zmq_msg_size(&body), &f, why,
+	        sizeof(why)) != 0)
+		fail_msg("rogue broker: an agent sent a frame that does not "
+		         "decode: %s",
+		    why);
+	zmq_msg_close(&rid);
+	zmq_msg_close(&body);
+	return f;
+}
+
+void
+h_rogue_send(struct h_rogue *r, const void *buf, size_t len)
+{
+	assert_true(r->rid_len > 0);
+	assert_int_equal(zmq_send(r->sock, r->rid, r->rid_len, ZMQ_SNDMORE),
+	    (int)r->rid_len);
+	assert_int_equal(zmq_send(r->sock, buf, len, 0), (int)len);
+}
+
+void
+h_delivery(struct h_sys *s, const struct h_msg *m, int recipient,
+    uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **frame, size_t *len)
+{
+	struct wire_audit_proof none;
+	struct wire_frame *f = NULL;
+	uint8_t *sub, *del;
+	size_t sub_len, del_len;
+	fieldset sent;
+	char why[256];
+
+	h_seal(s, m, msg_id, &sub, &sub_len);
+	if (wire_decode(sub, sub_len, &f, why, sizeof(why)) != 0)
+		fail_msg("h_delivery: %s", why);
+	assert_int_equal(envelope_redact(&f->u.submit, h_agency[recipient],
+	                     FIELDS_ALL, &sent, &del, &del_len),
+	    0);
+	/* The broker's word, forged with its own key: a decision leaf that
+	 * says what was sent, alone in a log of one, under a checkpoint the
+	 * broker's key signed. */
+	struct keys_secret *bk = NULL;
+	struct checkpoint cp;
+	struct event ev;
+	static char note[CHECKPOINT_MAX];
+	uint8_t *leaf;
+	size_t leaf_len, note_len;
+
+	assert_int_equal(
+	    keys_load_secret(h_p("%s/keys/broker.key", s->dir), &bk), 0);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EVENT_DECISION;
+	ev.time_ms = clock_now_ms();
+	ev.has_msg_id = true;
+	memcpy(ev.msg_id, msg_id, WIRE_MSG_ID_LEN);
+	snprintf(ev.sender, sizeof(ev.sender), "%s", h_agency[m->sender]);
+	snprintf(ev.recipient, sizeof(ev.recipient), "%s", h_agency[recipient]);
+	ev.disclosed = sent;
+	ev.withheld = (fieldset)(FIELDS_ALL & ~sent);
+	assert_int_equal(event_encode(&ev, &leaf, &leaf_len), 0);
+	memset(&cp, 0, sizeof(cp));
+	snprintf(cp.origin, sizeof(cp.origin), "concordat/%s",
+	    bk->pub.fingerprint);
+	cp.size = 1;
+	merkle_hash_leaf(leaf, leaf_len, cp.root);
+	assert_int_equal(
+	    checkpoint_sign(&cp, bk->sign_sk, note, sizeof(note), &note_len), 0);
+	keys_secret_free(bk);
+	memset(&none, 0, sizeof(none));
+	none.leaf_index = 0;
+	none.leaf = leaf;
+	none.leaf_len = leaf_len;
+	none.checkpoint = note;
+	none.checkpoint_len = note_len;
+	assert_int_equal(
+	    wire_delivery_frame(del, del_len, &none, frame, len), 0);
+	free(leaf);
+	free(del);
+	wire_frame_free(f);
+	free(sub);
 }

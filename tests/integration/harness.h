@@ -341,4 +341,31 @@ const uint8_t *h_broker_transport_key(struct h_sys *s);
  */
 int h_tcp_connect(struct h_sys *s);
 
+/* ------------------------------------------------------ a rogue broker */
+
+/*
+ * A broker that misbehaves on purpose: a ROUTER bound at the system's
+ * endpoint with the broker's own CURVE key (so the agents pin it and
+ * connect) and no ZAP handler, that sends whatever the test gives it to the
+ * agent last heard from. The real broker must not be running.
+ */
+struct h_rogue;
+
+struct h_rogue *h_rogue_new(struct h_sys *s);
+void h_rogue_free(struct h_rogue *r);
+/* The next frame an agent sends within ms (the caller frees it), or NULL;
+ * the rogue answers that agent from then on. */
+struct wire_frame *h_rogue_recv(struct h_rogue *r, unsigned ms);
+/* Sends one frame to the agent last heard from. */
+void h_rogue_send(struct h_rogue *r, const void *buf, size_t len);
+
+/*
+ * A Delivery frame of m for recipient, every field sealed for it given,
+ * and its msg_id, with an audit proof forged with the broker's own keys:
+ * a decision leaf that names the fields sent, alone in a log of one, under
+ * a checkpoint the broker's key signed. What a compromised broker can send.
+ */
+void h_delivery(struct h_sys *s, const struct h_msg *m, int recipient,
+    uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **frame, size_t *len);
+
 #endif
