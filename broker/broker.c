@@ -45,10 +45,11 @@
  * The largest message libzmq reads for us: anything up to it gets a
  * too_big receipt from the broker itself (and an audit event); beyond it
  * libzmq drops the connection unread, since reading it would cost that
- * much memory. Per connection at most RCVHWM messages wait unread.
+ * much memory. Per connection at most a batch of messages waits unread
+ * in libzmq (ZMQ_RCVHWM): fewer would cap every batch, and so every group
+ * commit, at that many messages from a connection.
  */
 #define READ_MAX (2 * (int64_t)WIRE_MAX_FRAME + 4096)
-#define RCVHWM   64
 
 static volatile sig_atomic_t got_term, got_hup;
 
@@ -209,7 +210,7 @@ static int
 setup_socket(struct broker *b)
 {
 	int one = 1, zero = 0, hs = 5000, hb = 5000, hbt = 15000;
-	int rcvhwm = RCVHWM;
+	int rcvhwm = (int)b->cfg.batch;
 	int64_t max = READ_MAX;
 	/*
 	 * Room for an agency's receipts of two whole batches and its window
@@ -960,8 +961,6 @@ run_batch(struct broker *b, bool timers)
 		rc = store_commit(txn);
 	else
 		store_abort(txn);
-	if (rc == 0)
-		head_signed(b, &head);
 	if (rc != 0) {
 		/* Nothing of this batch is on disk: refuse its messages so
 		 * their senders try again. */
@@ -1007,6 +1006,11 @@ run_batch(struct broker *b, bool timers)
 		log_warn("%zu receipts not sent (agency gone or not reading: "
 		         "%s); they are answered when resent",
 		    unsent, zmq_strerror(zmq_errno()));
+	/* The head follows the commit, after the receipts: its fdatasync
+	 * delays no sender, and a crash before it leaves the head one commit
+	 * behind the log, which the start check allows (never ahead). */
+	if (rc == 0)
+		head_signed(b, &head);
 	if (rc == 0)
 		b->n_pending = 0; /* logged: the commit holds them */
 	else

@@ -88,8 +88,11 @@ void store_abort(MDB_txn *txn);
  * Keeps room bytes of the disk allocated to the data file beyond what the
  * log uses (up to the map size), so that a full disk shows here, ahead of
  * need, and not first as a failed commit: what frees space (deliveries,
- * acknowledgements, expiries) still has somewhere to write. ERROR_NOSPC
- * when the disk has no such room left.
+ * acknowledgements, expiries) still has somewhere to write. Pages LMDB has
+ * freed inside the file count as room. Cheap while at least half the room
+ * is allocated past the file's last page; otherwise it counts the free
+ * pages and allocates a quarter more than asked. ERROR_NOSPC when the
+ * disk has no such room left.
  */
 WUR int store_reserve(struct store *s, uint64_t room);
 
