@@ -1619,12 +1619,13 @@ h_delivery(struct h_sys *s, const struct h_msg *m, int recipient,
 	ev.withheld = (fieldset)(FIELDS_ALL & ~sent);
 	assert_int_equal(event_encode(&ev, &leaf, &leaf_len), 0);
 	memset(&cp, 0, sizeof(cp));
-	snprintf(cp.origin, sizeof(cp.origin), "concordat/%s",
-	    bk->pub.fingerprint);
+	snprintf(
+	    cp.origin, sizeof(cp.origin), "concordat/%s", bk->pub.fingerprint);
 	cp.size = 1;
 	merkle_hash_leaf(leaf, leaf_len, cp.root);
 	assert_int_equal(
-	    checkpoint_sign(&cp, bk->sign_sk, note, sizeof(note), &note_len), 0);
+	    checkpoint_sign(&cp, bk->sign_sk, note, sizeof(note), &note_len),
+	    0);
 	keys_secret_free(bk);
 	memset(&none, 0, sizeof(none));
 	none.leaf_index = 0;
