@@ -19,6 +19,7 @@
 #include "common/fields.h"
 #include "common/fileio.h"
 #include "common/ident.h"
+#include "common/strbuf.h"
 
 static char dir[64];
 
@@ -642,11 +643,44 @@ test_bug_clock_impossible_dates(void **state)
 	parse_bad("2026-01-01T00:00:00.Z");
 }
 
+/* strbuf: appends of every kind, growth past one allocation, and release. */
+static void
+test_strbuf(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char big[300];
+
+	assert_string_equal(strbuf_str(&sb), "");
+	strbuf_addstr(&sb, "size ");
+	strbuf_addf(&sb, "%d", 42);
+	strbuf_addch(&sb, '\n');
+	assert_string_equal(strbuf_str(&sb), "size 42\n");
+	assert_int_equal(sb.len, 8);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	strbuf_addf(&sb, "[%s]", big);
+	assert_int_equal(sb.len, 8 + 2 + 299);
+	assert_int_equal(sb.buf[sb.len], '\0');
+	assert_int_equal(sb.buf[9], 'x');
+	assert_int_equal(sb.buf[sb.len - 1], ']');
+	strbuf_add(&sb, "ab", 1);
+	assert_int_equal(sb.buf[sb.len - 1], 'a');
+	assert_int_equal(strbuf_error(&sb), ERROR_OK);
+	strbuf_release(&sb);
+	assert_null(sb.buf);
+	assert_int_equal(sb.len, 0);
+	sb.wipe = true;
+	strbuf_addstr(&sb, "secret");
+	strbuf_release(&sb);
+	assert_true(sb.wipe);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fields_table),
+	    cmocka_unit_test(test_strbuf),
 	    cmocka_unit_test(test_fields_format),
 	    cmocka_unit_test(test_ident),
 	    cmocka_unit_test_setup_teardown(test_fileio_read, setup, teardown),
