@@ -14,20 +14,15 @@
  *
  * Every change is one durable commit: the agent acts on a message only
  * after its state is on disk. Used by the agent's loop (agent.c), outbox.c
- * and inbox.c.
+ * and inbox.c. The environment's rules (DESIGN.md §9) are db/'s.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-
-#include <lmdb.h>
 
 #include "agents/state.h"
 #include "common/clock.h"
-#include "common/fileio.h"
+#include "db/db.h"
 
 #define MAP_MIN ((uint64_t)1 << 20)
 
@@ -65,120 +60,84 @@ struct msg_hdr {
 #define WAIT_W (IDENT_AGENCY_MAX + 1)
 
 /*
- * The project error for an LMDB or errno result. Every way storage runs
- * out (the map, the transaction's page budget, the disk, a quota) is a
- * storage-full error, which the agent waits out; never "database error".
+ * The project error for an LMDB or errno result: db_error, with one rule
+ * of the agent's own. Every way storage runs out (the map, the disk, a
+ * quota, and a commit too big for LMDB, MDB_TXN_FULL, which db_error
+ * calls ERROR_TOOBIG) is a storage-full error, which the agent waits out
+ * (DESIGN.md §9); never "database error", and never a record refused as
+ * too big. rc may be a project error already (put_msg's checks).
  */
-static int
-mdb_error(int rc)
-{
-	switch (rc) {
-	case 0:
-		return ERROR_OK;
-	case MDB_NOTFOUND:
-		return ERROR_NOTFOUND;
-	case MDB_KEYEXIST:
-		return ERROR_EXISTS;
-	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
-		return ERROR_MAPFULL;
-	case ENOSPC:
-	case EDQUOT:
-		return ERROR_NOSPC;
-	case EACCES:
-	case EPERM:
-	case EROFS:
-		return ERROR_PERM;
-	case ENOENT:
-		return ERROR_NOENT;
-	case ENOMEM:
-		return ERROR_NOMEM;
-	case EIO:
-		return ERROR_IO;
-	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-	case MDB_INVALID:
-		return ERROR_TAMPERED;
-	default:
-		return ERROR_DB;
-	}
-}
-
-/* rc as a project error: it may be one already (put_msg's checks). */
 static int
 to_error(int rc)
 {
-	return rc < 0 && rc > ERROR_LAST ? rc : mdb_error(rc);
+	return rc == MDB_TXN_FULL ? ERROR_MAPFULL : db_error(rc);
 }
 
 /*
- * Commits txn; the project error. LMDB reports a write that the file
- * system cut short as EIO ("short write, filesystem full?" in its
- * source): on a file system with under a MiB left, that is a full disk.
+ * Commits txn; the project error. A write the file system cut short on a
+ * full disk is ERROR_NOSPC (db_txn_commit).
  */
 static int
-commit(struct state *s, MDB_txn *txn)
+commit(MDB_txn *txn)
 {
-	struct statvfs vfs;
-	int rc = mdb_txn_commit(txn), fd;
+	int rc = db_txn_commit(txn);
 
-	if (rc == EIO && mdb_env_get_fd(s->env, &fd) == 0 &&
-	    fstatvfs(fd, &vfs) == 0 &&
-	    (uint64_t)vfs.f_bavail * vfs.f_frsize < MAP_MIN)
-		rc = ENOSPC;
-	return mdb_error(rc);
+	return rc == ERROR_TOOBIG ? ERROR_MAPFULL : rc; /* MDB_TXN_FULL */
 }
 
 /* Aborts txn unless rc is 0, then commits; the project error. */
 static int
-finish_txn(struct state *s, MDB_txn *txn, int rc)
+finish_txn(MDB_txn *txn, int rc)
 {
 	if (rc != 0) {
 		mdb_txn_abort(txn);
 		return to_error(rc);
 	}
-	return commit(s, txn);
+	return commit(txn);
 }
 
 int
 state_open(const char *dir, uint64_t map_size, struct state **out)
 {
+	/*
+	 * A kill during LMDB's creation of the store may leave data.mdb of
+	 * 0 bytes: for the agent's state that is a new store, as LMDB takes
+	 * it (the audit log refuses it).
+	 */
+	struct db_open o = {
+	    .mapsize = (size_t)map_size,
+	    .maxdbs = 8,
+	    .flags = DB_EMPTY_NEW,
+	};
 	struct state *s;
 	MDB_txn *txn = NULL;
-	int rc, dead;
+	int rc;
 
 	*out = NULL;
 	if (map_size < MAP_MIN)
 		return ERROR_INVAL;
-	if ((rc = fileio_mkdirs(dir, 0700)) != 0)
-		return rc;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return ERROR_NOMEM;
-	if ((rc = mdb_env_create(&s->env)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
-	    (rc = mdb_env_set_mapsize(s->env, (size_t)map_size)) != 0 ||
-	    (rc = mdb_env_open(s->env, dir, 0, 0600)) != 0 ||
-	    (rc = mdb_reader_check(s->env, &dead)) != 0)
+	if ((rc = db_env_open(dir, &o, &s->env)) != 0 ||
+	    (rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		goto fail;
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "agent.msg", MDB_CREATE, &s->msg)) != 0 ||
+	if ((rc = mdb_dbi_open(txn, "agent.msg", MDB_CREATE, &s->msg)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "agent.file", MDB_CREATE, &s->file)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "agent.seen", MDB_CREATE, &s->seen)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "agent.meta", MDB_CREATE, &s->meta)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "agent.prune", MDB_CREATE, &s->prune)) != 0)
 		goto fail;
-	rc = mdb_txn_commit(txn);
+	rc = commit(txn);
 	txn = NULL;
 	if (rc != 0)
 		goto fail;
 	*out = s;
 	return ERROR_OK;
 fail:
-	if (txn != NULL)
-		mdb_txn_abort(txn);
+	db_txn_abort(txn);
 	state_close(s);
-	return mdb_error(rc);
+	return to_error(rc);
 }
 
 void
@@ -186,8 +145,7 @@ state_close(struct state *s)
 {
 	if (s == NULL)
 		return;
-	if (s->env != NULL)
-		mdb_env_close(s->env);
+	db_env_close(s->env);
 	free(s);
 }
 
@@ -196,48 +154,26 @@ state_set_map_size(struct state *s, uint64_t map_size)
 {
 	if (map_size < MAP_MIN)
 		return ERROR_INVAL;
-	return mdb_error(mdb_env_set_mapsize(s->env, (size_t)map_size));
+	return to_error(mdb_env_set_mapsize(s->env, (size_t)map_size));
 }
 
 int
 state_reader_check(struct state *s, int *dead)
 {
-	*dead = 0;
-	return mdb_error(mdb_reader_check(s->env, dead));
+	return db_reader_check(s->env, dead);
 }
 
 int
 state_usage(struct state *s, uint64_t *used, uint64_t *map_size)
 {
-	MDB_envinfo info;
-	MDB_txn *txn;
-	MDB_cursor *c;
-	MDB_val k, v;
-	MDB_stat st;
-	uint64_t free_pages = 0;
+	struct db_usage u;
 	int rc;
 
-	if ((rc = mdb_env_info(s->env, &info)) != 0 ||
-	    (rc = mdb_env_stat(s->env, &st)) != 0 ||
-	    (rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return mdb_error(rc);
-	/* The free list (database 0): arrays of page numbers, each led by
-	 * its count. Those pages are written but free for reuse. */
-	if ((rc = mdb_cursor_open(txn, 0, &c)) == 0) {
-		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
-			size_t n;
-			if (v.mv_size < sizeof(n))
-				continue;
-			memcpy(&n, v.mv_data, sizeof(n));
-			free_pages += n;
-		}
-		mdb_cursor_close(c);
-	}
-	mdb_txn_abort(txn);
-	*used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-	free_pages *= st.ms_psize;
-	*used = free_pages < *used ? *used - free_pages : 0;
-	*map_size = info.me_mapsize;
+	/* Pages written, less those on LMDB's free list. */
+	if ((rc = db_usage(s->env, true, &u)) != 0)
+		return rc;
+	*used = u.used;
+	*map_size = u.mapsize;
 	return ERROR_OK;
 }
 
@@ -254,8 +190,7 @@ static void
 prune_key(uint8_t k[PRUNE_KEY], char kind, uint64_t t, const uint8_t *id)
 {
 	k[0] = (uint8_t)kind;
-	for (int i = 0; i < 8; i++)
-		k[1 + i] = (uint8_t)(t >> (56 - 8 * i));
+	db_be64_put(k + 1, t);
 	memcpy(k + 9, id, WIRE_MSG_ID_LEN);
 }
 
@@ -332,7 +267,7 @@ get_msg(
 
 	memset(m, 0, sizeof(*m));
 	if ((rc = mdb_get(txn, s->msg, &k, &v)) != 0)
-		return mdb_error(rc);
+		return to_error(rc);
 	memset(&h, 0, sizeof(h));
 	if (v.mv_size < HDR_V0)
 		return ERROR_TAMPERED;
@@ -403,8 +338,8 @@ state_put_msgs(
 	MDB_txn *txn;
 	int rc;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return mdb_error(rc);
+	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return rc;
 	for (size_t i = 0; i < n; i++) {
 		struct state_msg m = ms[i]; /* shallow: nothing to free */
 		MDB_val k = {strlen(m.file), (void *)(uintptr_t)m.file};
@@ -428,7 +363,7 @@ state_put_msgs(
 		}
 		results[i] = ERROR_OK;
 	}
-	return commit(s, txn);
+	return commit(txn);
 }
 
 int
@@ -440,8 +375,8 @@ state_finish_msg(struct state *s, const struct state_msg *m, uint64_t now_ms)
 
 	if (m->state != STATE_ACCEPTED && m->state != STATE_REJECTED)
 		return ERROR_INVAL;
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return mdb_error(rc);
+	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return rc;
 	if ((rc = get_msg(s, txn, m->msg_id, &old)) != 0) {
 		mdb_txn_abort(txn);
 		return rc;
@@ -460,7 +395,7 @@ state_finish_msg(struct state *s, const struct state_msg *m, uint64_t now_ms)
 	if (rc == 0 && upd.n_waiting == 0)
 		rc = prune_put(s, txn, PRUNE_DONE, now_ms, m->msg_id);
 	state_msg_release(&old);
-	return finish_txn(s, txn, rc);
+	return finish_txn(txn, rc);
 }
 
 int
@@ -475,8 +410,8 @@ state_supersede(struct state *s, const struct state_msg *old,
 
 	if (strcmp(old->file, next->file) != 0)
 		return ERROR_INVAL;
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return mdb_error(rc);
+	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return rc;
 	if ((rc = get_msg(s, txn, old->msg_id, &cur)) != 0) {
 		mdb_txn_abort(txn);
 		return rc;
@@ -507,7 +442,7 @@ state_supersede(struct state *s, const struct state_msg *old,
 	if (rc == 0)
 		rc = prune_put(s, txn, PRUNE_FINAL, now_ms, old->msg_id);
 	state_msg_release(&cur);
-	return finish_txn(s, txn, rc);
+	return finish_txn(txn, rc);
 }
 
 int
@@ -521,8 +456,8 @@ state_status(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN],
 
 	if (!final)
 		return ERROR_OK;
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return mdb_error(rc);
+	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return rc;
 	if ((rc = get_msg(s, txn, msg_id, &m)) != 0) {
 		mdb_txn_abort(txn);
 		return rc;
@@ -545,7 +480,7 @@ state_status(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN],
 	if (rc == 0 && m.n_waiting == 0)
 		rc = prune_put(s, txn, PRUNE_DONE, now_ms, msg_id);
 	state_msg_release(&m);
-	return finish_txn(s, txn, rc);
+	return finish_txn(txn, rc);
 }
 
 int
@@ -559,14 +494,14 @@ state_find_file(struct state *s, const char *name, struct state_msg *m)
 	memset(m, 0, sizeof(*m));
 	if (k.mv_size == 0 || k.mv_size >= STATE_NAME_MAX)
 		return ERROR_NOTFOUND;
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return mdb_error(rc);
+	if ((rc = db_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return rc;
 	rc = mdb_get(txn, s->file, &k, &v);
 	if (rc == 0 && v.mv_size == WIRE_MSG_ID_LEN) {
 		memcpy(id, v.mv_data, WIRE_MSG_ID_LEN);
 		rc = get_msg(s, txn, id, m);
 	} else {
-		rc = rc != 0 ? mdb_error(rc) : ERROR_TAMPERED;
+		rc = rc != 0 ? to_error(rc) : ERROR_TAMPERED;
 	}
 	mdb_txn_abort(txn);
 	return rc;
@@ -579,8 +514,8 @@ state_get_msg(
 	MDB_txn *txn;
 	int rc;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return mdb_error(rc);
+	if ((rc = db_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return rc;
 	rc = get_msg(s, txn, msg_id, m);
 	mdb_txn_abort(txn);
 	return rc;
@@ -600,9 +535,9 @@ state_each_open(
 	if (ids == NULL)
 		return ERROR_NOMEM;
 	/* Collect first: fn may write, which a read cursor must not see. */
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0) {
+	if ((rc = db_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0) {
 		free(ids);
-		return mdb_error(rc);
+		return rc;
 	}
 	if ((rc = mdb_cursor_open(txn, s->file, &c)) == 0) {
 		while ((rc = mdb_cursor_get(
@@ -643,8 +578,8 @@ state_close_file(struct state *s, const char *name)
 	uint8_t id[WIRE_MSG_ID_LEN];
 	int rc;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return mdb_error(rc);
+	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return rc;
 	rc = mdb_get(txn, s->file, &k, &v);
 	if (rc == MDB_NOTFOUND) {
 		mdb_txn_abort(txn);
@@ -666,7 +601,7 @@ state_close_file(struct state *s, const char *name)
 	} else if (rc == 0) {
 		rc = mdb_del(txn, s->file, &k, NULL);
 	}
-	return finish_txn(s, txn, rc);
+	return finish_txn(txn, rc);
 }
 
 int
@@ -676,12 +611,12 @@ state_seen(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN], bool *seen)
 	MDB_val k = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)msg_id}, v;
 	int rc;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return mdb_error(rc);
+	if ((rc = db_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return rc;
 	rc = mdb_get(txn, s->seen, &k, &v);
 	mdb_txn_abort(txn);
 	*seen = rc == 0;
-	return rc == 0 || rc == MDB_NOTFOUND ? ERROR_OK : mdb_error(rc);
+	return rc == 0 || rc == MDB_NOTFOUND ? ERROR_OK : to_error(rc);
 }
 
 int
@@ -693,12 +628,12 @@ state_mark_seen(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN])
 	MDB_val v = {sizeof(now), &now};
 	int rc;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return mdb_error(rc);
+	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return rc;
 	rc = mdb_put(txn, s->seen, &k, &v, 0);
 	if (rc == 0)
 		rc = prune_put(s, txn, PRUNE_SEEN, now, msg_id);
-	return finish_txn(s, txn, rc);
+	return finish_txn(txn, rc);
 }
 
 /*
@@ -723,13 +658,12 @@ prune_kind(struct state *s, MDB_txn *txn, char kind, uint64_t until,
 	while (*budget > 0 && (rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		const uint8_t *key = k.mv_data;
 		uint8_t id[WIRE_MSG_ID_LEN];
-		uint64_t t = 0;
+		uint64_t t;
 
 		op = MDB_NEXT;
 		if (k.mv_size != PRUNE_KEY || key[0] != (uint8_t)kind)
 			break;
-		for (int i = 0; i < 8; i++)
-			t = t << 8 | key[1 + i];
+		t = db_be64_get(key + 1);
 		if (t > until)
 			break;
 		memcpy(id, key + 9, WIRE_MSG_ID_LEN);
@@ -772,8 +706,8 @@ state_prune(struct state *s, uint64_t now_ms, uint64_t sent_keep_ms,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return mdb_error(rc);
+	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return rc;
 	rc = 0;
 	if (now_ms >= STATE_DONE_GRACE_MS)
 		rc = prune_kind(s, txn, PRUNE_DONE,
@@ -789,7 +723,7 @@ state_prune(struct state *s, uint64_t now_ms, uint64_t sent_keep_ms,
 		mdb_txn_abort(txn); /* nothing to write */
 		return ERROR_OK;
 	}
-	return finish_txn(s, txn, rc);
+	return finish_txn(txn, rc);
 }
 
 int
@@ -803,15 +737,15 @@ state_probe(struct state *s, size_t bytes)
 
 	if (bytes < sizeof(now) || bytes > 64 * 1024)
 		return ERROR_INVAL;
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return mdb_error(rc);
+	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return rc;
 	v.mv_size = bytes;
 	/* Rewritten each time, so the commit needs fresh pages. */
 	if ((rc = mdb_put(txn, s->meta, &k, &v, MDB_RESERVE)) == 0) {
 		memset(v.mv_data, 0, bytes);
 		memcpy(v.mv_data, &now, sizeof(now));
 	}
-	return finish_txn(s, txn, rc);
+	return finish_txn(txn, rc);
 }
 
 static const char cp_key[] = "checkpoint";
@@ -823,8 +757,8 @@ state_get_checkpoint(struct state *s, struct checkpoint *cp)
 	MDB_val k = {sizeof(cp_key) - 1, (void *)(uintptr_t)cp_key}, v;
 	int rc;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return mdb_error(rc);
+	if ((rc = db_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return rc;
 	rc = mdb_get(txn, s->meta, &k, &v);
 	if (rc == 0 && v.mv_size == sizeof(*cp))
 		memcpy(cp, v.mv_data, sizeof(*cp));
@@ -833,7 +767,7 @@ state_get_checkpoint(struct state *s, struct checkpoint *cp)
 	mdb_txn_abort(txn);
 	if (rc == -1)
 		return ERROR_TAMPERED;
-	return mdb_error(rc);
+	return to_error(rc);
 }
 
 int
@@ -844,7 +778,7 @@ state_put_checkpoint(struct state *s, const struct checkpoint *cp)
 	MDB_val v = {sizeof(*cp), (void *)(uintptr_t)cp};
 	int rc;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return mdb_error(rc);
-	return finish_txn(s, txn, mdb_put(txn, s->meta, &k, &v, 0));
+	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return rc;
+	return finish_txn(txn, mdb_put(txn, s->meta, &k, &v, 0));
 }

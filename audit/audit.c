@@ -3,66 +3,23 @@
  * their tree nodes (audit_index.c writes the index entries), per-commit
  * signed checkpoints, and roots and proofs read from the stored complete
  * subtrees. The broker calls it inside its own write transactions;
- * `concordat audit` reads. The layout is described in audit_int.h.
+ * `concordat audit` reads. The layout is described in audit_int.h; the
+ * environment's rules (DESIGN.md §9) are db/'s, the reads and writes of
+ * audit.meta and the leaves audit_meta.c's, and the index entries of a
+ * batch audit_index.c's, which this file calls and which never calls it.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "audit/audit_int.h"
-#include "common/fileio.h"
-
-const char *const audit_db_names[DB_COUNT] = {
-    [DB_META] = "audit.meta",
-    [DB_LEAVES] = "audit.leaves",
-    [DB_NODES] = "audit.nodes",
-    [DB_CHECKPOINTS] = "audit.checkpoints",
-    [DB_SUBJECT] = "audit.subject",
-    [DB_AGENCY] = "audit.agency",
-    [DB_MSGID] = "audit.msgid",
-    [DB_TIME] = "audit.time",
-    [DB_PURPOSE] = "audit.purpose",
-    [DB_RULE] = "audit.rule",
-    [DB_TAG] = "audit.tag",
-};
 
 _Static_assert(DB_COUNT == AUDIT_DBS, "AUDIT_DBS counts audit's databases");
 
 int
 audit_mdb_error(int rc)
 {
-	switch (rc) {
-	case MDB_SUCCESS:
-		return ERROR_OK;
-	case MDB_MAP_FULL:
-		return ERROR_MAPFULL;
-	case ENOSPC:
-	case EDQUOT:
-		return ERROR_NOSPC;
-	case MDB_NOTFOUND:
-		return ERROR_NOTFOUND;
-	case MDB_TXN_FULL:
-		return ERROR_TOOBIG;
-	case EACCES:
-	case EPERM:
-	case EROFS:
-		return ERROR_PERM;
-	case ENOENT:
-		return ERROR_NOENT;
-	case EIO:
-		return ERROR_IO;
-	case ENOMEM:
-		return ERROR_NOMEM;
-	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-	case MDB_INVALID:
-	case MDB_VERSION_MISMATCH:
-		return ERROR_TAMPERED;
-	default:
-		return ERROR_DB;
-	}
+	return db_error(rc);
 }
 
 /* ---------------------------------------------------------- environment */
@@ -70,108 +27,41 @@ audit_mdb_error(int rc)
 int
 audit_env_open(const char *dir, size_t mapsize, unsigned flags, MDB_env **out)
 {
-	enum audit_file_state state;
-	MDB_env *env = NULL;
-	unsigned mdb_flags = 0;
-	int rc, dead;
+	struct db_open o = {
+	    .mapsize = mapsize != 0 ? mapsize : AUDIT_MAPSIZE_DEFAULT,
+	    .maxdbs = AUDIT_DBS + AUDIT_BROKER_DBS,
+	    .flags = (flags & AUDIT_RDONLY) != 0 ? DB_RDONLY : 0,
+	};
 
-	*out = NULL;
-	/* Never map a file shorter than LMDB thinks (SIGBUS), nor let LMDB
-	 * start a new environment in an emptied one. */
-	if ((rc = audit_env_check(dir, &state, NULL, 0)) != 0)
-		return rc;
-	if ((flags & AUDIT_RDONLY) != 0) {
-		if (state == AUDIT_FILE_NONE)
-			return ERROR_NOENT;
-		if (state != AUDIT_FILE_OK)
-			return ERROR_TAMPERED;
-		mdb_flags |= MDB_RDONLY;
-	} else {
-		if (state == AUDIT_FILE_EMPTY || state == AUDIT_FILE_DAMAGED)
-			return ERROR_TAMPERED;
-		if ((rc = fileio_mkdirs(dir, 0700)) != 0)
-			return rc;
-		if (mapsize == 0)
-			mapsize = AUDIT_MAPSIZE_DEFAULT;
-	}
-	if ((rc = mdb_env_create(&env)) != 0)
-		return audit_mdb_error(rc);
-	if ((rc = mdb_env_set_maxdbs(env, AUDIT_DBS + AUDIT_BROKER_DBS)) != 0)
-		goto out;
-	/* A reader takes the map size the writer recorded. */
-	if ((flags & AUDIT_RDONLY) == 0 &&
-	    (rc = mdb_env_set_mapsize(env, mapsize)) != 0)
-		goto out;
-	if ((rc = mdb_env_open(env, dir, mdb_flags, 0600)) != 0)
-		goto out;
-	if ((rc = mdb_reader_check(env, &dead)) != 0)
-		goto out;
-	*out = env;
-	env = NULL;
-out:
-	if (env != NULL)
-		mdb_env_close(env);
-	return audit_mdb_error(rc);
+	return db_env_open(dir, &o, out);
 }
 
 void
 audit_env_close(MDB_env *env)
 {
-	if (env != NULL)
-		mdb_env_close(env);
+	db_env_close(env);
 }
 
 int
 audit_txn_begin(MDB_env *env, unsigned flags, MDB_txn **txn)
 {
-	int rc;
-
-	rc = mdb_txn_begin(env, NULL, flags, txn);
-	if (rc == MDB_MAP_RESIZED) {
-		/* The writer grew the map: adopt its size (0 = as recorded). */
-		rc = mdb_env_set_mapsize(env, 0);
-		if (rc == 0)
-			rc = mdb_txn_begin(env, NULL, flags, txn);
-	}
-	if (rc != 0)
-		*txn = NULL;
-	return audit_mdb_error(rc);
+	return db_txn_begin(env, NULL, flags, txn);
 }
 
 int
 audit_env_usage(MDB_env *env, uint64_t *used, uint64_t *mapsize)
 {
-	MDB_envinfo info;
-	MDB_stat st;
+	struct db_usage u;
 	int rc;
 
-	if ((rc = mdb_env_info(env, &info)) != 0 ||
-	    (rc = mdb_env_stat(env, &st)) != 0)
-		return audit_mdb_error(rc);
-	*used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-	*mapsize = info.me_mapsize;
+	if ((rc = db_usage(env, false, &u)) != 0)
+		return rc;
+	*used = u.hwm;
+	*mapsize = u.mapsize;
 	return ERROR_OK;
 }
 
 /* ------------------------------------------------------------- opening */
-
-int
-audit_meta_get(struct audit *a, MDB_txn *txn, const char *key, MDB_val *v)
-{
-	MDB_val k = {strlen(key), (void *)(uintptr_t)key};
-
-	return audit_mdb_error(mdb_get(txn, a->dbi[DB_META], &k, v));
-}
-
-int
-audit_meta_put(struct audit *a, MDB_txn *txn, const char *key, const void *data,
-    size_t len)
-{
-	MDB_val k = {strlen(key), (void *)(uintptr_t)key};
-	MDB_val v = {len, (void *)(uintptr_t)data};
-
-	return audit_mdb_error(mdb_put(txn, a->dbi[DB_META], &k, &v, 0));
-}
 
 int
 audit_open(MDB_env *env, MDB_txn *txn, const char *origin, unsigned flags,
@@ -196,7 +86,7 @@ audit_open(MDB_env *env, MDB_txn *txn, const char *origin, unsigned flags,
 		dbflags = i >= DB_SUBJECT ? MDB_DUPSORT | MDB_DUPFIXED : 0;
 		if ((flags & AUDIT_RDONLY) == 0)
 			dbflags |= MDB_CREATE;
-		rc = audit_mdb_error(
+		rc = db_error(
 		    mdb_dbi_open(txn, audit_db_names[i], dbflags, &a->dbi[i]));
 		if (rc != 0)
 			goto out;
@@ -255,24 +145,6 @@ audit_origin(const struct audit *a)
 
 /* ------------------------------------------------------------ the tree */
 
-int
-audit_size(struct audit *a, MDB_txn *txn, uint64_t *size)
-{
-	MDB_val v;
-	int rc;
-
-	*size = 0;
-	rc = audit_meta_get(a, txn, "size", &v);
-	if (rc == ERROR_NOTFOUND)
-		return ERROR_OK;
-	if (rc != 0)
-		return rc;
-	if (v.mv_size != 8)
-		return ERROR_TAMPERED;
-	*size = audit_be64_get(v.mv_data);
-	return ERROR_OK;
-}
-
 struct store_arg {
 	struct audit *a;
 	MDB_txn *txn;
@@ -294,7 +166,7 @@ node_get(
 		return ERROR_TAMPERED; /* asked only for nodes that must exist
 		                        */
 	if (rc != 0)
-		return audit_mdb_error(rc);
+		return db_error(rc);
 	if (v.mv_size != MERKLE_HASH_LEN)
 		return ERROR_TAMPERED;
 	memcpy(out, v.mv_data, MERKLE_HASH_LEN);
@@ -312,7 +184,7 @@ node_put(struct audit *a, MDB_txn *txn, unsigned level, uint64_t index,
 
 	audit_node_key(key, level, index);
 	rc = mdb_put(txn, a->dbi[DB_NODES], &k, &v, MDB_APPEND);
-	return rc == MDB_KEYEXIST ? ERROR_TAMPERED : audit_mdb_error(rc);
+	return rc == MDB_KEYEXIST ? ERROR_TAMPERED : db_error(rc);
 }
 
 /* Checks size against the log's, for proofs and roots. */
@@ -368,25 +240,6 @@ audit_consistency(struct audit *a, MDB_txn *txn, uint64_t size1, uint64_t size2,
 	return merkle_consistency(&s, size1, size2, path, n);
 }
 
-int
-audit_leaf(struct audit *a, MDB_txn *txn, uint64_t seq, const uint8_t **leaf,
-    size_t *len)
-{
-	uint8_t key[8];
-	MDB_val k = {sizeof(key), key}, v;
-	int rc;
-
-	*leaf = NULL;
-	*len = 0;
-	audit_be64_put(key, seq);
-	rc = mdb_get(txn, a->dbi[DB_LEAVES], &k, &v);
-	if (rc != 0)
-		return audit_mdb_error(rc);
-	*leaf = v.mv_data;
-	*len = v.mv_size;
-	return ERROR_OK;
-}
-
 /* ----------------------------------------------------------- appending */
 
 int
@@ -412,12 +265,12 @@ audit_append(
 		rc = ERROR_TOOBIG;
 		goto out;
 	}
-	audit_be64_put(key, n);
+	db_be64_put(key, n);
 	v.mv_size = len;
 	v.mv_data = leaf;
 	rc = mdb_put(txn, a->dbi[DB_LEAVES], &k, &v, MDB_APPEND);
 	if (rc != 0) {
-		rc = rc == MDB_KEYEXIST ? ERROR_TAMPERED : audit_mdb_error(rc);
+		rc = rc == MDB_KEYEXIST ? ERROR_TAMPERED : db_error(rc);
 		goto out;
 	}
 	/*
@@ -434,7 +287,7 @@ audit_append(
 		if ((rc = node_put(a, txn, level + 1, index >> 1, hash)) != 0)
 			goto out;
 	}
-	audit_be64_put(key, n + 1);
+	db_be64_put(key, n + 1);
 	if ((rc = audit_meta_put(a, txn, "size", key, sizeof(key))) != 0)
 		goto out;
 	/* The indexes, once a batch of leaves waits for them. */
@@ -477,17 +330,17 @@ audit_latest(struct audit *a, MDB_txn *txn, struct audit_head *head)
 
 	memset(head, 0, sizeof(*head));
 	if ((rc = mdb_cursor_open(txn, a->dbi[DB_CHECKPOINTS], &c)) != 0)
-		return audit_mdb_error(rc);
+		return db_error(rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
 	if (rc != 0) {
-		rc = audit_mdb_error(rc);
+		rc = db_error(rc);
 		goto out;
 	}
 	if (k.mv_size != 8) {
 		rc = ERROR_TAMPERED;
 		goto out;
 	}
-	rc = head_from_note(a, &v, audit_be64_get(k.mv_data), head);
+	rc = head_from_note(a, &v, db_be64_get(k.mv_data), head);
 out:
 	mdb_cursor_close(c);
 	return rc;
@@ -518,9 +371,9 @@ audit_checkpoint(struct audit *a, MDB_txn *txn,
 	    (rc = checkpoint_sign(&head->cp, sk, head->text, sizeof(head->text),
 	         &head->text_len)) != 0)
 		return rc;
-	audit_be64_put(key, size);
+	db_be64_put(key, size);
 	v.mv_size = head->text_len;
 	v.mv_data = head->text;
 	rc = mdb_put(txn, a->dbi[DB_CHECKPOINTS], &k, &v, MDB_APPEND);
-	return rc == MDB_KEYEXIST ? ERROR_TAMPERED : audit_mdb_error(rc);
+	return rc == MDB_KEYEXIST ? ERROR_TAMPERED : db_error(rc);
 }

@@ -4,18 +4,22 @@
  * indexes for queries, proofs, and the `concordat audit` verbs. The broker
  * writes through this header; `concordat audit` reads.
  *
- * LMDB types (MDB_env, MDB_txn) appear in this header and, outside audit/,
- * only in the broker's store: the broker owns the environment, so that one
- * write transaction holds a message, its audit leaves and its queue entries
- * (DESIGN.md §5 step 8, §9). Nothing else may include <lmdb.h>; agents use
- * audit/merkle.h and audit/checkpoint.h, which are free of LMDB.
+ * LMDB types (MDB_env, MDB_txn) appear in this header, taken from db/db.h:
+ * the broker owns the environment, so that one write transaction holds a
+ * message, its audit leaves and its queue entries (DESIGN.md §5 step 8,
+ * §9). <lmdb.h> is included only by db/ and the stores' .c files (audit/'s,
+ * broker/store.c, agents/state.c), and by no public header but db/db.h;
+ * the rest of the broker passes the handles it gets from its store back
+ * to the store and to this header's functions, and never calls LMDB.
+ * Agents use audit/merkle.h and audit/checkpoint.h, which are free of
+ * LMDB. The environment's rules (DESIGN.md §9) are db/'s.
  *
  * How the broker uses it:
  *
  *	audit_env_open(dir, mapsize, 0, &env);		once, at start
  *	audit_txn_begin(env, 0, &txn);
  *	audit_open(env, txn, origin, 0, &a);		creates the databases
- *	mdb_txn_commit(txn);				handles now shared
+ *	db_txn_commit(txn);				handles now shared
  *
  *	per commit (group of messages):
  *	audit_txn_begin(env, 0, &txn);
@@ -23,7 +27,7 @@
  *	  audit_append(a, txn, &ev, &seq);		per event, any number
  *	  audit_checkpoint(a, txn, broker_sign_sk, &head);   once, last
  *	  audit_inclusion(a, txn, seq, head.cp.size, path, &n);  per receipt
- *	mdb_txn_commit(txn);  (map errors with audit_mdb_error)
+ *	db_txn_commit(txn);  (a project error; the broker: store_commit)
  *	then, and only then, send receipts carrying head.text and the paths.
  *
  * Any ERROR_* from audit_append or audit_checkpoint leaves the transaction
@@ -45,11 +49,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <lmdb.h>
-
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
 #include "common/error.h"
+#include "db/db.h"
 #include "proto/event.h"
 
 #define AUDIT_DBS             11 /* named databases audit itself opens */
@@ -62,11 +65,12 @@
 /* ---------------------------------------------------------- environment */
 
 /*
- * Opens the LMDB environment in folder dir, after audit_env_check (below)
- * found its data.mdb whole. A writer (flags 0) creates dir
- * (0700) and the files (0600) when missing, with maxdbs AUDIT_DBS +
- * AUDIT_BROKER_DBS and map size mapsize (0: AUDIT_MAPSIZE_DEFAULT), and
- * durable commits: never MDB_NOSYNC, MDB_NOMETASYNC or MDB_WRITEMAP. A
+ * Opens the LMDB environment in folder dir with db_env_open, after
+ * audit_env_check (below) found its data.mdb whole. A writer (flags 0)
+ * creates dir (0700) and the files (0600) when missing, with maxdbs
+ * AUDIT_DBS + AUDIT_BROKER_DBS and map size mapsize (0:
+ * AUDIT_MAPSIZE_DEFAULT), and durable commits: never MDB_NOSYNC,
+ * MDB_NOMETASYNC or MDB_WRITEMAP. A
  * reader (AUDIT_RDONLY) opens MDB_RDONLY with the map size the writer set
  * (mapsize is ignored), and needs write access to lock.mdb to register as a
  * reader. Either clears stale reader slots (mdb_reader_check) after
@@ -85,18 +89,18 @@ WUR int audit_env_open(
 /* mdb_env_close; NULL is a no-op. Every transaction must have ended. */
 void audit_env_close(MDB_env *env);
 
-/* What audit_env_check finds in a folder. */
+/* What audit_env_check finds in a folder: db_file_check's states. */
 enum audit_file_state {
-	AUDIT_FILE_OK,      /* data.mdb holds every page its meta pages count */
-	AUDIT_FILE_NONE,    /* neither data.mdb nor lock.mdb: never a log */
-	AUDIT_FILE_MISSING, /* lock.mdb without data.mdb: the file was removed
-	                     */
-	AUDIT_FILE_EMPTY,   /* data.mdb of 0 bytes */
-	AUDIT_FILE_DAMAGED, /* a meta page invalid, or the file too short */
+	AUDIT_FILE_OK = DB_FILE_OK,     /* data.mdb holds every page counted */
+	AUDIT_FILE_NONE = DB_FILE_NONE, /* never a log */
+	AUDIT_FILE_MISSING = DB_FILE_MISSING, /* data.mdb was removed */
+	AUDIT_FILE_EMPTY = DB_FILE_EMPTY,     /* data.mdb of 0 bytes */
+	AUDIT_FILE_DAMAGED = DB_FILE_DAMAGED, /* a meta page bad, too short */
 };
 
 /*
- * Looks at dir's data.mdb as LMDB would before mapping it, without mapping
+ * db_file_check (db/db.h) under audit's names. Looks at dir's data.mdb as
+ * LMDB would before mapping it, without mapping
  * it: both meta pages must be LMDB's (flag, magic, version 1, a page size
  * LMDB writes), and the file must hold the root pages of the newer one's
  * trees. LMDB itself does not look: it maps the file whole, and the first
@@ -167,22 +171,24 @@ WUR int audit_env_walk(MDB_env *env, MDB_txn *txn,
 /*
  * Begins a transaction: flags 0 for the writer, MDB_RDONLY for a reader. A
  * reader whose map the writer has grown meanwhile (MDB_MAP_RESIZED) adopts
- * the new size and retries. Errors as audit_mdb_error.
+ * the new size and retries (db_txn_begin). Errors as audit_mdb_error.
  */
 WUR int audit_txn_begin(MDB_env *env, unsigned flags, MDB_txn **txn);
 
 /*
- * The project error for an LMDB or errno result: MDB_MAP_FULL gives
- * ERROR_MAPFULL, ENOSPC (and EDQUOT) ERROR_NOSPC, MDB_NOTFOUND
- * ERROR_NOTFOUND, MDB_TXN_FULL ERROR_TOOBIG (too much in one commit: split
- * it), EACCES/EPERM ERROR_PERM, ENOENT ERROR_NOENT, EIO ERROR_IO, ENOMEM
- * ERROR_NOMEM, MDB_CORRUPTED / MDB_PAGE_NOTFOUND ERROR_TAMPERED, anything
- * else ERROR_DB. Use it on the broker's own mdb_txn_commit.
+ * The project error for an LMDB or errno result: db_error, the one mapping
+ * (db/db.h). MDB_MAP_FULL gives ERROR_MAPFULL, ENOSPC (and EDQUOT)
+ * ERROR_NOSPC, MDB_NOTFOUND ERROR_NOTFOUND, MDB_TXN_FULL ERROR_TOOBIG (too
+ * much in one commit: split it), EACCES/EPERM ERROR_PERM, ENOENT
+ * ERROR_NOENT, EIO ERROR_IO, ENOMEM ERROR_NOMEM, MDB_CORRUPTED /
+ * MDB_PAGE_NOTFOUND ERROR_TAMPERED, anything else ERROR_DB. A commit goes
+ * through db_txn_commit, which also tells a full disk's short write.
  */
 int audit_mdb_error(int mdb_rc);
 
 /*
- * The bytes the environment's data file uses and its map size, for
+ * The bytes the environment's data file uses (its high-water mark, free
+ * pages included: db_usage without counting them) and its map size, for
  * monitoring (DESIGN.md §9: map size explicit and monitored).
  */
 WUR int audit_env_usage(MDB_env *env, uint64_t *used, uint64_t *mapsize);

@@ -78,7 +78,7 @@ cmp_posting(const void *x, const void *y)
 {
 	const struct posting *a = x, *b = y;
 	/* random keys: the first eight bytes nearly always decide */
-	uint64_t ka = audit_be64_get(a->key), kb = audit_be64_get(b->key);
+	uint64_t ka = db_be64_get(a->key), kb = db_be64_get(b->key);
 	int c;
 
 	if (ka != kb)
@@ -110,7 +110,7 @@ audit_runs(struct audit *a, MDB_txn *txn, uint64_t indexed,
 	*out = NULL;
 	*n = 0;
 	if ((rc = mdb_cursor_open(txn, a->dbi[DB_META], &c)) != 0)
-		return audit_mdb_error(rc);
+		return db_error(rc);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		const uint8_t *key = k.mv_data;
@@ -121,9 +121,9 @@ audit_runs(struct audit *a, MDB_txn *txn, uint64_t indexed,
 			rc = ERROR_TAMPERED;
 			goto out;
 		}
-		r.end = audit_be64_get(key + 3);
+		r.end = db_be64_get(key + 3);
 		r.level = key[11];
-		r.start = audit_be64_get(v.mv_data);
+		r.start = db_be64_get(v.mv_data);
 		/* The runs tile the indexed leaves, in order. */
 		if (r.start != next || r.end <= r.start || r.end > indexed ||
 		    r.level >= AUDIT_RUN_LEVELS) {
@@ -143,7 +143,7 @@ audit_runs(struct audit *a, MDB_txn *txn, uint64_t indexed,
 		runs[count++] = r;
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND) {
-		rc = audit_mdb_error(rc);
+		rc = db_error(rc);
 		goto out;
 	}
 	rc = next == indexed ? ERROR_OK : ERROR_TAMPERED;
@@ -181,7 +181,7 @@ run_write(struct audit *a, MDB_txn *txn, const struct audit_run *r,
 		if (ps[d].n > 1)
 			qsort(ps[d].p, ps[d].n, sizeof(*ps[d].p), cmp_posting);
 		if ((rc = mdb_cursor_open(txn, a->dbi[run_dbs[d].db], &c)) != 0)
-			return audit_mdb_error(rc);
+			return db_error(rc);
 		for (size_t i = 0; i < ps[d].n; i++) {
 			const struct posting *p = &ps[d].p[i];
 			bool same = prev != NULL &&
@@ -189,7 +189,7 @@ run_write(struct audit *a, MDB_txn *txn, const struct audit_run *r,
 			if (same && prev->seq == p->seq)
 				continue; /* one leaf names a key once */
 			memcpy(key + AUDIT_RUN_HDR, p->key, run_dbs[d].keylen);
-			audit_be64_put(seq, p->seq);
+			db_be64_put(seq, p->seq);
 			rc = mdb_cursor_put(
 			    c, &k, &v, same ? MDB_APPENDDUP : MDB_APPEND);
 			if (rc != 0)
@@ -199,13 +199,13 @@ run_write(struct audit *a, MDB_txn *txn, const struct audit_run *r,
 		mdb_cursor_close(c);
 		if (rc != 0)
 			return rc == MDB_KEYEXIST ? ERROR_TAMPERED
-			                          : audit_mdb_error(rc);
+			                          : db_error(rc);
 	}
 	run_dir_key(dir, r);
 	k.mv_size = sizeof(dir);
 	k.mv_data = dir;
-	audit_be64_put(seq, r->start);
-	return audit_mdb_error(mdb_put(txn, a->dbi[DB_META], &k, &v, 0));
+	db_be64_put(seq, r->start);
+	return db_error(mdb_put(txn, a->dbi[DB_META], &k, &v, 0));
 }
 
 /* Adds the entries of run r to ps. */
@@ -222,7 +222,7 @@ run_read(struct audit *a, MDB_txn *txn, const struct audit_run *r,
 	for (size_t d = 0; d < RUN_DBS && rc == ERROR_OK; d++) {
 		mrc = mdb_cursor_open(txn, a->dbi[run_dbs[d].db], &c);
 		if (mrc != 0)
-			return audit_mdb_error(mrc);
+			return db_error(mrc);
 		k.mv_size = sizeof(hdr);
 		k.mv_data = hdr;
 		for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0;
@@ -236,14 +236,13 @@ run_read(struct audit *a, MDB_txn *txn, const struct audit_run *r,
 			else
 				rc = postings_add(&ps[d],
 				    (const uint8_t *)k.mv_data + sizeof(hdr),
-				    run_dbs[d].keylen,
-				    audit_be64_get(v.mv_data));
+				    run_dbs[d].keylen, db_be64_get(v.mv_data));
 			if (rc != ERROR_OK)
 				break;
 		}
 		mdb_cursor_close(c);
 		if (rc == ERROR_OK && mrc != 0 && mrc != MDB_NOTFOUND)
-			rc = audit_mdb_error(mrc);
+			rc = db_error(mrc);
 	}
 	return rc;
 }
@@ -278,11 +277,11 @@ run_delete(struct audit *a, MDB_txn *txn, const struct audit_run *r)
 			mrc = 0;
 	}
 	if (mrc != 0)
-		return audit_mdb_error(mrc);
+		return db_error(mrc);
 	run_dir_key(dir, r);
 	k.mv_size = sizeof(dir);
 	k.mv_data = dir;
-	return audit_mdb_error(mdb_del(txn, a->dbi[DB_META], &k, NULL));
+	return db_error(mdb_del(txn, a->dbi[DB_META], &k, NULL));
 }
 
 /*
@@ -420,8 +419,7 @@ entries_write(struct audit *a, MDB_txn *txn, struct entries *es)
 		     memcmp(es->e[j].key, e->key, e->keylen) == 0;
 		     j++)
 			if (j == i || es->e[j].seq != es->e[j - 1].seq)
-				audit_be64_put(
-				    seqs + 8 * count++, es->e[j].seq);
+				db_be64_put(seqs + 8 * count++, es->e[j].seq);
 		if (e->db != open_db) {
 			if (c != NULL)
 				mdb_cursor_close(c);
@@ -440,7 +438,7 @@ entries_write(struct audit *a, MDB_txn *txn, struct entries *es)
 	if (c != NULL)
 		mdb_cursor_close(c);
 	free(seqs);
-	return audit_mdb_error(rc);
+	return db_error(rc);
 }
 
 /* Each name once, empty ones not at all. */
@@ -473,7 +471,7 @@ audit_event_keys(const struct event *ev,
 	size_t n = 0;
 	int rc;
 
-	audit_be64_put(time, ev->time_ms);
+	db_be64_put(time, ev->time_ms);
 	if ((rc = fn(arg, DB_TIME, time, sizeof(time))) != 0)
 		return rc;
 	names[0] = ev->purpose;
@@ -573,7 +571,7 @@ audit_index_leaves(struct audit *a, MDB_txn *txn, uint64_t from, uint64_t last,
 	if ((rc = entries_write(a, txn, &es)) != 0 ||
 	    (rc = run_write(a, txn, &run, ps)) != 0)
 		goto out;
-	audit_be64_put(key, last + 1);
+	db_be64_put(key, last + 1);
 	if ((rc = audit_meta_put(a, txn, "indexed", key, sizeof(key))) != 0)
 		goto out;
 	rc = runs_merge(a, txn, last + 1);
@@ -583,34 +581,6 @@ out:
 	for (size_t d = 0; d < RUN_DBS; d++)
 		free(ps[d].p);
 	return rc;
-}
-
-int
-audit_indexed(struct audit *a, MDB_txn *txn, uint64_t *indexed)
-{
-	uint64_t size;
-	int rc;
-
-	*indexed = 0;
-	if ((rc = audit_size(a, txn, &size)) != 0)
-		return rc;
-	return audit_indexed_of(a, txn, size, indexed);
-}
-
-int
-audit_indexed_of(
-    struct audit *a, MDB_txn *txn, uint64_t size, uint64_t *indexed)
-{
-	MDB_val v;
-	int rc;
-
-	*indexed = 0;
-	rc = audit_meta_get(a, txn, "indexed", &v);
-	if (rc != 0)
-		return rc == ERROR_NOTFOUND ? ERROR_TAMPERED : rc;
-	if (v.mv_size != 8 || (*indexed = audit_be64_get(v.mv_data)) > size)
-		return ERROR_TAMPERED;
-	return ERROR_OK;
 }
 
 void
@@ -652,9 +622,9 @@ audit_reindex(struct audit *a, MDB_txn *txn, uint64_t *entries)
 	/* Empty every index and forget the runs. */
 	for (int db = DB_SUBJECT; db < DB_COUNT; db++)
 		if ((rc = mdb_drop(txn, a->dbi[db], 0)) != 0)
-			return audit_mdb_error(rc);
+			return db_error(rc);
 	if ((rc = mdb_cursor_open(txn, a->dbi[DB_META], &c)) != 0)
-		return audit_mdb_error(rc);
+		return db_error(rc);
 	for (;;) {
 		k.mv_size = 3;
 		k.mv_data = (void *)(uintptr_t)AUDIT_RUN_DIR_PREFIX;
@@ -667,7 +637,7 @@ audit_reindex(struct audit *a, MDB_txn *txn, uint64_t *entries)
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return audit_mdb_error(rc);
+		return db_error(rc);
 	if ((rc = audit_meta_put(a, txn, "indexed", zero, sizeof(zero))) != 0)
 		return rc;
 	/* Batch by batch, as the appends would have: the same runs. */
@@ -710,7 +680,7 @@ mset_add(struct mset *m, const struct mset_keys *keys, unsigned db,
 	buf[0] = (uint8_t)db;
 	buf[1] = (uint8_t)keylen;
 	memcpy(buf + 2, key, keylen);
-	audit_be64_put(buf + 2 + keylen, seq);
+	db_be64_put(buf + 2 + keylen, seq);
 	for (int i = 0; i < 2; i++) {
 		uint64_t v = 0;
 		crypto_shorthash(out, buf, len, keys->k[i]);
@@ -790,7 +760,7 @@ stored_entries(struct audit *a, MDB_txn *txn, enum audit_db db,
 	int rc;
 
 	if ((rc = mdb_cursor_open(txn, a->dbi[db], &c)) != 0)
-		return audit_mdb_error(rc);
+		return db_error(rc);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (v.mv_size != 8 ||
@@ -799,10 +769,10 @@ stored_entries(struct audit *a, MDB_txn *txn, enum audit_db db,
 			break;
 		}
 		mset_add(got, keys, db, k.mv_data, k.mv_size,
-		    audit_be64_get(v.mv_data));
+		    db_be64_get(v.mv_data));
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? ERROR_OK : audit_mdb_error(rc);
+	return rc == MDB_NOTFOUND ? ERROR_OK : db_error(rc);
 }
 
 /* "subject" for audit.subject: what `mdb_stat` shows, less the prefix. */

@@ -1,6 +1,7 @@
 /*
  * Private to audit/: the layout of the log in LMDB, shared by audit.c (the
- * writer and proofs), audit_index.c (the indexes), audit_query.c,
+ * writer and proofs), audit_meta.c (audit.meta and the leaves, which the
+ * others build on), audit_index.c (the indexes), audit_query.c,
  * audit_verify.c and audit_cli.c.
  *
  * Databases (all named "audit.*"):
@@ -37,9 +38,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <lmdb.h>
-
 #include "audit/audit.h"
+#include "db/db.h"
 
 #define AUDIT_VERSION "2"
 #define AUDIT_TAG_MAX 32 /* "type:" and the longest type name */
@@ -67,35 +67,16 @@ struct audit {
 	char origin[CHECKPOINT_ORIGIN_MAX + 1];
 };
 
-/* Big-endian 64-bit keys and values, so that byte order is number order. */
-static inline void
-audit_be64_put(uint8_t out[8], uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		out[i] = (uint8_t)v;
-}
-
-static inline uint64_t
-audit_be64_get(const void *p)
-{
-	const uint8_t *b = p;
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | b[i];
-	return v;
-}
-
 /* The audit.nodes key of the subtree (level, index). */
 #define AUDIT_NODE_KEY 9
 static inline void
 audit_node_key(uint8_t out[AUDIT_NODE_KEY], unsigned level, uint64_t index)
 {
-	audit_be64_put(out, ((index + 1) << level) - 1);
+	db_be64_put(out, ((index + 1) << level) - 1);
 	out[8] = (uint8_t)level;
 }
 
-/* The databases' names, "audit.meta" and so on (audit.c). */
+/* The databases' names, "audit.meta" and so on (audit_meta.c). */
 extern const char *const audit_db_names[DB_COUNT];
 
 /*
@@ -110,12 +91,12 @@ int audit_event_keys(const struct event *ev,
 
 /*
  * audit_indexed for a caller that has read the log's size already
- * (audit_index.c): ERROR_TAMPERED unless the count is there and <= size.
+ * (audit_meta.c): ERROR_TAMPERED unless the count is there and <= size.
  */
 int audit_indexed_of(
     struct audit *a, MDB_txn *txn, uint64_t size, uint64_t *indexed);
 
-/* The shared access to audit.meta's text keys (audit.c). */
+/* The shared access to audit.meta's text keys (audit_meta.c). */
 int audit_meta_get(struct audit *a, MDB_txn *txn, const char *key, MDB_val *v);
 int audit_meta_put(struct audit *a, MDB_txn *txn, const char *key,
     const void *data, size_t len);
@@ -147,7 +128,7 @@ struct audit_run {
 static inline void
 audit_run_hdr(uint8_t out[AUDIT_RUN_HDR], const struct audit_run *r)
 {
-	audit_be64_put(out, r->end);
+	db_be64_put(out, r->end);
 	out[8] = (uint8_t)r->level;
 }
 

@@ -88,7 +88,7 @@ each_key(struct audit *a, MDB_txn *txn, const struct indexes *ix,
 	int rc = 0;
 
 	if ((rc = mdb_cursor_open(txn, a->dbi[ac->db], &c)) != 0)
-		return audit_mdb_error(rc);
+		return db_error(rc);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		k = ac->key;
 		if (in_runs(ac->db)) {
@@ -104,7 +104,7 @@ each_key(struct audit *a, MDB_txn *txn, const struct indexes *ix,
 		else if (rc == 0)
 			rc = fn(arg, c);
 		else
-			rc = audit_mdb_error(rc);
+			rc = db_error(rc);
 	}
 	mdb_cursor_close(c);
 	return rc;
@@ -117,7 +117,7 @@ add_count(void *arg, MDB_cursor *c)
 	int rc;
 
 	if ((rc = mdb_cursor_count(c, &count)) != 0)
-		return audit_mdb_error(rc);
+		return db_error(rc);
 	*(uint64_t *)arg += count;
 	return ERROR_OK;
 }
@@ -148,8 +148,8 @@ estimate_time(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 
 	ac->estimate = 0;
 	if ((rc = mdb_cursor_open(txn, a->dbi[DB_TIME], &c)) != 0)
-		return audit_mdb_error(rc);
-	audit_be64_put(key, f->since_ms);
+		return db_error(rc);
+	db_be64_put(key, f->since_ms);
 	k.mv_size = sizeof(key);
 	k.mv_data = key;
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
@@ -159,12 +159,12 @@ estimate_time(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 	}
 	if (rc != 0 || v.mv_size != 8)
 		goto out;
-	first = audit_be64_get(v.mv_data);
+	first = db_be64_get(v.mv_data);
 	if (f->until_ms == 0) {
 		ac->estimate = size > first ? size - first : 0;
 		goto out;
 	}
-	audit_be64_put(key, f->until_ms);
+	db_be64_put(key, f->until_ms);
 	k.mv_size = sizeof(key);
 	k.mv_data = key;
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
@@ -178,13 +178,13 @@ estimate_time(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 	}
 	if (rc != 0 || v.mv_size != 8)
 		goto out;
-	if (audit_be64_get(k.mv_data) < f->since_ms)
+	if (db_be64_get(k.mv_data) < f->since_ms)
 		goto out; /* nothing in range */
-	last = audit_be64_get(v.mv_data);
+	last = db_be64_get(v.mv_data);
 	ac->estimate = last >= first ? last - first + 1 : 1;
 out:
 	mdb_cursor_close(c);
-	return audit_mdb_error(rc);
+	return db_error(rc);
 }
 
 /* A query under way. */
@@ -276,13 +276,13 @@ visit_from(struct query *q, uint64_t from, bool check)
 	if (from >= q->size)
 		return ERROR_OK;
 	if ((mrc = mdb_cursor_open(q->txn, q->a->dbi[DB_LEAVES], &c)) != 0)
-		return audit_mdb_error(mrc);
-	audit_be64_put(key, from);
+		return db_error(mrc);
+	db_be64_put(key, from);
 	k.mv_size = sizeof(key);
 	k.mv_data = key;
 	for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0;
 	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 8 || audit_be64_get(k.mv_data) != seq) {
+		if (k.mv_size != 8 || db_be64_get(k.mv_data) != seq) {
 			rc = ERROR_TAMPERED; /* a leaf missing, or extra */
 			break;
 		}
@@ -301,7 +301,7 @@ visit_from(struct query *q, uint64_t from, bool check)
 	if (rc != ERROR_OK)
 		return rc;
 	if (mrc != 0 && mrc != MDB_NOTFOUND)
-		return audit_mdb_error(mrc);
+		return db_error(mrc);
 	return seq == q->size ? ERROR_OK : ERROR_TAMPERED;
 }
 
@@ -328,8 +328,8 @@ time_range(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 	*seqs = NULL;
 	*n = 0;
 	if ((rc = mdb_cursor_open(txn, a->dbi[DB_TIME], &c)) != 0)
-		return audit_mdb_error(rc);
-	audit_be64_put(key, f->since_ms);
+		return db_error(rc);
+	db_be64_put(key, f->since_ms);
 	k.mv_size = sizeof(key);
 	k.mv_data = key;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
@@ -338,8 +338,7 @@ time_range(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if (f->until_ms != 0 &&
-		    audit_be64_get(k.mv_data) >= f->until_ms)
+		if (f->until_ms != 0 && db_be64_get(k.mv_data) >= f->until_ms)
 			break;
 		if (count == cap) {
 			cap = cap ? cap * 2 : 1024;
@@ -350,12 +349,12 @@ time_range(struct audit *a, MDB_txn *txn, const struct audit_filter *f,
 			}
 			list = grown;
 		}
-		list[count++] = audit_be64_get(v.mv_data);
+		list[count++] = db_be64_get(v.mv_data);
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		free(list);
-		return audit_mdb_error(rc);
+		return db_error(rc);
 	}
 	if (count > 1)
 		qsort(list, count, sizeof(*list), cmp_u64);
@@ -376,10 +375,10 @@ visit_dups(void *arg, MDB_cursor *c)
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
 		if (v.mv_size != 8)
 			return ERROR_TAMPERED;
-		if ((rc = visit(q, audit_be64_get(v.mv_data))) != 0)
+		if ((rc = visit(q, db_be64_get(v.mv_data))) != 0)
 			return rc;
 	}
-	return rc == MDB_NOTFOUND ? ERROR_OK : audit_mdb_error(rc);
+	return rc == MDB_NOTFOUND ? ERROR_OK : db_error(rc);
 }
 
 /* Loads what a query needs to read the indexes of a log of size leaves. */
@@ -591,7 +590,7 @@ count_keys(struct audit *a, MDB_txn *txn, enum audit_db db,
 	int rc, cmp;
 
 	if ((rc = mdb_cursor_open(txn, a->dbi[db], &c)) != 0)
-		return audit_mdb_error(rc);
+		return db_error(rc);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP)) {
 		if (k.mv_size < plen || k.mv_size >= sizeof(key) ||
@@ -615,7 +614,7 @@ count_keys(struct audit *a, MDB_txn *txn, enum audit_db db,
 			goto out;
 	}
 	if (rc != MDB_NOTFOUND) {
-		rc = audit_mdb_error(rc);
+		rc = db_error(rc);
 		goto out;
 	}
 	for (rc = 0; rc == 0 && *t < end && (*t)->stat == stat; (*t)++)

@@ -61,7 +61,7 @@ visit_node(void *arg, unsigned level, uint64_t index,
 	audit_node_key(want, level, index);
 	rc = mdb_cursor_get(w->nodes, &k, &v, MDB_NEXT);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return audit_mdb_error(rc);
+		return db_error(rc);
 	cmp = rc == MDB_NOTFOUND
 	    ? 1
 	    : memcmp(k.mv_data, want,
@@ -106,7 +106,7 @@ next_checkpoint(struct walk *w, MDB_cursor_op op)
 	if (rc == MDB_NOTFOUND)
 		return ERROR_OK;
 	if (rc != 0)
-		return audit_mdb_error(rc);
+		return db_error(rc);
 	if (w->cp_key.mv_size != 8)
 		return fail(w, ERROR_TAMPERED, "a checkpoint key is malformed");
 	return ERROR_OK;
@@ -121,8 +121,7 @@ check_checkpoints(struct walk *w, uint64_t n)
 	uint64_t size;
 	int rc;
 
-	while (
-	    w->cp_pending && (size = audit_be64_get(w->cp_key.mv_data)) == n) {
+	while (w->cp_pending && (size = db_be64_get(w->cp_key.mv_data)) == n) {
 		w->res->has_bad_checkpoint = true;
 		w->res->bad_checkpoint = size;
 		rc = checkpoint_verify(w->cp_val.mv_data, w->cp_val.mv_size,
@@ -158,7 +157,7 @@ check_checkpoints(struct walk *w, uint64_t n)
 		if ((rc = next_checkpoint(w, MDB_NEXT)) != 0)
 			return rc;
 	}
-	if (w->cp_pending && audit_be64_get(w->cp_key.mv_data) < n)
+	if (w->cp_pending && db_be64_get(w->cp_key.mv_data) < n)
 		return fail(w, ERROR_TAMPERED, "checkpoints are out of order");
 	return ERROR_OK;
 }
@@ -305,7 +304,7 @@ fill(struct leaves *l, struct chunk *c)
 		}
 		l->fault_leaf = l->next;
 		if (rc != 0) {
-			l->fault_rc = audit_mdb_error(rc);
+			l->fault_rc = db_error(rc);
 			snprintf(l->fault_why, sizeof(l->fault_why),
 			    "reading leaf %" PRIu64 ": %s", l->next,
 			    error_strerror(l->fault_rc));
@@ -313,7 +312,7 @@ fill(struct leaves *l, struct chunk *c)
 			l->fault_rc = ERROR_TAMPERED;
 			snprintf(l->fault_why, sizeof(l->fault_why),
 			    "leaf %" PRIu64 ": malformed key", l->next);
-		} else if ((seq = audit_be64_get(k.mv_data)) != l->next) {
+		} else if ((seq = db_be64_get(k.mv_data)) != l->next) {
 			l->fault_rc = ERROR_TAMPERED;
 			snprintf(l->fault_why, sizeof(l->fault_why),
 			    "leaf %" PRIu64 " is missing (next stored: %" PRIu64
@@ -367,7 +366,7 @@ audit_verify(struct audit *a, MDB_txn *txn, const uint8_t pk[CHECKPOINT_PK_LEN],
 	if ((rc = mdb_cursor_open(txn, a->dbi[DB_LEAVES], &l.cursor)) != 0 ||
 	    (rc = mdb_cursor_open(txn, a->dbi[DB_NODES], &w.nodes)) != 0 ||
 	    (rc = mdb_cursor_open(txn, a->dbi[DB_CHECKPOINTS], &w.cps)) != 0) {
-		rc = audit_mdb_error(rc);
+		rc = db_error(rc);
 		goto out;
 	}
 	if ((rc = next_checkpoint(&w, MDB_FIRST)) != 0 ||
@@ -414,7 +413,7 @@ audit_verify(struct audit *a, MDB_txn *txn, const uint8_t pk[CHECKPOINT_PK_LEN],
 		goto out;
 	}
 	if (rc != MDB_NOTFOUND) {
-		rc = audit_mdb_error(rc);
+		rc = db_error(rc);
 		goto out;
 	}
 	/* The indexes' bookkeeping: what queries trust to find the rest. */
@@ -433,7 +432,7 @@ audit_verify(struct audit *a, MDB_txn *txn, const uint8_t pk[CHECKPOINT_PK_LEN],
 	}
 	if (w.cp_pending) {
 		res->has_bad_checkpoint = true;
-		res->bad_checkpoint = audit_be64_get(w.cp_key.mv_data);
+		res->bad_checkpoint = db_be64_get(w.cp_key.mv_data);
 		rc = fail(&w, ERROR_CHECKPOINT,
 		    "checkpoint at size %" PRIu64 " is beyond the %" PRIu64
 		    " stored leaves: the log was truncated after it was signed",

@@ -16,10 +16,9 @@
  *	               when it was saved (8 + 8, BE)
  *
  * Values are our own fixed layouts, written and read on one machine.
+ * The environment, transactions, errors and the disk reserve are db/'s
+ * (DESIGN.md §9's rules, coded there once).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,19 +26,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
 
 #include "broker/store.h"
 #include "common/isolate.h"
+#include "db/db.h"
 
 #define QKEY_MAX (IDENT_AGENCY_MAX + 1 + 8)
 #define AKEY_MAX (IDENT_AGENCY_MAX + 1 + WIRE_MSG_ID_LEN + IDENT_AGENCY_MAX + 2)
 
 struct store {
 	MDB_env *env;
-	int fd;            /* data.mdb, to reserve room on the disk */
-	uint64_t reserved; /* the file is allocated up to here */
+	uint64_t reserved; /* data.mdb is allocated up to here (db_reserve) */
 	struct audit *audit;
 	MDB_dbi replay, replay_time, queue, ack, expiry, meta, sent;
 };
@@ -56,25 +53,6 @@ struct item_rec {
 	uint64_t at_ms;
 };
 
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 struct replay_rec {
 	char sender[IDENT_AGENCY_MAX + 1];
 	uint8_t hash[32];
@@ -83,17 +61,11 @@ struct replay_rec {
 	uint64_t decisions[STORE_MAX_DECISIONS];
 };
 
-static int
-mdb_err(int rc)
-{
-	return rc == 0 ? ERROR_OK : audit_mdb_error(rc);
-}
-
 static void
 replay_time_key(uint8_t k[8 + WIRE_MSG_ID_LEN], uint64_t created_at_ms,
     const uint8_t *msg_id)
 {
-	put_be64(k, created_at_ms);
+	db_be64_put(k, created_at_ms);
 	memcpy(k + 8, msg_id, WIRE_MSG_ID_LEN);
 }
 
@@ -112,11 +84,11 @@ index_replay_times(struct store *s, MDB_txn *txn)
 	int rc;
 
 	if ((rc = mdb_stat(txn, s->replay_time, &st)) != 0)
-		return mdb_err(rc);
+		return db_error(rc);
 	if (st.ms_entries > 0)
 		return ERROR_OK;
 	if ((rc = mdb_cursor_open(txn, s->replay, &c)) != 0)
-		return mdb_err(rc);
+		return db_error(rc);
 	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
 		if (k.mv_size != WIRE_MSG_ID_LEN ||
 		    v.mv_size < offsetof(struct replay_rec, created_at_ms) + 8)
@@ -132,7 +104,7 @@ index_replay_times(struct store *s, MDB_txn *txn)
 			break;
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? ERROR_OK : mdb_err(rc);
+	return rc == MDB_NOTFOUND ? ERROR_OK : db_error(rc);
 }
 
 int
@@ -147,37 +119,29 @@ store_open(
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return ERROR_NOMEM;
-	s->fd = -1;
 	if ((rc = audit_env_open(dir, (size_t)mapsize, 0, &s->env)) != 0)
 		goto fail;
-	char path[PATH_MAX];
-	if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
-	        (int)sizeof(path) ||
-	    (s->fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		rc = ERROR_IO;
-		goto fail;
-	}
-	if ((rc = audit_txn_begin(s->env, 0, &txn)) != 0)
+	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		goto fail;
 	if ((rc = audit_open(s->env, txn, origin, 0, &s->audit)) != 0)
 		goto fail;
-	if ((rc = mdb_err(mdb_dbi_open(
+	if ((rc = db_error(mdb_dbi_open(
 	         txn, "broker.replay", MDB_CREATE, &s->replay))) != 0 ||
-	    (rc = mdb_err(mdb_dbi_open(
+	    (rc = db_error(mdb_dbi_open(
 	         txn, "broker.queue", MDB_CREATE, &s->queue))) != 0 ||
-	    (rc = mdb_err(
+	    (rc = db_error(
 	         mdb_dbi_open(txn, "broker.ack", MDB_CREATE, &s->ack))) != 0 ||
-	    (rc = mdb_err(mdb_dbi_open(
+	    (rc = db_error(mdb_dbi_open(
 	         txn, "broker.expiry", MDB_CREATE, &s->expiry))) != 0 ||
-	    (rc = mdb_err(mdb_dbi_open(
+	    (rc = db_error(mdb_dbi_open(
 	         txn, "broker.meta", MDB_CREATE, &s->meta))) != 0 ||
-	    (rc = mdb_err(mdb_dbi_open(
+	    (rc = db_error(mdb_dbi_open(
 	         txn, "broker.sent", MDB_CREATE, &s->sent))) != 0 ||
-	    (rc = mdb_err(mdb_dbi_open(txn, "broker.replay_time", MDB_CREATE,
+	    (rc = db_error(mdb_dbi_open(txn, "broker.replay_time", MDB_CREATE,
 	         &s->replay_time))) != 0 ||
 	    (rc = index_replay_times(s, txn)) != 0)
 		goto fail;
-	rc = mdb_err(mdb_txn_commit(txn));
+	rc = db_txn_commit(txn);
 	txn = NULL;
 	if (rc != 0)
 		goto fail;
@@ -196,9 +160,7 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	audit_free(s->audit);
-	audit_env_close(s->env);
-	if (s->fd >= 0)
-		close(s->fd);
+	db_env_close(s->env);
 	free(s);
 }
 
@@ -211,80 +173,31 @@ store_audit(struct store *s)
 int
 store_begin(struct store *s, bool write, MDB_txn **txn)
 {
-	return audit_txn_begin(s->env, write ? 0 : MDB_RDONLY, txn);
+	return db_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
 }
 
 int
 store_begin_nested(struct store *s, MDB_txn *parent, MDB_txn **txn)
 {
-	return mdb_err(mdb_txn_begin(s->env, parent, 0, txn));
+	return db_txn_begin(s->env, parent, 0, txn);
 }
-
-/*
- * LMDB reports a short write as EIO ("filesystem full?" in its source):
- * on a full file system pwrite writes what fits and returns less. Told
- * apart from a failing disk by the room left, so that a full disk is the
- * retryable storage_full it is.
- */
-#define NOSPC_ROOM (4u << 20)
 
 int
 store_commit(MDB_txn *txn)
 {
-	MDB_env *env = mdb_txn_env(txn);
-	const char *dir = NULL;
-	struct statvfs vfs;
-	int rc = mdb_txn_commit(txn);
-
-	if (rc == EIO && mdb_env_get_path(env, &dir) == 0 &&
-	    statvfs(dir, &vfs) == 0 &&
-	    (uint64_t)vfs.f_bavail * vfs.f_frsize < NOSPC_ROOM)
-		rc = ENOSPC;
-	return mdb_err(rc);
+	return db_txn_commit(txn);
 }
 
 void
 store_abort(MDB_txn *txn)
 {
-	if (txn != NULL)
-		mdb_txn_abort(txn);
+	db_txn_abort(txn);
 }
 
 int
 store_reserve(struct store *s, uint64_t room)
 {
-	uint64_t hwm, in_use, map, end;
-	int rc;
-
-	if ((rc = audit_env_usage(s->env, &hwm, &map)) != 0)
-		return rc;
-	/* Half the room or more allocated past the last page (or the file
-	 * allocated to the map's end): enough, without counting LMDB's free
-	 * pages, a cursor over its free list, on every batch. */
-	if (s->reserved >= map || s->reserved >= hwm + room / 2)
-		return ERROR_OK;
-	if ((rc = store_usage(s, &in_use, &map)) != 0)
-		return rc;
-	/* Pages LMDB freed inside the file count as room already. */
-	end = in_use + room < map ? in_use + room : map;
-	if (end <= hwm || end <= s->reserved)
-		return ERROR_OK;
-	/* A quarter more than asked: one call per quarter of the room the
-	 * log grows into, not one per commit. */
-	end += room / 4;
-	if (end > map)
-		end = map;
-	rc = posix_fallocate(s->fd, (off_t)hwm, (off_t)(end - hwm));
-	if (rc == ENOSPC || rc == EDQUOT)
-		return ERROR_NOSPC;
-	/* A file system without fallocate (EOPNOTSUPP): nothing reserved,
-	 * and a full disk shows only at commit. */
-	if (rc == EOPNOTSUPP)
-		return ERROR_OK;
-	if (rc != 0)
-		return ERROR_IO;
-	s->reserved = end;
-	return ERROR_OK;
+	return db_reserve(s->env, room, &s->reserved);
 }
 
 int
@@ -292,7 +205,7 @@ store_reader_check(struct store *s)
 {
 	int dead = 0;
 
-	if (mdb_reader_check(s->env, &dead) != 0)
+	if (db_reader_check(s->env, &dead) != 0)
 		return 0;
 	return dead;
 }
@@ -300,34 +213,15 @@ store_reader_check(struct store *s)
 int
 store_usage(struct store *s, uint64_t *used, uint64_t *mapsize)
 {
-	MDB_txn *txn;
-	MDB_cursor *c;
-	MDB_val k, v;
-	MDB_stat st;
-	uint64_t free_pages = 0;
+	struct db_usage u;
 	int rc;
 
 	/* The file's high-water mark, less the pages LMDB has freed for
-	 * reuse (the free list, database 0: arrays of page numbers, each
-	 * led by its count). */
-	if ((rc = audit_env_usage(s->env, used, mapsize)) != 0)
+	 * reuse. */
+	if ((rc = db_usage(s->env, true, &u)) != 0)
 		return rc;
-	if ((rc = mdb_env_stat(s->env, &st)) != 0 ||
-	    (rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return mdb_err(rc);
-	if ((rc = mdb_cursor_open(txn, 0, &c)) == 0) {
-		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
-			size_t n;
-			if (v.mv_size < sizeof(n))
-				continue;
-			memcpy(&n, v.mv_data, sizeof(n));
-			free_pages += n;
-		}
-		mdb_cursor_close(c);
-	}
-	mdb_txn_abort(txn);
-	uint64_t freed = free_pages * st.ms_psize;
-	*used = freed < *used ? *used - freed : 0;
+	*used = u.used;
+	*mapsize = u.mapsize;
 	return ERROR_OK;
 }
 
@@ -343,7 +237,7 @@ store_replay_get(struct store *s, MDB_txn *txn,
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = mdb_get(txn, s->replay, &k, &v)) != 0)
-		return mdb_err(rc);
+		return db_error(rc);
 	if (v.mv_size != sizeof(r))
 		return ERROR_TAMPERED;
 	memcpy(&r, v.mv_data, sizeof(r));
@@ -375,14 +269,14 @@ store_replay_put(struct store *s, MDB_txn *txn,
 	v.mv_data = &r;
 	int rc = mdb_put(txn, s->replay, &k, &v, MDB_NOOVERWRITE);
 	if (rc != 0)
-		return mdb_err(rc);
+		return db_error(rc);
 	uint8_t tkey[8 + WIRE_MSG_ID_LEN];
 	replay_time_key(tkey, in->created_at_ms, msg_id);
 	k.mv_size = sizeof(tkey);
 	k.mv_data = tkey;
 	v.mv_size = 0;
 	v.mv_data = NULL;
-	return mdb_err(mdb_put(txn, s->replay_time, &k, &v, 0));
+	return db_error(mdb_put(txn, s->replay_time, &k, &v, 0));
 }
 
 int
@@ -396,14 +290,14 @@ store_replay_prune(struct store *s, MDB_txn *txn, uint64_t before_ms,
 
 	*pruned = 0;
 	if ((rc = mdb_cursor_open(txn, s->replay_time, &c)) != 0)
-		return mdb_err(rc);
+		return db_error(rc);
 	while (n < max && (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
 		MDB_val id;
 		if (k.mv_size != 8 + WIRE_MSG_ID_LEN) {
 			rc = -1;
 			break;
 		}
-		if (get_be64(k.mv_data) >= before_ms)
+		if (db_be64_get(k.mv_data) >= before_ms)
 			break;
 		id.mv_size = WIRE_MSG_ID_LEN;
 		id.mv_data = (uint8_t *)k.mv_data + 8;
@@ -418,7 +312,7 @@ store_replay_prune(struct store *s, MDB_txn *txn, uint64_t before_ms,
 	*pruned = n;
 	if (rc == -1)
 		return ERROR_TAMPERED;
-	return rc == 0 || rc == MDB_NOTFOUND ? ERROR_OK : mdb_err(rc);
+	return rc == 0 || rc == MDB_NOTFOUND ? ERROR_OK : db_error(rc);
 }
 
 /* ------------------------------------------------------------- queue */
@@ -430,7 +324,7 @@ queue_key(uint8_t *k, const char *agency, uint64_t seq)
 
 	memcpy(k, agency, n);
 	k[n] = '\0';
-	put_be64(k + n + 1, seq);
+	db_be64_put(k + n + 1, seq);
 	return n + 1 + 8;
 }
 
@@ -467,15 +361,15 @@ next_seq(struct store *s, MDB_txn *txn, uint64_t *seq)
 	if (rc == MDB_NOTFOUND)
 		*seq = 1;
 	else if (rc != 0)
-		return mdb_err(rc);
+		return db_error(rc);
 	else if (v.mv_size != 8)
 		return ERROR_TAMPERED;
 	else
-		*seq = get_be64(v.mv_data);
-	put_be64(buf, *seq + 1);
+		*seq = db_be64_get(v.mv_data);
+	db_be64_put(buf, *seq + 1);
 	v.mv_size = 8;
 	v.mv_data = buf;
-	return mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+	return db_error(mdb_put(txn, s->meta, &k, &v, 0));
 }
 
 static int
@@ -532,7 +426,7 @@ store_queue_put(
 	v.mv_size = sizeof(r) + it->payload_len;
 	/* Reserve, then fill: the payload is copied once, into the map. */
 	if ((rc = mdb_put(txn, s->queue, &k, &v, MDB_RESERVE)) != 0)
-		return mdb_err(rc);
+		return db_error(rc);
 	memcpy(v.mv_data, &r, sizeof(r));
 	if (it->payload_len > 0)
 		memcpy((uint8_t *)v.mv_data + sizeof(r), it->payload,
@@ -545,16 +439,16 @@ store_queue_put(
 	v.mv_size = qn;
 	v.mv_data = qk;
 	if ((rc = mdb_put(txn, s->ack, &k, &v, 0)) != 0)
-		return mdb_err(rc);
+		return db_error(rc);
 	if (it->type == STORE_DELIVERY && it->expires_ms != 0) {
-		put_be64(ek, it->expires_ms);
+		db_be64_put(ek, it->expires_ms);
 		memcpy(ek + 8, qk, qn);
 		k.mv_size = 8 + qn;
 		k.mv_data = ek;
 		v.mv_size = 0;
 		v.mv_data = NULL;
 		if ((rc = mdb_put(txn, s->expiry, &k, &v, 0)) != 0)
-			return mdb_err(rc);
+			return db_error(rc);
 	}
 	return ERROR_OK;
 }
@@ -574,14 +468,14 @@ store_queue_next(struct store *s, MDB_txn *txn, const char *agency,
 	k.mv_size = queue_key(qk, agency, after + 1);
 	k.mv_data = qk;
 	if ((rc = mdb_cursor_open(txn, s->queue, &c)) != 0)
-		return mdb_err(rc);
+		return db_error(rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	if (rc == 0 &&
 	    (k.mv_size != an + 9 || memcmp(k.mv_data, agency, an + 1) != 0))
 		rc = MDB_NOTFOUND; /* past this agency's items */
 	if (rc == 0) {
 		MDB_val mark;
-		*seq = get_be64((const uint8_t *)k.mv_data + an + 1);
+		*seq = db_be64_get((const uint8_t *)k.mv_data + an + 1);
 		rc = decode_item(agency, &v, it);
 		if (rc == 0)
 			it->delivered_logged =
@@ -590,7 +484,7 @@ store_queue_next(struct store *s, MDB_txn *txn, const char *agency,
 		return rc;
 	}
 	mdb_cursor_close(c);
-	return mdb_err(rc);
+	return db_error(rc);
 }
 
 /* Deletes the item at qk with its ack key and expiry entry. */
@@ -603,30 +497,30 @@ remove_item(struct store *s, MDB_txn *txn, const char *agency,
 	int rc;
 
 	if ((rc = mdb_get(txn, s->queue, &k, &v)) != 0)
-		return mdb_err(rc);
+		return db_error(rc);
 	if ((rc = decode_item(agency, &v, it)) != 0)
 		return rc;
 	it->payload = NULL;
 	it->payload_len = 0;
 	if ((rc = mdb_del(txn, s->queue, &k, NULL)) != 0)
-		return mdb_err(rc);
+		return db_error(rc);
 	rc = mdb_del(txn, s->sent, &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return mdb_err(rc);
+		return db_error(rc);
 	k.mv_size = ack_key(ak, agency, it->msg_id,
 	    it->type == STORE_STATUS ? it->peer : NULL, it->state);
 	k.mv_data = ak;
 	rc = mdb_del(txn, s->ack, &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return mdb_err(rc);
+		return db_error(rc);
 	if (it->type == STORE_DELIVERY && it->expires_ms != 0) {
-		put_be64(ek, it->expires_ms);
+		db_be64_put(ek, it->expires_ms);
 		memcpy(ek + 8, qk, qn);
 		k.mv_size = 8 + qn;
 		k.mv_data = ek;
 		rc = mdb_del(txn, s->expiry, &k, NULL);
 		if (rc != 0 && rc != MDB_NOTFOUND)
-			return mdb_err(rc);
+			return db_error(rc);
 	}
 	return ERROR_OK;
 }
@@ -647,11 +541,11 @@ store_queue_ack(struct store *s, MDB_txn *txn, const char *agency,
 	k.mv_size = ack_key(ak, agency, msg_id, peer, state);
 	k.mv_data = ak;
 	if ((rc = mdb_get(txn, s->ack, &k, &v)) != 0)
-		return mdb_err(rc);
+		return db_error(rc);
 	if (v.mv_size != an + 9 || v.mv_size > sizeof(qk))
 		return ERROR_TAMPERED;
 	memcpy(qk, v.mv_data, v.mv_size);
-	*seq = get_be64(qk + an + 1);
+	*seq = db_be64_get(qk + an + 1);
 	return remove_item(s, txn, agency, qk, an + 9, it);
 }
 
@@ -664,7 +558,7 @@ store_queue_mark(
 
 	k.mv_size = queue_key(qk, agency, seq);
 	k.mv_data = qk;
-	return mdb_err(mdb_put(txn, s->sent, &k, &v, 0));
+	return db_error(mdb_put(txn, s->sent, &k, &v, 0));
 }
 
 int
@@ -678,17 +572,17 @@ store_queue_expire(
 	int rc;
 
 	if ((rc = mdb_cursor_open(txn, s->expiry, &c)) != 0)
-		return mdb_err(rc);
+		return db_error(rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	if (rc != 0) {
 		mdb_cursor_close(c);
-		return mdb_err(rc);
+		return db_error(rc);
 	}
 	if (k.mv_size < 8 + 10 || k.mv_size - 8 > sizeof(qk)) {
 		mdb_cursor_close(c);
 		return ERROR_TAMPERED;
 	}
-	if (get_be64(k.mv_data) > now) {
+	if (db_be64_get(k.mv_data) > now) {
 		mdb_cursor_close(c);
 		return ERROR_NOTFOUND;
 	}
@@ -728,11 +622,11 @@ store_clock_get(struct store *s, MDB_txn *txn, uint64_t *qclock, uint64_t *wall)
 	int rc;
 
 	if ((rc = mdb_get(txn, s->meta, &k, &v)) != 0)
-		return mdb_err(rc);
+		return db_error(rc);
 	if (v.mv_size != 16)
 		return ERROR_TAMPERED;
-	*qclock = get_be64(v.mv_data);
-	*wall = get_be64((const uint8_t *)v.mv_data + 8);
+	*qclock = db_be64_get(v.mv_data);
+	*wall = db_be64_get((const uint8_t *)v.mv_data + 8);
 	return ERROR_OK;
 }
 
@@ -743,9 +637,9 @@ store_clock_put(struct store *s, MDB_txn *txn, uint64_t qclock, uint64_t wall)
 	uint8_t buf[16];
 	MDB_val v = {sizeof(buf), buf};
 
-	put_be64(buf, qclock);
-	put_be64(buf + 8, wall);
-	return mdb_err(mdb_put(txn, s->meta, &k, &v, 0));
+	db_be64_put(buf, qclock);
+	db_be64_put(buf + 8, wall);
+	return db_error(mdb_put(txn, s->meta, &k, &v, 0));
 }
 
 /* -------------------------------------------------------- start check */

@@ -2,7 +2,11 @@
  * The broker's LMDB store (DESIGN.md §5 step 8, §9): the environment the
  * audit log lives in, the replay records, and the durable per-agency queue
  * of deliveries and status reports, with its acknowledgement and expiry
- * indexes. LMDB handles never leave this file and audit/.
+ * indexes. The environment's rules (DESIGN.md §9) are db/'s. The LMDB
+ * types below come from db/db.h: the rest of the broker holds the
+ * transactions store_begin gives it only to pass them back to this file
+ * and to audit/, and never calls LMDB; <lmdb.h> is included only by db/
+ * and the stores' .c files.
  */
 #ifndef BROKER_STORE_H
 #define BROKER_STORE_H
@@ -11,11 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <lmdb.h>
-
 #include "audit/audit.h"
 #include "common/error.h"
 #include "common/ident.h"
+#include "db/db.h"
 #include "proto/wire.h"
 
 struct store;
@@ -77,7 +80,10 @@ WUR int store_check(const char *dir, const char *origin,
     const uint8_t pk[CHECKPOINT_PK_LEN], uint64_t at_size,
     struct store_check *res);
 
-/* Transactions: write when write is true. Errors as audit_mdb_error. */
+/*
+ * Transactions: write when write is true. Errors as db_error; a commit
+ * cut short on a full disk is ERROR_NOSPC (db_txn_commit).
+ */
 WUR int store_begin(struct store *s, bool write, MDB_txn **txn);
 /* Begins a child of parent (a write transaction), to undo one message. */
 WUR int store_begin_nested(struct store *s, MDB_txn *parent, MDB_txn **txn);
@@ -92,7 +98,7 @@ void store_abort(MDB_txn *txn);
  * freed inside the file count as room. Cheap while at least half the room
  * is allocated past the file's last page; otherwise it counts the free
  * pages and allocates a quarter more than asked. ERROR_NOSPC when the
- * disk has no such room left.
+ * disk has no such room left. (db_reserve.)
  */
 WUR int store_reserve(struct store *s, uint64_t room);
 
