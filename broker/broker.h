@@ -131,13 +131,19 @@ struct hello {
 	uint64_t tree_size;
 };
 
+struct signer;
+
 struct broker {
 	struct broker_config cfg;
 	struct keys_secret *key;
 	struct keyring *keyring;
 	struct policy *policy;
 	struct store *store;
-	struct datadir *datadir; /* the folder's lock and the durable head */
+	struct datadir *datadir; /* the folder's lock */
+	struct signer *signer;   /* holds the signing key and the head */
+	int signer_err;          /* it refused or is gone: stop (its error) */
+	uint64_t signed_size;    /* a checkpoint signed, not yet committed */
+	uint8_t sign_path[MERKLE_MAX_PATH][MERKLE_HASH_LEN]; /* its proof */
 	char origin[128];
 
 	void *ctx, *router, *zap;

@@ -26,6 +26,7 @@ struct datadir {
 	int lock;
 	struct head *head;
 	uint64_t head_size; /* the head's tree size */
+	uint64_t withdrawn; /* the size of a head signed, never committed */
 	char head_path[PATH_MAX];
 	char pub_path[PATH_MAX]; /* the public key's, for messages */
 };
@@ -188,10 +189,44 @@ no_log(struct datadir *d, const char *dir, const char *what, bool has_head,
 	return ERROR_OK;
 }
 
+/*
+ * The signer writes a head before the broker commits its checkpoint
+ * (signer.h): a broker that stopped in between leaves a head one signature
+ * ahead of the log. That is told apart from a log that lost commits by the
+ * head file's other slot, the head before it: it must be the log's latest
+ * checkpoint byte for byte (or the empty log's, with no entry). The head
+ * then goes back to it, rewritten, and the signature ahead is withdrawn
+ * (said at start, and in the log's broker_started event). *hcp becomes the
+ * head. False when the log is not at the previous head.
+ */
+static bool
+withdraw(struct datadir *d, const struct store_check *res,
+    const struct keys_secret *key, const char *origin, struct checkpoint *hcp)
+{
+	char note[HEAD_NOTE_MAX + 1];
+	struct checkpoint prev;
+	size_t len;
+
+	if (head_previous(d->head, note, &len) != 0 ||
+	    checkpoint_verify(note, len, origin, key->pub.sign_pk, &prev) != 0 ||
+	    prev.size >= hcp->size || prev.size != res->leaves)
+		return false;
+	if (res->has_latest ? res->latest_len != len ||
+	            memcmp(res->latest, note, len) != 0
+	                    : prev.size != 0)
+		return false;
+	if (head_write(d->head, note, len) != 0)
+		return false;
+	d->withdrawn = hcp->size;
+	d->head_size = prev.size;
+	*hcp = prev;
+	return true;
+}
+
 /* Compares the log found with the head, or writes the first head. */
 static int
 compare(struct datadir *d, const char *dir, const struct store_check *res,
-    bool has_head, const struct checkpoint *hcp, const struct keys_secret *key,
+    bool has_head, struct checkpoint *hcp, const struct keys_secret *key,
     const char *origin, char *why, size_t n)
 {
 	char b64[MERKLE_HASH_B64];
@@ -209,6 +244,15 @@ compare(struct datadir *d, const char *dir, const struct store_check *res,
 		    ") is now the head, in %s",
 		    dir, res->leaves, res->checkpoints, d->head_size,
 		    d->head_path);
+		return ERROR_OK;
+	}
+	if (res->leaves < hcp->size && withdraw(d, res, key, origin, hcp)) {
+		say(why, n, ERROR_OK,
+		    "%s: checkpoint %" PRIu64 " was signed but never "
+		    "committed (the broker stopped in between); the log ends "
+		    "at the checkpoint before it (%" PRIu64 "), which is the "
+		    "head again",
+		    dir, d->withdrawn, hcp->size);
 		return ERROR_OK;
 	}
 	if (res->leaves < hcp->size)
@@ -383,17 +427,19 @@ out:
 	return rc;
 }
 
-int
-datadir_signed(struct datadir *d, const struct audit_head *head)
+struct head *
+datadir_take_head(struct datadir *d)
 {
-	int rc;
+	struct head *h = d->head;
 
-	if (head->cp.size <= d->head_size)
-		return ERROR_OK;
-	if ((rc = head_write(d->head, head->text, head->text_len)) != 0)
-		return rc;
-	d->head_size = head->cp.size;
-	return ERROR_OK;
+	d->head = NULL;
+	return h;
+}
+
+uint64_t
+datadir_withdrawn(const struct datadir *d)
+{
+	return d->withdrawn;
 }
 
 const char *

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -131,23 +132,78 @@ write_slot(int fd, uint64_t generation, const char *note, size_t len)
 	return ERROR_OK;
 }
 
+/*
+ * A broker killed at once leaves its signer (signer.h), which holds the
+ * lock too, to notice the end of its socket and exit: a moment, waited
+ * for here, so that a restart right after a kill -9 is not refused.
+ */
+#define LOCK_WAIT_MS 2000
+#define LOCK_STEP_MS 20
+
 static int
 lock(int fd)
 {
+	struct timespec step = {0, LOCK_STEP_MS * 1000000L};
 	int rc;
 
-	while ((rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
-		;
+	for (int waited = 0;; waited += LOCK_STEP_MS) {
+		while ((rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 &&
+		    errno == EINTR)
+			;
+		if (rc == 0 || errno != EWOULDBLOCK || waited >= LOCK_WAIT_MS)
+			break;
+		nanosleep(&step, NULL);
+	}
 	return rc == 0 ? ERROR_OK : errno_error(errno);
 }
 
-int
-head_open(const char *path, struct head **out, char *note, size_t *len)
+/*
+ * Reads both slots of fd and copies the note of the one of generation
+ * want (0: the head, the highest) into note (room for HEAD_NOTE_MAX + 1),
+ * its length into *len and its generation into *generation.
+ */
+static int
+read_head(int fd, uint64_t want, char *note, size_t *len, uint64_t *generation)
 {
 	uint8_t buf[2 * HEAD_SLOT], *best = NULL;
 	const uint8_t *n = NULL;
 	uint64_t gen, best_gen = 0;
 	size_t got = 0, nlen = 0, best_len = 0;
+
+	/* A short file is a slot missing, no more. */
+	while (got < sizeof(buf)) {
+		ssize_t r = pread(fd, buf + got, sizeof(buf) - got, (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errno_error(errno);
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	memset(buf + got, 0, sizeof(buf) - got);
+	for (int i = 0; i < 2; i++) {
+		if (read_slot(buf + i * HEAD_SLOT, &gen, &n, &nlen) &&
+		    gen % 2 == (uint64_t)i &&
+		    (want != 0 ? gen == want : gen > best_gen)) {
+			best = buf + i * HEAD_SLOT;
+			best_gen = gen;
+			best_len = nlen;
+		}
+	}
+	if (best == NULL)
+		return want != 0 ? ERROR_NOTFOUND : ERROR_TAMPERED;
+	memcpy(note, best + 18, best_len);
+	note[best_len] = '\0';
+	*len = best_len;
+	*generation = best_gen;
+	return ERROR_OK;
+}
+
+int
+head_open(const char *path, struct head **out, char *note, size_t *len)
+{
+	uint64_t gen = 0;
 	struct head *h = NULL;
 	struct stat st;
 	int fd, rc;
@@ -166,48 +222,53 @@ head_open(const char *path, struct head **out, char *note, size_t *len)
 		rc = ERROR_PERM;
 		goto out;
 	}
-	if ((rc = lock(fd)) != 0)
+	if ((rc = lock(fd)) != 0 || (rc = read_head(fd, 0, note, len, &gen)) != 0)
 		goto out;
-	/* A short file is a slot missing, no more. */
-	while (got < sizeof(buf)) {
-		ssize_t r = pread(fd, buf + got, sizeof(buf) - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = errno_error(errno);
-			goto out;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	memset(buf + got, 0, sizeof(buf) - got);
-	for (int i = 0; i < 2; i++) {
-		if (read_slot(buf + i * HEAD_SLOT, &gen, &n, &nlen) &&
-		    gen % 2 == (uint64_t)i && gen > best_gen) {
-			best = buf + i * HEAD_SLOT;
-			best_gen = gen;
-			best_len = nlen;
-		}
-	}
-	if (best == NULL) {
-		rc = ERROR_TAMPERED;
-		goto out;
-	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		rc = ERROR_NOMEM;
 		goto out;
 	}
-	memcpy(note, best + 18, best_len);
-	note[best_len] = '\0';
-	*len = best_len;
 	h->fd = fd;
-	h->generation = best_gen;
+	h->generation = gen;
 	*out = h;
 	return ERROR_OK;
 out:
+	*len = 0;
+	note[0] = '\0';
 	close(fd);
 	return rc;
+}
+
+int
+head_read(struct head *h, char *note, size_t *len)
+{
+	uint64_t gen;
+	int rc;
+
+	*len = 0;
+	note[0] = '\0';
+	if ((rc = read_head(h->fd, 0, note, len, &gen)) != 0)
+		return rc;
+	h->generation = gen;
+	return ERROR_OK;
+}
+
+int
+head_previous(struct head *h, char *note, size_t *len)
+{
+	uint64_t gen;
+
+	*len = 0;
+	note[0] = '\0';
+	if (h->generation < 2)
+		return ERROR_NOTFOUND;
+	return read_head(h->fd, h->generation - 1, note, len, &gen);
+}
+
+int
+head_fd(const struct head *h)
+{
+	return h->fd;
 }
 
 int

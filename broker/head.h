@@ -53,7 +53,8 @@ WUR int head_path(const char *keyfile, char *out, size_t n);
  * NUL-terminated) with its length in *len. ERROR_NOENT when there is no
  * such file; ERROR_PERM when it is a symlink, not a regular file, or open
  * to group or others; ERROR_TAMPERED when no slot is whole; ERROR_BUSY when
- * another process holds it. On success the caller closes *out with
+ * another process still holds it after a short wait (a killed broker's
+ * signer lets go a moment later). On success the caller closes *out with
  * head_close.
  */
 WUR int head_open(const char *path, struct head **out, char *note, size_t *len);
@@ -74,6 +75,21 @@ WUR int head_create(
  * note, which may then lag the log, never lead it.
  */
 WUR int head_write(struct head *h, const char *note, size_t len);
+
+/*
+ * Reads the head again through h, as head_open does (the signer, which
+ * owns the file once the broker runs: signer.h).
+ */
+WUR int head_read(struct head *h, char *note, size_t *len);
+
+/*
+ * The head before the head: the note of the other slot, when it is whole
+ * and one generation older. ERROR_NOTFOUND when there is none.
+ */
+WUR int head_previous(struct head *h, char *note, size_t *len);
+
+/* The open file's descriptor (kept open by the signer's sandbox). */
+int head_fd(const struct head *h);
 
 /* Closes the file, releasing the lock; NULL is a no-op. */
 void head_close(struct head *h);
