@@ -494,8 +494,8 @@ out:
 }
 
 int
-audit_checkpoint(struct audit *a, MDB_txn *txn, audit_sign_fn *sign,
-    void *arg, struct audit_head *head)
+audit_checkpoint(struct audit *a, MDB_txn *txn, audit_sign_fn *sign, void *arg,
+    struct audit_head *head)
 {
 	uint8_t key[8];
 	MDB_val k = {sizeof(key), key}, v;

@@ -80,8 +80,8 @@ checkpoint_sign(const struct checkpoint *cp,
 }
 
 int
-checkpoint_sign_key(
-    void *sk, const struct checkpoint *cp, char *buf, size_t buflen, size_t *len)
+checkpoint_sign_key(void *sk, const struct checkpoint *cp, char *buf,
+    size_t buflen, size_t *len)
 {
 	return checkpoint_sign(cp, sk, buf, buflen, len);
 }

@@ -62,8 +62,8 @@ WUR int checkpoint_sign(const struct checkpoint *cp,
     const uint8_t sk[CHECKPOINT_SK_LEN], char *buf, size_t buflen, size_t *len);
 
 /* checkpoint_sign with sk (CHECKPOINT_SK_LEN bytes) as an audit_sign_fn. */
-WUR int checkpoint_sign_key(
-    void *sk, const struct checkpoint *cp, char *buf, size_t buflen, size_t *len);
+WUR int checkpoint_sign_key(void *sk, const struct checkpoint *cp, char *buf,
+    size_t buflen, size_t *len);
 
 /*
  * Parses the note text of len bytes (no terminator needed) into *out

@@ -312,8 +312,8 @@ struct sign_arg {
  * it signed last, shown by the consistency proof built here from txn.
  */
 static int
-sign_checkpoint(
-    void *arg, const struct checkpoint *cp, char *buf, size_t buflen, size_t *len)
+sign_checkpoint(void *arg, const struct checkpoint *cp, char *buf,
+    size_t buflen, size_t *len)
 {
 	struct sign_arg *a = arg;
 	struct broker *b = a->b;
@@ -335,7 +335,8 @@ sign_checkpoint(
 		return rc;
 	}
 	rc = signer_sign(b->signer, cp->size, cp->root,
-	    (const uint8_t(*)[MERKLE_HASH_LEN])b->sign_path, n, buf, buflen, len);
+	    (const uint8_t(*)[MERKLE_HASH_LEN])b->sign_path, n, buf, buflen,
+	    len);
 	if (rc != 0) {
 		log_err("the signer refused checkpoint %llu (its last is "
 		        "%llu): %s; not committed, stopping",
@@ -356,7 +357,8 @@ checkpoint(struct broker *b, MDB_txn *txn, struct audit_head *head)
 	struct sign_arg a = {b, txn};
 
 	b->signed_size = 0;
-	return audit_checkpoint(store_audit(b->store), txn, sign_checkpoint, &a, head);
+	return audit_checkpoint(
+	    store_audit(b->store), txn, sign_checkpoint, &a, head);
 }
 
 /*
@@ -1574,6 +1576,19 @@ broker_run(const struct broker_config *cfg)
 	log_refusals(&b, clock_mono_ms(), true);
 	if (log_alone(&b, EVENT_BROKER_STOPPED, "on signal") != 0)
 		log_err("could not log the stop");
+	else if (b.signer_err == 0) {
+		/* The last checkpoint is committed: asked again, the signer
+		 * makes it the head, so that a clean stop leaves the head at
+		 * the log's latest (head.h). */
+		uint8_t root[MERKLE_HASH_LEN];
+		uint64_t size = signer_head(b.signer, root);
+		size_t len;
+		if (signer_sign(b.signer, size, root, NULL, 0, why, sizeof(why),
+		        &len) != 0)
+			log_err("%s: the head stays one checkpoint behind the "
+			        "log",
+			    datadir_head_path(b.datadir));
+	}
 	rc = b.signer_err != 0 ? ERROR_SIGNATURE : ERROR_OK;
 out:
 	broker_free(&b);

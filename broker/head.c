@@ -24,9 +24,15 @@
 #define MAGIC_LEN 8
 #define SUM_AT    (HEAD_SLOT - 32)
 
+#define SIGNED_MAGIC "CCSIGNED"
+#define SIGNED_LEN   (8 + 8 + MERKLE_HASH_LEN)
+
 struct head {
 	int fd;
 	uint64_t generation; /* of the head */
+	bool has_signed;     /* the head's slot names the last signature */
+	uint64_t signed_size;
+	uint8_t signed_root[MERKLE_HASH_LEN];
 };
 
 static int
@@ -82,22 +88,35 @@ get_be(const uint8_t *p, int bytes)
 	return v;
 }
 
-static void
-fill_slot(
-    uint8_t slot[HEAD_SLOT], uint64_t generation, const char *note, size_t len)
+static int
+fill_slot(uint8_t slot[HEAD_SLOT], uint64_t generation, const char *note,
+    size_t len, const struct head *sg)
 {
+	if (len == 0 || len > HEAD_NOTE_MAX ||
+	    (sg != NULL && 18 + len + SIGNED_LEN > SUM_AT))
+		return ERROR_TOOBIG;
 	memset(slot, 0, HEAD_SLOT);
 	memcpy(slot, MAGIC, MAGIC_LEN);
 	put_be(slot + 8, generation, 8);
 	put_be(slot + 16, len, 2);
 	memcpy(slot + 18, note, len);
+	if (sg != NULL) {
+		uint8_t *p = slot + 18 + len;
+		memcpy(p, SIGNED_MAGIC, 8);
+		put_be(p + 8, sg->signed_size, 8);
+		memcpy(p + 16, sg->signed_root, MERKLE_HASH_LEN);
+	}
 	crypto_generichash(slot + SUM_AT, 32, slot, SUM_AT, NULL, 0);
+	return ERROR_OK;
 }
 
-/* True when slot is whole; *generation and the note are then its. */
+/*
+ * True when slot is whole; *generation, the note and the signature record
+ * (into sg, has_signed false when there is none) are then its.
+ */
 static bool
 read_slot(const uint8_t slot[HEAD_SLOT], uint64_t *generation,
-    const uint8_t **note, size_t *len)
+    const uint8_t **note, size_t *len, struct head *sg)
 {
 	uint8_t sum[32];
 
@@ -109,19 +128,29 @@ read_slot(const uint8_t slot[HEAD_SLOT], uint64_t *generation,
 	*generation = get_be(slot + 8, 8);
 	*len = (size_t)get_be(slot + 16, 2);
 	*note = slot + 18;
-	return *generation != 0 && *len > 0 && *len <= HEAD_NOTE_MAX;
+	if (*generation == 0 || *len == 0 || *len > HEAD_NOTE_MAX)
+		return false;
+	sg->has_signed = false;
+	if (18 + *len + SIGNED_LEN <= SUM_AT &&
+	    memcmp(slot + 18 + *len, SIGNED_MAGIC, 8) == 0) {
+		sg->has_signed = true;
+		sg->signed_size = get_be(slot + 18 + *len + 8, 8);
+		memcpy(sg->signed_root, slot + 18 + *len + 16, MERKLE_HASH_LEN);
+	}
+	return true;
 }
 
 static int
-write_slot(int fd, uint64_t generation, const char *note, size_t len)
+write_slot(int fd, uint64_t generation, const char *note, size_t len,
+    const struct head *sg)
 {
 	uint8_t slot[HEAD_SLOT];
 	off_t at = (off_t)(generation % 2) * HEAD_SLOT;
 	ssize_t w;
+	int rc;
 
-	if (len == 0 || len > HEAD_NOTE_MAX)
-		return ERROR_TOOBIG;
-	fill_slot(slot, generation, note, len);
+	if ((rc = fill_slot(slot, generation, note, len, sg)) != 0)
+		return rc;
 	do
 		w = pwrite(fd, slot, sizeof(slot), at);
 	while (w < 0 && errno == EINTR);
@@ -147,8 +176,8 @@ lock(int fd)
 	int rc;
 
 	for (int waited = 0;; waited += LOCK_STEP_MS) {
-		while ((rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 &&
-		    errno == EINTR)
+		while (
+		    (rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
 			;
 		if (rc == 0 || errno != EWOULDBLOCK || waited >= LOCK_WAIT_MS)
 			break;
@@ -158,17 +187,18 @@ lock(int fd)
 }
 
 /*
- * Reads both slots of fd and copies the note of the one of generation
- * want (0: the head, the highest) into note (room for HEAD_NOTE_MAX + 1),
- * its length into *len and its generation into *generation.
+ * Reads both slots of fd and copies the head's note into note (room for
+ * HEAD_NOTE_MAX + 1), its length into *len; its generation and signature
+ * record into *h.
  */
 static int
-read_head(int fd, uint64_t want, char *note, size_t *len, uint64_t *generation)
+read_head(int fd, char *note, size_t *len, struct head *h)
 {
 	uint8_t buf[2 * HEAD_SLOT], *best = NULL;
 	const uint8_t *n = NULL;
 	uint64_t gen, best_gen = 0;
 	size_t got = 0, nlen = 0, best_len = 0;
+	struct head sg, best_sg;
 
 	/* A short file is a slot missing, no more. */
 	while (got < sizeof(buf)) {
@@ -182,29 +212,32 @@ read_head(int fd, uint64_t want, char *note, size_t *len, uint64_t *generation)
 		got += (size_t)r;
 	}
 	memset(buf + got, 0, sizeof(buf) - got);
+	memset(&best_sg, 0, sizeof(best_sg));
 	for (int i = 0; i < 2; i++) {
-		if (read_slot(buf + i * HEAD_SLOT, &gen, &n, &nlen) &&
-		    gen % 2 == (uint64_t)i &&
-		    (want != 0 ? gen == want : gen > best_gen)) {
+		if (read_slot(buf + i * HEAD_SLOT, &gen, &n, &nlen, &sg) &&
+		    gen % 2 == (uint64_t)i && gen > best_gen) {
 			best = buf + i * HEAD_SLOT;
 			best_gen = gen;
 			best_len = nlen;
+			best_sg = sg;
 		}
 	}
 	if (best == NULL)
-		return want != 0 ? ERROR_NOTFOUND : ERROR_TAMPERED;
+		return ERROR_TAMPERED;
 	memcpy(note, best + 18, best_len);
 	note[best_len] = '\0';
 	*len = best_len;
-	*generation = best_gen;
+	h->generation = best_gen;
+	h->has_signed = best_sg.has_signed;
+	h->signed_size = best_sg.signed_size;
+	memcpy(h->signed_root, best_sg.signed_root, MERKLE_HASH_LEN);
 	return ERROR_OK;
 }
 
 int
 head_open(const char *path, struct head **out, char *note, size_t *len)
 {
-	uint64_t gen = 0;
-	struct head *h = NULL;
+	struct head *h = NULL, got;
 	struct stat st;
 	int fd, rc;
 
@@ -222,14 +255,15 @@ head_open(const char *path, struct head **out, char *note, size_t *len)
 		rc = ERROR_PERM;
 		goto out;
 	}
-	if ((rc = lock(fd)) != 0 || (rc = read_head(fd, 0, note, len, &gen)) != 0)
+	memset(&got, 0, sizeof(got));
+	if ((rc = lock(fd)) != 0 || (rc = read_head(fd, note, len, &got)) != 0)
 		goto out;
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		rc = ERROR_NOMEM;
 		goto out;
 	}
+	*h = got;
 	h->fd = fd;
-	h->generation = gen;
 	*out = h;
 	return ERROR_OK;
 out:
@@ -242,27 +276,19 @@ out:
 int
 head_read(struct head *h, char *note, size_t *len)
 {
-	uint64_t gen;
-	int rc;
-
 	*len = 0;
 	note[0] = '\0';
-	if ((rc = read_head(h->fd, 0, note, len, &gen)) != 0)
-		return rc;
-	h->generation = gen;
-	return ERROR_OK;
+	return read_head(h->fd, note, len, h);
 }
 
-int
-head_previous(struct head *h, char *note, size_t *len)
+bool
+head_signed(const struct head *h, uint64_t *size, uint8_t root[MERKLE_HASH_LEN])
 {
-	uint64_t gen;
-
-	*len = 0;
-	note[0] = '\0';
-	if (h->generation < 2)
-		return ERROR_NOTFOUND;
-	return read_head(h->fd, h->generation - 1, note, len, &gen);
+	if (!h->has_signed)
+		return false;
+	*size = h->signed_size;
+	memcpy(root, h->signed_root, MERKLE_HASH_LEN);
+	return true;
 }
 
 int
@@ -297,7 +323,7 @@ head_create(const char *path, const char *note, size_t len, struct head **out)
 	h->generation = 1;
 	/* Both slots, the second empty, so the file never changes size. */
 	if ((rc = lock(fd)) != 0 || ftruncate(fd, 2 * HEAD_SLOT) != 0 ||
-	    (rc = write_slot(fd, 1, note, len)) != 0 || fsync(fd) != 0) {
+	    (rc = write_slot(fd, 1, note, len, NULL)) != 0 || fsync(fd) != 0) {
 		if (rc == 0)
 			rc = errno_error(errno);
 		goto fail;
@@ -325,9 +351,28 @@ head_write(struct head *h, const char *note, size_t len)
 {
 	int rc;
 
-	if ((rc = write_slot(h->fd, h->generation + 1, note, len)) != 0)
+	if ((rc = write_slot(h->fd, h->generation + 1, note, len, NULL)) != 0)
 		return rc;
 	h->generation++;
+	h->has_signed = false;
+	return ERROR_OK;
+}
+
+int
+head_write_signed(struct head *h, const char *note, size_t len, uint64_t size,
+    const uint8_t root[MERKLE_HASH_LEN])
+{
+	struct head sg = *h;
+	int rc;
+
+	sg.signed_size = size;
+	memcpy(sg.signed_root, root, MERKLE_HASH_LEN);
+	if ((rc = write_slot(h->fd, h->generation + 1, note, len, &sg)) != 0)
+		return rc;
+	h->generation++;
+	h->has_signed = true;
+	h->signed_size = size;
+	memcpy(h->signed_root, root, MERKLE_HASH_LEN);
 	return ERROR_OK;
 }
 

@@ -44,8 +44,10 @@ struct child {
 	struct head *head;
 	const struct keys_secret *key;
 	char origin[CHECKPOINT_ORIGIN_MAX + 1];
-	uint64_t size; /* the head: the last checkpoint signed */
+	uint64_t size; /* the last checkpoint signed */
 	uint8_t root[MERKLE_HASH_LEN];
+	char last[SIGNER_NOTE_MAX + 1]; /* its note */
+	size_t last_len;
 	/* A request is read with one byte of room more than it needs, so
 	 * that a longer one shows as such (SOCK_SEQPACKET truncates). */
 	uint8_t in[sizeof(struct signer_request) + 1];
@@ -188,23 +190,30 @@ handle(struct child *c, size_t got)
 			return ERROR_CHECKPOINT; /* a fork at the same size */
 		if (q->n != 0)
 			return ERROR_PROOF;
-	} else if (merkle_verify_consistency(c->size, q->size, c->root,
-	               q->root, (const uint8_t(*)[MERKLE_HASH_LEN])q->path,
-	               q->n) != 0)
+	} else if (merkle_verify_consistency(c->size, q->size, c->root, q->root,
+	               (const uint8_t(*)[MERKLE_HASH_LEN])q->path, q->n) != 0)
 		return ERROR_PROOF;
 	memset(&cp, 0, sizeof(cp));
 	memcpy(cp.origin, c->origin, sizeof(cp.origin));
 	cp.size = q->size;
 	memcpy(cp.root, q->root, MERKLE_HASH_LEN);
-	if ((rc = checkpoint_sign(&cp, c->key->sign_sk, r->note,
-	         sizeof(r->note), &len)) != 0)
+	if ((rc = checkpoint_sign(
+	         &cp, c->key->sign_sk, r->note, sizeof(r->note), &len)) != 0)
 		return rc;
-	/* Durable before it is answered: a crash after this leaves a head
-	 * that the broker's start check compares the log with. */
-	if (q->size > c->size && (rc = head_write(c->head, r->note, len)) != 0)
+	/*
+	 * Durable before it is answered: the head becomes the checkpoint
+	 * signed before (the broker asks for the next only once that one is
+	 * committed) and the slot records this one, which no restart can
+	 * then sign differently (head.h, datadir.c).
+	 */
+	if ((rc = head_write_signed(
+	         c->head, c->last, c->last_len, q->size, q->root)) != 0)
 		return rc;
 	c->size = q->size;
 	memcpy(c->root, q->root, MERKLE_HASH_LEN);
+	memcpy(c->last, r->note, len);
+	c->last[len] = '\0';
+	c->last_len = len;
 	r->note_len = (uint32_t)len;
 	return ERROR_OK;
 }
@@ -258,11 +267,15 @@ child_main(struct child *c, uid_t uid, gid_t gid)
 		rc = checkpoint_verify(
 		    note, len, c->origin, c->key->pub.sign_pk, &cp);
 	if (rc == 0) {
+		/* Its last signature: the one the slot records, else the
+		 * head. Signed again (Ed25519 is deterministic) for its note,
+		 * which also touches, before the filter, whatever signing
+		 * first needs. */
+		(void)head_signed(c->head, &cp.size, cp.root);
 		c->size = cp.size;
 		memcpy(c->root, cp.root, MERKLE_HASH_LEN);
-		/* Once before the filter: whatever signing first touches. */
-		rc = checkpoint_sign(
-		    &cp, c->key->sign_sk, c->rep.note, sizeof(c->rep.note), &len);
+		rc = checkpoint_sign(&cp, c->key->sign_sk, c->last,
+		    sizeof(c->last), &c->last_len);
 	}
 	if (rc == 0)
 		rc = sandbox(c);

@@ -69,8 +69,8 @@ struct signer_request {
 /* The answer to one request. */
 struct signer_reply {
 	uint32_t magic;
-	int32_t status;   /* 0: signed; else an ERROR_*, and nothing signed */
-	uint64_t size;    /* the signer's head after the request */
+	int32_t status; /* 0: signed; else an ERROR_*, and nothing signed */
+	uint64_t size;  /* the signer's head after the request */
 	uint8_t root[MERKLE_HASH_LEN];
 	uint32_t note_len; /* the signed note, when status is 0 */
 	char note[SIGNER_NOTE_MAX + 1];
