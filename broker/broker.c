@@ -17,7 +17,7 @@
 #include <zmq.h>
 
 #include "broker/broker.h"
-#include "broker/run.h"
+#include "broker/broker_int.h"
 #include "broker/signer.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -1407,6 +1407,8 @@ broker_free(struct broker *b)
 	free(b->hellos);
 	free(b->pending);
 	free(b->scratch);
+	free(b->decisions);
+	free(b->status);
 	/* A batch taken but not written gets no receipt: its senders send
 	 * it again. */
 	for (int i = 0; i < 2; i++) {
@@ -1465,6 +1467,7 @@ broker_run(const struct broker_config *cfg)
 	if ((rc = signer_start(b.key, datadir_take_head(b.datadir), b.origin,
 	         NULL, &b.signer, why, sizeof(why))) != 0) {
 		log_err("refusing to start: %s", why);
+		rc = ERROR_INTERNAL; /* exit 70, as for a signer lost later */
 		goto out;
 	}
 	log_info("signer: pid %ld holds the signing key; its head is "
@@ -1477,15 +1480,17 @@ broker_run(const struct broker_config *cfg)
 	b.replies = calloc(b.cfg.batch, sizeof(*b.replies));
 	b.hellos = calloc(b.cfg.batch, sizeof(*b.hellos));
 	b.scratch = calloc(1, sizeof(*b.scratch));
+	b.decisions = calloc(WIRE_MAX_RECIPIENTS, sizeof(*b.decisions));
+	b.status = calloc(1, sizeof(*b.status));
 	for (int i = 0; i < 2; i++) {
 		b.batch[i].in = calloc(b.cfg.batch, sizeof(*b.batch[i].in));
 		b.batch[i].jobs = calloc(b.cfg.batch, sizeof(*b.batch[i].jobs));
 	}
 	if (b.pending == NULL || b.replies == NULL || b.hellos == NULL ||
-	    b.scratch == NULL || b.batch[0].in == NULL ||
-	    b.batch[1].in == NULL || b.batch[0].jobs == NULL ||
-	    b.batch[1].jobs == NULL || verifier_new(0, &b.verifier) != 0 ||
-	    setup_peers(&b) != 0) {
+	    b.scratch == NULL || b.decisions == NULL || b.status == NULL ||
+	    b.batch[0].in == NULL || b.batch[1].in == NULL ||
+	    b.batch[0].jobs == NULL || b.batch[1].jobs == NULL ||
+	    verifier_new(0, &b.verifier) != 0 || setup_peers(&b) != 0) {
 		rc = ERROR_NOMEM;
 		goto out;
 	}
@@ -1570,7 +1575,7 @@ broker_run(const struct broker_config *cfg)
 		        "messages not acknowledged are sent again by their "
 		        "senders after a restart",
 		    error_strerror(b.signer_err));
-		rc = ERROR_SIGNATURE;
+		rc = ERROR_INTERNAL;
 		goto out;
 	}
 	log_refusals(&b, clock_mono_ms(), true);
@@ -1589,7 +1594,7 @@ broker_run(const struct broker_config *cfg)
 			        "log",
 			    datadir_head_path(b.datadir));
 	}
-	rc = b.signer_err != 0 ? ERROR_SIGNATURE : ERROR_OK;
+	rc = b.signer_err != 0 ? ERROR_INTERNAL : ERROR_OK;
 out:
 	broker_free(&b);
 	return rc;
