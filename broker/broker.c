@@ -363,16 +363,16 @@ checkpoint(struct broker *b, MDB_txn *txn, struct audit_head *head)
 
 /*
  * After the commit (rc) of a transaction that may hold a checkpoint just
- * signed: one that did not reach the log leaves the signer's head ahead of
- * it, and no later tree can extend that head. The broker stops rather than
- * be refused at its next commit (DESIGN.md §8).
+ * signed: one that did not reach the log is a signature no later tree can
+ * extend. The broker stops rather than be refused at its next commit; the
+ * next start withdraws that signature (datadir.h, DESIGN.md §7).
  */
 static int
 settle_signed(struct broker *b, int rc)
 {
 	if (rc != 0 && b->signed_size != 0) {
 		log_err("checkpoint %llu was signed but its commit failed: "
-		        "%s; the signer's head leads the log, stopping",
+		        "%s; stopping (the next start withdraws it)",
 		    (unsigned long long)b->signed_size, error_strerror(rc));
 		signer_lost(b, ERROR_CHECKPOINT);
 	}

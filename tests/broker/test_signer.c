@@ -6,8 +6,10 @@
  * restart from the head file; a request of the wrong length is refused;
  * the key is wiped in the starting process; the child runs under seccomp,
  * as another user when started as root, with only its descriptors open.
- * Then the real broker: its memory holds no copy of the signing key, and
- * killing its signer stops it with a non-zero exit and a log line.
+ * Then the real broker: its memory holds no copy of the signing key;
+ * killing its signer stops it with a non-zero exit and a log line; a
+ * signature a crash cut off from its commit is withdrawn at start, and any
+ * other the log does not hold is refused.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -639,6 +641,60 @@ broker_without_key(void **state)
 	h_sys_free(sys);
 }
 
+/* Adds a signature record to the head file of sys's broker: size past the
+ * head's by ahead, with root. */
+static void
+record_signature(struct h_sys *sys, uint64_t ahead, uint8_t fill)
+{
+	char note[HEAD_NOTE_MAX + 1];
+	struct checkpoint cp;
+	uint8_t root[32];
+	struct head *h;
+	size_t len;
+
+	assert_int_equal(
+	    head_open(h_p("%s/keys/broker.head", sys->dir), &h, note, &len), 0);
+	assert_int_equal(checkpoint_parse(note, len, &cp), 0);
+	memset(root, fill, sizeof(root));
+	assert_int_equal(
+	    head_write_signed(h, note, len, cp.size + ahead, root), 0);
+	head_close(h);
+}
+
+/*
+ * A signature whose commit a crash cut off (the log ends at the head) is
+ * withdrawn at start, said so, and the broker serves; a recorded signature
+ * the log neither holds nor ends just before is refused.
+ */
+static void
+withdrawn_at_start(void **state)
+{
+	(void)state;
+	struct h_sys *sys = h_sys_new(NULL, NULL, NULL, 1);
+
+	h_broker_start(sys);
+	assert_int_equal(h_broker_stop(sys), 0);
+	record_signature(sys, 3, 0xab);
+	h_broker_start(sys);
+	assert_int_equal(
+	    h_log_count(&sys->broker, "was signed but never committed"), 1);
+	struct h_client *c = h_client_of(sys, H_POLICE);
+	h_client_hello(c);
+	h_client_free(c);
+	assert_int_equal(h_broker_stop(sys), 0);
+
+	/* Recorded at the head's own size with another root: not the log's,
+	 * and not past it. */
+	record_signature(sys, 0, 0xcd);
+	const char *argv[] = {
+	    sys->broker_bin, "-c", sys->broker_yaml, "-f", NULL};
+	assert_int_equal(h_run_for(sys, NULL, h_p("%s/refused.log", sys->dir),
+	                     argv, H_WAIT_MS),
+	    65);
+	h_pass(sys);
+	h_sys_free(sys);
+}
+
 int
 main(void)
 {
@@ -653,6 +709,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(wipes_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sandboxed, setup, teardown),
 	    cmocka_unit_test(broker_without_key),
+	    cmocka_unit_test(withdrawn_at_start),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
