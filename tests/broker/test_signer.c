@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -525,6 +526,34 @@ sandboxed(void **state)
 	size_t len;
 	assert_int_equal(sign(s, f->a, 6, note, &len), 0);
 	assert_int_equal(WEXITSTATUS(signer_stop(s)), 0);
+	if (geteuid() != 0)
+		return;
+
+	/* A configured user (signer_user): that one; an unknown one, or
+	 * root, is refused and the key wiped all the same. */
+	struct passwd *pw = getpwnam("daemon");
+	struct keys_secret *k;
+	struct head *h;
+	char why[512];
+	assert_non_null(pw);
+	assert_int_equal(keys_load_secret(f->keyfile, &k), 0);
+	assert_int_equal(head_open(f->headfile, &h, note, &len), 0);
+	assert_int_equal(
+	    signer_start(k, h, f->origin, "daemon", &s, why, sizeof(why)), 0);
+	assert_int_equal(status_field(signer_pid(s), "Uid", 1), pw->pw_uid);
+	assert_int_equal(WEXITSTATUS(signer_stop(s)), 0);
+	keys_secret_free(k);
+	const char *bad[] = {"no-such-user-here", "root"};
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(keys_load_secret(f->keyfile, &k), 0);
+		assert_int_equal(head_open(f->headfile, &h, note, &len), 0);
+		assert_int_equal(
+		    signer_start(k, h, f->origin, bad[i], &s, why, sizeof(why)),
+		    ERROR_NOENT);
+		assert_null(s);
+		assert_true(all_zero(k->sign_sk, sizeof(k->sign_sk)));
+		keys_secret_free(k);
+	}
 }
 
 /* ------------------------------------------------- the broker end to end */
