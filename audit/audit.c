@@ -347,8 +347,8 @@ out:
 }
 
 int
-audit_checkpoint(struct audit *a, MDB_txn *txn,
-    const uint8_t sk[CHECKPOINT_SK_LEN], struct audit_head *head)
+audit_checkpoint(struct audit *a, MDB_txn *txn, audit_sign_fn *sign, void *arg,
+    struct audit_head *head)
 {
 	uint8_t key[8];
 	MDB_val k = {sizeof(key), key}, v;
@@ -368,7 +368,7 @@ audit_checkpoint(struct audit *a, MDB_txn *txn,
 	snprintf(head->cp.origin, sizeof(head->cp.origin), "%s", a->origin);
 	head->cp.size = size;
 	if ((rc = audit_root(a, txn, size, head->cp.root)) != 0 ||
-	    (rc = checkpoint_sign(&head->cp, sk, head->text, sizeof(head->text),
+	    (rc = sign(arg, &head->cp, head->text, sizeof(head->text),
 	         &head->text_len)) != 0)
 		return rc;
 	db_be64_put(key, size);

@@ -25,7 +25,7 @@
  *	audit_txn_begin(env, 0, &txn);
  *	  ... the broker's own puts (replay record, queue entries) ...
  *	  audit_append(a, txn, &ev, &seq);		per event, any number
- *	  audit_checkpoint(a, txn, broker_sign_sk, &head);   once, last
+ *	  audit_checkpoint(a, txn, sign, arg, &head);   once, last
  *	  audit_inclusion(a, txn, seq, head.cp.size, path, &n);  per receipt
  *	db_txn_commit(txn);  (a project error; the broker: store_commit)
  *	then, and only then, send receipts carrying head.text and the paths.
@@ -263,14 +263,23 @@ struct audit_head {
 };
 
 /*
- * Signs the current tree with sk (the broker's 64-byte Ed25519 secret key)
- * and stores the note, once per commit: call it after the commit's last
- * audit_append. When the latest stored checkpoint already covers the whole
- * log (nothing was appended) it is returned and nothing is signed. Fills
- * *head, a copy that outlives txn.
+ * Signs cp (origin, size, root) into buf of buflen bytes as checkpoint_sign
+ * does, with the note's length in *len; returns 0 or an ERROR_*. The
+ * library never holds the key: the broker's signer process does
+ * (broker/signer.h), and checkpoint_sign_key signs with a key in memory.
  */
-WUR int audit_checkpoint(struct audit *a, MDB_txn *txn,
-    const uint8_t sk[CHECKPOINT_SK_LEN], struct audit_head *head);
+typedef int audit_sign_fn(void *arg, const struct checkpoint *cp, char *buf,
+    size_t buflen, size_t *len);
+
+/*
+ * Has sign(arg, ...) sign the current tree and stores the note, once per
+ * commit: call it after the commit's last audit_append. When the latest
+ * stored checkpoint already covers the whole log (nothing was appended) it
+ * is returned and nothing is signed. Fills *head, a copy that outlives
+ * txn. An error of sign is returned as it is.
+ */
+WUR int audit_checkpoint(struct audit *a, MDB_txn *txn, audit_sign_fn *sign,
+    void *arg, struct audit_head *head);
 
 /* The latest stored checkpoint; ERROR_NOTFOUND when none was signed. */
 WUR int audit_latest(struct audit *a, MDB_txn *txn, struct audit_head *head);

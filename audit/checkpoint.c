@@ -79,6 +79,13 @@ checkpoint_sign(const struct checkpoint *cp,
 	return ERROR_OK;
 }
 
+int
+checkpoint_sign_key(void *sk, const struct checkpoint *cp, char *buf,
+    size_t buflen, size_t *len)
+{
+	return checkpoint_sign(cp, sk, buf, buflen, len);
+}
+
 /* The next line of [*p, end): its start and length without the newline. */
 static int
 next_line(const char **p, const char *end, const char **line, size_t *n)

@@ -61,6 +61,10 @@ void checkpoint_key_id(const char *name, const uint8_t pk[CHECKPOINT_PK_LEN],
 WUR int checkpoint_sign(const struct checkpoint *cp,
     const uint8_t sk[CHECKPOINT_SK_LEN], char *buf, size_t buflen, size_t *len);
 
+/* checkpoint_sign with sk (CHECKPOINT_SK_LEN bytes) as an audit_sign_fn. */
+WUR int checkpoint_sign_key(void *sk, const struct checkpoint *cp, char *buf,
+    size_t buflen, size_t *len);
+
 /*
  * Parses the note text of len bytes (no terminator needed) into *out
  * without checking any signature: for display only. ERROR_CHECKPOINT when

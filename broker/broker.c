@@ -17,7 +17,8 @@
 #include <zmq.h>
 
 #include "broker/broker.h"
-#include "broker/run.h"
+#include "broker/broker_int.h"
+#include "broker/signer.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -275,17 +276,108 @@ broker_event(struct broker *b, MDB_txn *txn, int type, const char *detail)
 	return audit_append(store_audit(b->store), txn, &ev, NULL);
 }
 
-/* After a commit that holds head: the head file follows (datadir.h). */
-static void
-head_signed(struct broker *b, const struct audit_head *head)
+/* What the signer's refusal of a checkpoint means, for the log. */
+static const char *
+signer_refusal(int rc)
 {
-	int rc = datadir_signed(b->datadir, head);
+	switch (rc) {
+	case ERROR_CHECKPOINT:
+		return "it does not extend the last checkpoint signed";
+	case ERROR_PROOF:
+		return "the consistency proof from the last checkpoint signed "
+		       "does not verify";
+	case ERROR_IO:
+		return "the signer is gone or cannot write its head";
+	default:
+		return error_strerror(rc);
+	}
+}
 
-	if (rc != 0)
-		log_err("%s: cannot write the head (checkpoint %llu): %s; it "
-		        "lags the log until a write succeeds",
-		    datadir_head_path(b->datadir),
-		    (unsigned long long)head->cp.size, error_strerror(rc));
+/* The signer is gone or refused: the loop stops, and so does the broker. */
+static void
+signer_lost(struct broker *b, int rc)
+{
+	if (b->signer_err == 0)
+		b->signer_err = rc != 0 ? rc : ERROR_IO;
+	got_term = 1;
+}
+
+struct sign_arg {
+	struct broker *b;
+	MDB_txn *txn;
+};
+
+/*
+ * audit_checkpoint's signing call: the signer signs cp if it extends what
+ * it signed last, shown by the consistency proof built here from txn.
+ */
+static int
+sign_checkpoint(void *arg, const struct checkpoint *cp, char *buf,
+    size_t buflen, size_t *len)
+{
+	struct sign_arg *a = arg;
+	struct broker *b = a->b;
+	uint64_t from = signer_head(b->signer, NULL);
+	size_t n = 0;
+	int rc;
+
+	*len = 0;
+	if (b->signer_err != 0)
+		return b->signer_err;
+	/* A log behind the signer gets no proof: it is refused as such. */
+	if (from > 0 && from < cp->size &&
+	    (rc = audit_consistency(store_audit(b->store), a->txn, from,
+	         cp->size, b->sign_path, &n)) != 0) {
+		log_err("cannot build the consistency proof from checkpoint "
+		        "%llu to %llu: %s",
+		    (unsigned long long)from, (unsigned long long)cp->size,
+		    error_strerror(rc));
+		return rc;
+	}
+	rc = signer_sign(b->signer, cp->size, cp->root,
+	    (const uint8_t(*)[MERKLE_HASH_LEN])b->sign_path, n, buf, buflen,
+	    len);
+	if (rc != 0) {
+		log_err("the signer refused checkpoint %llu (its last is "
+		        "%llu): %s; not committed, stopping",
+		    (unsigned long long)cp->size,
+		    (unsigned long long)signer_head(b->signer, NULL),
+		    signer_refusal(rc));
+		signer_lost(b, rc);
+		return rc;
+	}
+	b->signed_size = cp->size;
+	return ERROR_OK;
+}
+
+/* audit_checkpoint through the signer. */
+static int
+checkpoint(struct broker *b, MDB_txn *txn, struct audit_head *head)
+{
+	struct sign_arg a = {b, txn};
+
+	b->signed_size = 0;
+	return audit_checkpoint(
+	    store_audit(b->store), txn, sign_checkpoint, &a, head);
+}
+
+/*
+ * After the commit (rc) of a transaction that may hold a checkpoint just
+ * signed: one that did not reach the log is a signature no later tree can
+ * extend. The broker stops rather than be refused at its next commit; the
+ * next start withdraws that signature (datadir.h, DESIGN.md §7).
+ */
+static int
+settle_signed(struct broker *b, int rc)
+{
+	if (rc != 0 && b->signed_size != 0) {
+		log_err("checkpoint %llu was signed but its commit failed: "
+		        "%s; stopping (the next start withdraws it)",
+		    (unsigned long long)b->signed_size, error_strerror(rc));
+		signer_lost(b, ERROR_CHECKPOINT);
+	}
+	b->signed_size = 0;
+	return rc;
 }
 
 /* Commits one stand-alone broker event, signed. */
@@ -299,14 +391,11 @@ log_alone(struct broker *b, int type, const char *detail)
 	if ((rc = store_begin(b->store, true, &txn)) != 0)
 		return rc;
 	if ((rc = broker_event(b, txn, type, detail)) != 0 ||
-	    (rc = audit_checkpoint(
-	         store_audit(b->store), txn, b->key->sign_sk, &head)) != 0) {
+	    (rc = checkpoint(b, txn, &head)) != 0) {
 		store_abort(txn);
-		return rc;
+		return settle_signed(b, rc);
 	}
-	if ((rc = store_commit(txn)) == 0)
-		head_signed(b, &head);
-	return rc;
+	return settle_signed(b, store_commit(txn));
 }
 
 /*
@@ -669,17 +758,15 @@ log_apart(struct broker *b,
 	if ((rc = store_begin(b->store, true, &txn)) != 0)
 		return rc;
 	if ((n = fn(b, txn, arg)) < 0 ||
-	    (n > 0 &&
-	        (rc = audit_checkpoint(store_audit(b->store), txn,
-	             b->key->sign_sk, &head)) != 0)) {
+	    (n > 0 && (rc = checkpoint(b, txn, &head)) != 0)) {
 		store_abort(txn);
-		return n < 0 ? n : rc;
+		return settle_signed(b, n < 0 ? n : rc);
 	}
 	if (n == 0) {
 		store_abort(txn);
 		return ERROR_OK;
 	}
-	return store_commit(txn);
+	return settle_signed(b, store_commit(txn));
 }
 
 struct old_peers {
@@ -721,6 +808,24 @@ reload(struct broker *b)
 		log_err("reload refused, keeping the running policy and "
 		        "keyring: %s",
 		    why);
+		policy_free(b->policy);
+		keyring_free(b->keyring);
+		keys_secret_free(b->key);
+		b->policy = oldp;
+		b->keyring = oldk;
+		b->key = oldkey;
+		return;
+	}
+	/* The signer holds the signing key; this process never keeps it. */
+	sodium_memzero(b->key->sign_sk, sizeof(b->key->sign_sk));
+	if (oldkey != NULL &&
+	    sodium_memcmp(oldkey->pub.sign_pk, b->key->pub.sign_pk,
+	        sizeof(oldkey->pub.sign_pk)) != 0) {
+		log_err("reload refused, keeping the running policy and "
+		        "keyring: %s now holds another broker key; its "
+		        "signer holds the key it started with (restart to "
+		        "change it)",
+		    b->cfg.key);
 		policy_free(b->policy);
 		keyring_free(b->keyring);
 		keys_secret_free(b->key);
@@ -952,8 +1057,7 @@ run_batch(struct broker *b, bool timers)
 	if (rc == 0 && timers)
 		rc = timer_work(b, txn);
 	if (rc == 0)
-		rc = audit_checkpoint(
-		    store_audit(b->store), txn, b->key->sign_sk, &head);
+		rc = checkpoint(b, txn, &head);
 	if (rc == 0)
 		for (size_t i = 0; i < b->n_replies; i++)
 			encode_reply(b, txn, &b->replies[i], &head);
@@ -961,6 +1065,7 @@ run_batch(struct broker *b, bool timers)
 		rc = store_commit(txn);
 	else
 		store_abort(txn);
+	rc = settle_signed(b, rc);
 	if (rc != 0) {
 		/* Nothing of this batch is on disk: refuse its messages so
 		 * their senders try again. */
@@ -1006,11 +1111,6 @@ run_batch(struct broker *b, bool timers)
 		log_warn("%zu receipts not sent (agency gone or not reading: "
 		         "%s); they are answered when resent",
 		    unsent, zmq_strerror(zmq_errno()));
-	/* The head follows the commit, after the receipts: its fdatasync
-	 * delays no sender, and a crash before it leaves the head one commit
-	 * behind the log, which the start check allows (never ahead). */
-	if (rc == 0)
-		head_signed(b, &head);
 	if (rc == 0)
 		b->n_pending = 0; /* logged: the commit holds them */
 	else
@@ -1297,6 +1397,7 @@ broker_free(struct broker *b)
 	if (b->ctx != NULL)
 		zmq_ctx_term(b->ctx);
 	store_close(b->store);
+	(void)signer_stop(b->signer);
 	datadir_close(b->datadir);
 	policy_free(b->policy);
 	keyring_free(b->keyring);
@@ -1306,6 +1407,8 @@ broker_free(struct broker *b)
 	free(b->hellos);
 	free(b->pending);
 	free(b->scratch);
+	free(b->decisions);
+	free(b->status);
 	/* A batch taken but not written gets no receipt: its senders send
 	 * it again. */
 	for (int i = 0; i < 2; i++) {
@@ -1356,21 +1459,39 @@ broker_run(const struct broker_config *cfg)
 	log_info("%s", why);
 	if (got_term)
 		goto out; /* stopped while the log was checked: rc is 0 */
+	/*
+	 * The signer, forked before this process has threads or sockets,
+	 * takes the head file and the signing key; this process keeps no
+	 * copy of the key (signer.h).
+	 */
+	if ((rc = signer_start(b.key, datadir_take_head(b.datadir), b.origin,
+	         b.cfg.signer_user[0] != '\0' ? b.cfg.signer_user : NULL,
+	         &b.signer, why, sizeof(why))) != 0) {
+		log_err("refusing to start: %s", why);
+		rc = ERROR_INTERNAL; /* exit 70, as for a signer lost later */
+		goto out;
+	}
+	log_info("signer: pid %ld holds the signing key; its head is "
+	         "checkpoint %llu",
+	    (long)signer_pid(b.signer),
+	    (unsigned long long)signer_head(b.signer, NULL));
 	raise_fd_limit();
 	b.max_pending = PENDING_MAX;
 	b.pending = calloc(b.max_pending, sizeof(*b.pending));
 	b.replies = calloc(b.cfg.batch, sizeof(*b.replies));
 	b.hellos = calloc(b.cfg.batch, sizeof(*b.hellos));
 	b.scratch = calloc(1, sizeof(*b.scratch));
+	b.decisions = calloc(WIRE_MAX_RECIPIENTS, sizeof(*b.decisions));
+	b.status = calloc(1, sizeof(*b.status));
 	for (int i = 0; i < 2; i++) {
 		b.batch[i].in = calloc(b.cfg.batch, sizeof(*b.batch[i].in));
 		b.batch[i].jobs = calloc(b.cfg.batch, sizeof(*b.batch[i].jobs));
 	}
 	if (b.pending == NULL || b.replies == NULL || b.hellos == NULL ||
-	    b.scratch == NULL || b.batch[0].in == NULL ||
-	    b.batch[1].in == NULL || b.batch[0].jobs == NULL ||
-	    b.batch[1].jobs == NULL || verifier_new(0, &b.verifier) != 0 ||
-	    setup_peers(&b) != 0) {
+	    b.scratch == NULL || b.decisions == NULL || b.status == NULL ||
+	    b.batch[0].in == NULL || b.batch[1].in == NULL ||
+	    b.batch[0].jobs == NULL || b.batch[1].jobs == NULL ||
+	    verifier_new(0, &b.verifier) != 0 || setup_peers(&b) != 0) {
 		rc = ERROR_NOMEM;
 		goto out;
 	}
@@ -1382,8 +1503,15 @@ broker_run(const struct broker_config *cfg)
 	}
 	if ((rc = setup_socket(&b)) != 0)
 		goto out;
-	if ((rc = log_alone(&b, EVENT_BROKER_STARTED, CONCORDAT_VERSION)) !=
-	        0 ||
+	if (datadir_withdrawn(b.datadir) != 0)
+		snprintf(why, sizeof(why),
+		    "%s; checkpoint %llu, signed before the last stop, never "
+		    "reached the log and is withdrawn",
+		    CONCORDAT_VERSION,
+		    (unsigned long long)datadir_withdrawn(b.datadir));
+	else
+		snprintf(why, sizeof(why), "%s", CONCORDAT_VERSION);
+	if ((rc = log_alone(&b, EVENT_BROKER_STARTED, why)) != 0 ||
 	    (rc = log_alone(&b, EVENT_POLICY_ACTIVATED, "at start")) != 0) {
 		log_err("cannot write the audit log: %s", error_strerror(rc));
 		goto out;
@@ -1396,9 +1524,12 @@ broker_run(const struct broker_config *cfg)
 
 	last_timer = last_reader = clock_mono_ms();
 	while (!got_term) {
-		zmq_pollitem_t items[2] = {
+		/* The signer's socket is readable only when it is gone:
+		 * it speaks only when asked. */
+		zmq_pollitem_t items[3] = {
 		    {b.router, 0, ZMQ_POLLIN, 0},
 		    {b.zap, 0, ZMQ_POLLIN, 0},
+		    {NULL, signer_fd(b.signer), ZMQ_POLLIN, 0},
 		};
 		uint64_t now = clock_mono_ms();
 		long wait = (long)(last_timer + TIMER_MS) - (long)now;
@@ -1406,8 +1537,15 @@ broker_run(const struct broker_config *cfg)
 		    b.batch[b.cur].started;
 		if (urgent || wait < 0)
 			wait = 0;
-		if (zmq_poll(items, 2, wait) < 0 && zmq_errno() != EINTR) {
+		if (zmq_poll(items, 3, wait) < 0 && zmq_errno() != EINTR) {
 			log_err("poll: %s", zmq_strerror(zmq_errno()));
+			break;
+		}
+		if (items[2].revents != 0) {
+			log_err("the signer (pid %ld) is gone: no checkpoint "
+			        "can be signed; stopping",
+			    (long)signer_pid(b.signer));
+			signer_lost(&b, ERROR_IO);
 			break;
 		}
 		if (got_hup) {
@@ -1431,10 +1569,33 @@ broker_run(const struct broker_config *cfg)
 	}
 	log_info("stopping: %llu accepted, %llu rejected since start",
 	    (unsigned long long)b.accepted, (unsigned long long)b.rejected);
+	if (b.signer_err != 0) {
+		/* Nothing more can be signed, so nothing more committed;
+		 * what was acknowledged is in the log. */
+		log_err("stopped: the checkpoint signer failed (%s); the "
+		        "messages not acknowledged are sent again by their "
+		        "senders after a restart",
+		    error_strerror(b.signer_err));
+		rc = ERROR_INTERNAL;
+		goto out;
+	}
 	log_refusals(&b, clock_mono_ms(), true);
 	if (log_alone(&b, EVENT_BROKER_STOPPED, "on signal") != 0)
 		log_err("could not log the stop");
-	rc = ERROR_OK;
+	else if (b.signer_err == 0) {
+		/* The last checkpoint is committed: asked again, the signer
+		 * makes it the head, so that a clean stop leaves the head at
+		 * the log's latest (head.h). */
+		uint8_t root[MERKLE_HASH_LEN];
+		uint64_t size = signer_head(b.signer, root);
+		size_t len;
+		if (signer_sign(b.signer, size, root, NULL, 0, why, sizeof(why),
+		        &len) != 0)
+			log_err("%s: the head stays one checkpoint behind the "
+			        "log",
+			    datadir_head_path(b.datadir));
+	}
+	rc = b.signer_err != 0 ? ERROR_INTERNAL : ERROR_OK;
 out:
 	broker_free(&b);
 	return rc;

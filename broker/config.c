@@ -1,7 +1,7 @@
 /*
  * broker.yaml: required listen, key, keyring, policy, data; optional
  * map_size_mb, clock_skew, redeliver_after, batch, agency_rate,
- * agency_burst.
+ * agency_burst, signer_user.
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +21,7 @@ enum {
 	K_BATCH,
 	K_RATE,
 	K_BURST,
+	K_SIGNER_USER,
 	K_COUNT
 };
 
@@ -39,6 +40,7 @@ static const struct yamlconf_key keys[K_COUNT] = {
     [K_BATCH] = {"batch", YAMLCONF_INT, 0},
     [K_RATE] = {"agency_rate", YAMLCONF_INT, 0},
     [K_BURST] = {"agency_burst", YAMLCONF_INT, 0},
+    [K_SIGNER_USER] = {"signer_user", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
 };
 
 /* An integer option in [lo, hi] into *out; an error names the range. */
@@ -106,6 +108,14 @@ broker_config_load(
 	int_option(y, v[K_BATCH], "batch", 1, 4096, &c->batch);
 	int_option(y, v[K_RATE], "agency_rate", 1, 1000000, &c->rate);
 	int_option(y, v[K_BURST], "agency_burst", 1, 1000000, &c->burst);
+	if (v[K_SIGNER_USER] != NULL) {
+		if (strlen(v[K_SIGNER_USER]->str) >= sizeof(c->signer_user))
+			yamlconf_error(
+			    y, v[K_SIGNER_USER], "signer_user: too long");
+		else
+			snprintf(c->signer_user, sizeof(c->signer_user), "%s",
+			    v[K_SIGNER_USER]->str);
+	}
 	yamlconf_free(y);
 	return errs->total > before ? ERROR_CONFIG : ERROR_OK;
 }

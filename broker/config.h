@@ -26,6 +26,7 @@ struct broker_config {
 	unsigned batch;         /* most messages in one commit, default 256 */
 	unsigned rate;          /* agency_rate: submissions/s per agency, 500 */
 	unsigned burst;         /* agency_burst: submissions at once, 5000 */
+	char signer_user[64];   /* the signer's user when root; "": nobody */
 };
 
 /*

@@ -26,6 +26,7 @@ struct datadir {
 	int lock;
 	struct head *head;
 	uint64_t head_size; /* the head's tree size */
+	uint64_t withdrawn; /* the size of a head signed, never committed */
 	char head_path[PATH_MAX];
 	char pub_path[PATH_MAX]; /* the public key's, for messages */
 };
@@ -78,10 +79,9 @@ empty_note(const struct keys_secret *key, const char *origin, char *note,
 /* Reads and checks the head; *has false when there is none. */
 static int
 read_head(struct datadir *d, const char *dir, const char *origin,
-    const struct keys_secret *key, bool *has, struct checkpoint *cp, char *why,
-    size_t n)
+    const struct keys_secret *key, bool *has, struct checkpoint *cp,
+    char note[HEAD_NOTE_MAX + 1], size_t *lenp, char *why, size_t n)
 {
-	char note[HEAD_NOTE_MAX + 1];
 	size_t len;
 	int rc;
 
@@ -122,6 +122,7 @@ read_head(struct datadir *d, const char *dir, const char *origin,
 		    "log",
 		    d->head_path, origin);
 	d->head_size = cp->size;
+	*lenp = len;
 	*has = true;
 	return ERROR_OK;
 }
@@ -188,6 +189,47 @@ no_log(struct datadir *d, const char *dir, const char *what, bool has_head,
 	return ERROR_OK;
 }
 
+/*
+ * The signer records each signature in the head file before it answers,
+ * and the head becomes that signature only with the next one (head.h). A
+ * recorded signature past the head is either in the log (the broker
+ * committed it, then stopped: the head catches up below) or, when the log
+ * ends at the head, was never committed (the broker stopped between the
+ * signature and its commit, or the commit failed): it is withdrawn, the
+ * head rewritten without it, and said at start and in the log's
+ * broker_started event. Anything else is refused. leaves is the log's
+ * size, latest its latest checkpoint (NULL: none).
+ */
+static int
+settle_signed(struct datadir *d, const char *dir, uint64_t leaves,
+    const struct checkpoint *latest, const struct checkpoint *hcp,
+    const char *note, size_t len, char *why, size_t n)
+{
+	uint8_t root[MERKLE_HASH_LEN];
+	uint64_t size;
+	int rc;
+
+	if (!head_signed(d->head, &size, root) ||
+	    (size == hcp->size &&
+	        sodium_memcmp(root, hcp->root, MERKLE_HASH_LEN) == 0))
+		return ERROR_OK;
+	if (latest != NULL && latest->size == size &&
+	    sodium_memcmp(root, latest->root, MERKLE_HASH_LEN) == 0)
+		return ERROR_OK;
+	if (size > hcp->size && leaves == hcp->size) {
+		if ((rc = head_write(d->head, note, len)) != 0)
+			return say(why, n, rc, "%s: cannot write the head: %s",
+			    d->head_path, error_strerror(rc));
+		d->withdrawn = size;
+		return ERROR_OK;
+	}
+	return say(why, n, ERROR_CHECKPOINT,
+	    "%s: the signer signed checkpoint %" PRIu64
+	    " (head file %s), which the log (%" PRIu64
+	    " entries) neither holds nor ends just before" REMEDY,
+	    dir, size, d->head_path, leaves, dir, d->pub_path);
+}
+
 /* Compares the log found with the head, or writes the first head. */
 static int
 compare(struct datadir *d, const char *dir, const struct store_check *res,
@@ -243,7 +285,8 @@ datadir_open(const char *dir, uint64_t mapsize, const char *keyfile,
 	enum audit_file_state state;
 	struct checkpoint hcp, latest;
 	struct datadir *d;
-	char holder[128], fwhy[256], line[2048];
+	char holder[128], fwhy[256], line[2048], hnote[HEAD_NOTE_MAX + 1];
+	size_t hlen = 0;
 	uint64_t t0 = clock_mono_ms();
 	bool has_head, checked = false;
 	int rc;
@@ -279,7 +322,8 @@ datadir_open(const char *dir, uint64_t mapsize, const char *keyfile,
 		say(why, n, rc, "%s: path too long", keyfile);
 		goto out;
 	}
-	if ((rc = read_head(d, dir, origin, key, &has_head, &hcp, why, n)) != 0)
+	if ((rc = read_head(d, dir, origin, key, &has_head, &hcp, hnote, &hlen,
+	         why, n)) != 0)
 		goto out;
 	if ((rc = audit_env_check(dir, &state, fwhy, sizeof(fwhy))) != 0) {
 		say(why, n, rc, "%s: cannot read data.mdb: %s", dir,
@@ -350,6 +394,18 @@ datadir_open(const char *dir, uint64_t mapsize, const char *keyfile,
 		say(why, n, ERROR_OK, "%s", line);
 		goto out;
 	}
+	/* The signer's last signature, against the log (has_head: the
+	 * first head just written records none). */
+	if (has_head) {
+		const struct checkpoint *lp = NULL;
+		if (checked && res->has_latest &&
+		    checkpoint_parse(res->latest, res->latest_len, &latest) ==
+		        0)
+			lp = &latest;
+		if ((rc = settle_signed(d, dir, checked ? res->leaves : 0, lp,
+		         &hcp, hnote, hlen, why, n)) != 0)
+			goto out;
+	}
 	if ((rc = store_open(dir, mapsize, origin, store)) != 0) {
 		say(why, n, rc, "%s: cannot open the data folder: %s", dir,
 		    error_strerror(rc));
@@ -371,6 +427,14 @@ datadir_open(const char *dir, uint64_t mapsize, const char *keyfile,
 		    res->checkpoints, res->entries, hcp.size, d->head_path);
 	else
 		say(why, n, ERROR_OK, "%s", line);
+	if (d->withdrawn != 0) {
+		size_t used = strlen(why);
+		snprintf(why + used, n - used,
+		    "; checkpoint %" PRIu64 " was signed but never committed "
+		    "(the broker stopped in between): withdrawn, the head is "
+		    "the log's latest",
+		    d->withdrawn);
+	}
 	*out = d;
 	d = NULL;
 out:
@@ -383,17 +447,19 @@ out:
 	return rc;
 }
 
-int
-datadir_signed(struct datadir *d, const struct audit_head *head)
+struct head *
+datadir_take_head(struct datadir *d)
 {
-	int rc;
+	struct head *h = d->head;
 
-	if (head->cp.size <= d->head_size)
-		return ERROR_OK;
-	if ((rc = head_write(d->head, head->text, head->text_len)) != 0)
-		return rc;
-	d->head_size = head->cp.size;
-	return ERROR_OK;
+	d->head = NULL;
+	return h;
+}
+
+uint64_t
+datadir_withdrawn(const struct datadir *d)
+{
+	return d->withdrawn;
 }
 
 const char *

@@ -3,8 +3,9 @@
  * folder (its lock), the folder checked, before anything listens, against
  * the head the broker keeps beside its key, so that a damaged, truncated,
  * emptied or replaced log is refused and never served or started anew;
- * then the store, and the head rewritten after every commit that signs a
- * checkpoint. Called by broker.c.
+ * then the store; the head is then handed to the signer, which rewrites it
+ * with every checkpoint it signs (signer.h).
+ * Called by broker.c before it starts its signer.
  */
 #ifndef BROKER_DATADIR_H
 #define BROKER_DATADIR_H
@@ -16,6 +17,8 @@
 #include "broker/store.h"
 #include "common/error.h"
 #include "keys/keys.h"
+
+struct head;
 
 struct datadir;
 
@@ -33,9 +36,13 @@ struct datadir;
  *     it verified and the head written from its latest checkpoint; no log
  *     and no head: a new log, its head written (size 0) before the log is
  *     created. A head with leaves and no log is refused: a new log is
- *     never started where one was.
+ *     never started where one was. A head one signature ahead of the log
+ *     whose previous slot is the log's latest checkpoint (the broker
+ *     stopped between the signature and its commit) goes back to that
+ *     one: datadir_withdrawn says so.
  *  5. opens the store (store_open) into *store, and rewrites the head when
- *     the log's latest checkpoint is ahead of it.
+ *     the log's latest checkpoint is ahead of it (a folder of a version
+ *     that wrote the head after the commit).
  *
  * Refusals: ERROR_TAMPERED, ERROR_CHECKPOINT or ERROR_SIGNATURE for a
  * damaged log, one that lost commits or is not the one signed; ERROR_CONFIG
@@ -50,14 +57,16 @@ WUR int datadir_open(const char *dir, uint64_t mapsize, const char *keyfile,
     struct store **store, char *why, size_t n);
 
 /*
- * After each commit that holds head (audit_checkpoint, in the transaction
- * just committed): makes its checkpoint the durable head, unless it is
- * already. Call it only once the commit returned 0, so that the head may
- * lag the log by one commit (a crash in between), never lead it. Returns
- * 0 or the error writing the head file (the broker logs it and goes on:
- * the head lags until a write succeeds).
+ * Hands the open head file over (head.h): from then on the signer owns it
+ * and writes every head it signs (signer.h). NULL once taken.
  */
-WUR int datadir_signed(struct datadir *d, const struct audit_head *head);
+struct head *datadir_take_head(struct datadir *d);
+
+/*
+ * The size of the checkpoint the signer signed before the last stop that
+ * never reached the log, withdrawn at start (see step 4); 0 when none.
+ */
+uint64_t datadir_withdrawn(const struct datadir *d);
 
 /* The head file's path, for messages. */
 const char *datadir_head_path(const struct datadir *d);

@@ -11,7 +11,7 @@
 
 #include <zmq.h>
 
-#include "broker/broker.h"
+#include "broker/broker_int.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -92,8 +92,8 @@ static int
 item_frame(struct broker *b, MDB_txn *txn, const struct store_item *it,
     uint8_t **out, size_t *len)
 {
-	static struct wire_status st;
-	struct wire_audit_proof *proof = &st.event;
+	struct wire_status *st = b->status;
+	struct wire_audit_proof *proof = &st->event;
 	struct audit_head head;
 	int rc;
 
@@ -102,12 +102,12 @@ item_frame(struct broker *b, MDB_txn *txn, const struct store_item *it,
 	if (it->type == STORE_DELIVERY)
 		return wire_delivery_frame(
 		    it->payload, it->payload_len, proof, out, len);
-	memcpy(st.msg_id, it->msg_id, WIRE_MSG_ID_LEN);
-	snprintf(st.recipient, sizeof(st.recipient), "%s", it->peer);
-	st.state = it->state;
-	st.at_ms = it->at_ms;
-	st.has_event = true;
-	return wire_status_encode(&st, out, len);
+	memcpy(st->msg_id, it->msg_id, WIRE_MSG_ID_LEN);
+	snprintf(st->recipient, sizeof(st->recipient), "%s", it->peer);
+	st->state = it->state;
+	st->at_ms = it->at_ms;
+	st->has_event = true;
+	return wire_status_encode(st, out, len);
 }
 
 void

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -23,9 +24,15 @@
 #define MAGIC_LEN 8
 #define SUM_AT    (HEAD_SLOT - 32)
 
+#define SIGNED_MAGIC "CCSIGNED"
+#define SIGNED_LEN   (8 + 8 + MERKLE_HASH_LEN)
+
 struct head {
 	int fd;
 	uint64_t generation; /* of the head */
+	bool has_signed;     /* the head's slot names the last signature */
+	uint64_t signed_size;
+	uint8_t signed_root[MERKLE_HASH_LEN];
 };
 
 static int
@@ -81,22 +88,35 @@ get_be(const uint8_t *p, int bytes)
 	return v;
 }
 
-static void
-fill_slot(
-    uint8_t slot[HEAD_SLOT], uint64_t generation, const char *note, size_t len)
+static int
+fill_slot(uint8_t slot[HEAD_SLOT], uint64_t generation, const char *note,
+    size_t len, const struct head *sg)
 {
+	if (len == 0 || len > HEAD_NOTE_MAX ||
+	    (sg != NULL && 18 + len + SIGNED_LEN > SUM_AT))
+		return ERROR_TOOBIG;
 	memset(slot, 0, HEAD_SLOT);
 	memcpy(slot, MAGIC, MAGIC_LEN);
 	put_be(slot + 8, generation, 8);
 	put_be(slot + 16, len, 2);
 	memcpy(slot + 18, note, len);
+	if (sg != NULL) {
+		uint8_t *p = slot + 18 + len;
+		memcpy(p, SIGNED_MAGIC, 8);
+		put_be(p + 8, sg->signed_size, 8);
+		memcpy(p + 16, sg->signed_root, MERKLE_HASH_LEN);
+	}
 	crypto_generichash(slot + SUM_AT, 32, slot, SUM_AT, NULL, 0);
+	return ERROR_OK;
 }
 
-/* True when slot is whole; *generation and the note are then its. */
+/*
+ * True when slot is whole; *generation, the note and the signature record
+ * (into sg, has_signed false when there is none) are then its.
+ */
 static bool
 read_slot(const uint8_t slot[HEAD_SLOT], uint64_t *generation,
-    const uint8_t **note, size_t *len)
+    const uint8_t **note, size_t *len, struct head *sg)
 {
 	uint8_t sum[32];
 
@@ -108,19 +128,29 @@ read_slot(const uint8_t slot[HEAD_SLOT], uint64_t *generation,
 	*generation = get_be(slot + 8, 8);
 	*len = (size_t)get_be(slot + 16, 2);
 	*note = slot + 18;
-	return *generation != 0 && *len > 0 && *len <= HEAD_NOTE_MAX;
+	if (*generation == 0 || *len == 0 || *len > HEAD_NOTE_MAX)
+		return false;
+	sg->has_signed = false;
+	if (18 + *len + SIGNED_LEN <= SUM_AT &&
+	    memcmp(slot + 18 + *len, SIGNED_MAGIC, 8) == 0) {
+		sg->has_signed = true;
+		sg->signed_size = get_be(slot + 18 + *len + 8, 8);
+		memcpy(sg->signed_root, slot + 18 + *len + 16, MERKLE_HASH_LEN);
+	}
+	return true;
 }
 
 static int
-write_slot(int fd, uint64_t generation, const char *note, size_t len)
+write_slot(int fd, uint64_t generation, const char *note, size_t len,
+    const struct head *sg)
 {
 	uint8_t slot[HEAD_SLOT];
 	off_t at = (off_t)(generation % 2) * HEAD_SLOT;
 	ssize_t w;
+	int rc;
 
-	if (len == 0 || len > HEAD_NOTE_MAX)
-		return ERROR_TOOBIG;
-	fill_slot(slot, generation, note, len);
+	if ((rc = fill_slot(slot, generation, note, len, sg)) != 0)
+		return rc;
 	do
 		w = pwrite(fd, slot, sizeof(slot), at);
 	while (w < 0 && errno == EINTR);
@@ -131,24 +161,83 @@ write_slot(int fd, uint64_t generation, const char *note, size_t len)
 	return ERROR_OK;
 }
 
+/*
+ * A broker killed at once leaves its signer (signer.h), which holds the
+ * lock too, to notice the end of its socket and exit: a moment, waited
+ * for here, so that a restart right after a kill -9 is not refused.
+ */
+#define LOCK_WAIT_MS 2000
+#define LOCK_STEP_MS 20
+
 static int
 lock(int fd)
 {
+	struct timespec step = {0, LOCK_STEP_MS * 1000000L};
 	int rc;
 
-	while ((rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
-		;
+	for (int waited = 0;; waited += LOCK_STEP_MS) {
+		while (
+		    (rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+			;
+		if (rc == 0 || errno != EWOULDBLOCK || waited >= LOCK_WAIT_MS)
+			break;
+		nanosleep(&step, NULL);
+	}
 	return rc == 0 ? ERROR_OK : errno_error(errno);
 }
 
-int
-head_open(const char *path, struct head **out, char *note, size_t *len)
+/*
+ * Reads both slots of fd and copies the head's note into note (room for
+ * HEAD_NOTE_MAX + 1), its length into *len; its generation and signature
+ * record into *h.
+ */
+static int
+read_head(int fd, char *note, size_t *len, struct head *h)
 {
 	uint8_t buf[2 * HEAD_SLOT], *best = NULL;
 	const uint8_t *n = NULL;
 	uint64_t gen, best_gen = 0;
 	size_t got = 0, nlen = 0, best_len = 0;
-	struct head *h = NULL;
+	struct head sg, best_sg;
+
+	/* A short file is a slot missing, no more. */
+	while (got < sizeof(buf)) {
+		ssize_t r = pread(fd, buf + got, sizeof(buf) - got, (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errno_error(errno);
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	memset(buf + got, 0, sizeof(buf) - got);
+	memset(&best_sg, 0, sizeof(best_sg));
+	for (int i = 0; i < 2; i++) {
+		if (read_slot(buf + i * HEAD_SLOT, &gen, &n, &nlen, &sg) &&
+		    gen % 2 == (uint64_t)i && gen > best_gen) {
+			best = buf + i * HEAD_SLOT;
+			best_gen = gen;
+			best_len = nlen;
+			best_sg = sg;
+		}
+	}
+	if (best == NULL)
+		return ERROR_TAMPERED;
+	memcpy(note, best + 18, best_len);
+	note[best_len] = '\0';
+	*len = best_len;
+	h->generation = best_gen;
+	h->has_signed = best_sg.has_signed;
+	h->signed_size = best_sg.signed_size;
+	memcpy(h->signed_root, best_sg.signed_root, MERKLE_HASH_LEN);
+	return ERROR_OK;
+}
+
+int
+head_open(const char *path, struct head **out, char *note, size_t *len)
+{
+	struct head *h = NULL, got;
 	struct stat st;
 	int fd, rc;
 
@@ -166,48 +255,46 @@ head_open(const char *path, struct head **out, char *note, size_t *len)
 		rc = ERROR_PERM;
 		goto out;
 	}
-	if ((rc = lock(fd)) != 0)
+	memset(&got, 0, sizeof(got));
+	if ((rc = lock(fd)) != 0 || (rc = read_head(fd, note, len, &got)) != 0)
 		goto out;
-	/* A short file is a slot missing, no more. */
-	while (got < sizeof(buf)) {
-		ssize_t r = pread(fd, buf + got, sizeof(buf) - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = errno_error(errno);
-			goto out;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	memset(buf + got, 0, sizeof(buf) - got);
-	for (int i = 0; i < 2; i++) {
-		if (read_slot(buf + i * HEAD_SLOT, &gen, &n, &nlen) &&
-		    gen % 2 == (uint64_t)i && gen > best_gen) {
-			best = buf + i * HEAD_SLOT;
-			best_gen = gen;
-			best_len = nlen;
-		}
-	}
-	if (best == NULL) {
-		rc = ERROR_TAMPERED;
-		goto out;
-	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		rc = ERROR_NOMEM;
 		goto out;
 	}
-	memcpy(note, best + 18, best_len);
-	note[best_len] = '\0';
-	*len = best_len;
+	*h = got;
 	h->fd = fd;
-	h->generation = best_gen;
 	*out = h;
 	return ERROR_OK;
 out:
+	*len = 0;
+	note[0] = '\0';
 	close(fd);
 	return rc;
+}
+
+int
+head_read(struct head *h, char *note, size_t *len)
+{
+	*len = 0;
+	note[0] = '\0';
+	return read_head(h->fd, note, len, h);
+}
+
+bool
+head_signed(const struct head *h, uint64_t *size, uint8_t root[MERKLE_HASH_LEN])
+{
+	if (!h->has_signed)
+		return false;
+	*size = h->signed_size;
+	memcpy(root, h->signed_root, MERKLE_HASH_LEN);
+	return true;
+}
+
+int
+head_fd(const struct head *h)
+{
+	return h->fd;
 }
 
 int
@@ -236,7 +323,7 @@ head_create(const char *path, const char *note, size_t len, struct head **out)
 	h->generation = 1;
 	/* Both slots, the second empty, so the file never changes size. */
 	if ((rc = lock(fd)) != 0 || ftruncate(fd, 2 * HEAD_SLOT) != 0 ||
-	    (rc = write_slot(fd, 1, note, len)) != 0 || fsync(fd) != 0) {
+	    (rc = write_slot(fd, 1, note, len, NULL)) != 0 || fsync(fd) != 0) {
 		if (rc == 0)
 			rc = errno_error(errno);
 		goto fail;
@@ -264,9 +351,28 @@ head_write(struct head *h, const char *note, size_t len)
 {
 	int rc;
 
-	if ((rc = write_slot(h->fd, h->generation + 1, note, len)) != 0)
+	if ((rc = write_slot(h->fd, h->generation + 1, note, len, NULL)) != 0)
 		return rc;
 	h->generation++;
+	h->has_signed = false;
+	return ERROR_OK;
+}
+
+int
+head_write_signed(struct head *h, const char *note, size_t len, uint64_t size,
+    const uint8_t root[MERKLE_HASH_LEN])
+{
+	struct head sg = *h;
+	int rc;
+
+	sg.signed_size = size;
+	memcpy(sg.signed_root, root, MERKLE_HASH_LEN);
+	if ((rc = write_slot(h->fd, h->generation + 1, note, len, &sg)) != 0)
+		return rc;
+	h->generation++;
+	h->has_signed = true;
+	h->signed_size = size;
+	memcpy(h->signed_root, root, MERKLE_HASH_LEN);
 	return ERROR_OK;
 }
 

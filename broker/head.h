@@ -17,20 +17,34 @@
  *	16	2	n, the length of the note
  *	18	n	the checkpoint note, exactly as signed and stored in
  *			audit.checkpoints (docs/audit.md §7)
- *	18+n	...	zero
+ *	18+n	8	"CCSIGNED", when the slot names the signer's last
+ *			signature (signer.h); then
+ *	26+n	8	its tree size
+ *	34+n	32	its root
+ *	...	...	zero
  *	992	32	BLAKE2b-256 of bytes 0 to 991
  *
  * The head is the whole slot with the highest generation whose magic and
  * checksum hold. The note is the broker's own signed checkpoint: the head
  * is checked with the broker's key like any checkpoint, and names the log
  * (origin), its size and its root.
+ *
+ * The head is a checkpoint the log holds: it may lag the log by one
+ * commit, never lead it. The signer writes a slot before it answers each
+ * request: the head then becomes the checkpoint it signed before (which the
+ * broker committed, or it would not ask for the next), and the record
+ * after the note, the one it signs now. A signature whose commit a crash
+ * cut off is thus known at start (datadir.c) without the head leading the
+ * log.
  */
 #ifndef BROKER_HEAD_H
 #define BROKER_HEAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit/merkle.h"
 #include "common/error.h"
 
 #define HEAD_SLOT     1024
@@ -53,7 +67,8 @@ WUR int head_path(const char *keyfile, char *out, size_t n);
  * NUL-terminated) with its length in *len. ERROR_NOENT when there is no
  * such file; ERROR_PERM when it is a symlink, not a regular file, or open
  * to group or others; ERROR_TAMPERED when no slot is whole; ERROR_BUSY when
- * another process holds it. On success the caller closes *out with
+ * another process still holds it after a short wait (a killed broker's
+ * signer lets go a moment later). On success the caller closes *out with
  * head_close.
  */
 WUR int head_open(const char *path, struct head **out, char *note, size_t *len);
@@ -74,6 +89,31 @@ WUR int head_create(
  * note, which may then lag the log, never lead it.
  */
 WUR int head_write(struct head *h, const char *note, size_t len);
+
+/*
+ * Reads the head again through h, as head_open does (the signer, which
+ * owns the file once the broker runs: signer.h).
+ */
+WUR int head_read(struct head *h, char *note, size_t *len);
+
+/*
+ * head_write, with the signer's record of its last signature (size,
+ * root) after the note. ERROR_TOOBIG when note and record do not fit.
+ */
+WUR int head_write_signed(struct head *h, const char *note, size_t len,
+    uint64_t size, const uint8_t root[MERKLE_HASH_LEN]);
+
+/*
+ * The last signature the head's slot records, read or written through h:
+ * true with *size and root, or false when the slot records none (a head
+ * written by head_create or head_write: the head itself is then the last
+ * signature).
+ */
+bool head_signed(
+    const struct head *h, uint64_t *size, uint8_t root[MERKLE_HASH_LEN]);
+
+/* The open file's descriptor (kept open by the signer's sandbox). */
+int head_fd(const struct head *h);
 
 /* Closes the file, releasing the lock; NULL is a no-op. */
 void head_close(struct head *h);

@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "broker/broker.h"
+#include "broker/broker_int.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/urgency.h"
@@ -151,7 +151,7 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
     struct reply *rep)
 {
 	const struct wire_manifest *m = &e->m;
-	static struct policy_decision d[WIRE_MAX_RECIPIENTS];
+	struct policy_decision *d = b->decisions;
 	fieldset sent[WIRE_MAX_RECIPIENTS];
 	uint8_t *del[WIRE_MAX_RECIPIENTS] = {0};
 	size_t del_len[WIRE_MAX_RECIPIENTS] = {0};

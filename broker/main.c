@@ -2,7 +2,7 @@
  * concordat-broker -c broker.yaml [-n] [-f]: the relay between agencies'
  * agents that enforces the sharing policy without reading a field.
  */
-#include "broker/run.h"
+#include "broker/broker.h"
 #include "common/daemon.h"
 
 static const char usage_text[] =

@@ -19,7 +19,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
-#include "broker/broker.h"
+#include "broker/broker_int.h"
 #include "common/clock.h"
 #include "common/log.h"
 

@@ -251,7 +251,8 @@ audittest_fill(struct audittest_log *l, const struct audittest_key *k,
 		audittest_event(ev, i, subjects, rng);
 		MUST(audit_append(l->a, txn, ev, NULL) == 0);
 		if ((i - first + 1) % batch == 0 || i + 1 == first + n) {
-			MUST(audit_checkpoint(l->a, txn, k->sk, head) == 0);
+			MUST(audit_checkpoint(l->a, txn, checkpoint_sign_key,
+			         (void *)(uintptr_t)k->sk, head) == 0);
 			MUST(mdb_txn_commit(txn) == 0);
 			txn = NULL;
 		}
@@ -271,7 +272,8 @@ audittest_append_one(struct audittest_log *l, const struct audittest_key *k,
 	MUST(head != NULL);
 	MUST(audit_txn_begin(l->env, 0, &txn) == 0);
 	MUST(audit_append(l->a, txn, ev, &seq) == 0);
-	MUST(audit_checkpoint(l->a, txn, k->sk, head) == 0);
+	MUST(audit_checkpoint(l->a, txn, checkpoint_sign_key,
+	         (void *)(uintptr_t)k->sk, head) == 0);
 	MUST(mdb_txn_commit(txn) == 0);
 	free(head);
 	return seq;

@@ -134,7 +134,9 @@ append(struct audittest_log *l, const struct audittest_key *k,
 		check(audit_txn_begin(l->env, 0, &txn), "begin");
 		for (unsigned j = 0; j < m; j++)
 			check(audit_append(l->a, txn, &evs[j], NULL), "append");
-		check(audit_checkpoint(l->a, txn, k->sk, &head), "checkpoint");
+		check(audit_checkpoint(l->a, txn, checkpoint_sign_key,
+		          (void *)(uintptr_t)k->sk, &head),
+		    "checkpoint");
 		t1 = now();
 		check(audit_mdb_error(mdb_txn_commit(txn)), "commit");
 		*work += t1 - t0;

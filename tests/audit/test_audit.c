@@ -102,7 +102,8 @@ test_open(void **state)
 		audittest_key(&k, 1);
 		assert_int_equal(audit_append(a, txn, &ev, NULL), ERROR_INVAL);
 		assert_int_equal(
-		    audit_checkpoint(a, txn, k.sk, &head), ERROR_INVAL);
+		    audit_checkpoint(a, txn, checkpoint_sign_key, k.sk, &head),
+		    ERROR_INVAL);
 	}
 	audit_free(a);
 	assert_int_equal(
@@ -193,7 +194,9 @@ test_append_and_proofs(void **state)
 			assert_int_equal(seq, size);
 			size++;
 		}
-		assert_int_equal(audit_checkpoint(l.a, txn, k.sk, &head), 0);
+		assert_int_equal(audit_checkpoint(l.a, txn, checkpoint_sign_key,
+		                     k.sk, &head),
+		    0);
 		assert_int_equal(head.cp.size, size);
 		assert_int_equal(mdb_txn_commit(txn), 0);
 	}
@@ -302,9 +305,13 @@ test_checkpoint_per_commit(void **state)
 			audittest_event(&ev, commit * 10 + j, 10, &rng);
 			assert_int_equal(audit_append(l.a, txn, &ev, NULL), 0);
 		}
-		assert_int_equal(audit_checkpoint(l.a, txn, k.sk, &head), 0);
+		assert_int_equal(audit_checkpoint(l.a, txn, checkpoint_sign_key,
+		                     k.sk, &head),
+		    0);
 		/* Twice in one commit: the same note, not a second one. */
-		assert_int_equal(audit_checkpoint(l.a, txn, k.sk, &again), 0);
+		assert_int_equal(audit_checkpoint(l.a, txn, checkpoint_sign_key,
+		                     k.sk, &again),
+		    0);
 		assert_string_equal(head.text, again.text);
 		assert_int_equal(checkpoint_verify(head.text, head.text_len,
 		                     AUDITTEST_ORIGIN, k.pk, &cp),
@@ -316,14 +323,16 @@ test_checkpoint_per_commit(void **state)
 	}
 	/* A commit that adds nothing signs nothing. */
 	assert_int_equal(audit_txn_begin(l.env, 0, &txn), 0);
-	assert_int_equal(audit_checkpoint(l.a, txn, k.sk, &again), 0);
+	assert_int_equal(
+	    audit_checkpoint(l.a, txn, checkpoint_sign_key, k.sk, &again), 0);
 	assert_string_equal(again.text, head.text);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	assert_int_equal(count_checkpoints(l.env), 20);
 	/* An aborted commit leaves no trace. */
 	assert_int_equal(audit_txn_begin(l.env, 0, &txn), 0);
 	assert_int_equal(audit_append(l.a, txn, &ev, NULL), 0);
-	assert_int_equal(audit_checkpoint(l.a, txn, k.sk, &again), 0);
+	assert_int_equal(
+	    audit_checkpoint(l.a, txn, checkpoint_sign_key, k.sk, &again), 0);
 	mdb_txn_abort(txn);
 	assert_int_equal(count_checkpoints(l.env), 20);
 	assert_int_equal(audit_txn_begin(l.env, MDB_RDONLY, &txn), 0);

@@ -54,7 +54,9 @@ commit(struct audittest_log *l, const uint8_t *sk, struct event *evs, size_t n,
 	assert_int_equal(audit_txn_begin(l->env, 0, &txn), 0);
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(audit_append(l->a, txn, &evs[i], NULL), 0);
-	assert_int_equal(audit_checkpoint(l->a, txn, sk, &head), 0);
+	assert_int_equal(audit_checkpoint(l->a, txn, checkpoint_sign_key,
+	                     (void *)(uintptr_t)sk, &head),
+	    0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	*count += n;
 }

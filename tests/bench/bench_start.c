@@ -187,7 +187,9 @@ main(int argc, char **argv)
 		t = now();
 		check(store_begin(s, true, &txn), "begin");
 		check(audit_append(store_audit(s), txn, &ev, NULL), "append");
-		check(audit_checkpoint(store_audit(s), txn, k.sk, &ah), "sign");
+		check(audit_checkpoint(
+		          store_audit(s), txn, checkpoint_sign_key, k.sk, &ah),
+		    "sign");
 		check(store_commit(txn), "commit");
 		times[i] = now() - t;
 	}

@@ -1,0 +1,252 @@
+/*
+ * Private to broker/: the state of a running concordat-broker, shared by
+ * its loop (broker.c), the ingest pipeline (ingest.c), delivery (deliver.c)
+ * and the ZAP handler (zap.c).
+ */
+#ifndef BROKER_BROKER_INT_H
+#define BROKER_BROKER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zmq.h>
+
+#include "audit/audit.h"
+#include "broker/config.h"
+#include "broker/datadir.h"
+#include "broker/store.h"
+#include "broker/verify.h"
+#include "keys/keys.h"
+#include "policy/policy.h"
+#include "proto/event.h"
+#include "proto/wire.h"
+
+#define BROKER_ZAP_DOMAIN "concordat"
+#define BROKER_RID_MAX    256
+#define BROKER_WINDOW     256 /* deliveries in flight per agency */
+/* The ZAP metadata property naming the key a session authenticated with:
+ * the transport key in hex, on every frame the session sends. */
+#define BROKER_KEY_PROPERTY "Concordat-Key"
+#define BROKER_KEY_HEX      (2 * 32 + 1)
+/* Refused handshakes: one aggregate per source address and window. */
+#define BROKER_REFUSAL_ADDRS  64
+#define BROKER_REFUSAL_KEYS   4
+#define BROKER_REFUSAL_WINDOW 60000 /* ms */
+
+/*
+ * Refusals of one agency that are counted in windows of
+ * BROKER_REFUSAL_WINDOW, not audited one by one: each window becomes one
+ * rejected event with a count (§11).
+ */
+struct tally {
+	bool open;         /* a window is open */
+	uint64_t since_ms; /* monotonic: its start */
+	uint64_t count;    /* counted in it, not yet in the audit log */
+};
+
+/* An agency's live connection, learnt from the ZAP User-Id of its frames. */
+struct peer {
+	char id[IDENT_AGENCY_MAX + 1];
+	char key[BROKER_KEY_HEX]; /* its transport key in the keyring now */
+	char fingerprint[KEYS_FINGERPRINT]; /* of its identity now */
+	uint8_t rid[BROKER_RID_MAX];        /* ZeroMQ routing id */
+	size_t rid_len;
+	bool connected;
+	char session_key[BROKER_KEY_HEX]; /* the key rid authenticated with */
+	bool paused;               /* its queue failed to read: wait a tick */
+	uint64_t cursor;           /* last queue seq sent on this connection */
+	unsigned inflight;         /* sent and not yet acknowledged */
+	uint64_t last_progress_ms; /* monotonic: connect, send or ack */
+	double tokens;             /* rate limit: frames it may send now */
+	uint64_t tokens_ms;        /* monotonic: when tokens was last filled */
+	struct tally limited;      /* submissions refused over its rate */
+	struct tally unreadable;   /* frames that did not decode, after the
+	                            * first of a window (that one is audited) */
+	uint64_t stale;            /* frames from a revoked key, unreported */
+};
+
+/* Handshakes refused from one source address in one window. */
+struct refusal {
+	char addr[64];     /* "" for the slot of addresses beyond the table */
+	uint64_t since_ms; /* monotonic: the window's start */
+	uint64_t first_ms; /* wall clock of the first refusal */
+	uint64_t count;    /* refusals in the window */
+	uint64_t logged;   /* of those, already in the audit log */
+	unsigned n_keys;
+	char keys[BROKER_REFUSAL_KEYS][48]; /* the first keys, base64 */
+	char why[64];                       /* the first reason */
+};
+
+/* A reply to send once the commit holding its message is durable. */
+struct reply {
+	uint8_t rid[BROKER_RID_MAX];
+	size_t rid_len;
+	char agency[IDENT_AGENCY_MAX + 1];
+	uint8_t msg_id[WIRE_MSG_ID_LEN];
+	int outcome;
+	int reason;
+	bool retryable;
+	char detail[WIRE_DETAIL_MAX];
+	size_t n_leaves;
+	uint64_t leaves[WIRE_MAX_PROOFS]; /* decisions, or the rejection */
+	uint8_t *frame;                   /* encoded before commit */
+	size_t frame_len;
+};
+
+/* A delivered event to log in the next commit: no frame asked for it. */
+struct pending {
+	char agency[IDENT_AGENCY_MAX + 1];
+	uint64_t seq;
+};
+
+/* A frame of this batch, received before the transaction begins. */
+struct inframe {
+	zmq_msg_t rid, body;
+	bool known;               /* from a keyring agency, routable */
+	bool over_rate;           /* beyond its agency's rate: refused unread */
+	bool ungated;             /* looked like an ack: took no token yet */
+	char key[BROKER_KEY_HEX]; /* the key its session authenticated with */
+	struct verify_job job;    /* decoded and pre-checked */
+};
+
+/*
+ * A batch of frames: received, then decoded and verified on the pool while
+ * the previous batch is written, then written itself.
+ */
+struct batch {
+	struct inframe *in;      /* cfg.batch of them */
+	struct verify_job *jobs; /* the known frames' jobs, while verified */
+	unsigned n;              /* frames in in[] */
+	size_t njobs;
+	bool started; /* verification started, frames not yet handled */
+};
+
+/* A ProofRequest, answered after the commit in progress. */
+struct hello {
+	uint8_t rid[BROKER_RID_MAX];
+	size_t rid_len;
+	char key[BROKER_KEY_HEX];
+	char agency[IDENT_AGENCY_MAX + 1];
+	uint64_t tree_size;
+};
+
+struct signer;
+
+struct broker {
+	struct broker_config cfg;
+	struct keys_secret *key;
+	struct keyring *keyring;
+	struct policy *policy;
+	struct store *store;
+	struct datadir *datadir; /* the folder's lock */
+	struct signer *signer;   /* holds the signing key and the head */
+	int signer_err;          /* it refused or is gone: stop (its error) */
+	uint64_t signed_size;    /* a checkpoint signed, not yet committed */
+	uint8_t sign_path[MERKLE_MAX_PATH][MERKLE_HASH_LEN]; /* its proof */
+	char origin[128];
+
+	void *ctx, *router, *zap;
+
+	struct peer *peers; /* one per keyring agency */
+	size_t n_peers;
+
+	struct reply *replies; /* this batch's, cfg.batch of them */
+	size_t n_replies;
+	struct hello *hellos;
+	size_t n_hellos;
+	struct pending *pending; /* at most max_pending */
+	size_t n_pending, max_pending;
+	uint64_t retry_ms; /* after a failed commit: pending waits till then */
+	bool full;         /* storage near full: new messages refused */
+	bool map_full;     /* the map above FULL_AT, until under FULL_CLEAR */
+	bool disk_full;    /* the disk has no room for the reserve */
+
+	struct refusal refusals[BROKER_REFUSAL_ADDRS + 1]; /* last: others */
+	size_t n_refusals;
+	uint64_t refusals_dropped; /* not logged: the store was full */
+	uint64_t unknown_frames;   /* from no routable agency, unreported */
+
+	/* The queue's clock (expiry): wall time at first start, then
+	 * advanced only by the monotonic clock while running, so a step of
+	 * the wall clock cannot expire everything at once (§11). */
+	uint64_t qclock_base, qclock_mono;
+	uint64_t qclock_saved; /* the queue clock when last saved */
+	int64_t wall_drift_ms; /* wall minus queue clock at the last tick */
+
+	struct batch batch[2]; /* the one written and the one verified */
+	unsigned cur;          /* index of the one to write next */
+	struct verifier *verifier;
+	struct wire_receipt *scratch; /* one receipt, reused */
+	/* ingest.c's decisions for one envelope, WIRE_MAX_RECIPIENTS of
+	 * them, and deliver.c's status report, reused (too big for the
+	 * stack of the functions that fill them). */
+	struct policy_decision *decisions;
+	struct wire_status *status;
+	uint64_t accepted, rejected; /* counters for the log */
+};
+
+/*
+ * ingest.c: one Submit frame from agency into txn, pre-checked by the
+ * verifier (job->f is taken over and set to NULL); fills *rep. Returns 0,
+ * or an LMDB failure after which txn is unusable: the caller aborts the
+ * whole batch and refuses its messages as retryable (DESIGN.md §9).
+ */
+int ingest_submit(struct broker *b, MDB_txn *txn, const char *agency,
+    struct verify_job *job, struct reply *rep);
+
+/* A retryable refusal (storage_full or internal) for a message the broker
+ * could not take now, with no audit leaf. */
+void ingest_refuse(struct reply *rep, int err);
+
+/* The queue clock now (see struct broker). */
+uint64_t broker_qclock(const struct broker *b);
+
+/* deliver.c */
+struct peer *deliver_peer(struct broker *b, const char *agency);
+/* Delivery moves to the connection rid, which authenticated with key. */
+void deliver_attach(
+    struct peer *p, const void *rid, size_t rid_len, const char *key);
+/* Sends what agency's queue holds beyond its cursor, up to the window. */
+void deliver_pump(struct broker *b, struct peer *p);
+/* A DeliveryAck from agency, in txn. */
+int deliver_ack(struct broker *b, MDB_txn *txn, const char *agency,
+    const struct wire_frame *f);
+/* Logs the pending delivered events in txn. */
+int deliver_flush_pending(struct broker *b, MDB_txn *txn);
+/* Expires overdue deliveries in txn; returns how many. */
+int deliver_expire(struct broker *b, MDB_txn *txn, uint64_t now);
+/* Answers the hellos of this batch: Proof, then the agency's queue. */
+void deliver_hellos(struct broker *b);
+/* Queues a status report for sender about msg_id and recipient. */
+int deliver_status(struct broker *b, MDB_txn *txn, const char *sender,
+    const uint8_t msg_id[WIRE_MSG_ID_LEN], const char *recipient, int state,
+    uint64_t leaf);
+/* Builds the audit proof of leaf against the latest checkpoint in txn. */
+int deliver_proof(struct broker *b, MDB_txn *txn, uint64_t leaf,
+    struct wire_audit_proof *p, struct audit_head *head);
+/* Records a delivered event for the next commit; false when full. */
+bool deliver_pending_add(struct broker *b, const struct pending *p);
+
+/* zap.c: binds the ZAP handler; must precede any zmq_bind. */
+int zap_start(struct broker *b);
+/* Answers one ZAP request; false when none was waiting. */
+bool zap_handle(struct broker *b);
+/*
+ * Writes the refusal aggregates that are due (a window's first refusal,
+ * and the rest when it closes) as connection_refused events in txn, a
+ * transaction of their own; with all, every open window too (at stop).
+ * Returns how many events it appended, or an error.
+ */
+int zap_flush(struct broker *b, MDB_txn *txn, uint64_t now, bool all);
+/*
+ * After zap_flush's transaction: logged tells whether it committed (the
+ * flushed counts are then in the log). Windows that have closed are
+ * dropped; what of them never reached the log is counted, to be logged as
+ * one event when storage allows.
+ */
+void zap_settle(struct broker *b, uint64_t now, bool logged, bool all);
+/* True when some refusal aggregate is due for the log. */
+bool zap_due(const struct broker *b, uint64_t now);
+
+#endif
