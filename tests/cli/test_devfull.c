@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "audit/audit.h"
+#include "audit/checkpoint.h"
 #include "common/fileio.h"
 #include "keys/keys.h"
 #include "proto/event.h"
@@ -104,8 +105,9 @@ build_log(void)
 			memcpy(ev.subject_ref, ref, sizeof(ref));
 		assert_int_equal(audit_txn_begin(l.env, 0, &txn), 0);
 		assert_int_equal(audit_append(l.a, txn, &ev, NULL), 0);
-		assert_int_equal(
-		    audit_checkpoint(l.a, txn, broker->sign_sk, &head), 0);
+		assert_int_equal(audit_checkpoint(l.a, txn, checkpoint_sign_key,
+		                     broker->sign_sk, &head),
+		    0);
 		assert_int_equal(mdb_txn_commit(txn), 0);
 	}
 	audittest_close(&l);
