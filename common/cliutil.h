@@ -1,6 +1,6 @@
 /*
- * Shared by the verbs of `concordat`: one-line error messages in the house
- * format ("concordat: what failed: why") and sysexits codes.
+ * The old names of cli_fail and cli_exit_code (common/cli.h), kept while
+ * audit/ still uses them; remove this file once audit/ calls common/cli.h.
  */
 #ifndef COMMON_CLIUTIL_H
 #define COMMON_CLIUTIL_H

@@ -51,6 +51,15 @@ int fields_count(fieldset set);
  */
 char *fields_format(fieldset set, const char *sep, char *buf, unsigned n);
 
+/*
+ * The plain words for field f (1..13), NULL when f is out of range: the
+ * description the public summary lists ("gender and age"), and the form a
+ * subject access report addresses to the person ("your gender and age").
+ * Static strings, one table for both (common/fields.c).
+ */
+const char *fields_description(int f);
+const char *fields_your(int f);
+
 /* The thirteen names in field order, for suggestions and tables. */
 extern const char *const fields_names[FIELDS_COUNT];
 
