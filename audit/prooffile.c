@@ -92,16 +92,16 @@ get_extras(const json_t *o, struct prooffile *pf, struct prooffile_error *err)
 	if (pf->kind == PROOFFILE_INCLUSION && leaf != NULL) {
 		pf->has_leaf = true;
 		if ((s = json_string_value(leaf)) == NULL)
-			return say(err->why, sizeof(err->why),
-			    "leaf is not base64");
+			return say(
+			    err->why, sizeof(err->why), "leaf is not base64");
 		len = strlen(s);
 		if ((pf->leaf = malloc(len + 1)) == NULL)
 			return ERROR_NOMEM;
 		if (sodium_base642bin(pf->leaf, len + 1, s, len, NULL, &got,
 		        &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 		    end != s + len)
-			return say(err->why, sizeof(err->why),
-			    "leaf is not base64");
+			return say(
+			    err->why, sizeof(err->why), "leaf is not base64");
 		pf->leaf_len = got;
 	}
 	if (note != NULL) {
@@ -121,11 +121,11 @@ parse_inclusion(
 
 	pf->kind = PROOFFILE_INCLUSION;
 	if (get_size(o, "leafIdx", &pf->index) != 0)
-		return say(err->why, sizeof(err->why),
-		    "leafIdx is not a leaf number");
+		return say(
+		    err->why, sizeof(err->why), "leafIdx is not a leaf number");
 	if (get_size(o, "treeSize", &pf->size) != 0)
-		return say(err->why, sizeof(err->why),
-		    "treeSize is not a tree size");
+		return say(
+		    err->why, sizeof(err->why), "treeSize is not a tree size");
 	if (get_hash(o, "root", pf->root) != 0)
 		return say(err->why, sizeof(err->why),
 		    "root is not a base64 SHA-256 hash");
@@ -184,8 +184,7 @@ prooffile_parse(const char *text, size_t len, struct prooffile *pf,
 		return ERROR_PARSE;
 	}
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (o == NULL &&
-	    json_error_code(&jerr) == json_error_numeric_overflow)
+	if (o == NULL && json_error_code(&jerr) == json_error_numeric_overflow)
 		return say(err->why, sizeof(err->why),
 		    "a number is out of range (line %d)", jerr.line);
 	if (o == NULL) {
@@ -213,8 +212,7 @@ prooffile_parse(const char *text, size_t len, struct prooffile *pf,
 
 /* The checkpoint the file may carry, against the proof's tree and pk. */
 static int
-verify_note(const struct prooffile *pf, const uint8_t *pk, char *why,
-    size_t n)
+verify_note(const struct prooffile *pf, const uint8_t *pk, char *why, size_t n)
 {
 	struct checkpoint cp;
 	const char *text = pf->checkpoint;
@@ -228,7 +226,8 @@ verify_note(const struct prooffile *pf, const uint8_t *pk, char *why,
 		return say(why, n, "checkpoint is not a checkpoint note");
 	if (pk != NULL &&
 	    checkpoint_verify(text, strlen(text), cp.origin, pk, &cp) != 0)
-		return say(why, n, "checkpoint is not signed by the broker key");
+		return say(
+		    why, n, "checkpoint is not signed by the broker key");
 	if (cp.size != pf->size ||
 	    memcmp(cp.root, pf->root, MERKLE_HASH_LEN) != 0)
 		return say(why, n,
@@ -253,8 +252,8 @@ prooffile_verify(
 		if (pf->has_leaf) {
 			merkle_hash_leaf(pf->leaf, pf->leaf_len, h);
 			if (memcmp(h, pf->leaf_hash, MERKLE_HASH_LEN) != 0)
-				return say(why, n,
-				    "leafHash is not the hash of leaf");
+				return say(
+				    why, n, "leafHash is not the hash of leaf");
 		}
 	} else if (pf->kind == PROOFFILE_CONSISTENCY) {
 		if (merkle_verify_consistency(pf->size1, pf->size, pf->root1,
@@ -271,9 +270,9 @@ prooffile_verify(
 static int
 set_new(json_t *o, const char *key, json_t *v)
 {
-	return v == NULL ? ERROR_NOMEM
+	return v == NULL                          ? ERROR_NOMEM
 	    : json_object_set_new(o, key, v) == 0 ? ERROR_OK
-	                                           : ERROR_NOMEM;
+	                                          : ERROR_NOMEM;
 }
 
 static json_t *
@@ -307,8 +306,8 @@ leaf_json(const struct prooffile *pf)
 
 	if (b64 == NULL)
 		return NULL;
-	sodium_bin2base64(b64, l64, pf->leaf, pf->leaf_len,
-	    sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(
+	    b64, l64, pf->leaf, pf->leaf_len, sodium_base64_VARIANT_ORIGINAL);
 	s = json_string(b64);
 	free(b64);
 	return s;
@@ -324,8 +323,10 @@ prooffile_write(struct strbuf *sb, const struct prooffile *pf)
 	if (o == NULL)
 		goto out;
 	if (pf->kind == PROOFFILE_INCLUSION) {
-		if (set_new(o, "leafIdx", json_integer((json_int_t)pf->index)) ||
-		    set_new(o, "treeSize", json_integer((json_int_t)pf->size)) ||
+		if (set_new(
+		        o, "leafIdx", json_integer((json_int_t)pf->index)) ||
+		    set_new(
+		        o, "treeSize", json_integer((json_int_t)pf->size)) ||
 		    set_new(o, "root", hash_json(pf->root)) ||
 		    set_new(o, "leafHash", hash_json(pf->leaf_hash)) ||
 		    set_new(o, "proof", path_json(pf)) ||

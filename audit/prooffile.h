@@ -20,7 +20,7 @@
 #define PROOFFILE_MAX (1 << 20) /* a proof file larger than this is refused */
 
 enum prooffile_kind {
-	PROOFFILE_INCLUSION = 1,   /* leafIdx, treeSize, root, leafHash, proof */
+	PROOFFILE_INCLUSION = 1, /* leafIdx, treeSize, root, leafHash, proof */
 	PROOFFILE_CONSISTENCY = 2, /* size1, size2, root1, root2, proof */
 };
 
@@ -72,8 +72,8 @@ WUR int prooffile_parse(const char *text, size_t len, struct prooffile *pf,
  * checkpoint fails). ERROR_OK, or ERROR_PROOF with why (of size n) saying
  * what does not hold.
  */
-WUR int prooffile_verify(const struct prooffile *pf, const uint8_t *pk,
-    char *why, size_t n);
+WUR int prooffile_verify(
+    const struct prooffile *pf, const uint8_t *pk, char *why, size_t n);
 
 /*
  * Appends pf as a proof file to sb: JSON indented by two, a newline after

@@ -16,43 +16,16 @@
 #include "common/urgency.h"
 #include "proto/jsonval.h"
 
-/* The B8 fields in the plain words of a subject access report. */
-static const char *const field_words[FIELDS_COUNT + 1] = {
-    [FIELD_IDENTITY] = "your name, address and contact details (or a "
-                       "description of you)",
-    [FIELD_RELATIVES] = "relatives, friends or carers to contact (for "
-                        "a child: family and school)",
-    [FIELD_DEMOGRAPHICS] = "your gender and age",
-    [FIELD_COMMUNICATION] = "your language and communication needs (for "
-                            "example an interpreter or sign language)",
-    [FIELD_PRESENTATION] = "a description of how you were behaving and "
-                           "presenting",
-    [FIELD_SUBSTANCES] = "whether you were likely to be affected by drink "
-                         "or drugs",
-    [FIELD_PHYSICAL_NEEDS] = "physical impairments, prescribed medicines "
-                             "and dietary needs",
-    [FIELD_SERVICES] = "your contact with your GP and mental health "
-                       "services (team and professional)",
-    [FIELD_CRISIS_PLAN] = "your crisis plan or other advance statements",
-    [FIELD_CLINICAL] = "clinical information (for example medication or "
-                       "psychological therapy)",
-    [FIELD_RISKS] = "risks (self-harm, suicide, aggression, confusion, "
-                    "impaired judgement, self-neglect, going missing)",
-    [FIELD_HEALTH] = "relevant health information (for example "
-                     "diabetes)",
-    [FIELD_DEPENDENTS] = "children, dependents or pets, and other things "
-                         "to plan the response around",
-};
-
+/* A field in the words of the person it is about (common/fields.c). */
 static const char *
 your(int f)
 {
-	return field_words[f];
+	return fields_your(f);
 }
 
 void
-report_init(struct report *r, struct strbuf *sb, bool json,
-    report_name_fn name, void *name_arg)
+report_init(struct report *r, struct strbuf *sb, bool json, report_name_fn name,
+    void *name_arg)
 {
 	memset(r, 0, sizeof(*r));
 	r->sb = sb;
@@ -147,8 +120,8 @@ add_json(struct report *r, const struct report_disclosure *d)
 	    jsonval_strings(ev->obligations[0], sizeof(ev->obligations[0]),
 	        ev->n_obligations),
 	    "breakglass", ev->breakglass, "justification", ev->justification,
-	    "status", d->state ? event_type_name(d->state) : "",
-	    "status_time", at);
+	    "status", d->state ? event_type_name(d->state) : "", "status_time",
+	    at);
 	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL)
 		goto out;
 	strbuf_addstr(r->sb, text);
@@ -163,8 +136,8 @@ out:
 }
 
 static void
-add_list(struct strbuf *sb, const char *label, const char *base,
-    size_t stride, size_t n)
+add_list(struct strbuf *sb, const char *label, const char *base, size_t stride,
+    size_t n)
 {
 	if (n == 0)
 		return;
@@ -194,8 +167,8 @@ report_add(struct report *r, const struct report_disclosure *d)
 	    sizeof(r->words[0]));
 	strbuf_addf(sb, "   %c%s shared information about you with %s.\n",
 	    who[0] >= 'a' && who[0] <= 'z' ? who[0] - 32 : who[0], who + 1,
-	    agency_words(r, ev->recipient[0] ? ev->recipient : "?",
-	        r->words[1], sizeof(r->words[1])));
+	    agency_words(r, ev->recipient[0] ? ev->recipient : "?", r->words[1],
+	        sizeof(r->words[1])));
 	strbuf_addf(sb, "   Why: %s%s%s%s\n",
 	    plain(ev->purpose[0] ? ev->purpose : "not recorded", purpose,
 	        sizeof(purpose)),
@@ -244,8 +217,9 @@ report_footer(struct report *r)
 	if (r->json)
 		return;
 	if (r->n == 0)
-		strbuf_addstr(r->sb, "\nNo disclosure of information about "
-		                     "this person is recorded.\n");
+		strbuf_addstr(r->sb,
+		    "\nNo disclosure of information about "
+		    "this person is recorded.\n");
 	else
 		strbuf_addf(r->sb,
 		    "\n%" PRIu64 " disclosure%s in all. Each log entry can be "

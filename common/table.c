@@ -125,15 +125,16 @@ table_row(struct table *t, struct strbuf *sb, const json_t *row)
 			cell_text(&cell, v, ";", false);
 			if (i > 0)
 				strbuf_addch(sb, ',');
-			csv_field(sb, strbuf_str(&cell), cell.len,
-			    json_is_string(v));
+			csv_field(
+			    sb, strbuf_str(&cell), cell.len, json_is_string(v));
 			continue;
 		}
 		if (c->head == NULL)
 			continue;
 		cell_text(&cell, v, ",", true);
 		if (cell.len == 0 && c->alt != NULL)
-			cell_text(&cell, json_object_get(row, c->alt), ",", true);
+			cell_text(
+			    &cell, json_object_get(row, c->alt), ",", true);
 		if (cell.len == 0)
 			strbuf_addch(&cell, '-');
 		padded(sb, strbuf_str(&cell), cell.len, c->width);

@@ -104,8 +104,10 @@ jsonval_event(uint64_t seq, const struct event *ev)
 	v[i++] = json_boolean(ev->breakglass);
 	v[i++] = jsonval_fields(ev->disclosed);
 	v[i++] = jsonval_fields(ev->withheld);
-	v[i++] = jsonval_strings(ev->rules[0], sizeof(ev->rules[0]), ev->n_rules);
-	v[i++] = jsonval_strings(ev->bases[0], sizeof(ev->bases[0]), ev->n_bases);
+	v[i++] =
+	    jsonval_strings(ev->rules[0], sizeof(ev->rules[0]), ev->n_rules);
+	v[i++] =
+	    jsonval_strings(ev->bases[0], sizeof(ev->bases[0]), ev->n_bases);
 	v[i++] = jsonval_strings(
 	    ev->obligations[0], sizeof(ev->obligations[0]), ev->n_obligations);
 	v[i++] = jsonval_hex(ev->policy_sha256, sizeof(ev->policy_sha256),
