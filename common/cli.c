@@ -139,21 +139,30 @@ run_verb(const char *group, const struct cli_verb *v, int argc, char **argv)
 	return code;
 }
 
-/* Flushes and closes stdout; EX_IOERR after saying why, else code. */
+/*
+ * Flushes and closes stdout; EX_IOERR after saying why, else code. e is
+ * errno as the verb left it: the reason of an earlier failed write, when
+ * stdio's error flag is set (stdio keeps the flag, not the reason).
+ */
 static int
-check_stdout(int code)
+check_stdout(int code, int e)
 {
 	bool failed = ferror(stdout) != 0;
-	int e = 0;
+
+	if (!failed)
+		e = 0;
 
 	errno = 0;
 	if (fflush(stdout) != 0) {
 		failed = true;
-		e = errno;
+		if (e == 0)
+			e = errno;
 	}
-	if (fclose(stdout) != 0 && !failed) {
+	errno = 0;
+	if (fclose(stdout) != 0) {
 		failed = true;
-		e = errno;
+		if (e == 0)
+			e = errno;
 	}
 	if (!failed)
 		return code;
@@ -181,7 +190,7 @@ cli_main(const char *prog, const struct cli_verb *verbs, size_t nverbs,
 		return EX_USAGE;
 	else
 		code = run_verb("", v, argc - 1, argv + 1);
-	return check_stdout(code);
+	return check_stdout(code, errno);
 }
 
 int

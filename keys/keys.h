@@ -131,9 +131,4 @@ WUR int keys_subject_ref_nhs(
 WUR int keys_subject_ref_name(const uint8_t *pepper, const char *surname,
     const char *forename, const char *dob, uint8_t out[KEYS_REF_LEN]);
 
-/* ------------------------------------------------------------- verbs */
-
-/* `concordat keys ...`: returns a sysexits code. */
-int keys_cli(int argc, char **argv);
-
 #endif

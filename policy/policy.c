@@ -57,6 +57,7 @@ struct policy {
 
 	size_t nagencies;
 	char *agencies[POLICY_MAX_AGENCIES];
+	char *agency_names[POLICY_MAX_AGENCIES]; /* display names, or NULL */
 	unsigned agency_line[POLICY_MAX_AGENCIES];
 	size_t npurposes;
 	struct purpose purposes[POLICY_MAX_PURPOSES];
@@ -237,9 +238,17 @@ policy_agency_count(const struct policy *p)
 }
 
 const char *
-policy_agency_name(const struct policy *p, size_t i)
+policy_agency_id(const struct policy *p, size_t i)
 {
 	return i < p->nagencies ? p->agencies[i] : NULL;
+}
+
+const char *
+policy_agency_name(const struct policy *p, const char *agency)
+{
+	int i = policy_agency_index(p, agency);
+
+	return i < 0 ? NULL : p->agency_names[i];
 }
 
 size_t
@@ -317,8 +326,10 @@ policy_free(struct policy *p)
 	free(p->name);
 	free(p->agreement);
 	free(p->approved_by);
-	for (size_t i = 0; i < p->nagencies; i++)
+	for (size_t i = 0; i < p->nagencies; i++) {
 		free(p->agencies[i]);
+		free(p->agency_names[i]);
+	}
 	for (size_t i = 0; i < p->npurposes; i++) {
 		free(p->purposes[i].name);
 		free(p->purposes[i].description);
@@ -515,6 +526,39 @@ name_set(struct loader *l, const struct yamlconf_node *list, enum set_kind kind)
 	return set;
 }
 
+/*
+ * One item of `agencies`: an id, or a mapping of `id` and `name` (the
+ * agency's display name, for documents people read). Sets *name to the
+ * name node or NULL; returns the id node, or NULL after an error.
+ */
+static const struct yamlconf_node *
+agency_item(struct loader *l, const struct yamlconf_node *n,
+    const struct yamlconf_node **name)
+{
+	enum { ID, NAME, NK };
+	static const struct yamlconf_key keys[NK] = {
+	    [ID] = {"id", YAMLCONF_STRING,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    [NAME] = {"name", YAMLCONF_STRING,
+	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	};
+	const struct yamlconf_node *v[NK];
+
+	*name = NULL;
+	if (n->kind == YAMLCONF_NODE_SCALAR)
+		return n;
+	if (n->kind != YAMLCONF_NODE_MAP) {
+		yamlconf_error(l->y, n,
+		    "'agencies': expected an agency id or a mapping of 'id' "
+		    "and 'name', found %s",
+		    yamlconf_kind_name(n));
+		return NULL;
+	}
+	yamlconf_map(l->y, n, "agency", keys, NK, v);
+	*name = v[NAME];
+	return v[ID];
+}
+
 static void
 load_agencies(struct loader *l, const struct yamlconf_node *list)
 {
@@ -522,11 +566,20 @@ load_agencies(struct loader *l, const struct yamlconf_node *list)
 
 	if (list == NULL)
 		return;
+	if (list->kind != YAMLCONF_NODE_LIST || list->n == 0) {
+		/* The words yamlconf has for a list that is not one. */
+		(void)yamlconf_expect(
+		    l->y, list, "'agencies'", YAMLCONF_LIST, YAMLCONF_NONEMPTY);
+		return;
+	}
 	l->agencies_ok = true;
 	for (size_t i = 0; i < list->n; i++) {
-		const struct yamlconf_node *n = list->items[i];
+		const struct yamlconf_node *name,
+		    *n = agency_item(l, list->items[i], &name);
 		size_t j;
 
+		if (n == NULL)
+			continue;
 		if (!ident_agency_valid(n->str))
 			yamlconf_error(l->y, n,
 			    "invalid agency id '%.*s' (a lower-case letter, "
@@ -550,7 +603,12 @@ load_agencies(struct loader *l, const struct yamlconf_node *list)
 		/* Kept even when invalid, so that uses of it do not also
 		 * report it unknown: the load fails anyway. */
 		p->agencies[p->nagencies] = strdup(n->str);
-		if (p->agencies[p->nagencies] == NULL) {
+		p->agency_names[p->nagencies] =
+		    name != NULL ? strdup(name->str) : NULL;
+		if (p->agencies[p->nagencies] == NULL ||
+		    (name != NULL && p->agency_names[p->nagencies] == NULL)) {
+			free(p->agencies[p->nagencies]);
+			free(p->agency_names[p->nagencies]);
 			yamlconf_error(l->y, n, "out of memory");
 			return;
 		}
@@ -826,8 +884,8 @@ load(struct loader *l)
 	    [VERSION] = {"version", YAMLCONF_INT, YAMLCONF_REQUIRED},
 	    [APPROVED] = {"approved_by", YAMLCONF_STRING,
 	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
-	    [AGENCIES] = {"agencies", YAMLCONF_LIST,
-	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
+	    /* A list of ids or of {id, name}: load_agencies checks it. */
+	    [AGENCIES] = {"agencies", YAMLCONF_ANY, YAMLCONF_REQUIRED},
 	    [PURPOSES] = {"purposes", YAMLCONF_MAP, YAMLCONF_REQUIRED},
 	    [RULES] = {"rules", YAMLCONF_MAP_LIST, YAMLCONF_REQUIRED},
 	    [NEVER] = {"never", YAMLCONF_MAP_LIST, 0},

@@ -63,7 +63,13 @@ const char *policy_sha256_hex(const struct policy *p);
 
 /* Agencies and purposes in file order, i in 0 .. count - 1. */
 size_t policy_agency_count(const struct policy *p);
-const char *policy_agency_name(const struct policy *p, size_t i);
+const char *policy_agency_id(const struct policy *p, size_t i);
+/*
+ * The display name the agreement gives agency (its optional `name:`, as in
+ * "mental health trust"), or NULL when it gives none or agency is not
+ * listed. Borrowed: valid until policy_free(p).
+ */
+const char *policy_agency_name(const struct policy *p, const char *agency);
 /* The index of an agency or purpose by name, or -1. */
 int policy_agency_index(const struct policy *p, const char *name);
 

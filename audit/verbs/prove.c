@@ -12,7 +12,7 @@
 #include <sysexits.h>
 
 #include "audit/prooffile.h"
-#include "audit/verbs/verbs.h"
+#include "audit/verbs/audit_verbs.h"
 #include "audit/verbs/verbs_int.h"
 #include "common/cli.h"
 #include "common/clock.h"

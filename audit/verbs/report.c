@@ -9,25 +9,31 @@
 #include <sysexits.h>
 
 #include "audit/report.h"
-#include "audit/verbs/verbs.h"
+#include "audit/verbs/audit_verbs.h"
 #include "audit/verbs/verbs_int.h"
 #include "common/cli.h"
+#include "policy/policy.h"
 
 static const char report_help[] =
     "usage: concordat audit report --data DIR --subject NHS --pepper FILE\n"
-    "           [--since T] [--until T] [--json]\n"
+    "           [--policy FILE] [--since T] [--until T] [--json]\n"
     "\n"
     "A subject access report: every disclosure of information about the\n"
     "person with this NHS number, in plain words: who received which\n"
     "information, from whom, when, why, under which legal basis, and\n"
     "whether an emergency (break-glass) was declared. --since and --until\n"
     "limit it to [since, until), as for query. --json prints one object\n"
-    "per disclosure.\n";
+    "per disclosure.\n"
+    "\n"
+    "--policy FILE  the agreement whose agency names (name:) the report\n"
+    "               uses; an agency without one is called by its id\n"
+    "               (\"the mental health trust\" for mental_health_trust)\n";
 
 static const struct option opts[] = {
     {"data", required_argument, NULL, 'd'},
     {"subject", required_argument, NULL, 's'},
     {"pepper", required_argument, NULL, 'p'},
+    {"policy", required_argument, NULL, 'P'},
     {"since", required_argument, NULL, 'f'},
     {"until", required_argument, NULL, 'u'},
     {"json", no_argument, NULL, 'j'},
@@ -65,6 +71,41 @@ collected_row(void *arg, uint64_t seq, const struct event *ev)
 	return ERROR_OK;
 }
 
+/* The agreement's display name of agency, or NULL (report.h). */
+static const char *
+agency_name(void *arg, const char *agency)
+{
+	return arg != NULL ? policy_agency_name(arg, agency) : NULL;
+}
+
+/* The agreement at path, for its names; a sysexits code. */
+static int
+load_policy(const char *path, struct policy **p)
+{
+	struct yamlconf_errors errs;
+	int rc;
+
+	yamlconf_errors_init(&errs);
+	rc = policy_load_file(path, &errs, p);
+	if (rc == ERROR_POLICY) {
+		fflush(stdout);
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msg[i]);
+		cli_fail(0, "audit report: %s: %zu error%s", path, errs.total,
+		    errs.total == 1 ? "" : "s");
+	} else if (rc != 0) {
+		cli_fail(0, "audit report: cannot load %s: %s", path,
+		    error_strerror(rc));
+	}
+	yamlconf_errors_release(&errs);
+	if (rc == ERROR_NOENT)
+		return EX_NOINPUT;
+	if (rc == ERROR_POLICY || rc == ERROR_CONFIG || rc == ERROR_TOOBIG ||
+	    rc == ERROR_INVAL)
+		return EX_CONFIG;
+	return cli_exit_code(rc);
+}
+
 /* One decision about the person: its fate, then its words, written. */
 static int
 report_row(void *arg, uint64_t seq, const struct event *ev)
@@ -97,7 +138,8 @@ audit_verb_report(int argc, char **argv)
 	struct reader r;
 	struct strbuf sb = STRBUF_INIT;
 	struct walk w = {&r, {0}};
-	const char *dir = NULL, *nhs = NULL, *pepper = NULL;
+	const char *dir = NULL, *nhs = NULL, *pepper = NULL, *path = NULL;
+	struct policy *policy = NULL;
 	bool json = false;
 	uint64_t size;
 	int c, rc;
@@ -113,6 +155,9 @@ audit_verb_report(int argc, char **argv)
 			break;
 		case 'p':
 			pepper = optarg;
+			break;
+		case 'P':
+			path = optarg;
 			break;
 		case 'f':
 		case 'u':
@@ -142,9 +187,13 @@ audit_verb_report(int argc, char **argv)
 		return rc;
 	f.has_subject = true;
 	f.type = EVENT_DECISION;
-	if ((rc = verbs_open_log("report", dir, &r)) != 0)
+	if (path != NULL && (rc = load_policy(path, &policy)) != 0)
 		return rc;
-	report_init(&w.rep, &sb, json, NULL, NULL);
+	if ((rc = verbs_open_log("report", dir, &r)) != 0) {
+		policy_free(policy);
+		return rc;
+	}
+	report_init(&w.rep, &sb, json, agency_name, policy);
 	if ((rc = audit_size(r.a, r.txn, &size)) == 0) {
 		report_header(&w.rep, nhs, audit_origin(r.a), size);
 		if ((rc = verbs_write(&sb)) == 0)
@@ -156,6 +205,7 @@ audit_verb_report(int argc, char **argv)
 	}
 	verbs_close_log(&r);
 	strbuf_release(&sb);
+	policy_free(policy);
 	if (rc == ERROR_IO && ferror(stdout))
 		return EX_IOERR; /* the stdout check says why */
 	if (rc != 0)

@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "audit/verbs/verbs.h"
+#include "audit/verbs/audit_verbs.h"
 #include "audit/verbs/verbs_int.h"
 #include "common/cli.h"
 

@@ -10,7 +10,7 @@
 #include <sysexits.h>
 
 #include "audit/audit_int.h" /* AUDIT_VERSION */
-#include "audit/verbs/verbs.h"
+#include "audit/verbs/audit_verbs.h"
 #include "audit/verbs/verbs_int.h"
 #include "common/cli.h"
 #include "common/isolate.h"
@@ -22,7 +22,7 @@ static const char usage_text[] =
     "           [--rule R] [--breakglass] [--event TYPE] [--since T]\n"
     "           [--until T] [--json | --csv]\n"
     "       concordat audit report --data DIR --subject NHS --pepper FILE\n"
-    "           [--since T] [--until T] [--json]\n"
+    "           [--policy FILE] [--since T] [--until T] [--json]\n"
     "       concordat audit verify --data DIR --broker-key FILE [--indexes]\n"
     "       concordat audit reindex --data DIR\n"
     "       concordat audit prove --data DIR --seq N | --from SIZE [--json]\n"

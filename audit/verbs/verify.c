@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <sysexits.h>
 
-#include "audit/verbs/verbs.h"
+#include "audit/verbs/audit_verbs.h"
 #include "audit/verbs/verbs_int.h"
 #include "common/cli.h"
 

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "audit/verbs/verbs.h"
+#include "audit/verbs/audit_verbs.h"
 #include "audittest.h"
 
 #define MUST(cond)                                                             \

@@ -49,8 +49,8 @@ main(int argc, char **argv)
 		size_t pi = i / (na * na * 3);
 
 		qs[nq++] = (struct policy_question){
-		    .from = policy_agency_name(p, i / (na * 3) % na),
-		    .to = policy_agency_name(p, i / 3 % na),
+		    .from = policy_agency_id(p, i / (na * 3) % na),
+		    .to = policy_agency_id(p, i / 3 % na),
 		    .purpose = pi < np ? policy_purpose_name(p, pi)
 		                       : "law_enforcement",
 		    .urgency = URGENCY_ROUTINE + (int)(i % 3),

@@ -44,8 +44,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	np = policy_purpose_count(p) < 6 ? policy_purpose_count(p) : 6;
 	for (size_t i = 0; i < np * na * na * 3; i++) {
 		struct policy_question q = {
-		    .from = policy_agency_name(p, i / (na * 3) % na),
-		    .to = policy_agency_name(p, i / 3 % na),
+		    .from = policy_agency_id(p, i / (na * 3) % na),
+		    .to = policy_agency_id(p, i / 3 % na),
 		    .purpose = policy_purpose_name(p, i / (na * na * 3)),
 		    .urgency = URGENCY_ROUTINE + (int)(i % 3),
 		    .has_justification = true,

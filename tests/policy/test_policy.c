@@ -61,8 +61,8 @@ test_accessors(void **state)
 	assert_string_equal(policy_approved_by(p),
 	    "Caldicott Guardian, Example Mental Health NHS Foundation Trust");
 	assert_int_equal(policy_agency_count(p), 4);
-	assert_string_equal(policy_agency_name(p, 2), "mental_health_trust");
-	assert_null(policy_agency_name(p, 4));
+	assert_string_equal(policy_agency_id(p, 2), "mental_health_trust");
+	assert_null(policy_agency_id(p, 4));
 	assert_int_equal(policy_agency_index(p, "social_care"), 3);
 	assert_int_equal(policy_agency_index(p, "fire"), -1);
 	assert_int_equal(policy_agency_index(p, NULL), -1);
@@ -352,8 +352,8 @@ test_invariants(void **state)
 		for (size_t fi = 0; fi < na; fi++)
 			for (size_t ti = 0; ti < na; ti++) {
 				struct policy_question q = {
-				    .from = policy_agency_name(p, fi),
-				    .to = policy_agency_name(p, ti),
+				    .from = policy_agency_id(p, fi),
+				    .to = policy_agency_id(p, ti),
 				    .purpose = policy_purpose_name(p, pi),
 				    .urgency = URGENCY_ROUTINE,
 				    .kind = KIND_RECORD};

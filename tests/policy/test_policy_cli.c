@@ -16,7 +16,7 @@
 #include <jansson.h>
 
 #include "common/fileio.h"
-#include "policy/policy_cli.h"
+#include "policy/verbs/policy_verbs.h"
 
 static char example[4096], example_cases[4096], tmpdir[64];
 static char *out, *err; /* what the last run printed */

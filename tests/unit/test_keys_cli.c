@@ -1,5 +1,5 @@
 /*
- * Unit tests of the `concordat keys` verbs (keys/keys_cli.c), run
+ * Unit tests of the `concordat keys` verbs (keys/verbs/), run
  * in-process: exit codes, the files they write and refuse to overwrite,
  * and what `keys show` prints and refuses.
  */
@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "keys/keys.h"
+#include "keys/verbs/keys_verbs.h"
 #include "testutil.h"
 
 static char dir[256];

@@ -15,8 +15,8 @@
 
 #include "agents/agent.h"
 #include "agents/outrecord.h"
-#include "agents/send.h"
-#include "common/cliutil.h"
+#include "agents/verbs/agent_verbs.h"
+#include "common/cli.h"
 #include "common/fileio.h"
 
 static const char usage_text[] =
@@ -44,7 +44,7 @@ print_errors(const char *file, json_t *errors)
 }
 
 int
-send_cli(int argc, char **argv)
+agent_verb_send(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"spool", required_argument, NULL, 's'},
@@ -60,8 +60,7 @@ send_cli(int argc, char **argv)
 	json_t *errors;
 	int c, rc;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "s:h", opts)) != -1) {
 		switch (c) {
 		case 's':
 			spool = optarg;
@@ -80,8 +79,8 @@ send_cli(int argc, char **argv)
 	}
 	file = argv[optind];
 	if ((rc = fileio_read(file, OUTRECORD_MAX_FILE, &buf, &len)) != 0)
-		return cliutil_fail(cliutil_exit_code(rc), "send: %s: %s%s",
-		    file, error_strerror(rc),
+		return cli_fail(cli_exit_code(rc), "send: %s: %s%s", file,
+		    error_strerror(rc),
 		    rc == ERROR_TOOBIG ? " (the limit is 1 MiB)" : "");
 	errors = json_array();
 	rc = outrecord_parse(buf, len, NULL, &r, errors);
@@ -90,7 +89,7 @@ send_cli(int argc, char **argv)
 		print_errors(file, errors);
 		json_decref(errors);
 		free(buf);
-		return cliutil_fail(
+		return cli_fail(
 		    EX_DATAERR, "send: %s: not sent: %zu problems", file, n);
 	}
 	json_decref(errors);
@@ -98,19 +97,19 @@ send_cli(int argc, char **argv)
 	if (fileio_join(tmpdir, sizeof(tmpdir), spool, "tmp") != 0 ||
 	    fileio_join(outdir, sizeof(outdir), spool, "outbox") != 0) {
 		free(buf);
-		return cliutil_fail(EX_USAGE, "send: %s: path too long", spool);
+		return cli_fail(EX_USAGE, "send: %s: path too long", spool);
 	}
 	if (stat(outdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		free(buf);
-		return cliutil_fail(EX_NOINPUT,
+		return cli_fail(EX_NOINPUT,
 		    "send: %s: no outbox folder (is an agent using this "
 		    "spool?)",
 		    outdir);
 	}
 	if ((rc = fileio_mkdirs(tmpdir, 0750)) != 0) {
 		free(buf);
-		return cliutil_fail(cliutil_exit_code(rc), "send: %s: %s",
-		    tmpdir, error_strerror(rc));
+		return cli_fail(cli_exit_code(rc), "send: %s: %s", tmpdir,
+		    error_strerror(rc));
 	}
 	/* A unique name, so that no record waiting in the outbox is
 	 * replaced: the file's own name and a random tag. */
@@ -128,12 +127,12 @@ send_cli(int argc, char **argv)
 	rc = fileio_write_atomic(tmpdir, name, buf, len, 0640, 1);
 	free(buf);
 	if (rc != 0)
-		return cliutil_fail(cliutil_exit_code(rc), "send: %s/%s: %s",
-		    tmpdir, name, error_strerror(rc));
+		return cli_fail(cli_exit_code(rc), "send: %s/%s: %s", tmpdir,
+		    name, error_strerror(rc));
 	if (fileio_join(src, sizeof(src), tmpdir, name) != 0 ||
 	    fileio_join(dst, sizeof(dst), outdir, name) != 0 ||
 	    rename(src, dst) != 0 || fileio_fsync_dir(outdir) != 0)
-		return cliutil_fail(
+		return cli_fail(
 		    EX_IOERR, "send: cannot move %s into %s", name, outdir);
 	printf("%s\n", dst);
 	return EX_OK;

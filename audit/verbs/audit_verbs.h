@@ -5,8 +5,8 @@
  * name. Every one prints to stdout, errors to stderr as "concordat: ...",
  * and returns a sysexits code (check-proof: 1 for an invalid proof).
  */
-#ifndef AUDIT_VERBS_VERBS_H
-#define AUDIT_VERBS_VERBS_H
+#ifndef AUDIT_VERBS_AUDIT_VERBS_H
+#define AUDIT_VERBS_AUDIT_VERBS_H
 
 /*
  * `concordat audit VERB ...` (argv[0] is "audit"). A verb that reads a

@@ -1,0 +1,11 @@
+/*
+ * The agents' verbs of `concordat` (agents/verbs/, library agentverbs),
+ * linked only by `concordat` and the CLI tests.
+ */
+#ifndef AGENTS_VERBS_H
+#define AGENTS_VERBS_H
+
+/* `concordat send --spool DIR RECORD.json`; returns a sysexits code. */
+int agent_verb_send(int argc, char **argv);
+
+#endif

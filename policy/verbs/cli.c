@@ -1,0 +1,123 @@
+/*
+ * `concordat policy`, for administrators: check a policy file, explain a
+ * decision, diff two versions, run expected decisions, and write the
+ * plain-English summary for the public (Caldicott principle 8). The group
+ * and what its verbs share. Dispatched from cli/main.c.
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "common/cli.h"
+#include "common/yamlconf.h"
+#include "policy/verbs/policy_verbs.h"
+
+static const char usage_text[] =
+    "usage: concordat policy check FILE\n"
+    "       concordat policy explain FILE --from AGENCY --to AGENCY "
+    "--purpose PURPOSE\n"
+    "                [--urgency routine|urgent|emergency] "
+    "[--justification TEXT]\n"
+    "                [--kind record|request] [--json]\n"
+    "       concordat policy diff OLD NEW [--json]\n"
+    "       concordat policy test FILE CASES\n"
+    "       concordat policy summary FILE\n"
+    "\n"
+    "  check    check FILE and print a one-line summary, or every error\n"
+    "  explain  what AGENCY --to would receive, field by field, and why\n"
+    "  diff     every (from, to, purpose, urgency, field) whose decision\n"
+    "           changes from OLD to NEW; exit 1 when there is any\n"
+    "  test     run the expected decisions in CASES; exit 1 on a failure\n"
+    "  summary  who receives what from whom and why, in plain English\n"
+    "\n"
+    "See concordat-policy(1) and docs/policy.md.\n";
+
+static const struct cli_verb verbs[] = {
+    {"check", "check a policy file", policy_verb_check},
+    {"explain", "explain one decision, field by field", policy_verb_explain},
+    {"diff", "the decisions that change between two versions",
+        policy_verb_diff},
+    {"test", "run a cases file of expected decisions", policy_verb_test},
+    {"summary", "the plain-English summary for the public",
+        policy_verb_summary},
+};
+
+int
+policy_cli(int argc, char **argv)
+{
+	return cli_group("policy", usage_text, verbs,
+	    sizeof(verbs) / sizeof(verbs[0]), argc, argv);
+}
+
+int
+policy_verbs_usage(FILE *f, int code)
+{
+	fputs(usage_text, f);
+	return code;
+}
+
+int
+policy_verbs_load_code(int rc)
+{
+	switch (rc) {
+	case ERROR_POLICY:
+	case ERROR_CONFIG:
+	case ERROR_TOOBIG:
+	case ERROR_INVAL:
+		return EX_CONFIG;
+	case ERROR_NOENT:
+		return EX_NOINPUT;
+	default:
+		return cli_exit_code(rc);
+	}
+}
+
+int
+policy_verbs_load(const char *verb, const char *path, struct policy **p)
+{
+	struct yamlconf_errors errs;
+	int rc;
+
+	yamlconf_errors_init(&errs);
+	rc = policy_load_file(path, &errs, p);
+	if (rc == ERROR_POLICY) {
+		fflush(stdout);
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msg[i]);
+		cli_fail(EX_CONFIG, "policy %s: %s: %zu error%s", verb, path,
+		    errs.total, errs.total == 1 ? "" : "s");
+	} else if (rc != ERROR_OK) {
+		cli_fail(0, "policy %s: cannot load %s: %s", verb, path,
+		    error_strerror(rc));
+	}
+	yamlconf_errors_release(&errs);
+	return rc == ERROR_OK ? 0 : policy_verbs_load_code(rc);
+}
+
+int
+policy_verbs_options(int argc, char **argv, bool *json)
+{
+	static const struct option with_json[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = cli_getopt(argc, argv, "h", with_json)) != -1) {
+		switch (c) {
+		case 'h':
+			return policy_verbs_usage(stdout, EX_OK);
+		case 'j':
+			if (json == NULL)
+				return cli_fail(EX_USAGE,
+				    "policy %s: --json is not an option of "
+				    "this verb",
+				    argv[0]);
+			*json = true;
+			break;
+		default:
+			return policy_verbs_usage(stderr, EX_USAGE);
+		}
+	}
+	return -1;
+}
