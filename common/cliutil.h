@@ -1,6 +1,7 @@
 /*
- * The old names of cli_fail and cli_exit_code (common/cli.h), kept while
- * audit/ still uses them; remove this file once audit/ calls common/cli.h.
+ * The old names of cli_fail and cli_exit_code (common/cli.h), kept for
+ * common/daemon.c: the daemons do not link the CLI kit. audit/ no longer
+ * uses them.
  */
 #ifndef COMMON_CLIUTIL_H
 #define COMMON_CLIUTIL_H
