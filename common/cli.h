@@ -3,7 +3,9 @@
  * each group of verbs (help, unknown verb with a suggestion, --version),
  * getopt with the house error format, the one check of standard output,
  * and the argument parsers the verbs share. Used by cli/main.c and by the
- * verbs in <folder>/verbs/; library code never includes it.
+ * verbs in <folder>/verbs/; library code never includes it. Everything
+ * is in libcommon (common/cli.c) but cli_parse_subject and
+ * cli_subject_exit, which need keys/ and are in clikit (cli_subject.c).
  */
 #ifndef COMMON_CLI_H
 #define COMMON_CLI_H

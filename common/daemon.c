@@ -13,7 +13,7 @@
 
 #include <sodium.h>
 
-#include "common/cliutil.h"
+#include "common/cli.h"
 #include "common/daemon.h"
 #include "common/log.h"
 
@@ -44,7 +44,7 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 	int c, check = 0, fg = 0, rc, code;
 
 	if (sodium_init() < 0)
-		return cliutil_fail(EX_SOFTWARE, "libsodium failed to start");
+		return cli_fail(EX_SOFTWARE, "libsodium failed to start");
 	/* Secrets must never reach a core file or a debugger of our user. */
 	setrlimit(RLIMIT_CORE, &nocore);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -75,7 +75,7 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 		return EX_USAGE;
 	}
 	if ((cfg = calloc(1, spec->config_size)) == NULL)
-		return cliutil_fail(EX_OSERR, "out of memory");
+		return cli_fail(EX_OSERR, "out of memory");
 	yamlconf_errors_init(&errs);
 	rc = spec->load(path, cfg, &errs);
 	if (rc != 0) {
@@ -94,9 +94,9 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 		char why[8192];
 		rc = spec->check(cfg, why, sizeof(why));
 		if (rc != 0)
-			code = cliutil_fail(
-			    rc == ERROR_PERM ? EX_NOPERM : EX_CONFIG, "%s",
-			    why);
+			code =
+			    cli_fail(rc == ERROR_PERM ? EX_NOPERM : EX_CONFIG,
+			        "%s", why);
 		else
 			code = printf("%s\n", why) < 0 ? EX_IOERR : EX_OK;
 		goto out;
@@ -105,7 +105,7 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 		char why[4200];
 		rc = spec->prepare(cfg, why, sizeof(why));
 		if (rc != 0) {
-			code = fail(spec, cliutil_exit_code(rc), why);
+			code = fail(spec, cli_exit_code(rc), why);
 			goto out;
 		}
 	}
@@ -115,7 +115,7 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 		goto out;
 	}
 	rc = spec->run(cfg);
-	code = rc == 0 ? EX_OK : cliutil_exit_code(rc);
+	code = rc == 0 ? EX_OK : cli_exit_code(rc);
 out:
 	yamlconf_errors_release(&errs);
 	free(cfg);
