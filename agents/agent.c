@@ -26,6 +26,7 @@
 #include "common/lockfile.h"
 #include "common/log.h"
 #include "proto/envelope.h"
+#include "proto/jsonval.h"
 
 #define MONITOR_ENDPOINT "inproc://concordat-agent-monitor"
 #define SCAN_MS          2000 /* outbox rescan even without inotify */
@@ -208,25 +209,17 @@ agent_hex_id(const uint8_t id[WIRE_MSG_ID_LEN], char out[33])
 	sodium_bin2hex(out, 33, id, WIRE_MSG_ID_LEN);
 }
 
+/* The inbox and outbox records spell values as the audit rows do. */
 json_t *
 agent_fields_json(fieldset set)
 {
-	json_t *a = json_array();
-
-	for (int f = 1; a != NULL && f <= FIELDS_COUNT; f++)
-		if (fields_has(set, f))
-			json_array_append_new(a, json_string(fields_name(f)));
-	return a;
+	return jsonval_fields(set);
 }
 
 json_t *
 agent_strings_json(const char *base, size_t w, size_t n)
 {
-	json_t *a = json_array();
-
-	for (size_t i = 0; a != NULL && i < n; i++)
-		json_array_append_new(a, json_string(base + i * w));
-	return a;
+	return jsonval_strings(base, w, n);
 }
 
 int

@@ -622,6 +622,49 @@ test_report(void **state)
 	    f->nolog, "--subject", NHS_X, "--pepper", f->pepper);
 }
 
+/* The report names agencies as the agreement given with --policy does. */
+static void
+test_report_names(void **state)
+{
+	struct fixture *f = *state;
+	char policy[4096], example[4096], *text, *at, *out;
+	FILE *in;
+	long n;
+
+	snprintf(example, sizeof(example),
+	    "%s/policy/examples/crisis-care.yaml",
+	    getenv("CONCORDAT_SOURCE_DIR"));
+	assert_non_null(in = fopen(example, "rb"));
+	assert_int_equal(fseek(in, 0, SEEK_END), 0);
+	assert_true((n = ftell(in)) > 0);
+	rewind(in);
+	assert_non_null(text = calloc(1, (size_t)n + 64));
+	assert_int_equal(fread(text, 1, (size_t)n, in), (size_t)n);
+	fclose(in);
+	/* the example, with the police named otherwise */
+	assert_non_null(at = strstr(text, "{id: police, name: police}"));
+	memmove(at + 42, at + 26, strlen(at + 26) + 1);
+	memcpy(at, "{id: police, name: West Yorkshire Police }", 42);
+	path(policy, f->dir, "names.yaml");
+	audittest_write(policy, text);
+	free(text);
+	RUN(EX_OK, NULL, &out, "report", "--data", f->log, "--subject", NHS_X,
+	    "--pepper", f->pepper, "--policy", policy);
+	has(out,
+	    "   West Yorkshire Police shared information about you with "
+	    "mental health trust.\n");
+	has(out,
+	    "   Mental health trust shared information about you with West "
+	    "Yorkshire Police.\n");
+	free(out);
+	RUN(EX_NOINPUT, "audit report: cannot load", NULL, "report", "--data",
+	    f->log, "--subject", NHS_X, "--pepper", f->pepper, "--policy",
+	    "no-such.yaml");
+	audittest_write(policy, "agencies: [police\n");
+	RUN(EX_CONFIG, "names.yaml: 1 error", NULL, "report", "--data", f->log,
+	    "--subject", NHS_X, "--pepper", f->pepper, "--policy", policy);
+}
+
 /* Removes the index entry agency -> leaf seq. */
 static void
 drop_index_entry(const char *dir, const char *agency, uint64_t seq)
@@ -1040,6 +1083,7 @@ main(void)
 	    cmocka_unit_test(test_query_filters),
 	    cmocka_unit_test(test_query_errors),
 	    cmocka_unit_test(test_report),
+	    cmocka_unit_test(test_report_names),
 	    cmocka_unit_test(test_prove_and_check),
 	    cmocka_unit_test(test_prove_unsigned),
 	    cmocka_unit_test(test_check_proof_vectors),

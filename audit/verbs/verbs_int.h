@@ -1,0 +1,52 @@
+/*
+ * What the audit verbs share (verbs.c): the log opened read-only in one
+ * transaction, the house wording of a missing argument or a damaged log,
+ * the shared argument parsers worded for a verb, and writing a built text
+ * to standard output.
+ */
+#ifndef AUDIT_VERBS_VERBS_INT_H
+#define AUDIT_VERBS_VERBS_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "audit/audit.h"
+#include "audit/checkpoint.h"
+#include "common/strbuf.h"
+
+/* The log a verb reads, in one read-only transaction. */
+struct reader {
+	MDB_env *env;
+	MDB_txn *txn;
+	struct audit *a;
+};
+
+/* Opens dir read-only into *r; 0 or a sysexits code after saying why. */
+int verbs_open_log(const char *verb, const char *dir, struct reader *r);
+/* Ends the transaction and closes the log; *r is zeroed. */
+void verbs_close_log(struct reader *r);
+
+/* "audit VERB: missing WHAT (see --help)"; returns EX_USAGE. */
+int verbs_missing(const char *verb, const char *what);
+/* "audit VERB: unexpected argument 'ARG'"; returns EX_USAGE. */
+int verbs_unexpected(const char *verb, const char *arg);
+
+/* --since (c 'f') or --until (c 'u') into *ms; a sysexits code. */
+int verbs_time(const char *verb, int c, const char *arg, uint64_t *ms);
+/* since_ms < until_ms when until is given; a sysexits code. */
+int verbs_range(const char *verb, uint64_t since_ms, uint64_t until_ms);
+/* --subject NHS with --pepper FILE into ref; a sysexits code. */
+int verbs_subject(
+    const char *verb, const char *nhs, const char *pepper, uint8_t ref[32]);
+/* The broker's public signing key from its .pub file; a sysexits code. */
+int verbs_broker_key(
+    const char *verb, const char *path, uint8_t pk[CHECKPOINT_PK_LEN]);
+
+/*
+ * Writes sb's text to stdout and empties sb. ERROR_NOMEM when sb ran out
+ * of memory, ERROR_IO when stdout is in error (the one check of stdout,
+ * at the end, says why); ERROR_OK otherwise.
+ */
+int verbs_write(struct strbuf *sb);
+
+#endif

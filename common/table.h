@@ -1,0 +1,58 @@
+/*
+ * One printer for rows shown to people as a table and to programs as JSON
+ * (one object per line) or CSV (RFC 4180), driven by a column table, so
+ * that every format prints the same rows from the same code. It builds
+ * into a struct strbuf; the verb that asked writes the text.
+ */
+#ifndef COMMON_TABLE_H
+#define COMMON_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/error.h"
+#include "common/strbuf.h"
+
+enum table_format { TABLE_TEXT, TABLE_JSON, TABLE_CSV };
+
+/*
+ * A column: the row object's member name (also the CSV header), and for
+ * the text table its heading (NULL: not shown there) and width (0: as
+ * wide as the cell). With alt set, an empty text cell shows member alt
+ * instead. Every column is in the CSV; JSON prints the row object whole.
+ */
+struct table_column {
+	const char *name;
+	const char *head;
+	int width;
+	const char *alt;
+};
+
+struct table {
+	enum table_format format;
+	const struct table_column *cols; /* borrowed for the table's life */
+	size_t ncols;
+	uint64_t rows; /* rows added so far */
+};
+
+/* Starts a table, appending the header line (none for JSON) to sb. */
+void table_begin(struct table *t, struct strbuf *sb, enum table_format f,
+    const struct table_column *cols, size_t ncols);
+
+/*
+ * Appends one row to sb. row is an object with a member per column: a
+ * string, an integer, a boolean (text: "yes" or empty; CSV: true/false) or
+ * a list of strings (joined by "," in text, ";" in CSV). An empty text
+ * cell is "-"; text lines carry no trailing blanks. A CSV text cell that a
+ * spreadsheet would run as a formula (= + - @ tab CR first) gets a leading
+ * apostrophe. ERROR_NOMEM when sb ran out of memory, ERROR_INVAL when row
+ * is not an object.
+ */
+WUR int table_row(struct table *t, struct strbuf *sb, const json_t *row);
+
+/* Ends the table (nothing follows the last row in any format today). */
+void table_end(struct table *t, struct strbuf *sb);
+
+#endif
