@@ -430,14 +430,4 @@ WUR int audit_verify_indexes(
  */
 WUR int audit_reindex(struct audit *a, MDB_txn *txn, uint64_t *entries);
 
-/* ------------------------------------------------------------- verbs */
-
-/*
- * `concordat audit VERB ...` (argv[0] is "audit"): query, report, verify,
- * prove, stats, check-proof. Prints to stdout, errors to stderr as
- * "concordat: ..."; returns a sysexits code (check-proof: 1 for an invalid
- * proof).
- */
-int audit_cli(int argc, char **argv);
-
 #endif

@@ -2,7 +2,7 @@
  * Private to audit/: the layout of the log in LMDB, shared by audit.c (the
  * writer and proofs), audit_meta.c (audit.meta and the leaves, which the
  * others build on), audit_index.c (the indexes), audit_query.c,
- * audit_verify.c and audit_cli.c.
+ * audit_verify.c, and the verbs (audit/verbs/, for AUDIT_VERSION).
  *
  * Databases (all named "audit.*"):
  *

@@ -2,7 +2,7 @@
  * Queries over the audit log's indexes: pick the most selective index the
  * filter allows, read only the leaves it names, check the rest of the
  * filter on each. Also the counters behind `concordat audit stats`. Used by
- * audit_cli.c and by the broker.
+ * the audit verbs (audit/verbs/) and by the broker.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
 #include <sodium.h>
 
 #include "agents/verbs/agent_verbs.h"
-#include "audit/audit.h"
+#include "audit/verbs/audit_verbs.h"
 #include "common/cli.h"
 #include "keys/verbs/keys_verbs.h"
 #include "policy/verbs/policy_verbs.h"

@@ -10,6 +10,7 @@
 #include "audit/verbs/audit_verbs.h"
 #include "audit/verbs/verbs_int.h"
 #include "common/cli.h"
+#include "db/db.h"
 
 static const char reindex_help[] =
     "usage: concordat audit reindex --data DIR\n"
@@ -44,7 +45,7 @@ rebuild(const char *dir, const char *origin, uint64_t mapsize, struct counts *n)
 	    (rc = audit_reindex(r.a, r.txn, &n->entries)) == 0 &&
 	    (rc = audit_size(r.a, r.txn, &n->size)) == 0 &&
 	    (rc = audit_indexed(r.a, r.txn, &n->indexed)) == 0) {
-		rc = audit_mdb_error(mdb_txn_commit(r.txn));
+		rc = db_txn_commit(r.txn);
 		r.txn = NULL;
 	}
 	verbs_close_log(&r);

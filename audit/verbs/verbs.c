@@ -13,6 +13,7 @@
 #include "audit/verbs/audit_verbs.h"
 #include "audit/verbs/verbs_int.h"
 #include "common/cli.h"
+#include "db/db.h"
 #include "common/isolate.h"
 #include "keys/keys.h"
 
@@ -164,7 +165,7 @@ void
 verbs_close_log(struct reader *r)
 {
 	if (r->txn != NULL)
-		mdb_txn_abort(r->txn);
+		db_txn_abort(r->txn);
 	audit_free(r->a);
 	audit_env_close(r->env);
 	memset(r, 0, sizeof(*r));
