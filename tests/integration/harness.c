@@ -41,9 +41,6 @@
 #include "proto/record.h"
 #include "tests/integration/harness.h"
 
-const char *const h_agency[H_NAG] = {
-    "police", "ambulance", "mental_health_trust", "social_care"};
-
 /* ------------------------------------------------------------- small */
 
 const char *
@@ -76,7 +73,7 @@ fmt(char *buf, size_t n, const char *f, ...)
 const char *
 h_spool(struct h_sys *s, int agency, const char *sub)
 {
-	return h_p("%s/spool/%s/%s", s->dir, h_agency[agency], sub);
+	return h_p("%s/spool/%s/%s", s->dir, fixture_agency[agency], sub);
 }
 
 uint64_t
@@ -89,51 +86,6 @@ void
 h_hex(const uint8_t *b, size_t n, char *out)
 {
 	sodium_bin2hex(out, 2 * n + 1, b, n);
-}
-
-void
-h_write(const char *path, const char *text, unsigned mode)
-{
-	size_t len = strlen(text);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-
-	if (fd < 0)
-		fail_msg("cannot create %s: %s", path, strerror(errno));
-	assert_int_equal(write(fd, text, len), (ssize_t)len);
-	assert_int_equal(fchmod(fd, mode), 0);
-	assert_int_equal(close(fd), 0);
-}
-
-char *
-h_slurp(const char *path, size_t *lenp)
-{
-	size_t got = 0, cap = 4096;
-	char *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return NULL;
-	/* Read to the end: /proc files have no size. */
-	buf = malloc(cap + 1);
-	assert_non_null(buf);
-	for (;;) {
-		if (got == cap) {
-			cap *= 2;
-			buf = realloc(buf, cap + 1);
-			assert_non_null(buf);
-		}
-		ssize_t n = read(fd, buf + got, cap - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	buf[got] = '\0';
-	if (lenp != NULL)
-		*lenp = got;
-	return buf;
 }
 
 json_t *
@@ -151,11 +103,11 @@ h_json(const char *path)
 static void
 copy_file(const char *from, const char *to)
 {
-	char *text = h_slurp(from, NULL);
+	char *text = scratch_slurp(from, NULL);
 
 	if (text == NULL)
 		fail_msg("cannot read %s", from);
-	h_write(to, text, 0644);
+	scratch_write(to, text, 0644);
 	free(text);
 }
 
@@ -267,7 +219,7 @@ h_drop(struct h_sys *s, int agency, const char *name, const char *json)
 
 	mkdirs(h_spool(s, agency, "tmp"));
 	mkdirs(h_spool(s, agency, "outbox"));
-	h_write(tmp, json, 0640);
+	scratch_write(tmp, json, 0640);
 	if (rename(tmp, out) != 0)
 		fail_msg("cannot move %s into the outbox: %s", name,
 		    strerror(errno));
@@ -287,7 +239,7 @@ grep_one(const char *path, const struct stat *st, int flag, struct FTW *f)
 	(void)f;
 	if (flag != FTW_F || !S_ISREG(st->st_mode))
 		return 0;
-	buf = h_slurp(path, &len);
+	buf = scratch_slurp(path, &len);
 	if (buf == NULL)
 		return 0;
 	if (memmem(buf, len, grep_needle, strlen(grep_needle)) != NULL) {
@@ -407,7 +359,7 @@ static void
 print_tail(const char *path, unsigned lines)
 {
 	size_t len;
-	char *text = h_slurp(path, &len);
+	char *text = scratch_slurp(path, &len);
 	const char *start;
 	unsigned n = 0;
 
@@ -529,7 +481,7 @@ h_broker_kill(struct h_sys *s)
 void
 h_agent_start(struct h_sys *s, int agency, bool wait)
 {
-	const char *conf = h_p("%s/%s.yaml", s->dir, h_agency[agency]);
+	const char *conf = h_p("%s/%s.yaml", s->dir, fixture_agency[agency]);
 	const char *argv[] = {s->agent_bin, "-c", conf, "-f", NULL};
 
 	proc_start(s, &s->agent[agency], argv, NULL);
@@ -559,7 +511,7 @@ h_agent_kill(struct h_sys *s, int agency)
 unsigned
 h_log_count(const struct h_proc *p, const char *needle)
 {
-	char *text = h_slurp(p->log, NULL);
+	char *text = scratch_slurp(p->log, NULL);
 	unsigned n = 0;
 
 	if (text == NULL)
@@ -595,7 +547,7 @@ h_wait_log(const struct h_proc *p, const char *needle, unsigned n, unsigned ms)
 long
 h_proc_kb(pid_t pid, const char *key)
 {
-	char *text = h_slurp(h_p("/proc/%d/status", (int)pid), NULL);
+	char *text = scratch_slurp(h_p("/proc/%d/status", (int)pid), NULL);
 	const char *q;
 	long kb = -1;
 
@@ -625,7 +577,7 @@ h_proc_fds(pid_t pid)
 long
 h_proc_cpu_ms(pid_t pid)
 {
-	char *text = h_slurp(h_p("/proc/%d/stat", (int)pid), NULL);
+	char *text = scratch_slurp(h_p("/proc/%d/stat", (int)pid), NULL);
 	unsigned long long utime, stime;
 	const char *q;
 
@@ -679,7 +631,7 @@ write_configs(struct h_sys *s)
 	    s->endpoint, s->policy,
 	    strstr(s->broker_extra, "map_size_mb:") ? "" : "map_size_mb: 64\n",
 	    s->broker_extra);
-	h_write(s->broker_yaml, text, 0644);
+	scratch_write(s->broker_yaml, text, 0644);
 	for (int i = 0; i < H_NAG; i++)
 		h_agent_config(s, i, s->agent_extra);
 }
@@ -691,7 +643,6 @@ h_sys_new(const char *policy_text, const char *broker_extra,
 	struct h_sys *s = calloc(1, sizeof(*s));
 	const char *build = getenv("CONCORDAT_BUILD_DIR");
 	const char *source = getenv("CONCORDAT_SOURCE_DIR");
-	const char *tmp = getenv("TMPDIR");
 
 	assert_non_null(s);
 	if (build == NULL || source == NULL)
@@ -707,11 +658,8 @@ h_sys_new(const char *policy_text, const char *broker_extra,
 	    build);
 	fmt(s->agent_bin, sizeof(s->agent_bin), "%s/agents/concordat-agent",
 	    build);
-	/* An ipc:// path must fit in sun_path (108 bytes). */
-	if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > 48)
-		tmp = "/tmp";
-	fmt(s->dir, sizeof(s->dir), "%s/concordat-int-XXXXXX", tmp);
-	assert_non_null(mkdtemp(s->dir));
+	/* Under a short TMPDIR: an ipc:// path must fit in sun_path. */
+	scratch_dir_in(s->dir, sizeof(s->dir), "int");
 	fmt(s->endpoint, sizeof(s->endpoint), "ipc://%s/broker.sock", s->dir);
 	fmt(s->logs, sizeof(s->logs), "%s/logs", s->dir);
 	fmt(s->data, sizeof(s->data), "%s/bdata", s->dir);
@@ -719,7 +667,7 @@ h_sys_new(const char *policy_text, const char *broker_extra,
 	snprintf(s->broker.name, sizeof(s->broker.name), "broker");
 	for (int i = 0; i < H_NAG; i++)
 		snprintf(s->agent[i].name, sizeof(s->agent[i].name), "%s",
-		    h_agency[i]);
+		    fixture_agency[i]);
 
 	/* Keys through the real command, as an administrator makes them. */
 	const char *keys = h_p("%s/keys", s->dir);
@@ -729,10 +677,10 @@ h_sys_new(const char *policy_text, const char *broker_extra,
 	mkdirs(h_p("%s/ring", s->dir));
 	for (int i = 0; i < H_NAG; i++) {
 		const char *gen[] = {s->cli, "keys", "generate", "--agency",
-		    h_agency[i], "--out", keys, NULL};
+		    fixture_agency[i], "--out", keys, NULL};
 		assert_int_equal(h_run(s, cli_out(s), NULL, gen), 0);
-		copy_file(h_p("%s/%s.pub", keys, h_agency[i]),
-		    h_p("%s/ring/%s.pub", s->dir, h_agency[i]));
+		copy_file(h_p("%s/%s.pub", keys, fixture_agency[i]),
+		    h_p("%s/ring/%s.pub", s->dir, fixture_agency[i]));
 	}
 	const char *pep[] = {
 	    s->cli, "keys", "pepper", "--out", h_p("%s/pepper", keys), NULL};
@@ -740,10 +688,9 @@ h_sys_new(const char *policy_text, const char *broker_extra,
 
 	if (policy_text != NULL) {
 		fmt(s->policy, sizeof(s->policy), "%s/policy.yaml", s->dir);
-		h_write(s->policy, policy_text, 0644);
+		scratch_write(s->policy, policy_text, 0644);
 	} else {
-		fmt(s->policy, sizeof(s->policy),
-		    "%s/policy/examples/crisis-care.yaml", s->source);
+		fmt(s->policy, sizeof(s->policy), "%s", fixture_agreement());
 	}
 	fmt(s->broker_yaml, sizeof(s->broker_yaml), "%s/broker.yaml", s->dir);
 	s->broker_extra = strdup(broker_extra ? broker_extra : "");
@@ -797,7 +744,7 @@ h_tcp_connect(struct h_sys *s)
 const char *
 h_agent_yaml(struct h_sys *s, int agency)
 {
-	return h_p("%s/%s.yaml", s->dir, h_agency[agency]);
+	return h_p("%s/%s.yaml", s->dir, fixture_agency[agency]);
 }
 
 void
@@ -809,9 +756,9 @@ h_agent_config(struct h_sys *s, int agency, const char *extra)
 	    "agency: %s\nbroker: %s\nbroker_key: keys/broker.pub\n"
 	    "key: keys/%s.key\nkeyring: ring\nspool: spool/%s\n"
 	    "pepper: keys/pepper\n%s",
-	    h_agency[agency], s->endpoint, h_agency[agency], h_agency[agency],
+	    fixture_agency[agency], s->endpoint, fixture_agency[agency], fixture_agency[agency],
 	    extra ? extra : "");
-	h_write(h_agent_yaml(s, agency), text, 0644);
+	scratch_write(h_agent_yaml(s, agency), text, 0644);
 }
 
 /* ------------------------------------------------------- file systems */
@@ -870,16 +817,6 @@ h_pass(struct h_sys *s)
 	s->passed++;
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	if (flag == FTW_DP)
-		return rmdir(path);
-	return unlink(path);
-}
-
 void
 h_sys_free(struct h_sys *s)
 {
@@ -905,7 +842,7 @@ h_sys_free(struct h_sys *s)
 	free(s->broker_extra);
 	free(s->agent_extra);
 	if (ok && !keep) {
-		nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		scratch_rmrf(s->dir);
 	} else if (ok) {
 		fprintf(stderr, "kept the test folder %s\n", s->dir);
 	} else {
@@ -1064,7 +1001,7 @@ h_audit(struct h_sys *s, const char *const args[])
 		print_tail(err, 10);
 		fail_msg("concordat audit query exited %d", rc);
 	}
-	text = h_slurp(out, &len);
+	text = scratch_slurp(out, &len);
 	assert_non_null(text);
 	for (line = strtok_r(text, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -1114,9 +1051,9 @@ secret(struct h_sys *s, int i)
 {
 	if (s->sk[i] == NULL) {
 		int rc = keys_load_secret(
-		    h_p("%s/keys/%s.key", s->dir, h_agency[i]), &s->sk[i]);
+		    h_p("%s/keys/%s.key", s->dir, fixture_agency[i]), &s->sk[i]);
 		if (rc != 0)
-			fail_msg("cannot load the key of %s: %s", h_agency[i],
+			fail_msg("cannot load the key of %s: %s", fixture_agency[i],
 			    error_strerror(rc));
 	}
 	return s->sk[i];
@@ -1127,7 +1064,7 @@ static const struct keys_public *public(struct h_sys *s, int i)
 	if (s->pk[i].id[0] == '\0')
 		assert_int_equal(
 		    keys_load_public(
-		        h_p("%s/keys/%s.pub", s->dir, h_agency[i]), &s->pk[i]),
+		        h_p("%s/keys/%s.pub", s->dir, fixture_agency[i]), &s->pk[i]),
 		    0);
 	return &s->pk[i];
 }
@@ -1151,14 +1088,14 @@ h_seal(struct h_sys *s, const struct h_msg *m, uint8_t msg_id[WIRE_MSG_ID_LEN],
 	assert_int_equal(keys_subject_ref_nhs(s->pepper, "9434765919", ref), 0);
 	memset(&a, 0, sizeof(a));
 	if (n == 0) {
-		recips[0] = h_agency[H_MHT];
+		recips[0] = fixture_agency[H_MHT];
 		n = 1;
 		assert_int_equal(envelope_shared_key(public(s, H_MHT)->box_pk,
 		                     sk->box_sk, shared[0]),
 		    0);
 	} else {
 		for (size_t i = 0; i < n; i++) {
-			recips[i] = h_agency[m->recipients[i]];
+			recips[i] = fixture_agency[m->recipients[i]];
 			assert_int_equal(
 			    envelope_shared_key(
 			        public(s, m->recipients[i])->box_pk, sk->box_sk,
@@ -1199,7 +1136,7 @@ h_seal(struct h_sys *s, const struct h_msg *m, uint8_t msg_id[WIRE_MSG_ID_LEN],
 		json_decref(o);
 	}
 	a.msg_id = m->reuse_msg_id;
-	a.sender = h_agency[m->sender];
+	a.sender = fixture_agency[m->sender];
 	a.sign_sk = sk->sign_sk;
 	a.created_at_ms = (uint64_t)((int64_t)clock_now_ms() - m->age_ms);
 	a.kind = KIND_RECORD;
@@ -1438,11 +1375,11 @@ struct h_client *
 h_client_of(struct h_sys *s, int agency)
 {
 	struct h_client *c =
-	    h_client_new(s, h_p("%s/keys/%s.key", s->dir, h_agency[agency]));
+	    h_client_new(s, h_p("%s/keys/%s.key", s->dir, fixture_agency[agency]));
 
 	if (h_client_event(c, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, H_WAIT_MS) !=
 	    ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-		fail_msg("%s: no handshake with the broker", h_agency[agency]);
+		fail_msg("%s: no handshake with the broker", fixture_agency[agency]);
 	return c;
 }
 
@@ -1593,7 +1530,7 @@ h_delivery(struct h_sys *s, const struct h_msg *m, int recipient,
 	h_seal(s, m, msg_id, &sub, &sub_len);
 	if (wire_decode(sub, sub_len, &f, why, sizeof(why)) != 0)
 		fail_msg("h_delivery: %s", why);
-	assert_int_equal(envelope_redact(&f->u.submit, h_agency[recipient],
+	assert_int_equal(envelope_redact(&f->u.submit, fixture_agency[recipient],
 	                     FIELDS_ALL, &sent, &del, &del_len),
 	    0);
 	/* The broker's word, forged with its own key: a decision leaf that
@@ -1613,8 +1550,8 @@ h_delivery(struct h_sys *s, const struct h_msg *m, int recipient,
 	ev.time_ms = clock_now_ms();
 	ev.has_msg_id = true;
 	memcpy(ev.msg_id, msg_id, WIRE_MSG_ID_LEN);
-	snprintf(ev.sender, sizeof(ev.sender), "%s", h_agency[m->sender]);
-	snprintf(ev.recipient, sizeof(ev.recipient), "%s", h_agency[recipient]);
+	snprintf(ev.sender, sizeof(ev.sender), "%s", fixture_agency[m->sender]);
+	snprintf(ev.recipient, sizeof(ev.recipient), "%s", fixture_agency[recipient]);
 	ev.disclosed = sent;
 	ev.withheld = (fieldset)(FIELDS_ALL & ~sent);
 	assert_int_equal(event_encode(&ev, &leaf, &leaf_len), 0);
