@@ -887,7 +887,8 @@ test_prove_and_check(void **state)
 	RUN(EX_DATAERR, "not a JSON object", NULL, "check-proof", bad);
 	scratch_write(bad, "{\"tree\": 1}", 0644);
 	RUN(EX_DATAERR, "neither an inclusion proof", NULL, "check-proof", bad);
-	scratch_write(bad, "{\"size1\": 1, \"size2\": 1, \"root1\": \"x\"}", 0644);
+	scratch_write(
+	    bad, "{\"size1\": 1, \"size2\": 1, \"root1\": \"x\"}", 0644);
 	RUN(1, NULL, &out, "check-proof", bad);
 	assert_string_equal(
 	    out, "invalid: root1 is not a base64 SHA-256 hash\n");

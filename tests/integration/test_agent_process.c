@@ -197,7 +197,8 @@ sighup_refused(void **state)
 	mkdir(h_p("%s/ring2", s->dir), 0750);
 	char *pub =
 	    scratch_slurp(h_p("%s/ring/mental_health_trust.pub", s->dir), NULL);
-	scratch_write(h_p("%s/ring2/mental_health_trust.pub", s->dir), pub, 0644);
+	scratch_write(
+	    h_p("%s/ring2/mental_health_trust.pub", s->dir), pub, 0644);
 	free(pub);
 	char text[8192];
 	snprintf(text, sizeof(text),
@@ -339,8 +340,8 @@ one_agent_per_state(void **state)
 	assert_non_null(strstr(e, want));
 	free(e);
 	/* The lock file names the running agent. */
-	char *lock =
-	    scratch_slurp(h_p("%s/agent.lock", h_spool(s, H_POLICE, ".state")), NULL);
+	char *lock = scratch_slurp(
+	    h_p("%s/agent.lock", h_spool(s, H_POLICE, ".state")), NULL);
 	assert_non_null(lock);
 	assert_int_equal(strtol(lock, NULL, 10), pid);
 	free(lock);

@@ -202,7 +202,8 @@ send_to_many(const char *name, int sender, size_t n, const int *to,
 	}
 	json_t *recips = json_array();
 	for (size_t k = 0; k < n; k++)
-		json_array_append_new(recips, json_string(fixture_agency[to[k]]));
+		json_array_append_new(
+		    recips, json_string(fixture_agency[to[k]]));
 	rec = json_pack("{s:o,s:s,s:s,s:s,s:s,s:{s:s},s:o}", "recipients",
 	    recips, "purpose", purpose, "urgency", urgency, "kind",
 	    m->requested ? "request" : "record", "local_id", name, "subject",
@@ -248,7 +249,8 @@ send_to_many(const char *name, int sender, size_t n, const int *to,
 	assert_false(
 	    access(h_p("%s/%s.json", h_spool(sys, sender, "outbox"), base),
 	        F_OK) == 0);
-	char *orig = scratch_slurp(path, NULL), *now = scratch_slurp(moved, NULL);
+	char *orig = scratch_slurp(path, NULL),
+	     *now = scratch_slurp(moved, NULL);
 	assert_non_null(now);
 	assert_string_equal(orig, now);
 	free(orig);
@@ -330,7 +332,8 @@ check_inbox_of(const struct sent *m, int recipient, const char *urgency,
 	    fixture_agency[m->sender]);
 	json_t *want = json_array();
 	for (size_t k = 0; k < m->n_to; k++)
-		json_array_append_new(want, json_string(fixture_agency[m->to[k]]));
+		json_array_append_new(
+		    want, json_string(fixture_agency[m->to[k]]));
 	assert_true(json_equal(json_object_get(in, "recipients"), want));
 	json_decref(want);
 	assert_string_equal(

@@ -493,9 +493,10 @@ alerts_never_replaced(void **state)
 	for (int i = 0; i < H_NAG; i++) {
 		if (i == H_POLICE)
 			continue;
-		char *pub =
-		    scratch_slurp(h_p("%s/ring/%s.pub", s->dir, fixture_agency[i]), NULL);
-		scratch_write(h_p("%s/%s.pub", ring, fixture_agency[i]), pub, 0644);
+		char *pub = scratch_slurp(
+		    h_p("%s/ring/%s.pub", s->dir, fixture_agency[i]), NULL);
+		scratch_write(
+		    h_p("%s/%s.pub", ring, fixture_agency[i]), pub, 0644);
 		free(pub);
 	}
 	yaml = scratch_slurp(conf, NULL);

@@ -28,7 +28,6 @@
 
 static double seconds = 1.0;
 
-
 static double
 now(void)
 {

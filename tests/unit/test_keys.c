@@ -540,7 +540,8 @@ test_public_tampered(void **state)
 	{
 		char *big = malloc(KEYS_MAX_FILE + 1);
 		memset(big, ' ', KEYS_MAX_FILE + 1);
-		scratch_spit(file_of("big", "pub"), big, KEYS_MAX_FILE + 1, 0644);
+		scratch_spit(
+		    file_of("big", "pub"), big, KEYS_MAX_FILE + 1, 0644);
 		free(big);
 		assert_int_equal(
 		    keys_load_public(file_of("big", "pub"), &p), ERROR_TOOBIG);
