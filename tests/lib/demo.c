@@ -33,6 +33,42 @@ demo_path(const char *name)
 	return b;
 }
 
+char *
+demo_text(const char *name, const char *s1_msg_id, size_t *len)
+{
+	size_t n, ml = strlen(DEMO_S1_MSG_ID), sl;
+	char *text = scratch_read(demo_path(name), &n), *out, *p, *hit;
+
+	if (s1_msg_id == NULL) {
+		if (len != NULL)
+			*len = n;
+		return text;
+	}
+	sl = strlen(s1_msg_id);
+	/* At most n / ml placeholders, each growing by sl - ml at most. */
+	if ((out = malloc(n + (n / ml + 1) * sl + 1)) == NULL)
+		scratch_die("out of memory");
+	p = out;
+	for (const char *q = text; *q != '\0';) {
+		if ((hit = strstr(q, DEMO_S1_MSG_ID)) == NULL) {
+			size_t rest = strlen(q);
+			memcpy(p, q, rest);
+			p += rest;
+			break;
+		}
+		memcpy(p, q, (size_t)(hit - q));
+		p += hit - q;
+		memcpy(p, s1_msg_id, sl);
+		p += sl;
+		q = hit + ml;
+	}
+	*p = '\0';
+	free(text);
+	if (len != NULL)
+		*len = (size_t)(p - out);
+	return out;
+}
+
 json_t *
 demo_load(const char *name)
 {
