@@ -511,6 +511,8 @@ agent_run(const struct agent_config *cfg)
 			got_hup = 0;
 			reload(a);
 		}
+		if (ready.interrupted)
+			continue;
 		if (ready.event)
 			on_event(a, link_event(a));
 		/* A bounded helping of frames: the rest wait for the next

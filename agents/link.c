@@ -95,8 +95,10 @@ link_poll(struct agent *a, int fd, unsigned ms, struct link_ready *r)
 		log_err("poll: %s", zmq_strerror(zmq_errno()));
 		return ERROR_INTERNAL;
 	}
-	if (n < 0)
+	if (n < 0) {
+		r->interrupted = true;
 		return ERROR_OK;
+	}
 	r->frame = (items[0].revents & ZMQ_POLLIN) != 0;
 	r->event = (items[1].revents & ZMQ_POLLIN) != 0;
 	r->watched = fd >= 0 && (items[2].revents & ZMQ_POLLIN) != 0;

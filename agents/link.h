@@ -30,9 +30,10 @@ enum link_event {
 
 /* What link_poll found ready. */
 struct link_ready {
-	bool frame;   /* a frame from the broker waits */
-	bool event;   /* a monitor event waits */
-	bool watched; /* the descriptor given to link_poll is readable */
+	bool frame;       /* a frame from the broker waits */
+	bool event;       /* a monitor event waits */
+	bool watched;     /* the descriptor given to link_poll is readable */
+	bool interrupted; /* a signal cut the wait short: nothing is ready */
 };
 
 /* One frame received (link_recv), held until link_frame_release. */
@@ -53,8 +54,8 @@ int link_send(struct agent *a, const uint8_t *frame, size_t len);
 
 /*
  * Waits up to ms for a frame, a monitor event, or fd (-1: none) to be
- * readable. ERROR_OK (also when a signal interrupted the wait: nothing
- * is ready then), or ERROR_INTERNAL, logged.
+ * readable. ERROR_OK (also when a signal interrupted the wait, said in
+ * r->interrupted), or ERROR_INTERNAL, logged.
  */
 int link_poll(struct agent *a, int fd, unsigned ms, struct link_ready *r);
 
