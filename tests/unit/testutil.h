@@ -31,8 +31,10 @@ void tu_fill(uint8_t *buf, size_t n);
 
 /* ----------------------------------------------------------- folders */
 
-/* Scratch folders and whole files: tests/lib/scratch.h. */
-/* dir/name into a static buffer (valid until the next call). */
+/*
+ * Scratch folders and whole files are in tests/lib/scratch.h. dir/name
+ * into a static buffer (valid until the next call).
+ */
 const char *tu_path(const char *dir, const char *name);
 
 /* ----------------------------------------------------------- agencies */
