@@ -1,12 +1,12 @@
 /*
- * concordat-agent's loop: a DEALER socket to the broker with CURVE (the
- * broker's transport key pinned), reconnecting with backoff; a monitor
- * that says when a handshake succeeds, so the agent can greet the broker
- * and resend what is pending; inotify on the outbox; the frames the broker
- * sends; and the timers that watch and prune the agent's own store and
- * retry what a full disk refused. SIGHUP reloads the configuration, the
- * keyring and the pepper; SIGTERM and SIGINT stop it. One agent per state
- * folder, held by a lock (docs/agent.md §7). Started by main.c.
+ * concordat-agent's loop: the link to the broker (link.c), whose monitor
+ * says when a handshake succeeds, so the agent can greet the broker and
+ * resend what is pending; inotify on the outbox; the frames the broker
+ * sends, handed to the outbox (outbox.c), inbox (inbox.c) and trust
+ * (trust.c) sides; and the timers that watch and prune the agent's own
+ * store (room.c) and retry what a full disk refused. SIGHUP reloads the
+ * configuration, the keyring and the pepper; SIGTERM and SIGINT stop it. One
+ * agent per state folder, held by a lock (docs/agent.md §7). Started by main.c.
  */
 #include <errno.h>
 #include <signal.h>
@@ -17,10 +17,12 @@
 #include <unistd.h>
 
 #include <sodium.h>
-#include <zmq.h>
 
 #include "agents/agent_int.h"
+#include "agents/link.h"
 #include "agents/outwatch.h"
+#include "agents/room.h"
+#include "agents/spool.h"
 #include "common/clock.h"
 #include "common/fileio.h"
 #include "common/lockfile.h"
@@ -28,25 +30,13 @@
 #include "proto/envelope.h"
 #include "proto/jsonval.h"
 
-#define MONITOR_ENDPOINT "inproc://concordat-agent-monitor"
-#define SCAN_MS          2000 /* outbox rescan even without inotify */
-#define TICK_MS          500
-#define USAGE_MS         1000  /* the state's use of its map */
-#define PRUNE_MS         60000 /* retention of sent and seen msg_ids */
-#define PRUNE_LIMIT      1000  /* deletions per commit */
-#define READER_CHECK_MS  60000
-#define WARN_MS          60000 /* between warnings above USAGE_WARN */
-#define BACKOFF_MAX_MS   60000
-#define LOCK_NAME        "agent.lock"
-#define PROBE_BYTES      (16 * 1024) /* a record or two: room again? */
-/*
- * New outbox records wait above FULL_AT of the map, and are taken again
- * below FULL_CLEAR, as the broker does: the rest is for what frees space
- * (receipts, which delete sealed frames).
- */
-#define USAGE_WARN 0.8
-#define FULL_AT    0.9
-#define FULL_CLEAR 0.85
+#define SCAN_MS         2000 /* outbox rescan even without inotify */
+#define TICK_MS         500
+#define USAGE_MS        1000  /* the state's use of its map */
+#define PRUNE_MS        60000 /* retention of sent and seen msg_ids */
+#define PRUNE_LIMIT     1000  /* deletions per commit */
+#define READER_CHECK_MS 60000
+#define LOCK_NAME       "agent.lock"
 
 static volatile sig_atomic_t got_term, got_hup;
 /* The state's lock, taken by agent_prepare before daemon(3). */
@@ -59,148 +49,6 @@ on_signal(int sig)
 		got_hup = 1;
 	else
 		got_term = 1;
-}
-
-bool
-agent_stopping(void)
-{
-	return got_term != 0;
-}
-
-uint64_t
-agent_backoff(uint64_t prev_ms)
-{
-	if (prev_ms == 0)
-		return 1000;
-	return prev_ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : 2 * prev_ms;
-}
-
-bool
-agent_storage_full(int rc)
-{
-	return rc == ERROR_MAPFULL || rc == ERROR_NOSPC;
-}
-
-bool
-agent_may_store(struct agent *a)
-{
-	if (a->full_usage)
-		return false;
-	return !a->full_refused || clock_mono_ms() >= a->store_retry_ms;
-}
-
-/* Said once an episode of want of room is over. */
-static void
-room_again(struct agent *a, double share)
-{
-	if (!a->full_logged || a->full_usage || a->full_refused || a->probing)
-		return;
-	log_info("state %s: room again (%.0f%% of the map in use): taking "
-	         "outbox records again",
-	    a->cfg.state, 100.0 * share);
-	a->full_logged = false;
-}
-
-static void
-full_at(struct agent *a, double share)
-{
-	a->full_usage = true;
-	if (!a->full_logged)
-		log_warn("state %s is %.0f%% full: new outbox records wait in "
-		         "outbox/ until space frees (map_size_mb raises it)",
-		    a->cfg.state, 100.0 * share);
-	a->full_logged = true;
-}
-
-void
-agent_check_usage(struct agent *a)
-{
-	uint64_t used, map, now = clock_mono_ms();
-	double share;
-
-	if (state_usage(a->state, &used, &map) != 0 || map == 0)
-		return;
-	share = (double)used / (double)map;
-	if (!a->full_usage && share > FULL_AT)
-		full_at(a, share);
-	else if (a->full_usage && share < FULL_CLEAR)
-		a->full_usage = false;
-	if (share < FULL_CLEAR)
-		room_again(a, share);
-	if (share > USAGE_WARN &&
-	    (a->usage_warned_ms == 0 || now - a->usage_warned_ms >= WARN_MS)) {
-		log_warn("state %s is %.0f%% full (%llu of %llu KiB): raise "
-		         "map_size_mb",
-		    a->cfg.state, 100.0 * share,
-		    (unsigned long long)(used >> 10),
-		    (unsigned long long)(map >> 10));
-		a->usage_warned_ms = now;
-	}
-}
-
-size_t
-agent_room(struct agent *a, const struct state_msg *ms, size_t n)
-{
-	uint64_t used, map;
-	size_t i;
-
-	agent_check_usage(a);
-	if (a->full_usage)
-		return 0;
-	if (state_usage(a->state, &used, &map) != 0 || map == 0)
-		return n; /* the commit will say */
-	/* A frame takes whole pages, and its record and name some more. */
-	for (i = 0; i < n; i++) {
-		used += ms[i].frame_len + ms[i].frame_len / 2 + 512;
-		if ((double)used > FULL_AT * (double)map)
-			break;
-	}
-	if (i < n)
-		full_at(a, (double)used / (double)map);
-	return i;
-}
-
-void
-agent_store_refused(struct agent *a, int rc)
-{
-	if (!agent_storage_full(rc))
-		return;
-	a->full_refused = true;
-	a->probing = true;
-	a->store_backoff_ms = agent_backoff(a->store_backoff_ms);
-	a->store_retry_ms = clock_mono_ms() + a->store_backoff_ms;
-	if (!a->full_logged)
-		log_err("state %s: cannot store new records: %s: new outbox "
-		        "records wait in outbox/ until there is room",
-		    a->cfg.state, error_strerror(rc));
-	a->full_logged = true;
-}
-
-void
-agent_store_ok(struct agent *a)
-{
-	a->full_refused = false;
-	a->probe_ok = a->probing;
-}
-
-void
-agent_scan_done(struct agent *a)
-{
-	int rc;
-
-	if (!a->probing || a->full_refused)
-		return;
-	/* A scan that stored nothing proves nothing: write to find out. */
-	if (!a->probe_ok && (rc = state_probe(a->state, PROBE_BYTES)) != 0) {
-		agent_store_refused(a, rc);
-		return;
-	}
-	a->probing = a->probe_ok = false;
-	a->store_backoff_ms = 0;
-	agent_check_usage(a); /* says so, now that there is room */
-	/* Receipts that could not be recorded come again at once. */
-	if (a->connected)
-		outbox_resend(a);
 }
 
 void
@@ -220,48 +68,6 @@ json_t *
 agent_strings_json(const char *base, size_t w, size_t n)
 {
 	return jsonval_strings(base, w, n);
-}
-
-int
-agent_write_json(const char *dir, const char *name, json_t *obj)
-{
-	char *text = json_dumps(obj, JSON_INDENT(2));
-	int rc;
-
-	if (text == NULL)
-		return ERROR_NOMEM;
-	rc = fileio_write_atomic(dir, name, text, strlen(text), 0640, 0);
-	free(text);
-	return rc;
-}
-
-int
-agent_send(struct agent *a, const uint8_t *frame, size_t len)
-{
-	/* ZMQ_IMMEDIATE: fails at once while no connection is up; whatever
-	 * is pending is resent when the handshake succeeds. */
-	if (zmq_send(a->dealer, frame, len, ZMQ_DONTWAIT) < 0)
-		return ERROR_IO;
-	return ERROR_OK;
-}
-
-int
-agent_shared(struct agent *a, const char *peer, uint8_t out[32])
-{
-	for (size_t i = 0; i < keyring_count(a->keyring); i++) {
-		const struct keys_public *k = keyring_at(a->keyring, i);
-		if (strcmp(k->id, peer) != 0)
-			continue;
-		if (!a->have_shared[i]) {
-			if (envelope_shared_key(
-			        k->box_pk, a->key->box_sk, a->shared[i]) != 0)
-				return ERROR_CRYPTO;
-			a->have_shared[i] = true;
-		}
-		memcpy(out, a->shared[i], 32);
-		return ERROR_OK;
-	}
-	return ERROR_UNKNOWN_AGENCY;
 }
 
 static int
@@ -305,87 +111,12 @@ load(struct agent *a, char *why, size_t n)
 	return ERROR_OK;
 }
 
-static int
-make_dirs(struct agent *a)
-{
-	static const char *const names[] = {SPOOL_OUTBOX, SPOOL_TMP, SPOOL_SENT,
-	    SPOOL_FAILED, SPOOL_INBOX, SPOOL_RECEIPTS, SPOOL_ALERTS};
-	int rc;
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (fileio_join(a->dir[i], sizeof(a->dir[i]), a->cfg.spool,
-		        names[i]) != 0)
-			return ERROR_TOOBIG;
-		if ((rc = fileio_mkdirs(a->dir[i], 0750)) != 0) {
-			log_err("%s: cannot create: %s", a->dir[i],
-			    error_strerror(rc));
-			return rc;
-		}
-	}
-	return ERROR_OK;
-}
-
-static int
-connect_broker(struct agent *a)
-{
-	int one = 1, zero = 0, ivl = 100, ivl_max = 5000, hb = 5000;
-	int hbt = 15000;
-	int64_t max = 2 * WIRE_MAX_FRAME;
-
-	a->ctx = zmq_ctx_new();
-	a->dealer = a->ctx ? zmq_socket(a->ctx, ZMQ_DEALER) : NULL;
-	if (a->dealer == NULL)
-		return ERROR_INTERNAL;
-	if (zmq_setsockopt(
-	        a->dealer, ZMQ_CURVE_SERVERKEY, a->broker.transport_pk, 32) ||
-	    zmq_setsockopt(
-	        a->dealer, ZMQ_CURVE_PUBLICKEY, a->key->pub.transport_pk, 32) ||
-	    zmq_setsockopt(
-	        a->dealer, ZMQ_CURVE_SECRETKEY, a->key->transport_sk, 32) ||
-	    zmq_setsockopt(a->dealer, ZMQ_IMMEDIATE, &one, sizeof(one)) ||
-	    zmq_setsockopt(a->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) ||
-	    zmq_setsockopt(
-	        a->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max)) ||
-	    zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb)) ||
-	    zmq_setsockopt(
-	        a->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hbt, sizeof(hbt)) ||
-	    zmq_setsockopt(a->dealer, ZMQ_MAXMSGSIZE, &max, sizeof(max)) ||
-	    zmq_setsockopt(a->dealer, ZMQ_LINGER, &zero, sizeof(zero)))
-		return ERROR_INTERNAL;
-	if (zmq_socket_monitor(a->dealer, MONITOR_ENDPOINT,
-	        ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-	            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-	            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-	            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
-		return ERROR_INTERNAL;
-	a->monitor = zmq_socket(a->ctx, ZMQ_PAIR);
-	if (a->monitor == NULL || zmq_connect(a->monitor, MONITOR_ENDPOINT))
-		return ERROR_INTERNAL;
-	if (zmq_connect(a->dealer, a->cfg.broker) != 0) {
-		log_err("cannot connect to %s: %s", a->cfg.broker,
-		    zmq_strerror(zmq_errno()));
-		return ERROR_CONFIG;
-	}
-	return ERROR_OK;
-}
-
+/* What the link's monitor said. */
 static void
-on_monitor(struct agent *a)
+on_event(struct agent *a, enum link_event ev)
 {
-	zmq_msg_t ev, addr;
-	uint16_t event;
-
-	zmq_msg_init(&ev);
-	zmq_msg_init(&addr);
-	if (zmq_msg_recv(&ev, a->monitor, ZMQ_DONTWAIT) < 0)
-		goto out;
-	if (zmq_msg_more(&ev))
-		zmq_msg_recv(&addr, a->monitor, 0);
-	if (zmq_msg_size(&ev) < 6)
-		goto out;
-	memcpy(&event, zmq_msg_data(&ev), sizeof(event));
-	switch (event) {
-	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+	switch (ev) {
+	case LINK_UP:
 		log_info("connected to the broker at %s", a->cfg.broker);
 		a->connected = true;
 		a->proof_pending = false;
@@ -393,46 +124,40 @@ on_monitor(struct agent *a)
 		trust_hello(a);
 		outbox_resend(a);
 		break;
-	case ZMQ_EVENT_DISCONNECTED:
+	case LINK_DOWN:
 		if (a->connected)
 			log_warn("disconnected from the broker; reconnecting");
 		a->connected = false;
 		break;
-	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+	case LINK_REFUSED:
 		log_err("the broker refused this agency's key: is %s.pub in "
 		        "the broker's keyring?",
 		    a->cfg.agency);
 		break;
-	default:
+	case LINK_HANDSHAKE:
 		log_err("handshake with the broker failed: is broker_key the "
 		        "key of the broker at %s?",
 		    a->cfg.broker);
 		break;
+	case LINK_NONE:
+		break;
 	}
-out:
-	zmq_msg_close(&ev);
-	zmq_msg_close(&addr);
 }
 
+/* A frame from the broker, to the side it is for. */
 static void
-on_frame(struct agent *a)
+on_frame(struct agent *a, struct link_frame *lf)
 {
 	struct wire_frame *f = NULL;
 	char why[256];
-	zmq_msg_t msg;
 	int rc;
 
-	zmq_msg_init(&msg);
-	if (zmq_msg_recv(&msg, a->dealer, ZMQ_DONTWAIT) < 0) {
-		zmq_msg_close(&msg);
-		return;
-	}
 	rc = wire_decode(
-	    zmq_msg_data(&msg), zmq_msg_size(&msg), &f, why, sizeof(why));
+	    link_frame_data(lf), link_frame_size(lf), &f, why, sizeof(why));
 	if (rc != 0)
 		inbox_unreadable(
-		    a, zmq_msg_data(&msg), zmq_msg_size(&msg), why);
-	zmq_msg_close(&msg);
+		    a, link_frame_data(lf), link_frame_size(lf), why);
+	link_frame_release(lf);
 	if (rc != 0)
 		return;
 	switch (f->type) {
@@ -458,14 +183,7 @@ on_frame(struct agent *a)
 static void
 agent_free(struct agent *a)
 {
-	if (a->monitor != NULL)
-		zmq_close(a->monitor);
-	if (a->dealer != NULL) {
-		zmq_socket_monitor(a->dealer, NULL, 0);
-		zmq_close(a->dealer);
-	}
-	if (a->ctx != NULL)
-		zmq_ctx_term(a->ctx);
+	link_close(a);
 	if (a->inotify >= 0)
 		close(a->inotify);
 	outwatch_free(a->outwatch);
@@ -481,20 +199,24 @@ agent_free(struct agent *a)
 int
 agent_check(const struct agent_config *cfg, char *why, size_t n)
 {
-	struct agent a;
+	struct agent *a = calloc(1, sizeof(*a));
 	int rc;
 
-	memset(&a, 0, sizeof(a));
-	a.inotify = -1;
-	a.cfg = *cfg;
-	rc = load(&a, why, n);
+	if (a == NULL) {
+		snprintf(why, n, "out of memory");
+		return ERROR_NOMEM;
+	}
+	a->inotify = -1;
+	a->cfg = *cfg;
+	rc = load(a, why, n);
 	if (rc == 0)
 		snprintf(why, n,
 		    "configuration ok: agency %s; broker %s (%s); %zu agencies "
 		    "in %s; spool %s",
-		    cfg->agency, cfg->broker, a.broker.fingerprint,
-		    keyring_count(a.keyring), cfg->keyring, cfg->spool);
-	agent_free(&a);
+		    cfg->agency, cfg->broker, a->broker.fingerprint,
+		    keyring_count(a->keyring), cfg->keyring, cfg->spool);
+	agent_free(a);
+	free(a);
 	return rc;
 }
 
@@ -668,7 +390,7 @@ reload(struct agent *a)
 	log_info("reloaded: %zu agencies in %s; pepper %s; map_size_mb %llu",
 	    nk, a->cfg.keyring, a->cfg.pepper,
 	    (unsigned long long)(a->cfg.map_size >> 20));
-	agent_check_usage(a);
+	room_check_usage(a);
 	goto out;
 refused:
 	log_err("reload refused: still running on the previous configuration");
@@ -704,19 +426,18 @@ prune(struct agent *a, uint64_t now)
 int
 agent_run(const struct agent_config *cfg)
 {
-	struct agent a;
+	struct agent *a;
 	struct sigaction sa;
+	struct link_ready ready;
+	struct link_frame lf;
 	char why[4096];
 	uint64_t last_scan = 0, last_usage = 0, last_prune = 0, last_check;
 	int rc, dead;
 
-	memset(&a, 0, sizeof(a));
-	a.inotify = -1;
-	a.cfg = *cfg;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: a signal must interrupt zmq_poll. */
+	/* No SA_RESTART: a signal must interrupt the poll. */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -729,98 +450,98 @@ agent_run(const struct agent_config *cfg)
 	if ((rc = lockfile_write(lock_fd, getpid(), "concordat-agent")) != 0)
 		log_warn("%s/%s: cannot write the pid: %s", cfg->state,
 		    LOCK_NAME, error_strerror(rc));
-	if ((rc = load(&a, why, sizeof(why))) != 0) {
-		log_err("%s", why);
-		goto out;
-	}
-	size_t nk = keyring_count(a.keyring);
-	a.shared = sodium_malloc((nk ? nk : 1) * 32);
-	a.have_shared = calloc(nk ? nk : 1, sizeof(bool));
-	if (a.shared == NULL || a.have_shared == NULL) {
+	/* On the heap: the outbox's scratch makes it large. */
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		log_err("out of memory");
 		rc = ERROR_NOMEM;
 		goto out;
 	}
-	if ((rc = make_dirs(&a)) != 0)
+	a->inotify = -1;
+	a->cfg = *cfg;
+	a->stopping = &got_term;
+	if ((rc = load(a, why, sizeof(why))) != 0) {
+		log_err("%s", why);
 		goto out;
-	if ((rc = state_open(a.cfg.state, a.cfg.map_size, &a.state)) != 0) {
-		log_err("%s: cannot open the agent's state: %s", a.cfg.state,
+	}
+	size_t nk = keyring_count(a->keyring);
+	a->shared = sodium_malloc((nk ? nk : 1) * 32);
+	a->have_shared = calloc(nk ? nk : 1, sizeof(bool));
+	if (a->shared == NULL || a->have_shared == NULL) {
+		rc = ERROR_NOMEM;
+		goto out;
+	}
+	if ((rc = spool_make_dirs(a)) != 0)
+		goto out;
+	if ((rc = state_open(a->cfg.state, a->cfg.map_size, &a->state)) != 0) {
+		log_err("%s: cannot open the agent's state: %s", a->cfg.state,
 		    error_strerror(rc));
 		goto out;
 	}
-	if (state_get_checkpoint(a.state, &a.trusted) == 0)
-		a.have_trusted = true;
+	if (state_get_checkpoint(a->state, &a->trusted) == 0)
+		a->have_trusted = true;
 	/* Finish what a crash interrupted before anything new. */
-	inbox_recover(&a);
-	outbox_recover(&a);
-	last_prune = prune(&a, clock_mono_ms());
-	agent_check_usage(&a);
-	a.inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (a.inotify >= 0 &&
-	    inotify_add_watch(a.inotify, a.dir[DIR_OUTBOX], OUTWATCH_EVENTS) <
+	inbox_recover(a);
+	outbox_recover(a);
+	last_prune = prune(a, clock_mono_ms());
+	room_check_usage(a);
+	a->inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (a->inotify >= 0 &&
+	    inotify_add_watch(a->inotify, a->dir[DIR_OUTBOX], OUTWATCH_EVENTS) <
 	        0) {
-		close(a.inotify);
-		a.inotify = -1;
+		close(a->inotify);
+		a->inotify = -1;
 	}
-	if ((rc = connect_broker(&a)) != 0)
+	if ((rc = link_open(a)) != 0)
 		goto out;
-	log_info("agency %s: spool %s; broker %s", a.cfg.agency, a.cfg.spool,
-	    a.cfg.broker);
+	log_info("agency %s: spool %s; broker %s", a->cfg.agency, a->cfg.spool,
+	    a->cfg.broker);
 	last_check = last_usage = clock_mono_ms();
 
 	while (!got_term) {
-		zmq_pollitem_t items[3] = {
-		    {a.dealer, 0, ZMQ_POLLIN, 0},
-		    {a.monitor, 0, ZMQ_POLLIN, 0},
-		    {NULL, a.inotify, ZMQ_POLLIN, 0},
-		};
-		int n = zmq_poll(items, a.inotify >= 0 ? 3 : 2, TICK_MS);
-		if (n < 0 && zmq_errno() != EINTR) {
-			log_err("poll: %s", zmq_strerror(zmq_errno()));
-			rc = ERROR_INTERNAL;
+		if ((rc = link_poll(a, a->inotify, TICK_MS, &ready)) != 0)
 			break;
-		}
 		if (got_hup) {
 			got_hup = 0;
-			reload(&a);
+			reload(a);
 		}
-		if (n < 0)
+		if (ready.interrupted)
 			continue;
-		if (items[1].revents & ZMQ_POLLIN)
-			on_monitor(&a);
+		if (ready.event)
+			on_event(a, link_event(a));
+		/* A bounded helping of frames: the rest wait for the next
+		 * turn of the loop. */
 		for (int i = 0;
-		     i < 64 && !got_term && (items[0].revents & ZMQ_POLLIN);
-		     i++) {
-			on_frame(&a);
-			zmq_pollitem_t d = {a.dealer, 0, ZMQ_POLLIN, 0};
-			if (zmq_poll(&d, 1, 0) <= 0)
-				break;
-		}
+		     i < 64 && !got_term && ready.frame && link_recv(a, &lf);
+		     i++)
+			on_frame(a, &lf);
 		uint64_t now = clock_mono_ms();
-		bool notified =
-		    a.inotify >= 0 && (items[2].revents & ZMQ_POLLIN);
-		if (notified)
-			outbox_notified(&a);
+		if (ready.watched)
+			outbox_notified(a);
 		if (now - last_usage >= USAGE_MS) {
-			agent_check_usage(&a);
+			room_check_usage(a);
 			last_usage = now;
 		}
 		bool rescan = now - last_scan >= SCAN_MS;
 		if (rescan)
 			last_scan = now;
 		/* A full state stops scans; the records wait in outbox/. */
-		if (agent_may_store(&a)) {
-			outbox_scan(&a, rescan);
-			if (rescan || notified)
-				agent_scan_done(&a);
+		if (room_may_store(a)) {
+			outbox_scan(a, rescan);
+			/* Receipts that could not be recorded come again at
+			 * once, now that there is room. */
+			if ((rescan || ready.watched) && room_scan_done(a) &&
+			    a->connected)
+				outbox_resend(a);
 		}
-		if (a.connected && now - a.last_send_ms >= a.cfg.resend_ms)
-			outbox_resend(&a);
-		if (a.moves_failing && now >= a.moves_retry_ms)
-			outbox_retry_moves(&a);
+		if (a->connected && now - a->last_send_ms >= a->cfg.resend_ms)
+			outbox_resend(a);
+		if (a->moves_failing && now >= a->moves_retry_ms)
+			outbox_retry_moves(a);
 		if (now - last_prune >= PRUNE_MS)
-			last_prune = prune(&a, now);
+			last_prune = prune(a, now);
 		if (now - last_check >= READER_CHECK_MS) {
-			if (state_reader_check(a.state, &dead) == 0 && dead > 0)
+			if (state_reader_check(a->state, &dead) == 0 &&
+			    dead > 0)
 				log_info(
 				    "cleared %d stale LMDB reader slots", dead);
 			last_check = now;
@@ -829,7 +550,10 @@ agent_run(const struct agent_config *cfg)
 	log_info("stopping");
 	rc = ERROR_OK;
 out:
-	agent_free(&a);
+	if (a != NULL) {
+		agent_free(a);
+		free(a);
+	}
 	/* After the state is closed: the next agent may open it. */
 	lockfile_release(lock_fd);
 	lock_fd = -1;

@@ -1,12 +1,16 @@
 /*
  * Private to agents/: the state of a running concordat-agent, shared by its
- * loop (agent.c), the outbox side (outbox.c), the inbox side (inbox.c) and
- * the checking of the broker's audit proofs (trust.c).
+ * loop (agent.c), the outbox side (outbox.c), the inbox side (inbox.c), the
+ * checking of the broker's audit proofs (trust.c), and what those three
+ * call: the link to the broker (link.h), the spool folders (spool.h) and
+ * the room in the state (room.h). agent.c calls the sides; the sides never
+ * call agent.c, except for the JSON helpers at the end of this header.
  */
 #ifndef AGENTS_AGENT_INT_H
 #define AGENTS_AGENT_INT_H
 
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,6 +24,21 @@
 #include "proto/wire.h"
 
 struct outwatch;
+struct outwatch_entry;
+
+#define OUTBOX_BATCH 64   /* records sealed, then stored in one commit */
+#define OUTBOX_PASS  1024 /* entries taken per pass of the loop */
+
+/* The outbox side's working memory (outbox.c), one per agent. */
+struct outbox_scratch {
+	struct state_msg ready[OUTBOX_BATCH]; /* sealed, not yet stored */
+	struct outwatch_entry *due[OUTBOX_PASS];
+	struct event evs[WIRE_MAX_PROOFS]; /* a receipt's leaves */
+	/* Set when the kernel says the outbox's watch is gone (the folder
+	 * was moved or removed); the next rescan watches it again. */
+	bool unwatched;
+	bool told_nomem, told_full; /* said once in the log */
+};
 
 struct agent {
 	struct agent_config cfg;
@@ -47,7 +66,7 @@ struct agent {
 	char dir[7][PATH_MAX]; /* outbox, tmp, sent, failed, inbox, ... */
 
 	/*
-	 * Room in the state (agent.c): while it is short, new outbox records
+	 * Room in the state (room.c): while it is short, new outbox records
 	 * wait in outbox/, said once in the log. Above 90% of the map until
 	 * under 85% (full_usage); or a commit refused for want of space
 	 * (full_refused), tried again on a timer with backoff, one record at
@@ -62,6 +81,10 @@ struct agent {
 	uint64_t moves_retry_ms, moves_backoff_ms;
 	/* Status reports that could not be written to receipts/ (inbox.c). */
 	bool status_failing;
+
+	/* Set once SIGTERM or SIGINT came (agent.c): long walks stop. */
+	const volatile sig_atomic_t *stopping;
+	struct outbox_scratch outbox;
 };
 
 enum {
@@ -74,34 +97,12 @@ enum {
 	DIR_ALERTS
 };
 
-/* agent.c */
-/* Sends a frame now if connected; a failure is not an error: pending
- * messages are resent on the next connection. */
-int agent_send(struct agent *a, const uint8_t *frame, size_t len);
 /* True once SIGTERM or SIGINT came: long walks stop early. */
-bool agent_stopping(void);
-/* True when the state has room for new outbox records now. */
-bool agent_may_store(struct agent *a);
-/* Measures the state's use of its map: warns, stops or resumes storing. */
-void agent_check_usage(struct agent *a);
-/*
- * How many of the sealed ms[0 .. n-1] fit in the state below 90% of its
- * map; when not all, new records wait (full_usage, said once).
- */
-size_t agent_room(struct agent *a, const struct state_msg *ms, size_t n);
-/* A commit refused with rc: when storage is short, wait (logged once). */
-void agent_store_refused(struct agent *a, int rc);
-/* A commit of new records succeeded. */
-void agent_store_ok(struct agent *a);
-/* An outbox scan ended: if it stored without a refusal, room is back. */
-void agent_scan_done(struct agent *a);
-/* True for the errors that mean storage is full: MAPFULL, NOSPC. */
-bool agent_storage_full(int rc);
-/* The next delay of a backoff: 1 s, doubling, at most 60 s. */
-uint64_t agent_backoff(uint64_t prev_ms);
-WUR int agent_shared(struct agent *a, const char *peer, uint8_t out[32]);
-/* Writes obj as DIR/name durably (temporary name, fsync, rename). */
-WUR int agent_write_json(const char *dir, const char *name, json_t *obj);
+static inline bool
+agent_stopping(const struct agent *a)
+{
+	return a->stopping != NULL && *a->stopping != 0;
+}
 
 /* outbox.c */
 /* Reads the outbox's inotify events (a->inotify) into a->outwatch. */
@@ -128,6 +129,12 @@ void inbox_status(struct agent *a, const struct wire_status *s);
 void inbox_recover(struct agent *a);
 
 /* trust.c */
+/*
+ * The wrapping key shared with peer agency peer (crypto_box_beforenm),
+ * computed on first use. ERROR_UNKNOWN_AGENCY when peer is not in the
+ * keyring.
+ */
+WUR int trust_shared(struct agent *a, const char *peer, uint8_t out[32]);
 /*
  * Checks an audit proof from the broker: the checkpoint's signature under
  * the broker's key, the leaf's inclusion under it; decodes the leaf into

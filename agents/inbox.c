@@ -20,6 +20,8 @@
 #include <sodium.h>
 
 #include "agents/agent_int.h"
+#include "agents/link.h"
+#include "agents/spool.h"
 #include "common/clock.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -37,7 +39,7 @@ ack(struct agent *a, const uint8_t msg_id[WIRE_MSG_ID_LEN])
 
 	if (wire_ack_encode(msg_id, &frame, &len) != 0)
 		return;
-	agent_send(a, frame, len);
+	link_send(a, frame, len);
 	free(frame);
 }
 
@@ -187,7 +189,7 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 		ack(a, d->m.msg_id);
 		return;
 	}
-	if (agent_shared(a, d->m.sender, shared) != 0)
+	if (trust_shared(a, d->m.sender, shared) != 0)
 		return;
 	rc = envelope_open(d, a->cfg.agency, sender->sign_pk, shared, &o);
 	sodium_memzero(shared, sizeof(shared));
@@ -352,7 +354,7 @@ inbox_status(struct agent *a, const struct wire_status *s)
 	snprintf(name, sizeof(name), "%s.%s.%s.json", hex, s->recipient,
 	    wire_state_name(s->state));
 	state_msg_release(&m);
-	rc = o != NULL ? agent_write_json(a->dir[DIR_RECEIPTS], name, o)
+	rc = o != NULL ? spool_write_json(a->dir[DIR_RECEIPTS], name, o)
 	               : ERROR_NOMEM;
 	json_decref(o);
 	if (rc != 0) {
@@ -384,7 +386,7 @@ inbox_status(struct agent *a, const struct wire_status *s)
 		    s->recipient);
 	if (wire_status_ack_encode(
 	        s->msg_id, s->recipient, s->state, &frame, &len) == 0) {
-		agent_send(a, frame, len);
+		link_send(a, frame, len);
 		free(frame);
 	}
 }

@@ -33,17 +33,18 @@
 #include <sodium.h>
 
 #include "agents/agent_int.h"
+#include "agents/link.h"
 #include "agents/outrecord.h"
 #include "agents/outwatch.h"
+#include "agents/room.h"
+#include "agents/spool.h"
 #include "common/clock.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/urgency.h"
 #include "proto/envelope.h"
 
-#define OUTBOX_BATCH    64   /* records sealed, then stored in one commit */
-#define OUTBOX_PASS     1024 /* entries taken per pass of the loop */
-#define OUTBOX_NAME_MAX 200  /* a record name's bytes, .json included */
+#define OUTBOX_NAME_MAX 200 /* a record name's bytes, .json included */
 /* A stale rejection younger than this points at the clocks, not an outage. */
 #define OUTBOX_RESEAL_AGE_MS 1000
 
@@ -54,10 +55,6 @@ enum taken {
 	TAKEN_WAIT,   /* changed, or could not be moved: look again later */
 	TAKEN_GONE,   /* no longer there */
 };
-
-/* Set when the kernel says the outbox's watch is gone (the folder was
- * moved or removed); the next rescan watches the folder again. */
-static bool unwatched;
 
 /*
  * True when name may be quoted and filed: 1 to OUTBOX_NAME_MAX letters,
@@ -461,7 +458,7 @@ process_file(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
 		goto out;
 	for (size_t i = 0; i < r.n_recipients; i++) {
 		recips[i] = r.recipients[i];
-		if ((rc = agent_shared(a, r.recipients[i], shared[i])) != 0) {
+		if ((rc = trust_shared(a, r.recipients[i], shared[i])) != 0) {
 			t = refuse_one(a, e,
 			    "cannot make the key shared with '%s': %s",
 			    r.recipients[i], error_strerror(rc));
@@ -618,7 +615,7 @@ take(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
  * Stores the sealed messages in one durable commit, before their first
  * send (a restart resends them, never new ones), then sends them. When
  * the state has no room, nothing is stored: the records stay in outbox/
- * and are taken again once there is (agent_may_store), said once; one that
+ * and are taken again once there is (room_may_store), said once; one that
  * cannot be stored for another reason is taken again after the settle
  * time.
  */
@@ -631,14 +628,14 @@ store_and_send(struct agent *a, struct state_msg *ms, size_t n)
 	if (n == 0)
 		return;
 	/* Only what fits below 90% of the map; the rest waits. */
-	size_t fit = agent_may_store(a) ? agent_room(a, ms, n) : 0;
+	size_t fit = room_may_store(a) ? room_fit(a, ms, n) : 0;
 	if (fit == 0)
 		all = ERROR_MAPFULL;
 	else if ((all = state_put_msgs(a->state, ms, fit, rc)) != 0 &&
-	    agent_storage_full(all))
-		agent_store_refused(a, all);
+	    room_full(all))
+		room_refused(a, all);
 	else if (all == 0)
-		agent_store_ok(a);
+		room_stored(a);
 	for (size_t i = 0; i < n; i++) {
 		agent_hex_id(ms[i].msg_id, hex);
 		if (all != 0 || i >= fit)
@@ -646,7 +643,7 @@ store_and_send(struct agent *a, struct state_msg *ms, size_t n)
 		if (rc[i] != 0) {
 			struct outwatch_entry *e =
 			    outwatch_find(a->outwatch, ms[i].file);
-			if (agent_storage_full(rc[i]))
+			if (room_full(rc[i]))
 				log_debug("outbox %s: waits for room in the "
 				          "state",
 				    ms[i].file);
@@ -661,7 +658,7 @@ store_and_send(struct agent *a, struct state_msg *ms, size_t n)
 				e->changed_ms = clock_mono_ms();
 			}
 		} else if (a->connected &&
-		    agent_send(a, ms[i].frame, ms[i].frame_len) != 0) {
+		    link_send(a, ms[i].frame, ms[i].frame_len) != 0) {
 			log_debug("send of %s deferred", hex);
 		}
 		state_msg_release(&ms[i]);
@@ -671,11 +668,10 @@ store_and_send(struct agent *a, struct state_msg *ms, size_t n)
 static bool
 have_outwatch(struct agent *a)
 {
-	static bool told;
-
-	if (a->outwatch == NULL && outwatch_new(&a->outwatch) != 0 && !told) {
+	if (a->outwatch == NULL && outwatch_new(&a->outwatch) != 0 &&
+	    !a->outbox.told_nomem) {
 		log_err("outbox: out of memory; records wait");
-		told = true;
+		a->outbox.told_nomem = true;
 	}
 	return a->outwatch != NULL;
 }
@@ -699,7 +695,7 @@ outbox_notified(struct agent *a)
 			const struct inotify_event *ev =
 			    (const struct inotify_event *)(void *)p;
 			if (!outwatch_event(a->outwatch, ev, now))
-				unwatched = true;
+				a->outbox.unwatched = true;
 			p += sizeof(*ev) + ev->len;
 		}
 	}
@@ -708,9 +704,8 @@ outbox_notified(struct agent *a)
 void
 outbox_scan(struct agent *a, bool rescan)
 {
-	static struct state_msg ready[OUTBOX_BATCH];
-	static struct outwatch_entry *due[OUTBOX_PASS];
-	static bool told_full;
+	struct state_msg *ready = a->outbox.ready;
+	struct outwatch_entry **due = a->outbox.due;
 	uint64_t now = clock_mono_ms();
 	uid_t owners[2] = {geteuid(), geteuid()};
 	struct stat st;
@@ -719,17 +714,17 @@ outbox_scan(struct agent *a, bool rescan)
 	if (!have_outwatch(a))
 		return;
 	if (rescan) {
-		if (unwatched && a->inotify >= 0 &&
+		if (a->outbox.unwatched && a->inotify >= 0 &&
 		    inotify_add_watch(
 		        a->inotify, a->dir[DIR_OUTBOX], OUTWATCH_EVENTS) >= 0)
-			unwatched = false;
+			a->outbox.unwatched = false;
 		size_t full =
 		    outwatch_rescan(a->outwatch, a->dir[DIR_OUTBOX], now);
-		if (full > 0 && !told_full)
+		if (full > 0 && !a->outbox.told_full)
 			log_warn("outbox: more than %d entries; %zu wait until "
 			         "others leave",
 			    OUTWATCH_MAX, full);
-		told_full = full > 0;
+		a->outbox.told_full = full > 0;
 	}
 	nd = outwatch_due(a->outwatch, now, due, OUTBOX_PASS);
 	if (nd == 0)
@@ -738,7 +733,7 @@ outbox_scan(struct agent *a, bool rescan)
 		owners[1] = st.st_uid;
 	/* Stops when the state has no room, or the agent is stopping: the
 	 * entries not taken stay due. */
-	for (size_t i = 0; i < nd && agent_may_store(a) && !agent_stopping();
+	for (size_t i = 0; i < nd && room_may_store(a) && !agent_stopping(a);
 	     i++) {
 		struct outwatch_entry *e = due[i];
 		switch (take(a, e, owners, now, &ready[n])) {
@@ -771,7 +766,7 @@ resend_one(void *arg, const struct state_msg *m)
 	struct agent *a = arg;
 
 	if (m->state == STATE_PENDING && a->connected)
-		agent_send(a, m->frame, m->frame_len);
+		link_send(a, m->frame, m->frame_len);
 	return 0;
 }
 
@@ -815,7 +810,7 @@ move_failed(struct agent *a, const char *file, int rc)
 	        "are tried again as space frees",
 	    file, error_strerror(rc));
 	a->moves_failing = true;
-	a->moves_backoff_ms = agent_backoff(0);
+	a->moves_backoff_ms = room_backoff(0);
 	a->moves_retry_ms = clock_mono_ms() + a->moves_backoff_ms;
 }
 
@@ -862,7 +857,7 @@ outbox_retry_moves(struct agent *a)
 	int rc;
 
 	if ((rc = state_each_open(a->state, retry_one, &r)) != 0) {
-		a->moves_backoff_ms = agent_backoff(a->moves_backoff_ms);
+		a->moves_backoff_ms = room_backoff(a->moves_backoff_ms);
 		a->moves_retry_ms = clock_mono_ms() + a->moves_backoff_ms;
 		log_debug("outbox: moves still failing (%s); next try in %llu "
 		          "ms",
@@ -1011,8 +1006,8 @@ reseal(struct agent *a, const struct state_msg *old, const char *receipt)
 	rc = state_supersede(a->state, &cur, &next, now);
 	agent_hex_id(next.msg_id, nhex);
 	if (rc != 0) {
-		if (agent_storage_full(rc))
-			agent_store_refused(a, rc);
+		if (room_full(rc))
+			room_refused(a, rc);
 		else
 			log_err("%s (%s): cannot store its new seal: %s; will "
 			        "try again",
@@ -1024,7 +1019,7 @@ reseal(struct agent *a, const struct state_msg *old, const char *receipt)
 	         "through an outage): sealed again as %s",
 	    hex, old->file,
 	    (unsigned long long)((now - old->sealed_at_ms) / 1000), nhex);
-	if (a->connected && agent_send(a, next.frame, next.frame_len) != 0)
+	if (a->connected && link_send(a, next.frame, next.frame_len) != 0)
 		log_debug("send of %s deferred", nhex);
 	state_msg_release(&next);
 	return true;
@@ -1033,7 +1028,7 @@ reseal(struct agent *a, const struct state_msg *old, const char *receipt)
 void
 outbox_receipt(struct agent *a, const struct wire_receipt *r)
 {
-	static struct event evs[WIRE_MAX_PROOFS];
+	struct event *evs = a->outbox.evs;
 	bool ok[WIRE_MAX_PROOFS];
 	struct state_msg m;
 	char hex[33], why[160];
@@ -1113,8 +1108,8 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	 * finishes a move a crash interrupted. */
 	if ((rc = state_finish_msg(a->state, &m, clock_now_ms())) != 0) {
 		/* It stays pending: the resend brings the receipt again. */
-		if (agent_storage_full(rc))
-			agent_store_refused(a, rc);
+		if (room_full(rc))
+			room_refused(a, rc);
 		else
 			log_err("%s: cannot record its receipt: %s", hex,
 			    error_strerror(rc));

@@ -11,23 +11,36 @@
 #include <string.h>
 
 #include "agents/agent_int.h"
+#include "agents/link.h"
+#include "agents/spool.h"
 #include "audit/merkle.h"
 #include "common/clock.h"
-#include "common/fileio.h"
 #include "common/log.h"
+#include "proto/envelope.h"
+
+int
+trust_shared(struct agent *a, const char *peer, uint8_t out[32])
+{
+	for (size_t i = 0; i < keyring_count(a->keyring); i++) {
+		const struct keys_public *k = keyring_at(a->keyring, i);
+		if (strcmp(k->id, peer) != 0)
+			continue;
+		if (!a->have_shared[i]) {
+			if (envelope_shared_key(
+			        k->box_pk, a->key->box_sk, a->shared[i]) != 0)
+				return ERROR_CRYPTO;
+			a->have_shared[i] = true;
+		}
+		memcpy(out, a->shared[i], 32);
+		return ERROR_OK;
+	}
+	return ERROR_UNKNOWN_AGENCY;
+}
 
 int
 trust_alert_file(struct agent *a, const char *stem, json_t *obj)
 {
-	char name[NAME_MAX + 1], *text = json_dumps(obj, JSON_INDENT(2));
-	int rc;
-
-	if (text == NULL)
-		return ERROR_NOMEM;
-	rc = fileio_write_unique(a->dir[DIR_ALERTS], stem, ".json", text,
-	    strlen(text), 0640, name, sizeof(name));
-	free(text);
-	return rc;
+	return spool_write_unique_json(a->dir[DIR_ALERTS], stem, obj);
 }
 
 void
@@ -59,7 +72,7 @@ trust_hello(struct agent *a)
 	if (wire_proof_request_encode(
 	        a->have_trusted ? a->trusted.size : 0, &frame, &len) != 0)
 		return;
-	if (agent_send(a, frame, len) == 0)
+	if (link_send(a, frame, len) == 0)
 		a->proof_pending = true;
 	free(frame);
 }

@@ -2,18 +2,16 @@
  * Helpers for the audit tests and bench_audit (see audittest.h). Failures
  * here are the harness's, not the code under test's: they abort loudly.
  */
-#include <dirent.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "audittest.h"
+#include "tests/lib/capture.h"
+#include "tests/lib/fixture.h"
 #include "common/urgency.h"
 
 #define MUST(cond)                                                             \
@@ -54,51 +52,15 @@ const char *const audittest_rules[AUDITTEST_RULES] = {
     "missing-from-ward",
 };
 
-char *
-audittest_tmpdir(void)
-{
-	const char *base = getenv("TMPDIR");
-	char *path;
-
-	if (base == NULL || base[0] == '\0')
-		base = "/tmp";
-	MUST(asprintf(&path, "%s/concordat-audit-XXXXXX", base) > 0);
-	MUST(mkdtemp(path) != NULL);
-	return path;
-}
-
-void
-audittest_rmtree(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	char sub[4096];
-
-	if (d == NULL) {
-		unlink(path);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		if (e->d_type == DT_DIR)
-			audittest_rmtree(sub);
-		else
-			unlink(sub);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
 const char *
 audittest_source(const char *rel)
 {
 	static char buf[4096];
-	const char *src = getenv("CONCORDAT_SOURCE_DIR");
 
-	MUST(src != NULL);
-	snprintf(buf, sizeof(buf), "%s/tests/audit/%s", src, rel);
+	snprintf(buf, sizeof(buf), "%s", fixture_source("tests/audit"));
+	MUST(strlen(buf) + 1 + strlen(rel) < sizeof(buf));
+	strcat(buf, "/");
+	strcat(buf, rel);
 	return buf;
 }
 
@@ -125,10 +87,7 @@ audittest_close(struct audittest_log *l)
 void
 audittest_key(struct audittest_key *k, uint8_t seed)
 {
-	uint8_t s[crypto_sign_SEEDBYTES];
-
-	memset(s, seed, sizeof(s));
-	crypto_sign_seed_keypair(k->pk, k->sk, s);
+	fixture_sign_seed(seed, k->pk, k->sk);
 }
 
 uint64_t
@@ -277,25 +236,4 @@ audittest_append_one(struct audittest_log *l, const struct audittest_key *k,
 	MUST(mdb_txn_commit(txn) == 0);
 	free(head);
 	return seq;
-}
-
-void
-audittest_write(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	MUST(f != NULL);
-	MUST(fputs(text, f) >= 0);
-	MUST(fclose(f) == 0);
-}
-
-size_t
-audittest_count(const char *haystack, const char *needle)
-{
-	size_t n = 0;
-
-	for (const char *p = haystack; (p = strstr(p, needle)) != NULL;
-	     p += strlen(needle))
-		n++;
-	return n;
 }

@@ -1,5 +1,5 @@
 /*
- * Shared by the audit tests and bench_audit: scratch folders, a log open
+ * Shared by the audit tests and bench_audit (beside tests/lib): a log open
  * for writing on real LMDB files, a fixed signing key, reproducible random
  * events, and running `concordat audit` in-process with its output
  * captured.
@@ -17,11 +17,7 @@
 
 #define AUDITTEST_ORIGIN "concordat.test/west-yorkshire"
 
-/* A new scratch folder under $TMPDIR or /tmp; free() the path. */
-char *audittest_tmpdir(void);
-
-/* Removes path and everything under it. */
-void audittest_rmtree(const char *path);
+/* Scratch folders and whole files: tests/lib/scratch.h. */
 
 /* The path of a file in the source tree's tests/audit folder (static). */
 const char *audittest_source(const char *rel);
@@ -82,15 +78,10 @@ uint64_t audittest_append_one(struct audittest_log *l,
 /*
  * Runs audit_cli with the NULL-terminated arguments after "audit", with
  * stdout and stderr captured into *out and *err (malloc'd, NUL-terminated;
- * either may be NULL to discard). Returns the exit code.
+ * either may be NULL to discard), through capture_vrunl (tests/lib).
+ * Returns the exit code.
  */
 int audittest_cli(char **out, char **err, ...);
 int audittest_vcli(char **out, char **err, va_list ap);
-
-/* Writes text to path (mode 0644). */
-void audittest_write(const char *path, const char *text);
-
-/* The number of times needle occurs in haystack. */
-size_t audittest_count(const char *haystack, const char *needle);
 
 #endif

@@ -32,6 +32,7 @@
 #include <sodium.h>
 
 #include "audittest.h"
+#include "tests/lib/scratch.h"
 
 #define BATCH    100
 #define BULK     5000
@@ -79,7 +80,7 @@ check(int rc, const char *what)
 	if (rc != 0) {
 		fprintf(
 		    stderr, "bench_audit: %s: %s\n", what, error_strerror(rc));
-		audittest_rmtree(scratch);
+		scratch_rmrf(scratch);
 		exit(1);
 	}
 }
@@ -208,7 +209,7 @@ main(int argc, char **argv)
 		    stderr, "usage: bench_audit [EVENTS [MEASURED [LAG]]]\n");
 		return 64;
 	}
-	dir = scratch = audittest_tmpdir();
+	dir = scratch = scratch_dir("audit");
 	disk = fsync_ms(dir);
 	audittest_key(&k, 1);
 	audittest_open(&l, dir, 0);
@@ -255,7 +256,7 @@ main(int argc, char **argv)
 	t = now();
 	if (audit_verify(l.a, rep.txn, k.pk, &res) != 0) {
 		fprintf(stderr, "bench_audit: verify: %s\n", res.why);
-		audittest_rmtree(dir);
+		scratch_rmrf(dir);
 		return 1;
 	}
 	verify_s = now() - t;
@@ -267,7 +268,7 @@ main(int argc, char **argv)
 	t = now();
 	if (audit_verify_indexes(l.a, rep.txn, &res) != 0) {
 		fprintf(stderr, "bench_audit: verify --indexes: %s\n", res.why);
-		audittest_rmtree(dir);
+		scratch_rmrf(dir);
 		return 1;
 	}
 	verify_s = now() - t;
@@ -296,7 +297,7 @@ main(int argc, char **argv)
 	    ms[REPORTS - 1]);
 	mdb_txn_abort(rep.txn);
 	audittest_close(&l);
-	audittest_rmtree(dir);
+	scratch_rmrf(dir);
 	free(dir);
 	return 0;
 }

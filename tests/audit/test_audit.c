@@ -20,20 +20,21 @@
 #include <sodium.h>
 
 #include "audittest.h"
+#include "tests/lib/scratch.h"
 
 typedef uint8_t hash_t[MERKLE_HASH_LEN];
 
 static int
 setup(void **state)
 {
-	*state = audittest_tmpdir();
+	*state = scratch_dir("audit");
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	audittest_rmtree(*state);
+	scratch_rmrf(*state);
 	free(*state);
 	return 0;
 }

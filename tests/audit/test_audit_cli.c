@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "audittest.h"
+#include "tests/lib/scratch.h"
 #include "common/urgency.h"
 #include "keys/keys.h"
 
@@ -213,7 +214,7 @@ setup(void **state)
 	MDB_env *env;
 
 	assert_non_null(f);
-	f->dir = audittest_tmpdir();
+	f->dir = scratch_dir("audit");
 	path(f->log, f->dir, "log");
 	path(keys, f->dir, "keys");
 	path(other, f->dir, "other");
@@ -242,7 +243,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	audittest_rmtree(f->dir);
+	scratch_rmrf(f->dir);
 	free(f->dir);
 	free(f);
 	return 0;
@@ -291,7 +292,7 @@ lacks(const char *text, const char *want)
 static size_t
 lines(const char *text)
 {
-	return audittest_count(text, "\n");
+	return scratch_count(text, "\n");
 }
 
 static void
@@ -646,7 +647,7 @@ test_report_names(void **state)
 	memmove(at + 42, at + 26, strlen(at + 26) + 1);
 	memcpy(at, "{id: police, name: West Yorkshire Police }", 42);
 	path(policy, f->dir, "names.yaml");
-	audittest_write(policy, text);
+	scratch_write(policy, text, 0644);
 	free(text);
 	RUN(EX_OK, NULL, &out, "report", "--data", f->log, "--subject", NHS_X,
 	    "--pepper", f->pepper, "--policy", policy);
@@ -660,7 +661,7 @@ test_report_names(void **state)
 	RUN(EX_NOINPUT, "audit report: cannot load", NULL, "report", "--data",
 	    f->log, "--subject", NHS_X, "--pepper", f->pepper, "--policy",
 	    "no-such.yaml");
-	audittest_write(policy, "agencies: [police\n");
+	scratch_write(policy, "agencies: [police\n", 0644);
 	RUN(EX_CONFIG, "names.yaml: 1 error", NULL, "report", "--data", f->log,
 	    "--subject", NHS_X, "--pepper", f->pepper, "--policy", policy);
 }
@@ -810,7 +811,7 @@ test_prove_and_check(void **state)
 	has(json_string_value(json_object_get(o, "checkpoint")),
 	    "\n\n\xe2\x80\x94 " AUDITTEST_ORIGIN " ");
 	path(file, f->dir, "proof.json");
-	audittest_write(file, out);
+	scratch_write(file, out, 0644);
 	free(out);
 
 	RUN(EX_OK, NULL, &out, "check-proof", file);
@@ -890,7 +891,7 @@ test_prove_and_check(void **state)
 	assert_non_null(o);
 	assert_int_equal(json_integer_value(json_object_get(o, "size1")), 5);
 	assert_int_equal(json_integer_value(json_object_get(o, "size2")), 12);
-	audittest_write(file, out);
+	scratch_write(file, out, 0644);
 	free(out);
 	RUN(EX_OK, NULL, &out, "check-proof", "--broker-key", f->key, file);
 	assert_string_equal(out, "valid\n");
@@ -914,7 +915,7 @@ test_prove_and_check(void **state)
 	/* the same size: no proof needed, the roots must match */
 	RUN(EX_OK, NULL, &out, "prove", "--data", f->log, "--from", "12",
 	    "--json");
-	audittest_write(file, out);
+	scratch_write(file, out, 0644);
 	free(out);
 	RUN(EX_OK, NULL, &out, "check-proof", file);
 	free(out);
@@ -925,13 +926,14 @@ test_prove_and_check(void **state)
 	RUN(EX_USAGE, "unexpected argument", NULL, "check-proof", file, file);
 	RUN(EX_NOINPUT, "audit check-proof: nope.json", NULL, "check-proof",
 	    "nope.json");
-	audittest_write(bad, "{ not json");
+	scratch_write(bad, "{ not json", 0644);
 	RUN(EX_DATAERR, "not JSON", NULL, "check-proof", bad);
-	audittest_write(bad, "[1, 2]");
+	scratch_write(bad, "[1, 2]", 0644);
 	RUN(EX_DATAERR, "not a JSON object", NULL, "check-proof", bad);
-	audittest_write(bad, "{\"tree\": 1}");
+	scratch_write(bad, "{\"tree\": 1}", 0644);
 	RUN(EX_DATAERR, "neither an inclusion proof", NULL, "check-proof", bad);
-	audittest_write(bad, "{\"size1\": 1, \"size2\": 1, \"root1\": \"x\"}");
+	scratch_write(
+	    bad, "{\"size1\": 1, \"size2\": 1, \"root1\": \"x\"}", 0644);
 	RUN(1, NULL, &out, "check-proof", bad);
 	assert_string_equal(
 	    out, "invalid: root1 is not a base64 SHA-256 hash\n");

@@ -26,6 +26,7 @@
 #include <sodium.h>
 
 #include "audittest.h"
+#include "tests/lib/scratch.h"
 #include "common/fileio.h"
 #include "common/isolate.h"
 #include "keys/keys.h"
@@ -61,7 +62,7 @@ fresh_copy(struct fixture *f)
 {
 	char from[PATH_MAX + 16], to[PATH_MAX + 16];
 
-	audittest_rmtree(f->copy);
+	scratch_rmrf(f->copy);
 	assert_int_equal(mkdir(f->copy, 0700), 0);
 	copy_file(f->data, f->copy_data);
 	snprintf(from, sizeof(from), "%s/lock.mdb", f->dir);
@@ -79,7 +80,7 @@ setup(void **state)
 
 	assert_non_null(f);
 	assert_true(sodium_init() >= 0);
-	f->dir = audittest_tmpdir();
+	f->dir = scratch_dir("audit");
 	assert_true(asprintf(&f->copy, "%s-copy", f->dir) > 0);
 	assert_true(asprintf(&f->keys, "%s-keys", f->dir) > 0);
 	snprintf(f->data, sizeof(f->data), "%s/data.mdb", f->dir);
@@ -107,9 +108,9 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	audittest_rmtree(f->dir);
-	audittest_rmtree(f->copy);
-	audittest_rmtree(f->keys);
+	scratch_rmrf(f->dir);
+	scratch_rmrf(f->copy);
+	scratch_rmrf(f->keys);
 	free(f->dir);
 	free(f->copy);
 	free(f->keys);

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "audittest.h"
+#include "tests/lib/scratch.h"
 
 #define SUBJECTS 5000
 #define NONE     0xff
@@ -103,7 +104,7 @@ setup_world(void **state, unsigned lag, uint64_t part)
 	w->n = (env != NULL ? strtoull(env, NULL, 10) : 100000) / part;
 	assert_true(w->n >= 1000);
 	assert_non_null(w->sum = calloc(w->n, sizeof(*w->sum)));
-	w->dir = audittest_tmpdir();
+	w->dir = scratch_dir("audit");
 	audittest_key(&k, 1);
 	audittest_open(&l, w->dir, 0);
 	w->lag = lag;
@@ -169,7 +170,7 @@ teardown(void **state)
 	mdb_txn_abort(w->txn);
 	audit_free(w->a);
 	audit_env_close(w->env);
-	audittest_rmtree(w->dir);
+	scratch_rmrf(w->dir);
 	free(w->dir);
 	free(w->sum);
 	free(w);

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "audittest.h"
+#include "tests/lib/scratch.h"
 
 #define N     200
 #define BATCH 10
@@ -38,7 +39,7 @@ setup(void **state)
 	uint64_t rng = 2026;
 
 	assert_non_null(f);
-	f->dir = audittest_tmpdir();
+	f->dir = scratch_dir("audit");
 	audittest_key(&f->key, 1);
 	audittest_open(&l, f->dir, 0);
 	audit_set_index_lag(l.a, LAG);
@@ -53,7 +54,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	audittest_rmtree(f->dir);
+	scratch_rmrf(f->dir);
 	free(f->dir);
 	free(f);
 	return 0;

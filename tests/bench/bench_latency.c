@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "tests/bench/benchutil.h"
+#include "tests/lib/fixture.h"
 
 #define MARK "bench-latency-"
 
@@ -59,10 +60,10 @@ drop(const char *spool, const char *to, const char *purpose, unsigned i)
 	    "\"presentation\": {\"description\": \"" MARK "%06u\"}, "
 	    "\"substances\": %s, \"risks\": %s, \"health\": %s, "
 	    "\"dependents\": %s}}\n",
-	    to, purpose, i, bench_record_field(1), bench_record_field(3),
-	    bench_record_field(4), i, bench_record_field(6),
-	    bench_record_field(11), bench_record_field(12),
-	    bench_record_field(13));
+	    to, purpose, i, fixture_record_field(1), fixture_record_field(3),
+	    fixture_record_field(4), i, fixture_record_field(6),
+	    fixture_record_field(11), fixture_record_field(12),
+	    fixture_record_field(13));
 	if (n < 0 || (size_t)n >= sizeof(body))
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s/tmp/bench-%06u.json", spool, i);

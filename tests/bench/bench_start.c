@@ -29,6 +29,7 @@
 #include "common/fileio.h"
 #include "keys/keys.h"
 #include "tests/audit/audittest.h"
+#include "tests/lib/scratch.h"
 
 #define ROUNDS  500
 #define PAYLOAD 3000
@@ -96,7 +97,7 @@ main(int argc, char **argv)
 
 	if (sodium_init() < 0 || (payload = calloc(1, PAYLOAD)) == NULL)
 		return 1;
-	dir = audittest_tmpdir();
+	dir = scratch_dir("audit");
 	check(fileio_join(data, sizeof(data), dir, "data"), "path");
 	check(fileio_join(keys, sizeof(keys), dir, "keys"), "path");
 	check(
@@ -216,7 +217,7 @@ main(int argc, char **argv)
 	keys_secret_free(key);
 	sodium_memzero(&k, sizeof(k));
 	free(payload);
-	audittest_rmtree(dir);
+	scratch_rmrf(dir);
 	free(dir);
 	return 0;
 }

@@ -15,33 +15,7 @@
 #include "proto/envelope.h"
 #include "proto/record.h"
 #include "tests/bench/benchutil.h"
-
-/* A street triage referral, filled in as a local system would. */
-static const char *const record[FIELDS_COUNT + 1] = {
-    NULL,
-    "{\"name\": \"Alex Example\", \"nhs_number\": \"9434765919\","
-    " \"date_of_birth\": \"1990-04-01\", \"address\": \"1 High Street,"
-    " Bradford BD1 1AA\", \"phone\": \"07700 900123\"}",
-    "{\"contacts\": [{\"name\": \"Sam Example\", \"relationship\":"
-    " \"sister\", \"phone\": \"07700 900456\"}]}",
-    "{\"gender\": \"male\", \"age\": 34}",
-    "{\"language\": \"English\", \"interpreter_needed\": false}",
-    "{\"description\": \"Found on the bridge parapet, agitated, says he"
-    " hears voices telling him to jump; calmer after 20 minutes.\"}",
-    "{\"alcohol\": true, \"drugs\": false, \"details\": \"smelled of"
-    " alcohol\"}",
-    "{\"medicines\": \"sertraline 100mg\"}",
-    "{\"gp\": \"Manor Surgery\", \"known_to_mental_health\": true,"
-    " \"team\": \"CMHT North\"}",
-    "{\"has_plan\": true, \"summary\": \"call sister; prefers the"
-    " crisis house to hospital\"}",
-    "{\"diagnosis\": \"recurrent depressive disorder\"}",
-    "{\"self_harm\": \"high\", \"suicide\": \"high\", \"aggression\":"
-    " \"low\", \"confusion\": \"none\", \"impaired_judgement\": \"medium\","
-    " \"self_neglect\": \"low\", \"missing_from_home\": \"none\"}",
-    "{\"conditions\": \"asthma\"}",
-    "{\"pets\": \"dog at home alone\"}",
-};
+#include "tests/lib/fixture.h"
 
 double
 bench_now(void)
@@ -59,12 +33,6 @@ bench_wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-const char *
-bench_record_field(int f)
-{
-	return f >= 1 && f <= FIELDS_COUNT ? record[f] : NULL;
 }
 
 int
@@ -101,7 +69,7 @@ bench_sender_init(struct bench_sender *s, const char *keyfile,
 		return -1;
 	}
 	for (int f = 1; f <= FIELDS_COUNT; f++) {
-		json_t *j = json_loads(record[f], 0, NULL);
+		json_t *j = json_loads(fixture_record_field(f), 0, NULL);
 		rc = j == NULL ? -1
 		               : record_field_encode(f, j, &s->plain[f],
 		                     &s->plain_len[f], why, sizeof(why));

@@ -1,7 +1,7 @@
 /*
- * Shared by the benchmark programs of tests/bench: a monotonic clock, the
- * realistic street-triage record every benchmark seals, and an agency's
- * keys loaded from the files a deployment has. Not part of the product.
+ * Shared by the benchmark programs of tests/bench: a monotonic clock and an
+ * agency's keys loaded from the files a deployment has, ready to seal the
+ * street-triage record of tests/lib/fixture.h. Not part of the product.
  */
 #ifndef TESTS_BENCH_BENCHUTIL_H
 #define TESTS_BENCH_BENCHUTIL_H
@@ -19,8 +19,7 @@ double bench_now(void);
 /* Milliseconds since the epoch, with a fraction (CLOCK_REALTIME). */
 double bench_wall_ms(void);
 
-/* The JSON of field f (1..13) of the benchmark record. */
-const char *bench_record_field(int f);
+/* The benchmark record's fields: fixture_record_field (tests/lib). */
 
 /*
  * A sender ready to seal: its secret keys, the keyring, and per recipient

@@ -28,6 +28,7 @@
 #include "keys/keys.h"
 #include "proto/event.h"
 #include "tests/audit/audittest.h"
+#include "tests/lib/scratch.h"
 
 #define NHS "9434765919"
 
@@ -130,7 +131,7 @@ setup(void **state)
 	assert_non_null(src);
 	assert_non_null(build);
 	assert_true(sodium_init() >= 0);
-	dir = audittest_tmpdir();
+	dir = scratch_dir("devfull");
 	snprintf(bin, sizeof(bin), "%s/cli/concordat", build);
 	snprintf(
 	    policy, sizeof(policy), "%s/policy/examples/crisis-care.yaml", src);
@@ -152,7 +153,7 @@ setup(void **state)
 	build_log();
 	assert_int_equal(mkdir(spool, 0750), 0);
 	assert_int_equal(mkdir(outbox, 0750), 0);
-	audittest_write(record, rec);
+	scratch_write(record, rec, 0644);
 	/* A real proof, written by the real binary, for check-proof. */
 	char *prove[] = {bin, "audit", "prove", "--data", log_dir, "--seq", "3",
 	    "--json", NULL};
@@ -166,7 +167,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	audittest_rmtree(dir);
+	scratch_rmrf(dir);
 	free(dir);
 	return 0;
 }

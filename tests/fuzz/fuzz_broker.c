@@ -635,7 +635,7 @@ static void
 replay(struct h_client *pol, const char *path)
 {
 	size_t len, at = 0;
-	uint8_t *d = (uint8_t *)h_slurp(path, &len);
+	uint8_t *d = (uint8_t *)scratch_slurp(path, &len);
 
 	if (d == NULL)
 		fail_msg("cannot read %s", path);

@@ -20,10 +20,18 @@
 
 #include "keys/keys.h"
 #include "proto/wire.h"
+#include "tests/lib/fixture.h"
+#include "tests/lib/scratch.h"
 
-/* The four agencies of the example agreement, by index. */
-enum { H_POLICE, H_AMBULANCE, H_MHT, H_SOCIAL, H_NAG };
-extern const char *const h_agency[H_NAG];
+/* The four agencies of the example agreement, by index (fixture_agency
+ * of tests/lib/fixture.h names them). */
+enum {
+	H_POLICE = FIXTURE_POLICE,
+	H_AMBULANCE = FIXTURE_AMBULANCE,
+	H_MHT = FIXTURE_MHT,
+	H_SOCIAL = FIXTURE_SOCIAL,
+	H_NAG = FIXTURE_NAG
+};
 
 /* Generous: they bound a failure, not a pass (ASan runs are slow). */
 #define H_WAIT_MS 30000
@@ -201,9 +209,7 @@ size_t h_count(const char *dir, const char *suffix);
 
 /* ------------------------------------------------------------- files */
 
-void h_write(const char *path, const char *text, unsigned mode);
-/* The whole file (malloc'd, NUL-terminated); NULL when it is missing. */
-char *h_slurp(const char *path, size_t *len);
+/* Whole files: scratch_write, scratch_slurp (tests/lib/scratch.h). */
 /* Parses a JSON file; fails the test when it does not parse. */
 json_t *h_json(const char *path);
 /*

@@ -56,7 +56,7 @@ static void
 sealed_id(const struct h_proc *p, const char *file, char hex[33])
 {
 	char needle[128];
-	char *log = h_slurp(p->log, NULL);
+	char *log = scratch_slurp(p->log, NULL);
 	const char *q;
 
 	assert_non_null(log);

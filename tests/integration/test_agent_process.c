@@ -114,7 +114,7 @@ sighup_new_agency(void **state)
 	/* Not yet in the keyring: refused by the agent itself. */
 	drop(s, "fire", "early");
 	assert_true(h_wait_file(h_p("%s/early.error.json", failed), H_WAIT_MS));
-	char *err = h_slurp(h_p("%s/early.error.json", failed), NULL);
+	char *err = scratch_slurp(h_p("%s/early.error.json", failed), NULL);
 	assert_non_null(strstr(err, "'fire' is not in the keyring"));
 	free(err);
 
@@ -122,9 +122,9 @@ sighup_new_agency(void **state)
 	const char *gen[] = {s->cli, "keys", "generate", "--agency", "fire",
 	    "--out", h_p("%s/keys", s->dir), NULL};
 	assert_int_equal(h_run(s, NULL, NULL, gen), 0);
-	char *pub = h_slurp(h_p("%s/keys/fire.pub", s->dir), NULL);
+	char *pub = scratch_slurp(h_p("%s/keys/fire.pub", s->dir), NULL);
 	assert_non_null(pub);
-	h_write(h_p("%s/ring/fire.pub", s->dir), pub, 0644);
+	scratch_write(h_p("%s/ring/fire.pub", s->dir), pub, 0644);
 	free(pub);
 	assert_int_equal(kill(s->broker.pid, SIGHUP), 0);
 	assert_true(h_wait_log(&s->broker, "5 agencies", 1, H_WAIT_MS));
@@ -174,7 +174,7 @@ sighup_refused(void **state)
 	exchange(s, "first");
 
 	/* Not YAML at all. */
-	h_write(yaml, "agency: [police\n", 0644);
+	scratch_write(yaml, "agency: [police\n", 0644);
 	assert_int_equal(kill(pid, SIGHUP), 0);
 	assert_true(
 	    h_wait_log(p, "still running on the previous", 1, H_WAIT_MS));
@@ -184,7 +184,7 @@ sighup_refused(void **state)
 
 	/* A key in the keyring that is not one. */
 	h_agent_config(s, H_POLICE, NULL);
-	h_write(
+	scratch_write(
 	    h_p("%s/ring/garbage.pub", s->dir), "{\"not\": \"a key\"}\n", 0644);
 	assert_int_equal(kill(pid, SIGHUP), 0);
 	assert_true(
@@ -196,8 +196,9 @@ sighup_refused(void **state)
 	/* A keyring that lacks this agency; a pepper that is not there. */
 	mkdir(h_p("%s/ring2", s->dir), 0750);
 	char *pub =
-	    h_slurp(h_p("%s/ring/mental_health_trust.pub", s->dir), NULL);
-	h_write(h_p("%s/ring2/mental_health_trust.pub", s->dir), pub, 0644);
+	    scratch_slurp(h_p("%s/ring/mental_health_trust.pub", s->dir), NULL);
+	scratch_write(
+	    h_p("%s/ring2/mental_health_trust.pub", s->dir), pub, 0644);
 	free(pub);
 	char text[8192];
 	snprintf(text, sizeof(text),
@@ -205,7 +206,7 @@ sighup_refused(void **state)
 	    "key: keys/police.key\nkeyring: ring2\nspool: spool/police\n"
 	    "pepper: keys/pepper\n",
 	    s->endpoint);
-	h_write(yaml, text, 0644);
+	scratch_write(yaml, text, 0644);
 	assert_int_equal(kill(pid, SIGHUP), 0);
 	assert_true(
 	    h_wait_log(p, "still running on the previous", 3, H_WAIT_MS));
@@ -215,7 +216,7 @@ sighup_refused(void **state)
 	    "key: keys/police.key\nkeyring: ring\nspool: spool/police\n"
 	    "pepper: keys/no-such-pepper\n",
 	    s->endpoint);
-	h_write(yaml, text, 0644);
+	scratch_write(yaml, text, 0644);
 	assert_int_equal(kill(pid, SIGHUP), 0);
 	assert_true(
 	    h_wait_log(p, "still running on the previous", 4, H_WAIT_MS));
@@ -230,7 +231,7 @@ sighup_refused(void **state)
 	    "keyring: ring\nspool: spool/police\npepper: keys/pepper\n"
 	    "resend_after: 10s\n",
 	    s->dir);
-	h_write(yaml, text, 0644);
+	scratch_write(yaml, text, 0644);
 	assert_int_equal(kill(pid, SIGHUP), 0);
 	assert_true(h_wait_log(p, "reloaded:", 1, H_WAIT_MS));
 	assert_true(
@@ -327,7 +328,7 @@ one_agent_per_state(void **state)
 	/* In the foreground, and as a daemon: refused before it detaches. */
 	const char *fg[] = {s->agent_bin, "-c", yaml, "-f", NULL};
 	assert_int_equal(h_run_for(s, out, err, fg, H_WAIT_MS), 75);
-	char *e = h_slurp(err, NULL);
+	char *e = scratch_slurp(err, NULL);
 	print_message("second agent: %s", e);
 	assert_non_null(strstr(e, want));
 	assert_non_null(strstr(e, "in use by another concordat-agent"));
@@ -335,12 +336,12 @@ one_agent_per_state(void **state)
 	free(e);
 	const char *bg[] = {s->agent_bin, "-c", yaml, NULL};
 	assert_int_equal(h_run_for(s, out, err, bg, H_WAIT_MS), 75);
-	e = h_slurp(err, NULL);
+	e = scratch_slurp(err, NULL);
 	assert_non_null(strstr(e, want));
 	free(e);
 	/* The lock file names the running agent. */
-	char *lock =
-	    h_slurp(h_p("%s/agent.lock", h_spool(s, H_POLICE, ".state")), NULL);
+	char *lock = scratch_slurp(
+	    h_p("%s/agent.lock", h_spool(s, H_POLICE, ".state")), NULL);
 	assert_non_null(lock);
 	assert_int_equal(strtol(lock, NULL, 10), pid);
 	free(lock);
@@ -348,7 +349,7 @@ one_agent_per_state(void **state)
 	/* Checking the configuration takes no lock. */
 	const char *check[] = {s->agent_bin, "-c", yaml, "-n", NULL};
 	assert_int_equal(h_run_for(s, out, err, check, H_WAIT_MS), 0);
-	e = h_slurp(out, NULL);
+	e = scratch_slurp(out, NULL);
 	assert_non_null(strstr(e, "configuration ok"));
 	free(e);
 

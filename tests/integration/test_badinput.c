@@ -108,7 +108,7 @@ malformed_outbox_files(void **state)
 		/* The record itself is kept, byte for byte. */
 		const char *kept = h_p("%s/%s", failed, b->name);
 		assert_true(h_wait_file(kept, H_WAIT_MS));
-		char *text = h_slurp(kept, NULL);
+		char *text = scratch_slurp(kept, NULL);
 		assert_string_equal(text, b->text);
 		free(text);
 
@@ -194,7 +194,7 @@ reused_outbox_name(void **state)
 	h_drop(s, H_POLICE, "same.json", other);
 	assert_true(h_wait_count(sent, "", 4, H_WAIT_MS));
 	assert_int_equal(h_count(sent, ".receipt.json"), 2);
-	text = h_slurp(h_p("%s/same.json", sent), NULL);
+	text = scratch_slurp(h_p("%s/same.json", sent), NULL);
 	assert_string_equal(text, good);
 	free(text);
 	/* The second is under its own msg_id. */
@@ -211,7 +211,7 @@ reused_outbox_name(void **state)
 	r[1] = h_json(h_p("%s/%s-same.receipt.json", sent, second));
 	ids[1] = json_string_value(json_object_get(r[1], "msg_id"));
 	assert_string_equal(ids[1], second);
-	text = h_slurp(h_p("%s/%s-same.json", sent, second), NULL);
+	text = scratch_slurp(h_p("%s/%s-same.json", sent, second), NULL);
 	assert_non_null(text);
 	assert_string_equal(text, other);
 	free(text);
@@ -232,7 +232,7 @@ broker_config_errors(void **state)
 	const char *err = h_p("%s/check.err", s->dir);
 	char *text;
 
-	h_write(conf,
+	scratch_write(conf,
 	    "lisen: ipc:///nowhere.sock\n"
 	    "key: keys/broker.key\n"
 	    "keyring: ring\n"
@@ -241,7 +241,7 @@ broker_config_errors(void **state)
 	    "map_size_mb: 2\n"
 	    "clock_skew: soon\n",
 	    0644);
-	h_write(pol,
+	scratch_write(pol,
 	    "agreement: broken\n"
 	    "version: 1\n"
 	    "approved_by: nobody\n"
@@ -260,7 +260,7 @@ broker_config_errors(void **state)
 	    0644);
 	const char *check[] = {s->broker_bin, "-c", conf, "-n", NULL};
 	assert_int_equal(h_run(s, NULL, err, check), 78);
-	text = h_slurp(err, NULL);
+	text = scratch_slurp(err, NULL);
 	assert_non_null(text);
 	static const char *const want[] = {
 	    ":1: unknown key 'lisen' (did you mean 'listen'?)",
@@ -278,7 +278,7 @@ broker_config_errors(void **state)
 	assert_false(access(h_p("%s/bdata2", s->dir), F_OK) == 0);
 
 	/* A good file naming a policy with errors: the policy's lines. */
-	h_write(conf,
+	scratch_write(conf,
 	    "listen: ipc:///nowhere.sock\n"
 	    "key: keys/broker.key\n"
 	    "keyring: ring\n"
@@ -286,7 +286,7 @@ broker_config_errors(void **state)
 	    "data: bdata2\n",
 	    0644);
 	assert_int_equal(h_run(s, NULL, err, check), 78);
-	text = h_slurp(err, NULL);
+	text = scratch_slurp(err, NULL);
 	static const char *const pwant[] = {
 	    ":13: undeclared purpose 'triage_advise' (did you mean "
 	    "'triage_advice'?)",
@@ -310,12 +310,12 @@ broker_refuses(struct h_sys *s, const char *key, const char *say)
 	char *text;
 
 	assert_int_equal(h_run(s, NULL, err, run), 77);
-	text = h_slurp(err, NULL);
+	text = scratch_slurp(err, NULL);
 	if (strstr(text, key) == NULL || strstr(text, say) == NULL)
 		fail_msg("no clear refusal naming %s: %s", key, text);
 	free(text);
 	assert_int_equal(h_run(s, NULL, err, check), 77);
-	text = h_slurp(err, NULL);
+	text = scratch_slurp(err, NULL);
 	assert_non_null(strstr(text, say));
 	free(text);
 	/* It never got as far as listening or opening its data. */
@@ -352,7 +352,7 @@ readable_key_refused(void **state)
 	    s->agent_bin, "-c", h_p("%s/police.yaml", s->dir), "-f", NULL};
 	assert_int_equal(chmod(akey, 0604), 0);
 	assert_int_equal(h_run(s, NULL, err, acheck), 77);
-	char *text = h_slurp(err, NULL);
+	char *text = scratch_slurp(err, NULL);
 	assert_non_null(strstr(text, "must be mode 0600"));
 	free(text);
 	assert_int_equal(chmod(akey, 0600), 0);

@@ -47,6 +47,7 @@
 #include "audit/audit.h"
 #include "audit/checkpoint.h"
 #include "tests/audit/audittest.h"
+#include "tests/lib/scratch.h"
 #include "tests/integration/harness.h"
 
 #define DELIVERED 120 /* messages the trust's agent collects */
@@ -100,7 +101,7 @@ static void
 copy_file(const char *from, const char *to)
 {
 	size_t len;
-	char *data = h_slurp(from, &len);
+	char *data = scratch_slurp(from, &len);
 	int fd;
 
 	if (data == NULL)
@@ -119,7 +120,7 @@ copy_dir(const char *from, const char *to)
 	static const char *const names[] = {
 	    "data.mdb", "lock.mdb", "concordat.lock"};
 
-	audittest_rmtree(to);
+	scratch_rmrf(to);
 	assert_int_equal(mkdir(to, 0700), 0);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (access(h_p("%s/%s", from, names[i]), F_OK) == 0)
@@ -165,9 +166,9 @@ verify(struct fixture *f, char **out, char **err)
 	st = h_run(s, o, e, argv);
 
 	if (out != NULL)
-		*out = h_slurp(o, NULL);
+		*out = scratch_slurp(o, NULL);
 	if (err != NULL)
-		*err = h_slurp(e, NULL);
+		*err = scratch_slurp(e, NULL);
 	return st;
 }
 
@@ -228,7 +229,7 @@ broker_try(struct h_sys *s, const char *conf, const char *log, pid_t *pid)
 			return WIFEXITED(st) ? WEXITSTATUS(st)
 			                     : 128 + WTERMSIG(st);
 		}
-		char *text = h_slurp(log, NULL);
+		char *text = scratch_slurp(log, NULL);
 		bool up = text != NULL && strstr(text, "listening on") != NULL;
 		free(text);
 		if (up)
@@ -300,7 +301,7 @@ static bool
 read_head(const char *path, struct checkpoint *cp)
 {
 	size_t len;
-	uint8_t *b = (uint8_t *)h_slurp(path, &len), sum[32];
+	uint8_t *b = (uint8_t *)scratch_slurp(path, &len), sum[32];
 	uint64_t best = 0;
 	bool found = false;
 
@@ -434,7 +435,7 @@ group_setup(void **state)
 	const char *gen[] = {s->cli, "keys", "generate", "--broker", "--out",
 	    h_p("%s/keys2", s->dir), NULL};
 	assert_int_equal(h_run(s, NULL, NULL, gen), 0);
-	h_write(f->other_yaml,
+	scratch_write(f->other_yaml,
 	    h_p("listen: ipc://%s/other.sock\nkey: keys2/broker.key\n"
 	        "keyring: ring\npolicy: %s\ndata: other\nmap_size_mb: 64\n",
 	        s->dir, s->policy),
@@ -533,7 +534,7 @@ log_bytes(struct fixture *f)
 	long pages = 0;
 
 	assert_int_equal(h_run(f->s, out, NULL, argv), 0);
-	text = h_slurp(out, NULL);
+	text = scratch_slurp(out, NULL);
 	assert_non_null(text);
 	if ((p = strstr(text, "Number of pages used: ")) != NULL)
 		pages = strtol(p + 22, NULL, 10);
@@ -603,7 +604,7 @@ damage(struct fixture *f, enum kind k, uint64_t seed)
 		assert_int_equal(unlink(file), 0);
 		return;
 	case FOLDER_MISSING:
-		audittest_rmtree(f->s->data);
+		scratch_rmrf(f->s->data);
 		return;
 	default:
 		break;
@@ -612,7 +613,7 @@ damage(struct fixture *f, enum kind k, uint64_t seed)
 	size_t leaf_len = 0;
 	if (k == LEAF_FLIPPED)
 		leaf = live_leaf(f, &leaf_len);
-	b = (uint8_t *)h_slurp(file, &len);
+	b = (uint8_t *)scratch_slurp(file, &len);
 	assert_non_null(b);
 	assert_true(used <= len);
 	pages = used / PAGE; /* damage falls on the log's own pages */
@@ -742,7 +743,7 @@ one_case(struct fixture *f, enum kind k, uint64_t seed, struct tally *t)
 	free(err);
 
 	b = broker_try(s, s->broker_yaml, log, &pid);
-	text = h_slurp(log, NULL);
+	text = scratch_slurp(log, NULL);
 	if (b == -1) {
 		/* It serves: only a log that verifies, and only the log. */
 		t->served++;
@@ -831,7 +832,7 @@ refused(struct fixture *f, int code, const char *what)
 
 	path(log, "%s/logs/refused.log", f->s->dir);
 	b = broker_try(f->s, f->s->broker_yaml, log, &pid);
-	text = h_slurp(log, NULL);
+	text = scratch_slurp(log, NULL);
 
 	if (b == -1)
 		broker_end(pid);
@@ -870,7 +871,7 @@ head_checks(void **state)
 
 	/* A head whose slots are both damaged. */
 	restore(f, f->pristine, f->pristine_head);
-	b = (uint8_t *)h_slurp(f->head, &len);
+	b = (uint8_t *)scratch_slurp(f->head, &len);
 	assert_int_equal(len, 2048);
 	b[100] ^= 1;
 	b[1024 + 100] ^= 1;
@@ -915,7 +916,7 @@ head_checks(void **state)
 	restore(f, f->pristine, f->pristine_head);
 	assert_int_equal(truncate(h_p("%s/data.mdb", s->data), 0), 0);
 	refused(f, 65, "the log is gone");
-	text = h_slurp(h_p("%s/data.mdb", s->data), &len);
+	text = scratch_slurp(h_p("%s/data.mdb", s->data), &len);
 	assert_int_equal(len, 0);
 	free(text);
 	restore(f, f->pristine, f->pristine_head);
@@ -941,7 +942,7 @@ folder_lock(void **state)
 	restore(f, f->pristine, f->pristine_head);
 	h_broker_start(s);
 	snprintf(pid, sizeof(pid), "%ld concordat-broker", (long)s->broker.pid);
-	text = h_slurp(h_p("%s/concordat.lock", s->data), NULL);
+	text = scratch_slurp(h_p("%s/concordat.lock", s->data), NULL);
 	assert_non_null(text);
 	assert_non_null(strstr(text, pid));
 	free(text);
@@ -951,7 +952,7 @@ folder_lock(void **state)
 
 	/* A second broker on the same folder: 75, naming the first. */
 	assert_int_equal(h_run(s, NULL, err, run), 75);
-	text = h_slurp(err, NULL);
+	text = scratch_slurp(err, NULL);
 	if (strstr(text, "in use by another process") == NULL ||
 	    strstr(text, pid) == NULL || strstr(text, "listening") != NULL)
 		fail_msg("no clear refusal naming '%s':\n%s", pid, text);
@@ -968,7 +969,7 @@ folder_lock(void **state)
 	assert_int_equal(h_run(s, NULL, NULL, check), 0);
 	assert_true(h_audit_count(s, "broker_started", NULL) > 0);
 	assert_int_equal(h_run(s, NULL, err, reindex), 75);
-	text = h_slurp(err, NULL);
+	text = scratch_slurp(err, NULL);
 	if (strstr(text, pid) == NULL ||
 	    strstr(text, "stop the broker") == NULL)
 		fail_msg("reindex does not say why it waits:\n%s", text);

@@ -182,7 +182,7 @@ sender_killed_while_filing(void **state)
 		    " \"subject\": {\"nhs_number\": \"9434765919\"},"
 		    " \"fields\": {\"identity\": {\"name\": \"Person %d\"}}}",
 		    i);
-		h_write(h_p("%s/p%03d.json", tmp, i), text, 0640);
+		scratch_write(h_p("%s/p%03d.json", tmp, i), text, 0640);
 	}
 	for (int i = 0; i < SENDER_BURST; i++)
 		assert_int_equal(rename(h_p("%s/p%03d.json", tmp, i),

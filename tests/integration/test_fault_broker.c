@@ -269,7 +269,7 @@ broker_killed_agent_resends(void **state)
 		    " \"fields\": {\"risks\": {\"self_harm\": \"high\"},"
 		    " \"identity\": {\"name\": \"Person %d\"}}}",
 		    i, i);
-		h_write(h_p("%s/r%03d.json", tmp, i), text, 0640);
+		scratch_write(h_p("%s/r%03d.json", tmp, i), text, 0640);
 	}
 	for (int i = 0; i < AGENT_BURST; i++)
 		assert_int_equal(rename(h_p("%s/r%03d.json", tmp, i),
@@ -465,11 +465,11 @@ setup_small_map(void **state)
 	*state = h_sys_new(NULL, NULL, NULL, 1);
 	/* The smallest map the broker takes. */
 	struct h_sys *s = *state;
-	char *conf = h_slurp(s->broker_yaml, NULL);
+	char *conf = scratch_slurp(s->broker_yaml, NULL);
 	char *at = strstr(conf, "map_size_mb: 64");
 	assert_non_null(at);
 	memcpy(at, "map_size_mb: 16", 15);
-	h_write(s->broker_yaml, conf, 0644);
+	scratch_write(s->broker_yaml, conf, 0644);
 	free(conf);
 	return 0;
 }

@@ -34,7 +34,7 @@ static struct h_client *
 client(int agency)
 {
 	struct h_client *c = h_client_new(
-	    sys, h_p("%s/keys/%s.key", sys->dir, h_agency[agency]));
+	    sys, h_p("%s/keys/%s.key", sys->dir, fixture_agency[agency]));
 
 	assert_int_equal(
 	    h_client_event(c, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, H_WAIT_MS),

@@ -691,7 +691,7 @@ slow_reader(void **state)
 	struct h_client *amb = h_client_of(sys, H_AMBULANCE);
 	pid_t pid = sys->broker.pid;
 	struct h_client_opts o = {
-	    .keyfile = h_p("%s/keys/%s.key", sys->dir, h_agency[H_MHT]),
+	    .keyfile = h_p("%s/keys/%s.key", sys->dir, fixture_agency[H_MHT]),
 	    .rcvhwm = 1,
 	    .rcvbuf = 4096,
 	};
@@ -800,9 +800,9 @@ stale_session(void **state)
 	    keys_load_public(h_p("%s/keys/police.pub", sys->dir), &oldpk), 0);
 	assert_int_equal(
 	    keys_load_public(h_p("%s/police.pub", newdir), &newpk), 0);
-	char *pub = h_slurp(h_p("%s/police.pub", newdir), NULL);
+	char *pub = scratch_slurp(h_p("%s/police.pub", newdir), NULL);
 	assert_non_null(pub);
-	h_write(h_p("%s/ring/police.pub", sys->dir), pub, 0644);
+	scratch_write(h_p("%s/ring/police.pub", sys->dir), pub, 0644);
 	free(pub);
 	unsigned reloads = h_log_count(&sys->broker, "reloaded");
 	kill(sys->broker.pid, SIGHUP);

@@ -224,7 +224,7 @@ clock_jump(void **state)
 	const char *stamp = h_p("%s/faketime", sys->dir);
 	char stampv[PATH_MAX];
 	snprintf(stampv, sizeof(stampv), "FAKETIME_TIMESTAMP_FILE=%s", stamp);
-	h_write(stamp, "+0\n", 0644);
+	scratch_write(stamp, "+0\n", 0644);
 	const char *env[] = {"LD_PRELOAD=" FAKETIME_LIB, stampv,
 	    "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1",
 	    h_env_asan("verify_asan_link_order=0"), NULL};
@@ -238,7 +238,7 @@ clock_jump(void **state)
 	h_client_free(pol);
 	/* A tick or two on the old time, so the queue clock has a base. */
 	pause_ms(1500);
-	h_write(stamp, "+1d\n", 0644);
+	scratch_write(stamp, "+1d\n", 0644);
 	/* Three ticks of the timer on the new time. */
 	pause_ms(3000);
 	print_message("after +1d: %zu expired\n", h_audit_stat(sys, "expired"));
@@ -267,7 +267,7 @@ static long
 queue_page(const char *path, const char *agency, uint64_t seq, long psize)
 {
 	size_t len, an = strlen(agency), kn = an + 1 + 8;
-	char *data = h_slurp(path, &len);
+	char *data = scratch_slurp(path, &len);
 	uint8_t needle[2 + 64];
 	long found = -1;
 
@@ -308,7 +308,7 @@ damaged_queue_page(void **state)
 	/* The first item's page: sequence numbers start at 1. */
 	const char *mdb = h_p("%s/data.mdb", sys->data);
 	long psize = sysconf(_SC_PAGESIZE);
-	long off = queue_page(mdb, h_agency[H_MHT], 1, psize);
+	long off = queue_page(mdb, fixture_agency[H_MHT], 1, psize);
 	if (off < 0)
 		fail_msg("no broker.queue page of the trust in %s", mdb);
 	print_message(
@@ -323,7 +323,7 @@ damaged_queue_page(void **state)
 
 	pid_t pid = sys->broker.pid;
 	size_t loglen0 = 0, loglen1 = 0;
-	free(h_slurp(sys->broker.log, &loglen0));
+	free(scratch_slurp(sys->broker.log, &loglen0));
 	long cpu0 = h_proc_cpu_ms(pid);
 	struct h_client *mht = h_client_of(sys, H_MHT);
 	h_client_hello(mht);
@@ -351,7 +351,7 @@ damaged_queue_page(void **state)
 	}
 	long cpu = h_proc_cpu_ms(pid) - cpu0;
 	uint64_t took = h_now_ms() - t0;
-	char *log = h_slurp(sys->broker.log, &loglen1);
+	char *log = scratch_slurp(sys->broker.log, &loglen1);
 	unsigned lines = 0;
 	for (size_t i = loglen0; i < loglen1; i++)
 		lines += log[i] == '\n';

@@ -87,7 +87,7 @@ file_sha256(const char *path, char hex[65])
 {
 	uint8_t h[32];
 	size_t len;
-	char *text = h_slurp(path, &len);
+	char *text = scratch_slurp(path, &len);
 
 	assert_non_null(text);
 	crypto_hash_sha256(h, (const uint8_t *)text, len);
@@ -125,7 +125,7 @@ reload_on_sighup(void **state)
 
 	/* A wider agreement, taken on SIGHUP. */
 	snprintf(text, sizeof(text), POLICY_HEAD, 2, 2, "identity, risks");
-	h_write(s->policy, text, 0644);
+	scratch_write(s->policy, text, 0644);
 	file_sha256(s->policy, sha2);
 	assert_string_not_equal(sha1, sha2);
 	assert_int_equal(kill(s->broker.pid, SIGHUP), 0);
@@ -146,7 +146,7 @@ reload_on_sighup(void **state)
 	json_decref(evs);
 
 	/* A broken file is refused; the running agreement stays. */
-	h_write(s->policy, "agreement: [\n", 0644);
+	scratch_write(s->policy, "agreement: [\n", 0644);
 	assert_int_equal(kill(s->broker.pid, SIGHUP), 0);
 	assert_true(h_wait_log(&s->broker, "reload refused", 1, H_WAIT_MS));
 	check(exchange(s, "broken"), "triage-v2",
@@ -157,7 +157,7 @@ reload_on_sighup(void **state)
 
 	/* A new agency's key, put in the keyring, is let in on SIGHUP. */
 	snprintf(text, sizeof(text), POLICY_HEAD, 2, 2, "identity, risks");
-	h_write(s->policy, text, 0644);
+	scratch_write(s->policy, text, 0644);
 	const char *gen[] = {s->cli, "keys", "generate", "--agency", "fire",
 	    "--out", h_p("%s/keys", s->dir), NULL};
 	assert_int_equal(h_run(s, NULL, NULL, gen), 0);
@@ -168,9 +168,9 @@ reload_on_sighup(void **state)
 	        H_WAIT_MS),
 	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
 	h_client_free(c);
-	char *pub = h_slurp(h_p("%s/keys/fire.pub", s->dir), NULL);
+	char *pub = scratch_slurp(h_p("%s/keys/fire.pub", s->dir), NULL);
 	assert_non_null(pub);
-	h_write(h_p("%s/ring/fire.pub", s->dir), pub, 0644);
+	scratch_write(h_p("%s/ring/fire.pub", s->dir), pub, 0644);
 	free(pub);
 	assert_int_equal(kill(s->broker.pid, SIGHUP), 0);
 	assert_true(h_wait_log(&s->broker, "5 agencies", 1, H_WAIT_MS));

@@ -30,7 +30,7 @@ static struct h_client *
 client(int agency)
 {
 	struct h_client *c = h_client_new(
-	    sys, h_p("%s/keys/%s.key", sys->dir, h_agency[agency]));
+	    sys, h_p("%s/keys/%s.key", sys->dir, fixture_agency[agency]));
 
 	assert_int_equal(
 	    h_client_event(c, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, H_WAIT_MS),
@@ -72,7 +72,7 @@ db_entries(const char *db)
 	long n = -1;
 
 	assert_int_equal(h_run(sys, out, NULL, argv), 0);
-	text = h_slurp(out, NULL);
+	text = scratch_slurp(out, NULL);
 	assert_non_null(text);
 	if ((p = strstr(text, "Entries: ")) != NULL)
 		n = strtol(p + 9, NULL, 10);

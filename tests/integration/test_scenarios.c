@@ -202,7 +202,8 @@ send_to_many(const char *name, int sender, size_t n, const int *to,
 	}
 	json_t *recips = json_array();
 	for (size_t k = 0; k < n; k++)
-		json_array_append_new(recips, json_string(h_agency[to[k]]));
+		json_array_append_new(
+		    recips, json_string(fixture_agency[to[k]]));
 	rec = json_pack("{s:o,s:s,s:s,s:s,s:s,s:{s:s},s:o}", "recipients",
 	    recips, "purpose", purpose, "urgency", urgency, "kind",
 	    m->requested ? "request" : "record", "local_id", name, "subject",
@@ -222,11 +223,11 @@ send_to_many(const char *name, int sender, size_t n, const int *to,
 	json_decref(rec);
 
 	const char *argv[] = {sys->cli, "send", "--spool",
-	    h_p("%s/spool/%s", sys->dir, h_agency[sender]), path, NULL};
+	    h_p("%s/spool/%s", sys->dir, fixture_agency[sender]), path, NULL};
 	outbox = h_p("%s/send.out", sys->dir);
 	assert_int_equal(
 	    h_run(sys, outbox, h_p("%s/send.err", sys->dir), argv), 0);
-	printed = h_slurp(outbox, NULL);
+	printed = scratch_slurp(outbox, NULL);
 	assert_non_null(printed);
 	printed[strcspn(printed, "\n")] = '\0';
 	base = strrchr(printed, '/');
@@ -248,7 +249,8 @@ send_to_many(const char *name, int sender, size_t n, const int *to,
 	assert_false(
 	    access(h_p("%s/%s.json", h_spool(sys, sender, "outbox"), base),
 	        F_OK) == 0);
-	char *orig = h_slurp(path, NULL), *now = h_slurp(moved, NULL);
+	char *orig = scratch_slurp(path, NULL),
+	     *now = scratch_slurp(moved, NULL);
 	assert_non_null(now);
 	assert_string_equal(orig, now);
 	free(orig);
@@ -271,7 +273,7 @@ send_to_many(const char *name, int sender, size_t n, const int *to,
 				json_t *x = json_array_get(rs, j);
 				if (strcmp(json_string_value(
 				               json_object_get(x, "agency")),
-				        h_agency[to[k]]) == 0)
+				        fixture_agency[to[k]]) == 0)
 					rk = x;
 			}
 			assert_non_null(rk);
@@ -322,15 +324,16 @@ check_inbox_of(const struct sent *m, int recipient, const char *urgency,
 
 	if (!h_wait_file(path, H_WAIT_MS))
 		fail_msg("%s: not delivered to %s (%s)", m->name,
-		    h_agency[recipient], path);
+		    fixture_agency[recipient], path);
 	json_t *in = h_json(path);
 	assert_string_equal(
 	    json_string_value(json_object_get(in, "msg_id")), m->msg_id);
 	assert_string_equal(json_string_value(json_object_get(in, "sender")),
-	    h_agency[m->sender]);
+	    fixture_agency[m->sender]);
 	json_t *want = json_array();
 	for (size_t k = 0; k < m->n_to; k++)
-		json_array_append_new(want, json_string(h_agency[m->to[k]]));
+		json_array_append_new(
+		    want, json_string(fixture_agency[m->to[k]]));
 	assert_true(json_equal(json_object_get(in, "recipients"), want));
 	json_decref(want);
 	assert_string_equal(
@@ -364,7 +367,7 @@ check_inbox_of(const struct sent *m, int recipient, const char *urgency,
 		if (!fields_has(allowed, f)) {
 			if (got != NULL)
 				fail_msg("%s: %s reached %s", m->name,
-				    fields_name(f), h_agency[recipient]);
+				    fields_name(f), fixture_agency[recipient]);
 			continue;
 		}
 		json_t *exp = field_value(f, m->token[f]);
@@ -748,7 +751,7 @@ canaries_and_clean_stop(void **state)
 				    fields_has(m->allowed[a], f))
 					continue;
 				if (h_tree_grep(h_p("%s/spool/%s", sys->dir,
-				                    h_agency[a]),
+				                    fixture_agency[a]),
 				        t, found, sizeof(found)))
 					fail_msg("%s: '%s' reached %s", m->name,
 					    t, found);
@@ -756,7 +759,7 @@ canaries_and_clean_stop(void **state)
 			/* The search works: the sender's copy holds it. */
 			assert_int_equal(
 			    h_tree_grep(h_p("%s/spool/%s/%s", sys->dir,
-			                    h_agency[m->sender],
+			                    fixture_agency[m->sender],
 			                    m->rejected ? "failed" : "sent"),
 			        t, NULL, 0),
 			    1);

@@ -27,7 +27,7 @@ static struct h_sys *sys;
 static const char *
 key_of(int agency)
 {
-	return h_p("%s/keys/%s.key", sys->dir, h_agency[agency]);
+	return h_p("%s/keys/%s.key", sys->dir, fixture_agency[agency]);
 }
 
 /* A client of agency, connected. */

@@ -124,7 +124,7 @@ static void
 snap_take(struct snap *sn, const char *path)
 {
 	assert_int_equal(lstat(path, &sn->st), 0);
-	sn->text = h_slurp(path, &sn->len);
+	sn->text = scratch_slurp(path, &sn->len);
 	assert_non_null(sn->text);
 }
 
@@ -134,7 +134,7 @@ snap_same(struct snap *sn, const char *path)
 {
 	struct stat st;
 	size_t len;
-	char *text = h_slurp(path, &len);
+	char *text = scratch_slurp(path, &len);
 
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
@@ -177,7 +177,7 @@ links_to_secrets(void **state)
 	snprintf(failed, sizeof(failed), "%s", h_spool(s, H_POLICE, "failed"));
 	/* Any 64 hex digits are a pepper; these, digits then 'e', read as
 	 * a number, which jansson's messages quote up to 20 bytes of. */
-	h_write(pepper,
+	scratch_write(pepper,
 	    "12345678e0123456789abcdef0123456789abcdef0123456789abcdef0123456"
 	    "\n",
 	    0600);
@@ -202,7 +202,7 @@ links_to_secrets(void **state)
 		const char *stem = links[i].stem;
 		char *msg = only_error(failed, stem);
 		char *text =
-		    h_slurp(h_p("%s/%s.error.json", failed, stem), NULL);
+		    scratch_slurp(h_p("%s/%s.error.json", failed, stem), NULL);
 		assert_says(stem, msg, links[i].says);
 		assert_no_secret(h_p("failed/%s.error.json", stem), text, hex);
 		free(text);
@@ -227,7 +227,7 @@ links_to_secrets(void **state)
 	assert_int_equal(h_count(failed, ""), 8);
 
 	/* Nothing of either secret in the log. */
-	char *log = h_slurp(s->agent[H_POLICE].log, NULL);
+	char *log = scratch_slurp(s->agent[H_POLICE].log, NULL);
 	assert_no_secret("the agent's log", log, hex);
 	free(log);
 	/* The targets are untouched, and the key still serves. */
@@ -260,7 +260,7 @@ assert_sent_once(
 	    json_string_value(json_object_get(r, "outcome")), "accepted");
 	json_decref(r);
 	assert_true(h_wait_file(h_p("%s/%s", sent, name), H_WAIT_MS));
-	kept = h_slurp(h_p("%s/%s", sent, name), NULL);
+	kept = scratch_slurp(h_p("%s/%s", sent, name), NULL);
 	assert_non_null(kept);
 	assert_string_equal(kept, text);
 	free(kept);
@@ -356,7 +356,7 @@ not_records(void **state)
 
 	assert_int_equal(mkdir(h_p("%s/sub", outbox), 0750), 0);
 	assert_int_equal(mkdir(h_p("%s/dir.json", outbox), 0750), 0);
-	h_write(h_p("%s/dir.json/inner.json", outbox), "{}", 0640);
+	scratch_write(h_p("%s/dir.json/inner.json", outbox), "{}", 0640);
 	assert_int_equal(mkfifo(h_p("%s/pipe.json", outbox), 0640), 0);
 	assert_int_equal(mkfifo(h_p("%s/fifo", outbox), 0640), 0);
 	sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -428,7 +428,7 @@ not_records(void **state)
 	assert_int_equal(lstat(h_p("%s/sock.json", failed), &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 	assert_true(h_wait_file(h_p("%s/dir.json/inner.json", failed), 1));
-	char *kept = h_slurp(h_p("%s/latin1.json", failed), NULL);
+	char *kept = scratch_slurp(h_p("%s/latin1.json", failed), NULL);
 	assert_string_equal(kept, latin);
 	free(kept);
 
@@ -457,7 +457,7 @@ not_records(void **state)
 	assert_int_equal(access(h_p("%s/\xff\xfe.json", outbox), F_OK), 0);
 	assert_int_equal(h_count(outbox, ""), 2);
 	/* No name that is not a record name was quoted. */
-	char *log = h_slurp(s->agent[H_POLICE].log, NULL);
+	char *log = scratch_slurp(s->agent[H_POLICE].log, NULL);
 	assert_null(strstr(log, "bad name"));
 	assert_null(strstr(log, "\xff\xfe"));
 	free(log);
@@ -488,24 +488,25 @@ alerts_never_replaced(void **state)
 
 	snprintf(ring, sizeof(ring), "%s", h_p("%s/ring-mht", s->dir));
 	snprintf(conf, sizeof(conf), "%s",
-	    h_p("%s/%s.yaml", s->dir, h_agency[H_MHT]));
+	    h_p("%s/%s.yaml", s->dir, fixture_agency[H_MHT]));
 	assert_int_equal(mkdir(ring, 0750), 0);
 	for (int i = 0; i < H_NAG; i++) {
 		if (i == H_POLICE)
 			continue;
-		char *pub =
-		    h_slurp(h_p("%s/ring/%s.pub", s->dir, h_agency[i]), NULL);
-		h_write(h_p("%s/%s.pub", ring, h_agency[i]), pub, 0644);
+		char *pub = scratch_slurp(
+		    h_p("%s/ring/%s.pub", s->dir, fixture_agency[i]), NULL);
+		scratch_write(
+		    h_p("%s/%s.pub", ring, fixture_agency[i]), pub, 0644);
 		free(pub);
 	}
-	yaml = h_slurp(conf, NULL);
+	yaml = scratch_slurp(conf, NULL);
 	char *at = strstr(yaml, "keyring: ring\n");
 	assert_non_null(at);
 	char *fixed = malloc(strlen(yaml) + 16);
 	assert_non_null(fixed);
 	snprintf(fixed, strlen(yaml) + 16, "%.*skeyring: ring-mht\n%s",
 	    (int)(at - yaml), yaml, at + strlen("keyring: ring\n"));
-	h_write(conf, fixed, 0644);
+	scratch_write(conf, fixed, 0644);
 	free(fixed);
 	free(yaml);
 
@@ -594,7 +595,7 @@ replaced_while_waiting(void **state)
 	assert_true(h_wait_count(inbox, ".json", 2, H_WAIT_MS));
 	/* The second under its own name, with its own receipt. */
 	assert_true(h_wait_file(h_p("%s/same.json", sent), H_WAIT_MS));
-	char *kept = h_slurp(h_p("%s/same.json", sent), NULL);
+	char *kept = scratch_slurp(h_p("%s/same.json", sent), NULL);
 	assert_non_null(kept);
 	assert_string_equal(kept, second);
 	free(kept);
@@ -644,11 +645,11 @@ send_refuses_bad_bytes(void **state)
 	snprintf(file, sizeof(file), "%s", h_p("%s/latin.json", s->dir));
 	snprintf(err, sizeof(err), "%s", h_p("%s/send.err", s->dir));
 	at[4] = (char)0xe9;
-	h_write(file, rec, 0640);
+	scratch_write(file, rec, 0640);
 	const char *argv[] = {s->cli, "send", "--spool",
 	    h_p("%s/spool/police", s->dir), file, NULL};
 	assert_int_equal(h_run(s, NULL, err, argv), 65);
-	text = h_slurp(err, NULL);
+	text = scratch_slurp(err, NULL);
 	assert_says("concordat send", text,
 	    h_p("not UTF-8 at byte offset %zu", (size_t)(at + 4 - rec)));
 	assert_says("concordat send", text, "not sent: 1 problems");

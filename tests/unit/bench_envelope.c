@@ -23,36 +23,10 @@
 #include "proto/envelope.h"
 #include "proto/record.h"
 #include "proto/wire.h"
+#include "tests/lib/fixture.h"
 #include "tests/unit/testutil.h"
 
 static double seconds = 1.0;
-
-/* A street triage referral, as a local system would write it. */
-static const char *const record[FIELDS_COUNT + 1] = {
-    NULL,
-    "{\"name\": \"Alex Example\", \"nhs_number\": \"9434765919\","
-    " \"date_of_birth\": \"1990-04-01\", \"address\": \"1 High Street,"
-    " Bradford BD1 1AA\", \"phone\": \"07700 900123\"}",
-    "{\"contacts\": [{\"name\": \"Sam Example\", \"relationship\":"
-    " \"sister\", \"phone\": \"07700 900456\"}]}",
-    "{\"gender\": \"male\", \"age\": 34}",
-    "{\"language\": \"English\", \"interpreter_needed\": false}",
-    "{\"description\": \"Found on the bridge parapet, agitated, says he"
-    " hears voices telling him to jump; calmer after 20 minutes.\"}",
-    "{\"alcohol\": true, \"drugs\": false, \"details\": \"smelled of"
-    " alcohol\"}",
-    "{\"medicines\": \"sertraline 100mg\"}",
-    "{\"gp\": \"Manor Surgery\", \"known_to_mental_health\": true,"
-    " \"team\": \"CMHT North\"}",
-    "{\"has_plan\": true, \"summary\": \"call sister; prefers the"
-    " crisis house to hospital\"}",
-    "{\"diagnosis\": \"recurrent depressive disorder\"}",
-    "{\"self_harm\": \"high\", \"suicide\": \"high\", \"aggression\":"
-    " \"low\", \"confusion\": \"none\", \"impaired_judgement\": \"medium\","
-    " \"self_neglect\": \"low\", \"missing_from_home\": \"none\"}",
-    "{\"conditions\": \"asthma\"}",
-    "{\"pets\": \"dog at home alone\"}",
-};
 
 static double
 now(void)
@@ -134,7 +108,7 @@ seal(struct tu_msg *m, const struct tu_agency *sender,
 {
 	tu_msg_init(m, sender, to, n, NULL);
 	for (int f = 1; f <= FIELDS_COUNT; f++) {
-		json_t *j = json_loads(record[f], 0, NULL);
+		json_t *j = json_loads(fixture_record_field(f), 0, NULL);
 		free(m->plain[f]);
 		if (j == NULL ||
 		    record_field_encode(

@@ -24,6 +24,7 @@
 #include <lmdb.h>
 
 #include "db/db.h"
+#include "tests/lib/scratch.h"
 #include "tests/unit/testutil.h"
 
 #define KiB ((size_t)1 << 10)
@@ -40,7 +41,7 @@ setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	tu_tmpdir(f->dir, sizeof(f->dir));
+	scratch_dir_in(f->dir, sizeof(f->dir), "db");
 	snprintf(f->sub, sizeof(f->sub), "%s/a/b", f->dir);
 	*state = f;
 	return 0;
@@ -51,7 +52,7 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 
-	tu_rmrf(f->dir);
+	scratch_rmrf(f->dir);
 	free(f);
 	return 0;
 }
@@ -210,7 +211,7 @@ file_states(void **state)
 	assert_int_equal(db_env_open(f->sub, &empty_new, &env), 0);
 	db_env_close(env);
 	/* Overwritten: refused by every opener, before LMDB maps it. */
-	tu_spit(
+	scratch_spit(
 	    path, "not an LMDB file, not at all, no meta page here", 48, 0600);
 	assert_int_equal(db_file_check(f->sub, &st, why, sizeof(why)), 0);
 	assert_int_equal(st, DB_FILE_DAMAGED);
@@ -326,7 +327,7 @@ real_errors(void **state)
 	snprintf(path, sizeof(path), "%s/data.mdb", f->sub);
 	uint8_t junk[8192];
 	memset(junk, 0x5a, sizeof(junk));
-	tu_spit(path, junk, sizeof(junk), 0600);
+	scratch_spit(path, junk, sizeof(junk), 0600);
 	assert_int_equal(mdb_env_create(&env), 0);
 	rc = mdb_env_open(env, f->sub, MDB_RDONLY, 0600);
 	mdb_env_close(env);

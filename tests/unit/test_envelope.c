@@ -22,6 +22,7 @@
 #include "keys/keys.h"
 #include "proto/envelope.h"
 #include "proto/wire.h"
+#include "tests/lib/scratch.h"
 #include "tests/unit/testutil.h"
 
 static struct tu_agency police, ambulance, mht, social, housing, fire;
@@ -1796,7 +1797,7 @@ cb_setup(struct cb_world *w)
 	char keyring[128];
 
 	memset(w, 0, sizeof(*w));
-	tu_tmpdir(w->b.dir, sizeof(w->b.dir));
+	scratch_dir_in(w->b.dir, sizeof(w->b.dir), "unit");
 	snprintf(keyring, sizeof(keyring), "%s/keyring", w->b.dir);
 	snprintf(w->agencies, sizeof(w->agencies), "%s", w->b.dir);
 	for (int i = 0; i < 4; i++) {
@@ -1811,9 +1812,9 @@ cb_setup(struct cb_world *w)
 		char name[64], dst[256];
 		size_t n;
 		snprintf(name, sizeof(name), "%s.pub", cb_ids[i]);
-		uint8_t *t = tu_slurp(tu_path(w->agencies, name), &n);
+		uint8_t *t = scratch_read(tu_path(w->agencies, name), &n);
 		snprintf(dst, sizeof(dst), "%s/%s", keyring, name);
-		tu_spit(dst, t, n, 0644);
+		scratch_spit(dst, t, n, 0644);
 		free(t);
 		assert_int_equal(keys_load_public(dst, &w->b.pub[i]), 0);
 	}
@@ -1857,7 +1858,7 @@ cb_release(struct cb_world *w)
 	tu_msg_release(&w->b2);
 	keyring_free(w->b.kr);
 	keys_secret_free(w->b.sk);
-	tu_rmrf(w->b.dir);
+	scratch_rmrf(w->b.dir);
 }
 
 /* ambulance opens what the broker made; the sender's key from the

@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "keys/keys.h"
+#include "tests/lib/scratch.h"
 #include "tests/unit/testutil.h"
 
 /* Secret key file layout (keys/keys.c): magic 8 | role 1 | id 32 |
@@ -37,7 +38,7 @@ setup(void **state)
 {
 	(void)state;
 	umask(022);
-	tu_tmpdir(dir, sizeof(dir));
+	scratch_dir_in(dir, sizeof(dir), "unit");
 	return 0;
 }
 
@@ -45,7 +46,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	tu_rmrf(dir);
+	scratch_rmrf(dir);
 	return 0;
 }
 
@@ -155,7 +156,7 @@ test_generate_broker(void **state)
 	assert_string_equal(s->pub.id, "broker");
 	assert_int_equal(keys_load_public(file_of("broker", "pub"), &p), 0);
 	assert_memory_equal(&s->pub, &p, sizeof(p));
-	text = (char *)tu_slurp(file_of("broker", "pub"), &n);
+	text = (char *)scratch_read(file_of("broker", "pub"), &n);
 	assert_null(strstr(text, "\"box\""));
 	assert_non_null(strstr(text, "\"role\": \"broker\""));
 	free(text);
@@ -190,13 +191,13 @@ test_generate_twice_refused(void **state)
 
 	(void)state;
 	gen("police");
-	k1 = tu_slurp(file_of("police", "key"), &k1n);
-	p1 = tu_slurp(file_of("police", "pub"), &p1n);
+	k1 = scratch_read(file_of("police", "key"), &k1n);
+	p1 = scratch_read(file_of("police", "pub"), &p1n);
 	assert_int_equal(stat(file_of("police", "key"), &st1), 0);
 	assert_int_equal(keys_generate("police", dir), ERROR_EXISTS);
 	/* Untouched: same bytes, same inode, nothing left behind. */
-	k2 = tu_slurp(file_of("police", "key"), &k2n);
-	p2 = tu_slurp(file_of("police", "pub"), &p2n);
+	k2 = scratch_read(file_of("police", "key"), &k2n);
+	p2 = scratch_read(file_of("police", "pub"), &p2n);
 	assert_int_equal(stat(file_of("police", "key"), &st2), 0);
 	assert_int_equal(k1n, k2n);
 	assert_memory_equal(k1, k2, k1n);
@@ -212,7 +213,7 @@ test_generate_twice_refused(void **state)
 
 	/* A .pub alone in the way: refused, and no secret left without its
 	 * public half. */
-	tu_spit(file_of("fire", "pub"), "{}\n", 3, 0644);
+	scratch_spit(file_of("fire", "pub"), "{}\n", 3, 0644);
 	assert_int_equal(keys_generate("fire", dir), ERROR_EXISTS);
 	assert_int_equal(access(file_of("fire", "key"), F_OK), -1);
 	assert_int_equal(count_entries(dir), 3);
@@ -295,7 +296,7 @@ load_changed(const uint8_t *k, size_t n)
 
 	snprintf(path, sizeof(path), "%s/bad.key", dir);
 	unlink(path);
-	tu_spit(path, k, n, 0600);
+	scratch_spit(path, k, n, 0600);
 	rc = keys_load_secret(path, &s);
 	if (rc != 0)
 		assert_null(s);
@@ -317,7 +318,7 @@ test_secret_corrupt(void **state)
 
 	(void)state;
 	gen("police");
-	k = tu_slurp(file_of("police", "key"), &n);
+	k = scratch_read(file_of("police", "key"), &n);
 	assert_int_equal(n, SK_LEN);
 	assert_int_equal(load_changed(k, n), 0);
 	/* Truncated, extended, empty. */
@@ -533,13 +534,14 @@ test_public_tampered(void **state)
 	assert_string_equal(p.id, "fire");
 	assert_int_equal(load_pub_changed(renamed_broker, &p), ERROR_KEY);
 	/* Not JSON; too big; missing. */
-	tu_spit(file_of("junk", "pub"), "police", 6, 0644);
+	scratch_spit(file_of("junk", "pub"), "police", 6, 0644);
 	assert_int_equal(
 	    keys_load_public(file_of("junk", "pub"), &p), ERROR_KEY);
 	{
 		char *big = malloc(KEYS_MAX_FILE + 1);
 		memset(big, ' ', KEYS_MAX_FILE + 1);
-		tu_spit(file_of("big", "pub"), big, KEYS_MAX_FILE + 1, 0644);
+		scratch_spit(
+		    file_of("big", "pub"), big, KEYS_MAX_FILE + 1, 0644);
 		free(big);
 		assert_int_equal(
 		    keys_load_public(file_of("big", "pub"), &p), ERROR_TOOBIG);
@@ -563,9 +565,9 @@ test_keyring(void **state)
 	gen("mental_health_trust");
 	assert_int_equal(keys_generate(NULL, dir), 0);
 	/* Other files are not identities. */
-	tu_spit(tu_path(dir, "README"), "x", 1, 0644);
-	tu_spit(tu_path(dir, ".hidden.pub"), "x", 1, 0644);
-	tu_spit(tu_path(dir, ".pub"), "x", 1, 0644);
+	scratch_spit(tu_path(dir, "README"), "x", 1, 0644);
+	scratch_spit(tu_path(dir, ".hidden.pub"), "x", 1, 0644);
+	scratch_spit(tu_path(dir, ".pub"), "x", 1, 0644);
 	assert_int_equal(keyring_load(dir, &kr, err, sizeof(err)), 0);
 	/* broker.pub is skipped: not an agency. */
 	assert_int_equal(keyring_count(kr), 3);
@@ -602,8 +604,8 @@ test_keyring_refusals(void **state)
 
 	/* A file whose name is not the id it holds. */
 	gen("police");
-	t = tu_slurp(file_of("police", "pub"), &n);
-	tu_spit(file_of("fire", "pub"), t, n, 0644);
+	t = scratch_read(file_of("police", "pub"), &n);
+	scratch_spit(file_of("fire", "pub"), t, n, 0644);
 	err[0] = '\0';
 	assert_int_equal(keyring_load(dir, &kr, err, sizeof(err)), ERROR_KEY);
 	assert_null(kr);
@@ -653,7 +655,7 @@ test_keyring_refusals(void **state)
 		unlink(file_of("fire", "pub"));
 	}
 	/* One bad file spoils the folder, and is named. */
-	tu_spit(file_of("ambulance", "pub"), "{", 1, 0644);
+	scratch_spit(file_of("ambulance", "pub"), "{", 1, 0644);
 	err[0] = '\0';
 	assert_int_equal(keyring_load(dir, &kr, err, sizeof(err)), ERROR_KEY);
 	assert_non_null(strstr(err, "ambulance.pub"));
@@ -684,7 +686,7 @@ test_pepper(void **state)
 	assert_int_equal(keys_pepper_load(path, &p1), 0);
 	assert_non_null(p1);
 	/* The file is the hex of the pepper and a newline. */
-	c = tu_slurp(path, &n);
+	c = scratch_read(path, &n);
 	char hex[65];
 	sodium_bin2hex(hex, sizeof(hex), p1, KEYS_PEPPER_LEN);
 	assert_memory_equal(c, hex, 64);
@@ -719,16 +721,16 @@ test_pepper(void **state)
 	char bad[256];
 	snprintf(bad, sizeof(bad), "%s/bad", dir);
 	c[10] = 'g';
-	tu_spit(bad, c, 65, 0600);
+	scratch_spit(bad, c, 65, 0600);
 	assert_int_equal(keys_pepper_load(bad, &p2), ERROR_KEY);
 	c[10] = hex[10];
 	c[64] = ' ';
-	tu_spit(bad, c, 65, 0600);
+	scratch_spit(bad, c, 65, 0600);
 	assert_int_equal(keys_pepper_load(bad, &p2), ERROR_KEY);
 	c[64] = '\n';
-	tu_spit(bad, c, 64, 0600);
+	scratch_spit(bad, c, 64, 0600);
 	assert_int_equal(keys_pepper_load(bad, &p2), ERROR_KEY);
-	tu_spit(bad, c, 65, 0600);
+	scratch_spit(bad, c, 65, 0600);
 	assert_int_equal(keys_pepper_load(bad, &p2), 0);
 	keys_pepper_free(p2);
 	assert_int_equal(

@@ -21,6 +21,7 @@
 
 #include "keys/keys.h"
 #include "keys/verbs/keys_verbs.h"
+#include "tests/lib/scratch.h"
 #include "testutil.h"
 
 static char dir[256];
@@ -29,7 +30,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir));
+	scratch_dir_in(dir, sizeof(dir), "unit");
 	return 0;
 }
 
@@ -37,7 +38,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	tu_rmrf(dir);
+	scratch_rmrf(dir);
 	return 0;
 }
 
@@ -72,7 +73,7 @@ run(char **out, ...)
 	close(saved);
 	if (out != NULL) {
 		size_t len;
-		uint8_t *b = tu_slurp(path, &len);
+		uint8_t *b = scratch_read(path, &len);
 		*out = malloc(len + 1);
 		memcpy(*out, b, len);
 		(*out)[len] = '\0';
@@ -162,7 +163,7 @@ test_broker_and_show(void **state)
 	assert_int_equal(chmod(key, 0644), 0);
 	assert_int_equal(run(NULL, "show", key, NULL), EX_NOPERM);
 	/* A file that is not a key. */
-	tu_spit(tu_path(dir, "junk.pub"), "{}", 2, 0644);
+	scratch_spit(tu_path(dir, "junk.pub"), "{}", 2, 0644);
 	assert_int_equal(
 	    run(NULL, "show", tu_path(dir, "junk.pub"), NULL), EX_DATAERR);
 	assert_int_equal(

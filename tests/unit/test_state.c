@@ -25,6 +25,7 @@
 
 #include "agents/state.h"
 #include "common/clock.h"
+#include "tests/lib/scratch.h"
 #include "tests/unit/testutil.h"
 
 #define MiB  ((uint64_t)1 << 20)
@@ -42,7 +43,7 @@ setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	tu_tmpdir(f->dir, sizeof(f->dir));
+	scratch_dir_in(f->dir, sizeof(f->dir), "unit");
 	assert_int_equal(state_open(f->dir, 64 * MiB, &f->s), 0);
 	*state = f;
 	return 0;
@@ -54,7 +55,7 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	state_close(f->s);
-	tu_rmrf(f->dir);
+	scratch_rmrf(f->dir);
 	free(f);
 	return 0;
 }
@@ -417,8 +418,8 @@ map_full(void **state)
 	unsigned n;
 
 	state_close(f->s);
-	tu_rmrf(f->dir);
-	tu_tmpdir(f->dir, sizeof(f->dir));
+	scratch_rmrf(f->dir);
+	scratch_dir_in(f->dir, sizeof(f->dir), "unit");
 	assert_int_equal(state_open(f->dir, 1 * MiB, &f->s), 0);
 	assert_int_equal(state_usage(f->s, &used, &map), 0);
 	assert_int_equal(map, 1 * MiB);

@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "common/urgency.h"
+#include "tests/lib/fixture.h"
 #include "tests/unit/testutil.h"
 
 /* ---------------------------------------------------------- randomness */
@@ -60,29 +61,6 @@ tu_fill(uint8_t *buf, size_t n)
 
 /* ----------------------------------------------------------- folders */
 
-void
-tu_tmpdir(char *buf, size_t n)
-{
-	assert_true(n >= 64);
-	snprintf(buf, n, "/tmp/concordat-unit-XXXXXX");
-	assert_non_null(mkdtemp(buf));
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-void
-tu_rmrf(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 const char *
 tu_path(const char *dir, const char *name)
 {
@@ -90,39 +68,6 @@ tu_path(const char *dir, const char *name)
 
 	snprintf(buf, sizeof(buf), "%s/%s", dir, name);
 	return buf;
-}
-
-uint8_t *
-tu_slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *b;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	b = malloc((size_t)n + 1);
-	assert_non_null(b);
-	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-	b[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
-
-void
-tu_spit(const char *path, const void *data, size_t len, unsigned mode)
-{
-	int fd =
-	    open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, (mode_t)mode);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(fchmod(fd, (mode_t)mode), 0);
-	close(fd);
 }
 
 /* ----------------------------------------------------------- agencies */
@@ -138,8 +83,8 @@ tu_agency_init(struct tu_agency *a, const char *id, uint8_t seed)
 		return;
 	}
 	uint8_t s[32];
+	fixture_sign_seed(seed, a->sign_pk, a->sign_sk);
 	memset(s, seed, sizeof(s));
-	crypto_sign_seed_keypair(a->sign_pk, a->sign_sk, s);
 	s[0] ^= 0xff;
 	crypto_box_seed_keypair(a->box_pk, a->box_sk, s);
 }

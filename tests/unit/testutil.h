@@ -1,5 +1,5 @@
 /*
- * Helpers shared by the unit tests of tests/unit: scratch folders, agencies
+ * Shared by the unit tests of tests/unit (beside tests/lib): agencies
  * with keys held in memory, sealing, and crafting raw protobuf (tests may
  * see the generated types; production code outside proto/ may not).
  */
@@ -31,16 +31,11 @@ void tu_fill(uint8_t *buf, size_t n);
 
 /* ----------------------------------------------------------- folders */
 
-/* Creates a fresh folder under /tmp into buf (at least 64 bytes). */
-void tu_tmpdir(char *buf, size_t n);
-/* Removes path and everything under it. */
-void tu_rmrf(const char *path);
-/* dir/name into a static buffer (valid until the next call). */
+/*
+ * Scratch folders and whole files are in tests/lib/scratch.h. dir/name
+ * into a static buffer (valid until the next call).
+ */
 const char *tu_path(const char *dir, const char *name);
-/* Reads a whole file (malloc'd, caller frees); asserts it exists. */
-uint8_t *tu_slurp(const char *path, size_t *len);
-/* Writes a whole file with mode (O_TRUNC, no atomicity). */
-void tu_spit(const char *path, const void *data, size_t len, unsigned mode);
 
 /* ----------------------------------------------------------- agencies */
 

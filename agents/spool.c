@@ -1,0 +1,58 @@
+/*
+ * The agent's spool folders (see spool.h).
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/agent_int.h"
+#include "agents/spool.h"
+#include "common/fileio.h"
+#include "common/log.h"
+
+int
+spool_make_dirs(struct agent *a)
+{
+	static const char *const names[] = {SPOOL_OUTBOX, SPOOL_TMP, SPOOL_SENT,
+	    SPOOL_FAILED, SPOOL_INBOX, SPOOL_RECEIPTS, SPOOL_ALERTS};
+	int rc;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (fileio_join(a->dir[i], sizeof(a->dir[i]), a->cfg.spool,
+		        names[i]) != 0)
+			return ERROR_TOOBIG;
+		if ((rc = fileio_mkdirs(a->dir[i], 0750)) != 0) {
+			log_err("%s: cannot create: %s", a->dir[i],
+			    error_strerror(rc));
+			return rc;
+		}
+	}
+	return ERROR_OK;
+}
+
+int
+spool_write_json(const char *dir, const char *name, json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_INDENT(2));
+	int rc;
+
+	if (text == NULL)
+		return ERROR_NOMEM;
+	rc = fileio_write_atomic(dir, name, text, strlen(text), 0640, 0);
+	free(text);
+	return rc;
+}
+
+int
+spool_write_unique_json(const char *dir, const char *stem, json_t *obj)
+{
+	char name[NAME_MAX + 1], *text = json_dumps(obj, JSON_INDENT(2));
+	int rc;
+
+	if (text == NULL)
+		return ERROR_NOMEM;
+	rc = fileio_write_unique(
+	    dir, stem, ".json", text, strlen(text), 0640, name, sizeof(name));
+	free(text);
+	return rc;
+}
