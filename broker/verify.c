@@ -51,14 +51,17 @@ run_job(struct verify_job *j)
 	j->verified = true;
 }
 
-/* Takes jobs until none is left; returns how many this thread did. */
+/*
+ * Takes jobs of the batch jobs[0 .. n-1] until none is left; returns how
+ * many this thread did. The batch is read under the lock by the caller.
+ */
 static size_t
-drain(struct verifier *v)
+drain(struct verifier *v, struct verify_job *jobs, size_t n)
 {
 	size_t did = 0, i;
 
-	while ((i = atomic_fetch_add(&v->next, 1)) < v->n_jobs) {
-		run_job(&v->jobs[i]);
+	while ((i = atomic_fetch_add(&v->next, 1)) < n) {
+		run_job(&jobs[i]);
 		did++;
 	}
 	return did;
@@ -77,9 +80,15 @@ worker(void *arg)
 		if (v->stop)
 			break;
 		seen = v->generation;
+		/* Woken late, after verifier_wait saw the batch done: nothing
+		 * of it is left, and the next batch may be starting. */
+		if (v->jobs == NULL)
+			continue;
+		struct verify_job *jobs = v->jobs;
+		size_t n = v->n_jobs;
 		v->active++;
 		pthread_mutex_unlock(&v->lock);
-		size_t did = drain(v);
+		size_t did = drain(v, jobs, n);
 		pthread_mutex_lock(&v->lock);
 		v->finished += did;
 		v->active--;
@@ -164,7 +173,7 @@ verifier_wait(struct verifier *v)
 	if (v == NULL || v->n_threads == 0)
 		return;
 	/* Help with what is left rather than wait idle. */
-	size_t did = drain(v);
+	size_t did = drain(v, v->jobs, v->n_jobs);
 
 	pthread_mutex_lock(&v->lock);
 	v->finished += did;

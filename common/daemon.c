@@ -1,6 +1,6 @@
 /*
  * What concordat-broker and concordat-agent share before their own work
- * starts: the command line of STYLE.md ("-c FILE, -n, -f"), secrets kept
+ * starts: the house command line ("-c FILE, -n, -f"), secrets kept
  * out of core files and debuggers, and the configuration checked.
  */
 #include <getopt.h>
