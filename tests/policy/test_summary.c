@@ -129,7 +129,8 @@ test_summary_text(void **state)
 	    "The agencies: West Yorkshire Police, the Bradford District Care "
 	    "NHS FT and\n              social care\n"));
 	assert_non_null(strstr(s, "Purpose: Street triage advice\n"));
-	assert_non_null(strstr(s, "within 1 hour and 30\n  minutes is deleted"));
+	assert_non_null(
+	    strstr(s, "within 1 hour and 30\n  minutes is deleted"));
 	assert_non_null(strstr(s,
 	    "  From West Yorkshire Police to the Bradford District Care NHS "
 	    "FT:\n"));
