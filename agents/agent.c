@@ -28,7 +28,6 @@
 #include "common/lockfile.h"
 #include "common/log.h"
 #include "proto/envelope.h"
-#include "proto/jsonval.h"
 
 #define SCAN_MS         2000 /* outbox rescan even without inotify */
 #define TICK_MS         500
@@ -49,25 +48,6 @@ on_signal(int sig)
 		got_hup = 1;
 	else
 		got_term = 1;
-}
-
-void
-agent_hex_id(const uint8_t id[WIRE_MSG_ID_LEN], char out[33])
-{
-	sodium_bin2hex(out, 33, id, WIRE_MSG_ID_LEN);
-}
-
-/* The inbox and outbox records spell values as the audit rows do. */
-json_t *
-agent_fields_json(fieldset set)
-{
-	return jsonval_fields(set);
-}
-
-json_t *
-agent_strings_json(const char *base, size_t w, size_t n)
-{
-	return jsonval_strings(base, w, n);
 }
 
 static int

@@ -155,11 +155,4 @@ void trust_alert(struct agent *a, const char *what, const char *detail);
  */
 WUR int trust_alert_file(struct agent *a, const char *stem, json_t *obj);
 
-/* A JSON list of the names in set; of n strings of width w at base. */
-json_t *agent_fields_json(fieldset set);
-json_t *agent_strings_json(const char *base, size_t w, size_t n);
-
-/* Hex of a msg_id (33 bytes). */
-void agent_hex_id(const uint8_t id[WIRE_MSG_ID_LEN], char out[33]);
-
 #endif

@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/urgency.h"
 #include "proto/envelope.h"
+#include "proto/jsonval.h"
 #include "proto/record.h"
 
 #define PART_SUFFIX ".json.part"
@@ -84,34 +85,34 @@ inbox_json(struct agent *a, const struct wire_delivery *d,
 	rec = json_pack("{s:o,s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o}",
 	    "msg_id", hex_json(m->msg_id, WIRE_MSG_ID_LEN), "sender", m->sender,
 	    "recipients",
-	    agent_strings_json(
+	    jsonval_strings(
 	        m->recipients[0], sizeof(m->recipients[0]), m->n_recipients),
 	    "purpose", m->purpose, "urgency", urgency_name(m->urgency), "kind",
 	    urgency_kind_name(m->kind), "created_at", ts, "received_at", now,
 	    "subject_ref", hex_json(m->subject_ref, WIRE_REF_LEN), "fields",
-	    fields, "withheld", agent_fields_json(o->withheld));
+	    fields, "withheld", jsonval_fields(o->withheld));
 	if (rec == NULL)
 		return NULL;
 	if (undecodable != 0)
 		json_object_set_new(
-		    rec, "undecodable", agent_fields_json(undecodable));
+		    rec, "undecodable", jsonval_fields(undecodable));
 	json_object_set_new(rec, "in_reply_to",
 	    m->has_in_reply_to ? hex_json(m->in_reply_to, WIRE_MSG_ID_LEN)
 	                       : json_null());
 	if (m->kind == KIND_REQUEST)
 		json_object_set_new(
-		    rec, "requested_fields", agent_fields_json(m->requested));
+		    rec, "requested_fields", jsonval_fields(m->requested));
 	if (m->justification[0] != '\0')
 		json_object_set_new(
 		    rec, "justification", json_string(m->justification));
 	json_object_set_new(rec, "obligations",
-	    agent_strings_json(dec->obligations[0], sizeof(dec->obligations[0]),
+	    jsonval_strings(dec->obligations[0], sizeof(dec->obligations[0]),
 	        dec->n_obligations));
 	json_object_set_new(rec, "rules",
-	    agent_strings_json(
+	    jsonval_strings(
 	        dec->rules[0], sizeof(dec->rules[0]), dec->n_rules));
 	json_object_set_new(rec, "bases",
-	    agent_strings_json(
+	    jsonval_strings(
 	        dec->bases[0], sizeof(dec->bases[0]), dec->n_bases));
 	json_object_set_new(rec, "breakglass", json_boolean(dec->breakglass));
 	if (dec->has_policy_sha256)
@@ -142,7 +143,7 @@ quarantine(struct agent *a, const struct wire_delivery *d, const char *why)
 	char hex[33], stem[64];
 	json_t *o;
 
-	agent_hex_id(d->m.msg_id, hex);
+	spool_hex_id(d->m.msg_id, hex);
 	trust_alert(a, "delivery refused", why);
 	/* A second refusal of the same msg_id gets a file of its own. */
 	snprintf(stem, sizeof(stem), "%s-delivery", hex);
@@ -168,7 +169,7 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 	json_t *rec = NULL;
 	int rc;
 
-	agent_hex_id(d->m.msg_id, hex);
+	spool_hex_id(d->m.msg_id, hex);
 	if ((rc = state_seen(a->state, d->m.msg_id, &seen)) != 0) {
 		log_err("%s: cannot read the seen list: %s", hex,
 		    error_strerror(rc));
@@ -254,7 +255,7 @@ inbox_unreadable(
 		log_warn("unreadable frame from the broker: %s", why);
 		return;
 	}
-	agent_hex_id(id, hex);
+	spool_hex_id(id, hex);
 	snprintf(detail, sizeof(detail), "%s: the delivery does not decode: %s",
 	    hex, why);
 	trust_alert(a, "delivery refused", detail);
@@ -331,7 +332,7 @@ inbox_status(struct agent *a, const struct wire_status *s)
 	size_t len;
 	int rc;
 
-	agent_hex_id(s->msg_id, hex);
+	spool_hex_id(s->msg_id, hex);
 	audit_ok = s->has_event && trust_check(a, &s->event, &ev, &cp) == 0 &&
 	    ev.has_msg_id &&
 	    sodium_memcmp(ev.msg_id, s->msg_id, WIRE_MSG_ID_LEN) == 0 &&

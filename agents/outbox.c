@@ -19,7 +19,6 @@
  * sealed again under a new msg_id for the same file (docs/agent.md §4).
  * A move that fails (a full disk) is tried again on a timer, logged once.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -43,6 +42,7 @@
 #include "common/log.h"
 #include "common/urgency.h"
 #include "proto/envelope.h"
+#include "proto/jsonval.h"
 
 #define OUTBOX_NAME_MAX 200 /* a record name's bytes, .json included */
 /* A stale rejection younger than this points at the clocks, not an outage. */
@@ -491,7 +491,7 @@ process_file(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
 	}
 	m.state = STATE_PENDING;
 	snprintf(m.file, sizeof(m.file), "%s", e->name);
-	agent_hex_id(m.msg_id, hex);
+	spool_hex_id(m.msg_id, hex);
 	log_info("outbox %s: sealed as %s for %zu recipients (%s)", e->name,
 	    hex, r.n_recipients, r.purpose);
 	e->sealed = true;
@@ -637,7 +637,7 @@ store_and_send(struct agent *a, struct state_msg *ms, size_t n)
 	else if (all == 0)
 		room_stored(a);
 	for (size_t i = 0; i < n; i++) {
-		agent_hex_id(ms[i].msg_id, hex);
+		spool_hex_id(ms[i].msg_id, hex);
 		if (all != 0 || i >= fit)
 			rc[i] = all != 0 ? all : ERROR_MAPFULL;
 		if (rc[i] != 0) {
@@ -786,7 +786,7 @@ finish_one(struct agent *a, const struct state_msg *m)
 	int dir = m->state == STATE_ACCEPTED ? DIR_SENT : DIR_FAILED;
 	int rc;
 
-	agent_hex_id(m->msg_id, hex);
+	spool_hex_id(m->msg_id, hex);
 	rc = move_out(a, m->file, dir, hex,
 	    dir == DIR_SENT ? ".receipt.json" : ".error.json",
 	    m->receipt != NULL ? m->receipt : "{}");
@@ -879,7 +879,7 @@ receipt_json(const struct wire_receipt *r, const struct state_msg *m,
 	char hex[33], ts[40];
 	json_t *o, *recips = json_array();
 
-	agent_hex_id(r->msg_id, hex);
+	spool_hex_id(r->msg_id, hex);
 	clock_format(clock_now_ms(), ts, sizeof(ts));
 	for (size_t i = 0; i < r->n_decisions; i++) {
 		const struct event *ev = &evs[i];
@@ -890,12 +890,12 @@ receipt_json(const struct wire_receipt *r, const struct state_msg *m,
 		        ev->recipient, "state",
 		        ev->disclosed ? "queued (not yet collected)"
 		                      : "nothing disclosed: not sent",
-		        "disclosed", agent_fields_json(ev->disclosed),
-		        "withheld", agent_fields_json(ev->withheld), "rules",
-		        agent_strings_json(
+		        "disclosed", jsonval_fields(ev->disclosed), "withheld",
+		        jsonval_fields(ev->withheld), "rules",
+		        jsonval_strings(
 		            ev->rules[0], sizeof(ev->rules[0]), ev->n_rules),
 		        "obligations",
-		        agent_strings_json(ev->obligations[0],
+		        jsonval_strings(ev->obligations[0],
 		            sizeof(ev->obligations[0]), ev->n_obligations),
 		        "breakglass", ev->breakglass, "audit_leaf",
 		        (json_int_t)r->decisions[i].leaf_index));
@@ -915,7 +915,7 @@ receipt_json(const struct wire_receipt *r, const struct state_msg *m,
 	if (o != NULL && m->n_prev > 0) {
 		json_t *prev = json_array();
 		for (size_t i = 0; prev != NULL && i < m->n_prev; i++) {
-			agent_hex_id(m->prev[i], hex);
+			spool_hex_id(m->prev[i], hex);
 			json_array_append_new(prev, json_string(hex));
 		}
 		json_object_set_new(o, "supersedes", prev);
@@ -989,7 +989,7 @@ reseal(struct agent *a, const struct state_msg *old, const char *receipt)
 	uint64_t now = clock_now_ms();
 	int rc;
 
-	agent_hex_id(old->msg_id, hex);
+	spool_hex_id(old->msg_id, hex);
 	enum taken t = seal_again(a, old->file, &next);
 	if (t == TAKEN_WAIT) {
 		log_warn("%s (%s): rejected stale; cannot seal it again now; "
@@ -1004,7 +1004,7 @@ reseal(struct agent *a, const struct state_msg *old, const char *receipt)
 	memcpy(next.prev[old->n_prev], old->msg_id, WIRE_MSG_ID_LEN);
 	cur.receipt = (char *)(uintptr_t)receipt;
 	rc = state_supersede(a->state, &cur, &next, now);
-	agent_hex_id(next.msg_id, nhex);
+	spool_hex_id(next.msg_id, nhex);
 	if (rc != 0) {
 		if (room_full(rc))
 			room_refused(a, rc);
@@ -1036,7 +1036,7 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	json_t *o;
 	int rc;
 
-	agent_hex_id(r->msg_id, hex);
+	spool_hex_id(r->msg_id, hex);
 	if (state_get_msg(a->state, r->msg_id, &m) != 0) {
 		log_warn("receipt for %s, which this agent did not send or no "
 		         "longer keeps",

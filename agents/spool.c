@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "agents/agent_int.h"
 #include "agents/spool.h"
 #include "common/fileio.h"
@@ -55,4 +57,10 @@ spool_write_unique_json(const char *dir, const char *stem, json_t *obj)
 	    dir, stem, ".json", text, strlen(text), 0640, name, sizeof(name));
 	free(text);
 	return rc;
+}
+
+void
+spool_hex_id(const uint8_t id[WIRE_MSG_ID_LEN], char out[33])
+{
+	sodium_bin2hex(out, 33, id, WIRE_MSG_ID_LEN);
 }

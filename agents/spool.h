@@ -6,9 +6,12 @@
 #ifndef AGENTS_SPOOL_H
 #define AGENTS_SPOOL_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "common/error.h"
+#include "proto/wire.h"
 
 struct agent;
 
@@ -23,5 +26,8 @@ WUR int spool_write_json(const char *dir, const char *name, json_t *obj);
  * taken (fileio_write_unique): a document never replaces another.
  */
 WUR int spool_write_unique_json(const char *dir, const char *stem, json_t *obj);
+
+/* The hex of a msg_id (32 digits and a NUL): how spool files name it. */
+void spool_hex_id(const uint8_t id[WIRE_MSG_ID_LEN], char out[33]);
 
 #endif

@@ -791,6 +791,7 @@ reload(struct broker *b)
 	struct peer *oldpeers = NULL;
 	size_t n_old = b->n_peers;
 	char why[4096];
+	bool changed;
 	int rc;
 
 	/* A batch being verified reads the keyring's keys: let it finish. */
@@ -804,35 +805,19 @@ reload(struct broker *b)
 	b->policy = NULL;
 	b->keyring = NULL;
 	b->key = NULL;
-	if (broker_load(b, why, sizeof(why)) != 0) {
-		log_err("reload refused, keeping the running policy and "
-		        "keyring: %s",
-		    why);
-		policy_free(b->policy);
-		keyring_free(b->keyring);
-		keys_secret_free(b->key);
-		b->policy = oldp;
-		b->keyring = oldk;
-		b->key = oldkey;
-		return;
-	}
+	if (broker_load(b, why, sizeof(why)) != 0)
+		goto refused;
 	/* The signer holds the signing key; this process never keeps it. */
 	sodium_memzero(b->key->sign_sk, sizeof(b->key->sign_sk));
 	if (oldkey != NULL &&
 	    sodium_memcmp(oldkey->pub.sign_pk, b->key->pub.sign_pk,
 	        sizeof(oldkey->pub.sign_pk)) != 0) {
-		log_err("reload refused, keeping the running policy and "
-		        "keyring: %s now holds another broker key; its "
-		        "signer holds the key it started with (restart to "
-		        "change it)",
-		    b->cfg.key);
-		policy_free(b->policy);
-		keyring_free(b->keyring);
-		keys_secret_free(b->key);
-		b->policy = oldp;
-		b->keyring = oldk;
-		b->key = oldkey;
-		return;
+		if (snprintf(why, sizeof(why),
+		        "%s now holds another broker key; its signer holds "
+		        "the key it started with (restart to change it)",
+		        b->cfg.key) < 0)
+			why[0] = '\0';
+		goto refused;
 	}
 	keys_secret_free(oldkey);
 	oldpeers = malloc((n_old ? n_old : 1) * sizeof(*oldpeers));
@@ -840,7 +825,7 @@ reload(struct broker *b)
 		memcpy(oldpeers, b->peers, n_old * sizeof(*oldpeers));
 	if (setup_peers(b) != 0)
 		log_err("reload: out of memory");
-	bool changed =
+	changed =
 	    memcmp(policy_sha256(oldp), policy_sha256(b->policy), 32) != 0;
 	policy_free(oldp);
 	keyring_free(oldk);
@@ -857,6 +842,16 @@ reload(struct broker *b)
 	if (changed &&
 	    log_alone(b, EVENT_POLICY_ACTIVATED, "reloaded on SIGHUP") != 0)
 		log_err("could not log the policy activation");
+	return;
+refused:
+	log_err(
+	    "reload refused, keeping the running policy and keyring: %s", why);
+	policy_free(b->policy);
+	keyring_free(b->keyring);
+	keys_secret_free(b->key);
+	b->policy = oldp;
+	b->keyring = oldk;
+	b->key = oldkey;
 }
 
 /* Updates b->full from the store's use of its map. */

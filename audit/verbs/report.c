@@ -13,6 +13,7 @@
 #include "audit/verbs/verbs_int.h"
 #include "common/cli.h"
 #include "policy/policy.h"
+#include "policy/verbs/policy_verbs.h"
 
 static const char report_help[] =
     "usage: concordat audit report --data DIR --subject NHS --pepper FILE\n"
@@ -76,34 +77,6 @@ static const char *
 agency_name(void *arg, const char *agency)
 {
 	return arg != NULL ? policy_agency_name(arg, agency) : NULL;
-}
-
-/* The agreement at path, for its names; a sysexits code. */
-static int
-load_policy(const char *path, struct policy **p)
-{
-	struct yamlconf_errors errs;
-	int rc;
-
-	yamlconf_errors_init(&errs);
-	rc = policy_load_file(path, &errs, p);
-	if (rc == ERROR_POLICY) {
-		fflush(stdout);
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.msg[i]);
-		cli_fail(0, "audit report: %s: %zu error%s", path, errs.total,
-		    errs.total == 1 ? "" : "s");
-	} else if (rc != 0) {
-		cli_fail(0, "audit report: cannot load %s: %s", path,
-		    error_strerror(rc));
-	}
-	yamlconf_errors_release(&errs);
-	if (rc == ERROR_NOENT)
-		return EX_NOINPUT;
-	if (rc == ERROR_POLICY || rc == ERROR_CONFIG || rc == ERROR_TOOBIG ||
-	    rc == ERROR_INVAL)
-		return EX_CONFIG;
-	return cli_exit_code(rc);
 }
 
 /* One decision about the person: its fate, then its words, written. */
@@ -187,7 +160,8 @@ audit_verb_report(int argc, char **argv)
 		return rc;
 	f.has_subject = true;
 	f.type = EVENT_DECISION;
-	if (path != NULL && (rc = load_policy(path, &policy)) != 0)
+	if (path != NULL &&
+	    (rc = policy_verbs_load("audit report", path, &policy)) != 0)
 		return rc;
 	if ((rc = verbs_open_log("report", dir, &r)) != 0) {
 		policy_free(policy);

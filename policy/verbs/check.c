@@ -27,7 +27,7 @@ policy_verb_check(int argc, char **argv)
 		return rc;
 	if (argc - optind != 1)
 		return policy_verbs_usage(stderr, EX_USAGE);
-	if ((rc = policy_verbs_load("check", argv[optind], &p)) != 0)
+	if ((rc = policy_verbs_load("policy check", argv[optind], &p)) != 0)
 		return rc;
 	printf("%s: ok: agreement %s version %lld, %zu agencies, %zu "
 	       "purposes, %zu rules, %zu never entries, sha256 %s\n",

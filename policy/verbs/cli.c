@@ -72,7 +72,7 @@ policy_verbs_load_code(int rc)
 }
 
 int
-policy_verbs_load(const char *verb, const char *path, struct policy **p)
+policy_verbs_load(const char *who, const char *path, struct policy **p)
 {
 	struct yamlconf_errors errs;
 	int rc;
@@ -83,11 +83,11 @@ policy_verbs_load(const char *verb, const char *path, struct policy **p)
 		fflush(stdout);
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msg[i]);
-		cli_fail(EX_CONFIG, "policy %s: %s: %zu error%s", verb, path,
+		cli_fail(EX_CONFIG, "%s: %s: %zu error%s", who, path,
 		    errs.total, errs.total == 1 ? "" : "s");
 	} else if (rc != ERROR_OK) {
-		cli_fail(0, "policy %s: cannot load %s: %s", verb, path,
-		    error_strerror(rc));
+		cli_fail(
+		    0, "%s: cannot load %s: %s", who, path, error_strerror(rc));
 	}
 	yamlconf_errors_release(&errs);
 	return rc == ERROR_OK ? 0 : policy_verbs_load_code(rc);

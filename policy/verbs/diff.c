@@ -152,8 +152,8 @@ policy_verb_diff(int argc, char **argv)
 	if (argc - optind != 2)
 		return policy_verbs_usage(stderr, EX_USAGE);
 	fields_format(FIELDS_ALL, ", ", s.all, sizeof(s.all));
-	if ((rc = policy_verbs_load("diff", argv[optind], &a)) != 0 ||
-	    (rc = policy_verbs_load("diff", argv[optind + 1], &b)) != 0)
+	if ((rc = policy_verbs_load("policy diff", argv[optind], &a)) != 0 ||
+	    (rc = policy_verbs_load("policy diff", argv[optind + 1], &b)) != 0)
 		goto out;
 	d = malloc(sizeof(*d));
 	s.changes = json_array();

@@ -174,7 +174,7 @@ policy_verb_explain(int argc, char **argv)
 		    "policy explain: --from, --to "
 		    "and --purpose are required");
 	q.has_justification = has_text(justification);
-	if ((rc = policy_verbs_load("explain", argv[optind], &p)) != 0)
+	if ((rc = policy_verbs_load("policy explain", argv[optind], &p)) != 0)
 		return rc;
 	if (!agency_known(p, "explain", q.from) ||
 	    !agency_known(p, "explain", q.to)) {

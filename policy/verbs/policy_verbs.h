@@ -29,10 +29,11 @@ int policy_verbs_usage(FILE *f, int code);
 int policy_verbs_load_code(int rc);
 
 /*
- * Loads the policy at path for verb, printing every error on failure.
- * Returns 0 with *p set, or the exit code.
+ * Loads the policy at path, printing every error on failure, each line of
+ * the summary after who ("policy diff", "audit report"). Returns 0 with *p
+ * set, or the exit code.
  */
-int policy_verbs_load(const char *verb, const char *path, struct policy **p);
+int policy_verbs_load(const char *who, const char *path, struct policy **p);
 
 /*
  * Parses the options of a verb that has only --help (and --json where json

@@ -20,7 +20,7 @@ policy_verb_summary(int argc, char **argv)
 		return rc;
 	if (argc - optind != 1)
 		return policy_verbs_usage(stderr, EX_USAGE);
-	if ((rc = policy_verbs_load("summary", argv[optind], &p)) != 0)
+	if ((rc = policy_verbs_load("policy summary", argv[optind], &p)) != 0)
 		return rc;
 	if (summary_build(p, &sb) != ERROR_OK)
 		rc = cli_fail(EX_OSERR, "policy summary: out of memory");

@@ -44,7 +44,7 @@ policy_verb_test(int argc, char **argv)
 	if (argc - optind != 2)
 		return policy_verbs_usage(stderr, EX_USAGE);
 	file = argv[optind + 1];
-	if ((rc = policy_verbs_load("test", argv[optind], &p)) != 0)
+	if ((rc = policy_verbs_load("policy test", argv[optind], &p)) != 0)
 		return rc;
 	yamlconf_errors_init(&errs);
 	rc = cases_load_file(file, p, &errs, &cs);

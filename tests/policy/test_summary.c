@@ -186,6 +186,63 @@ test_field_words(void **state)
 	    fields_your(FIELD_DEMOGRAPHICS), "your gender and age");
 }
 
+/*
+ * The longest "never" line: 64 agencies (the most an agreement may have)
+ * with long names, every one a recipient. The summary once built this
+ * line in a fixed 2,048-byte buffer and wrote past its end; every name
+ * must now be there, in order, with the rest of the line after them.
+ */
+static void
+test_never_all_agencies(void **state)
+{
+	struct yamlconf_errors errs;
+	struct strbuf yaml = STRBUF_INIT, sb = STRBUF_INIT;
+	struct policy *p = NULL;
+	const char *s, *at;
+	char name[80];
+
+	(void)state;
+	strbuf_addstr(&yaml,
+	    "agreement: t\nversion: 1\napproved_by: me\n"
+	    "agencies:\n");
+	for (int i = 0; i < 64; i++)
+		strbuf_addf(&yaml,
+		    "  - {id: agency_%02d, name: "
+		    "Agency-%02d-of-a-very-long-name-that-goes-on-and-on}\n",
+		    i, i);
+	strbuf_addstr(&yaml,
+	    "purposes:\n  triage: {description: Triage, "
+	    "expires_after: 1h}\n"
+	    "rules:\n  - {id: r, from: agency_00, to: "
+	    "[agency_01], purposes: [triage], "
+	    "share: [demographics], basis: b}\n"
+	    "never:\n  - {to: [");
+	for (int i = 0; i < 64; i++)
+		strbuf_addf(&yaml, "%sagency_%02d", i ? ", " : "", i);
+	strbuf_addstr(&yaml, "], fields: [clinical], reason: not needed}\n");
+	assert_int_equal(strbuf_error(&yaml), ERROR_OK);
+	yamlconf_errors_init(&errs);
+	assert_int_equal(policy_load_buffer(strbuf_str(&yaml), yaml.len,
+	                     "policy.yaml", &errs, &p),
+	    0);
+	yamlconf_errors_release(&errs);
+	assert_int_equal(summary_build(p, &sb), ERROR_OK);
+	s = strstr(strbuf_str(&sb), "What is never shared");
+	assert_non_null(s);
+	at = s;
+	for (int i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name),
+		    "Agency-%02d-of-a-very-long-name-that-goes-on-and-on", i);
+		at = strstr(at, name);
+		assert_non_null(at);
+	}
+	assert_non_null(strstr(at, "emergency:"));
+	assert_non_null(strstr(at, "Why: not needed"));
+	strbuf_release(&sb);
+	strbuf_release(&yaml);
+	policy_free(p);
+}
+
 int
 main(void)
 {
@@ -194,6 +251,7 @@ main(void)
 	    cmocka_unit_test(test_name_errors),
 	    cmocka_unit_test(test_summary_text),
 	    cmocka_unit_test(test_field_words),
+	    cmocka_unit_test(test_never_all_agencies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
