@@ -1,8 +1,8 @@
 /*
- * SCENARIOS.md S9, a recipient offline: the message waits at the broker;
- * the sender's receipt says it is not yet collected; a message whose
- * purpose expires first gives the sender a non-delivery report and an
- * expired event; the late agent collects what is still queued,
+ * The demo's scenario S9 (scripts/demo-data), a recipient offline: the message
+ * waits at the broker; the sender's receipt says it is not yet collected; a
+ * message whose purpose expires first gives the sender a non-delivery report
+ * and an expired event; the late agent collects what is still queued,
  * acknowledged and audited, and never what expired.
  */
 #include <setjmp.h>

@@ -1,9 +1,10 @@
 /*
- * SCENARIOS.md S1 to S8 through a real broker and the four agencies' real
- * agents, with the example agreement: each recipient's inbox holds exactly
- * the fields the agreement allows, with the sender's content, and what was
- * withheld; receipts, status reports and the audit log agree; and no
- * withheld field's content reaches a recipient, the broker or a log.
+ * The demo's crisis scenarios S1 to S8 (scripts/demo-data) through a real
+ * broker and the four agencies' real agents, with the example agreement: each
+ * recipient's inbox holds exactly the fields the agreement allows, with the
+ * sender's content, and what was withheld; receipts, status reports and the
+ * audit log agree; and no withheld field's content reaches a recipient, the
+ * broker or a log.
  */
 #include <dirent.h>
 #include <setjmp.h>
