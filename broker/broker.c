@@ -1459,9 +1459,9 @@ broker_run(const struct broker_config *cfg)
 	 * takes the head file and the signing key; this process keeps no
 	 * copy of the key (signer.h).
 	 */
-	if ((rc = signer_start(b.key, datadir_take_head(b.datadir), b.origin,
-	         b.cfg.signer_user[0] != '\0' ? b.cfg.signer_user : NULL,
-	         &b.signer, why, sizeof(why))) != 0) {
+	if (signer_start(b.key, datadir_take_head(b.datadir), b.origin,
+	        b.cfg.signer_user[0] != '\0' ? b.cfg.signer_user : NULL,
+	        &b.signer, why, sizeof(why)) != 0) {
 		log_err("refusing to start: %s", why);
 		rc = ERROR_INTERNAL; /* exit 70, as for a signer lost later */
 		goto out;

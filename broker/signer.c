@@ -61,12 +61,10 @@ static void
 child_say(const char *what)
 {
 	static const char pre[] = "concordat-broker: signer: ";
-	ssize_t w;
-
-	w = write(2, pre, sizeof(pre) - 1);
-	w = write(2, what, strlen(what));
-	w = write(2, "\n", 1);
-	(void)w;
+	/* Nothing to do if standard error is gone: the broker logs why. */
+	if (write(2, pre, sizeof(pre) - 1) < 0 ||
+	    write(2, what, strlen(what)) < 0 || write(2, "\n", 1) < 0)
+		return;
 }
 
 /* Every descriptor but keep[0..1] and standard error. */

@@ -183,7 +183,7 @@ count_free(MDB_env *env, uint64_t *free_pages)
 	if ((rc = db_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
 		return rc;
 	/* Database 0: arrays of page numbers, each led by its count. */
-	if ((rc = mdb_cursor_open(txn, 0, &c)) == 0) {
+	if (mdb_cursor_open(txn, 0, &c) == 0) {
 		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
 			size_t n;
 			if (v.mv_size < sizeof(n))

@@ -57,10 +57,8 @@ audittest_source(const char *rel)
 {
 	static char buf[4096];
 
-	snprintf(buf, sizeof(buf), "%s", fixture_source("tests/audit"));
-	MUST(strlen(buf) + 1 + strlen(rel) < sizeof(buf));
-	strcat(buf, "/");
-	strcat(buf, rel);
+	MUST(snprintf(buf, sizeof(buf), "%s/%s", fixture_source("tests/audit"),
+	         rel) < (int)sizeof(buf));
 	return buf;
 }
 

@@ -33,8 +33,10 @@ setup(void **state)
 	struct checkpoint cp;
 	size_t len;
 
-	if (f == NULL || sodium_init() < 0)
+	if (f == NULL || sodium_init() < 0) {
+		free(f);
 		return -1;
+	}
 	crypto_sign_keypair(f->pk, f->sk);
 	crypto_sign_keypair(f->other_pk, f->other_sk);
 	merkle_hash_leaf((const uint8_t *)"a", 1, f->leaves[0]);
@@ -44,8 +46,10 @@ setup(void **state)
 	snprintf(cp.origin, sizeof(cp.origin), ORIGIN);
 	cp.size = 2;
 	memcpy(cp.root, f->root, MERKLE_HASH_LEN);
-	if (checkpoint_sign(&cp, f->sk, f->note, sizeof(f->note), &len) != 0)
+	if (checkpoint_sign(&cp, f->sk, f->note, sizeof(f->note), &len) != 0) {
+		free(f);
 		return -1;
+	}
 	*state = f;
 	return 0;
 }

@@ -112,7 +112,7 @@ main(int argc, char **argv)
 	struct tree t;
 	struct head *h;
 	struct signer *s;
-	double *times, median, mean, imedian, imean;
+	double *times = NULL, median, mean, imedian, imean;
 	uint64_t total;
 	size_t len, n;
 
@@ -123,14 +123,14 @@ main(int argc, char **argv)
 	for (unsigned l = 0; l < 64 && (total >> l) > 0; l++)
 		if ((t.level[l] = calloc((total >> l) + 1, MERKLE_HASH_LEN)) ==
 		    NULL)
-			return 1;
+			goto nomem;
 	ms.get = tree_get;
 	ms.arg = &t;
 	times = calloc((size_t)rounds, sizeof(*times));
 	snprintf(dir, sizeof(dir), "%s/bench_signer.XXXXXX",
 	    tmp != NULL ? tmp : "/tmp");
 	if (times == NULL || mkdtemp(dir) == NULL)
-		return 1;
+		goto nomem;
 	check(keys_generate(NULL, dir), "keys_generate");
 	snprintf(keyfile, sizeof(keyfile), "%s/broker.key", dir);
 	check(head_path(keyfile, headfile, sizeof(headfile)), "head_path");
@@ -200,4 +200,9 @@ main(int argc, char **argv)
 		free(t.level[l]);
 	free(times);
 	return 0;
+nomem:
+	for (unsigned l = 0; l < 64; l++)
+		free(t.level[l]);
+	free(times);
+	return 1;
 }
