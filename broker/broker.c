@@ -1423,6 +1423,31 @@ broker_free(struct broker *b)
 	verifier_free(b->verifier);
 }
 
+/* Working memory, sized by the configuration. */
+static int
+alloc_work(struct broker *b)
+{
+	b->max_pending = PENDING_MAX;
+	b->pending = calloc(b->max_pending, sizeof(*b->pending));
+	b->replies = calloc(b->cfg.batch, sizeof(*b->replies));
+	b->hellos = calloc(b->cfg.batch, sizeof(*b->hellos));
+	b->scratch = calloc(1, sizeof(*b->scratch));
+	b->decisions = calloc(WIRE_MAX_RECIPIENTS, sizeof(*b->decisions));
+	b->status = calloc(1, sizeof(*b->status));
+	for (int i = 0; i < 2; i++) {
+		b->batch[i].in = calloc(b->cfg.batch, sizeof(*b->batch[i].in));
+		b->batch[i].jobs =
+		    calloc(b->cfg.batch, sizeof(*b->batch[i].jobs));
+	}
+	if (b->pending == NULL || b->replies == NULL || b->hellos == NULL ||
+	    b->scratch == NULL || b->decisions == NULL || b->status == NULL ||
+	    b->batch[0].in == NULL || b->batch[1].in == NULL ||
+	    b->batch[0].jobs == NULL || b->batch[1].jobs == NULL ||
+	    verifier_new(0, &b->verifier) != 0 || setup_peers(b) != 0)
+		return ERROR_NOMEM;
+	return ERROR_OK;
+}
+
 int
 broker_run(const struct broker_config *cfg)
 {
@@ -1471,25 +1496,8 @@ broker_run(const struct broker_config *cfg)
 	    (long)signer_pid(b.signer),
 	    (unsigned long long)signer_head(b.signer, NULL));
 	raise_fd_limit();
-	b.max_pending = PENDING_MAX;
-	b.pending = calloc(b.max_pending, sizeof(*b.pending));
-	b.replies = calloc(b.cfg.batch, sizeof(*b.replies));
-	b.hellos = calloc(b.cfg.batch, sizeof(*b.hellos));
-	b.scratch = calloc(1, sizeof(*b.scratch));
-	b.decisions = calloc(WIRE_MAX_RECIPIENTS, sizeof(*b.decisions));
-	b.status = calloc(1, sizeof(*b.status));
-	for (int i = 0; i < 2; i++) {
-		b.batch[i].in = calloc(b.cfg.batch, sizeof(*b.batch[i].in));
-		b.batch[i].jobs = calloc(b.cfg.batch, sizeof(*b.batch[i].jobs));
-	}
-	if (b.pending == NULL || b.replies == NULL || b.hellos == NULL ||
-	    b.scratch == NULL || b.decisions == NULL || b.status == NULL ||
-	    b.batch[0].in == NULL || b.batch[1].in == NULL ||
-	    b.batch[0].jobs == NULL || b.batch[1].jobs == NULL ||
-	    verifier_new(0, &b.verifier) != 0 || setup_peers(&b) != 0) {
-		rc = ERROR_NOMEM;
+	if ((rc = alloc_work(&b)) != 0)
 		goto out;
-	}
 	check_disk(&b);
 	if ((rc = start_qclock(&b)) != 0) {
 		log_err("%s: cannot read the queue's clock: %s", b.cfg.data,
@@ -1577,19 +1585,9 @@ broker_run(const struct broker_config *cfg)
 	log_refusals(&b, clock_mono_ms(), true);
 	if (log_alone(&b, EVENT_BROKER_STOPPED, "on signal") != 0)
 		log_err("could not log the stop");
-	else if (b.signer_err == 0) {
-		/* The last checkpoint is committed: asked again, the signer
-		 * makes it the head, so that a clean stop leaves the head at
-		 * the log's latest (head.h). */
-		uint8_t root[MERKLE_HASH_LEN];
-		uint64_t size = signer_head(b.signer, root);
-		size_t len;
-		if (signer_sign(b.signer, size, root, NULL, 0, why, sizeof(why),
-		        &len) != 0)
-			log_err("%s: the head stays one checkpoint behind the "
-			        "log",
-			    datadir_head_path(b.datadir));
-	}
+	else if (b.signer_err == 0 && signer_settle(b.signer) != 0)
+		log_err("%s: the head stays one checkpoint behind the log",
+		    datadir_head_path(b.datadir));
 	rc = b.signer_err != 0 ? ERROR_INTERNAL : ERROR_OK;
 out:
 	broker_free(&b);

@@ -276,6 +276,41 @@ compare(struct datadir *d, const char *dir, const struct store_check *res,
 	return ERROR_OK;
 }
 
+/* The data folder's lock: one broker per folder. A project error. */
+static int
+take_lock(struct datadir *d, const char *dir, char *why, size_t n)
+{
+	char holder[128];
+	int rc;
+
+	rc = audit_env_lock(
+	    dir, "concordat-broker", &d->lock, holder, sizeof(holder));
+	if (rc == ERROR_BUSY)
+		return say(why, n, rc,
+		    "%s: the data folder is in use by another process (pid "
+		    "and program from its lock file: %s): one broker per "
+		    "data folder; this one writes nothing and stops",
+		    dir, holder);
+	if (rc != 0)
+		return say(why, n, rc,
+		    "%s: cannot take the data folder's lock: %s", dir,
+		    error_strerror(rc));
+	return ERROR_OK;
+}
+
+/* Adds to the start line that a signature cut off by a crash is gone. */
+static void
+say_withdrawn(const struct datadir *d, char *why, size_t n)
+{
+	size_t used = strlen(why);
+
+	snprintf(why + used, n - used,
+	    "; checkpoint %" PRIu64 " was signed but never committed "
+	    "(the broker stopped in between): withdrawn, the head is "
+	    "the log's latest",
+	    d->withdrawn);
+}
+
 int
 datadir_open(const char *dir, uint64_t mapsize, const char *keyfile,
     const struct keys_secret *key, const char *origin, struct datadir **out,
@@ -285,7 +320,7 @@ datadir_open(const char *dir, uint64_t mapsize, const char *keyfile,
 	enum audit_file_state state;
 	struct checkpoint hcp, latest;
 	struct datadir *d;
-	char holder[128], fwhy[256], line[2048], hnote[HEAD_NOTE_MAX + 1];
+	char fwhy[256], line[2048], hnote[HEAD_NOTE_MAX + 1];
 	size_t hlen = 0;
 	uint64_t t0 = clock_mono_ms();
 	bool has_head, checked = false;
@@ -301,21 +336,8 @@ datadir_open(const char *dir, uint64_t mapsize, const char *keyfile,
 		return say(why, n, ERROR_NOMEM, "out of memory");
 	}
 	d->lock = -1;
-	rc = audit_env_lock(
-	    dir, "concordat-broker", &d->lock, holder, sizeof(holder));
-	if (rc == ERROR_BUSY) {
-		say(why, n, rc,
-		    "%s: the data folder is in use by another process (pid "
-		    "and program from its lock file: %s): one broker per "
-		    "data folder; this one writes nothing and stops",
-		    dir, holder);
+	if ((rc = take_lock(d, dir, why, n)) != 0)
 		goto out;
-	}
-	if (rc != 0) {
-		say(why, n, rc, "%s: cannot take the data folder's lock: %s",
-		    dir, error_strerror(rc));
-		goto out;
-	}
 	pub_path(keyfile, d->pub_path, sizeof(d->pub_path));
 	if ((rc = head_path(keyfile, d->head_path, sizeof(d->head_path))) !=
 	    0) {
@@ -427,14 +449,8 @@ datadir_open(const char *dir, uint64_t mapsize, const char *keyfile,
 		    res->checkpoints, res->entries, hcp.size, d->head_path);
 	else
 		say(why, n, ERROR_OK, "%s", line);
-	if (d->withdrawn != 0) {
-		size_t used = strlen(why);
-		snprintf(why + used, n - used,
-		    "; checkpoint %" PRIu64 " was signed but never committed "
-		    "(the broker stopped in between): withdrawn, the head is "
-		    "the log's latest",
-		    d->withdrawn);
-	}
+	if (d->withdrawn != 0)
+		say_withdrawn(d, why, n);
 	*out = d;
 	d = NULL;
 out:

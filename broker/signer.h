@@ -111,6 +111,13 @@ WUR int signer_sign(struct signer *s, uint64_t size,
 /* The signer's last signed head, as it last reported it. */
 uint64_t signer_head(const struct signer *s, uint8_t root[MERKLE_HASH_LEN]);
 
+/*
+ * At a clean stop, once the last checkpoint is committed: asks the signer
+ * for it again, so that its head file holds the log's latest (head.h)
+ * rather than lagging one commit. A project error.
+ */
+WUR int signer_settle(struct signer *s);
+
 /* Its socket (to poll: readable or hung up means it is gone) and pid. */
 int signer_fd(const struct signer *s);
 pid_t signer_pid(const struct signer *s);
