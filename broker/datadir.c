@@ -319,6 +319,7 @@ datadir_open(const char *dir, uint64_t mapsize, const char *keyfile,
 	struct store_check *res = NULL;
 	enum audit_file_state state;
 	struct checkpoint hcp, latest;
+	const struct checkpoint *lp = NULL; /* the log's latest, parsed */
 	struct datadir *d;
 	char fwhy[256], line[2048], hnote[HEAD_NOTE_MAX + 1];
 	size_t hlen = 0;
@@ -418,25 +419,20 @@ datadir_open(const char *dir, uint64_t mapsize, const char *keyfile,
 	}
 	/* The signer's last signature, against the log (has_head: the
 	 * first head just written records none). */
-	if (has_head) {
-		const struct checkpoint *lp = NULL;
-		if (checked && res->has_latest &&
-		    checkpoint_parse(res->latest, res->latest_len, &latest) ==
-		        0)
-			lp = &latest;
-		if ((rc = settle_signed(d, dir, checked ? res->leaves : 0, lp,
-		         &hcp, hnote, hlen, why, n)) != 0)
-			goto out;
-	}
+	if (checked && res->has_latest &&
+	    checkpoint_parse(res->latest, res->latest_len, &latest) == 0)
+		lp = &latest;
+	if (has_head &&
+	    (rc = settle_signed(d, dir, checked ? res->leaves : 0, lp, &hcp,
+	         hnote, hlen, why, n)) != 0)
+		goto out;
 	if ((rc = store_open(dir, mapsize, origin, store)) != 0) {
 		say(why, n, rc, "%s: cannot open the data folder: %s", dir,
 		    error_strerror(rc));
 		goto out;
 	}
 	/* A head one commit behind (a crash after a commit): catch up. */
-	if (checked && res->has_latest &&
-	    checkpoint_parse(res->latest, res->latest_len, &latest) == 0 &&
-	    latest.size > d->head_size &&
+	if (lp != NULL && lp->size > d->head_size &&
 	    head_write(d->head, res->latest, res->latest_len) == 0)
 		d->head_size = latest.size;
 	if (checked && res->has_log && has_head)
