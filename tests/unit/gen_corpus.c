@@ -401,7 +401,7 @@ main(int argc, char **argv)
 	/* A decision leaf, and every field's plaintext after its byte. */
 	decision_event(&ev, &m1, "ambulance", FIELDS_ALL);
 	ev.breakglass = true;
-	snprintf(ev.justification, sizeof(ev.justification), "risk to life");
+	ev.emergency_reason = EMERGENCY_REASON_RISK_TO_LIFE;
 	leaf(&ev, &l[0], &llen[0]);
 	put("event-decision", l[0], llen[0]);
 	free(l[0]);
