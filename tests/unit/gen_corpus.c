@@ -204,6 +204,7 @@ main(int argc, char **argv)
 	fill_record(&m3);
 	m3.grants = grants;
 	m3.urgency = URGENCY_EMERGENCY;
+	m3.reason = EMERGENCY_REASON_RISK_TO_LIFE;
 	m3.justification = "imminent risk to life; Caldicott principle 7";
 	m3.purpose = "place_of_safety";
 	if (tu_seal(&m3) != 0)
