@@ -128,6 +128,18 @@ void inbox_unreadable(
 void inbox_status(struct agent *a, const struct wire_status *s);
 void inbox_recover(struct agent *a);
 
+/* inbox_emergency.c */
+struct envelope_opened;
+/*
+ * An emergency delivery's reason ("reason", its name) and opened
+ * justification ("justification", the text) into the inbox record rec.
+ * A sealed justification that is empty, or none delivered, is alerted
+ * (alerts/, and the log, neither holding any text); the record is still
+ * written, with "justification" "" and "justification_missing" true.
+ */
+void inbox_emergency(struct agent *a, const struct wire_delivery *d,
+    const struct envelope_opened *o, json_t *rec);
+
 /* trust.c */
 /*
  * The wrapping key shared with peer agency peer (crypto_box_beforenm),

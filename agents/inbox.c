@@ -102,9 +102,7 @@ inbox_json(struct agent *a, const struct wire_delivery *d,
 	if (m->kind == KIND_REQUEST)
 		json_object_set_new(
 		    rec, "requested_fields", jsonval_fields(m->requested));
-	if (m->justification[0] != '\0')
-		json_object_set_new(
-		    rec, "justification", json_string(m->justification));
+	inbox_emergency(a, d, o, rec);
 	json_object_set_new(rec, "obligations",
 	    jsonval_strings(dec->obligations[0], sizeof(dec->obligations[0]),
 	        dec->n_obligations));

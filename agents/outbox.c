@@ -472,7 +472,7 @@ process_file(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
 	args.kind = r.kind;
 	args.urgency = r.urgency;
 	args.purpose = r.purpose;
-	args.justification = r.justification;
+	outrecord_emergency_args(&r, &args);
 	args.subject_ref = r.subject_ref;
 	args.in_reply_to = r.has_in_reply_to ? r.in_reply_to : NULL;
 	args.requested = r.requested;

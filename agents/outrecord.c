@@ -26,7 +26,7 @@
 
 static const char *const top_keys[] = {"recipients", "purpose", "urgency",
     "kind", "local_id", "subject", "fields", "in_reply_to", "requested_fields",
-    "justification"};
+    "reason", "justification"};
 #define N_TOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
 void
@@ -63,6 +63,15 @@ outrecord_release(struct outrecord *r)
 		r->plain[f] = NULL;
 		r->plain_len[f] = 0;
 	}
+	sodium_memzero(r->justification, sizeof(r->justification));
+}
+
+void
+outrecord_emergency_args(
+    const struct outrecord *r, struct envelope_seal_args *a)
+{
+	a->reason = r->reason;
+	a->justification = r->justification;
 }
 
 /* A key that may be quoted: [A-Za-z_][A-Za-z0-9_]{0,63}. */
@@ -278,6 +287,61 @@ str_member(const json_t *o, const char *key, json_t *errors, bool required)
 		return NULL;
 	}
 	return json_string_value(v);
+}
+
+/*
+ * An emergency's reason (one of the list) and justification (free text
+ * for the recipients only: it is sealed), both required then and neither
+ * allowed otherwise.
+ */
+static void
+check_emergency(const json_t *o, struct outrecord *r, json_t *errors)
+{
+	const json_t *j = json_object_get(o, "justification");
+	const char *reason = str_member(o, "reason", errors, false);
+	const char *text = str_member(o, "justification", errors, false);
+	bool emergency = r->urgency == URGENCY_EMERGENCY;
+
+	if (reason != NULL && !emergency)
+		outrecord_error(errors, "reason",
+		    "only an emergency record gives a reason (urgency is not "
+		    "emergency)");
+	else if (reason != NULL &&
+	    (r->reason = emergency_reason_parse(reason)) == 0)
+		outrecord_error(errors, "reason",
+		    "unknown reason (expected one of %s)",
+		    EMERGENCY_REASON_LIST);
+	else if (reason == NULL && emergency &&
+	    json_object_get(o, "reason") == NULL)
+		outrecord_error(errors, "reason",
+		    "missing: an emergency record must give a reason, one of "
+		    "%s",
+		    EMERGENCY_REASON_LIST);
+	if (text == NULL) {
+		if (emergency && j == NULL)
+			outrecord_error(errors, "justification",
+			    "missing: an emergency record must say why, for "
+			    "the "
+			    "recipients (it is sealed for them: the broker and "
+			    "the audit log see only the reason)");
+		return;
+	}
+	if (!emergency)
+		outrecord_error(errors, "justification",
+		    "only an emergency record carries a justification "
+		    "(urgency is not emergency)");
+	else if (json_string_length(j) > WIRE_JUSTIFICATION_MAX)
+		outrecord_error(errors, "justification",
+		    "longer than %d bytes (%zu)", WIRE_JUSTIFICATION_MAX,
+		    json_string_length(j));
+	else if (strlen(text) != json_string_length(j))
+		outrecord_error(
+		    errors, "justification", "holds a NUL character");
+	else if (text[strspn(text, " \t\r\n")] == '\0')
+		outrecord_error(errors, "justification",
+		    "empty: an emergency record must say why");
+	else
+		memcpy(r->justification, text, strlen(text) + 1);
 }
 
 static void
@@ -581,18 +645,7 @@ outrecord_parse(const uint8_t *buf, size_t len, const uint8_t *pepper,
 		else
 			snprintf(r->local_id, sizeof(r->local_id), "%s", s);
 	}
-	if ((s = str_member(o, "justification", errors, false)) != NULL) {
-		if (strlen(s) >= sizeof(r->justification))
-			outrecord_error(errors, "justification",
-			    "longer than %d bytes", WIRE_JUSTIFICATION_MAX - 1);
-		else
-			snprintf(r->justification, sizeof(r->justification),
-			    "%s", s);
-	}
-	if (r->urgency == URGENCY_EMERGENCY && r->justification[0] == '\0')
-		outrecord_error(errors, "justification",
-		    "an emergency record must say why (break-glass needs a "
-		    "justification)");
+	check_emergency(o, r, errors);
 	if ((s = str_member(o, "in_reply_to", errors, false)) != NULL) {
 		size_t got = 0;
 		if (strlen(s) != 2 * WIRE_MSG_ID_LEN ||

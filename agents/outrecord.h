@@ -29,7 +29,9 @@ struct outrecord {
 	int urgency; /* enum urgency */
 	int kind;    /* enum kind */
 	char local_id[OUTRECORD_LOCAL_ID_MAX];
-	char justification[WIRE_JUSTIFICATION_MAX];
+	/* EMERGENCY only: enum emergency_reason, and the text to seal. */
+	int reason;
+	char justification[WIRE_JUSTIFICATION_MAX + 1];
 	bool has_in_reply_to;
 	uint8_t in_reply_to[WIRE_MSG_ID_LEN];
 	fieldset requested;
@@ -56,6 +58,12 @@ struct outrecord {
  */
 WUR int outrecord_parse(const uint8_t *buf, size_t len, const uint8_t *pepper,
     struct outrecord *r, json_t *errors);
+
+struct envelope_seal_args;
+
+/* r's reason and justification into a, for envelope_seal. */
+void outrecord_emergency_args(
+    const struct outrecord *r, struct envelope_seal_args *a);
 
 /* Wipes and frees what r holds; r may be released twice. */
 void outrecord_release(struct outrecord *r);

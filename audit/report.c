@@ -119,7 +119,9 @@ add_json(struct report *r, const struct report_disclosure *d)
 	    "obligations",
 	    jsonval_strings(ev->obligations[0], sizeof(ev->obligations[0]),
 	        ev->n_obligations),
-	    "breakglass", ev->breakglass, "justification", ev->justification,
+	    "breakglass", ev->breakglass, "emergency_reason",
+	    ev->emergency_reason ? emergency_reason_name(ev->emergency_reason)
+	                         : "",
 	    "status", d->state ? event_type_name(d->state) : "", "status_time",
 	    at);
 	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL)
@@ -192,9 +194,11 @@ report_add(struct report *r, const struct report_disclosure *d)
 	    sizeof(ev->obligations[0]), ev->n_obligations);
 	if (ev->breakglass)
 		strbuf_addf(sb,
-		    "   Emergency (break-glass): yes. Justification given: "
-		    "\"%s\"\n",
-		    ev->justification);
+		    "   Emergency (break-glass): yes, in an emergency "
+		    "(%s)\n",
+		    ev->emergency_reason
+		        ? emergency_reason_words(ev->emergency_reason)
+		        : "reason not recorded");
 	else
 		strbuf_addstr(sb, "   Emergency (break-glass): no\n");
 	if (d->state != 0) {

@@ -30,6 +30,8 @@ event_from_manifest(struct event *ev, int type, const struct wire_manifest *m)
 	snprintf(ev->sender, sizeof(ev->sender), "%s", m->sender);
 	snprintf(ev->purpose, sizeof(ev->purpose), "%s", m->purpose);
 	ev->urgency = m->urgency;
+	ev->emergency_reason =
+	    m->reason; /* the code only: the text is sealed */
 	ev->kind = m->kind;
 	ev->has_subject_ref = true;
 	memcpy(ev->subject_ref, m->subject_ref, WIRE_REF_LEN);
@@ -172,7 +174,7 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 		q.to = m->recipients[i];
 		q.purpose = m->purpose;
 		q.urgency = m->urgency;
-		q.has_justification = m->justification[0] != '\0';
+		q.reason = m->reason;
 		q.kind = m->kind;
 		if ((rc = policy_eval(b->policy, &q, &d[i])) != 0)
 			return reject(b, txn, m->sender, m,
@@ -207,9 +209,6 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 	for (size_t i = 0; i < m->n_recipients; i++)
 		snprintf(ev.recipients[i], sizeof(ev.recipients[i]), "%s",
 		    m->recipients[i]);
-	if (m->urgency == URGENCY_EMERGENCY)
-		snprintf(ev.justification, sizeof(ev.justification), "%s",
-		    m->justification);
 	if ((rc = audit_append(store_audit(b->store), txn, &ev, NULL)) != 0)
 		goto out;
 
@@ -225,9 +224,6 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 		    ev.recipient, sizeof(ev.recipient), "%s", m->recipients[i]);
 		set_policy_hash(b, &ev);
 		copy_decision(&ev, &d[i], sent[i]);
-		if (ev.breakglass || m->urgency == URGENCY_EMERGENCY)
-			snprintf(ev.justification, sizeof(ev.justification),
-			    "%s", m->justification);
 		if ((rc = audit_append(
 		         store_audit(b->store), txn, &ev, &seq)) != 0)
 			goto out;

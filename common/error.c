@@ -36,7 +36,8 @@ static const char *const messages[] = {
     [-ERROR_POLICY] = "policy has errors",
     [-ERROR_CONFIG] = "configuration has errors",
     [-ERROR_NOTFOUND] = "not found",
-    [-ERROR_EMERGENCY] = "emergency message without a justification",
+    [-ERROR_EMERGENCY] = "emergency without its reason and justification, or "
+                         "either without an emergency",
     [-ERROR_INTERNAL] = "internal error",
     [-ERROR_RATE] = "over the agency's rate",
     [-ERROR_BUSY] = "in use by another process",

@@ -41,7 +41,7 @@ enum error {
 	ERROR_POLICY = -29,         /* policy file has errors */
 	ERROR_CONFIG = -30,         /* configuration file has errors */
 	ERROR_NOTFOUND = -31,       /* no such record */
-	ERROR_EMERGENCY = -32,      /* emergency without justification */
+	ERROR_EMERGENCY = -32,      /* emergency without reason/justification */
 	ERROR_INTERNAL = -33,       /* a bug: should not happen */
 	ERROR_RATE = -34,           /* over the allowed rate: retry later */
 	ERROR_BUSY = -35,           /* held by another process (a lock) */

@@ -7,6 +7,11 @@
 
 static const char *const urgencies[] = {NULL, "routine", "urgent", "emergency"};
 static const char *const kinds[] = {NULL, "record", "request"};
+static const char *const reasons[] = {NULL, "risk_to_life", "serious_harm",
+    "safeguarding_child", "safeguarding_adult"};
+static const char *const reason_words[] = {NULL, "risk to life",
+    "risk of serious harm", "safeguarding a child",
+    "safeguarding an adult at risk"};
 
 static int
 lookup(const char *const *names, int n, const char *s)
@@ -39,4 +44,22 @@ int
 urgency_kind_parse(const char *s)
 {
 	return lookup(kinds, 3, s);
+}
+
+const char *
+emergency_reason_name(int r)
+{
+	return r >= 1 && r <= EMERGENCY_REASON_COUNT ? reasons[r] : "?";
+}
+
+int
+emergency_reason_parse(const char *s)
+{
+	return lookup(reasons, EMERGENCY_REASON_COUNT + 1, s);
+}
+
+const char *
+emergency_reason_words(int r)
+{
+	return r >= 1 && r <= EMERGENCY_REASON_COUNT ? reason_words[r] : "?";
 }

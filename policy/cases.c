@@ -38,12 +38,6 @@ struct cases {
 	unsigned *lines;
 };
 
-static bool
-has_text(const char *s)
-{
-	return s != NULL && s[strspn(s, " \t\r\n")] != '\0';
-}
-
 static fieldset
 case_fields(struct yamlconf *y, const struct yamlconf_node *list)
 {
@@ -334,17 +328,7 @@ parse_case(struct yamlconf *y, const struct policy *p,
     const struct yamlconf_node *item, struct policy_question *q,
     struct expect *e)
 {
-	enum {
-		NAME,
-		FROM,
-		TO,
-		PURPOSE,
-		URGENCY,
-		JUSTIFICATION,
-		KIND,
-		EXPECT,
-		NK
-	};
+	enum { NAME, FROM, TO, PURPOSE, URGENCY, REASON, KIND, EXPECT, NK };
 	static const struct yamlconf_key keys[NK] = {
 	    [NAME] = {"name", YAMLCONF_STRING,
 	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
@@ -355,7 +339,7 @@ parse_case(struct yamlconf *y, const struct policy *p,
 	    [PURPOSE] = {"purpose", YAMLCONF_STRING,
 	        YAMLCONF_REQUIRED | YAMLCONF_NONEMPTY},
 	    [URGENCY] = {"urgency", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
-	    [JUSTIFICATION] = {"justification", YAMLCONF_STRING, 0},
+	    [REASON] = {"reason", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
 	    [KIND] = {"kind", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
 	    [EXPECT] = {"expect", YAMLCONF_ANY, YAMLCONF_REQUIRED},
 	};
@@ -378,8 +362,10 @@ parse_case(struct yamlconf *y, const struct policy *p,
 	    (q->kind = urgency_kind_parse(v[KIND]->str)) == 0)
 		yamlconf_error(y, v[KIND],
 		    "bad kind '%.64s' (record or request)", v[KIND]->str);
-	q->has_justification =
-	    v[JUSTIFICATION] != NULL && has_text(v[JUSTIFICATION]->str);
+	if (v[REASON] != NULL &&
+	    (q->reason = emergency_reason_parse(v[REASON]->str)) == 0)
+		yamlconf_error(y, v[REASON], "bad reason '%.64s' (%s)",
+		    v[REASON]->str, EMERGENCY_REASON_LIST);
 	if (v[EXPECT] != NULL)
 		case_expect(y, v[EXPECT], e);
 }

@@ -1044,7 +1044,7 @@ policy_eval(const struct policy *p, const struct policy_question *q,
 	fbit = (uint64_t)1 << f;
 	tbit = (uint64_t)1 << t;
 	pbit = (uint64_t)1 << pu;
-	emergency = q->urgency == URGENCY_EMERGENCY && q->has_justification;
+	emergency = q->urgency == URGENCY_EMERGENCY && q->reason > 0;
 
 	for (size_t k = p->from_start[f]; k < p->from_start[f + 1]; k++) {
 		const struct rule *r = &p->rules[p->by_from[k]];

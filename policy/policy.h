@@ -136,9 +136,9 @@ struct policy_question {
 	const char *from; /* sending agency */
 	const char *to;   /* one recipient */
 	const char *purpose;
-	int urgency;            /* enum urgency */
-	bool has_justification; /* a non-empty justification was given */
-	int kind;               /* enum kind: reported, not decisive */
+	int urgency; /* enum urgency */
+	int reason;  /* enum emergency_reason, or 0: why it is an emergency */
+	int kind;    /* enum kind: reported, not decisive */
 };
 
 struct policy_field_decision {
@@ -185,7 +185,7 @@ char *policy_reason_format(
  * Decides q against p into *d, without allocating. Default deny: a field
  * is disclosed only when a rule from q->from to q->to for q->purpose shares
  * it; several matching rules add up. A rule's emergency_share fields are
- * added only when urgency is URGENCY_EMERGENCY and has_justification
+ * added only when urgency is URGENCY_EMERGENCY and a reason is given
  * (break-glass). A matching never entry withholds its fields whatever the
  * rules say, emergency included. An agency the policy does not list gets
  * nothing (every field POLICY_NO_RULE, known_agencies false; still 0): the

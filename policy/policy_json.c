@@ -17,6 +17,10 @@ policy_json_decision(const struct policy *p, const struct policy_question *q,
 	    urgency_kind_name(q->kind));
 	if (o == NULL)
 		return NULL;
+	if (q->reason != 0 &&
+	    json_object_set_new(o, "emergency_reason",
+	        json_string(emergency_reason_name(q->reason))) < 0)
+		goto fail;
 	if (rc != ERROR_OK) {
 		if (json_object_set_new(o, "rejected", json_true()) < 0 ||
 		    json_object_set_new(

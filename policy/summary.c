@@ -112,7 +112,7 @@ flow(struct strbuf *sb, const struct policy *p, const char *purpose,
 	if (policy_eval(p, &q, d) != ERROR_OK)
 		return;
 	q.urgency = URGENCY_EMERGENCY;
-	q.has_justification = true;
+	q.reason = EMERGENCY_REASON_RISK_TO_LIFE;
 	if (policy_eval(p, &q, e) != ERROR_OK)
 		return;
 	extra = e->disclosed & ~d->disclosed;
@@ -236,7 +236,7 @@ purposes(struct strbuf *sb, const struct policy *p, struct policy_decision *d,
 				    .to = policy_agency_id(p, ti),
 				    .purpose = pn,
 				    .urgency = URGENCY_EMERGENCY,
-				    .has_justification = true,
+				    .reason = EMERGENCY_REASON_RISK_TO_LIFE,
 				    .kind = KIND_RECORD};
 
 				if (fi == ti || policy_eval(p, &q, e) != 0 ||

@@ -17,6 +17,7 @@
 
 #include "common/urgency.h"
 #include "proto/envelope.h"
+#include "proto/justification_pb.h"
 #include "proto/pbutil.h"
 
 #define FIELD_AD "concordat/field/v1"
@@ -114,6 +115,8 @@ struct seal_work {
 	uint8_t keys[FIELDS_COUNT + 1][32];
 	uint8_t ad[AD_MAX];
 	uint8_t padded[ENVELOPE_FIELD_MAX + WIRE_PAD_BLOCK];
+	struct justification_sealed j; /* an emergency's */
+	struct wire_wrap jwraps[WIRE_MAX_RECIPIENTS];
 };
 
 static ProtobufCBinaryData
@@ -136,20 +139,10 @@ check_seal_args(const struct envelope_seal_args *a)
 		return ERROR_INVAL;
 	if (a->urgency < URGENCY_ROUTINE || a->urgency > URGENCY_EMERGENCY)
 		return ERROR_INVAL;
-	if (a->urgency == URGENCY_EMERGENCY &&
-	    (a->justification == NULL || a->justification[0] == '\0'))
-		return ERROR_EMERGENCY;
-	if (a->justification != NULL &&
-	    strlen(a->justification) >= WIRE_JUSTIFICATION_MAX)
-		return ERROR_TOOBIG;
-	if (a->justification != NULL) {
-		/* What wire_decode refuses (pbutil_str), refused here. */
-		for (const char *p = a->justification; *p != '\0'; p++) {
-			unsigned char c = (unsigned char)*p;
-			if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)
-				return ERROR_INVAL;
-		}
-	}
+	int rc =
+	    justification_check_args(a->urgency, a->reason, a->justification);
+	if (rc != 0)
+		return rc;
 	for (size_t i = 0; i < a->n_recipients; i++) {
 		if (!ident_agency_valid(a->recipients[i]) ||
 		    strcmp(a->recipients[i], a->sender) == 0)
@@ -167,6 +160,82 @@ check_seal_args(const struct envelope_seal_args *a)
 	return ERROR_OK;
 }
 
+/* The grants of a Submit: the protobuf descriptions and their bytes. */
+struct grant_work {
+	Concordat__Grant grants[WIRE_MAX_RECIPIENTS];
+	Concordat__Grant *grantsp[WIRE_MAX_RECIPIENTS];
+	Concordat__Wrap wraps[WIRE_MAX_RECIPIENTS * (FIELDS_COUNT + 1)];
+	Concordat__Wrap *wrapsp[WIRE_MAX_RECIPIENTS * (FIELDS_COUNT + 1)];
+	uint8_t wrapped[WIRE_MAX_RECIPIENTS * FIELDS_COUNT][WIRE_WRAPPED_LEN];
+	uint8_t wnonces[WIRE_MAX_RECIPIENTS * FIELDS_COUNT][WIRE_NONCE_LEN];
+};
+
+/*
+ * Grants: each field key a->grants allows wrapped for each recipient, and
+ * an emergency's justification key for every one.
+ */
+static int
+wrap_grants(const struct envelope_seal_args *a,
+    const uint8_t msg_id[WIRE_MSG_ID_LEN], struct seal_work *w,
+    struct grant_work *gw)
+{
+	size_t nw = 0, nk = 0;
+
+	for (size_t i = 0; i < a->n_recipients; i++) {
+		fieldset g = a->grants != NULL ? a->grants[i] : FIELDS_ALL;
+		size_t first = nw;
+		Concordat__Grant *pg = &gw->grants[i];
+
+		concordat__grant__init(pg);
+		pg->recipient = (char *)(uintptr_t)a->recipients[i];
+		for (int f = 1; f <= FIELDS_COUNT; f++) {
+			if (!fields_has(g, f))
+				continue;
+			uint8_t *wn = gw->wnonces[nk], *wk = gw->wrapped[nk++];
+			Concordat__Wrap *pw = &gw->wraps[nw];
+			size_t adlen =
+			    make_ad(w->ad, msg_id, f, a->recipients[i]);
+			randombytes_buf(wn, WIRE_NONCE_LEN);
+			crypto_aead_xchacha20poly1305_ietf_encrypt(wk, NULL,
+			    w->keys[f], 32, w->ad, adlen, NULL, wn,
+			    a->shared[i]);
+			concordat__wrap__init(pw);
+			pw->has_field = 1;
+			pw->field = (uint32_t)f;
+			pw->has_nonce = 1;
+			pw->nonce = bin(wn, WIRE_NONCE_LEN);
+			pw->has_wrapped_key = 1;
+			pw->wrapped_key = bin(wk, WIRE_WRAPPED_LEN);
+			gw->wrapsp[nw] = pw;
+			nw++;
+		}
+		if (a->urgency == URGENCY_EMERGENCY) {
+			int rc = justification_grant(msg_id, a->recipients[i],
+			    &w->j, a->shared[i], &w->jwraps[i], &gw->wraps[nw]);
+			if (rc != 0)
+				return rc;
+			gw->wrapsp[nw] = &gw->wraps[nw];
+			nw++;
+		}
+		pg->n_wraps = nw - first;
+		pg->wraps = gw->wrapsp + first;
+		gw->grantsp[i] = pg;
+	}
+	return ERROR_OK;
+}
+
+/* An emergency's justification, sealed for msg_id into *j. */
+static int
+seal_justification(const struct envelope_seal_args *a,
+    const uint8_t msg_id[WIRE_MSG_ID_LEN], struct justification_sealed *j)
+{
+	const char *text = a->justification != NULL ? a->justification : "";
+
+	if (a->urgency != URGENCY_EMERGENCY)
+		return ERROR_OK;
+	return justification_seal(msg_id, text, strlen(text), j);
+}
+
 int
 envelope_seal(const struct envelope_seal_args *a,
     uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **frame, size_t *len)
@@ -175,18 +244,16 @@ envelope_seal(const struct envelope_seal_args *a,
 	Concordat__Envelope pe = CONCORDAT__ENVELOPE__INIT;
 	Concordat__Submit ps = CONCORDAT__SUBMIT__INIT;
 	Concordat__Frame pf = CONCORDAT__FRAME__INIT;
-	Concordat__Sealed sealed[FIELDS_COUNT], *sealedp[FIELDS_COUNT];
-	Concordat__Grant grants[WIRE_MAX_RECIPIENTS];
-	Concordat__Grant *grantsp[WIRE_MAX_RECIPIENTS];
-	Concordat__Wrap *wraps = NULL, **wrapsp = NULL;
+	Concordat__Sealed sealed[FIELDS_COUNT], *sealedp[FIELDS_COUNT], jsealed;
 	ProtobufCBinaryData digests[FIELDS_COUNT];
 	uint8_t nonces[FIELDS_COUNT + 1][WIRE_NONCE_LEN];
 	uint8_t dig[FIELDS_COUNT + 1][WIRE_DIGEST_LEN];
 	uint8_t *ct[FIELDS_COUNT + 1] = {0};
-	uint8_t *wrapped = NULL, *wnonces = NULL, *manifest = NULL;
+	uint8_t *manifest = NULL;
 	uint8_t sig[WIRE_SIG_LEN];
 	uint32_t requested[FIELDS_COUNT];
 	struct seal_work *w = NULL;
+	struct grant_work *gw = NULL;
 	size_t manifest_len = 0, nreq = 0;
 	int rc;
 
@@ -195,12 +262,8 @@ envelope_seal(const struct envelope_seal_args *a,
 	if ((rc = check_seal_args(a)) != 0)
 		return rc;
 	w = sodium_malloc(sizeof(*w));
-	wraps = calloc(WIRE_MAX_RECIPIENTS * FIELDS_COUNT, sizeof(*wraps));
-	wrapsp = calloc(WIRE_MAX_RECIPIENTS * FIELDS_COUNT, sizeof(*wrapsp));
-	wrapped = malloc(WIRE_MAX_RECIPIENTS * FIELDS_COUNT * WIRE_WRAPPED_LEN);
-	wnonces = malloc(WIRE_MAX_RECIPIENTS * FIELDS_COUNT * WIRE_NONCE_LEN);
-	if (w == NULL || wraps == NULL || wrapsp == NULL || wrapped == NULL ||
-	    wnonces == NULL) {
+	gw = calloc(1, sizeof(*gw));
+	if (w == NULL || gw == NULL) {
 		rc = ERROR_NOMEM;
 		goto out;
 	}
@@ -208,6 +271,8 @@ envelope_seal(const struct envelope_seal_args *a,
 		memcpy(msg_id, a->msg_id, WIRE_MSG_ID_LEN);
 	else
 		randombytes_buf(msg_id, WIRE_MSG_ID_LEN);
+	if ((rc = seal_justification(a, msg_id, &w->j)) != 0)
+		goto out;
 
 	/* Fields: pad, seal under a fresh key, digest. */
 	for (int f = 1; f <= FIELDS_COUNT; f++) {
@@ -258,8 +323,8 @@ envelope_seal(const struct envelope_seal_args *a,
 	pm.purpose = (char *)(uintptr_t)a->purpose;
 	pm.has_urgency = 1;
 	pm.urgency = (Concordat__Urgency)a->urgency;
-	if (a->justification != NULL && a->justification[0] != '\0')
-		pm.justification = (char *)(uintptr_t)a->justification;
+	if (a->urgency == URGENCY_EMERGENCY)
+		justification_manifest(&pm, a->reason, &w->j);
 	pm.has_subject_ref = 1;
 	pm.subject_ref = bin(a->subject_ref, WIRE_REF_LEN);
 	if (a->in_reply_to != NULL) {
@@ -289,39 +354,8 @@ envelope_seal(const struct envelope_seal_args *a,
 		free(m);
 	}
 
-	/* Grants: each field key wrapped for each recipient. */
-	size_t nw = 0;
-	for (size_t i = 0; i < a->n_recipients; i++) {
-		fieldset g = a->grants != NULL ? a->grants[i] : FIELDS_ALL;
-		size_t first = nw;
-
-		concordat__grant__init(&grants[i]);
-		grants[i].recipient = (char *)(uintptr_t)a->recipients[i];
-		for (int f = 1; f <= FIELDS_COUNT; f++) {
-			if (!fields_has(g, f))
-				continue;
-			uint8_t *wn = wnonces + nw * WIRE_NONCE_LEN;
-			uint8_t *wk = wrapped + nw * WIRE_WRAPPED_LEN;
-			size_t adlen =
-			    make_ad(w->ad, msg_id, f, a->recipients[i]);
-			randombytes_buf(wn, WIRE_NONCE_LEN);
-			crypto_aead_xchacha20poly1305_ietf_encrypt(wk, NULL,
-			    w->keys[f], 32, w->ad, adlen, NULL, wn,
-			    a->shared[i]);
-			concordat__wrap__init(&wraps[nw]);
-			wraps[nw].has_field = 1;
-			wraps[nw].field = (uint32_t)f;
-			wraps[nw].has_nonce = 1;
-			wraps[nw].nonce = bin(wn, WIRE_NONCE_LEN);
-			wraps[nw].has_wrapped_key = 1;
-			wraps[nw].wrapped_key = bin(wk, WIRE_WRAPPED_LEN);
-			wrapsp[nw] = &wraps[nw];
-			nw++;
-		}
-		grants[i].n_wraps = nw - first;
-		grants[i].wraps = wrapsp + first;
-		grantsp[i] = &grants[i];
-	}
+	if ((rc = wrap_grants(a, msg_id, w, gw)) != 0)
+		goto out;
 
 	pe.has_manifest = 1;
 	pe.manifest = bin(manifest, manifest_len);
@@ -330,7 +364,9 @@ envelope_seal(const struct envelope_seal_args *a,
 	pe.n_sealed = FIELDS_COUNT;
 	pe.sealed = sealedp;
 	pe.n_grants = a->n_recipients;
-	pe.grants = grantsp;
+	pe.grants = gw->grantsp;
+	if (a->urgency == URGENCY_EMERGENCY)
+		justification_envelope(&pe, &jsealed, &w->j);
 	ps.envelope = &pe;
 	pf.body_case = CONCORDAT__FRAME__BODY_SUBMIT;
 	pf.submit = &ps;
@@ -346,10 +382,7 @@ out:
 	for (int f = 1; f <= FIELDS_COUNT; f++)
 		free(ct[f]);
 	free(manifest);
-	free(wraps);
-	free(wrapsp);
-	free(wrapped);
-	free(wnonces);
+	free(gw);
 	sodium_free(w); /* wipes the field keys and the padded plaintext */
 	return rc;
 }
@@ -391,7 +424,7 @@ envelope_verify_contents(
 			return pbutil_why(why, whylen, ERROR_GRANT,
 			    "recipient '%s' has no grant", e->m.recipients[i]);
 	}
-	return ERROR_OK;
+	return justification_verify(e, why, whylen);
 }
 
 int
@@ -429,8 +462,8 @@ envelope_redact(const struct wire_envelope *e, const char *recipient,
     fieldset allowed, fieldset *sent, uint8_t **out, size_t *len)
 {
 	Concordat__Delivery pd = CONCORDAT__DELIVERY__INIT;
-	Concordat__Sealed sealed[FIELDS_COUNT], *sealedp[FIELDS_COUNT];
-	Concordat__Wrap wraps[FIELDS_COUNT], *wrapsp[FIELDS_COUNT];
+	Concordat__Sealed sealed[FIELDS_COUNT], *sealedp[FIELDS_COUNT], jsealed;
+	Concordat__Wrap wraps[FIELDS_COUNT + 1], *wrapsp[FIELDS_COUNT + 1];
 	const struct wire_grant *g = NULL;
 	size_t n = 0;
 
@@ -474,6 +507,7 @@ envelope_redact(const struct wire_envelope *e, const char *recipient,
 	pd.sealed = sealedp;
 	pd.n_wraps = n;
 	pd.wraps = wrapsp;
+	justification_redact(e, g, &pd, &jsealed, &wraps[n]);
 	return pbutil_pack(&pd.base, out, len);
 }
 
@@ -485,7 +519,20 @@ envelope_opened_free(struct envelope_opened *o)
 	for (int f = 1; f <= FIELDS_COUNT; f++)
 		if (o->plain[f] != NULL)
 			sodium_free(o->plain[f]);
+	if (o->justification != NULL)
+		sodium_free(o->justification);
 	free(o);
+}
+
+/* An emergency's justification, when delivered, into o. */
+static int
+open_justification(const struct wire_delivery *d, const char *self,
+    const uint8_t shared[32], struct envelope_opened *o)
+{
+	int rc = justification_open(
+	    d, self, shared, &o->justification, &o->justification_len);
+
+	return rc == ERROR_NOENT ? ERROR_OK : rc;
 }
 
 int
@@ -553,6 +600,8 @@ envelope_open(const struct wire_delivery *d, const char *self,
 		o->disclosed |= FIELDS_BIT(f);
 	}
 	o->withheld = (fieldset)(FIELDS_ALL & ~o->disclosed);
+	if ((rc = open_justification(d, self, shared, o)) != 0)
+		goto out;
 	*out = o;
 	o = NULL;
 	rc = ERROR_OK;

@@ -30,7 +30,14 @@ struct envelope_seal_args {
 	int kind;    /* enum kind */
 	int urgency; /* enum urgency */
 	const char *purpose;
-	const char *justification;  /* NULL or text; required for EMERGENCY */
+	/*
+	 * EMERGENCY only, and then reason is required (enum
+	 * emergency_reason); the justification (NULL is empty, at most
+	 * WIRE_JUSTIFICATION_MAX bytes) is sealed for every recipient
+	 * (proto/justification.h).
+	 */
+	int reason;
+	const char *justification;
 	const uint8_t *subject_ref; /* 32 bytes */
 	const uint8_t *in_reply_to; /* NULL or a 16-byte msg_id */
 	fieldset requested;         /* REQUEST only */
@@ -50,7 +57,8 @@ WUR int envelope_shared_key(const uint8_t peer_box_pk[32],
     const uint8_t own_box_sk[32], uint8_t out[32]);
 
 /*
- * Seals the thirteen fields into a Submit frame (a new malloc'd buffer the
+ * Seals the thirteen fields, and an emergency's justification, into a
+ * Submit frame (a new malloc'd buffer the
  * caller frees) and returns its msg_id (a new random one unless a->msg_id
  * is set). Field plaintexts are
  * padded to 256-byte blocks and sealed even when empty.
@@ -95,6 +103,13 @@ struct envelope_opened {
 	fieldset withheld; /* digest present, ciphertext absent */
 	uint8_t *plain[FIELDS_COUNT + 1];
 	size_t plain_len[FIELDS_COUNT + 1];
+	/*
+	 * An emergency's justification, NUL-terminated, or NULL when the
+	 * delivery carried none (a broker that dropped it): the recipient
+	 * alerts then, and when it is empty.
+	 */
+	char *justification;
+	size_t justification_len;
 };
 
 /*
@@ -103,7 +118,8 @@ struct envelope_opened {
  * bytes received (ERROR_SIGNATURE), each ciphertext against its digest
  * (ERROR_DIGEST), then unwraps, decrypts and unpads (ERROR_DECRYPT), and
  * refuses a plaintext over ENVELOPE_FIELD_MAX (ERROR_TOOBIG: up to a block
- * more seals to the same size, which wire_decode lets through). shared
+ * more seals to the same size, which wire_decode lets through); the same
+ * for an emergency's sealed justification (justification_open). shared
  * is envelope_shared_key(sender box_pk, own box_sk). On success the caller
  * frees *out with envelope_opened_free.
  */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/urgency.h"
 #include "proto/event.h"
 #include "proto/pbutil.h"
 
@@ -113,7 +114,11 @@ event_encode(const struct event *ev, uint8_t **out, size_t *len)
 		m.has_breakglass = 1;
 		m.breakglass = 1;
 	}
-	m.justification = opt(ev->justification);
+	if (ev->emergency_reason != 0) {
+		m.has_emergency_reason = 1;
+		m.emergency_reason =
+		    (Concordat__EmergencyReason)ev->emergency_reason;
+	}
 	if (ev->reason) {
 		m.has_reason = 1;
 		m.reason = (Concordat__Reason)ev->reason;
@@ -182,8 +187,6 @@ event_decode(const uint8_t *buf, size_t len, struct event *ev)
 	    pbutil_str(ev->recipient, sizeof(ev->recipient), m->recipient) !=
 	        0 ||
 	    pbutil_str(ev->purpose, sizeof(ev->purpose), m->purpose) != 0 ||
-	    pbutil_str(ev->justification, sizeof(ev->justification),
-	        m->justification) != 0 ||
 	    pbutil_str(ev->detail, sizeof(ev->detail), m->detail) != 0 ||
 	    pbutil_str(ev->peer, sizeof(ev->peer), m->peer) != 0)
 		goto out;
@@ -199,6 +202,11 @@ event_decode(const uint8_t *buf, size_t len, struct event *ev)
 	ev->disclosed = (fieldset)m->disclosed;
 	ev->withheld = (fieldset)m->withheld;
 	ev->breakglass = m->has_breakglass && m->breakglass;
+	if (m->has_emergency_reason &&
+	    emergency_reason_name((int)m->emergency_reason)[0] == '?')
+		goto out;
+	ev->emergency_reason =
+	    m->has_emergency_reason ? (int)m->emergency_reason : 0;
 	if (m->has_reason && wire_reason_name(m->reason)[0] == '?')
 		goto out;
 	ev->reason = m->has_reason ? (int)m->reason : 0;

@@ -31,7 +31,7 @@ enum event_type {
 };
 
 #define EVENT_MAX_LIST 16  /* recipients, rules, bases, obligations */
-#define EVENT_TEXT_MAX 512 /* basis, justification, detail, peer */
+#define EVENT_TEXT_MAX 512 /* basis, detail, peer */
 
 /*
  * One audit event. Every member is optional: zero, empty strings and empty
@@ -63,7 +63,8 @@ struct event {
 	bool has_policy_sha256;
 	uint8_t policy_sha256[32];
 	bool breakglass;
-	char justification[EVENT_TEXT_MAX];
+	/* enum emergency_reason, or 0: never the justification itself */
+	int emergency_reason;
 	int reason; /* enum wire_reason, or 0 */
 	char detail[EVENT_TEXT_MAX];
 	char peer[EVENT_TEXT_MAX];

@@ -30,7 +30,7 @@ const char *const jsonval_event_keys[JSONVAL_EVENT_NKEYS] = {
     "bases",
     "obligations",
     "policy_sha256",
-    "justification",
+    "emergency_reason",
     "reason",
     "detail",
     "peer",
@@ -112,7 +112,9 @@ jsonval_event(uint64_t seq, const struct event *ev)
 	    ev->obligations[0], sizeof(ev->obligations[0]), ev->n_obligations);
 	v[i++] = jsonval_hex(ev->policy_sha256, sizeof(ev->policy_sha256),
 	    ev->has_policy_sha256);
-	v[i++] = json_string(ev->justification);
+	v[i++] = json_string(ev->emergency_reason
+	        ? emergency_reason_name(ev->emergency_reason)
+	        : "");
 	v[i++] = json_string(ev->reason ? wire_reason_name(ev->reason) : "");
 	v[i++] = json_string(ev->detail);
 	v[i++] = json_string(ev->peer);

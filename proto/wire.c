@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/urgency.h"
+#include "proto/justification_pb.h"
 #include "proto/pbutil.h"
 #include "proto/wire.h"
 
@@ -188,17 +189,8 @@ wire_manifest_decode(const uint8_t *buf, size_t len, struct wire_manifest *m,
 		goto out;
 	}
 	m->urgency = (int)pm->urgency;
-	if (pbutil_str(m->justification, sizeof(m->justification),
-	        pm->justification) != 0) {
-		rc = WHY("justification longer than %d bytes or not text",
-		    WIRE_JUSTIFICATION_MAX - 1);
+	if ((rc = justification_decode_manifest(pm, m, why, whylen)) != 0)
 		goto out;
-	}
-	if (m->urgency == URGENCY_EMERGENCY && m->justification[0] == '\0') {
-		rc = pbutil_why(why, whylen, ERROR_EMERGENCY,
-		    "an emergency message must carry a justification");
-		goto out;
-	}
 	if (!pm->has_subject_ref ||
 	    pbutil_bytes(m->subject_ref, WIRE_REF_LEN, pm->subject_ref) != 0) {
 		rc = WHY("subject_ref must be %d bytes", WIRE_REF_LEN);
@@ -358,16 +350,19 @@ decode_envelope(
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(e->grants[j].recipient, g->recipient) == 0)
 				return WHY("two grants for '%s'", g->recipient);
-		if (pg->n_wraps == 0 || pg->n_wraps > FIELDS_COUNT)
+		if (pg->n_wraps == 0 || pg->n_wraps > FIELDS_COUNT + 1)
 			return WHY("grant for '%s' has %zu wraps", g->recipient,
 			    pg->n_wraps);
 		for (size_t j = 0; j < pg->n_wraps; j++)
-			if ((rc = decode_wrap(pg->wraps[j], g->wraps,
-			         &g->fields, why, whylen)) != 0)
+			if ((rc = justification_is_wrap(pg->wraps[j])
+			            ? justification_decode_wrap(pg->wraps[j],
+			                  &g->justification, why, whylen)
+			            : decode_wrap(pg->wraps[j], g->wraps,
+			                  &g->fields, why, whylen)) != 0)
 				return rc;
 	}
 	e->n_grants = pe->n_grants;
-	return ERROR_OK;
+	return justification_decode_envelope(pe, e, why, whylen);
 }
 
 static int
@@ -412,7 +407,7 @@ decode_delivery(
 	if (!pd->has_signature ||
 	    pbutil_bytes(d->signature, WIRE_SIG_LEN, pd->signature) != 0)
 		return WHY("signature is not %d bytes", WIRE_SIG_LEN);
-	if (pd->n_sealed > FIELDS_COUNT || pd->n_wraps > FIELDS_COUNT)
+	if (pd->n_sealed > FIELDS_COUNT || pd->n_wraps > FIELDS_COUNT + 1)
 		return WHY("more than %d fields", FIELDS_COUNT);
 	for (size_t i = 0; i < pd->n_sealed; i++) {
 		Concordat__Sealed *ps = pd->sealed[i];
@@ -426,11 +421,16 @@ decode_delivery(
 		d->fields |= FIELDS_BIT(last);
 	}
 	for (size_t i = 0; i < pd->n_wraps; i++)
-		if ((rc = decode_wrap(
-		         pd->wraps[i], d->wraps, &wrapped, why, whylen)) != 0)
+		if ((rc = justification_is_wrap(pd->wraps[i])
+		            ? justification_decode_wrap(pd->wraps[i],
+		                  &d->justification_wrap, why, whylen)
+		            : decode_wrap(pd->wraps[i], d->wraps, &wrapped, why,
+		                  whylen)) != 0)
 			return rc;
 	if (wrapped != d->fields)
 		return WHY("wraps do not match the fields delivered");
+	if ((rc = justification_decode_delivery(pd, d, why, whylen)) != 0)
+		return rc;
 	if (pd->decision != NULL) {
 		if ((rc = decode_proof(
 		         pd->decision, &d->decision, why, whylen)) != 0)

@@ -15,23 +15,22 @@
 #include "common/fields.h"
 #include "common/ident.h"
 
-#define WIRE_VERSION           1
-#define WIRE_MSG_ID_LEN        16
-#define WIRE_REF_LEN           32
-#define WIRE_NONCE_LEN         24
-#define WIRE_DIGEST_LEN        32
-#define WIRE_SIG_LEN           64
-#define WIRE_KEY_LEN           32
-#define WIRE_WRAPPED_LEN       48 /* key + Poly1305 tag */
-#define WIRE_HASH_LEN          32 /* SHA-256, audit tree */
-#define WIRE_MAX_FRAME         (1024 * 1024)
-#define WIRE_MAX_RECIPIENTS    16
-#define WIRE_MAX_PATH          64
-#define WIRE_MAX_PROOFS        16
-#define WIRE_PAD_BLOCK         256
-#define WIRE_JUSTIFICATION_MAX 512
-#define WIRE_DETAIL_MAX        512
-#define WIRE_CHECKPOINT_MAX    4096
+#define WIRE_VERSION        2
+#define WIRE_MSG_ID_LEN     16
+#define WIRE_REF_LEN        32
+#define WIRE_NONCE_LEN      24
+#define WIRE_DIGEST_LEN     32
+#define WIRE_SIG_LEN        64
+#define WIRE_KEY_LEN        32
+#define WIRE_WRAPPED_LEN    48 /* key + Poly1305 tag */
+#define WIRE_HASH_LEN       32 /* SHA-256, audit tree */
+#define WIRE_MAX_FRAME      (1024 * 1024)
+#define WIRE_MAX_RECIPIENTS 16
+#define WIRE_MAX_PATH       64
+#define WIRE_MAX_PROOFS     16
+#define WIRE_PAD_BLOCK      256
+#define WIRE_DETAIL_MAX     512
+#define WIRE_CHECKPOINT_MAX 4096
 
 /*
  * The largest plaintext of one field, and what it seals to: sodium_pad
@@ -42,6 +41,17 @@
 #define WIRE_FIELD_MAX  (64 * 1024)
 #define WIRE_TAG_LEN    16
 #define WIRE_SEALED_MAX (WIRE_FIELD_MAX + WIRE_PAD_BLOCK + WIRE_TAG_LEN)
+
+/*
+ * The emergency justification, sealed like a field (proto/justification.h):
+ * Sealed and Wrap number 14, a plaintext of at most WIRE_JUSTIFICATION_MAX
+ * bytes of UTF-8, and so a ciphertext of at most
+ * WIRE_JUSTIFICATION_SEALED_MAX bytes.
+ */
+#define WIRE_JUSTIFICATION_FIELD 14
+#define WIRE_JUSTIFICATION_MAX   2048
+#define WIRE_JUSTIFICATION_SEALED_MAX                                          \
+	(WIRE_JUSTIFICATION_MAX + WIRE_PAD_BLOCK + WIRE_TAG_LEN)
 
 /* Why a message was rejected: one code per ingest step. */
 enum wire_reason {
@@ -95,7 +105,13 @@ struct wire_manifest {
 	int kind; /* enum kind */
 	char purpose[IDENT_NAME_MAX + 1];
 	int urgency; /* enum urgency */
-	char justification[WIRE_JUSTIFICATION_MAX];
+	/*
+	 * EMERGENCY only, and then both: the reason (enum emergency_reason)
+	 * and the digest of the sealed justification.
+	 */
+	int reason;
+	bool has_justification_digest;
+	uint8_t justification_digest[WIRE_DIGEST_LEN];
 	uint8_t subject_ref[WIRE_REF_LEN];
 	bool has_in_reply_to;
 	uint8_t in_reply_to[WIRE_MSG_ID_LEN];
@@ -126,6 +142,7 @@ struct wire_grant {
 	char recipient[IDENT_AGENCY_MAX + 1];
 	fieldset fields;                          /* fields with a wrap */
 	struct wire_wrap wraps[FIELDS_COUNT + 1]; /* [1..13] */
+	struct wire_wrap justification;           /* field 14, EMERGENCY */
 };
 
 /*
@@ -150,6 +167,7 @@ struct wire_envelope {
 	size_t manifest_len;
 	uint8_t signature[WIRE_SIG_LEN];
 	struct wire_sealed sealed[FIELDS_COUNT + 1]; /* [1..13], all present */
+	struct wire_sealed justification; /* present exactly when EMERGENCY */
 	size_t n_grants;
 	struct wire_grant grants[WIRE_MAX_RECIPIENTS];
 };
@@ -163,6 +181,9 @@ struct wire_delivery {
 	fieldset fields; /* fields whose ciphertext and wrap are present */
 	struct wire_sealed sealed[FIELDS_COUNT + 1];
 	struct wire_wrap wraps[FIELDS_COUNT + 1];
+	/* EMERGENCY only: both or neither (a broker may drop them). */
+	struct wire_sealed justification;
+	struct wire_wrap justification_wrap;
 	bool has_decision;
 	struct wire_audit_proof decision;
 };

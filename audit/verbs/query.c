@@ -12,6 +12,7 @@
 #include "audit/verbs/verbs_int.h"
 #include "common/cli.h"
 #include "common/ident.h"
+#include "common/urgency.h"
 #include "common/table.h"
 #include "proto/jsonval.h"
 
@@ -35,7 +36,8 @@ static const struct table_column columns[] = {
     {"bases", NULL, 0, NULL},
     {"obligations", NULL, 0, NULL},
     {"policy_sha256", NULL, 0, NULL},
-    {"justification", NULL, 0, NULL},
+    {"emergency_reason", NULL, 0, NULL},
+    {"emergency", "EMERGENCY", 0, NULL},
     {"reason", "REASON", 0, NULL},
     {"detail", NULL, 0, NULL},
     {"peer", NULL, 0, NULL},
@@ -98,6 +100,11 @@ query_row(void *arg, uint64_t seq, const struct event *ev)
 
 	if (row == NULL)
 		return ERROR_NOMEM;
+	/* The reason in words, for people; the code is emergency_reason. */
+	json_object_set_new(row, "emergency",
+	    json_string(ev->emergency_reason
+	            ? emergency_reason_words(ev->emergency_reason)
+	            : ""));
 	rc = table_row(arg, &sb, row);
 	json_decref(row);
 	if (rc != 0) {

@@ -16,7 +16,7 @@ static const char usage_text[] =
     "       concordat policy explain FILE --from AGENCY --to AGENCY "
     "--purpose PURPOSE\n"
     "                [--urgency routine|urgent|emergency] "
-    "[--justification TEXT]\n"
+    "[--reason REASON]\n"
     "                [--kind record|request] [--json]\n"
     "       concordat policy diff OLD NEW [--json]\n"
     "       concordat policy test FILE CASES\n"

@@ -173,7 +173,7 @@ policy_verb_diff(int argc, char **argv)
 		    .to = agencies[ti],
 		    .purpose = purposes[pi],
 		    .urgency = URGENCY_ROUTINE + (int)(i % 3),
-		    .has_justification = true,
+		    .reason = EMERGENCY_REASON_RISK_TO_LIFE,
 		    .kind = KIND_RECORD};
 
 		if (fi != ti && diff_question(a, b, &q, d, &s) != 0) {

@@ -43,12 +43,6 @@ agency_known(const struct policy *p, const char *verb, const char *name)
 	return false;
 }
 
-static bool
-has_text(const char *s)
-{
-	return s != NULL && s[strspn(s, " \t\r\n")] != '\0';
-}
-
 static void
 print_list(const char *const *items, size_t n, const char *none)
 {
@@ -61,7 +55,7 @@ print_list(const char *const *items, size_t n, const char *none)
 
 static void
 explain_text(const struct policy *p, const struct policy_question *q,
-    const char *justification, const struct policy_decision *d)
+    const struct policy_decision *d)
 {
 	char reason[128], buf[256], dur[32];
 
@@ -72,10 +66,9 @@ explain_text(const struct policy *p, const struct policy_question *q,
 	    q->from, q->to, q->purpose, urgency_name(q->urgency),
 	    urgency_kind_name(q->kind));
 	if (q->urgency == URGENCY_EMERGENCY)
-		printf("justification: %s\n",
-		    has_text(justification)
-		        ? justification
-		        : "none (emergency_share does not apply)");
+		printf("reason:        %s\n",
+		    q->reason != 0 ? emergency_reason_words(q->reason)
+		                   : "none (emergency_share does not apply)");
 	printf("break-glass:   %s\n",
 	    d->breakglass
 	        ? fields_format(d->breakglass_fields, ", ", buf, sizeof(buf))
@@ -116,7 +109,7 @@ policy_verb_explain(int argc, char **argv)
 	    {"to", required_argument, NULL, 't'},
 	    {"purpose", required_argument, NULL, 'p'},
 	    {"urgency", required_argument, NULL, 'u'},
-	    {"justification", required_argument, NULL, 'J'},
+	    {"reason", required_argument, NULL, 'r'},
 	    {"kind", required_argument, NULL, 'k'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
@@ -126,7 +119,6 @@ policy_verb_explain(int argc, char **argv)
 	    .urgency = URGENCY_ROUTINE, .kind = KIND_RECORD};
 	struct policy_decision *d = NULL;
 	struct policy *p = NULL;
-	const char *justification = NULL;
 	bool json = false;
 	int c, rc;
 
@@ -148,8 +140,11 @@ policy_verb_explain(int argc, char **argv)
 				    "(routine, urgent or emergency)",
 				    optarg);
 			break;
-		case 'J':
-			justification = optarg;
+		case 'r':
+			if ((q.reason = emergency_reason_parse(optarg)) == 0)
+				return cli_fail(EX_USAGE,
+				    "policy explain: bad --reason '%s' (%s)",
+				    optarg, EMERGENCY_REASON_LIST);
 			break;
 		case 'k':
 			if ((q.kind = urgency_kind_parse(optarg)) == 0)
@@ -173,7 +168,6 @@ policy_verb_explain(int argc, char **argv)
 		return cli_fail(EX_USAGE,
 		    "policy explain: --from, --to "
 		    "and --purpose are required");
-	q.has_justification = has_text(justification);
 	if ((rc = policy_verbs_load("policy explain", argv[optind], &p)) != 0)
 		return rc;
 	if (!agency_known(p, "explain", q.from) ||
@@ -203,7 +197,7 @@ policy_verb_explain(int argc, char **argv)
 		putchar('\n');
 		json_decref(o);
 	} else if (rc == ERROR_OK) {
-		explain_text(p, &q, justification, d);
+		explain_text(p, &q, d);
 	}
 	if (rc == ERROR_PURPOSE)
 		rc = cli_fail(EX_DATAERR,

@@ -19,9 +19,10 @@ print_result(const char *file, const struct policy_question *q,
 		return;
 	}
 	printf("FAIL  %s (%s:%u)\n", r->name, file, r->line);
-	printf("      question: %s -> %s, purpose %s, urgency %s%s\n", q->from,
-	    q->to, q->purpose, urgency_name(q->urgency),
-	    q->has_justification ? ", with a justification" : "");
+	printf("      question: %s -> %s, purpose %s, urgency %s%s%s\n",
+	    q->from, q->to, q->purpose, urgency_name(q->urgency),
+	    q->reason != 0 ? ", reason " : "",
+	    q->reason != 0 ? emergency_reason_name(q->reason) : "");
 	printf("      expected: %s\n", r->expected);
 	printf("      actual:   %s\n", r->actual);
 	if (r->wrong[0] != '\0')

@@ -168,9 +168,7 @@ audittest_event(struct event *ev, uint64_t i, uint64_t subjects, uint64_t *rng)
 		if ((r >> 40) % 100 == 0) {
 			ev->breakglass = true;
 			ev->urgency = URGENCY_EMERGENCY;
-			snprintf(ev->justification, sizeof(ev->justification),
-			    "risk to life: insulin-dependent, missing %u h",
-			    (unsigned)(r % 12));
+			ev->emergency_reason = 1 + (int)(r % 4);
 		}
 		break;
 	case EVENT_ACCEPTED:

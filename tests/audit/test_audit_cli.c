@@ -169,9 +169,7 @@ build_log(struct fixture *f)
 	        F(HEALTH) | F(DEPENDENTS) | F(PHYSICAL_NEEDS),
 	    "triage-reply", "Caldicott principle 7; UK GDPR 6(1)(d)");
 	e[1].breakglass = true;
-	snprintf(e[1].justification, sizeof(e[1].justification),
-	    "Risk to life: insulin-dependent, \"missing\" 4 hours, "
-	    "=no insulin");
+	e[1].emergency_reason = EMERGENCY_REASON_RISK_TO_LIFE;
 	commit(&l, broker->sign_sk, e, 2, &n); /* seq 6, 7 */
 
 	/* S8: a purpose the agreement does not cover. */
@@ -382,9 +380,12 @@ test_query_json(void **state)
 			assert_string_equal(
 			    json_string_value(json_object_get(o, "urgency")),
 			    "emergency");
-			has(json_string_value(
-			        json_object_get(o, "justification")),
-			    "Risk to life");
+			assert_string_equal(json_string_value(json_object_get(
+			                        o, "emergency_reason")),
+			    "risk_to_life");
+			assert_string_equal(
+			    json_string_value(json_object_get(o, "emergency")),
+			    "risk to life");
 			assert_int_equal(
 			    strlen(json_string_value(
 			        json_object_get(o, "subject_ref"))),
@@ -408,16 +409,14 @@ test_query_csv(void **state)
 	has(out,
 	    "seq,time,type,msg_id,sender,recipient,recipients,purpose,"
 	    "urgency,kind,subject_ref,breakglass,disclosed,withheld,rules,"
-	    "bases,obligations,policy_sha256,justification,reason,detail,"
-	    "peer,count\r\n");
+	    "bases,obligations,policy_sha256,emergency_reason,emergency,"
+	    "reason,detail,peer,count\r\n");
 	has(out, "\"7\",\"2026-11-23T13:31:02.123Z\",\"decision\"");
 	has(out,
 	    ",\"true\",\"communication;physical_needs;services;"
 	    "crisis_plan;risks;health;dependents\",");
-	/* quotes doubled (RFC 4180) */
-	has(out,
-	    "\"Risk to life: insulin-dependent, \"\"missing\"\" 4 hours, "
-	    "=no insulin\"");
+	/* the reason, code and words; never a justification (sealed) */
+	has(out, ",\"risk_to_life\",\"risk to life\",");
 	free(out);
 	/* a field starting with = is defused with an apostrophe */
 	RUN(EX_OK, NULL, &out, "query", "--data", f->log, "--csv", "--event",
@@ -563,8 +562,8 @@ test_report(void **state)
 	    "the police.\n"
 	    "   Why: triage advice (emergency)\n");
 	has(out,
-	    "   Emergency (break-glass): yes. Justification given: "
-	    "\"Risk to life: insulin-dependent");
+	    "   Emergency (break-glass): yes, in an emergency (risk to "
+	    "life)\n");
 	has(out, "\n2 disclosures in all.");
 	lacks(out, "3. "); /* the rejected message disclosed nothing */
 	lacks(out, "social care");

@@ -104,7 +104,7 @@ test_names_and_fates(void **state)
 	strcpy(ev->sender, "social_care");
 	strcpy(ev->recipient, "police");
 	ev->breakglass = true;
-	strcpy(ev->justification, "Risk to life");
+	ev->emergency_reason = EMERGENCY_REASON_RISK_TO_LIFE;
 	ev->urgency = 0;
 	ev->purpose[0] = '\0';
 	report_init(&r, &sb, false, names, NULL);
@@ -123,8 +123,8 @@ test_names_and_fates(void **state)
 	    "Yorkshire Police.\n"));
 	assert_non_null(strstr(s, "   Why: not recorded\n"));
 	assert_non_null(strstr(s,
-	    "   Emergency (break-glass): yes. Justification given: \"Risk to "
-	    "life\"\n"));
+	    "   Emergency (break-glass): yes, in an emergency (risk to "
+	    "life)\n"));
 	assert_non_null(strstr(s,
 	    "   Delivered to the recipient: 1 January "
 	    "1970, 00:00:00 UTC\n"));

@@ -107,6 +107,8 @@ bench_seal(const struct bench_sender *s, const char *purpose, int urgency,
 	a.kind = KIND_RECORD;
 	a.urgency = urgency;
 	a.purpose = purpose;
+	a.reason =
+	    urgency == URGENCY_EMERGENCY ? EMERGENCY_REASON_RISK_TO_LIFE : 0;
 	a.justification = NULL;
 	a.subject_ref = s->subject_ref;
 	a.n_recipients = s->n_to;

@@ -197,6 +197,8 @@ cmd_record(const char *path)
 		join(&b, json_object_get(r, "requested_fields"), ", ");
 		wrapped("asks for:", 2, b.s);
 	}
+	if (json_object_get(r, "reason") != NULL)
+		wrapped("reason:", 2, str(r, "reason"));
 	if (json_object_get(r, "justification") != NULL)
 		wrapped("justification:", 2, str(r, "justification"));
 	json_decref(r);
@@ -355,8 +357,10 @@ cmd_inbox(const char *path, const char *explain, const char *policy,
 	wrapped("obligations:", 2, b.s);
 	memset(&b, 0, sizeof(b));
 	if (json_is_true(json_object_get(r, "breakglass"))) {
-		bput(&b, "YES, flagged for review; justification: %s",
-		    str(r, "justification"));
+		bput(&b,
+		    "YES, flagged for review; reason %s; justification "
+		    "(sealed for this recipient): %s",
+		    str(r, "reason"), str(r, "justification"));
 		wrapped("break-glass:", 2, b.s);
 	} else {
 		wrapped("break-glass:", 2, "no");

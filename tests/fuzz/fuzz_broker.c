@@ -218,6 +218,7 @@ seal_submits(void)
 		m.purpose = purposes[below(4)];
 		if (below(4) == 0) {
 			m.urgency = URGENCY_EMERGENCY;
+			m.reason = 1 + (int)below(4);
 			m.justification = "risk to life";
 		}
 		if (below(3) == 0) {

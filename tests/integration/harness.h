@@ -263,6 +263,7 @@ struct h_msg {
 	int signer;          /* whose sign key signs; -1: the sender */
 	const char *purpose; /* "triage_advice" */
 	int urgency;         /* URGENCY_URGENT */
+	int reason;          /* EMERGENCY: enum emergency_reason */
 	const char *justification;
 	int64_t age_ms;      /* created_at = now - age_ms */
 	size_t n_recipients; /* 0: mental_health_trust alone */

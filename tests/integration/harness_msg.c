@@ -125,6 +125,7 @@ h_seal(struct h_sys *s, const struct h_msg *m, uint8_t msg_id[WIRE_MSG_ID_LEN],
 	a.kind = KIND_RECORD;
 	a.urgency = m->urgency ? m->urgency : URGENCY_URGENT;
 	a.purpose = m->purpose ? m->purpose : "triage_advice";
+	a.reason = m->reason;
 	a.justification = m->justification;
 	a.subject_ref = ref;
 	a.n_recipients = n;

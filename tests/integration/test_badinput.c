@@ -64,15 +64,31 @@ static const struct bad bads[] = {
         GOOD_HEAD " \"urgency\": \"emergency\",\n"
                   " \"subject\": {\"nhs_number\": \"9434765919\"},\n"
                   " \"fields\": {\"risks\": {\"self_harm\": \"high\"}}}\n",
-        {"justification"}, {"justification"}},
+        {"reason", "justification"}, {"risk_to_life", "must say why"}},
+    {"reason.json",
+        GOOD_HEAD " \"urgency\": \"emergency\", \"reason\": \"danger\",\n"
+                  " \"justification\": \"on a bridge\",\n"
+                  " \"subject\": {\"nhs_number\": \"9434765919\"},\n"
+                  " \"fields\": {\"risks\": {\"self_harm\": \"high\"}}}\n",
+        {"reason"},
+        {"expected one of risk_to_life, serious_harm, "
+         "safeguarding_child, safeguarding_adult"}},
+    {"notglass.json",
+        GOOD_HEAD " \"urgency\": \"urgent\", \"reason\": \"risk_to_life\",\n"
+                  " \"justification\": \"on a bridge\",\n"
+                  " \"subject\": {\"nhs_number\": \"9434765919\"},\n"
+                  " \"fields\": {\"risks\": {\"self_harm\": \"high\"}}}\n",
+        {"reason", "justification"},
+        {"only an emergency record gives a reason",
+            "only an emergency record carries a justification"}},
     {"all.json",
-        GOOD_HEAD " \"urgency\": \"emergency\",\n"
+        GOOD_HEAD " \"urgency\": \"emergency\", \"reason\": \"serious_harm\",\n"
                   " \"subject\": {\"nhs_number\": \"1234567890\"},\n"
                   " \"fields\": {\"risks\": {\"self_harm\": \"hihg\"},\n"
                   "            \"dependants\": {\"pets\": \"cat\"}}}\n",
         {"justification", "subject.nhs_number", "fields.risks.self_harm",
             "fields.dependants"},
-        {"justification", "NHS number", "high", "did you mean 'dependents'?"}},
+        {"must say why", "NHS number", "high", "did you mean 'dependents'?"}},
 };
 #define N_BAD (sizeof(bads) / sizeof(bads[0]))
 

@@ -213,9 +213,12 @@ send_to_many(const char *name, int sender, size_t n, const int *to,
 	if (m->requested)
 		json_object_set_new(
 		    rec, "requested_fields", names(m->requested));
-	if (justification != NULL)
+	if (justification != NULL) {
+		/* A reason from the list, and the text sealed for them. */
+		json_object_set_new(rec, "reason", json_string("risk_to_life"));
 		json_object_set_new(
 		    rec, "justification", json_string(justification));
+	}
 	if (in_reply_to != NULL)
 		json_object_set_new(
 		    rec, "in_reply_to", json_string(in_reply_to));
@@ -486,6 +489,8 @@ s2_triage_reply(void **state)
 	    "no_onward_disclosure,review_breakglass,", true, s1_msg_id);
 	assert_string_equal(
 	    json_string_value(json_object_get(in, "justification")), why);
+	assert_string_equal(
+	    json_string_value(json_object_get(in, "reason")), "risk_to_life");
 	json_decref(in);
 
 	/* The break-glass disclosure is flagged for review in the log. */
@@ -503,9 +508,11 @@ s2_triage_reply(void **state)
 			continue;
 		hits++;
 		assert_true(json_is_true(json_object_get(e, "breakglass")));
+		/* The reason, never the justification (sealed). */
 		assert_string_equal(
-		    json_string_value(json_object_get(e, "justification")),
-		    why);
+		    json_string_value(json_object_get(e, "emergency_reason")),
+		    "risk_to_life");
+		assert_null(json_object_get(e, "justification"));
 		assert_string_equal(
 		    json_string_value(json_object_get(e, "recipient")),
 		    "police");

@@ -54,7 +54,7 @@ main(int argc, char **argv)
 		    .purpose = pi < np ? policy_purpose_name(p, pi)
 		                       : "law_enforcement",
 		    .urgency = URGENCY_ROUTINE + (int)(i % 3),
-		    .has_justification = true,
+		    .reason = EMERGENCY_REASON_RISK_TO_LIFE,
 		    .kind = KIND_RECORD};
 	}
 	start = now();

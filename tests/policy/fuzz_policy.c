@@ -48,7 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    .to = policy_agency_id(p, i / 3 % na),
 		    .purpose = policy_purpose_name(p, i / (na * na * 3)),
 		    .urgency = URGENCY_ROUTINE + (int)(i % 3),
-		    .has_justification = true,
+		    .reason = EMERGENCY_REASON_RISK_TO_LIFE,
 		    .kind = KIND_RECORD};
 
 		check(policy_eval(p, &q, &d) == 0);

@@ -70,7 +70,7 @@ test_pass_and_fail(void **state)
 	    "  to: trust\n"
 	    "  purpose: triage\n"
 	    "  urgency: emergency\n"
-	    "  justification: risk to life\n"
+	    "  reason: risk_to_life\n"
 	    "  expect: {disclosed: [identity], withheld: [clinical],\n"
 	    "           breakglass: false}\n"
 	    "- name: undeclared purpose\n"
@@ -89,7 +89,8 @@ test_pass_and_fail(void **state)
 	assert_int_equal(cases_count(cs), 3);
 	assert_string_equal(cases_question(cs, 1)->from, "police");
 	assert_int_equal(cases_question(cs, 1)->urgency, URGENCY_EMERGENCY);
-	assert_true(cases_question(cs, 1)->has_justification);
+	assert_int_equal(
+	    cases_question(cs, 1)->reason, EMERGENCY_REASON_RISK_TO_LIFE);
 	assert_null(cases_question(cs, 3));
 
 	assert_int_equal(cases_run(cs, p, 0, &r), ERROR_OK);

@@ -370,7 +370,7 @@ test_invariants(void **state)
 				assert_int_equal(d->disclosed,
 				    routine); /* no justification */
 				assert_false(d->breakglass);
-				q.has_justification = true;
+				q.reason = EMERGENCY_REASON_RISK_TO_LIFE;
 				assert_int_equal(policy_eval(p, &q, e), 0);
 				/* Break-glass only adds, and flags exactly what
 				 * it added. */

@@ -6,7 +6,7 @@
  * shape of `concordat policy explain --json`, compared as a subset so that
  * a case states only what it is about).
  *
- * question.yaml: from, to, purpose, and optionally urgency, justification,
+ * question.yaml: from, to, purpose, and optionally urgency, reason,
  * kind, and policy (a path from the source folder, instead of the folder's
  * own policy.yaml).
  */
@@ -129,13 +129,13 @@ check_errors(const struct tcase *c, const struct yamlconf_errors *errs, int rc,
 static void
 check_answer(const struct tcase *c, const struct policy *p)
 {
-	enum { FROM, TO, PURPOSE, URGENCY, JUSTIFICATION, KIND, POLICY, NK };
+	enum { FROM, TO, PURPOSE, URGENCY, REASON, KIND, POLICY, NK };
 	static const struct yamlconf_key keys[NK] = {
 	    [FROM] = {"from", YAMLCONF_STRING, YAMLCONF_REQUIRED},
 	    [TO] = {"to", YAMLCONF_STRING, YAMLCONF_REQUIRED},
 	    [PURPOSE] = {"purpose", YAMLCONF_STRING, YAMLCONF_REQUIRED},
 	    [URGENCY] = {"urgency", YAMLCONF_STRING, 0},
-	    [JUSTIFICATION] = {"justification", YAMLCONF_STRING, 0},
+	    [REASON] = {"reason", YAMLCONF_STRING, 0},
 	    [KIND] = {"kind", YAMLCONF_STRING, 0},
 	    [POLICY] = {"policy", YAMLCONF_STRING, 0},
 	};
@@ -166,9 +166,9 @@ check_answer(const struct tcase *c, const struct policy *p)
 	if (v[KIND] != NULL)
 		assert_int_not_equal(
 		    q.kind = urgency_kind_parse(v[KIND]->str), 0);
-	/* As the broker and the CLI: white space is no justification. */
-	q.has_justification = v[JUSTIFICATION] != NULL &&
-	    strspn(v[JUSTIFICATION]->str, " \t\r\n") < v[JUSTIFICATION]->len;
+	if (v[REASON] != NULL)
+		assert_int_not_equal(
+		    q.reason = emergency_reason_parse(v[REASON]->str), 0);
 
 	rc = policy_eval(p, &q, d);
 	assert_true(rc == 0 || rc == ERROR_PURPOSE);

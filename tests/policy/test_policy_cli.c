@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "common/fileio.h"
+#include "common/urgency.h"
 #include "policy/verbs/policy_verbs.h"
 
 static char example[4096], example_cases[4096], tmpdir[64];
@@ -217,11 +218,11 @@ test_explain(void **state)
 	    "expires:       30m (an undelivered message is then deleted and "
 	    "the sender told)");
 
-	/* Break-glass: emergency and a justification. */
+	/* Break-glass: emergency and a reason. */
 	assert_int_equal(
 	    run("explain", example, "--from", "mental_health_trust", "--to",
 	        "police", "--purpose", "triage_advice", "--urgency",
-	        "emergency", "--justification", "risk to life", NULL),
+	        "emergency", "--reason", "risk_to_life", NULL),
 	    0);
 	assert_string_equal(line_with(out, "physical_needs "),
 	    "physical_needs   disclosed  rule triage-reply (line 51), "
@@ -231,16 +232,32 @@ test_explain(void **state)
 	assert_string_equal(
 	    line_with(out, "break-glass:"), "break-glass:   physical_needs");
 	assert_string_equal(
-	    line_with(out, "justification:"), "justification: risk to life");
+	    line_with(out, "reason:"), "reason:        risk to life");
 
-	/* Emergency without a justification: no break-glass. */
+	/* Emergency without a reason: no break-glass. A reason not on the
+	 * list, or the old free text, is a usage error. */
 	assert_int_equal(
 	    run("explain", example, "--from", "mental_health_trust", "--to",
 	        "police", "--purpose", "triage_advice", "--urgency",
-	        "emergency", "--justification", "  ", NULL),
+	        "emergency", NULL),
 	    0);
 	assert_string_equal(line_with(out, "physical_needs "),
 	    "physical_needs   withheld   no rule");
+	assert_string_equal(line_with(out, "reason:"),
+	    "reason:        none (emergency_share does not apply)");
+	assert_int_equal(
+	    run("explain", example, "--from", "mental_health_trust", "--to",
+	        "police", "--purpose", "triage_advice", "--urgency",
+	        "emergency", "--reason", "risk to life", NULL),
+	    64);
+	assert_string_equal(err,
+	    "concordat: policy explain: bad --reason 'risk to life' "
+	    "(" EMERGENCY_REASON_LIST ")\n");
+	assert_int_equal(
+	    run("explain", example, "--from", "mental_health_trust", "--to",
+	        "police", "--purpose", "triage_advice", "--urgency",
+	        "emergency", "--justification", "risk to life", NULL),
+	    64);
 
 	/* S8: an undeclared purpose is an error of the question. */
 	assert_int_equal(
@@ -281,7 +298,7 @@ test_explain_json(void **state)
 	assert_int_equal(
 	    run("explain", example, "--from", "mental_health_trust", "--to",
 	        "police", "--purpose", "triage_advice", "--urgency",
-	        "emergency", "--justification", "risk to life", "--json", NULL),
+	        "emergency", "--reason", "risk_to_life", "--json", NULL),
 	    0);
 	/* Exactly one object: json_loads refuses anything after it. */
 	o = json_loads(out, 0, &jerr);
@@ -294,6 +311,9 @@ test_explain_json(void **state)
 	    json_string_value(json_object_get(o, "purpose")), "triage_advice");
 	assert_string_equal(
 	    json_string_value(json_object_get(o, "urgency")), "emergency");
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "emergency_reason")),
+	    "risk_to_life");
 	assert_true(json_is_true(json_object_get(o, "breakglass")));
 	assert_int_equal(
 	    strlen(json_string_value(json_object_get(o, "policy_sha256"))), 64);

@@ -204,6 +204,7 @@ main(int argc, char **argv)
 	fill_record(&m3);
 	m3.grants = grants;
 	m3.urgency = URGENCY_EMERGENCY;
+	m3.reason = EMERGENCY_REASON_RISK_TO_LIFE;
 	m3.justification = "imminent risk to life; Caldicott principle 7";
 	m3.purpose = "place_of_safety";
 	if (tu_seal(&m3) != 0)
@@ -401,7 +402,7 @@ main(int argc, char **argv)
 	/* A decision leaf, and every field's plaintext after its byte. */
 	decision_event(&ev, &m1, "ambulance", FIELDS_ALL);
 	ev.breakglass = true;
-	snprintf(ev.justification, sizeof(ev.justification), "risk to life");
+	ev.emergency_reason = EMERGENCY_REASON_RISK_TO_LIFE;
 	leaf(&ev, &l[0], &llen[0]);
 	put("event-decision", l[0], llen[0]);
 	free(l[0]);

@@ -430,7 +430,7 @@ sb_new(void)
 	assert_non_null(b);
 	concordat__manifest__init(&b->m);
 	b->m.has_version = 1;
-	b->m.version = 1;
+	b->m.version = 2;
 	b->m.has_msg_id = 1;
 	b->m.msg_id = bin(b->msg_id, 16);
 	b->m.sender = "police";
@@ -547,16 +547,13 @@ test_submit_builder_is_valid(void **state)
 	EXPECT(0, (void)0);
 	EXPECT(0, b->m.n_recipients = WIRE_MAX_RECIPIENTS;
 	       b->e.n_grants = WIRE_MAX_RECIPIENTS);
-	EXPECT(0, b->m.justification = "");
-	EXPECT(0, b->m.justification = "tab\tand\nnewline");
 	EXPECT(0, b->m.has_in_reply_to = 1; b->m.in_reply_to = bin(b->ref, 16));
 	EXPECT(0, b->m.kind = CONCORDAT__KIND__KIND_REQUEST;
 	       b->m.n_requested_fields = 2; b->requested[0] = 13;
 	       b->requested[1] = 1);
 	EXPECT(0, b->sealed[4].ciphertext = bin(b->ct, sizeof(b->ct)));
 	EXPECT(0, b->grants[0].n_wraps = FIELDS_COUNT);
-	EXPECT(0, b->m.urgency = CONCORDAT__URGENCY__URGENCY_EMERGENCY;
-	       b->m.justification = "risk to life");
+	/* An emergency that decodes: test_justification. */
 	/* A 32-character agency id, the longest. */
 	EXPECT(0, b->m.sender = "abcdefghijklmnopqrstuvwxyz012345");
 }
@@ -564,11 +561,9 @@ test_submit_builder_is_valid(void **state)
 static void
 test_manifest_rejections(void **state)
 {
-	static char long_text[WIRE_JUSTIFICATION_MAX + 1];
-
 	(void)state;
-	memset(long_text, 'j', sizeof(long_text) - 1);
-	EXPECT(ERROR_DECODE, b->m.version = 2);
+	EXPECT(
+	    ERROR_DECODE, b->m.version = 1); /* the plaintext justification's */
 	EXPECT(ERROR_DECODE, b->m.has_version = 0);
 	EXPECT(ERROR_DECODE, b->m.msg_id = bin(b->ref, 15));
 	EXPECT(ERROR_DECODE, b->m.msg_id = bin(b->ref, 17));
@@ -588,15 +583,13 @@ test_manifest_rejections(void **state)
 	EXPECT(ERROR_DECODE, b->m.urgency = 4);
 	EXPECT(ERROR_DECODE, b->m.urgency = (Concordat__Urgency)-1);
 	EXPECT(ERROR_DECODE, b->m.has_urgency = 0);
-	/* EMERGENCY without a justification has its own code. */
+	/* EMERGENCY without a reason and a digest, or a non-emergency with
+	 * either, has its own code (the rest: test_justification). */
 	EXPECT(ERROR_EMERGENCY,
 	    b->m.urgency = CONCORDAT__URGENCY__URGENCY_EMERGENCY);
-	EXPECT(ERROR_EMERGENCY,
-	       b->m.urgency = CONCORDAT__URGENCY__URGENCY_EMERGENCY;
-	       b->m.justification = "");
-	EXPECT(ERROR_DECODE, b->m.justification = long_text);
-	EXPECT(ERROR_DECODE, b->m.justification = "carriage\rreturn");
-	EXPECT(ERROR_DECODE, b->m.justification = "escape\x1b[2J");
+	EXPECT(ERROR_EMERGENCY, b->m.has_reason = 1; b->m.reason = 1);
+	EXPECT(ERROR_EMERGENCY, b->m.has_justification_digest = 1;
+	       b->m.justification_digest = bin(b->dig[0], 32));
 	EXPECT(ERROR_DECODE, b->m.has_subject_ref = 0);
 	EXPECT(ERROR_DECODE, b->m.subject_ref = bin(b->ref, 31));
 	EXPECT(ERROR_DECODE, b->m.has_in_reply_to = 1;
@@ -651,8 +644,9 @@ test_manifest_why(void **state)
 	b->m.n_recipients = 1;
 	b->m.urgency = CONCORDAT__URGENCY__URGENCY_EMERGENCY;
 	assert_int_equal(sb_rc(b, why, sizeof(why)), ERROR_EMERGENCY);
-	assert_string_equal(
-	    why, "an emergency message must carry a justification");
+	assert_string_equal(why,
+	    "an emergency message must carry a reason (one "
+	    "of " EMERGENCY_REASON_LIST ")");
 	/* A NULL why is allowed. */
 	assert_int_equal(sb_rc(b, NULL, 0), ERROR_EMERGENCY);
 	sb_free(b);
@@ -695,9 +689,10 @@ test_envelope_rejections(void **state)
 	EXPECT(ERROR_DECODE, b->m.n_recipients = 2; b->e.n_grants = 2;
 	       b->grants[1].recipient = b->rnames[0]);
 	EXPECT(ERROR_DECODE, b->grants[0].n_wraps = 0);
-	EXPECT(ERROR_DECODE, b->grants[0].n_wraps = FIELDS_COUNT + 1);
+	/* The 14th wrap is the justification's, an emergency's only. */
+	EXPECT(ERROR_EMERGENCY, b->grants[0].n_wraps = FIELDS_COUNT + 1);
 	EXPECT(ERROR_DECODE, b->wraps[0].field = 0);
-	EXPECT(ERROR_DECODE, b->wraps[0].field = 14);
+	EXPECT(ERROR_DECODE, b->wraps[0].field = 15);
 	EXPECT(ERROR_DECODE, b->wraps[0].has_field = 0);
 	EXPECT(ERROR_DECODE, b->grants[0].n_wraps = 2; b->wraps[1].field = 1);
 	EXPECT(ERROR_DECODE, b->wraps[0].nonce = bin(b->nonce, 25));
@@ -1285,7 +1280,7 @@ test_frame_msg_id(void **state)
 	(void)state;
 	msg_id_good_and_unknown();
 	/* Structural faults in the manifest, the envelope, its members. */
-	MSG_ID(true, b->m.version = 2);
+	MSG_ID(true, b->m.version = 1);
 	MSG_ID(true, b->m.sender = "Police");
 	MSG_ID(true, b->m.n_recipients = 0);
 	MSG_ID(true, b->m.n_digests = 12);
@@ -1500,7 +1495,6 @@ test_largest_frames_decode(void **state)
 	static uint8_t leaf[64 * 1024], big[WIRE_SEALED_MAX];
 	static char cp[WIRE_CHECKPOINT_MAX];
 	static struct wire_receipt r;
-	static char justification[WIRE_JUSTIFICATION_MAX];
 	struct wire_status st;
 	struct wire_proof pr;
 	struct wire_frame *f;
@@ -1574,9 +1568,8 @@ test_largest_frames_decode(void **state)
 	free(buf);
 
 	/* A submission with every list at its longest (16 recipients and
-	 * grants of 13 wraps, 13 fields requested, the longest
-	 * justification) and all 13 ciphertexts at the field limit. */
-	memset(justification, 'j', sizeof(justification) - 1);
+	 * grants of 13 wraps, 13 fields requested) and all 13 ciphertexts at
+	 * the field limit; with the justification: test_justification. */
 	EXPECT(
 	    0, b->m.n_recipients = WIRE_MAX_RECIPIENTS;
 	    b->e.n_grants = WIRE_MAX_RECIPIENTS;
@@ -1585,9 +1578,7 @@ test_largest_frames_decode(void **state)
 	    b->m.kind = CONCORDAT__KIND__KIND_REQUEST;
 	    b->m.n_requested_fields = FIELDS_COUNT;
 	    for (uint32_t i = 0; i < FIELDS_COUNT; i++) b->requested[i] = i + 1;
-	    b->m.urgency = CONCORDAT__URGENCY__URGENCY_EMERGENCY;
-	    b->m.justification = justification; b->m.has_in_reply_to = 1;
-	    b->m.in_reply_to = bin(b->ref, 16);
+	    b->m.has_in_reply_to = 1; b->m.in_reply_to = bin(b->ref, 16);
 	    for (int i = 0; i < FIELDS_COUNT; i++) b->sealed[i].ciphertext =
 	        bin(big, sizeof(big)));
 	/* The same with the smallest ciphertexts. */
@@ -1631,7 +1622,7 @@ full_event(struct event *ev)
 	ev->has_policy_sha256 = true;
 	memset(ev->policy_sha256, 0x5a, 32);
 	ev->breakglass = true;
-	snprintf(ev->justification, sizeof(ev->justification), "risk to life");
+	ev->emergency_reason = EMERGENCY_REASON_SAFEGUARDING_ADULT;
 	ev->reason = WIRE_REASON_NOT_PERMITTED;
 	snprintf(ev->detail, sizeof(ev->detail), "a detail\twith a tab");
 	snprintf(ev->peer, sizeof(ev->peer), "tcp://127.0.0.1:5555");
@@ -1796,9 +1787,10 @@ test_event_rejections(void **state)
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
 	name[IDENT_NAME_MAX] = '\0';
 	assert_int_equal(event_rc(&ae), 0);
-	ae.justification = text;
+	ae.has_emergency_reason = 1; /* known codes only */
+	ae.emergency_reason = (Concordat__EmergencyReason)5;
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
-	ae.justification = NULL;
+	ae.has_emergency_reason = 0;
 	ae.detail = text;
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
 	ae.detail = NULL;

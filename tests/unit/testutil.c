@@ -140,6 +140,7 @@ tu_seal(struct tu_msg *m)
 	a.kind = m->kind;
 	a.urgency = m->urgency;
 	a.purpose = m->purpose;
+	a.reason = m->reason;
 	a.justification = m->justification;
 	a.subject_ref = m->subject_ref;
 	a.n_recipients = m->n_recipients;

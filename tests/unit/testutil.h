@@ -60,6 +60,7 @@ struct tu_msg {
 	int kind;
 	int urgency;
 	const char *purpose;
+	int reason; /* EMERGENCY: enum emergency_reason */
 	const char *justification;
 	uint8_t subject_ref[32];
 	uint64_t created_at_ms;
