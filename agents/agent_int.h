@@ -145,6 +145,25 @@ json_t *outreceipt_json(struct agent *a, const struct wire_receipt *r,
     const struct state_msg *m, const struct event *evs, const bool *ok,
     bool accepted, bool audit_ok);
 
+/* indecide.c: the recipient's own decision on a delivery it opened. */
+enum indecide {
+	INDECIDE_OK,      /* within the decision: *local holds it */
+	INDECIDE_WAIT,    /* its agreement is asked for: not acknowledged */
+	INDECIDE_REFUSED, /* quarantined (alerted): acknowledge, no inbox */
+};
+enum indecide indecide(
+    struct agent *a, const struct wire_delivery *d, struct event *local);
+/*
+ * The broker's verified decision leaf must agree with the local decision:
+ * the agreement the manifest names, and no field the local decision
+ * withholds. False: quarantined (alerted).
+ */
+bool indecide_leaf(struct agent *a, const struct wire_delivery *d,
+    const struct event *leaf, const struct event *local);
+/* The alert of a delivery kept out of inbox/: what, the fields, why. */
+void indecide_quarantine(struct agent *a, const struct wire_delivery *d,
+    const char *what, fieldset fields, const char *why);
+
 /* inbox.c */
 void inbox_delivery(struct agent *a, const struct wire_delivery *d);
 /*

@@ -1311,7 +1311,7 @@ test_unknown_fields_submit(void **state)
 	for (size_t t = 0; t < 4; t++) {
 		/* Frame level: an unused number of the oneof, and beyond. */
 		pf = tu_frame_unpack(x.m.frame, x.m.len);
-		tu_add_unknown(&pf->base, 8, types[t]);
+		tu_add_unknown(&pf->base, 20, types[t]);
 		expect_unknown(pf, police.sign_pk);
 		concordat__frame__free_unpacked(pf, NULL);
 		pf = tu_frame_unpack(x.m.frame, x.m.len);
@@ -1355,7 +1355,7 @@ test_unknown_fields_submit(void **state)
 		Concordat__Envelope *pe = pf->submit->envelope;
 		Concordat__Manifest *pm =
 		    tu_manifest_unpack(pe->manifest.data, pe->manifest.len);
-		tu_add_unknown(&pm->base, 14 + (uint32_t)t, types[t]);
+		tu_add_unknown(&pm->base, 20 + (uint32_t)t, types[t]);
 		size_t mlen;
 		uint8_t *mb = tu_pack(&pm->base, &mlen);
 		tu_resign(pf, mb, mlen, police.sign_sk);
@@ -1456,7 +1456,7 @@ test_oversized_frame(void **state)
 		Concordat__Frame *pf = tu_frame_unpack(x.m.frame, x.m.len);
 		size_t len;
 		tu_add_unknown(
-		    &pf->base, 9, PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+		    &pf->base, 15, PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
 		ProtobufCMessageUnknownField *u = &pf->base.unknown_fields[0];
 		/* Tag (1) + length varint (3) + payload. */
 		size_t payload = target - x.m.len - 1 - 3;
