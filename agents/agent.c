@@ -153,6 +153,9 @@ on_frame(struct agent *a, struct link_frame *lf)
 	case WIRE_PROOF:
 		trust_proof(a, &f->u.proof);
 		break;
+	case WIRE_AGREEMENT:
+		agreements_frame(a, &f->u.agreement);
+		break;
 	default:
 		log_warn("the broker sent a frame brokers do not send");
 		break;
@@ -168,6 +171,7 @@ agent_free(struct agent *a)
 		close(a->inotify);
 	outwatch_free(a->outwatch);
 	state_close(a->state);
+	agreements_close(a);
 	keys_secret_free(a->key);
 	keys_pepper_free(a->pepper);
 	keyring_free(a->keyring);
@@ -321,6 +325,8 @@ reload(struct agent *a)
 	    sizeof(nc.spool));
 	restart_only(kept, sizeof(kept), "state", nc.state, a->cfg.state,
 	    sizeof(nc.state));
+	restart_only(kept, sizeof(kept), "agreements", nc.agreements,
+	    a->cfg.agreements, sizeof(nc.agreements));
 	if ((rc = keyring_load(nc.keyring, &kr, why, sizeof(why))) != 0) {
 		log_err("reload refused: %s", why);
 		goto refused;
@@ -459,6 +465,8 @@ agent_run(const struct agent_config *cfg)
 	}
 	if (state_get_checkpoint(a->state, &a->trusted) == 0)
 		a->have_trusted = true;
+	if ((rc = agreements_open(a)) != 0)
+		goto out;
 	/* Finish what a crash interrupted before anything new. */
 	inbox_recover(a);
 	outbox_recover(a);

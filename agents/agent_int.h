@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "agents/agent.h"
+#include "agents/agreements.h"
 #include "agents/state.h"
 #include "audit/checkpoint.h"
 #include "keys/keys.h"
@@ -82,6 +83,8 @@ struct agent {
 	/* Status reports that could not be written to receipts/ (inbox.c). */
 	bool status_failing;
 
+	struct agreements agreements; /* those held (agreements.h) */
+
 	/* Set once SIGTERM or SIGINT came (agent.c): long walks stop. */
 	const volatile sig_atomic_t *stopping;
 	struct outbox_scratch outbox;
@@ -115,6 +118,51 @@ void outbox_recover(struct agent *a);
 void outbox_receipt(struct agent *a, const struct wire_receipt *r);
 /* Tries the moves that failed again (a->moves_failing, on its timer). */
 void outbox_retry_moves(struct agent *a);
+
+/* outseal.c */
+struct outrecord;
+/*
+ * The sender's decision for record r under the current agreement: the
+ * fields each recipient is granted (grants[i], possibly none) and the
+ * agreement's SHA-256 into sha. ERROR_BUSY when no agreement is held yet
+ * (the record waits); ERROR_POLICY when the record would disclose nothing
+ * to anyone or names an undeclared purpose, with the explanation appended
+ * to errors (the record fails into failed/); ERROR_OK.
+ */
+WUR int outseal_grants(struct agent *a, const struct outrecord *r,
+    fieldset *grants, uint8_t sha[WIRE_HASH_LEN], json_t *errors);
+/*
+ * A receipt rejecting agreement_mismatch, whose leaves evs (ok[i]: checked)
+ * were read: true when the audit log holds the rejection and the agreement
+ * the receipt names is now held and current, so the record may be sealed
+ * again; false (said in the log) when it must wait, pending.
+ */
+bool outseal_mismatch(struct agent *a, const struct wire_receipt *r,
+    const struct event *evs, const bool *ok);
+
+/* outreceipt.c: the receipt JSON of m, for sent/ or failed/. */
+json_t *outreceipt_json(struct agent *a, const struct wire_receipt *r,
+    const struct state_msg *m, const struct event *evs, const bool *ok,
+    bool accepted, bool audit_ok);
+
+/* indecide.c: the recipient's own decision on a delivery it opened. */
+enum indecide {
+	INDECIDE_OK,      /* within the decision: *local holds it */
+	INDECIDE_WAIT,    /* its agreement is asked for: not acknowledged */
+	INDECIDE_REFUSED, /* quarantined (alerted): acknowledge, no inbox */
+};
+enum indecide indecide(
+    struct agent *a, const struct wire_delivery *d, struct event *local);
+/*
+ * The broker's verified decision leaf must agree with the local decision:
+ * the agreement the manifest names, and no field the local decision
+ * withholds. False: quarantined (alerted).
+ */
+bool indecide_leaf(struct agent *a, const struct wire_delivery *d,
+    const struct event *leaf, const struct event *local);
+/* The alert of a delivery kept out of inbox/: what, the fields, why. */
+void indecide_quarantine(struct agent *a, const struct wire_delivery *d,
+    const char *what, fieldset fields, const char *why);
 
 /* inbox.c */
 void inbox_delivery(struct agent *a, const struct wire_delivery *d);

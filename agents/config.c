@@ -23,6 +23,8 @@ enum {
 	K_MAP,
 	K_SENT_KEEP,
 	K_SEEN_KEEP,
+	K_AGREEMENTS,
+	K_SKEW,
 	K_COUNT
 };
 
@@ -41,6 +43,8 @@ static const struct yamlconf_key keys[K_COUNT] = {
     [K_MAP] = {"map_size_mb", YAMLCONF_INT, 0},
     [K_SENT_KEEP] = {"sent_retention", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_SEEN_KEEP] = {"seen_retention", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_AGREEMENTS] = {"agreements", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_SKEW] = {"clock_skew", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
 };
 
 int
@@ -57,6 +61,7 @@ agent_config_load(
 	c->map_size = AGENT_MAP_SIZE_DEFAULT;
 	c->sent_keep_ms = 30ull * 24 * 60 * 60 * 1000;
 	c->seen_keep_ms = 400ull * 24 * 60 * 60 * 1000;
+	c->clock_skew_ms = 5 * 60 * 1000;
 	/* Absolute: a daemon leaves its start folder, and SIGHUP reads the
 	 * file again. */
 	char *real = realpath(path, NULL);
@@ -96,6 +101,14 @@ agent_config_load(
 	else if (c->spool[0] != '\0' &&
 	    fileio_join(c->state, sizeof(c->state), c->spool, ".state") != 0)
 		yamlconf_error(y, v[K_SPOOL], "spool: path too long");
+	if (v[K_AGREEMENTS] != NULL)
+		yamlconf_path(
+		    y, v[K_AGREEMENTS], c->agreements, sizeof(c->agreements));
+	else if (c->state[0] != '\0' &&
+	    fileio_join(c->agreements, sizeof(c->agreements), c->state,
+	        "agreements") != 0)
+		yamlconf_error(y, v[K_STATE], "state: path too long");
+	yamlconf_duration(y, v[K_SKEW], "clock_skew", &c->clock_skew_ms);
 	yamlconf_duration(y, v[K_RESEND], "resend_after", &c->resend_ms);
 	if (v[K_MAP] != NULL) {
 		if (v[K_MAP]->integer < 1 || v[K_MAP]->integer > (1 << 24))

@@ -30,6 +30,8 @@ struct agent_config {
 	uint64_t map_size;     /* map_size_mb in bytes, default 4 GiB */
 	uint64_t sent_keep_ms; /* sent_retention, default 30d */
 	uint64_t seen_keep_ms; /* seen_retention, default 400d (at least 1d) */
+	char agreements[PATH_MAX]; /* the archive; default STATE/agreements */
+	uint64_t clock_skew_ms;    /* clock_skew (freshness), default 5m */
 	char path[PATH_MAX];   /* the file loaded, absolute (for SIGHUP) */
 };
 

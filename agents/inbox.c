@@ -158,7 +158,7 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 	const struct keys_public *sender;
 	struct envelope_opened *o = NULL;
 	struct checkpoint cp;
-	struct event dec;
+	struct event dec, *local = NULL;
 	char hex[33], part[64], final[64], src[PATH_MAX], dst[PATH_MAX];
 	char why[256];
 	uint8_t shared[32];
@@ -200,14 +200,20 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 		ack(a, d->m.msg_id);
 		return;
 	}
+	/* The agency's own decision, under the agreement named. */
+	if ((local = malloc(sizeof(*local))) == NULL ||
+	    (rc = indecide(a, d, local)) == INDECIDE_WAIT)
+		goto out; /* not acknowledged: it comes again */
+	if (rc == INDECIDE_REFUSED)
+		goto refused;
 	audit_ok = d->has_decision &&
 	    trust_check(a, &d->decision, &dec, &cp) == 0 &&
 	    decision_matches(a, d, &dec);
-	if (!audit_ok) {
-		memset(&dec, 0, sizeof(dec));
+	if (audit_ok && !indecide_leaf(a, d, &dec, local))
+		goto refused;
+	if (!audit_ok)
 		trust_alert(a, "delivery not backed by the audit log", hex);
-	}
-	rec = inbox_json(a, d, o, &dec, audit_ok, &cp);
+	rec = inbox_json(a, d, o, local, audit_ok, &cp);
 	text = rec != NULL ? json_dumps(rec, JSON_INDENT(2)) : NULL;
 	if (text == NULL)
 		goto out;
@@ -231,7 +237,11 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 		log_err(
 		    "%s: cannot move it into inbox/: %s", hex, strerror(errno));
 	}
+	goto out;
+refused:
+	ack(a, d->m.msg_id); /* quarantined: alerted, never in inbox/ */
 out:
+	free(local);
 	if (text != NULL) {
 		sodium_memzero(text, strlen(text));
 		free(text);

@@ -406,6 +406,8 @@ process_file(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
 	enum taken t = TAKEN_WAIT;
 	uint8_t(*shared)[32] = NULL;
 	const char *recips[WIRE_MAX_RECIPIENTS];
+	fieldset grants[WIRE_MAX_RECIPIENTS];
+	uint8_t sha[WIRE_HASH_LEN];
 	char hex[33];
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -449,6 +451,10 @@ process_file(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
 	if (outrecord_parse(buf, len, a->pepper, &r, errors) != 0)
 		log_debug("outbox %s: not in the record format", e->name);
 	check_against_keyring(a, &r, errors);
+	/* The sender's own decision: what each recipient is granted. */
+	if (json_array_size(errors) == 0 &&
+	    (rc = outseal_grants(a, &r, grants, sha, errors)) == ERROR_BUSY)
+		goto out; /* no agreement held yet: it waits */
 	if (json_array_size(errors) > 0) {
 		t = refuse(a, e, errors);
 		goto out;
@@ -479,6 +485,8 @@ process_file(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
 	args.n_recipients = r.n_recipients;
 	args.recipients = recips;
 	args.shared = (const uint8_t(*)[32])shared;
+	args.grants = grants;
+	args.agreement = sha;
 	for (int f = 1; f <= FIELDS_COUNT; f++) {
 		args.plain[f] = r.plain[f];
 		args.plain_len[f] = r.plain_len[f];
@@ -871,58 +879,6 @@ outbox_retry_moves(struct agent *a)
 	    r.moved);
 }
 
-/* The receipt as the local system reads it; evs are the checked leaves. */
-static json_t *
-receipt_json(const struct wire_receipt *r, const struct state_msg *m,
-    const struct event *evs, const bool *ok, bool accepted, bool audit_ok)
-{
-	char hex[33], ts[40];
-	json_t *o, *recips = json_array();
-
-	spool_hex_id(r->msg_id, hex);
-	clock_format(clock_now_ms(), ts, sizeof(ts));
-	for (size_t i = 0; i < r->n_decisions; i++) {
-		const struct event *ev = &evs[i];
-		if (!ok[i] || ev->type != EVENT_DECISION)
-			continue;
-		json_array_append_new(recips,
-		    json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:b,s:I}", "agency",
-		        ev->recipient, "state",
-		        ev->disclosed ? "queued (not yet collected)"
-		                      : "nothing disclosed: not sent",
-		        "disclosed", jsonval_fields(ev->disclosed), "withheld",
-		        jsonval_fields(ev->withheld), "rules",
-		        jsonval_strings(
-		            ev->rules[0], sizeof(ev->rules[0]), ev->n_rules),
-		        "obligations",
-		        jsonval_strings(ev->obligations[0],
-		            sizeof(ev->obligations[0]), ev->n_obligations),
-		        "breakglass", ev->breakglass, "audit_leaf",
-		        (json_int_t)r->decisions[i].leaf_index));
-	}
-	o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:b}", "msg_id", hex, "file",
-	    m->file, "outcome", accepted ? "accepted" : "rejected",
-	    "received_at", ts, "recipients", recips, "audit_verified",
-	    audit_ok);
-	if (o != NULL && r->detail[0] != '\0')
-		json_object_set_new(o, "detail", json_string(r->detail));
-	if (o != NULL && r->reason != 0) {
-		json_object_set_new(
-		    o, "reason", json_string(wire_reason_name(r->reason)));
-		json_object_set_new(o, "retryable", json_boolean(r->retryable));
-	}
-	/* Sealed again after `stale` rejections: the msg_ids it replaced. */
-	if (o != NULL && m->n_prev > 0) {
-		json_t *prev = json_array();
-		for (size_t i = 0; prev != NULL && i < m->n_prev; i++) {
-			spool_hex_id(m->prev[i], hex);
-			json_array_append_new(prev, json_string(hex));
-		}
-		json_object_set_new(o, "supersedes", prev);
-	}
-	return o;
-}
-
 /*
  * Whether m, rejected `stale`, is to be sealed again: it waited long enough
  * for the time to explain it (a message sealed a moment ago and already
@@ -1015,8 +971,8 @@ reseal(struct agent *a, const struct state_msg *old, const char *receipt)
 		state_msg_release(&next);
 		return true;
 	}
-	log_info("%s (%s): rejected stale after %llu s in the outbox (held "
-	         "through an outage): sealed again as %s",
+	log_info("%s (%s): rejected (stale, or sealed under an agreement "
+	         "no longer in force) after %llu s: sealed again as %s",
 	    hex, old->file,
 	    (unsigned long long)((now - old->sealed_at_ms) / 1000), nhex);
 	if (a->connected && link_send(a, next.frame, next.frame_len) != 0)
@@ -1065,7 +1021,8 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	if (r->outcome == WIRE_REJECTED && r->reason == WIRE_REASON_REPLAY &&
 	    decided)
 		accepted = true;
-	if (!accepted && r->retryable) {
+	if (!accepted && r->retryable &&
+	    r->reason != WIRE_REASON_AGREEMENT_MISMATCH) {
 		log_warn("%s (%s): refused for now: %s; will resend", hex,
 		    m.file, r->detail);
 		state_msg_release(&m);
@@ -1073,11 +1030,18 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	}
 	if (!audit_ok || r->n_decisions == 0)
 		trust_alert(a, "receipt not backed by the audit log", hex);
-	o = receipt_json(
-	    r, &m, evs, ok, accepted, audit_ok && r->n_decisions > 0);
+	o = outreceipt_json(
+	    a, r, &m, evs, ok, accepted, audit_ok && r->n_decisions > 0);
 	free(m.receipt);
 	m.receipt = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
 	json_decref(o);
+	/* Sealed again under the agreement the broker names, once held. */
+	if (!accepted && r->reason == WIRE_REASON_AGREEMENT_MISMATCH &&
+	    (!outseal_mismatch(a, r, evs, ok) ||
+	        (m.receipt != NULL && reseal(a, &m, m.receipt)))) {
+		state_msg_release(&m);
+		return;
+	}
 	/* Sealed again only on the audit log's word: a broker cannot make
 	 * the agent send a message twice without leaving the evidence. */
 	if (!accepted && r->reason == WIRE_REASON_STALE) {

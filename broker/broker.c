@@ -160,7 +160,7 @@ broker_load(struct broker *b, char *why, size_t n)
 			    error_strerror(rc));
 	}
 	yamlconf_errors_release(&errs);
-	if (rc != 0)
+	if (rc != 0 || (rc = inforce_load(b, why, n)) != 0)
 		return rc;
 	/* Checkpoints name the broker by its key, so agents know the log. */
 	snprintf(b->origin, sizeof(b->origin), "concordat/%s",
@@ -418,6 +418,7 @@ encode_reply(struct broker *b, MDB_txn *txn, struct reply *rep,
 	r->reason = rep->reason;
 	r->retryable = rep->retryable;
 	snprintf(r->detail, sizeof(r->detail), "%s", rep->detail);
+	inforce_receipt(b, rep, r);
 	for (size_t i = 0; i < rep->n_leaves && rc == 0; i++) {
 		struct wire_audit_proof *p = &r->decisions[i];
 		p->leaf_index = rep->leaves[i];
@@ -684,6 +685,9 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 		h->tree_size = f->u.proof_request_size;
 		break;
 	}
+	case WIRE_AGREEMENT_REQUEST:
+		inforce_answer(b, p, &f->u.agreement);
+		break;
 	default:
 		log_warn("%s sent a frame agents do not send: ignored", agency);
 		break;
@@ -827,7 +831,7 @@ reload(struct broker *b)
 		log_err("reload: out of memory");
 	changed =
 	    memcmp(policy_sha256(oldp), policy_sha256(b->policy), 32) != 0;
-	policy_free(oldp);
+	inforce_activate(b, &oldp, changed);
 	keyring_free(oldk);
 	log_info("reloaded: policy %s (%s), %zu agencies",
 	    policy_sha256_hex(b->policy), changed ? "changed" : "unchanged",
@@ -842,6 +846,8 @@ reload(struct broker *b)
 	if (changed &&
 	    log_alone(b, EVENT_POLICY_ACTIVATED, "reloaded on SIGHUP") != 0)
 		log_err("could not log the policy activation");
+	if (changed)
+		inforce_broadcast(b);
 	return;
 refused:
 	log_err(
@@ -1394,6 +1400,7 @@ broker_free(struct broker *b)
 	store_close(b->store);
 	(void)signer_stop(b->signer);
 	datadir_close(b->datadir);
+	inforce_free(b);
 	policy_free(b->policy);
 	keyring_free(b->keyring);
 	keys_secret_free(b->key);

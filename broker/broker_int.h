@@ -64,6 +64,8 @@ struct peer {
 	struct tally unreadable;   /* frames that did not decode, after the
 	                            * first of a window (that one is audited) */
 	uint64_t stale;            /* frames from a revoked key, unreported */
+	bool agreement_sent;       /* the current agreement, on this
+	                            * connection (inforce.c) */
 };
 
 /* Handshakes refused from one source address in one window. */
@@ -133,11 +135,29 @@ struct hello {
 
 struct signer;
 
+/* inforce.c: an agreement replaced less than agreement_grace ago. */
+#define INFORCE_RETIRED 8
+#define INFORCE_ARCHIVE "agreements" /* DATA/agreements/<hex>.yaml(.sig) */
+struct inforce_held {
+	struct policy *policy; /* NULL: empty */
+	uint8_t *yaml, *note;  /* its bytes, for agents that ask */
+	size_t ylen, nlen;
+	uint64_t until_ms; /* monotonic: it decides until then */
+};
+struct inforce {
+	uint8_t *yaml, *note; /* the current agreement's exact bytes */
+	size_t ylen, nlen;
+	uint8_t *next_yaml, *next_note; /* read by a load, not yet active */
+	size_t next_ylen, next_nlen;
+	struct inforce_held retired[INFORCE_RETIRED];
+};
+
 struct broker {
 	struct broker_config cfg;
 	struct keys_secret *key;
 	struct keyring *keyring;
 	struct policy *policy;
+	struct inforce inforce; /* its bytes; those within the grace */
 	struct store *store;
 	struct datadir *datadir; /* the folder's lock */
 	struct signer *signer;   /* holds the signing key and the head */
@@ -227,6 +247,35 @@ int deliver_proof(struct broker *b, MDB_txn *txn, uint64_t leaf,
     struct wire_audit_proof *p, struct audit_head *head);
 /* Records a delivered event for the next commit; false when full. */
 bool deliver_pending_add(struct broker *b, const struct pending *p);
+
+/*
+ * inforce.c. inforce_load reads the bytes of b->policy's file and its note
+ * (POLICY.sig) after policy_load_file (why says what failed);
+ * inforce_activate makes them current, keeping *old (taken) for
+ * agreement_grace when changed; inforce_free releases everything.
+ */
+WUR int inforce_load(struct broker *b, char *why, size_t n);
+void inforce_activate(struct broker *b, struct policy **old, bool changed);
+void inforce_free(struct broker *b);
+/*
+ * The agreement to decide m under: the current one, or one replaced less
+ * than agreement_grace ago, that m->agreement names; NULL: reject it
+ * agreement_mismatch (why from inforce_mismatch).
+ */
+const struct policy *inforce_pick(
+    struct broker *b, const struct wire_manifest *m);
+void inforce_mismatch(
+    struct broker *b, const struct wire_manifest *m, char *why, size_t n);
+/* Receipt.agreement: the current one's SHA-256, on agreement_mismatch. */
+void inforce_receipt(
+    const struct broker *b, const struct reply *rep, struct wire_receipt *r);
+/* The current agreement to p, once per connection. */
+void inforce_hello(struct broker *b, struct peer *p);
+/* The current agreement to every connected agent (it changed). */
+void inforce_broadcast(struct broker *b);
+/* An AgreementRequest from p: answered from those held or the archive. */
+void inforce_answer(
+    struct broker *b, struct peer *p, const struct wire_agreement *q);
 
 /* zap.c: binds the ZAP handler; must precede any zmq_bind. */
 int zap_start(struct broker *b);

@@ -22,6 +22,7 @@ enum {
 	K_RATE,
 	K_BURST,
 	K_SIGNER_USER,
+	K_GRACE,
 	K_COUNT
 };
 
@@ -41,6 +42,7 @@ static const struct yamlconf_key keys[K_COUNT] = {
     [K_RATE] = {"agency_rate", YAMLCONF_INT, 0},
     [K_BURST] = {"agency_burst", YAMLCONF_INT, 0},
     [K_SIGNER_USER] = {"signer_user", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_GRACE] = {"agreement_grace", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
 };
 
 /* An integer option in [lo, hi] into *out; an error names the range. */
@@ -73,6 +75,7 @@ broker_config_load(
 	c->batch = 256;
 	c->rate = 500;
 	c->burst = 5000;
+	c->agreement_grace_ms = 10 * 60 * 1000;
 	rc = yamlconf_load_file(path, BROKER_CONFIG_MAX, errs, &y);
 	if (rc != 0)
 		return rc;
@@ -105,6 +108,8 @@ broker_config_load(
 	yamlconf_duration(y, v[K_SKEW], "clock_skew", &c->clock_skew_ms);
 	yamlconf_duration(
 	    y, v[K_REDELIVER], "redeliver_after", &c->redeliver_ms);
+	yamlconf_duration(
+	    y, v[K_GRACE], "agreement_grace", &c->agreement_grace_ms);
 	int_option(y, v[K_BATCH], "batch", 1, 4096, &c->batch);
 	int_option(y, v[K_RATE], "agency_rate", 1, 1000000, &c->rate);
 	int_option(y, v[K_BURST], "agency_burst", 1, 1000000, &c->burst);

@@ -27,6 +27,7 @@ struct broker_config {
 	unsigned rate;          /* agency_rate: submissions/s per agency, 500 */
 	unsigned burst;         /* agency_burst: submissions at once, 5000 */
 	char signer_user[64];   /* the signer's user when root; "": nobody */
+	uint64_t agreement_grace_ms; /* agreement_grace, default 10m */
 };
 
 /*

@@ -45,6 +45,7 @@ deliver_attach(struct peer *p, const void *rid, size_t rid_len, const char *key)
 	snprintf(p->session_key, sizeof(p->session_key), "%s", key);
 	p->cursor = 0;
 	p->inflight = 0;
+	p->agreement_sent = false; /* a new connection: sent again */
 	p->last_progress_ms = clock_mono_ms();
 	log_info("%s connected", p->id);
 }
@@ -345,6 +346,7 @@ deliver_hellos(struct broker *b)
 		}
 		store_abort(txn);
 		txn = NULL;
+		inforce_hello(b, p);
 		deliver_pump(b, p);
 	}
 	b->n_hellos = 0;

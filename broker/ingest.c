@@ -38,10 +38,10 @@ event_from_manifest(struct event *ev, int type, const struct wire_manifest *m)
 }
 
 static void
-set_policy_hash(struct broker *b, struct event *ev)
+set_policy_hash(const struct policy *p, struct event *ev)
 {
 	ev->has_policy_sha256 = true;
-	memcpy(ev->policy_sha256, policy_sha256(b->policy), 32);
+	memcpy(ev->policy_sha256, policy_sha256(p), 32);
 }
 
 /*
@@ -161,10 +161,18 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 	struct store_replay rr;
 	struct event ev;
 	uint64_t expiry, now = clock_now_ms(), qnow = broker_qclock(b), seq;
+	const struct policy *pol = inforce_pick(b, m);
 	bool any = false;
+	char why[WIRE_DETAIL_MAX];
 	int rc;
 
-	if (policy_expiry_ms(b->policy, m->purpose, &expiry) != 0)
+	/* 7. under the agreement the sender decided under, if in force. */
+	if (pol == NULL) {
+		inforce_mismatch(b, m, why, sizeof(why));
+		return reject(b, txn, m->sender, m,
+		    WIRE_REASON_AGREEMENT_MISMATCH, why, rep);
+	}
+	if (policy_expiry_ms(pol, m->purpose, &expiry) != 0)
 		return reject(b, txn, m->sender, m,
 		    WIRE_REASON_UNDECLARED_PURPOSE,
 		    "the sharing agreement declares no such purpose", rep);
@@ -176,7 +184,7 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 		q.urgency = m->urgency;
 		q.reason = m->reason;
 		q.kind = m->kind;
-		if ((rc = policy_eval(b->policy, &q, &d[i])) != 0)
+		if ((rc = policy_eval(pol, &q, &d[i])) != 0)
 			return reject(b, txn, m->sender, m,
 			    rc == ERROR_PURPOSE ? WIRE_REASON_UNDECLARED_PURPOSE
 			                        : WIRE_REASON_MALFORMED,
@@ -204,7 +212,7 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 	}
 
 	event_from_manifest(&ev, EVENT_ACCEPTED, m);
-	set_policy_hash(b, &ev);
+	set_policy_hash(pol, &ev);
 	ev.n_recipients = m->n_recipients;
 	for (size_t i = 0; i < m->n_recipients; i++)
 		snprintf(ev.recipients[i], sizeof(ev.recipients[i]), "%s",
@@ -222,7 +230,7 @@ accept(struct broker *b, MDB_txn *txn, const struct wire_envelope *e,
 		event_from_manifest(&ev, EVENT_DECISION, m);
 		snprintf(
 		    ev.recipient, sizeof(ev.recipient), "%s", m->recipients[i]);
-		set_policy_hash(b, &ev);
+		set_policy_hash(pol, &ev);
 		copy_decision(&ev, &d[i], sent[i]);
 		if ((rc = audit_append(
 		         store_audit(b->store), txn, &ev, &seq)) != 0)

@@ -1,7 +1,8 @@
 /*
  * The keyring: a folder of public identity files, mapping agency ids to
  * their keys and CURVE transport keys to agency ids (for the broker's ZAP
- * handler).
+ * handler), and agency ids to their guardians' keys (ID.guardian.pub, for
+ * the agreement's signatures: keys/agreement.c).
  */
 #include <dirent.h>
 #include <stdarg.h>
@@ -18,6 +19,8 @@
 struct keyring {
 	size_t n;
 	struct keys_public *ids;
+	size_t ng;
+	struct keys_public *guardians;
 };
 
 static int __attribute__((format(printf, 4, 5)))
@@ -31,6 +34,21 @@ fail(char *errbuf, size_t errlen, int rc, const char *fmt, ...)
 		va_end(ap);
 	}
 	return rc;
+}
+
+static int
+add(struct keys_public **v, size_t *n, const struct keys_public *p,
+    const char *dir, char *errbuf, size_t errlen)
+{
+	if (*n == KEYRING_MAX)
+		return fail(errbuf, errlen, ERROR_TOOBIG,
+		    "%s: more than 1024 identities", dir);
+	struct keys_public *grown = realloc(*v, (*n + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return ERROR_NOMEM;
+	*v = grown;
+	grown[(*n)++] = *p;
+	return ERROR_OK;
 }
 
 int
@@ -67,11 +85,20 @@ keyring_load(const char *dir, struct keyring **out, char *errbuf, size_t errlen)
 		}
 		if (p.is_broker)
 			continue;
-		snprintf(want, sizeof(want), "%s.pub", p.id);
+		snprintf(want, sizeof(want), "%s%s.pub", p.id,
+		    p.is_guardian ? ".guardian" : "");
 		if (strcmp(want, de->d_name) != 0) {
 			rc = fail(errbuf, errlen, ERROR_KEY,
-			    "%s: holds the identity of '%s'", path, p.id);
+			    "%s: holds the %s of '%s'", path,
+			    p.is_guardian ? "guardian key" : "identity", p.id);
 			goto out;
+		}
+		if (p.is_guardian) {
+			/* The file name is unique, so is the guardian's id. */
+			if ((rc = add(&kr->guardians, &kr->ng, &p, dir, errbuf,
+			         errlen)) != 0)
+				goto out;
+			continue;
 		}
 		for (size_t i = 0; i < kr->n; i++) {
 			if (sodium_memcmp(kr->ids[i].transport_pk,
@@ -82,19 +109,8 @@ keyring_load(const char *dir, struct keyring **out, char *errbuf, size_t errlen)
 				goto out;
 			}
 		}
-		if (kr->n == KEYRING_MAX) {
-			rc = fail(errbuf, errlen, ERROR_TOOBIG,
-			    "%s: more than 1024 identities", dir);
+		if ((rc = add(&kr->ids, &kr->n, &p, dir, errbuf, errlen)) != 0)
 			goto out;
-		}
-		struct keys_public *grown =
-		    realloc(kr->ids, (kr->n + 1) * sizeof(*grown));
-		if (grown == NULL) {
-			rc = ERROR_NOMEM;
-			goto out;
-		}
-		kr->ids = grown;
-		kr->ids[kr->n++] = p;
 	}
 	*out = kr;
 	kr = NULL;
@@ -110,6 +126,7 @@ keyring_free(struct keyring *kr)
 	if (kr == NULL)
 		return;
 	free(kr->ids);
+	free(kr->guardians);
 	free(kr);
 }
 
@@ -143,4 +160,25 @@ const struct keys_public *
 keyring_at(const struct keyring *kr, size_t i)
 {
 	return i < kr->n ? &kr->ids[i] : NULL;
+}
+
+const struct keys_public *
+keyring_find_guardian(const struct keyring *kr, const char *id)
+{
+	for (size_t i = 0; i < kr->ng; i++)
+		if (strcmp(kr->guardians[i].id, id) == 0)
+			return &kr->guardians[i];
+	return NULL;
+}
+
+size_t
+keyring_guardian_count(const struct keyring *kr)
+{
+	return kr->ng;
+}
+
+const struct keys_public *
+keyring_guardian_at(const struct keyring *kr, size_t i)
+{
+	return i < kr->ng ? &kr->guardians[i] : NULL;
 }

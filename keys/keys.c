@@ -6,13 +6,17 @@
  * A secret key file is binary and fixed-size, so that its bytes go straight
  * from disk into guarded memory without passing through a parser:
  *
- *	magic "CCSKEY01" (8) | role (1: agency, 2: broker) | id (32, NUL padded)
+ *	magic "CCSKEY01" (8) | role (1: agency, 2: broker, 3: guardian)
+ *	| id (32, NUL padded)
  *	| Ed25519 secret (64) | X25519 box secret (32) | CURVE secret (32)
  *	| BLAKE2b-128 checksum of everything before it (16)
  *
- * Public keys are derived from the secrets at load. A public identity file
- * is JSON: {"concordat": "identity/v1", "id", "role", "sign", "box",
- * "transport" (base64), "fingerprint"}.
+ * A guardian's file has the box and CURVE secrets all zero. Public keys
+ * are derived from the secrets at load. A public identity file is JSON:
+ * {"concordat": "identity/v1", "id", "role" ("agency", "broker",
+ * "guardian"), "sign", "box", "transport" (base64), "fingerprint"}; the
+ * broker's has no "box", a guardian's neither "box" nor "transport" (their
+ * fingerprints hash 32 zero bytes in place of each).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +36,7 @@
 #define MAGIC       "CCSKEY01"
 #define ROLE_AGENCY 1
 #define ROLE_BROKER 2
+#define ROLE_GUARD  3
 #define ID_FIELD    32
 #define CHECK_LEN   16
 #define SECRET_FILE_LEN                                                        \
@@ -83,7 +88,10 @@ derive_public(struct keys_secret *s)
 		crypto_scalarmult_base(s->pub.box_pk, s->box_sk);
 	else
 		memset(s->pub.box_pk, 0, sizeof(s->pub.box_pk));
-	crypto_scalarmult_base(s->pub.transport_pk, s->transport_sk);
+	if (s->pub.is_guardian)
+		memset(s->pub.transport_pk, 0, sizeof(s->pub.transport_pk));
+	else
+		crypto_scalarmult_base(s->pub.transport_pk, s->transport_sk);
 	keys_fingerprint(&s->pub);
 }
 
@@ -109,22 +117,26 @@ write_public(const char *dir, const struct keys_public *p)
 	o = json_object();
 	if (o == NULL)
 		return ERROR_NOMEM;
+	const char *role = p->is_broker ? "broker"
+	    : p->is_guardian            ? "guardian"
+	                                : "agency";
 	if (json_object_set_new(o, "concordat", json_string("identity/v1")) ||
 	    json_object_set_new(o, "id", json_string(p->id)) ||
-	    json_object_set_new(
-	        o, "role", json_string(p->is_broker ? "broker" : "agency")))
+	    json_object_set_new(o, "role", json_string(role)))
 		goto out;
 	if (b64_put(o, "sign", p->sign_pk, sizeof(p->sign_pk)) != 0 ||
 	    (p->has_box && b64_put(o, "box", p->box_pk, sizeof(p->box_pk))) ||
-	    b64_put(o, "transport", p->transport_pk, sizeof(p->transport_pk)) !=
-	        0)
+	    (!p->is_guardian &&
+	        b64_put(o, "transport", p->transport_pk,
+	            sizeof(p->transport_pk)) != 0))
 		goto out;
 	if (json_object_set_new(o, "fingerprint", json_string(p->fingerprint)))
 		goto out;
 	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (text == NULL)
 		goto out;
-	snprintf(name, sizeof(name), "%s.pub", p->id);
+	snprintf(name, sizeof(name), "%s%s.pub", p->id,
+	    p->is_guardian ? ".guardian" : "");
 	size_t n = strlen(text);
 	text[n] = '\n'; /* json_dumps leaves room for its NUL: reuse it */
 	rc = fileio_write_atomic(dir, name, text, n + 1, 0644, 1);
@@ -134,19 +146,17 @@ out:
 	return rc;
 }
 
-int
-keys_generate(const char *id, const char *dir)
+static int
+generate(const char *id, const char *dir, int role)
 {
 	struct keys_secret *s = NULL;
 	uint8_t *file = NULL;
 	uint8_t box_pk[KEYS_BOX_PK], tr_pk[KEYS_CURVE_KEY];
 	uint8_t sign_pk[KEYS_SIGN_PK];
 	char name[64];
-	bool broker = id == NULL;
+	bool broker = role == ROLE_BROKER, guard = role == ROLE_GUARD;
 	int rc;
 
-	if (broker)
-		id = KEYS_BROKER_ID;
 	if (!id_ok(id, broker))
 		return ERROR_INVAL;
 	if ((rc = fileio_mkdirs(dir, 0700)) != 0)
@@ -160,18 +170,20 @@ keys_generate(const char *id, const char *dir)
 	memset(s, 0, sizeof(*s));
 	snprintf(s->pub.id, sizeof(s->pub.id), "%s", id);
 	s->pub.is_broker = broker;
-	s->pub.has_box = !broker;
+	s->pub.is_guardian = guard;
+	s->pub.has_box = role == ROLE_AGENCY;
 	crypto_sign_keypair(sign_pk, s->sign_sk);
-	if (!broker)
+	if (s->pub.has_box)
 		crypto_box_keypair(box_pk, s->box_sk);
-	crypto_box_keypair(tr_pk, s->transport_sk);
+	if (!guard)
+		crypto_box_keypair(tr_pk, s->transport_sk);
 	derive_public(s);
 
 	memset(file, 0, SECRET_FILE_LEN);
 	uint8_t *p = file;
 	memcpy(p, MAGIC, 8);
 	p += 8;
-	*p++ = broker ? ROLE_BROKER : ROLE_AGENCY;
+	*p++ = (uint8_t)role;
 	memcpy(p, id, strlen(id));
 	p += ID_FIELD;
 	memcpy(p, s->sign_sk, KEYS_SIGN_SK);
@@ -182,7 +194,7 @@ keys_generate(const char *id, const char *dir)
 	p += KEYS_CURVE_KEY;
 	crypto_generichash(p, CHECK_LEN, file, (size_t)(p - file), NULL, 0);
 
-	snprintf(name, sizeof(name), "%s.key", id);
+	snprintf(name, sizeof(name), "%s%s.key", id, guard ? ".guardian" : "");
 	if ((rc = fileio_write_atomic(
 	         dir, name, file, SECRET_FILE_LEN, 0600, 1)) != 0)
 		goto out;
@@ -194,13 +206,40 @@ keys_generate(const char *id, const char *dir)
 			unlink(path);
 	}
 out:
+	sodium_memzero(sign_pk, sizeof(sign_pk));
 	sodium_free(file);
 	keys_secret_free(s);
 	return rc;
 }
 
 int
-keys_load_secret(const char *path, struct keys_secret **out)
+keys_generate(const char *id, const char *dir)
+{
+	if (id == NULL)
+		return generate(KEYS_BROKER_ID, dir, ROLE_BROKER);
+	return generate(id, dir, ROLE_AGENCY);
+}
+
+int
+keys_generate_guardian(const char *id, const char *dir)
+{
+	if (id == NULL)
+		return ERROR_INVAL;
+	return generate(id, dir, ROLE_GUARD);
+}
+
+static bool
+all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+static int
+load_secret(const char *path, bool guardian, struct keys_secret **out)
 {
 	struct keys_secret *s = NULL;
 	uint8_t *file = NULL, check[CHECK_LEN];
@@ -224,7 +263,8 @@ keys_load_secret(const char *path, struct keys_secret **out)
 	const uint8_t *p = file + 9;
 	/* The id is NUL padded; a 32-character id fills the field. */
 	size_t idlen = strnlen((const char *)p, ID_FIELD);
-	if (role != ROLE_AGENCY && role != ROLE_BROKER)
+	if (guardian ? role != ROLE_GUARD
+	             : role != ROLE_AGENCY && role != ROLE_BROKER)
 		goto out;
 	for (size_t i = idlen; i < ID_FIELD; i++)
 		if (p[i] != 0)
@@ -238,12 +278,16 @@ keys_load_secret(const char *path, struct keys_secret **out)
 	memcpy(s->pub.id, p, idlen);
 	s->pub.id[idlen] = '\0';
 	s->pub.is_broker = role == ROLE_BROKER;
-	s->pub.has_box = !s->pub.is_broker;
+	s->pub.is_guardian = role == ROLE_GUARD;
+	s->pub.has_box = role == ROLE_AGENCY;
 	if (!id_ok(s->pub.id, s->pub.is_broker))
 		goto out;
 	p += ID_FIELD;
 	memcpy(s->sign_sk, p, KEYS_SIGN_SK);
 	p += KEYS_SIGN_SK;
+	/* A guardian's file carries no box or CURVE secret: zeros only. */
+	if (guardian && !all_zero(p, KEYS_BOX_SK + KEYS_CURVE_KEY))
+		goto out;
 	memcpy(s->box_sk, p, KEYS_BOX_SK);
 	p += KEYS_BOX_SK;
 	memcpy(s->transport_sk, p, KEYS_CURVE_KEY);
@@ -256,6 +300,18 @@ out:
 	sodium_free(file);
 	keys_secret_free(s);
 	return rc;
+}
+
+int
+keys_load_secret(const char *path, struct keys_secret **out)
+{
+	return load_secret(path, false, out);
+}
+
+int
+keys_load_guardian(const char *path, struct keys_secret **out)
+{
+	return load_secret(path, true, out);
 }
 
 void
@@ -313,17 +369,22 @@ keys_load_public(const char *path, struct keys_public *out)
 	if (s == NULL || strcmp(s, "identity/v1") != 0)
 		goto out;
 	s = json_string_value(json_object_get(o, "role"));
-	if (s == NULL || (strcmp(s, "agency") && strcmp(s, "broker")))
+	if (s == NULL ||
+	    (strcmp(s, "agency") && strcmp(s, "broker") &&
+	        strcmp(s, "guardian")))
 		goto out;
 	out->is_broker = strcmp(s, "broker") == 0;
-	out->has_box = !out->is_broker;
+	out->is_guardian = strcmp(s, "guardian") == 0;
+	out->has_box = !out->is_broker && !out->is_guardian;
 	s = json_string_value(json_object_get(o, "id"));
 	if (s == NULL || !id_ok(s, out->is_broker))
 		goto out;
 	snprintf(out->id, sizeof(out->id), "%s", s);
-	if (b64_get(o, "sign", out->sign_pk, sizeof(out->sign_pk)) != 0 ||
-	    b64_get(o, "transport", out->transport_pk,
-	        sizeof(out->transport_pk)) != 0)
+	if (b64_get(o, "sign", out->sign_pk, sizeof(out->sign_pk)) != 0)
+		goto out;
+	if (out->is_guardian ? json_object_get(o, "transport") != NULL
+	                     : b64_get(o, "transport", out->transport_pk,
+	                           sizeof(out->transport_pk)) != 0)
 		goto out;
 	if (out->has_box &&
 	    b64_get(o, "box", out->box_pk, sizeof(out->box_pk)) != 0)

@@ -26,11 +26,15 @@
 
 /*
  * A public identity: what an agency's or the broker's .pub file holds. The
- * broker has no box key (box_pk is all zero and has_box false).
+ * broker has no box key (box_pk is all zero and has_box false). A guardian
+ * key (an agency's guardian, TRUST.md P3: file ID.guardian.pub) has only a
+ * sign key: is_guardian, no box, box_pk and transport_pk all zero; its
+ * id is the agency's.
  */
 struct keys_public {
 	char id[IDENT_AGENCY_MAX + 1]; /* agency id, or "broker" */
 	bool is_broker;
+	bool is_guardian;
 	bool has_box;
 	uint8_t sign_pk[KEYS_SIGN_PK];
 	uint8_t box_pk[KEYS_BOX_PK];
@@ -59,11 +63,26 @@ struct keys_secret {
 WUR int keys_generate(const char *id, const char *dir);
 
 /*
+ * Generates agency id's guardian key: DIR/ID.guardian.key (0600, O_EXCL;
+ * the secret file layout with role 3, box and CURVE secrets all zero) and
+ * DIR/ID.guardian.pub ({"concordat": "identity/v1", "id", "role":
+ * "guardian", "sign", "fingerprint"}). Same errors as keys_generate.
+ */
+WUR int keys_generate_guardian(const char *id, const char *dir);
+
+/*
  * Loads a secret key file. Refuses a symlink, a file group or world can
  * read (ERROR_PERM), and a malformed file (ERROR_KEY). On success *out is a
- * sodium_malloc'd set the caller frees with keys_secret_free.
+ * sodium_malloc'd set the caller frees with keys_secret_free. A guardian
+ * key is refused (ERROR_KEY): it signs agreements, never messages.
  */
 WUR int keys_load_secret(const char *path, struct keys_secret **out);
+
+/*
+ * Loads a guardian's secret key file, the same checks; anything but a
+ * guardian key is ERROR_KEY. Only sign_sk and pub are set.
+ */
+WUR int keys_load_guardian(const char *path, struct keys_secret **out);
 
 /* Wipes and frees s; NULL is a no-op. */
 void keys_secret_free(struct keys_secret *s);
@@ -81,7 +100,9 @@ void keys_fingerprint(struct keys_public *p);
  * and transport keys are unique in a keyring; a folder where two files
  * claim the same id or key is refused (ERROR_KEY), as is a file whose name
  * differs from the id it holds. A broker.pub in the folder is not an agency
- * and is left out.
+ * and is left out. Guardian keys (ID.guardian.pub, role "guardian") are
+ * kept apart from the agencies: keyring_count/keyring_at never list them;
+ * a guardian whose agency has no ID.pub in the folder is still loaded.
  */
 struct keyring;
 
@@ -100,6 +121,12 @@ const struct keys_public *keyring_find_transport(
     const struct keyring *kr, const uint8_t key[KEYS_CURVE_KEY]);
 size_t keyring_count(const struct keyring *kr);
 const struct keys_public *keyring_at(const struct keyring *kr, size_t i);
+/* The guardian key of agency id (from ID.guardian.pub), or NULL. */
+const struct keys_public *keyring_find_guardian(
+    const struct keyring *kr, const char *id);
+size_t keyring_guardian_count(const struct keyring *kr);
+const struct keys_public *keyring_guardian_at(
+    const struct keyring *kr, size_t i);
 
 /* ---------------------------------------------- pepper and subject_ref */
 

@@ -150,10 +150,11 @@ check_seal_args(const struct envelope_seal_args *a)
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(a->recipients[i], a->recipients[j]) == 0)
 				return ERROR_INVAL;
-		/* A grant of nothing would be a grant without wraps. */
-		if (a->grants != NULL && (a->grants[i] & FIELDS_ALL) == 0)
+		if (a->grants != NULL && (a->grants[i] & ~FIELDS_ALL) != 0)
 			return ERROR_INVAL;
 	}
+	/* A grant of nothing is a grant without wraps: that recipient may
+	 * see nothing of this message. */
 	for (int f = 1; f <= FIELDS_COUNT; f++)
 		if (a->plain_len[f] > ENVELOPE_FIELD_MAX)
 			return ERROR_TOOBIG;
@@ -209,7 +210,7 @@ wrap_grants(const struct envelope_seal_args *a,
 			gw->wrapsp[nw] = pw;
 			nw++;
 		}
-		if (a->urgency == URGENCY_EMERGENCY) {
+		if (a->urgency == URGENCY_EMERGENCY && (g & FIELDS_ALL) != 0) {
 			int rc = justification_grant(msg_id, a->recipients[i],
 			    &w->j, a->shared[i], &w->jwraps[i], &gw->wraps[nw]);
 			if (rc != 0)
@@ -234,6 +235,18 @@ seal_justification(const struct envelope_seal_args *a,
 	if (a->urgency != URGENCY_EMERGENCY)
 		return ERROR_OK;
 	return justification_seal(msg_id, text, strlen(text), j);
+}
+
+/* The manifest's version, and the agreement decided under when given. */
+static void
+manifest_head(Concordat__Manifest *pm, const struct envelope_seal_args *a)
+{
+	pm->has_version = 1;
+	pm->version = WIRE_VERSION;
+	if (a->agreement != NULL) {
+		pm->has_agreement = 1;
+		pm->agreement = bin(a->agreement, WIRE_HASH_LEN);
+	}
 }
 
 int
@@ -311,8 +324,7 @@ envelope_seal(const struct envelope_seal_args *a,
 	}
 
 	/* The manifest, signed over its exact bytes. */
-	pm.has_version = 1;
-	pm.version = WIRE_VERSION;
+	manifest_head(&pm, a);
 	pm.has_msg_id = 1;
 	pm.msg_id = bin(msg_id, WIRE_MSG_ID_LEN);
 	pm.sender = (char *)(uintptr_t)a->sender;

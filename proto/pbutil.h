@@ -15,6 +15,7 @@
 
 #include "concordat.pb-c.h"
 #include "common/error.h"
+#include "proto/wire.h"
 
 /*
  * The decode budget. protobuf-c unpacks a repeated entry of two bytes on
@@ -72,6 +73,21 @@ WUR int pbutil_bytes(uint8_t *dst, size_t n, ProtobufCBinaryData b);
  * (common/wipe.h) when it holds a field plaintext.
  */
 WUR int pbutil_pack(const ProtobufCMessage *m, uint8_t **out, size_t *len);
+
+/*
+ * wire_agreement.c's pieces of wire.c's decoders and encoders: the
+ * agreement frames, Manifest.agreement and Receipt.agreement.
+ */
+WUR int wire_decode_agreement_(const Concordat__Agreement *pa,
+    struct wire_agreement *a, char *why, size_t whylen);
+WUR int wire_decode_agreement_request_(const Concordat__AgreementRequest *pr,
+    struct wire_agreement *a, char *why, size_t whylen);
+WUR int wire_decode_manifest_agreement_(const Concordat__Manifest *pm,
+    struct wire_manifest *m, char *why, size_t whylen);
+WUR int wire_decode_receipt_agreement_(const Concordat__Receipt *pr,
+    struct wire_receipt *r, char *why, size_t whylen);
+void wire_encode_receipt_agreement_(
+    const struct wire_receipt *r, Concordat__Receipt *pr);
 
 /* A formatted reason into why (when not NULL); returns err. */
 int pbutil_why(char *why, size_t whylen, int err, const char *fmt, ...)

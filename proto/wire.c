@@ -21,7 +21,8 @@ _Static_assert(
 _Static_assert(
     (int)CONCORDAT__OUTCOME__OUTCOME_REJECTED == WIRE_REJECTED, "outcome");
 _Static_assert(
-    (int)CONCORDAT__REASON__REASON_RATE_LIMITED == WIRE_REASON_RATE_LIMITED,
+    (int)CONCORDAT__REASON__REASON_AGREEMENT_MISMATCH ==
+        WIRE_REASON_AGREEMENT_MISMATCH,
     "reason");
 _Static_assert(
     (int)CONCORDAT__STATE__STATE_EXPIRED == WIRE_STATE_EXPIRED, "state");
@@ -45,6 +46,7 @@ static const char *const reasons[] = {
     "storage_full",
     "internal",
     "rate_limited",
+    "agreement_mismatch",
 };
 #define N_REASONS (int)(sizeof(reasons) / sizeof(reasons[0]))
 
@@ -73,7 +75,8 @@ wire_reason_retryable(int reason)
 {
 	return reason == WIRE_REASON_STORAGE_FULL ||
 	    reason == WIRE_REASON_INTERNAL ||
-	    reason == WIRE_REASON_RATE_LIMITED;
+	    reason == WIRE_REASON_RATE_LIMITED ||
+	    reason == WIRE_REASON_AGREEMENT_MISMATCH;
 }
 
 const char *
@@ -254,7 +257,7 @@ wire_manifest_decode(const uint8_t *buf, size_t len, struct wire_manifest *m,
 			goto out;
 		}
 	}
-	rc = ERROR_OK;
+	rc = wire_decode_manifest_agreement_(pm, m, why, whylen);
 out:
 	pbutil_free(pm);
 	return rc;
@@ -350,7 +353,8 @@ decode_envelope(
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(e->grants[j].recipient, g->recipient) == 0)
 				return WHY("two grants for '%s'", g->recipient);
-		if (pg->n_wraps == 0 || pg->n_wraps > FIELDS_COUNT + 1)
+		/* No field wraps: the sender grants this recipient nothing. */
+		if (pg->n_wraps > FIELDS_COUNT + 1)
 			return WHY("grant for '%s' has %zu wraps", g->recipient,
 			    pg->n_wraps);
 		for (size_t j = 0; j < pg->n_wraps; j++)
@@ -471,7 +475,7 @@ decode_receipt(
 		         pr->decisions[i], &r->decisions[i], why, whylen)) != 0)
 			return rc;
 	r->n_decisions = pr->n_decisions;
-	return ERROR_OK;
+	return wire_decode_receipt_agreement_(pr, r, why, whylen);
 }
 
 static int
@@ -594,6 +598,16 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out, char *why,
 	case CONCORDAT__FRAME__BODY_PROOF:
 		f->type = WIRE_PROOF;
 		rc = decode_proof_frame(pf->proof, &f->u.proof, why, whylen);
+		break;
+	case CONCORDAT__FRAME__BODY_AGREEMENT_REQUEST:
+		f->type = WIRE_AGREEMENT_REQUEST;
+		rc = wire_decode_agreement_request_(
+		    pf->agreement_request, &f->u.agreement, why, whylen);
+		break;
+	case CONCORDAT__FRAME__BODY_AGREEMENT:
+		f->type = WIRE_AGREEMENT;
+		rc = wire_decode_agreement_(
+		    pf->agreement, &f->u.agreement, why, whylen);
 		break;
 	default:
 		rc = WHY("frame has no body");
@@ -821,6 +835,7 @@ wire_receipt_encode(const struct wire_receipt *r, uint8_t **out, size_t *len)
 	}
 	pr.n_decisions = r->n_decisions;
 	pr.decisions = ppp;
+	wire_encode_receipt_agreement_(r, &pr);
 	f.body_case = CONCORDAT__FRAME__BODY_RECEIPT;
 	f.receipt = &pr;
 	rc = pack_frame(&f, out, len);

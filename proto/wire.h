@@ -70,6 +70,8 @@ enum wire_reason {
 	WIRE_REASON_STORAGE_FULL = 13,
 	WIRE_REASON_INTERNAL = 14,
 	WIRE_REASON_RATE_LIMITED = 15,
+	WIRE_REASON_AGREEMENT_MISMATCH = 16, /* retryable: reseal under the
+	                                      * receipt's agreement */
 };
 
 enum wire_outcome {
@@ -119,6 +121,9 @@ struct wire_manifest {
 	char recipients[WIRE_MAX_RECIPIENTS][IDENT_AGENCY_MAX + 1];
 	fieldset requested;                                 /* REQUEST only */
 	uint8_t digests[FIELDS_COUNT + 1][WIRE_DIGEST_LEN]; /* [1..13] */
+	/* The agreement the sender decided under: SHA-256 of its YAML. */
+	bool has_agreement;
+	uint8_t agreement[WIRE_HASH_LEN];
 };
 
 /* Index of id in m->recipients, or -1. */
@@ -196,6 +201,9 @@ struct wire_receipt {
 	bool retryable;
 	size_t n_decisions;
 	struct wire_audit_proof decisions[WIRE_MAX_PROOFS];
+	/* agreement_mismatch: the SHA-256 of the broker's current one. */
+	bool has_agreement;
+	uint8_t agreement[WIRE_HASH_LEN];
 };
 
 struct wire_status {
@@ -223,6 +231,25 @@ enum wire_frame_type {
 	WIRE_STATUS = 5,
 	WIRE_PROOF_REQUEST = 6,
 	WIRE_PROOF = 7,
+	WIRE_AGREEMENT_REQUEST = 8,
+	WIRE_AGREEMENT = 9,
+};
+
+/* The largest agreement signature note a frame may carry. */
+#define WIRE_NOTE_MAX (64 * 1024)
+
+/*
+ * An Agreement frame (yaml and note, both present and not empty, borrowed
+ * from the owning frame), or an AgreementRequest (has_sha: the agreement
+ * asked for; otherwise the current one).
+ */
+struct wire_agreement {
+	const uint8_t *yaml;
+	size_t yaml_len;
+	const uint8_t *note;
+	size_t note_len;
+	bool has_sha;
+	uint8_t sha256[WIRE_HASH_LEN];
 };
 
 /* A decoded frame. Every pointer in it stays valid until wire_frame_free. */
@@ -242,6 +269,7 @@ struct wire_frame {
 		struct wire_status status;
 		uint64_t proof_request_size;
 		struct wire_proof proof;
+		struct wire_agreement agreement; /* both agreement frames */
 	} u;
 	void *priv; /* the unpacked protobuf, owned */
 };
@@ -311,6 +339,16 @@ WUR int wire_proof_request_encode(
     uint64_t tree_size, uint8_t **out, size_t *len);
 WUR int wire_proof_encode(
     const struct wire_proof *p, uint8_t **out, size_t *len);
+
+/*
+ * proto/wire_agreement.c: an Agreement frame of the YAML's and the note's
+ * exact bytes (neither empty; the note at most WIRE_NOTE_MAX bytes), and
+ * an AgreementRequest for sha256 (32 bytes; NULL: the current one).
+ */
+WUR int wire_agreement_encode(const uint8_t *yaml, size_t yaml_len,
+    const uint8_t *note, size_t note_len, uint8_t **out, size_t *len);
+WUR int wire_agreement_request_encode(
+    const uint8_t *sha256, uint8_t **out, size_t *len);
 
 /*
  * Builds a Delivery frame from stored redacted delivery bytes (from

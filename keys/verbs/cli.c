@@ -1,6 +1,7 @@
 /*
- * `concordat keys`: generate agency and broker keys, generate the subject
- * pepper, show a key file's public identity. Dispatched from cli/main.c.
+ * `concordat keys`: generate agency, guardian and broker keys, generate the
+ * subject pepper, show a key file's public identity. Dispatched from
+ * cli/main.c.
  */
 #include <stdio.h>
 
@@ -10,18 +11,22 @@
 static const char usage_text[] =
     "usage: concordat keys generate --agency ID --out DIR\n"
     "       concordat keys generate --broker --out DIR\n"
+    "       concordat keys generate --guardian --agency ID --out DIR\n"
     "       concordat keys pepper --out FILE\n"
     "       concordat keys show FILE\n"
     "\n"
     "generate  writes DIR/ID.key (secret, mode 0600) and DIR/ID.pub (the\n"
     "          public identity to put in every keyring); refuses to\n"
     "          overwrite. Agency ids match [a-z][a-z0-9_]{0,31}.\n"
+    "          --guardian: the agency guardian's agreement-signing key,\n"
+    "          DIR/ID.guardian.key and DIR/ID.guardian.pub (keep the\n"
+    "          secret offline; the .pub goes beside ID.pub in keyrings).\n"
     "pepper    writes the subject pepper shared by the agencies (0600);\n"
     "          never give it to the broker.\n"
     "show      prints the public identity of a .pub or .key file.\n";
 
 static const struct cli_verb verbs[] = {
-    {"generate", "write an agency's or the broker's key pair",
+    {"generate", "write an agency's, its guardian's or the broker's keys",
         keys_verb_generate},
     {"pepper", "write the subject pepper", keys_verb_pepper},
     {"show", "print a key file's public identity", keys_verb_show},

@@ -1,6 +1,7 @@
 /*
- * `concordat keys generate --agency ID | --broker --out DIR`: a new key
- * pair, the secret half mode 0600, never overwriting.
+ * `concordat keys generate --agency ID | --broker | --guardian --agency ID
+ * --out DIR`: a new key pair, the secret half mode 0600, never
+ * overwriting.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -15,20 +16,24 @@ keys_verb_generate(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"agency", required_argument, NULL, 'a'},
 	    {"broker", no_argument, NULL, 'b'},
+	    {"guardian", no_argument, NULL, 'g'},
 	    {"out", required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *agency = NULL, *out = NULL;
-	int broker = 0, c, rc;
+	int broker = 0, guardian = 0, c, rc;
 
-	while ((c = cli_getopt(argc, argv, "a:bo:h", opts)) != -1) {
+	while ((c = cli_getopt(argc, argv, "a:bgo:h", opts)) != -1) {
 		switch (c) {
 		case 'a':
 			agency = optarg;
 			break;
 		case 'b':
 			broker = 1;
+			break;
+		case 'g':
+			guardian = 1;
 			break;
 		case 'o':
 			out = optarg;
@@ -39,7 +44,8 @@ keys_verb_generate(int argc, char **argv)
 			return keys_verbs_usage(stderr, EX_USAGE);
 		}
 	}
-	if (optind != argc || out == NULL || (agency == NULL) == !broker)
+	if (optind != argc || out == NULL || (agency == NULL) == !broker ||
+	    (guardian && broker))
 		return keys_verbs_usage(stderr, EX_USAGE);
 	if (agency != NULL && !ident_agency_valid(agency))
 		return cli_fail(EX_USAGE,
@@ -47,16 +53,22 @@ keys_verb_generate(int argc, char **argv)
 		    "[a-z][a-z0-9_]{0,31})",
 		    agency);
 	const char *id = broker ? KEYS_BROKER_ID : agency;
-	rc = keys_generate(broker ? NULL : agency, out);
+	const char *sfx = guardian ? ".guardian" : "";
+	rc = guardian ? keys_generate_guardian(agency, out)
+	              : keys_generate(broker ? NULL : agency, out);
 	if (rc == ERROR_EXISTS)
 		return cli_fail(EX_CANTCREAT,
-		    "keys generate: %s/%s.key or .pub: already exists "
+		    "keys generate: %s/%s%s.key or .pub: already exists "
 		    "(refusing to overwrite)",
-		    out, id);
+		    out, id, sfx);
 	if (rc != 0)
 		return cli_fail(cli_exit_code(rc), "keys generate: %s: %s", out,
 		    error_strerror(rc));
-	printf(
-	    "wrote %s/%s.key (secret, 0600) and %s/%s.pub\n", out, id, out, id);
+	printf("wrote %s/%s%s.key (secret, 0600) and %s/%s%s.pub\n", out, id,
+	    sfx, out, id, sfx);
+	if (guardian)
+		printf("keep %s/%s.guardian.key offline; give %s.guardian.pub "
+		       "to every keyring\n",
+		    out, id, id);
 	return EX_OK;
 }

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "common/cli.h"
+#include "keys/agreement.h"
 #include "keys/keys.h"
 #include "keys/verbs/keys_verbs.h"
 
@@ -17,7 +18,10 @@ print_public(const struct keys_public *p, const char *what)
 	char b64[64];
 
 	printf("id:          %s\n", p->id);
-	printf("role:        %s\n", p->is_broker ? "broker" : "agency");
+	printf("role:        %s\n",
+	    p->is_broker         ? "broker"
+	        : p->is_guardian ? "guardian (signs agreements)"
+	                         : "agency");
 	printf("file:        %s\n", what);
 	printf("fingerprint: %s\n", p->fingerprint);
 	sodium_bin2base64(b64, sizeof(b64), p->sign_pk, sizeof(p->sign_pk),
@@ -27,6 +31,14 @@ print_public(const struct keys_public *p, const char *what)
 		sodium_bin2base64(b64, sizeof(b64), p->box_pk,
 		    sizeof(p->box_pk), sodium_base64_VARIANT_ORIGINAL);
 		printf("box:         %s (X25519)\n", b64);
+	}
+	if (p->is_guardian) {
+		uint8_t kid[AGREEMENT_KEYID_LEN];
+		char hex[2 * AGREEMENT_KEYID_LEN + 1];
+		agreement_keyid(p->id, p->sign_pk, kid);
+		sodium_bin2hex(hex, sizeof(hex), kid, sizeof(kid));
+		printf("key name:    %s.guardian (key id %s)\n", p->id, hex);
+		return;
 	}
 	sodium_bin2base64(b64, sizeof(b64), p->transport_pk,
 	    sizeof(p->transport_pk), sodium_base64_VARIANT_ORIGINAL);
@@ -51,6 +63,8 @@ keys_verb_show(int argc, char **argv)
 	n = strlen(path);
 	if (n > 4 && strcmp(path + n - 4, ".key") == 0) {
 		rc = keys_load_secret(path, &sec);
+		if (rc == ERROR_KEY)
+			rc = keys_load_guardian(path, &sec);
 		if (rc == ERROR_PERM)
 			return cli_fail(EX_NOPERM,
 			    "keys show: %s: refused: a secret key must be a "

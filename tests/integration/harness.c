@@ -194,14 +194,17 @@ h_sys_new(const char *policy_text, const char *broker_extra,
 	    s->cli, "keys", "pepper", "--out", h_p("%s/pepper", keys), NULL};
 	assert_int_equal(h_run(s, harness_cli_out(s), NULL, pep), 0);
 
-	if (policy_text != NULL) {
-		harness_fmt(
-		    s->policy, sizeof(s->policy), "%s/policy.yaml", s->dir);
-		scratch_write(s->policy, policy_text, 0644);
-	} else {
-		harness_fmt(
-		    s->policy, sizeof(s->policy), "%s", fixture_agreement());
+	/* In the folder, signed by every agency's guardian (TRUST.md P3). */
+	char *example = NULL;
+	if (policy_text == NULL) {
+		size_t len = 0;
+		example = scratch_slurp(fixture_agreement(), &len);
+		assert_non_null(example);
 	}
+	harness_fmt(s->policy, sizeof(s->policy), "%s/policy.yaml", s->dir);
+	scratch_write(s->policy, policy_text ? policy_text : example, 0644);
+	free(example);
+	h_sign(s, s->policy);
 	harness_fmt(
 	    s->broker_yaml, sizeof(s->broker_yaml), "%s/broker.yaml", s->dir);
 	s->broker_extra = strdup(broker_extra ? broker_extra : "");

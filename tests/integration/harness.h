@@ -271,6 +271,13 @@ struct h_msg {
 	const char *fields;          /* JSON object of B8 fields, or NULL */
 	size_t pad;                  /* extra bytes of identity.description */
 	const uint8_t *reuse_msg_id; /* this msg_id, not a new one */
+	/* Manifest.agreement: this SHA-256; NULL: that of s->policy (the
+	 * broker's at start), unless no_agreement. */
+	const uint8_t *agreement;
+	bool no_agreement;
+	/* h_delivery: every field, as a broker that redacts nothing sends;
+	 * otherwise what the agreement allows the recipient. */
+	bool unredacted;
 };
 
 /* Seals m into a Submit frame (malloc'd) and its msg_id. */
@@ -374,5 +381,29 @@ void h_rogue_send(struct h_rogue *r, const void *buf, size_t len);
  */
 void h_delivery(struct h_sys *s, const struct h_msg *m, int recipient,
     uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **frame, size_t *len);
+
+/* -------------------------------------------------------- agreements */
+
+/* SHA-256 of a file's bytes (an agreement's, as a manifest names it). */
+void h_file_sha(const char *path, uint8_t sha[32]);
+/*
+ * The fields s->policy lets agency to see of a record from agency from
+ * for purpose at urgency (0: urgent), with a justification or NULL.
+ */
+fieldset h_allowed(struct h_sys *s, int from, int to, const char *purpose,
+    int urgency, const char *justification);
+/*
+ * Signs the agreement at path (writing path.sig) with the guardian key of
+ * each agency i in mask (bit i), DIR/AGENCY.guardian.key in keydir, made
+ * there first when missing.
+ */
+void h_sign_as(struct h_sys *s, const char *path, unsigned mask, const char *keydir);
+/*
+ * Signs path with every agency's guardian key in DIR/keys and puts their
+ * .guardian.pub files in the keyring DIR/ring.
+ */
+void h_sign(struct h_sys *s, const char *path);
+/* The rogue broker sends the agreement at path and path.sig as it is. */
+void h_rogue_agreement(struct h_rogue *r, const char *path);
 
 #endif

@@ -131,6 +131,12 @@ h_seal(struct h_sys *s, const struct h_msg *m, uint8_t msg_id[WIRE_MSG_ID_LEN],
 	a.n_recipients = n;
 	a.recipients = recips;
 	a.shared = (const uint8_t(*)[32])shared;
+	uint8_t sha[32];
+	if (m->agreement != NULL)
+		memcpy(sha, m->agreement, sizeof(sha));
+	else
+		h_file_sha(s->policy, sha);
+	a.agreement = m->no_agreement ? NULL : sha;
 	assert_int_equal(envelope_seal(&a, msg_id, frame, len), 0);
 	for (int f = 1; f <= FIELDS_COUNT; f++)
 		free(plain[f]);
@@ -170,8 +176,13 @@ h_delivery(struct h_sys *s, const struct h_msg *m, int recipient,
 	h_seal(s, m, msg_id, &sub, &sub_len);
 	if (wire_decode(sub, sub_len, &f, why, sizeof(why)) != 0)
 		fail_msg("h_delivery: %s", why);
+	fieldset allow = m->unredacted ? FIELDS_ALL
+	                               : h_allowed(s, m->sender, recipient,
+	                                     f->u.submit.m.purpose,
+	                                     f->u.submit.m.urgency,
+	                                     m->justification);
 	assert_int_equal(
-	    envelope_redact(&f->u.submit, fixture_agency[recipient], FIELDS_ALL,
+	    envelope_redact(&f->u.submit, fixture_agency[recipient], allow,
 	        &sent, &del, &del_len),
 	    0);
 	/* The broker's word, forged with its own key: a decision leaf that
@@ -196,6 +207,8 @@ h_delivery(struct h_sys *s, const struct h_msg *m, int recipient,
 	    fixture_agency[recipient]);
 	ev.disclosed = sent;
 	ev.withheld = (fieldset)(FIELDS_ALL & ~sent);
+	ev.has_policy_sha256 = f->u.submit.m.has_agreement;
+	memcpy(ev.policy_sha256, f->u.submit.m.agreement, 32);
 	assert_int_equal(event_encode(&ev, &leaf, &leaf_len), 0);
 	memset(&cp, 0, sizeof(cp));
 	snprintf(

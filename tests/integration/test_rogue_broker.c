@@ -78,6 +78,8 @@ undecodable_deliveries(void **state)
 	assert_non_null(hello);
 	assert_int_equal(hello->type, WIRE_PROOF_REQUEST);
 	wire_frame_free(hello);
+	/* The agreement every guardian signed, as the broker sends it. */
+	h_rogue_agreement(r, sys->policy);
 
 	/* Cut short by one byte. */
 	h_delivery(sys, &m, H_MHT, id, &frame, &len);

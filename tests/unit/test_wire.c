@@ -336,21 +336,25 @@ static void
 test_reason_names(void **state)
 {
 	(void)state;
-	for (int r = WIRE_REASON_TOO_BIG; r <= WIRE_REASON_RATE_LIMITED; r++) {
+	for (int r = WIRE_REASON_TOO_BIG; r <= WIRE_REASON_AGREEMENT_MISMATCH;
+	     r++) {
 		const char *n = wire_reason_name(r);
 		assert_string_not_equal(n, "?");
 		assert_int_equal(wire_reason_parse(n), r);
 		assert_int_equal(wire_reason_retryable(r),
 		    r == WIRE_REASON_STORAGE_FULL ||
 		        r == WIRE_REASON_INTERNAL ||
-		        r == WIRE_REASON_RATE_LIMITED);
+		        r == WIRE_REASON_RATE_LIMITED ||
+		        r == WIRE_REASON_AGREEMENT_MISMATCH);
 	}
 	assert_string_equal(
 	    wire_reason_name(WIRE_REASON_RATE_LIMITED), "rate_limited");
 	assert_string_equal(
 	    wire_reason_name(WIRE_REASON_DIGEST_MISMATCH), "digest_mismatch");
 	assert_string_equal(wire_reason_name(0), "?");
-	assert_string_equal(wire_reason_name(16), "?");
+	assert_string_equal(wire_reason_name(WIRE_REASON_AGREEMENT_MISMATCH),
+	    "agreement_mismatch");
+	assert_string_equal(wire_reason_name(17), "?");
 	assert_int_equal(wire_reason_parse("nonsense"), 0);
 	assert_int_equal(
 	    wire_reason_from_error(ERROR_TOOBIG), WIRE_REASON_TOO_BIG);
@@ -688,7 +692,9 @@ test_envelope_rejections(void **state)
 	EXPECT(ERROR_DECODE, b->grants[0].recipient = "Agency_0");
 	EXPECT(ERROR_DECODE, b->m.n_recipients = 2; b->e.n_grants = 2;
 	       b->grants[1].recipient = b->rnames[0]);
-	EXPECT(ERROR_DECODE, b->grants[0].n_wraps = 0);
+	/* A grant of no wraps: the agreement lets that recipient see
+	 * nothing of this message. */
+	EXPECT(ERROR_OK, b->grants[0].n_wraps = 0);
 	/* The 14th wrap is the justification's, an emergency's only. */
 	EXPECT(ERROR_EMERGENCY, b->grants[0].n_wraps = FIELDS_COUNT + 1);
 	EXPECT(ERROR_DECODE, b->wraps[0].field = 0);
@@ -863,7 +869,7 @@ test_receipt_rejections(void **state)
 	r.has_reason = 1;
 	r.reason = 0;
 	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
-	r.reason = 16;
+	r.reason = 17;
 	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
 	r.reason = CONCORDAT__REASON__REASON_REPLAY;
 	assert_int_equal(pack_rc(&f.base), 0);
@@ -1182,7 +1188,7 @@ msg_id_good_and_unknown(void)
 	/* Unknown fields: in the frame, the envelope, the manifest. */
 	{
 		Concordat__Frame *pf = tu_frame_unpack(buf, len);
-		tu_add_unknown(&pf->base, 9, PROTOBUF_C_WIRE_TYPE_VARINT);
+		tu_add_unknown(&pf->base, 20, PROTOBUF_C_WIRE_TYPE_VARINT);
 		c = tu_pack(&pf->base, &clen);
 		assert_int_equal(
 		    decode_rc(c, clen, NULL, 0), ERROR_UNKNOWN_FIELD);
@@ -1746,7 +1752,7 @@ test_event_rejections(void **state)
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
 	ae.has_kind = 0;
 	ae.has_reason = 1;
-	ae.reason = 16;
+	ae.reason = 17;
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
 	ae.reason = CONCORDAT__REASON__REASON_STALE;
 	assert_int_equal(event_rc(&ae), 0);
