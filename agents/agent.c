@@ -108,6 +108,7 @@ on_event(struct agent *a, enum link_event ev)
 		if (a->connected)
 			log_warn("disconnected from the broker; reconnecting");
 		a->connected = false;
+		trust_link_down(a);
 		break;
 	case LINK_REFUSED:
 		log_err("the broker refused this agency's key: is %s.pub in "
@@ -170,6 +171,10 @@ agent_free(struct agent *a)
 	if (a->inotify >= 0)
 		close(a->inotify);
 	outwatch_free(a->outwatch);
+	if (a->state != NULL) {
+		trust_flush(a);
+		witness_close(a);
+	}
 	state_close(a->state);
 	agreements_close(a);
 	keys_secret_free(a->key);
@@ -467,6 +472,8 @@ agent_run(const struct agent_config *cfg)
 		a->have_trusted = true;
 	if ((rc = agreements_open(a)) != 0)
 		goto out;
+	if ((rc = witness_open(a)) != 0)
+		goto out;
 	/* Finish what a crash interrupted before anything new. */
 	inbox_recover(a);
 	outbox_recover(a);
@@ -523,6 +530,8 @@ agent_run(const struct agent_config *cfg)
 		}
 		if (a->connected && now - a->last_send_ms >= a->cfg.resend_ms)
 			outbox_resend(a);
+		trust_tick(a, now);
+		witness_tick(a, now);
 		if (a->moves_failing && now >= a->moves_retry_ms)
 			outbox_retry_moves(a);
 		if (now - last_prune >= PRUNE_MS)

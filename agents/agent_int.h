@@ -26,6 +26,23 @@
 
 struct outwatch;
 struct outwatch_entry;
+struct witness;
+
+/*
+ * The ProofRequest in flight (trust.c): at most one. from_cp is the
+ * checkpoint of size from the agent holds (the trusted one, or an older
+ * one a leaf came under), which the answer's proof must start from.
+ */
+struct trust_req {
+	bool pending;
+	uint64_t from, to; /* to 0: the latest */
+	bool has_from_cp;
+	struct checkpoint from_cp;
+	uint64_t sent_ms;    /* monotonic */
+	uint64_t timeout_ms; /* doubles on each unanswered try */
+	unsigned tries;
+	bool bad_answer; /* the answer did not do: asked again after backoff */
+};
 
 #define OUTBOX_BATCH 64   /* records sealed, then stored in one commit */
 #define OUTBOX_PASS  1024 /* entries taken per pass of the loop */
@@ -62,7 +79,13 @@ struct agent {
 
 	bool have_trusted;
 	struct checkpoint trusted;
-	bool proof_pending;
+	bool proof_pending;        /* a.k.a. req.pending, for the old callers */
+	bool trusted_dirty;        /* advanced, not yet stored (trust_flush) */
+	uint64_t trusted_saved_ms; /* monotonic, of the last store */
+	struct trust_req req;
+	uint64_t next_poll_ms;  /* monotonic: the next ProofRequest to latest */
+	uint64_t cosigned_size; /* the last size this agent cosigned */
+	struct witness *witness; /* witness.c: held and unwitnessed leaves */
 
 	char dir[7][PATH_MAX]; /* outbox, tmp, sent, failed, inbox, ... */
 
@@ -195,18 +218,39 @@ void inbox_emergency(struct agent *a, const struct wire_delivery *d,
  * keyring.
  */
 WUR int trust_shared(struct agent *a, const char *peer, uint8_t out[32]);
+
+/* trust_check's answer for a leaf that holds but is not yet tied. */
+#define TRUST_HELD 1
+
 /*
  * Checks an audit proof from the broker: the checkpoint's signature under
  * the broker's key, the leaf's inclusion under it; decodes the leaf into
- * *ev. Asks for a consistency proof when the checkpoint is newer than the
- * one trusted. Returns 0 when all held.
+ * *ev and the checkpoint into *cp. Then ties the checkpoint to the one
+ * trusted (audit/tie.h): the same, or proved by the proof's tie; a newer
+ * one proved becomes the trusted one. Returns 0 when all held and the
+ * checkpoint is tied; TRUST_HELD when it is not tied yet (a ProofRequest
+ * is on its way; the caller records the leaf as unproven with
+ * witness_hold); a negative error, alerted, when anything failed or the
+ * checkpoint contradicts the trusted one.
  */
 WUR int trust_check(struct agent *a, const struct wire_audit_proof *p,
     struct event *ev, struct checkpoint *cp);
 /* A Proof frame answering our ProofRequest. */
 void trust_proof(struct agent *a, const struct wire_proof *p);
-/* Sends a ProofRequest for the trusted size (on connect). */
+/* Sends a ProofRequest from the trusted size to the latest (on connect). */
 void trust_hello(struct agent *a);
+/*
+ * Asks for the proof that ties cp to the trusted checkpoint, unless a
+ * request is in flight (the next is made when it is answered).
+ */
+void trust_ask(struct agent *a, const struct checkpoint *cp);
+/* Timers: an unanswered request (alert, retry with backoff), the poll
+ * for the latest checkpoint, storing the trusted one. */
+void trust_tick(struct agent *a, uint64_t now);
+/* The link went down: the request in flight is dropped unanswered. */
+void trust_link_down(struct agent *a);
+/* Stores the trusted checkpoint when it advanced (at stop, and timed). */
+void trust_flush(struct agent *a);
 /* Logs loudly and writes an alert file. */
 void trust_alert(struct agent *a, const char *what, const char *detail);
 /*
@@ -214,5 +258,50 @@ void trust_alert(struct agent *a, const char *what, const char *detail);
  * is taken (fileio_write_unique): an alert never replaces another.
  */
 WUR int trust_alert_file(struct agent *a, const char *stem, json_t *obj);
+
+/* claims.c: what a receipt's or a status's leaf must say (DESIGN.md §7) */
+/* True when ev is a leaf receipt r may carry, of our own message. */
+bool claims_receipt(const struct agent *a, const struct wire_receipt *r,
+    const struct event *ev);
+/*
+ * Checks every leaf of receipt r (trust_check, then claims_receipt) into
+ * evs and ok, one each. True when one is held unproven: the receipt is
+ * to stay pending.
+ */
+bool claims_receipt_leaves(
+    struct agent *a, const struct wire_receipt *r, struct event *evs, bool *ok);
+/* True when ev is the event status s reports. */
+bool claims_status(
+    const struct agent *a, const struct wire_status *s, const struct event *ev);
+
+/* witness.c: the witnessed log (DESIGN.md §7) */
+enum witness_kind { WITNESS_DELIVERY = 1, WITNESS_STATUS = 2 };
+/* Loads what the state keeps; an error is logged and starts afresh. */
+WUR int witness_open(struct agent *a);
+void witness_close(struct agent *a);
+/*
+ * A leaf written to DIR/name (inbox/ for a delivery, receipts/ for a
+ * status) unproven, under cp: once cp is tied the file says so
+ * (witness_tied); the alerts say it when it never is.
+ */
+void witness_hold(struct agent *a, enum witness_kind kind, const char *name,
+    const struct checkpoint *cp, uint64_t leaf_index);
+/* A leaf accepted under a tied checkpoint: to be witnessed in time. */
+void witness_accepted(struct agent *a, uint64_t leaf_index);
+/* cp is now tied to the trusted checkpoint: its held leaves are proven. */
+void witness_tied(struct agent *a, const struct checkpoint *cp);
+/* cp contradicts the trusted checkpoint: its held leaves never will be. */
+void witness_contradicted(struct agent *a, const struct checkpoint *cp);
+/* The checkpoint of a held leaf not yet tied, for the next request. */
+bool witness_next_unproven(const struct agent *a, struct checkpoint *cp);
+/*
+ * A Proof's witnesses, p's checkpoint cp being tied: each other agency's
+ * cosignature checked against its key and against cp; a split view is
+ * alerted. Then this agent cosigns the trusted checkpoint when it has not.
+ */
+void witness_proof(
+    struct agent *a, const struct wire_proof *p, const struct checkpoint *cp);
+/* The window's alerts: leaves not witnessed in time. */
+void witness_tick(struct agent *a, uint64_t now);
 
 #endif

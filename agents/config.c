@@ -1,7 +1,7 @@
 /*
  * agent.yaml: required agency, broker, broker_key, key, keyring, spool,
  * pepper; optional state, resend_after, map_size_mb, sent_retention,
- * seen_retention.
+ * seen_retention, witness_window, witnesses.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 
 #include "agents/config.h"
 #include "common/fileio.h"
+#include "proto/wire.h"
 
 enum {
 	K_AGENCY,
@@ -25,6 +26,8 @@ enum {
 	K_SEEN_KEEP,
 	K_AGREEMENTS,
 	K_SKEW,
+	K_WINDOW,
+	K_WITNESSES,
 	K_COUNT
 };
 
@@ -45,6 +48,8 @@ static const struct yamlconf_key keys[K_COUNT] = {
     [K_SEEN_KEEP] = {"seen_retention", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_AGREEMENTS] = {"agreements", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_SKEW] = {"clock_skew", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_WINDOW] = {"witness_window", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_WITNESSES] = {"witnesses", YAMLCONF_INT, 0},
 };
 
 int
@@ -62,6 +67,8 @@ agent_config_load(
 	c->sent_keep_ms = 30ull * 24 * 60 * 60 * 1000;
 	c->seen_keep_ms = 400ull * 24 * 60 * 60 * 1000;
 	c->clock_skew_ms = 5 * 60 * 1000;
+	c->witness_window_ms = 10 * 60 * 1000;
+	c->witnesses = 1;
 	/* Absolute: a daemon leaves its start folder, and SIGHUP reads the
 	 * file again. */
 	char *real = realpath(path, NULL);
@@ -128,6 +135,21 @@ agent_config_load(
 		    "the longest expires_after of the agreement, or a message "
 		    "delivered again could reach the inbox twice",
 		    v[K_SEEN_KEEP]->str);
+	yamlconf_duration(
+	    y, v[K_WINDOW], "witness_window", &c->witness_window_ms);
+	if (v[K_WINDOW] != NULL && c->witness_window_ms < 1000)
+		yamlconf_error(y, v[K_WINDOW],
+		    "witness_window: '%s' is less than a second",
+		    v[K_WINDOW]->str);
+	if (v[K_WITNESSES] != NULL) {
+		if (v[K_WITNESSES]->integer < 0 ||
+		    v[K_WITNESSES]->integer > WIRE_MAX_WITNESSES)
+			yamlconf_error(y, v[K_WITNESSES],
+			    "witnesses: %lld is out of range (0 to %d)",
+			    v[K_WITNESSES]->integer, WIRE_MAX_WITNESSES);
+		else
+			c->witnesses = (unsigned)v[K_WITNESSES]->integer;
+	}
 	yamlconf_free(y);
 	return errs->total > before ? ERROR_CONFIG : ERROR_OK;
 }

@@ -162,7 +162,7 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 	char hex[33], part[64], final[64], src[PATH_MAX], dst[PATH_MAX];
 	char why[256];
 	uint8_t shared[32];
-	bool seen, audit_ok;
+	bool seen, audit_ok, held;
 	char *text = NULL;
 	json_t *rec = NULL;
 	int rc;
@@ -206,12 +206,15 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 		goto out; /* not acknowledged: it comes again */
 	if (rc == INDECIDE_REFUSED)
 		goto refused;
-	audit_ok = d->has_decision &&
-	    trust_check(a, &d->decision, &dec, &cp) == 0 &&
-	    decision_matches(a, d, &dec);
-	if (audit_ok && !indecide_leaf(a, d, &dec, local))
+	rc = d->has_decision ? trust_check(a, &d->decision, &dec, &cp)
+	                     : ERROR_NOTFOUND;
+	/* Under a checkpoint not yet tied: written, unproven until it is. */
+	held = rc == TRUST_HELD && decision_matches(a, d, &dec);
+	audit_ok = rc == 0 && decision_matches(a, d, &dec);
+	/* The broker's word, when there is one, must be the agency's too. */
+	if ((audit_ok || held) && !indecide_leaf(a, d, &dec, local))
 		goto refused;
-	if (!audit_ok)
+	if (!audit_ok && !held)
 		trust_alert(a, "delivery not backed by the audit log", hex);
 	rec = inbox_json(a, d, o, local, audit_ok, &cp);
 	text = rec != NULL ? json_dumps(rec, JSON_INDENT(2)) : NULL;
@@ -232,6 +235,9 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 		log_info("%s from %s (%s): %d fields to inbox/, %d withheld",
 		    hex, d->m.sender, d->m.purpose, fields_count(o->disclosed),
 		    fields_count(o->withheld));
+		if (held)
+			witness_hold(a, WITNESS_DELIVERY, final, &cp,
+			    d->decision.leaf_index);
 		ack(a, d->m.msg_id);
 	} else {
 		log_err(
@@ -334,18 +340,18 @@ inbox_status(struct agent *a, const struct wire_status *s)
 	struct checkpoint cp;
 	struct event ev;
 	char hex[33], name[128], ts[40];
-	bool audit_ok;
+	bool audit_ok, held;
 	json_t *o;
 	uint8_t *frame;
 	size_t len;
 	int rc;
 
 	spool_hex_id(s->msg_id, hex);
-	audit_ok = s->has_event && trust_check(a, &s->event, &ev, &cp) == 0 &&
-	    ev.has_msg_id &&
-	    sodium_memcmp(ev.msg_id, s->msg_id, WIRE_MSG_ID_LEN) == 0 &&
-	    strcmp(ev.recipient, s->recipient) == 0;
-	if (!audit_ok)
+	rc =
+	    s->has_event ? trust_check(a, &s->event, &ev, &cp) : ERROR_NOTFOUND;
+	held = rc == TRUST_HELD && claims_status(a, s, &ev);
+	audit_ok = rc == 0 && claims_status(a, s, &ev);
+	if (!audit_ok && !held)
 		trust_alert(
 		    a, "status report not backed by the audit log", hex);
 	memset(&m, 0, sizeof(m));
@@ -375,6 +381,8 @@ inbox_status(struct agent *a, const struct wire_status *s)
 		a->status_failing = true;
 		return; /* no ack: it comes again */
 	}
+	if (held)
+		witness_hold(a, WITNESS_STATUS, name, &cp, s->event.leaf_index);
 	if (a->status_failing)
 		log_info("receipts/: status reports written again");
 	a->status_failing = false;

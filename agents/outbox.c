@@ -1003,13 +1003,13 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 		state_msg_release(&m);
 		return; /* a second receipt for a resend: already final */
 	}
-	/* Check every leaf the broker offers as its word. */
+	/* Every leaf the broker offers as its word (claims.c); one not yet
+	 * proven keeps it pending, and the resend brings it again. */
+	if (claims_receipt_leaves(a, r, evs, ok)) {
+		state_msg_release(&m);
+		return;
+	}
 	for (size_t i = 0; i < r->n_decisions; i++) {
-		struct checkpoint cp;
-		ok[i] = trust_check(a, &r->decisions[i], &evs[i], &cp) == 0 &&
-		    evs[i].has_msg_id &&
-		    sodium_memcmp(evs[i].msg_id, r->msg_id, WIRE_MSG_ID_LEN) ==
-		        0;
 		audit_ok &= ok[i];
 		decided |= ok[i] && evs[i].type == EVENT_DECISION;
 		stale |= ok[i] && evs[i].type == EVENT_REJECTED &&

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "agents/state.h"
+#include "agents/state_int.h"
 #include "common/clock.h"
 #include "db/db.h"
 
@@ -30,11 +31,6 @@
 #define PRUNE_FINAL 'f'
 #define PRUNE_SEEN  's'
 #define PRUNE_KEY   (1 + 8 + WIRE_MSG_ID_LEN)
-
-struct state {
-	MDB_env *env;
-	MDB_dbi msg, file, seen, meta, prune;
-};
 
 /*
  * A record's header. Version 0 (the first agents) ends after receipt_len

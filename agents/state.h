@@ -186,4 +186,16 @@ WUR int state_prune(struct state *s, uint64_t now_ms, uint64_t sent_keep_ms,
 WUR int state_get_checkpoint(struct state *s, struct checkpoint *cp);
 WUR int state_put_checkpoint(struct state *s, const struct checkpoint *cp);
 
+/*
+ * state_meta.c: a record of agent.meta by key ("witness": agents/witness.c
+ * keeps what it must not forget across a restart). state_meta_get copies
+ * at most n bytes into buf and sets *len to the record's size;
+ * ERROR_NOTFOUND when there is none. state_meta_put replaces it in one
+ * durable commit.
+ */
+WUR int state_meta_get(
+    struct state *s, const char *key, void *buf, size_t n, size_t *len);
+WUR int state_meta_put(
+    struct state *s, const char *key, const void *buf, size_t len);
+
 #endif

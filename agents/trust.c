@@ -1,19 +1,25 @@
 /*
  * Holding the broker to its word (DESIGN.md §7): every receipt, delivery
  * and status carries an audit leaf, its inclusion proof and a signed
- * checkpoint. The agent checks each, keeps the last checkpoint it trusts,
- * and asks for a consistency proof whenever a newer one arrives, so a
- * rewritten or forked log is caught by the agencies themselves.
+ * checkpoint. The agent checks each and accepts a leaf only under a
+ * checkpoint tied to the one it trusts: the same, or proved consistent
+ * with it in whichever direction the sizes need, by the tie the proof
+ * carries or by a ProofRequest naming both sizes. A Proof for other sizes,
+ * or none in time, is an alert and a retry with backoff, so a rewritten or
+ * forked log is caught by the agencies themselves.
  */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "agents/agent_int.h"
 #include "agents/link.h"
 #include "agents/spool.h"
 #include "audit/merkle.h"
+#include "audit/tie.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "proto/envelope.h"
@@ -63,18 +69,200 @@ trust_alert(struct agent *a, const char *what, const char *detail)
 	json_decref(o);
 }
 
-void
-trust_hello(struct agent *a)
+/* How long an answer may take: a quarter of the window, 1 s to 30 s. */
+static uint64_t
+answer_ms(const struct agent *a)
+{
+	uint64_t t = a->cfg.witness_window_ms / 4;
+
+	return t < 1000 ? 1000 : t > 30000 ? 30000 : t;
+}
+
+/* How often the latest checkpoint is asked for: a fifth of the window. */
+static uint64_t
+poll_ms(const struct agent *a)
+{
+	uint64_t t = a->cfg.witness_window_ms / 5;
+
+	return t < 200 ? 200 : t > 120000 ? 120000 : t;
+}
+
+static void
+send_request(struct agent *a)
 {
 	uint8_t *frame;
 	size_t len;
 
-	if (wire_proof_request_encode(
-	        a->have_trusted ? a->trusted.size : 0, &frame, &len) != 0)
+	if (wire_proof_request_between(a->req.from, a->req.to, &frame, &len) !=
+	    0)
 		return;
-	if (link_send(a, frame, len) == 0)
-		a->proof_pending = true;
+	a->req.sent_ms = clock_mono_ms();
+	if (link_send(a, frame, len) != 0)
+		log_debug("audit proof request deferred");
 	free(frame);
+}
+
+/* Asks for a proof from checkpoint from (NULL: nothing) to size to. */
+static void
+request(struct agent *a, const struct checkpoint *from, uint64_t to)
+{
+	if (a->req.pending || !a->connected)
+		return;
+	memset(&a->req, 0, sizeof(a->req));
+	a->req.pending = true;
+	a->req.has_from_cp = from != NULL;
+	if (from != NULL)
+		a->req.from_cp = *from;
+	a->req.from = from != NULL ? from->size : 0;
+	a->req.to = to;
+	a->req.timeout_ms = answer_ms(a);
+	a->proof_pending = true;
+	send_request(a);
+}
+
+void
+trust_hello(struct agent *a)
+{
+	a->req.pending = false;
+	request(a, a->have_trusted ? &a->trusted : NULL, 0);
+	a->next_poll_ms = clock_mono_ms() + poll_ms(a);
+}
+
+void
+trust_ask(struct agent *a, const struct checkpoint *cp)
+{
+	if (!a->have_trusted)
+		request(a, NULL, cp->size);
+	else if (cp->size > a->trusted.size)
+		request(a, &a->trusted, cp->size);
+	else
+		request(a, cp, a->trusted.size);
+}
+
+/* The next request a held leaf needs, once none is in flight. */
+static void
+ask_next(struct agent *a)
+{
+	struct checkpoint cp;
+
+	if (!a->req.pending && witness_next_unproven(a, &cp))
+		trust_ask(a, &cp);
+}
+
+void
+trust_link_down(struct agent *a)
+{
+	a->req.pending = false;
+	a->proof_pending = false;
+}
+
+void
+trust_flush(struct agent *a)
+{
+	int rc;
+
+	if (!a->trusted_dirty)
+		return;
+	if ((rc = state_put_checkpoint(a->state, &a->trusted)) != 0) {
+		log_err("cannot store the trusted checkpoint: %s",
+		    error_strerror(rc));
+		return;
+	}
+	a->trusted_dirty = false;
+	a->trusted_saved_ms = clock_mono_ms();
+}
+
+/* cp, tied and larger, becomes the trusted checkpoint. */
+static void
+advance(struct agent *a, const struct checkpoint *cp)
+{
+	if (a->have_trusted && cp->size <= a->trusted.size)
+		return;
+	a->trusted = *cp;
+	a->have_trusted = true;
+	a->trusted_dirty = true;
+	log_debug("trusting the broker's log at %llu leaves",
+	    (unsigned long long)cp->size);
+}
+
+void
+trust_tick(struct agent *a, uint64_t now)
+{
+	char why[256];
+
+	if (a->req.pending && a->connected && a->req.bad_answer &&
+	    now - a->req.sent_ms >= a->req.timeout_ms) {
+		/* Alerted when it came: now asked again. */
+		a->req.bad_answer = false;
+		send_request(a);
+	} else if (a->req.pending && a->connected &&
+	    now - a->req.sent_ms >= a->req.timeout_ms) {
+		snprintf(why, sizeof(why),
+		    "asked for the consistency proof from %llu to %llu "
+		    "leaves (try %u) and had no answer in %llu ms; asking "
+		    "again",
+		    (unsigned long long)a->req.from,
+		    (unsigned long long)a->req.to, a->req.tries + 1,
+		    (unsigned long long)a->req.timeout_ms);
+		trust_alert(a, "audit proof not answered", why);
+		a->req.tries++;
+		if (a->req.timeout_ms < 5 * 60 * 1000)
+			a->req.timeout_ms *= 2;
+		send_request(a);
+	}
+	if (a->connected && !a->req.pending && now >= a->next_poll_ms) {
+		a->next_poll_ms = now + poll_ms(a);
+		request(a, a->have_trusted ? &a->trusted : NULL, 0);
+	}
+	ask_next(a);
+	if (a->trusted_dirty && now - a->trusted_saved_ms >= 1000)
+		trust_flush(a);
+}
+
+/* Says what contradicts: a fork or a rewrite of the log. */
+static void
+alert_fork(struct agent *a, const struct checkpoint *cp, const char *how)
+{
+	char why[320], r1[MERKLE_HASH_B64], r2[MERKLE_HASH_B64];
+
+	merkle_hash_to_base64(cp->root, r1);
+	merkle_hash_to_base64(a->trusted.root, r2);
+	snprintf(why, sizeof(why),
+	    "the broker signed a checkpoint of %llu leaves (root %s) that "
+	    "%s the one of %llu leaves this agent trusts (root %s): the log "
+	    "was forked or rewritten",
+	    (unsigned long long)cp->size, r1, how,
+	    (unsigned long long)a->trusted.size, r2);
+	trust_alert(a, "audit log forked", why);
+}
+
+/* Ties cp, under which a leaf came, to the trusted checkpoint. */
+static int
+tie_leaf(struct agent *a, const struct wire_audit_proof *p,
+    const struct checkpoint *cp)
+{
+	enum tie_result t = tie_check(a->have_trusted ? &a->trusted : NULL, cp,
+	    p->has_tie, p->tie_size, p->tie_path, p->n_tie);
+
+	switch (t) {
+	case TIE_SAME:
+	case TIE_OLDER:
+		return ERROR_OK;
+	case TIE_NEWER:
+		advance(a, cp);
+		witness_tied(a, cp);
+		return ERROR_OK;
+	case TIE_CONTRADICTS:
+		alert_fork(a, cp,
+		    cp->size == a->trusted.size ? "has the same size as, and "
+		                                  "another root than,"
+		                                : "is not consistent with");
+		return ERROR_CHECKPOINT;
+	case TIE_UNPROVEN:
+		break;
+	}
+	trust_ask(a, cp);
+	return TRUST_HELD;
 }
 
 int
@@ -103,63 +291,104 @@ trust_check(struct agent *a, const struct wire_audit_proof *p, struct event *ev,
 		trust_alert(a, "audit leaf unreadable", error_strerror(rc));
 		return rc;
 	}
-	/* A log that grew: prove it grew from the one we trust. */
-	if ((!a->have_trusted || cp->size > a->trusted.size) &&
-	    !a->proof_pending && a->connected)
-		trust_hello(a);
-	return ERROR_OK;
+	if ((rc = tie_leaf(a, p, cp)) == ERROR_OK)
+		witness_accepted(a, p->leaf_index);
+	return rc;
+}
+
+/* The sizes the answer must have: those asked for. */
+static bool
+sizes_asked(
+    struct agent *a, const struct wire_proof *p, const struct checkpoint *next)
+{
+	char why[256];
+
+	if (p->from_size == a->req.from &&
+	    (a->req.to != 0 ? next->size == a->req.to
+	                    : next->size >= a->req.from) &&
+	    (p->to_size == 0 || p->to_size == next->size))
+		return true;
+	snprintf(why, sizeof(why),
+	    "asked for the consistency proof from %llu to %llu leaves, got "
+	    "one from %llu to %llu under a checkpoint of %llu; asking again",
+	    (unsigned long long)a->req.from, (unsigned long long)a->req.to,
+	    (unsigned long long)p->from_size, (unsigned long long)p->to_size,
+	    (unsigned long long)next->size);
+	trust_alert(a, "audit proof for the wrong sizes", why);
+	return false;
+}
+
+/* Asks the same again after an answer that did not do. */
+static void
+retry(struct agent *a)
+{
+	a->req.tries++;
+	if (a->req.timeout_ms < 5 * 60 * 1000)
+		a->req.timeout_ms *= 2;
+	/* Not at once: the timer resends when the backoff is over. */
+	a->req.sent_ms = clock_mono_ms();
+	a->req.bad_answer = true;
 }
 
 void
 trust_proof(struct agent *a, const struct wire_proof *p)
 {
 	struct checkpoint next;
-	char why[256];
+	enum tie_result t;
 	int rc;
 
-	a->proof_pending = false;
-	if (!a->have_trusted) {
-		/* Trust on first use: the broker's signature alone. */
-		rc = checkpoint_verify(p->checkpoint, p->checkpoint_len,
-		    a->origin, a->broker.sign_pk, &next);
-		if (rc != 0) {
-			trust_alert(a, "checkpoint not signed by the broker",
-			    error_strerror(rc));
-			return;
-		}
-	} else {
-		if (p->from_size != a->trusted.size) {
-			snprintf(why, sizeof(why),
-			    "asked for a proof from %llu, got one from %llu",
-			    (unsigned long long)a->trusted.size,
-			    (unsigned long long)p->from_size);
-			log_warn("audit proof: %s", why);
-			return;
-		}
-		rc = checkpoint_advance(&a->trusted, p->checkpoint,
-		    p->checkpoint_len, a->broker.sign_pk,
-		    (const uint8_t(*)[MERKLE_HASH_LEN])p->path, p->n_path,
-		    &next);
-		if (rc != 0) {
-			snprintf(why, sizeof(why),
-			    "the broker's log of %llu leaves we trusted is "
-			    "not a prefix of its log now: it was rewritten or "
-			    "forked (%s)",
-			    (unsigned long long)a->trusted.size,
-			    error_strerror(rc));
-			trust_alert(a, "audit log rewritten", why);
-			return;
-		}
-	}
-	if (a->have_trusted && next.size <= a->trusted.size)
+	if (!a->req.pending || a->req.bad_answer) {
+		log_warn("audit proof that was not asked for: ignored");
 		return;
-	if ((rc = state_put_checkpoint(a->state, &next)) != 0) {
-		log_err("cannot store the trusted checkpoint: %s",
+	}
+	rc = checkpoint_verify(p->checkpoint, p->checkpoint_len, a->origin,
+	    a->broker.sign_pk, &next);
+	if (rc != 0) {
+		trust_alert(a, "checkpoint not signed by the broker",
 		    error_strerror(rc));
+		retry(a);
 		return;
 	}
-	a->trusted = next;
-	a->have_trusted = true;
-	log_debug("trusting the broker's log at %llu leaves",
-	    (unsigned long long)next.size);
+	if (!sizes_asked(a, p, &next)) {
+		retry(a);
+		return;
+	}
+	/* Trust on first use: the broker's signature, and the empty tree. */
+	t = tie_check(a->req.has_from_cp ? &a->req.from_cp : NULL, &next, true,
+	    a->req.from, (const uint8_t(*)[MERKLE_HASH_LEN])p->path, p->n_path);
+	if (t == TIE_CONTRADICTS || t == TIE_UNPROVEN || t == TIE_OLDER) {
+		alert_fork(a, &next,
+		    "the proof the broker sent does not show consistent with");
+		if (a->req.has_from_cp)
+			witness_contradicted(a, &a->req.from_cp);
+		witness_contradicted(a, &next);
+		retry(a);
+		return;
+	}
+	a->req.pending = false;
+	a->proof_pending = false;
+	/* from_cp and next are consistent. Which of them the trusted one is
+	 * decides what is now proved. */
+	bool from_trusted = !a->have_trusted ||
+	    (a->req.has_from_cp && a->req.from_cp.size == a->trusted.size &&
+	        sodium_memcmp(a->req.from_cp.root, a->trusted.root,
+	            MERKLE_HASH_LEN) == 0);
+	t = a->have_trusted ? tie_check(&a->trusted, &next, false, 0, NULL, 0)
+	                    : TIE_UNPROVEN;
+	if (t == TIE_CONTRADICTS) {
+		alert_fork(a, &next,
+		    "has the same size as, and another root "
+		    "than,");
+		witness_contradicted(a, &next);
+	} else if (from_trusted || t == TIE_SAME) {
+		if (a->req.has_from_cp)
+			witness_tied(a, &a->req.from_cp);
+		advance(a, &next);
+		witness_tied(a, &next);
+		witness_proof(a, p, &next);
+	} else {
+		/* The trusted one moved on meanwhile: ask again from it. */
+		trust_ask(a, &next);
+	}
+	ask_next(a);
 }

@@ -429,6 +429,7 @@ encode_reply(struct broker *b, MDB_txn *txn, struct reply *rep,
 			    rep->leaves[i], &p->leaf, &p->leaf_len);
 		p->checkpoint = head->text;
 		p->checkpoint_len = head->text_len;
+		witness_tie(b, txn, rep->agency, head, p);
 		r->n_decisions = i + 1;
 	}
 	if (rc == 0)
@@ -676,15 +677,12 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 		if ((rc = deliver_ack(b, txn, agency, f)) != 0)
 			log_err("ack from %s: %s", agency, error_strerror(rc));
 		break;
-	case WIRE_PROOF_REQUEST: {
-		struct hello *h = &b->hellos[b->n_hellos++];
-		memcpy(h->rid, rid, rid_len);
-		h->rid_len = rid_len;
-		snprintf(h->key, sizeof(h->key), "%s", in->key);
-		snprintf(h->agency, sizeof(h->agency), "%s", agency);
-		h->tree_size = f->u.proof_request_size;
+	case WIRE_PROOF_REQUEST:
+		witness_greeted(b, p, rid, rid_len, in->key, f);
 		break;
-	}
+	case WIRE_COSIGNATURE:
+		rc = witness_cosigned(b, txn, p, &f->u.cosignature);
+		break;
 	case WIRE_AGREEMENT_REQUEST:
 		inforce_answer(b, p, &f->u.agreement);
 		break;

@@ -66,6 +66,10 @@ struct peer {
 	uint64_t stale;            /* frames from a revoked key, unreported */
 	bool agreement_sent;       /* the current agreement, on this
 	                            * connection (inforce.c) */
+	/* The size of the checkpoint this agency's agent trusts, as far as
+	 * the broker knows (witness.c): the ties it sends are from it. */
+	bool tie_known;
+	uint64_t tie_size;
 };
 
 /* Handshakes refused from one source address in one window. */
@@ -130,7 +134,8 @@ struct hello {
 	size_t rid_len;
 	char key[BROKER_KEY_HEX];
 	char agency[IDENT_AGENCY_MAX + 1];
-	uint64_t tree_size;
+	uint64_t tree_size; /* from */
+	uint64_t to_size;   /* 0: the latest */
 };
 
 struct signer;
@@ -204,6 +209,8 @@ struct broker {
 	struct policy_decision *decisions;
 	struct wire_status *status;
 	uint64_t accepted, rejected; /* counters for the log */
+	/* witness.c's tie path for the proof being encoded, reused. */
+	uint8_t tie_path[MERKLE_MAX_PATH][MERKLE_HASH_LEN];
 };
 
 /*
@@ -276,6 +283,37 @@ void inforce_broadcast(struct broker *b);
 /* An AgreementRequest from p: answered from those held or the archive. */
 void inforce_answer(
     struct broker *b, struct peer *p, const struct wire_agreement *q);
+/* witness.c: the witnessed log (DESIGN.md §7) */
+/*
+ * A ProofRequest from p on connection rid (authenticated with key): the
+ * sizes its agent names, answered by deliver_hellos after the batch.
+ */
+void witness_greeted(struct broker *b, struct peer *p, const void *rid,
+    size_t rid_len, const char *key, const struct wire_frame *f);
+/*
+ * A Cosignature from p, in the batch's txn: kept as p's latest when it
+ * verifies against p's sign key and the stored checkpoint of its size.
+ * Returns an LMDB failure that makes txn unusable, else 0.
+ */
+int witness_cosigned(struct broker *b, MDB_txn *txn, const struct peer *p,
+    const struct wire_cosignature *c);
+/*
+ * Fills pr, the answer to hello h, in txn: the checkpoint at h's to_size
+ * (the latest for 0), the consistency proof from h's tree_size to it, and
+ * the cosignatures held with the proof between each one's tree and it.
+ * paths has room for WIRE_MAX_WITNESSES * MERKLE_MAX_PATH hashes; head
+ * holds the checkpoint's note (pr borrows both). Sets p's tie.
+ */
+int witness_answer(struct broker *b, MDB_txn *txn, struct peer *p,
+    const struct hello *h, struct wire_proof *pr, struct audit_head *head,
+    uint8_t (*paths)[MERKLE_HASH_LEN]);
+/*
+ * Adds to proof (under checkpoint head) the tie from the size agency's
+ * agent trusts, when the broker knows it, in b->tie_path, and moves the
+ * agency's tie to head's size.
+ */
+void witness_tie(struct broker *b, MDB_txn *txn, const char *agency,
+    const struct audit_head *head, struct wire_audit_proof *proof);
 
 /* zap.c: binds the ZAP handler; must precede any zmq_bind. */
 int zap_start(struct broker *b);

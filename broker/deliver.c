@@ -69,6 +69,7 @@ deliver_proof(struct broker *b, MDB_txn *txn, uint64_t leaf,
 	p->leaf_index = leaf;
 	p->checkpoint = head->text;
 	p->checkpoint_len = head->text_len;
+	p->has_tie = false;
 	return ERROR_OK;
 }
 
@@ -100,6 +101,8 @@ item_frame(struct broker *b, MDB_txn *txn, const struct store_item *it,
 
 	if ((rc = deliver_proof(b, txn, it->leaf, proof, &head)) != 0)
 		return rc;
+	/* From what the queue's agency trusts (its agency, either kind). */
+	witness_tie(b, txn, it->agency, &head, proof);
 	if (it->type == STORE_DELIVERY)
 		return wire_delivery_frame(
 		    it->payload, it->payload_len, proof, out, len);
@@ -302,11 +305,16 @@ deliver_hellos(struct broker *b)
 {
 	MDB_txn *txn = NULL;
 	struct audit_head head;
-	struct wire_proof pr;
+	struct wire_proof *pr = NULL;
+	uint8_t(*paths)[MERKLE_HASH_LEN] = NULL;
 	uint8_t *frame;
 	size_t len;
-	int rc;
 
+	if (b->n_hellos > 0) {
+		pr = malloc(sizeof(*pr));
+		paths = malloc((size_t)WIRE_MAX_WITNESSES * MERKLE_MAX_PATH *
+		    MERKLE_HASH_LEN);
+	}
 	for (size_t i = 0; i < b->n_hellos; i++) {
 		struct hello *h = &b->hellos[i];
 		struct peer *p = deliver_peer(b, h->agency);
@@ -318,36 +326,20 @@ deliver_hellos(struct broker *b)
 		if (!p->connected || p->rid_len != h->rid_len ||
 		    memcmp(p->rid, h->rid, h->rid_len) != 0)
 			deliver_attach(p, h->rid, h->rid_len, h->key);
-
-		if (store_begin(b->store, false, &txn) != 0)
+		if (pr == NULL || paths == NULL ||
+		    store_begin(b->store, false, &txn) != 0)
 			continue;
-		memset(&pr, 0, sizeof(pr));
-		rc = audit_latest(store_audit(b->store), txn, &head);
-		if (rc == 0 && h->tree_size <= head.cp.size) {
-			rc = audit_consistency(store_audit(b->store), txn,
-			    h->tree_size, head.cp.size, pr.path, &pr.n_path);
-			pr.from_size = h->tree_size;
-		} else if (rc == 0) {
-			/* The agent trusts a longer log than ours: say so
-			 * with the latest checkpoint and no proof. */
-			log_warn("%s trusts a log of %llu leaves; ours has "
-			         "%llu",
-			    p->id, (unsigned long long)h->tree_size,
-			    (unsigned long long)head.cp.size);
-			pr.from_size = h->tree_size;
-		}
-		if (rc == 0) {
-			pr.checkpoint = head.text;
-			pr.checkpoint_len = head.text_len;
-			if (wire_proof_encode(&pr, &frame, &len) == 0) {
-				send_to(b, p, frame, len);
-				free(frame);
-			}
+		if (witness_answer(b, txn, p, h, pr, &head, paths) == 0 &&
+		    wire_proof_encode(pr, &frame, &len) == 0) {
+			send_to(b, p, frame, len);
+			free(frame);
 		}
 		store_abort(txn);
 		txn = NULL;
 		inforce_hello(b, p);
 		deliver_pump(b, p);
 	}
+	free(pr);
+	free(paths);
 	b->n_hellos = 0;
 }

@@ -9,8 +9,7 @@
 
 #include "common/urgency.h"
 #include "proto/justification_pb.h"
-#include "proto/pbutil.h"
-#include "proto/wire.h"
+#include "proto/wire_int.h"
 
 #define LEAF_MAX (64 * 1024)
 
@@ -20,8 +19,7 @@ _Static_assert(
     (int)CONCORDAT__URGENCY__URGENCY_EMERGENCY == URGENCY_EMERGENCY, "urgency");
 _Static_assert(
     (int)CONCORDAT__OUTCOME__OUTCOME_REJECTED == WIRE_REJECTED, "outcome");
-_Static_assert(
-    (int)CONCORDAT__REASON__REASON_AGREEMENT_MISMATCH ==
+_Static_assert((int)CONCORDAT__REASON__REASON_AGREEMENT_MISMATCH ==
         WIRE_REASON_AGREEMENT_MISMATCH,
     "reason");
 _Static_assert(
@@ -391,7 +389,7 @@ decode_proof(Concordat__AuditProof *pp, struct wire_audit_proof *p, char *why,
 	p->n_path = pp->n_path;
 	p->checkpoint = (const char *)pp->checkpoint.data;
 	p->checkpoint_len = pp->checkpoint.len;
-	return ERROR_OK;
+	return wire_decode_tie(pp, p, why, whylen);
 }
 
 static int
@@ -503,26 +501,6 @@ decode_status(
 }
 
 static int
-decode_proof_frame(
-    Concordat__Proof *pp, struct wire_proof *p, char *why, size_t whylen)
-{
-	if (!pp->has_checkpoint || pp->checkpoint.len == 0 ||
-	    pp->checkpoint.len > WIRE_CHECKPOINT_MAX)
-		return WHY("proof without a checkpoint");
-	if (pp->n_path > WIRE_MAX_PATH)
-		return WHY("consistency path longer than %d", WIRE_MAX_PATH);
-	p->checkpoint = (const char *)pp->checkpoint.data;
-	p->checkpoint_len = pp->checkpoint.len;
-	p->from_size = pp->from_size;
-	for (size_t i = 0; i < pp->n_path; i++)
-		if (pbutil_bytes(p->path[i], WIRE_HASH_LEN, pp->path[i]) != 0)
-			return WHY("consistency hash %zu is not %d bytes", i,
-			    WIRE_HASH_LEN);
-	p->n_path = pp->n_path;
-	return ERROR_OK;
-}
-
-static int
 decode_ack(
     Concordat__DeliveryAck *pa, struct wire_frame *f, char *why, size_t whylen)
 {
@@ -592,12 +570,17 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out, char *why,
 		break;
 	case CONCORDAT__FRAME__BODY_PROOF_REQUEST:
 		f->type = WIRE_PROOF_REQUEST;
-		f->u.proof_request_size = pf->proof_request->tree_size;
+		wire_decode_proof_request(pf->proof_request, f);
 		rc = ERROR_OK;
 		break;
 	case CONCORDAT__FRAME__BODY_PROOF:
 		f->type = WIRE_PROOF;
-		rc = decode_proof_frame(pf->proof, &f->u.proof, why, whylen);
+		rc = wire_decode_proof(pf->proof, &f->u.proof, why, whylen);
+		break;
+	case CONCORDAT__FRAME__BODY_COSIGNATURE:
+		f->type = WIRE_COSIGNATURE;
+		rc = wire_decode_cosignature(
+		    pf->cosignature, &f->u.cosignature, why, whylen);
 		break;
 	case CONCORDAT__FRAME__BODY_AGREEMENT_REQUEST:
 		f->type = WIRE_AGREEMENT_REQUEST;
@@ -793,6 +776,7 @@ encode_proof(const struct wire_audit_proof *p, Concordat__AuditProof *pp,
 	pp->path = path;
 	pp->has_checkpoint = 1;
 	pp->checkpoint = bin(p->checkpoint, p->checkpoint_len);
+	wire_encode_tie(p, pp);
 }
 
 static int
@@ -897,41 +881,6 @@ wire_status_encode(const struct wire_status *s, uint8_t **out, size_t *len)
 	}
 	f.body_case = CONCORDAT__FRAME__BODY_STATUS;
 	f.status = &ps;
-	return pack_frame(&f, out, len);
-}
-
-int
-wire_proof_request_encode(uint64_t tree_size, uint8_t **out, size_t *len)
-{
-	Concordat__Frame f = CONCORDAT__FRAME__INIT;
-	Concordat__ProofRequest pr = CONCORDAT__PROOF_REQUEST__INIT;
-
-	pr.has_tree_size = 1;
-	pr.tree_size = tree_size;
-	f.body_case = CONCORDAT__FRAME__BODY_PROOF_REQUEST;
-	f.proof_request = &pr;
-	return pack_frame(&f, out, len);
-}
-
-int
-wire_proof_encode(const struct wire_proof *p, uint8_t **out, size_t *len)
-{
-	Concordat__Frame f = CONCORDAT__FRAME__INIT;
-	Concordat__Proof pp = CONCORDAT__PROOF__INIT;
-	ProtobufCBinaryData path[WIRE_MAX_PATH];
-
-	if (p->n_path > WIRE_MAX_PATH)
-		return ERROR_INVAL;
-	pp.has_checkpoint = 1;
-	pp.checkpoint = bin(p->checkpoint, p->checkpoint_len);
-	pp.has_from_size = 1;
-	pp.from_size = p->from_size;
-	for (size_t i = 0; i < p->n_path; i++)
-		path[i] = bin(p->path[i], WIRE_HASH_LEN);
-	pp.n_path = p->n_path;
-	pp.path = path;
-	f.body_case = CONCORDAT__FRAME__BODY_PROOF;
-	f.proof = &pp;
 	return pack_frame(&f, out, len);
 }
 

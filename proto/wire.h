@@ -31,6 +31,7 @@
 #define WIRE_PAD_BLOCK      256
 #define WIRE_DETAIL_MAX     512
 #define WIRE_CHECKPOINT_MAX 4096
+#define WIRE_MAX_WITNESSES  32 /* cosignatures in one Proof */
 
 /*
  * The largest plaintext of one field, and what it seals to: sodium_pad
@@ -163,6 +164,14 @@ struct wire_audit_proof {
 	uint8_t path[WIRE_MAX_PATH][WIRE_HASH_LEN];
 	const char *checkpoint; /* signed note text */
 	size_t checkpoint_len;
+	/* The tie (AuditProof 5, 6): a consistency proof between this
+	 * checkpoint's tree and the tree of tie_size leaves, smaller to
+	 * larger, n_tie hashes of WIRE_HASH_LEN bytes at tie_path (borrowed
+	 * like the rest). Encoded only when has_tie. */
+	bool has_tie;
+	uint64_t tie_size;
+	const uint8_t (*tie_path)[WIRE_HASH_LEN];
+	size_t n_tie;
 };
 
 /* Submit: an envelope as sent (decoded, not yet verified). */
@@ -215,12 +224,33 @@ struct wire_status {
 	struct wire_audit_proof event;
 };
 
+/*
+ * An agency's cosignature (C2SP tlog-cosignature/v1) on the checkpoint of
+ * tree_size leaves with root: a Cosignature frame (the agency is the
+ * connection's), or one of a Proof's witnesses.
+ */
+struct wire_cosignature {
+	char agency[IDENT_AGENCY_MAX + 1]; /* "" in a Cosignature frame */
+	uint64_t tree_size;
+	uint8_t root[WIRE_HASH_LEN];
+	uint64_t timestamp; /* seconds since the epoch */
+	uint8_t signature[WIRE_SIG_LEN];
+	/* A witness only: the consistency proof between its tree and the
+	 * Proof's checkpoint, smaller to larger, n_path hashes at path
+	 * (borrowed from the frame). */
+	const uint8_t (*path)[WIRE_HASH_LEN];
+	size_t n_path;
+};
+
 struct wire_proof {
 	const char *checkpoint;
 	size_t checkpoint_len;
 	uint64_t from_size;
 	size_t n_path;
 	uint8_t path[WIRE_MAX_PATH][WIRE_HASH_LEN];
+	uint64_t to_size; /* the checkpoint's size, as the broker says */
+	size_t n_witnesses;
+	struct wire_cosignature witnesses[WIRE_MAX_WITNESSES];
 };
 
 enum wire_frame_type {
@@ -233,6 +263,7 @@ enum wire_frame_type {
 	WIRE_PROOF = 7,
 	WIRE_AGREEMENT_REQUEST = 8,
 	WIRE_AGREEMENT = 9,
+	WIRE_COSIGNATURE = 10,
 };
 
 /* The largest agreement signature note a frame may carry. */
@@ -267,9 +298,13 @@ struct wire_frame {
 			int ack_state;
 		};
 		struct wire_status status;
-		uint64_t proof_request_size;
+		struct {
+			uint64_t proof_request_size; /* from: trusted */
+			uint64_t proof_request_to;   /* 0: the latest */
+		};
 		struct wire_proof proof;
 		struct wire_agreement agreement; /* both agreement frames */
+		struct wire_cosignature cosignature;
 	} u;
 	void *priv; /* the unpacked protobuf, owned */
 };
@@ -339,6 +374,14 @@ WUR int wire_proof_request_encode(
     uint64_t tree_size, uint8_t **out, size_t *len);
 WUR int wire_proof_encode(
     const struct wire_proof *p, uint8_t **out, size_t *len);
+
+/* proto/wire_witness.c: the witnessed log's frames (DESIGN.md §7). */
+/* A ProofRequest from tree_size (trusted) to to_size (0: the latest). */
+WUR int wire_proof_request_between(
+    uint64_t tree_size, uint64_t to_size, uint8_t **out, size_t *len);
+/* A Cosignature frame of c (its agency and path are not sent). */
+WUR int wire_cosignature_encode(
+    const struct wire_cosignature *c, uint8_t **out, size_t *len);
 
 /*
  * proto/wire_agreement.c: an Agreement frame of the YAML's and the note's

@@ -49,4 +49,14 @@ int verbs_broker_key(
  */
 int verbs_write(struct strbuf *sb);
 
+/*
+ * witnesses.c: the cosignatures kept in r's log, checked against the
+ * agencies' sign keys in the keyring folder, said into sb; the latest
+ * cosigned checkpoint with its cosignature lines. ERROR_SIGNATURE, with
+ * why, when fewer than n agencies' cosignatures are valid; another error
+ * (and why) when the keyring or the log cannot be read. leaves: the log's.
+ */
+int verbs_witnesses(struct reader *r, const char *keyring, unsigned n,
+    uint64_t leaves, struct strbuf *sb, char *why, size_t whylen);
+
 #endif

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sysexits.h>
 
 #include "audit/verbs/audit_verbs.h"
@@ -15,6 +16,7 @@
 static const char verify_help[] =
     "usage: concordat audit verify --data DIR --broker-key FILE "
     "[--indexes]\n"
+    "                              [--keyring DIR --witnesses N]\n"
     "\n"
     "Recomputes the Merkle tree from every leaf, compares it with the\n"
     "stored tree, and checks every signed checkpoint: signed by the broker\n"
@@ -27,12 +29,21 @@ static const char verify_help[] =
     "\n"
     "--indexes  also check that the indexes queries read hold exactly the\n"
     "           entries the leaves give, none missing, added or altered\n"
-    "           (slower: every leaf is decoded)\n";
+    "           (slower: every leaf is decoded)\n"
+    "--keyring DIR, --witnesses N\n"
+    "           also check each agency's latest cosignature of the log\n"
+    "           (C2SP tlog-cosignature/v1) against its sign key in DIR,\n"
+    "           say which agency witnessed which size, print the latest\n"
+    "           cosigned checkpoint with its cosignatures, and fail (65)\n"
+    "           unless at least N agencies' cosignatures are valid\n"
+    "           (N defaults to 1 with --keyring)\n";
 
 static const struct option opts[] = {
     {"data", required_argument, NULL, 'd'},
     {"broker-key", required_argument, NULL, 'k'},
     {"indexes", no_argument, NULL, 'i'},
+    {"keyring", required_argument, NULL, 'K'},
+    {"witnesses", required_argument, NULL, 'W'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -71,9 +82,11 @@ audit_verb_verify(int argc, char **argv)
 	struct audit_walk walk;
 	struct reader r;
 	struct strbuf sb = STRBUF_INIT;
-	const char *dir = NULL, *key = NULL;
+	const char *dir = NULL, *key = NULL, *keyring = NULL;
 	uint8_t pk[CHECKPOINT_PK_LEN];
 	bool indexes = false;
+	long witnesses = -1;
+	char *end;
 	int c, rc;
 
 	while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
@@ -86,6 +99,18 @@ audit_verb_verify(int argc, char **argv)
 			break;
 		case 'i':
 			indexes = true;
+			break;
+		case 'K':
+			keyring = optarg;
+			break;
+		case 'W':
+			witnesses = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || witnesses < 0 ||
+			    witnesses > 64)
+				return cli_fail(EX_USAGE,
+				    "audit verify: --witnesses '%s' is not a "
+				    "number from 0 to 64",
+				    optarg);
 			break;
 		case 'h':
 			fputs(verify_help, stdout);
@@ -100,6 +125,8 @@ audit_verb_verify(int argc, char **argv)
 		return verbs_missing("verify", "--data DIR");
 	if (key == NULL)
 		return verbs_missing("verify", "--broker-key FILE");
+	if (witnesses >= 0 && keyring == NULL)
+		return verbs_missing("verify", "--keyring DIR");
 	if ((rc = verbs_broker_key("verify", key, pk)) != 0)
 		return rc;
 	if ((rc = verbs_open_log("verify", dir, &r)) != 0)
@@ -111,9 +138,17 @@ audit_verb_verify(int argc, char **argv)
 		snprintf(res.why, sizeof(res.why), "%s", walk.why);
 	if (rc == 0 && indexes)
 		rc = audit_verify_indexes(r.a, r.txn, &res);
-	if (rc == 0) {
+	if (rc == 0)
 		summary(&sb, audit_origin(r.a), &res, &walk, indexes);
-		rc = verbs_write(&sb);
+	if (rc == 0 && keyring != NULL)
+		rc = verbs_witnesses(&r, keyring,
+		    witnesses < 0 ? 1 : (unsigned)witnesses, res.leaves, &sb,
+		    res.why, sizeof(res.why));
+	if (rc == 0 || rc == ERROR_SIGNATURE) {
+		int wrc = verbs_write(&sb);
+		rc = rc != 0 ? rc : wrc;
+	} else {
+		strbuf_release(&sb);
 	}
 	verbs_close_log(&r);
 	if (rc == ERROR_TAMPERED || rc == ERROR_SIGNATURE ||

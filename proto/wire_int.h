@@ -1,0 +1,26 @@
+/*
+ * Private to proto/: what wire.c's frame decoder and encoders share with
+ * wire_witness.c, which holds the witnessed log's members (the ProofRequest,
+ * the Proof, the Cosignature and the AuditProof's tie).
+ */
+#ifndef PROTO_WIRE_INT_H
+#define PROTO_WIRE_INT_H
+
+#include "proto/pbutil.h"
+#include "proto/wire.h"
+
+/* The ProofRequest's sizes into f. */
+void wire_decode_proof_request(
+    const Concordat__ProofRequest *pr, struct wire_frame *f);
+WUR int wire_decode_proof(
+    const Concordat__Proof *pp, struct wire_proof *p, char *why, size_t whylen);
+WUR int wire_decode_cosignature(const Concordat__Cosignature *pc,
+    struct wire_cosignature *c, char *why, size_t whylen);
+/* AuditProof 5 and 6 into p (borrowed from pp). */
+WUR int wire_decode_tie(const Concordat__AuditProof *pp,
+    struct wire_audit_proof *p, char *why, size_t whylen);
+/* p's tie, when it has one, into pp (borrowing p's bytes). */
+void wire_encode_tie(
+    const struct wire_audit_proof *p, Concordat__AuditProof *pp);
+
+#endif
