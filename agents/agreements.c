@@ -415,8 +415,7 @@ agreements_question(
 	q->to = to;
 	q->purpose = m->purpose;
 	q->urgency = m->urgency;
-	/* TODO(issue 11, justification): the emergency reason code once the
-	 * manifest carries it (Manifest.reason); the broker asks the same. */
-	q->has_justification = m->justification[0] != '\0';
+	/* The emergency reason code, as the broker asks it. */
+	q->reason = m->reason;
 	q->kind = m->kind;
 }

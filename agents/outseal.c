@@ -47,9 +47,9 @@ question(const struct agent *a, const struct outrecord *r, size_t i,
 	q->to = r->recipients[i];
 	q->purpose = r->purpose;
 	q->urgency = r->urgency;
-	/* TODO(issue 11, justification): the emergency reason code once the
-	 * record carries one; the broker and the recipient ask the same. */
-	q->has_justification = r->justification[0] != '\0';
+	/* The emergency reason code; the broker and the recipient ask the
+	 * same. */
+	q->reason = r->reason;
 	q->kind = r->kind;
 }
 
