@@ -198,7 +198,6 @@ main(int argc, char **argv)
 	if (tu_seal(&m1) != 0)
 		return 1;
 	put("submit-1-recipient", m1.frame, m1.len);
-
 	static const fieldset grants[3] = {FIELDS_ALL, 0x0f0f, 0x0400};
 	tu_msg_init(&m3, &pol, three, 3, NULL);
 	fill_record(&m3);

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "agents/outrecord.h"
+#include "common/urgency.h"
 
 #define GOOD_TAIL                                                              \
 	"\"recipients\": [\"mental_health_trust\"], "                          \
@@ -290,6 +291,107 @@ errors_capped(void **state)
 	free(text);
 }
 
+/* A record of urgency u with more members (", ..." or ""). */
+static json_t *
+parse_emergency(const char *u, const char *more, struct outrecord *r, int *rc)
+{
+	static char text[4096 + 512];
+	json_t *errors = json_array();
+
+	snprintf(text, sizeof(text),
+	    "{\"recipients\": [\"police\"], \"purpose\": \"triage_advice\", "
+	    "\"urgency\": \"%s\", \"subject\": {\"nhs_number\": "
+	    "\"9434765919\"}, \"fields\": {\"risks\": {\"self_harm\": "
+	    "\"high\"}}%s}",
+	    u, more);
+	*rc = outrecord_parse(
+	    (const uint8_t *)text, strlen(text), NULL, r, errors);
+	return errors;
+}
+
+/* An emergency gives a reason from the list and a justification; no
+ * other record gives either; each problem named. */
+static void
+emergency_reason_and_justification(void **state)
+{
+	static char more[2200 + 64], text[2100];
+	struct outrecord r;
+	json_t *e;
+	int rc;
+
+	(void)state;
+	e = parse_emergency("emergency",
+	    ", \"reason\": \"risk_to_life\", \"justification\": \"on a "
+	    "bridge\"",
+	    &r, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(r.reason, EMERGENCY_REASON_RISK_TO_LIFE);
+	assert_string_equal(r.justification, "on a bridge");
+	outrecord_release(&r);
+	json_decref(e);
+
+	e = parse_emergency("emergency", "", &r, &rc);
+	assert_int_not_equal(rc, 0);
+	assert_int_equal(json_array_size(e), 2);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(e, 0), "path")),
+	    "reason");
+	assert_non_null(strstr(
+	    json_string_value(json_object_get(json_array_get(e, 0), "message")),
+	    "missing: an emergency record must give a reason, one of "
+	    "risk_to_life, serious_harm, safeguarding_child, "
+	    "safeguarding_adult"));
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(e, 1), "path")),
+	    "justification");
+	json_decref(e);
+
+	e = parse_emergency("emergency",
+	    ", \"reason\": \"danger\", \"justification\": \"x\"", &r, &rc);
+	assert_one(e, "reason",
+	    "unknown reason (expected one of risk_to_life, serious_harm, "
+	    "safeguarding_child, safeguarding_adult)");
+	assert_unquoted(e, "danger");
+	json_decref(e);
+
+	e = parse_emergency("urgent", ", \"justification\": \"x\"", &r, &rc);
+	assert_one(e, "justification",
+	    "only an emergency record carries a justification");
+	json_decref(e);
+	e = parse_emergency(
+	    "routine", ", \"reason\": \"serious_harm\"", &r, &rc);
+	assert_one(e, "reason", "only an emergency record gives a reason");
+	json_decref(e);
+
+	e = parse_emergency("emergency",
+	    ", \"reason\": \"serious_harm\", \"justification\": \" \\n \"", &r,
+	    &rc);
+	assert_one(e, "justification", "empty");
+	json_decref(e);
+
+	/* 2,048 bytes, and one more. */
+	memset(text, 'j', 2049);
+	text[2049] = '\0';
+	snprintf(more, sizeof(more),
+	    ", \"reason\": \"safeguarding_child\", \"justification\": \"%s\"",
+	    text);
+	e = parse_emergency("emergency", more, &r, &rc);
+	assert_one(e, "justification", "longer than 2048 bytes (2049)");
+	assert_unquoted(e, "jjjj");
+	json_decref(e);
+	text[2048] = '\0';
+	snprintf(more, sizeof(more),
+	    ", \"reason\": \"safeguarding_child\", \"justification\": \"%s\"",
+	    text);
+	e = parse_emergency("emergency", more, &r, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(strlen(r.justification), 2048);
+	outrecord_release(&r);
+	/* Released: no copy of the text is left in the struct. */
+	assert_int_equal(r.justification[0], '\0');
+	json_decref(e);
+}
+
 int
 main(void)
 {
@@ -302,6 +404,7 @@ main(void)
 	    cmocka_unit_test(values_not_quoted),
 	    cmocka_unit_test(oversized_field),
 	    cmocka_unit_test(errors_capped),
+	    cmocka_unit_test(emergency_reason_and_justification),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
