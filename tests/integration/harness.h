@@ -402,6 +402,14 @@ void h_sign_as(struct h_sys *s, const char *path, unsigned mask, const char *key
  * .guardian.pub files in the keyring DIR/ring.
  */
 void h_sign(struct h_sys *s, const char *path);
+/* An agency's agent's archive of agreements (STATE/agreements). */
+const char *h_agreements_dir(struct h_sys *s, int agency);
+/*
+ * Puts s->policy, signed, in an agency's archive as its current agreement,
+ * as if the broker had sent it before: so that the agent, started with no
+ * broker, seals at once. Before the agent starts.
+ */
+void h_agent_hold_agreement(struct h_sys *s, int agency);
 /* The rogue broker sends the agreement at path and path.sig as it is. */
 void h_rogue_agreement(struct h_rogue *r, const char *path);
 

@@ -55,31 +55,28 @@ h_allowed(struct h_sys *s, int from, int to, const char *purpose, int urgency,
 	return got;
 }
 
-void
-h_sign_as(struct h_sys *s, const char *path, unsigned mask, const char *keydir)
+/* Signs path by each agency in ids[0..n-1] with its key in keydir. */
+static void
+sign_by(const char *path, const char *const *ids, size_t n, const char *keydir)
 {
 	struct yamlconf_errors errs;
 	struct policy *p = NULL;
 	uint8_t sha[32];
-	char *note = NULL;
+	char *note = NULL, sig[PATH_MAX];
 	size_t note_len = 0;
 
 	yamlconf_errors_init(&errs);
 	assert_int_equal(policy_load_file(path, &errs, &p), 0);
 	yamlconf_errors_release(&errs);
 	h_file_sha(path, sha);
-	for (int i = 0; i < H_NAG; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct keys_secret *g = NULL;
-		const char *key =
-		    h_p("%s/%s.guardian.key", keydir, fixture_agency[i]);
-		char *next = NULL;
+		char key[PATH_MAX], *next = NULL;
 		size_t next_len = 0;
-		if (!(mask & (1u << i)))
-			continue;
+		snprintf(key, sizeof(key), "%s", h_p("%s/%s.guardian.key",
+		                                     keydir, ids[i]));
 		if (access(key, F_OK) != 0)
-			assert_int_equal(
-			    keys_generate_guardian(fixture_agency[i], keydir),
-			    0);
+			assert_int_equal(keys_generate_guardian(ids[i], keydir), 0);
 		assert_int_equal(keys_load_guardian(key, &g), 0);
 		assert_int_equal(agreement_note_sign(note, note_len,
 		                     policy_agreement(p),
@@ -91,30 +88,54 @@ h_sign_as(struct h_sys *s, const char *path, unsigned mask, const char *keydir)
 		note = next;
 		note_len = next_len;
 	}
+	snprintf(sig, sizeof(sig), "%s", h_p("%s.sig", path));
 	if (note != NULL)
-		scratch_write(h_p("%s.sig", path), note, 0644);
+		scratch_write(sig, note, 0644);
 	free(note);
 	policy_free(p);
+}
+
+void
+h_sign_as(struct h_sys *s, const char *path, unsigned mask, const char *keydir)
+{
+	const char *ids[H_NAG];
+	size_t n = 0;
+
 	(void)s;
+	for (int i = 0; i < H_NAG; i++)
+		if (mask & (1u << i))
+			ids[n++] = fixture_agency[i];
+	sign_by(path, ids, n, keydir);
 }
 
 void
 h_sign(struct h_sys *s, const char *path)
 {
-	const char *keys = h_p("%s/keys", s->dir);
+	struct yamlconf_errors errs;
+	struct policy *p = NULL;
+	const char *ids[POLICY_MAX_AGENCIES] = {0};
+	char keys[PATH_MAX];
+	size_t n;
 
-	h_sign_as(s, path, (1u << H_NAG) - 1, keys);
-	/* The guardians' public keys in the keyring, beside the agencies'. */
-	for (int i = 0; i < H_NAG; i++) {
+	snprintf(keys, sizeof(keys), "%s", h_p("%s/keys", s->dir));
+	yamlconf_errors_init(&errs);
+	assert_int_equal(policy_load_file(path, &errs, &p), 0);
+	yamlconf_errors_release(&errs);
+	n = policy_agency_count(p);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = policy_agency_id(p, i);
+	/* Every agency of the agreement, and its guardian in the keyring. */
+	sign_by(path, ids, n, keys);
+	for (size_t i = 0; i < n; i++) {
 		size_t len = 0;
 		char *pub = scratch_slurp(
-		    h_p("%s/%s.guardian.pub", keys, fixture_agency[i]), &len);
+		    h_p("%s/%s.guardian.pub", keys, ids[i]), &len);
 		assert_non_null(pub);
-		scratch_write(
-		    h_p("%s/ring/%s.guardian.pub", s->dir, fixture_agency[i]),
+		scratch_write(h_p("%s/ring/%s.guardian.pub", s->dir, ids[i]),
 		    pub, 0644);
 		free(pub);
 	}
+	policy_free(p);
 }
 
 void
@@ -132,6 +153,37 @@ h_rogue_agreement(struct h_rogue *r, const char *path)
 	    0);
 	h_rogue_send(r, frame, len);
 	free(frame);
+	free(yaml);
+	free(note);
+}
+
+const char *
+h_agreements_dir(struct h_sys *s, int agency)
+{
+	return h_p("%s/spool/%s/.state/agreements", s->dir,
+	    fixture_agency[agency]);
+}
+
+void
+h_agent_hold_agreement(struct h_sys *s, int agency)
+{
+	const char *dir = h_agreements_dir(s, agency);
+	uint8_t sha[32];
+	char hex[65], line[80];
+	size_t len = 0;
+	char *yaml, *note;
+
+	harness_mkdirs(dir);
+	h_file_sha(s->policy, sha);
+	sodium_bin2hex(hex, sizeof(hex), sha, sizeof(sha));
+	yaml = scratch_slurp(s->policy, &len);
+	note = scratch_slurp(h_p("%s.sig", s->policy), &len);
+	assert_non_null(yaml);
+	assert_non_null(note);
+	scratch_write(h_p("%s/%s.yaml", dir, hex), yaml, 0640);
+	scratch_write(h_p("%s/%s.yaml.sig", dir, hex), note, 0640);
+	snprintf(line, sizeof(line), "%s\n", hex);
+	scratch_write(h_p("%s/current", dir), line, 0640);
 	free(yaml);
 	free(note);
 }
