@@ -32,7 +32,7 @@ struct agent_config {
 	uint64_t seen_keep_ms; /* seen_retention, default 400d (at least 1d) */
 	char agreements[PATH_MAX]; /* the archive; default STATE/agreements */
 	uint64_t clock_skew_ms;    /* clock_skew (freshness), default 5m */
-	char path[PATH_MAX];   /* the file loaded, absolute (for SIGHUP) */
+	char path[PATH_MAX];       /* the file loaded, absolute (for SIGHUP) */
 };
 
 #define AGENT_MAP_SIZE_DEFAULT ((uint64_t)4096 << 20)

@@ -168,8 +168,8 @@ inforce_pick(struct broker *b, const struct wire_manifest *m)
 }
 
 void
-inforce_mismatch(struct broker *b, const struct wire_manifest *m, char *why,
-    size_t n)
+inforce_mismatch(
+    struct broker *b, const struct wire_manifest *m, char *why, size_t n)
 {
 	char hex[2 * WIRE_HASH_LEN + 1];
 

@@ -19,8 +19,7 @@ _Static_assert(
     (int)CONCORDAT__URGENCY__URGENCY_EMERGENCY == URGENCY_EMERGENCY, "urgency");
 _Static_assert(
     (int)CONCORDAT__OUTCOME__OUTCOME_REJECTED == WIRE_REJECTED, "outcome");
-_Static_assert(
-    (int)CONCORDAT__REASON__REASON_AGREEMENT_MISMATCH ==
+_Static_assert((int)CONCORDAT__REASON__REASON_AGREEMENT_MISMATCH ==
         WIRE_REASON_AGREEMENT_MISMATCH,
     "reason");
 _Static_assert(

@@ -396,7 +396,8 @@ fieldset h_allowed(struct h_sys *s, int from, int to, const char *purpose,
  * each agency i in mask (bit i), DIR/AGENCY.guardian.key in keydir, made
  * there first when missing.
  */
-void h_sign_as(struct h_sys *s, const char *path, unsigned mask, const char *keydir);
+void h_sign_as(
+    struct h_sys *s, const char *path, unsigned mask, const char *keydir);
 /*
  * Signs path with every agency's guardian key in DIR/keys and puts their
  * .guardian.pub files in the keyring DIR/ring.

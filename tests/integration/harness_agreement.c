@@ -73,15 +73,16 @@ sign_by(const char *path, const char *const *ids, size_t n, const char *keydir)
 		struct keys_secret *g = NULL;
 		char key[PATH_MAX], *next = NULL;
 		size_t next_len = 0;
-		snprintf(key, sizeof(key), "%s", h_p("%s/%s.guardian.key",
-		                                     keydir, ids[i]));
+		snprintf(key, sizeof(key), "%s",
+		    h_p("%s/%s.guardian.key", keydir, ids[i]));
 		if (access(key, F_OK) != 0)
-			assert_int_equal(keys_generate_guardian(ids[i], keydir), 0);
+			assert_int_equal(
+			    keys_generate_guardian(ids[i], keydir), 0);
 		assert_int_equal(keys_load_guardian(key, &g), 0);
-		assert_int_equal(agreement_note_sign(note, note_len,
-		                     policy_agreement(p),
-		                     (uint64_t)policy_version(p), sha, g, &next,
-		                     &next_len, NULL),
+		assert_int_equal(
+		    agreement_note_sign(note, note_len, policy_agreement(p),
+		        (uint64_t)policy_version(p), sha, g, &next, &next_len,
+		        NULL),
 		    0);
 		keys_secret_free(g);
 		free(note);
@@ -131,8 +132,8 @@ h_sign(struct h_sys *s, const char *path)
 		char *pub = scratch_slurp(
 		    h_p("%s/%s.guardian.pub", keys, ids[i]), &len);
 		assert_non_null(pub);
-		scratch_write(h_p("%s/ring/%s.guardian.pub", s->dir, ids[i]),
-		    pub, 0644);
+		scratch_write(
+		    h_p("%s/ring/%s.guardian.pub", s->dir, ids[i]), pub, 0644);
 		free(pub);
 	}
 	policy_free(p);
@@ -160,8 +161,8 @@ h_rogue_agreement(struct h_rogue *r, const char *path)
 const char *
 h_agreements_dir(struct h_sys *s, int agency)
 {
-	return h_p("%s/spool/%s/.state/agreements", s->dir,
-	    fixture_agency[agency]);
+	return h_p(
+	    "%s/spool/%s/.state/agreements", s->dir, fixture_agency[agency]);
 }
 
 void

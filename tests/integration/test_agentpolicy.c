@@ -145,7 +145,8 @@ rogue_redacts_nothing(void **state)
 	assert_int_equal(json_array_size(rules), 1);
 	assert_string_equal(
 	    json_string_value(json_array_get(rules, 0)), "triage-reply");
-	assert_null(json_object_get(json_object_get(rec, "fields"), "clinical"));
+	assert_null(
+	    json_object_get(json_object_get(rec, "fields"), "clinical"));
 	json_decref(rec);
 	assert_int_equal(h_tree_grep(h_spool(s, H_POLICE, "inbox"),
 	                     "CANARY-clinical", NULL, 0),
@@ -199,8 +200,9 @@ sender_grants(void **state)
 	assert_true(h_wait_file(err, H_WAIT_MS));
 	json_t *o = h_json(err);
 	json_t *e0 = json_array_get(json_object_get(o, "errors"), 0);
-	assert_non_null(strstr(json_string_value(json_object_get(e0, "message")),
-	    "lets 'police' see no field"));
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(e0, "message")),
+	        "lets 'police' see no field"));
 	json_t *why = json_object_get(e0, "explanation");
 	assert_non_null(strstr(
 	    json_string_value(json_object_get(why, "clinical")), "withheld"));
@@ -251,9 +253,12 @@ agreement_refused(void **state)
 	struct h_rogue *r = rogue_for(s, H_MHT);
 	char missing[PATH_MAX], unknown[PATH_MAX], changed[PATH_MAX];
 
-	snprintf(missing, sizeof(missing), "%s", h_p("%s/missing.yaml", s->dir));
-	snprintf(unknown, sizeof(unknown), "%s", h_p("%s/unknown.yaml", s->dir));
-	snprintf(changed, sizeof(changed), "%s", h_p("%s/changed.yaml", s->dir));
+	snprintf(
+	    missing, sizeof(missing), "%s", h_p("%s/missing.yaml", s->dir));
+	snprintf(
+	    unknown, sizeof(unknown), "%s", h_p("%s/unknown.yaml", s->dir));
+	snprintf(
+	    changed, sizeof(changed), "%s", h_p("%s/changed.yaml", s->dir));
 	char *rec;
 
 	variant(s, missing, "# missing the trust's guardian");
@@ -299,13 +304,14 @@ agreement_refused(void **state)
 	                             fixture_agency[H_MHT]),
 	                     ".yaml"),
 	    0);
+	assert_true(h_log_count(&s->agent[H_MHT],
+	                "no valid signature by the guardian "
+	                "of mental_health_trust") >= 1);
+	assert_true(h_log_count(&s->agent[H_MHT],
+	                "no valid signature by the "
+	                "guardian of police") >= 1);
 	assert_true(
-	    h_log_count(&s->agent[H_MHT], "no valid signature by the guardian "
-	                                  "of mental_health_trust") >= 1);
-	assert_true(h_log_count(&s->agent[H_MHT], "no valid signature by the "
-	                                          "guardian of police") >= 1);
-	assert_true(h_log_count(&s->agent[H_MHT], "signed for other bytes") >=
-	    1);
+	    h_log_count(&s->agent[H_MHT], "signed for other bytes") >= 1);
 
 	/* Signed by every guardian: taken, and the record goes. */
 	h_rogue_agreement(r, s->policy);
@@ -444,7 +450,8 @@ agreement_mismatch(void **state)
 	 * agreement of then; the broker comes back under a new one. */
 	h_agent_start(s, H_POLICE, true);
 	h_agent_start(s, H_MHT, true);
-	assert_true(h_wait_log(&s->agent[H_POLICE], "is current", 1, H_WAIT_MS));
+	assert_true(
+	    h_wait_log(&s->agent[H_POLICE], "is current", 1, H_WAIT_MS));
 	assert_int_equal(h_broker_stop(s), 0);
 	char *rec = record(H_MHT, "triage_advice", "record", NULL);
 	h_drop(s, H_POLICE, "resealed.json", rec);
@@ -495,7 +502,8 @@ request_never_returned(void **state)
 	h_broker_start(s);
 	h_agent_start(s, H_POLICE, true);
 	h_agent_start(s, H_MHT, true);
-	assert_true(h_wait_log(&s->agent[H_POLICE], "is current", 1, H_WAIT_MS));
+	assert_true(
+	    h_wait_log(&s->agent[H_POLICE], "is current", 1, H_WAIT_MS));
 	char *rec = record(
 	    H_MHT, "triage_advice", "request", "\"clinical\", \"risks\"");
 	h_drop(s, H_POLICE, "ask.json", rec);
@@ -513,8 +521,8 @@ request_never_returned(void **state)
 	assert_int_equal(json_array_size(fl), 1);
 	assert_string_equal(
 	    json_string_value(json_array_get(fl, 0)), "clinical");
-	assert_non_null(json_object_get(json_object_get(e, "explanation"),
-	    "clinical"));
+	assert_non_null(
+	    json_object_get(json_object_get(e, "explanation"), "clinical"));
 	json_decref(o);
 	assert_int_equal(h_agent_stop(s, H_POLICE), 0);
 	assert_int_equal(h_agent_stop(s, H_MHT), 0);

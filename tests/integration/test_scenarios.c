@@ -680,8 +680,9 @@ s8_undeclared_purpose(void **state)
 	json_t *e0 = json_array_get(json_object_get(err, "errors"), 0);
 	assert_string_equal(
 	    json_string_value(json_object_get(e0, "path")), "purpose");
-	assert_non_null(strstr(json_string_value(json_object_get(e0, "message")),
-	    "declares no purpose 'law_enforcement'"));
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(e0, "message")),
+	        "declares no purpose 'law_enforcement'"));
 	json_decref(err);
 
 	/* Nothing reached the broker: no event of that purpose. */

@@ -496,7 +496,8 @@ alerts_never_replaced(void **state)
 		    h_p("%s/ring/%s.guardian.pub", s->dir, fixture_agency[i]),
 		    NULL);
 		scratch_write(
-		    h_p("%s/%s.guardian.pub", ring, fixture_agency[i]), g, 0644);
+		    h_p("%s/%s.guardian.pub", ring, fixture_agency[i]), g,
+		    0644);
 		free(g);
 		if (i == H_POLICE)
 			continue;
