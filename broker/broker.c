@@ -437,31 +437,6 @@ encode_reply(struct broker *b, MDB_txn *txn, struct reply *rep,
 		log_err("cannot encode a receipt: %s", error_strerror(rc));
 }
 
-/* Opens t's window, when none is open. */
-static void
-tally_open(struct tally *t)
-{
-	if (!t->open) {
-		t->open = true;
-		t->since_ms = clock_mono_ms();
-	}
-}
-
-/* Counts one refusal in t's window. */
-static void
-tally_add(struct tally *t)
-{
-	tally_open(t);
-	t->count++;
-}
-
-/* Whether t's window has closed (all: at stop, every window). */
-static bool
-tally_closed(const struct tally *t, uint64_t now, bool all)
-{
-	return t->open && (all || now - t->since_ms >= BROKER_REFUSAL_WINDOW);
-}
-
 /* A frame that did not decode, refused without a leaf of its own. */
 static void
 refuse_unread(struct reply *rep, const struct verify_job *job)

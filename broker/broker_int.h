@@ -45,6 +45,12 @@ struct tally {
 	uint64_t count;    /* counted in it, not yet in the audit log */
 };
 
+/* tally.c: opens t's window when none is open; counts one refusal in it;
+ * whether it has closed (all: at stop, every window). */
+void tally_open(struct tally *t);
+void tally_add(struct tally *t);
+bool tally_closed(const struct tally *t, uint64_t now, bool all);
+
 /* An agency's live connection, learnt from the ZAP User-Id of its frames. */
 struct peer {
 	char id[IDENT_AGENCY_MAX + 1];
