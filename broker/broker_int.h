@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "audit/audit.h"
+#include "broker/agreement.h"
 #include "broker/config.h"
 #include "broker/datadir.h"
 #include "broker/store.h"
@@ -137,6 +138,15 @@ struct broker {
 	struct broker_config cfg;
 	struct keys_secret *key;
 	struct keyring *keyring;
+	/*
+	 * The agreement in force (agreement.h): its exact YAML and note bytes
+	 * and its policy; policy is agreement->policy, borrowed. prev is the
+	 * one it replaced at the last reload that changed it (NULL at start),
+	 * with the time it stopped being current in agreement->since_ms; any
+	 * other activated one is in the archive (agreement_archived). refused
+	 * is what the last refused load read, kept only to audit it.
+	 */
+	struct agreement_held *agreement, *agreement_prev, *refused;
 	struct policy *policy;
 	struct store *store;
 	struct datadir *datadir; /* the folder's lock */
@@ -201,6 +211,21 @@ void ingest_refuse(struct reply *rep, int err);
 
 /* The queue clock now (see struct broker). */
 uint64_t broker_qclock(const struct broker *b);
+
+/*
+ * broker.c's, shared with reload.c: loads the configuration's keys,
+ * keyring and agreement into b (also for -n), why saying what failed; one
+ * peer per keyring agency, kept over a reload; one stand-alone broker event
+ * committed and signed; events built by fn committed and signed.
+ */
+int broker_load(struct broker *b, char *why, size_t n);
+int setup_peers(struct broker *b);
+int log_alone(struct broker *b, int type, const char *detail);
+int log_apart(struct broker *b,
+    int (*fn)(struct broker *b, MDB_txn *txn, void *arg), void *arg);
+
+/* reload.c: SIGHUP. */
+void broker_reload(struct broker *b);
 
 /* deliver.c */
 struct peer *deliver_peer(struct broker *b, const char *agency);
