@@ -1653,7 +1653,7 @@ test_event_roundtrip(void **state)
 	free(buf);
 
 	/* Each type alone, nothing else: empty stays empty. */
-	for (int t = EVENT_ACCEPTED; t <= EVENT_KEYRING_CHANGED; t++) {
+	for (int t = EVENT_ACCEPTED; t <= EVENT_POLICY_REFUSED; t++) {
 		memset(&ev, 0, sizeof(ev));
 		ev.type = (enum event_type)t;
 		ev.time_ms = (uint64_t)t;
@@ -1669,7 +1669,7 @@ test_event_roundtrip(void **state)
 	assert_string_equal(event_type_name(0), "?");
 	assert_string_equal(
 	    event_type_name(EVENT_KEYRING_CHANGED), "keyring_changed");
-	assert_string_equal(event_type_name(12), "?");
+	assert_string_equal(event_type_name(13), "?");
 	assert_int_equal(event_type_parse("Accepted"), 0);
 
 	/* A decision that disclosed nothing still says so. */
@@ -1741,7 +1741,7 @@ test_event_rejections(void **state)
 	ae.has_type = 1;
 	ae.type = 0;
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
-	ae.type = 12;
+	ae.type = 13;
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
 	ae.type = CONCORDAT__EVENT_TYPE__EVENT_REJECTED;
 	ae.has_urgency = 1;
