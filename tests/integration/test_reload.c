@@ -131,6 +131,10 @@ reload_on_sighup(void **state)
 	assert_string_not_equal(sha1, sha2);
 	assert_int_equal(kill(s->broker.pid, SIGHUP), 0);
 	assert_true(h_wait_log(&s->broker, "reloaded: policy", 1, H_WAIT_MS));
+	/* The sender decides under the agreement it holds: v2 once the
+	 * broker has sent it (before, v1 within agreement_grace). */
+	assert_true(h_wait_log(
+	    &s->agent[H_POLICE], "agreement reload-test v2", 1, H_WAIT_MS));
 	check(exchange(s, "after"), "triage-v2",
 	    "{\"identity\": {\"name\": \"A\"}, \"risks\": {\"self_harm\": "
 	    "\"high\"}}",
