@@ -147,6 +147,7 @@ struct broker {
 	 * is what the last refused load read, kept only to audit it.
 	 */
 	struct agreement_held *agreement, *agreement_prev, *refused;
+	char refusal[EVENT_TEXT_MAX]; /* why refused was refused */
 	struct policy *policy;
 	struct store *store;
 	struct datadir *datadir; /* the folder's lock */
