@@ -157,6 +157,8 @@ broker_load(struct broker *b, char *why, size_t n)
 	         b->cfg.policy, b->keyring, &b->agreement, why, n)) != 0) {
 		b->refused = b->agreement;
 		b->agreement = NULL;
+		if (snprintf(b->refusal, sizeof(b->refusal), "%s", why) < 0)
+			b->refusal[0] = '\0';
 		return rc;
 	}
 	b->policy = b->agreement->policy;
@@ -1260,6 +1262,27 @@ broker_free(struct broker *b)
 	verifier_free(b->verifier);
 }
 
+/*
+ * At start, once the log is open: a refused agreement is audited and the
+ * start refused; the one taken is archived before it decides anything.
+ */
+static int
+start_agreement(struct broker *b, int refusing)
+{
+	int rc;
+
+	if (refusing != 0) {
+		if (log_alone(b, EVENT_POLICY_REFUSED, b->refusal) != 0)
+			log_err("could not log the refused agreement");
+		return refusing;
+	}
+	if ((rc = agreement_archive(b->cfg.data, b->agreement)) != 0)
+		log_err(
+		    "refusing to start: %s: cannot archive the agreement: %s",
+		    b->cfg.data, error_strerror(rc));
+	return rc;
+}
+
 /* Working memory, sized by the configuration. */
 static int
 alloc_work(struct broker *b)
@@ -1289,7 +1312,7 @@ int
 broker_run(const struct broker_config *cfg)
 {
 	struct broker b;
-	char why[4096], refusal[EVENT_TEXT_MAX];
+	char why[4096];
 	uint64_t last_timer, last_reader;
 	int rc, refusing = 0;
 
@@ -1304,8 +1327,6 @@ broker_run(const struct broker_config *cfg)
 		if (b.refused == NULL || b.key == NULL)
 			goto out;
 		refusing = rc;
-		if (snprintf(refusal, sizeof(refusal), "at start: %s", why) < 0)
-			refusal[0] = '\0';
 	}
 	/*
 	 * The data folder before anything else: its lock, then the log
@@ -1340,18 +1361,8 @@ broker_run(const struct broker_config *cfg)
 	raise_fd_limit();
 	if ((rc = alloc_work(&b)) != 0)
 		goto out;
-	if (refusing != 0) {
-		if (log_alone(&b, EVENT_POLICY_REFUSED, refusal) != 0)
-			log_err("could not log the refused agreement");
-		rc = refusing;
+	if ((rc = start_agreement(&b, refusing)) != 0)
 		goto out;
-	}
-	if ((rc = agreement_archive(b.cfg.data, b.agreement)) != 0) {
-		log_err(
-		    "refusing to start: %s: cannot archive the agreement: %s",
-		    b.cfg.data, error_strerror(rc));
-		goto out;
-	}
 	check_disk(&b);
 	if ((rc = start_qclock(&b)) != 0) {
 		log_err("%s: cannot read the queue's clock: %s", b.cfg.data,

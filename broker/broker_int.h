@@ -161,6 +161,7 @@ struct broker {
 	 * is what the last refused load read, kept only to audit it.
 	 */
 	struct agreement_held *agreement, *agreement_prev, *refused;
+	char refusal[EVENT_TEXT_MAX]; /* why refused was refused */
 	struct policy *policy;
 	struct inforce inforce; /* older ones still within the grace */
 	struct store *store;

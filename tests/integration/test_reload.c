@@ -126,10 +126,9 @@ reload_on_sighup(void **state)
 	/* A wider agreement, taken on SIGHUP. */
 	snprintf(text, sizeof(text), POLICY_HEAD, 2, 2, "identity, risks");
 	scratch_write(s->policy, text, 0644);
-	h_sign(s, s->policy); /* by every guardian, as agents require */
 	file_sha256(s->policy, sha2);
 	assert_string_not_equal(sha1, sha2);
-	assert_int_equal(kill(s->broker.pid, SIGHUP), 0);
+	h_broker_reload(s);
 	assert_true(h_wait_log(&s->broker, "reloaded: policy", 1, H_WAIT_MS));
 	/* The sender decides under the agreement it holds: v2 once the
 	 * broker has sent it (before, v1 within agreement_grace). */
@@ -152,7 +151,7 @@ reload_on_sighup(void **state)
 
 	/* A broken file is refused; the running agreement stays. */
 	scratch_write(s->policy, "agreement: [\n", 0644);
-	assert_int_equal(kill(s->broker.pid, SIGHUP), 0);
+	h_broker_reload(s);
 	assert_true(h_wait_log(&s->broker, "reload refused", 1, H_WAIT_MS));
 	check(exchange(s, "broken"), "triage-v2",
 	    "{\"identity\": {\"name\": \"A\"}, \"risks\": {\"self_harm\": "
@@ -177,7 +176,7 @@ reload_on_sighup(void **state)
 	assert_non_null(pub);
 	scratch_write(h_p("%s/ring/fire.pub", s->dir), pub, 0644);
 	free(pub);
-	assert_int_equal(kill(s->broker.pid, SIGHUP), 0);
+	h_broker_reload(s);
 	assert_true(h_wait_log(&s->broker, "5 agencies", 1, H_WAIT_MS));
 	c = h_client_new(s, h_p("%s/keys/fire.key", s->dir));
 	assert_int_equal(

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "concordat.pb-c.h"
 #include "proto/event.h"
 #include "proto/jsonval.h"
+#include "tests/unit/testutil.h" /* the generated types */
 
 static void
 full(struct event *ev)
