@@ -146,7 +146,9 @@ indecide(struct agent *a, const struct wire_delivery *d, struct event *local)
 		indecide_quarantine(a, d, "delivery not fresh", d->fields, why);
 		goto out;
 	}
-	outside = d->fields & ~pd->disclosed;
+	/* Fields 1..13 only: an emergency's sealed justification is not a
+	 * policy field and goes to every recipient. */
+	outside = d->fields & FIELDS_ALL & ~pd->disclosed;
 	if (outside != 0) {
 		snprintf(why, sizeof(why),
 		    "it holds %d sealed fields that the agreement (%s v%lld, "
