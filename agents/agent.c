@@ -198,12 +198,26 @@ agent_check(const struct agent_config *cfg, char *why, size_t n)
 	a->inotify = -1;
 	a->cfg = *cfg;
 	rc = load(a, why, n);
+	/* Its own key against its .pub in the keyring, which is what the
+	 * broker and the other agencies know it by. */
+	const struct keys_public *own =
+	    rc == 0 ? keyring_find(a->keyring, cfg->agency) : NULL;
+	if (own != NULL && strcmp(own->fingerprint, a->key->pub.fingerprint)) {
+		snprintf(why, n,
+		    "%s: holds the key of fingerprint %s, but %s/%s.pub in the "
+		    "keyring says %s: the broker and the other agencies know "
+		    "this agency by the keyring's",
+		    cfg->key, a->key->pub.fingerprint, cfg->keyring,
+		    cfg->agency, own->fingerprint);
+		rc = ERROR_KEY;
+	}
 	if (rc == 0)
 		snprintf(why, n,
-		    "configuration ok: agency %s; broker %s (%s); %zu agencies "
-		    "in %s; spool %s",
-		    cfg->agency, cfg->broker, a->broker.fingerprint,
-		    keyring_count(a->keyring), cfg->keyring, cfg->spool);
+		    "configuration ok: agency %s (key %s, as in the keyring); "
+		    "broker %s (%s); %zu agencies in %s; spool %s",
+		    cfg->agency, a->key->pub.fingerprint, cfg->broker,
+		    a->broker.fingerprint, keyring_count(a->keyring),
+		    cfg->keyring, cfg->spool);
 	agent_free(a);
 	free(a);
 	return rc;

@@ -35,8 +35,8 @@ refused(struct agent *a, const uint8_t sha[WIRE_HASH_LEN], const char *from,
 	json_t *o, *missing = json_array(), *lines = json_array();
 
 	hex_of(sha, hex);
-	log_err("SECURITY ALERT: agreement %s (%s) refused: %s", hex, from,
-	    why);
+	log_err(
+	    "SECURITY ALERT: agreement %s (%s) refused: %s", hex, from, why);
 	for (size_t i = 0; c != NULL && i < c->nmissing; i++)
 		json_array_append_new(missing, json_string(c->missing[i]));
 	for (size_t i = 0; c != NULL && i < c->nlines; i++)
@@ -101,13 +101,16 @@ verify(struct agent *a, const uint8_t *yaml, size_t ylen, const uint8_t *note,
 	    a->keyring, c);
 	if (rc == 0 && !c->complete) {
 		size_t len = 0;
-		len += (size_t)snprintf(why, sizeof(why), "not signed by every "
-		                                          "party: %s",
+		len += (size_t)snprintf(why, sizeof(why),
+		    "not signed by every "
+		    "party: %s",
 		    agreement_text_str(c->text));
 		for (size_t i = 0; i < c->nmissing && len < sizeof(why); i++)
 			len += (size_t)snprintf(why + len, sizeof(why) - len,
-			    "%s%s", i ? ", " : "; no valid signature by the "
-			                       "guardian of ",
+			    "%s%s",
+			    i ? ", "
+			      : "; no valid signature by the "
+			        "guardian of ",
 			    c->missing[i]);
 		rc = ERROR_SIGNATURE;
 	} else if (rc != 0) {
@@ -284,6 +287,15 @@ answered(struct agent *a, const uint8_t sha[WIRE_HASH_LEN], bool *asked)
 	return current;
 }
 
+/* Whether p is an earlier version of the agreement cur. */
+static bool
+older(const struct policy *cur, const struct policy *p)
+{
+	return cur != NULL &&
+	    strcmp(policy_agreement(cur), policy_agreement(p)) == 0 &&
+	    policy_version(p) < policy_version(cur);
+}
+
 void
 agreements_frame(struct agent *a, const struct wire_agreement *w)
 {
@@ -307,11 +319,20 @@ agreements_frame(struct agent *a, const struct wire_agreement *w)
 	if (verify(a, w->yaml, w->yaml_len, w->note, w->note_len, "the broker",
 	        &p) != 0)
 		return;
-	if ((rc = archive(a, hex, w->yaml, w->yaml_len, w->note,
-	         w->note_len)) != 0)
+	if ((rc = archive(
+	         a, hex, w->yaml, w->yaml_len, w->note, w->note_len)) != 0)
 		log_err("%s: cannot archive agreement %s: %s",
 		    a->cfg.agreements, hex, error_strerror(rc));
-	if (current) {
+	if (current && older(g->cur.policy, p)) {
+		/* Every guardian signed it once, but a later version is in
+		 * force here: kept for the messages that name it, not made
+		 * current (a broker cannot roll an agency back). */
+		log_warn("agreement %s v%lld (%s) is older than v%lld in "
+		         "force here: held, not made current",
+		    policy_agreement(p), policy_version(p), hex,
+		    policy_version(g->cur.policy));
+		cache_put(a, &p);
+	} else if (current) {
 		set_current(a, &p);
 		/* What was sealed under the old one comes back
 		 * agreement_mismatch, to be sealed again under this. */
@@ -390,6 +411,8 @@ agreements_find(
 			g->cache[i].used = ++g->tick;
 			if (!as_current)
 				return g->cache[i].policy;
+			if (older(g->cur.policy, g->cache[i].policy))
+				return g->cache[i].policy;
 			p = g->cache[i].policy;
 			g->cache[i].policy = NULL;
 			set_current(a, &p);
@@ -397,7 +420,7 @@ agreements_find(
 		}
 	hex_of(sha, hex);
 	if (load_archived(a, hex, &p) == 0) {
-		if (!as_current)
+		if (!as_current || older(g->cur.policy, p))
 			return cache_put(a, &p);
 		set_current(a, &p);
 		return g->cur.policy;

@@ -89,7 +89,7 @@ void agreements_ask(struct agent *a, const uint8_t *sha, bool as_current);
  * The policy question for message m to recipient to: the same for the
  * sender's decision and the recipient's, and the broker's.
  */
-void agreements_question(const struct wire_manifest *m, const char *to,
-    struct policy_question *q);
+void agreements_question(
+    const struct wire_manifest *m, const char *to, struct policy_question *q);
 
 #endif

@@ -30,8 +30,7 @@ indecide_quarantine(struct agent *a, const struct wire_delivery *d,
 
 	spool_hex_id(d->m.msg_id, hex);
 	if (d->m.has_agreement)
-		sodium_bin2hex(
-		    sha, sizeof(sha), d->m.agreement, WIRE_HASH_LEN);
+		sodium_bin2hex(sha, sizeof(sha), d->m.agreement, WIRE_HASH_LEN);
 	log_err("SECURITY ALERT: %s: %s from %s (%s): %s", what, hex,
 	    d->m.sender, d->m.purpose, why);
 	clock_format(clock_now_ms(), ts, sizeof(ts));
@@ -144,11 +143,12 @@ indecide(struct agent *a, const struct wire_delivery *d, struct event *local)
 		goto out;
 	}
 	if (!fresh(a, d, expiry, why, sizeof(why))) {
-		indecide_quarantine(
-		    a, d, "delivery not fresh", d->fields, why);
+		indecide_quarantine(a, d, "delivery not fresh", d->fields, why);
 		goto out;
 	}
-	outside = d->fields & ~pd->disclosed;
+	/* Fields 1..13 only: an emergency's sealed justification is not a
+	 * policy field and goes to every recipient. */
+	outside = d->fields & FIELDS_ALL & ~pd->disclosed;
 	if (outside != 0) {
 		snprintf(why, sizeof(why),
 		    "it holds %d sealed fields that the agreement (%s v%lld, "
@@ -174,8 +174,8 @@ indecide_leaf(struct agent *a, const struct wire_delivery *d,
 	char why[256];
 
 	if (!leaf->has_policy_sha256 ||
-	    sodium_memcmp(leaf->policy_sha256, d->m.agreement,
-	        WIRE_HASH_LEN) != 0)
+	    sodium_memcmp(leaf->policy_sha256, d->m.agreement, WIRE_HASH_LEN) !=
+	        0)
 		snprintf(why, sizeof(why),
 		    "the broker's decision leaf names another agreement than "
 		    "the manifest");

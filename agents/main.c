@@ -18,7 +18,10 @@ static const char usage_text[] =
     "\n"
     "The local system writes records to SPOOL/tmp/ and renames them into\n"
     "SPOOL/outbox/; it reads SPOOL/inbox/, SPOOL/sent/, SPOOL/failed/ and\n"
-    "SPOOL/receipts/. Names starting with '.' are the agent's own.\n";
+    "SPOOL/receipts/. Names starting with '.' are the agent's own.\n"
+    "Sharing agreements, used only when every party's guardian signed them,\n"
+    "are kept in STATE/agreements/ (agent.yaml `agreements`); a refused one,\n"
+    "and a delivery quarantined, is reported in SPOOL/alerts/.\n";
 
 static int
 load(const char *path, void *cfg, struct yamlconf_errors *errs)

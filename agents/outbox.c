@@ -1037,6 +1037,7 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	json_decref(o);
 	/* Sealed again under the agreement the broker names, once held. */
 	if (!accepted && r->reason == WIRE_REASON_AGREEMENT_MISMATCH &&
+	    m.n_prev < STATE_MAX_PREV &&
 	    (!outseal_mismatch(a, r, evs, ok) ||
 	        (m.receipt != NULL && reseal(a, &m, m.receipt)))) {
 		state_msg_release(&m);

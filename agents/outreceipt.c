@@ -137,4 +137,3 @@ outreceipt_json(struct agent *a, const struct wire_receipt *r,
 		never_returned(a, m, o);
 	return o;
 }
-

@@ -123,10 +123,9 @@ broker_check_zmq(char *why, size_t n)
 }
 
 /* Loads keys, keyring and policy named by the config (also for -n). */
-static int
+int
 broker_load(struct broker *b, char *why, size_t n)
 {
-	struct yamlconf_errors errs;
 	int rc;
 
 	if ((rc = keys_load_secret(b->cfg.key, &b->key)) != 0) {
@@ -148,23 +147,21 @@ broker_load(struct broker *b, char *why, size_t n)
 		    why, n, "%s: the keyring holds no agency", b->cfg.keyring);
 		return ERROR_CONFIG;
 	}
-	yamlconf_errors_init(&errs);
-	rc = policy_load_file(b->cfg.policy, &errs, &b->policy);
-	if (rc != 0) {
-		size_t o = 0;
-		for (size_t i = 0; i < errs.n && o < n; i++)
-			o += (size_t)snprintf(
-			    why + o, n - o, "%s%s", i ? "\n" : "", errs.msg[i]);
-		if (errs.n == 0)
-			snprintf(why, n, "%s: %s", b->cfg.policy,
-			    error_strerror(rc));
-	}
-	yamlconf_errors_release(&errs);
-	if (rc != 0 || (rc = inforce_load(b, why, n)) != 0)
-		return rc;
 	/* Checkpoints name the broker by its key, so agents know the log. */
 	snprintf(b->origin, sizeof(b->origin), "concordat/%s",
 	    b->key->pub.fingerprint);
+	/* Only an agreement every party's guardian signed (TRUST.md P3). */
+	agreement_held_free(b->refused);
+	b->refused = NULL;
+	if ((rc = agreement_load(
+	         b->cfg.policy, b->keyring, &b->agreement, why, n)) != 0) {
+		b->refused = b->agreement;
+		b->agreement = NULL;
+		if (snprintf(b->refusal, sizeof(b->refusal), "%s", why) < 0)
+			b->refusal[0] = '\0';
+		return rc;
+	}
+	b->policy = b->agreement->policy;
 	return ERROR_OK;
 }
 
@@ -173,7 +170,7 @@ broker_load(struct broker *b, char *why, size_t n)
  * over a reload. A peer whose key changed loses its session: the key it
  * authenticated with is no longer the agency's (P6).
  */
-static int
+int
 setup_peers(struct broker *b)
 {
 	size_t n = keyring_count(b->keyring);
@@ -269,10 +266,10 @@ broker_event(struct broker *b, MDB_txn *txn, int type, const char *detail)
 	ev.type = (enum event_type)type;
 	ev.time_ms = clock_now_ms();
 	snprintf(ev.detail, sizeof(ev.detail), "%s", detail);
-	if (type == EVENT_POLICY_ACTIVATED) {
-		ev.has_policy_sha256 = true;
-		memcpy(ev.policy_sha256, policy_sha256(b->policy), 32);
-	}
+	if (type == EVENT_POLICY_ACTIVATED)
+		agreement_event_fill(b->agreement, &ev);
+	else if (type == EVENT_POLICY_REFUSED)
+		agreement_event_fill(b->refused, &ev);
 	return audit_append(store_audit(b->store), txn, &ev, NULL);
 }
 
@@ -381,7 +378,7 @@ settle_signed(struct broker *b, int rc)
 }
 
 /* Commits one stand-alone broker event, signed. */
-static int
+int
 log_alone(struct broker *b, int type, const char *detail)
 {
 	struct audit_head head;
@@ -436,31 +433,6 @@ encode_reply(struct broker *b, MDB_txn *txn, struct reply *rep,
 		rc = wire_receipt_encode(r, &rep->frame, &rep->frame_len);
 	if (rc != 0)
 		log_err("cannot encode a receipt: %s", error_strerror(rc));
-}
-
-/* Opens t's window, when none is open. */
-static void
-tally_open(struct tally *t)
-{
-	if (!t->open) {
-		t->open = true;
-		t->since_ms = clock_mono_ms();
-	}
-}
-
-/* Counts one refusal in t's window. */
-static void
-tally_add(struct tally *t)
-{
-	tally_open(t);
-	t->count++;
-}
-
-/* Whether t's window has closed (all: at stop, every window). */
-static bool
-tally_closed(const struct tally *t, uint64_t now, bool all)
-{
-	return t->open && (all || now - t->since_ms >= BROKER_REFUSAL_WINDOW);
 }
 
 /* A frame that did not decode, refused without a leaf of its own. */
@@ -693,63 +665,8 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 	return rc;
 }
 
-/*
- * What a reload changed in the keyring, agency by agency, for the log and
- * the audit log (keyring_changed events, with fingerprints). old is the
- * peers before the reload (n_old of them); the new ones are b's.
- */
-static int
-log_keyring_changes(
-    struct broker *b, MDB_txn *txn, const struct peer *old, size_t n_old)
-{
-	struct event ev;
-	int n = 0, rc;
-
-	for (size_t i = 0; i < n_old + b->n_peers; i++) {
-		const struct peer *was = NULL, *now = NULL;
-		if (i < n_old) {
-			was = &old[i];
-			now = deliver_peer(b, was->id);
-		} else {
-			now = &b->peers[i - n_old];
-			bool known = false;
-			for (size_t j = 0; j < n_old; j++)
-				known |= strcmp(old[j].id, now->id) == 0;
-			if (known)
-				continue;
-		}
-		if (was != NULL && now != NULL &&
-		    strcmp(was->key, now->key) == 0)
-			continue;
-		memset(&ev, 0, sizeof(ev));
-		ev.type = EVENT_KEYRING_CHANGED;
-		ev.time_ms = clock_now_ms();
-		snprintf(ev.sender, sizeof(ev.sender), "%s",
-		    was != NULL ? was->id : now->id);
-		bool ended = was != NULL && was->connected;
-		if (was == NULL)
-			snprintf(ev.detail, sizeof(ev.detail),
-			    "added with key %s", now->fingerprint);
-		else if (now == NULL)
-			snprintf(ev.detail, sizeof(ev.detail),
-			    "key %s removed%s", was->fingerprint,
-			    ended ? "; its session ended" : "");
-		else
-			snprintf(ev.detail, sizeof(ev.detail),
-			    "key %s replaced by %s%s", was->fingerprint,
-			    now->fingerprint,
-			    ended ? "; the session of the old key ended" : "");
-		log_warn("keyring: %s %s", ev.sender, ev.detail);
-		if ((rc = audit_append(
-		         store_audit(b->store), txn, &ev, NULL)) != 0)
-			return rc;
-		n++;
-	}
-	return n;
-}
-
 /* Commits events built by fn in a transaction of their own, signed. */
-static int
+int
 log_apart(struct broker *b,
     int (*fn)(struct broker *b, MDB_txn *txn, void *arg), void *arg)
 {
@@ -769,93 +686,6 @@ log_apart(struct broker *b,
 		return ERROR_OK;
 	}
 	return settle_signed(b, store_commit(txn));
-}
-
-struct old_peers {
-	const struct peer *p;
-	size_t n;
-};
-
-static int
-keyring_changes(struct broker *b, MDB_txn *txn, void *arg)
-{
-	const struct old_peers *o = arg;
-
-	return log_keyring_changes(b, txn, o->p, o->n);
-}
-
-static void
-reload(struct broker *b)
-{
-	struct policy *oldp = b->policy;
-	struct keyring *oldk = b->keyring;
-	struct keys_secret *oldkey = b->key;
-	struct peer *oldpeers = NULL;
-	size_t n_old = b->n_peers;
-	char why[4096];
-	bool changed;
-	int rc;
-
-	/* A batch being verified reads the keyring's keys: let it finish. */
-	if (b->batch[b->cur].started) {
-		struct batch *bt = &b->batch[b->cur];
-		verifier_wait(b->verifier);
-		for (size_t i = 0; i < bt->njobs; i++)
-			bt->jobs[i].pk = NULL;
-	}
-
-	b->policy = NULL;
-	b->keyring = NULL;
-	b->key = NULL;
-	if (broker_load(b, why, sizeof(why)) != 0)
-		goto refused;
-	/* The signer holds the signing key; this process never keeps it. */
-	sodium_memzero(b->key->sign_sk, sizeof(b->key->sign_sk));
-	if (oldkey != NULL &&
-	    sodium_memcmp(oldkey->pub.sign_pk, b->key->pub.sign_pk,
-	        sizeof(oldkey->pub.sign_pk)) != 0) {
-		if (snprintf(why, sizeof(why),
-		        "%s now holds another broker key; its signer holds "
-		        "the key it started with (restart to change it)",
-		        b->cfg.key) < 0)
-			why[0] = '\0';
-		goto refused;
-	}
-	keys_secret_free(oldkey);
-	oldpeers = malloc((n_old ? n_old : 1) * sizeof(*oldpeers));
-	if (oldpeers != NULL && n_old > 0)
-		memcpy(oldpeers, b->peers, n_old * sizeof(*oldpeers));
-	if (setup_peers(b) != 0)
-		log_err("reload: out of memory");
-	changed =
-	    memcmp(policy_sha256(oldp), policy_sha256(b->policy), 32) != 0;
-	inforce_activate(b, &oldp, changed);
-	keyring_free(oldk);
-	log_info("reloaded: policy %s (%s), %zu agencies",
-	    policy_sha256_hex(b->policy), changed ? "changed" : "unchanged",
-	    keyring_count(b->keyring));
-	if (oldpeers != NULL) {
-		struct old_peers o = {oldpeers, n_old};
-		if ((rc = log_apart(b, keyring_changes, &o)) != 0)
-			log_err("could not log the keyring's changes: %s",
-			    error_strerror(rc));
-	}
-	free(oldpeers);
-	if (changed &&
-	    log_alone(b, EVENT_POLICY_ACTIVATED, "reloaded on SIGHUP") != 0)
-		log_err("could not log the policy activation");
-	if (changed)
-		inforce_broadcast(b);
-	return;
-refused:
-	log_err(
-	    "reload refused, keeping the running policy and keyring: %s", why);
-	policy_free(b->policy);
-	keyring_free(b->keyring);
-	keys_secret_free(b->key);
-	b->policy = oldp;
-	b->keyring = oldk;
-	b->key = oldkey;
 }
 
 /* Updates b->full from the store's use of its map. */
@@ -1399,7 +1229,9 @@ broker_free(struct broker *b)
 	(void)signer_stop(b->signer);
 	datadir_close(b->datadir);
 	inforce_free(b);
-	policy_free(b->policy);
+	agreement_held_free(b->agreement);
+	agreement_held_free(b->agreement_prev);
+	agreement_held_free(b->refused);
 	keyring_free(b->keyring);
 	keys_secret_free(b->key);
 	free(b->peers);
@@ -1426,6 +1258,27 @@ broker_free(struct broker *b)
 		free(bt->jobs);
 	}
 	verifier_free(b->verifier);
+}
+
+/*
+ * At start, once the log is open: a refused agreement is audited and the
+ * start refused; the one taken is archived before it decides anything.
+ */
+static int
+start_agreement(struct broker *b, int refusing)
+{
+	int rc;
+
+	if (refusing != 0) {
+		if (log_alone(b, EVENT_POLICY_REFUSED, b->refusal) != 0)
+			log_err("could not log the refused agreement");
+		return refusing;
+	}
+	if ((rc = agreement_archive(b->cfg.data, b->agreement)) != 0)
+		log_err(
+		    "refusing to start: %s: cannot archive the agreement: %s",
+		    b->cfg.data, error_strerror(rc));
+	return rc;
 }
 
 /* Working memory, sized by the configuration. */
@@ -1459,7 +1312,7 @@ broker_run(const struct broker_config *cfg)
 	struct broker b;
 	char why[4096];
 	uint64_t last_timer, last_reader;
-	int rc;
+	int rc, refusing = 0;
 
 	memset(&b, 0, sizeof(b));
 	b.cfg = *cfg;
@@ -1467,8 +1320,11 @@ broker_run(const struct broker_config *cfg)
 		goto out;
 	if ((rc = broker_check_zmq(why, sizeof(why))) != 0 ||
 	    (rc = broker_load(&b, why, sizeof(why))) != 0) {
-		log_err("%s", why);
-		goto out;
+		log_err("refusing to start: %s", why);
+		/* An agreement refused is audited once the log is open. */
+		if (b.refused == NULL || b.key == NULL)
+			goto out;
+		refusing = rc;
 	}
 	/*
 	 * The data folder before anything else: its lock, then the log
@@ -1502,6 +1358,8 @@ broker_run(const struct broker_config *cfg)
 	    (unsigned long long)signer_head(b.signer, NULL));
 	raise_fd_limit();
 	if ((rc = alloc_work(&b)) != 0)
+		goto out;
+	if ((rc = start_agreement(&b, refusing)) != 0)
 		goto out;
 	check_disk(&b);
 	if ((rc = start_qclock(&b)) != 0) {
@@ -1558,7 +1416,7 @@ broker_run(const struct broker_config *cfg)
 		}
 		if (got_hup) {
 			got_hup = 0;
-			reload(&b);
+			broker_reload(&b);
 		}
 		/* Bounded, so a flood of handshakes cannot starve the
 		 * agencies already connected (nor SIGTERM). */
@@ -1607,14 +1465,20 @@ broker_check(const struct broker_config *cfg, char *why, size_t n)
 
 	memset(&b, 0, sizeof(b));
 	b.cfg = *cfg;
+	char warn[2048] = "";
 	if ((rc = broker_check_zmq(why, n)) == 0)
 		rc = broker_load(&b, why, n);
 	if (rc == 0)
+		rc = agreement_crosscheck(
+		    b.policy, b.keyring, why, n, warn, sizeof(warn));
+	if (rc == 0)
 		snprintf(why, n,
-		    "configuration ok: listen %s; policy %s v%lld (%s); %zu "
-		    "agencies in %s; data %s",
-		    cfg->listen, policy_agreement(b.policy),
-		    policy_version(b.policy), policy_sha256_hex(b.policy),
+		    "%s%sconfiguration ok: listen %s; policy %s v%lld (%s), "
+		    "signed by the guardians of all %zu agencies; %zu agencies "
+		    "in %s; data %s",
+		    warn, warn[0] ? "\n" : "", cfg->listen,
+		    policy_agreement(b.policy), policy_version(b.policy),
+		    policy_sha256_hex(b.policy), b.agreement->n_signers,
 		    keyring_count(b.keyring), cfg->keyring, cfg->data);
 	broker_free(&b);
 	return rc;

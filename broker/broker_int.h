@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "audit/audit.h"
+#include "broker/agreement.h"
 #include "broker/config.h"
 #include "broker/datadir.h"
 #include "broker/store.h"
@@ -44,6 +45,12 @@ struct tally {
 	uint64_t since_ms; /* monotonic: its start */
 	uint64_t count;    /* counted in it, not yet in the audit log */
 };
+
+/* tally.c: opens t's window when none is open; counts one refusal in it;
+ * whether it has closed (all: at stop, every window). */
+void tally_open(struct tally *t);
+void tally_add(struct tally *t);
+bool tally_closed(const struct tally *t, uint64_t now, bool all);
 
 /* An agency's live connection, learnt from the ZAP User-Id of its frames. */
 struct peer {
@@ -140,29 +147,28 @@ struct hello {
 
 struct signer;
 
-/* inforce.c: an agreement replaced less than agreement_grace ago. */
+/* inforce.c: agreements replaced before agreement_prev, while in grace. */
 #define INFORCE_RETIRED 8
-#define INFORCE_ARCHIVE "agreements" /* DATA/agreements/<hex>.yaml(.sig) */
-struct inforce_held {
-	struct policy *policy; /* NULL: empty */
-	uint8_t *yaml, *note;  /* its bytes, for agents that ask */
-	size_t ylen, nlen;
-	uint64_t until_ms; /* monotonic: it decides until then */
-};
 struct inforce {
-	uint8_t *yaml, *note; /* the current agreement's exact bytes */
-	size_t ylen, nlen;
-	uint8_t *next_yaml, *next_note; /* read by a load, not yet active */
-	size_t next_ylen, next_nlen;
-	struct inforce_held retired[INFORCE_RETIRED];
+	struct agreement_held *retired[INFORCE_RETIRED];
 };
 
 struct broker {
 	struct broker_config cfg;
 	struct keys_secret *key;
 	struct keyring *keyring;
+	/*
+	 * The agreement in force (agreement.h): its exact YAML and note bytes
+	 * and its policy; policy is agreement->policy, borrowed. prev is the
+	 * one it replaced at the last reload that changed it (NULL at start),
+	 * with the time it stopped being current in agreement->since_ms; any
+	 * other activated one is in the archive (agreement_archived). refused
+	 * is what the last refused load read, kept only to audit it.
+	 */
+	struct agreement_held *agreement, *agreement_prev, *refused;
+	char refusal[EVENT_TEXT_MAX]; /* why refused was refused */
 	struct policy *policy;
-	struct inforce inforce; /* its bytes; those within the grace */
+	struct inforce inforce; /* older ones still within the grace */
 	struct store *store;
 	struct datadir *datadir; /* the folder's lock */
 	struct signer *signer;   /* holds the signing key and the head */
@@ -229,6 +235,21 @@ void ingest_refuse(struct reply *rep, int err);
 /* The queue clock now (see struct broker). */
 uint64_t broker_qclock(const struct broker *b);
 
+/*
+ * broker.c's, shared with reload.c: loads the configuration's keys,
+ * keyring and agreement into b (also for -n), why saying what failed; one
+ * peer per keyring agency, kept over a reload; one stand-alone broker event
+ * committed and signed; events built by fn committed and signed.
+ */
+int broker_load(struct broker *b, char *why, size_t n);
+int setup_peers(struct broker *b);
+int log_alone(struct broker *b, int type, const char *detail);
+int log_apart(struct broker *b,
+    int (*fn)(struct broker *b, MDB_txn *txn, void *arg), void *arg);
+
+/* reload.c: SIGHUP. */
+void broker_reload(struct broker *b);
+
 /* deliver.c */
 struct peer *deliver_peer(struct broker *b, const char *agency);
 /* Delivery moves to the connection rid, which authenticated with key. */
@@ -256,13 +277,11 @@ int deliver_proof(struct broker *b, MDB_txn *txn, uint64_t leaf,
 bool deliver_pending_add(struct broker *b, const struct pending *p);
 
 /*
- * inforce.c. inforce_load reads the bytes of b->policy's file and its note
- * (POLICY.sig) after policy_load_file (why says what failed);
- * inforce_activate makes them current, keeping *old (taken) for
- * agreement_grace when changed; inforce_free releases everything.
+ * inforce.c. inforce_retire takes *prev (an agreement replaced before
+ * the one agreement_prev holds) and keeps it while within agreement_grace
+ * of its until_ms; inforce_free releases those kept.
  */
-WUR int inforce_load(struct broker *b, char *why, size_t n);
-void inforce_activate(struct broker *b, struct policy **old, bool changed);
+void inforce_retire(struct broker *b, struct agreement_held **prev);
 void inforce_free(struct broker *b);
 /*
  * The agreement to decide m under: the current one, or one replaced less

@@ -18,158 +18,93 @@
 
 #include "broker/broker_int.h"
 #include "common/clock.h"
-#include "common/fileio.h"
 #include "common/log.h"
 
-#define SIG_SUFFIX ".sig"
-
-static void
-held_release(struct inforce_held *h)
+/* Whether a, replaced at a->until_ms (wall clock), is still in grace. */
+static bool
+in_grace(const struct broker *b, const struct agreement_held *a, uint64_t now)
 {
-	policy_free(h->policy);
-	free(h->yaml);
-	free(h->note);
-	memset(h, 0, sizeof(*h));
-}
-
-/* Reads path's bytes and its note (path.sig) into *yaml and *note. */
-static int
-read_pair(const char *path, uint8_t **yaml, size_t *ylen, uint8_t **note,
-    size_t *nlen)
-{
-	char sig[PATH_MAX];
-	int rc;
-
-	*yaml = *note = NULL;
-	*ylen = *nlen = 0;
-	if (snprintf(sig, sizeof(sig), "%s" SIG_SUFFIX, path) >=
-	    (int)sizeof(sig))
-		return ERROR_TOOBIG;
-	if ((rc = fileio_read(path, POLICY_FILE_MAX, yaml, ylen)) != 0)
-		return rc;
-	if ((rc = fileio_read(sig, WIRE_NOTE_MAX, note, nlen)) != 0) {
-		free(*yaml);
-		*yaml = NULL;
-		return rc;
-	}
-	return ERROR_OK;
-}
-
-int
-inforce_load(struct broker *b, char *why, size_t n)
-{
-	struct inforce *f = &b->inforce;
-	uint8_t sha[WIRE_HASH_LEN];
-	int rc;
-
-	free(f->next_yaml);
-	free(f->next_note);
-	f->next_yaml = f->next_note = NULL;
-	rc = read_pair(b->cfg.policy, &f->next_yaml, &f->next_ylen,
-	    &f->next_note, &f->next_nlen);
-	if (rc != 0) {
-		snprintf(why, n,
-		    "%s: cannot read the agreement and its signature note "
-		    "(%s" SIG_SUFFIX "): %s",
-		    b->cfg.policy, b->cfg.policy, error_strerror(rc));
-		return rc;
-	}
-	crypto_hash_sha256(sha, f->next_yaml, f->next_ylen);
-	if (memcmp(sha, policy_sha256(b->policy), WIRE_HASH_LEN) != 0) {
-		snprintf(why, n, "%s: changed while it was read; try again",
-		    b->cfg.policy);
-		return ERROR_CONFIG;
-	}
-	/* At start: current at once. A reload's wait for inforce_activate. */
-	if (f->yaml == NULL)
-		inforce_activate(b, NULL, false);
-	return ERROR_OK;
+	return a != NULL && a->policy != NULL && a->until_ms != 0 &&
+	    now < a->until_ms + b->cfg.agreement_grace_ms;
 }
 
 void
-inforce_activate(struct broker *b, struct policy **old, bool changed)
+inforce_retire(struct broker *b, struct agreement_held **prev)
 {
 	struct inforce *f = &b->inforce;
-	uint64_t now = clock_mono_ms();
-	struct inforce_held *slot = NULL, prev = {0};
+	uint64_t now = clock_now_ms();
+	size_t slot = INFORCE_RETIRED;
 
-	prev.yaml = f->yaml;
-	prev.ylen = f->ylen;
-	prev.note = f->note;
-	prev.nlen = f->nlen;
-	f->yaml = f->next_yaml;
-	f->ylen = f->next_ylen;
-	f->note = f->next_note;
-	f->nlen = f->next_nlen;
-	f->next_yaml = f->next_note = NULL;
-	prev.policy = old != NULL ? *old : NULL;
-	if (old != NULL)
-		*old = NULL;
-	if (prev.policy == NULL || !changed || b->cfg.agreement_grace_ms == 0) {
-		held_release(&prev);
+	for (size_t i = 0; i < INFORCE_RETIRED; i++) {
+		if (f->retired[i] != NULL && !in_grace(b, f->retired[i], now)) {
+			agreement_held_free(f->retired[i]);
+			f->retired[i] = NULL;
+		}
+		if (f->retired[i] == NULL && slot == INFORCE_RETIRED)
+			slot = i;
+	}
+	if (*prev == NULL || !in_grace(b, *prev, now)) {
+		agreement_held_free(*prev);
+		*prev = NULL;
 		return;
 	}
-	/* The one it replaces decides for agreement_grace more. */
-	for (size_t i = 0; i < INFORCE_RETIRED; i++) {
-		struct inforce_held *h = &f->retired[i];
-		if (h->policy != NULL && now >= h->until_ms)
-			held_release(h);
-		if (h->policy == NULL && slot == NULL)
-			slot = h;
-	}
-	if (slot == NULL) { /* the oldest goes */
-		slot = &f->retired[0];
+	if (slot == INFORCE_RETIRED) { /* the one replaced first goes */
+		slot = 0;
 		for (size_t i = 1; i < INFORCE_RETIRED; i++)
-			if (f->retired[i].until_ms < slot->until_ms)
-				slot = &f->retired[i];
-		held_release(slot);
+			if (f->retired[i]->until_ms <
+			    f->retired[slot]->until_ms)
+				slot = i;
+		agreement_held_free(f->retired[slot]);
 	}
-	*slot = prev;
-	slot->until_ms = now + b->cfg.agreement_grace_ms;
+	f->retired[slot] = *prev;
+	*prev = NULL;
 }
 
 void
 inforce_free(struct broker *b)
 {
-	struct inforce *f = &b->inforce;
+	for (size_t i = 0; i < INFORCE_RETIRED; i++) {
+		agreement_held_free(b->inforce.retired[i]);
+		b->inforce.retired[i] = NULL;
+	}
+}
 
-	for (size_t i = 0; i < INFORCE_RETIRED; i++)
-		held_release(&f->retired[i]);
-	free(f->yaml);
-	free(f->note);
-	free(f->next_yaml);
-	free(f->next_note);
-	memset(f, 0, sizeof(*f));
+/* The agreement held in force or in grace whose SHA-256 is sha, or NULL. */
+static const struct agreement_held *
+held(struct broker *b, const uint8_t sha[WIRE_HASH_LEN], bool grace_only)
+{
+	uint64_t now = clock_now_ms();
+
+	if (b->agreement != NULL &&
+	    memcmp(sha, b->agreement->sha, WIRE_HASH_LEN) == 0)
+		return b->agreement;
+	if ((in_grace(b, b->agreement_prev, now) || !grace_only) &&
+	    b->agreement_prev != NULL &&
+	    memcmp(sha, b->agreement_prev->sha, WIRE_HASH_LEN) == 0)
+		return b->agreement_prev;
+	for (size_t i = 0; i < INFORCE_RETIRED; i++) {
+		const struct agreement_held *a = b->inforce.retired[i];
+		if (a != NULL && (in_grace(b, a, now) || !grace_only) &&
+		    memcmp(sha, a->sha, WIRE_HASH_LEN) == 0)
+			return a;
+	}
+	return NULL;
 }
 
 const struct policy *
 inforce_pick(struct broker *b, const struct wire_manifest *m)
 {
-	struct inforce *f = &b->inforce;
-	uint64_t now = clock_mono_ms();
+	const struct agreement_held *a;
 
 	if (!m->has_agreement)
 		return NULL;
-	if (memcmp(m->agreement, policy_sha256(b->policy), WIRE_HASH_LEN) == 0)
-		return b->policy;
-	for (size_t i = 0; i < INFORCE_RETIRED; i++) {
-		struct inforce_held *h = &f->retired[i];
-		if (h->policy == NULL)
-			continue;
-		if (now >= h->until_ms) {
-			held_release(h);
-			continue;
-		}
-		if (memcmp(m->agreement, policy_sha256(h->policy),
-		        WIRE_HASH_LEN) == 0)
-			return h->policy;
-	}
-	return NULL;
+	a = held(b, m->agreement, true);
+	return a != NULL ? a->policy : NULL;
 }
 
 void
-inforce_mismatch(struct broker *b, const struct wire_manifest *m, char *why,
-    size_t n)
+inforce_mismatch(
+    struct broker *b, const struct wire_manifest *m, char *why, size_t n)
 {
 	char hex[2 * WIRE_HASH_LEN + 1];
 
@@ -195,20 +130,20 @@ inforce_receipt(
 {
 	r->has_agreement = rep->reason == WIRE_REASON_AGREEMENT_MISMATCH;
 	if (r->has_agreement)
-		memcpy(r->agreement, policy_sha256(b->policy), WIRE_HASH_LEN);
+		memcpy(r->agreement, b->agreement->sha, WIRE_HASH_LEN);
 }
 
-/* Sends an Agreement frame of yaml and note to p's connection. */
+/* Sends an Agreement frame of a's YAML and note to p's connection. */
 static void
-send_pair(struct broker *b, struct peer *p, const uint8_t *yaml, size_t ylen,
-    const uint8_t *note, size_t nlen)
+send_pair(struct broker *b, struct peer *p, const struct agreement_held *a)
 {
 	uint8_t *frame;
 	size_t len;
 
-	if (!p->connected || yaml == NULL || note == NULL)
+	if (!p->connected || a == NULL || a->note == NULL)
 		return;
-	if (wire_agreement_encode(yaml, ylen, note, nlen, &frame, &len) != 0) {
+	if (wire_agreement_encode((const uint8_t *)a->yaml, a->yaml_len,
+	        (const uint8_t *)a->note, a->note_len, &frame, &len) != 0) {
 		log_err("cannot encode the agreement for %s", p->id);
 		return;
 	}
@@ -225,8 +160,7 @@ inforce_hello(struct broker *b, struct peer *p)
 {
 	if (p->agreement_sent)
 		return;
-	send_pair(b, p, b->inforce.yaml, b->inforce.ylen, b->inforce.note,
-	    b->inforce.nlen);
+	send_pair(b, p, b->agreement);
 	p->agreement_sent = true;
 }
 
@@ -243,38 +177,27 @@ inforce_broadcast(struct broker *b)
 void
 inforce_answer(struct broker *b, struct peer *p, const struct wire_agreement *q)
 {
-	char hex[2 * WIRE_HASH_LEN + 1], name[2 * WIRE_HASH_LEN + 16];
-	char dir[PATH_MAX], path[PATH_MAX];
-	uint8_t *yaml = NULL, *note = NULL;
-	size_t ylen, nlen;
+	struct agreement_held *a = NULL;
+	char hex[2 * WIRE_HASH_LEN + 1];
+	int rc;
 
-	if (!q->has_sha ||
-	    memcmp(q->sha256, policy_sha256(b->policy), WIRE_HASH_LEN) == 0) {
-		send_pair(b, p, b->inforce.yaml, b->inforce.ylen,
-		    b->inforce.note, b->inforce.nlen);
+	if (!q->has_sha) {
+		send_pair(b, p, b->agreement);
 		return;
 	}
-	for (size_t i = 0; i < INFORCE_RETIRED; i++) {
-		struct inforce_held *h = &b->inforce.retired[i];
-		if (h->policy != NULL &&
-		    memcmp(q->sha256, policy_sha256(h->policy),
-		        WIRE_HASH_LEN) == 0) {
-			send_pair(b, p, h->yaml, h->ylen, h->note, h->nlen);
-			return;
-		}
+	const struct agreement_held *h = held(b, q->sha256, false);
+	if (h != NULL) {
+		send_pair(b, p, h);
+		return;
 	}
 	/* Any other from the archive of activated agreements. */
-	sodium_bin2hex(hex, sizeof(hex), q->sha256, WIRE_HASH_LEN);
-	snprintf(name, sizeof(name), "%s.yaml", hex);
-	if (fileio_join(dir, sizeof(dir), b->cfg.data, INFORCE_ARCHIVE) != 0 ||
-	    fileio_join(path, sizeof(path), dir, name) != 0 ||
-	    read_pair(path, &yaml, &ylen, &note, &nlen) != 0) {
-		log_info("%s asked for agreement %s, which this broker does "
-		         "not hold",
-		    p->id, hex);
+	if ((rc = agreement_archived(b->cfg.data, q->sha256, &a)) != 0) {
+		sodium_bin2hex(hex, sizeof(hex), q->sha256, WIRE_HASH_LEN);
+		log_info("%s asked for agreement %s: %s", p->id, hex,
+		    rc == ERROR_NOENT ? "not archived here"
+		                      : error_strerror(rc));
 		return;
 	}
-	send_pair(b, p, yaml, ylen, note, nlen);
-	free(yaml);
-	free(note);
+	send_pair(b, p, a);
+	agreement_held_free(a);
 }

@@ -16,7 +16,9 @@ static const char usage_text[] =
     "  -V, --version      the version\n"
     "\n"
     "Signals: SIGHUP reloads the policy and keyring (a bad file keeps the\n"
-    "running ones); SIGTERM stops cleanly.\n";
+    "running ones); SIGTERM stops cleanly. After a reload, messages sealed\n"
+    "under the agreement replaced are decided under it for agreement_grace\n"
+    "(broker.yaml, default 10m), then refused agreement_mismatch.\n";
 
 static int
 load(const char *path, void *cfg, struct yamlconf_errors *errs)

@@ -44,7 +44,7 @@ struct envelope_seal_args {
 	size_t n_recipients;
 	const char *const *recipients; /* agency ids */
 	const uint8_t (*shared)[32];   /* per recipient: envelope_shared_key */
-	const fieldset *grants; /* per recipient fields to wrap; NULL: all */
+	const fieldset *grants;   /* per recipient fields to wrap; NULL: all */
 	const uint8_t *agreement; /* NULL, or the 32-byte SHA-256 of the
 	                           * agreement YAML the grants come from */
 	const uint8_t *plain[FIELDS_COUNT + 1]; /* [1..13]; NULL is empty */

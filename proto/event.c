@@ -22,6 +22,7 @@ static const char *const type_names[] = {
     "broker_stopped",
     "connection_refused",
     "keyring_changed",
+    "policy_refused",
 };
 #define N_TYPES (sizeof(type_names) / sizeof(type_names[0]))
 
@@ -55,9 +56,12 @@ event_encode(const struct event *ev, uint8_t **out, size_t *len)
 	Concordat__AuditEvent m = CONCORDAT__AUDIT_EVENT__INIT;
 	char *recipients[EVENT_MAX_LIST], *rules[EVENT_MAX_LIST];
 	char *bases[EVENT_MAX_LIST], *obligations[EVENT_MAX_LIST];
+	char *signers[EVENT_MAX_SIGNERS];
 
 	if (ev->n_recipients > EVENT_MAX_LIST || ev->n_rules > EVENT_MAX_LIST ||
-	    ev->n_bases > EVENT_MAX_LIST || ev->n_obligations > EVENT_MAX_LIST)
+	    ev->n_bases > EVENT_MAX_LIST ||
+	    ev->n_obligations > EVENT_MAX_LIST ||
+	    ev->n_signers > EVENT_MAX_SIGNERS)
 		return ERROR_INVAL;
 	m.has_type = 1;
 	m.type = (Concordat__EventType)ev->type;
@@ -129,6 +133,15 @@ event_encode(const struct event *ev, uint8_t **out, size_t *len)
 		m.has_count = 1;
 		m.count = ev->count;
 	}
+	m.agreement_id = opt(ev->agreement_id);
+	if (ev->agreement_version != 0) {
+		m.has_agreement_version = 1;
+		m.agreement_version = ev->agreement_version;
+	}
+	for (size_t i = 0; i < ev->n_signers; i++)
+		signers[i] = (char *)(uintptr_t)ev->signers[i];
+	m.n_signers = ev->n_signers;
+	m.signers = signers;
 	return pbutil_pack(&m.base, out, len);
 }
 
@@ -188,8 +201,19 @@ event_decode(const uint8_t *buf, size_t len, struct event *ev)
 	        0 ||
 	    pbutil_str(ev->purpose, sizeof(ev->purpose), m->purpose) != 0 ||
 	    pbutil_str(ev->detail, sizeof(ev->detail), m->detail) != 0 ||
-	    pbutil_str(ev->peer, sizeof(ev->peer), m->peer) != 0)
+	    pbutil_str(ev->peer, sizeof(ev->peer), m->peer) != 0 ||
+	    pbutil_str(ev->agreement_id, sizeof(ev->agreement_id),
+	        m->agreement_id) != 0)
 		goto out;
+	ev->agreement_version =
+	    m->has_agreement_version ? m->agreement_version : 0;
+	if (m->n_signers > EVENT_MAX_SIGNERS)
+		goto out;
+	for (size_t i = 0; i < m->n_signers; i++)
+		if (pbutil_str(ev->signers[i], sizeof(ev->signers[i]),
+		        m->signers[i]) != 0)
+			goto out;
+	ev->n_signers = m->n_signers;
 	if (m->has_urgency && (m->urgency < 1 || m->urgency > 3))
 		goto out;
 	ev->urgency = m->has_urgency ? (int)m->urgency : 0;

@@ -28,10 +28,13 @@ enum event_type {
 	EVENT_BROKER_STOPPED = 9,
 	EVENT_CONNECTION_REFUSED = 10,
 	EVENT_KEYRING_CHANGED = 11,
+	EVENT_POLICY_REFUSED = 12,
 };
 
-#define EVENT_MAX_LIST 16  /* recipients, rules, bases, obligations */
-#define EVENT_TEXT_MAX 512 /* basis, detail, peer */
+#define EVENT_MAX_LIST         16   /* recipients, rules, bases, obligations */
+#define EVENT_TEXT_MAX         512  /* basis, detail, peer */
+#define EVENT_AGREEMENT_ID_MAX 1000 /* bytes of agreement_id */
+#define EVENT_MAX_SIGNERS      64   /* an agreement's agencies at most */
 
 /*
  * One audit event. Every member is optional: zero, empty strings and empty
@@ -69,6 +72,12 @@ struct event {
 	char detail[EVENT_TEXT_MAX];
 	char peer[EVENT_TEXT_MAX];
 	uint64_t count; /* refusals an aggregate event stands for, or 0 */
+	/* policy_activated and policy_refused: the agreement's id, version
+	 * and the agencies whose guardians' signatures verified. */
+	char agreement_id[EVENT_AGREEMENT_ID_MAX + 1];
+	uint64_t agreement_version;
+	size_t n_signers;
+	char signers[EVENT_MAX_SIGNERS][IDENT_AGENCY_MAX + 1];
 };
 
 /*

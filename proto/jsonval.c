@@ -35,6 +35,9 @@ const char *const jsonval_event_keys[JSONVAL_EVENT_NKEYS] = {
     "detail",
     "peer",
     "count",
+    "agreement_id",
+    "agreement_version",
+    "signers",
 };
 
 json_t *
@@ -119,6 +122,10 @@ jsonval_event(uint64_t seq, const struct event *ev)
 	v[i++] = json_string(ev->detail);
 	v[i++] = json_string(ev->peer);
 	v[i++] = json_integer((json_int_t)ev->count);
+	v[i++] = json_string(ev->agreement_id);
+	v[i++] = json_integer((json_int_t)ev->agreement_version);
+	v[i++] = jsonval_strings(
+	    ev->signers[0], sizeof(ev->signers[0]), ev->n_signers);
 	for (i = 0; i < JSONVAL_EVENT_NKEYS; i++)
 		if (v[i] == NULL || !ok ||
 		    json_object_set_new(o, jsonval_event_keys[i], v[i]) != 0) {

@@ -20,8 +20,8 @@ bin(const void *p, size_t n)
 }
 
 int
-wire_decode_agreement_(const Concordat__Agreement *pa,
-    struct wire_agreement *a, char *why, size_t whylen)
+wire_decode_agreement_(const Concordat__Agreement *pa, struct wire_agreement *a,
+    char *why, size_t whylen)
 {
 	memset(a, 0, sizeof(*a));
 	if (!pa->has_yaml || pa->yaml.len == 0)
@@ -46,8 +46,8 @@ wire_decode_agreement_request_(const Concordat__AgreementRequest *pr,
 	if (!pr->has_sha256 || pr->sha256.len == 0)
 		return ERROR_OK; /* the current one */
 	if (pbutil_bytes(a->sha256, WIRE_HASH_LEN, pr->sha256) != 0)
-		return WHY("agreement request sha256 is not %d bytes",
-		    WIRE_HASH_LEN);
+		return WHY(
+		    "agreement request sha256 is not %d bytes", WIRE_HASH_LEN);
 	a->has_sha = true;
 	return ERROR_OK;
 }
@@ -87,8 +87,8 @@ wire_encode_receipt_agreement_(
 }
 
 int
-wire_agreement_encode(const uint8_t *yaml, size_t yaml_len,
-    const uint8_t *note, size_t note_len, uint8_t **out, size_t *len)
+wire_agreement_encode(const uint8_t *yaml, size_t yaml_len, const uint8_t *note,
+    size_t note_len, uint8_t **out, size_t *len)
 {
 	Concordat__Frame f = CONCORDAT__FRAME__INIT;
 	Concordat__Agreement pa = CONCORDAT__AGREEMENT__INIT;

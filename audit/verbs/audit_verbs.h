@@ -22,5 +22,6 @@ int audit_verb_reindex(int argc, char **argv);
 int audit_verb_prove(int argc, char **argv);
 int audit_verb_stats(int argc, char **argv);
 int audit_verb_check_proof(int argc, char **argv);
+int audit_verb_agreement(int argc, char **argv);
 
 #endif

@@ -42,6 +42,9 @@ static const struct table_column columns[] = {
     {"detail", NULL, 0, NULL},
     {"peer", NULL, 0, NULL},
     {"count", NULL, 0, NULL},
+    {"agreement_id", NULL, 0, NULL},
+    {"agreement_version", NULL, 0, NULL},
+    {"signers", NULL, 0, NULL},
 };
 #define N_COLUMNS (sizeof(columns) / sizeof(columns[0]))
 
@@ -60,7 +63,8 @@ static const char query_help[] =
     "  --event TYPE                 accepted, rejected, decision, delivered,\n"
     "                               acknowledged, expired, policy_activated,\n"
     "                               broker_started, broker_stopped,\n"
-    "                               connection_refused, keyring_changed\n"
+    "                               connection_refused, keyring_changed,\n"
+    "                               policy_refused\n"
     "  --since T, --until T         time_ms in [since, until): RFC 3339\n"
     "                               (2026-11-23T13:00:00Z) or a date\n"
     "                               (2026-11-23, midnight UTC)\n"

@@ -29,6 +29,7 @@ static const char usage_text[] =
     "       concordat audit prove --data DIR --seq N | --from SIZE [--json]\n"
     "       concordat audit stats --data DIR [--json]\n"
     "       concordat audit check-proof [--broker-key FILE] FILE.json\n"
+    "       concordat audit agreement --data DIR --sha HEX [--note]\n"
     "\n"
     "query        list events; filters combine (all must hold)\n"
     "report       a subject access report: every disclosure about a person\n"
@@ -39,6 +40,8 @@ static const char usage_text[] =
     "             from an older tree size, to the latest checkpoint\n"
     "stats        counts by event type, agency, purpose and rule\n"
     "check-proof  verify an inclusion or consistency proof file (RFC 6962)\n"
+    "agreement    the archived agreement (or its signatures) a decision's\n"
+    "             policy_sha256 names, byte for byte\n"
     "\n"
     "Run 'concordat audit VERB --help' for a verb's options.\n";
 
@@ -50,6 +53,8 @@ static const struct cli_verb verbs[] = {
     {"prove", "an inclusion or consistency proof", audit_verb_prove},
     {"stats", "counts by type, agency, purpose and rule", audit_verb_stats},
     {"check-proof", "verify a proof file", audit_verb_check_proof},
+    {"agreement", "the archived agreement a decision was made under",
+        audit_verb_agreement},
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -57,7 +62,8 @@ static const struct cli_verb verbs[] = {
 static bool
 reads_log(const char *name)
 {
-	return strcmp(name, "check-proof") != 0;
+	return strcmp(name, "check-proof") != 0 &&
+	    strcmp(name, "agreement") != 0;
 }
 
 struct call {

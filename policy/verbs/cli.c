@@ -12,7 +12,7 @@
 #include "policy/verbs/policy_verbs.h"
 
 static const char usage_text[] =
-    "usage: concordat policy check FILE\n"
+    "usage: concordat policy check FILE [--against OLD]\n"
     "       concordat policy explain FILE --from AGENCY --to AGENCY "
     "--purpose PURPOSE\n"
     "                [--urgency routine|urgent|emergency] "
@@ -21,13 +21,29 @@ static const char usage_text[] =
     "       concordat policy diff OLD NEW [--json]\n"
     "       concordat policy test FILE CASES\n"
     "       concordat policy summary FILE\n"
+    "       concordat policy sign FILE --key GUARDIAN.key\n"
+    "       concordat policy verify FILE --keyring DIR [--json]\n"
+    "       concordat policy install NEW LIVE --keyring DIR\n"
+    "                [--data DIR | --pid PID] [--wait SECONDS]\n"
     "\n"
-    "  check    check FILE and print a one-line summary, or every error\n"
+    "  check    check FILE and print a one-line summary, or every error;\n"
+    "           --against OLD: warn when decisions change but 'version'\n"
+    "           does not go up\n"
     "  explain  what AGENCY --to would receive, field by field, and why\n"
     "  diff     every (from, to, purpose, urgency, field) whose decision\n"
-    "           changes from OLD to NEW; exit 1 when there is any\n"
+    "           changes from OLD to NEW, with the rule or never entry\n"
+    "           (FILE:LINE) behind each side; exit 1 when there is any\n"
     "  test     run the expected decisions in CASES; exit 1 on a failure\n"
     "  summary  who receives what from whom and why, in plain English\n"
+    "  sign     a guardian signs FILE: adds or replaces its line in\n"
+    "           FILE.sig (created when missing)\n"
+    "  verify   who has signed FILE.sig and who has not, against the\n"
+    "           guardian keys (ID.guardian.pub) of DIR; exit 0 only when\n"
+    "           every agency's guardian has, 1 when not\n"
+    "  install  check NEW and its complete FILE.sig, put both at LIVE and\n"
+    "           LIVE.sig atomically, and signal the broker (the pid in\n"
+    "           DIR/concordat.lock, or PID) to reload; with --data, wait\n"
+    "           (10 s) for it to activate NEW, else put the old one back\n"
     "\n"
     "See concordat-policy(1) and docs/policy.md.\n";
 
@@ -39,6 +55,11 @@ static const struct cli_verb verbs[] = {
     {"test", "run a cases file of expected decisions", policy_verb_test},
     {"summary", "the plain-English summary for the public",
         policy_verb_summary},
+    {"sign", "sign an agreement with a guardian key", policy_verb_sign},
+    {"verify", "who has signed an agreement, and who has not",
+        policy_verb_verify},
+    {"install", "install a signed agreement and reload the broker",
+        policy_verb_install},
 };
 
 int

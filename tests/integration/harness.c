@@ -193,18 +193,20 @@ h_sys_new(const char *policy_text, const char *broker_extra,
 	const char *pep[] = {
 	    s->cli, "keys", "pepper", "--out", h_p("%s/pepper", keys), NULL};
 	assert_int_equal(h_run(s, harness_cli_out(s), NULL, pep), 0);
+	for (int i = 0; i < H_NAG; i++)
+		h_guardian_new(s, fixture_agency[i], true);
 
-	/* In the folder, signed by every agency's guardian (TRUST.md P3). */
-	char *example = NULL;
-	if (policy_text == NULL) {
-		size_t len = 0;
-		example = scratch_slurp(fixture_agreement(), &len);
-		assert_non_null(example);
-	}
+	/* The agreement in the folder, beside its note, signed by all. */
 	harness_fmt(s->policy, sizeof(s->policy), "%s/policy.yaml", s->dir);
-	scratch_write(s->policy, policy_text ? policy_text : example, 0644);
-	free(example);
-	h_sign(s, s->policy);
+	if (policy_text != NULL) {
+		scratch_write(s->policy, policy_text, 0644);
+	} else {
+		size_t len;
+		char *ex = scratch_read(fixture_agreement(), &len);
+		scratch_spit(s->policy, ex, len, 0644);
+		free(ex);
+	}
+	h_agreement_sign(s, s->policy, H_ALL_GUARDIANS);
 	harness_fmt(
 	    s->broker_yaml, sizeof(s->broker_yaml), "%s/broker.yaml", s->dir);
 	s->broker_extra = strdup(broker_extra ? broker_extra : "");

@@ -36,6 +36,10 @@ enum {
 /* Generous: they bound a failure, not a pass (ASan runs are slow). */
 #define H_WAIT_MS 30000
 
+/* Guardian keys the harness can make; a mask of all of them. */
+#define H_MAX_GUARDIANS 8
+#define H_ALL_GUARDIANS 0xffu
+
 struct h_proc {
 	char name[64];
 	pid_t pid; /* 0 when not running */
@@ -67,14 +71,24 @@ struct h_sys {
 	/* File systems h_tmpfs mounted, unmounted by h_sys_free. */
 	char mounts[4][PATH_MAX];
 	unsigned n_mounts;
+	/* The guardians whose keys are in keys/ and ring/ (index = bit of
+	 * a mask): the four agencies' first, then any h_guardian_new made.
+	 * Unless no_auto_sign, policy.yaml is signed by all of them at
+	 * h_sys_new, at every h_broker_start and every h_broker_reload. */
+	char guardians[H_MAX_GUARDIANS][IDENT_AGENCY_MAX + 1];
+	unsigned n_guardians;
+	bool no_auto_sign;
 };
 
 /* ------------------------------------------------------------ set-up */
 
 /*
- * A fresh system: folder, keys (through `concordat keys`), keyring, pepper,
- * broker.yaml and one agent.yaml per agency. policy_text is the sharing
- * agreement to write into the folder, or NULL for the example policy;
+ * A fresh system: folder, keys (through `concordat keys`), the four
+ * agencies' guardian keys (keys/ID.guardian.key, ring/ID.guardian.pub),
+ * keyring, pepper, broker.yaml and one agent.yaml per agency. policy_text
+ * is the sharing agreement to write into the folder as policy.yaml (NULL:
+ * the example policy's bytes), signed there by every party's guardian
+ * (policy.yaml.sig);
  * broker_extra and agent_extra are YAML lines appended to the configs (or
  * NULL); broker.yaml has map_size_mb: 64 unless broker_extra sets it. Nothing
  * is started. tests is how many tests will call h_pass.
@@ -134,7 +148,8 @@ void h_fill(const char *path);
 
 /* ---------------------------------------------------------- processes */
 
-/* Starts the broker and waits until it listens. */
+/* Starts the broker (policy.yaml signed first, unless no_auto_sign) and
+ * waits until it listens. */
 void h_broker_start(struct h_sys *s);
 /*
  * The same with env ("NAME=VALUE" entries, NULL-terminated) added to its
@@ -153,6 +168,39 @@ const char *h_env_asan(const char *extra);
 
 /* SIGTERM, waits; returns the exit status (128+signal when killed). */
 int h_broker_stop(struct h_sys *s);
+
+/* ------------------------------------------------ signed agreements */
+
+/*
+ * A guardian key for agency id (any id): with in_ring, keys/ID.guardian.key
+ * and ring/ID.guardian.pub, and a bit of the masks below; without, only
+ * rogue/ID.guardian.key, a key no keyring holds.
+ */
+void h_guardian_new(struct h_sys *s, const char *id, bool in_ring);
+/*
+ * Signs path (`concordat policy sign`) with the guardians in mask (bit i:
+ * s->guardians[i]) that are parties to it; a file with errors is left
+ * unsigned. Returns how many signed.
+ */
+unsigned h_agreement_sign(struct h_sys *s, const char *path, unsigned mask);
+/* Signs path with the guardian key file keyfile (must succeed). */
+void h_agreement_sign_key(
+    struct h_sys *s, const char *path, const char *keyfile);
+/*
+ * Writes text to path and signs it with mask in a new path.sig (the old one
+ * removed first); with tamper not NULL, then
+ * changes one byte of the YAML: the case of the first byte of tamper's
+ * first occurrence.
+ */
+void h_agreement_write(struct h_sys *s, const char *path, const char *text,
+    unsigned mask, const char *tamper);
+/* SIGHUP to the broker, policy.yaml signed first unless no_auto_sign. */
+void h_broker_reload(struct h_sys *s);
+/*
+ * Runs concordat-broker -f on broker.yaml to its end (it must refuse to
+ * start; killed after H_WAIT_MS), stderr to log; its exit status.
+ */
+int h_broker_refused(struct h_sys *s, const char *log);
 /* SIGKILL, waits. */
 void h_broker_kill(struct h_sys *s);
 
@@ -392,17 +440,14 @@ void h_file_sha(const char *path, uint8_t sha[32]);
  */
 fieldset h_allowed(struct h_sys *s, int from, int to, const char *purpose,
     int urgency, const char *justification);
+/* An agency's agent's archive of agreements (STATE/agreements). */
+const char *h_agreements_dir(struct h_sys *s, int agency);
 /*
- * Signs the agreement at path (writing path.sig) with the guardian key of
- * each agency i in mask (bit i), DIR/AGENCY.guardian.key in keydir, made
- * there first when missing.
+ * Puts s->policy, signed, in an agency's archive as its current agreement,
+ * as if the broker had sent it before: so that the agent, started with no
+ * broker, seals at once. Before the agent starts.
  */
-void h_sign_as(struct h_sys *s, const char *path, unsigned mask, const char *keydir);
-/*
- * Signs path with every agency's guardian key in DIR/keys and puts their
- * .guardian.pub files in the keyring DIR/ring.
- */
-void h_sign(struct h_sys *s, const char *path);
+void h_agent_hold_agreement(struct h_sys *s, int agency);
 /* The rogue broker sends the agreement at path and path.sig as it is. */
 void h_rogue_agreement(struct h_rogue *r, const char *path);
 

@@ -176,11 +176,10 @@ h_delivery(struct h_sys *s, const struct h_msg *m, int recipient,
 	h_seal(s, m, msg_id, &sub, &sub_len);
 	if (wire_decode(sub, sub_len, &f, why, sizeof(why)) != 0)
 		fail_msg("h_delivery: %s", why);
-	fieldset allow = m->unredacted ? FIELDS_ALL
-	                               : h_allowed(s, m->sender, recipient,
-	                                     f->u.submit.m.purpose,
-	                                     f->u.submit.m.urgency,
-	                                     m->justification);
+	fieldset allow = m->unredacted
+	    ? FIELDS_ALL
+	    : h_allowed(s, m->sender, recipient, f->u.submit.m.purpose,
+	          f->u.submit.m.urgency, m->justification);
 	assert_int_equal(
 	    envelope_redact(&f->u.submit, fixture_agency[recipient], allow,
 	        &sent, &del, &del_len),

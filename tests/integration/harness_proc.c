@@ -191,6 +191,8 @@ h_broker_start_env(struct h_sys *s, const char *const env[])
 {
 	const char *argv[] = {s->broker_bin, "-c", s->broker_yaml, "-f", NULL};
 
+	if (!s->no_auto_sign)
+		h_agreement_sign(s, s->policy, H_ALL_GUARDIANS);
 	proc_start(s, &s->broker, argv, env);
 	proc_ready(&s->broker, "listening on");
 }

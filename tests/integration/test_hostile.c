@@ -805,7 +805,7 @@ stale_session(void **state)
 	scratch_write(h_p("%s/ring/police.pub", sys->dir), pub, 0644);
 	free(pub);
 	unsigned reloads = h_log_count(&sys->broker, "reloaded");
-	kill(sys->broker.pid, SIGHUP);
+	h_broker_reload(sys);
 	assert_true(
 	    h_wait_log(&sys->broker, "reloaded", reloads + 1, H_WAIT_MS));
 

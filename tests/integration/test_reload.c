@@ -128,8 +128,12 @@ reload_on_sighup(void **state)
 	scratch_write(s->policy, text, 0644);
 	file_sha256(s->policy, sha2);
 	assert_string_not_equal(sha1, sha2);
-	assert_int_equal(kill(s->broker.pid, SIGHUP), 0);
+	h_broker_reload(s);
 	assert_true(h_wait_log(&s->broker, "reloaded: policy", 1, H_WAIT_MS));
+	/* The sender decides under the agreement it holds: v2 once the
+	 * broker has sent it (before, v1 within agreement_grace). */
+	assert_true(h_wait_log(
+	    &s->agent[H_POLICE], "agreement reload-test v2", 1, H_WAIT_MS));
 	check(exchange(s, "after"), "triage-v2",
 	    "{\"identity\": {\"name\": \"A\"}, \"risks\": {\"self_harm\": "
 	    "\"high\"}}",
@@ -147,7 +151,7 @@ reload_on_sighup(void **state)
 
 	/* A broken file is refused; the running agreement stays. */
 	scratch_write(s->policy, "agreement: [\n", 0644);
-	assert_int_equal(kill(s->broker.pid, SIGHUP), 0);
+	h_broker_reload(s);
 	assert_true(h_wait_log(&s->broker, "reload refused", 1, H_WAIT_MS));
 	check(exchange(s, "broken"), "triage-v2",
 	    "{\"identity\": {\"name\": \"A\"}, \"risks\": {\"self_harm\": "
@@ -172,7 +176,7 @@ reload_on_sighup(void **state)
 	assert_non_null(pub);
 	scratch_write(h_p("%s/ring/fire.pub", s->dir), pub, 0644);
 	free(pub);
-	assert_int_equal(kill(s->broker.pid, SIGHUP), 0);
+	h_broker_reload(s);
 	assert_true(h_wait_log(&s->broker, "5 agencies", 1, H_WAIT_MS));
 	c = h_client_new(s, h_p("%s/keys/fire.key", s->dir));
 	assert_int_equal(

@@ -491,6 +491,14 @@ alerts_never_replaced(void **state)
 	    h_p("%s/%s.yaml", s->dir, fixture_agency[H_MHT]));
 	assert_int_equal(mkdir(ring, 0750), 0);
 	for (int i = 0; i < H_NAG; i++) {
+		/* Every guardian, so that the agreement verifies. */
+		char *g = scratch_slurp(
+		    h_p("%s/ring/%s.guardian.pub", s->dir, fixture_agency[i]),
+		    NULL);
+		scratch_write(
+		    h_p("%s/%s.guardian.pub", ring, fixture_agency[i]), g,
+		    0644);
+		free(g);
 		if (i == H_POLICE)
 			continue;
 		char *pub = scratch_slurp(
@@ -581,6 +589,7 @@ replaced_while_waiting(void **state)
 
 	snprintf(sent, sizeof(sent), "%s", h_spool(s, H_POLICE, "sent"));
 	snprintf(inbox, sizeof(inbox), "%s", h_spool(s, H_MHT, "inbox"));
+	h_agent_hold_agreement(s, H_POLICE);
 	h_agent_start(s, H_POLICE, false);
 	h_drop(s, H_POLICE, "same.json", first);
 	assert_true(h_wait_log(

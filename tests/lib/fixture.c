@@ -6,12 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "common/error.h"
 #include "common/fields.h"
+#include "common/yamlconf.h"
+#include "keys/agreement.h"
 #include "keys/keys.h"
+#include "policy/policy.h"
 #include "tests/lib/fixture.h"
 #include "tests/lib/scratch.h"
 
@@ -127,7 +131,74 @@ fixture_keys_make(struct fixture_keys *k, const char *dir)
 		pub = scratch_read(from, &len);
 		scratch_spit(to, pub, len, 0644);
 		free(pub);
+		if ((rc = keys_generate_guardian(fixture_agency[i], k->keys)) !=
+		    0)
+			scratch_die("%s's guardian key in %s: %s",
+			    fixture_agency[i], k->keys, error_strerror(rc));
+		snprintf(
+		    name, sizeof(name), "%s.guardian.pub", fixture_agency[i]);
+		fixture_path(from, k->keys, name);
+		fixture_path(to, k->ring, name);
+		pub = scratch_read(from, &len);
+		scratch_spit(to, pub, len, 0644);
+		free(pub);
 	}
 	if ((rc = keys_pepper_generate(k->pepper)) != 0)
 		scratch_die("pepper %s: %s", k->pepper, error_strerror(rc));
+}
+
+void
+fixture_agreement_sign(
+    const char *yaml, const char *keys, unsigned mask, const char *tamper)
+{
+	struct yamlconf_errors errs;
+	struct policy *p = NULL;
+	char path[PATH_MAX], name[64];
+	char *note = NULL;
+	size_t len, note_len = 0;
+	uint8_t *buf = scratch_read(yaml, &len);
+	int rc;
+
+	yamlconf_errors_init(&errs);
+	if (policy_load_buffer(buf, len, yaml, &errs, &p) != 0)
+		scratch_die("%s: %s", yaml, errs.n ? errs.msg[0] : "no policy");
+	yamlconf_errors_release(&errs);
+	for (int i = 0; i < FIXTURE_NAG; i++) {
+		struct keys_secret *g = NULL;
+		char *out = NULL;
+		size_t out_len;
+
+		if (!(mask & (1u << i)) ||
+		    policy_agency_index(p, fixture_agency[i]) < 0)
+			continue;
+		snprintf(
+		    name, sizeof(name), "%s.guardian.key", fixture_agency[i]);
+		fixture_path(path, keys, name);
+		if ((rc = keys_load_guardian(path, &g)) != 0)
+			scratch_die("%s: %s", path, error_strerror(rc));
+		rc = agreement_note_sign(note, note_len, policy_agreement(p),
+		    (uint64_t)policy_version(p), policy_sha256(p), g, &out,
+		    &out_len, NULL);
+		keys_secret_free(g);
+		if (rc != 0)
+			scratch_die("signing %s: %s", yaml, error_strerror(rc));
+		free(note);
+		note = out;
+		note_len = out_len;
+	}
+	policy_free(p);
+	snprintf(path, sizeof(path), "%s.sig", yaml);
+	if (note != NULL)
+		scratch_spit(path, note, note_len, 0644);
+	else
+		unlink(path);
+	free(note);
+	if (tamper != NULL) {
+		char *hit = strstr((char *)buf, tamper);
+		if (hit == NULL)
+			scratch_die("'%s' is not in %s", tamper, yaml);
+		*hit ^= 0x20;
+		scratch_spit(yaml, buf, len, 0644);
+	}
+	free(buf);
 }

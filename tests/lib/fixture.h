@@ -39,8 +39,9 @@ const char *fixture_record_field(int f);
 
 /*
  * Real key files, made through keys/ as `concordat keys generate` does:
- * DIR/keys/broker.{key,pub}, DIR/keys/AGENCY.{key,pub} for the four
- * agencies, the keyring DIR/ring (their .pub files) and DIR/keys/pepper.
+ * DIR/keys/broker.{key,pub}, DIR/keys/AGENCY.{key,pub} and the guardians'
+ * DIR/keys/AGENCY.guardian.{key,pub} for the four agencies, the keyring
+ * DIR/ring (their .pub and .guardian.pub files) and DIR/keys/pepper.
  */
 struct fixture_keys {
 	char keys[PATH_MAX];   /* DIR/keys */
@@ -48,5 +49,19 @@ struct fixture_keys {
 	char pepper[PATH_MAX]; /* DIR/keys/pepper */
 };
 void fixture_keys_make(struct fixture_keys *k, const char *dir);
+
+/* Every one of the four agencies' guardians, as a mask (bit i: agency i). */
+#define FIXTURE_ALL_GUARDIANS 0xfu
+
+/*
+ * Signs the agreement at yaml (its id and version parsed from its bytes)
+ * as `concordat policy sign` does, with KEYS/AGENCY.guardian.key of each
+ * agency i whose bit is set in mask (guardians of no party skipped),
+ * writing yaml.sig; with tamper not NULL, then flips the case of the first
+ * byte of tamper's first occurrence in yaml: one byte changed after
+ * signing. A failure is the set-up's (it aborts).
+ */
+void fixture_agreement_sign(
+    const char *yaml, const char *keys, unsigned mask, const char *tamper);
 
 #endif

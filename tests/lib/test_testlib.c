@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "agents/outrecord.h"
+#include "keys/agreement.h"
 #include "keys/keys.h"
 #include "tests/lib/capture.h"
 #include "tests/lib/demo.h"
@@ -115,6 +116,18 @@ capture_a_verb(void **state)
 	free(out);
 }
 
+/* dir/name in one of two static buffers. */
+static const char *
+lib_path(const char *dir, const char *name)
+{
+	static char buf[2][PATH_MAX + 64];
+	static int k;
+
+	k ^= 1;
+	snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, name);
+	return buf[k];
+}
+
 static void
 agencies_key_files(void **state)
 {
@@ -139,8 +152,42 @@ agencies_key_files(void **state)
 	keys_secret_free(sk);
 	assert_int_equal(keyring_load(k.ring, &kr, why, sizeof(why)), 0);
 	assert_int_equal(keyring_count(kr), FIXTURE_NAG);
-	for (int i = 0; i < FIXTURE_NAG; i++)
+	assert_int_equal(keyring_guardian_count(kr), FIXTURE_NAG);
+	for (int i = 0; i < FIXTURE_NAG; i++) {
 		assert_non_null(keyring_find(kr, fixture_agency[i]));
+		assert_non_null(keyring_find_guardian(kr, fixture_agency[i]));
+	}
+	/* The example agreement signed by all, by three, and tampered. */
+	const char *yaml = lib_path(dir, "agreement.yaml");
+	size_t ylen;
+	char *ex = scratch_read(fixture_agreement(), &ylen);
+	for (int round = 0; round < 3; round++) {
+		struct agreement_check *c = malloc(sizeof(*c));
+		scratch_spit(yaml, ex, ylen, 0644);
+		fixture_agreement_sign(yaml, k.keys,
+		    round == 1 ? FIXTURE_ALL_GUARDIANS & ~(1u << FIXTURE_MHT)
+		               : FIXTURE_ALL_GUARDIANS,
+		    round == 2 ? "Caldicott" : NULL);
+		size_t yl, nl;
+		char *y = scratch_read(yaml, &yl);
+		char *note =
+		    scratch_read(lib_path(dir, "agreement.yaml.sig"), &nl);
+		const char *ids[FIXTURE_NAG];
+		for (int i = 0; i < FIXTURE_NAG; i++)
+			ids[i] = fixture_agency[i];
+		assert_int_equal(agreement_verify(y, yl, note, nl, NULL, 0, ids,
+		                     FIXTURE_NAG, kr, c),
+		    0);
+		assert_int_equal(c->complete, round == 0);
+		assert_int_equal(c->nmissing,
+		    round == 0       ? 0
+		        : round == 1 ? 1
+		                     : 4);
+		free(y);
+		free(note);
+		free(c);
+	}
+	free(ex);
 	keyring_free(kr);
 	assert_int_equal(keys_pepper_load(k.pepper, &pepper), 0);
 	keys_pepper_free(pepper);

@@ -360,14 +360,55 @@ test_diff(void **state)
 	changed = variant("more.yaml", "emergency_share: [physical_needs]",
 	    "emergency_share: [physical_needs, relatives]");
 	assert_int_equal(run("diff", example, changed, NULL), 1);
-	assert_string_equal(out,
+	char want[16384];
+	snprintf(want, sizeof(want),
 	    "mental_health_trust -> police, triage_advice, emergency: "
-	    "withheld -> disclosed: relatives\n"
+	    "withheld -> disclosed: relatives (was: no rule in %s; now: rule "
+	    "triage-reply at %s:51 (break-glass))\n"
 	    "1 change: 1 newly disclosed, 0 newly withheld, 0 to or from "
-	    "rejected (purpose undeclared)\n");
+	    "rejected (purpose undeclared)\n",
+	    example, changed);
+	assert_string_equal(out, want);
+	/* The same version for other decisions: a warning on stderr. */
+	assert_non_null(strstr(err, "warning: 1 decision changes"));
+	assert_non_null(strstr(err, "'version' does not change (1 -> 1)"));
+	/* A never entry is named with its line: clinical shared by the
+	 * triage reply but for the never entry, then the entry gone. */
+	char *nev = strdup(variant("never.yaml",
+	    "crisis_plan, risks, "
+	    "communication, health, "
+	    "dependents]",
+	    "crisis_plan, risks, communication, health, dependents, "
+	    "clinical]"));
+	uint8_t *nb;
+	size_t nl;
+	assert_int_equal(fileio_read(nev, 1 << 20, &nb, &nl), 0);
+	char *hit =
+	    strstr((char *)nb, "  - to: police\n    fields: [clinical]");
+	assert_non_null(hit);
+	/* Same length: "clinical" -> "identity". */
+	memcpy(hit + strlen("  - to: police\n    fields: ["), "identity", 8);
+	char gone[4200];
+	snprintf(gone, sizeof(gone), "%s/gone.yaml", tmpdir);
+	write_text(gone, (char *)nb);
+	free(nb);
+	assert_int_equal(run("diff", nev, gone, NULL), 1);
+	snprintf(want, sizeof(want),
+	    "mental_health_trust -> police, triage_advice, routine: withheld "
+	    "-> disclosed: clinical (was: never entry 1 at %s:118; now: rule "
+	    "triage-reply at %s:51)",
+	    nev, gone);
+	assert_string_equal(line_with(out,
+	                        "mental_health_trust -> police, "
+	                        "triage_advice, routine: withheld"),
+	    want);
+	free(nev);
+	changed = variant("more.yaml", "emergency_share: [physical_needs]",
+	    "emergency_share: [physical_needs, relatives]");
 	/* And back: newly withheld. */
 	assert_int_equal(run("diff", changed, example, NULL), 1);
-	assert_non_null(strstr(out, "disclosed -> withheld: relatives\n"));
+	assert_non_null(strstr(out,
+	    "disclosed -> withheld: relatives (was: rule triage-reply at "));
 
 	/* A new purpose: every field goes from rejected to a decision. */
 	changed = variant("purpose.yaml", "  missing_person:",
@@ -391,11 +432,15 @@ test_diff(void **state)
 	    12 * 3 * 13);
 	json_decref(o);
 	assert_int_equal(run("diff", example, changed, NULL), 1);
+	snprintf(want, sizeof(want),
+	    "police -> ambulance, law_enforcement, routine: rejected -> "
+	    "withheld: all fields (was: purpose law_enforcement not declared "
+	    "in %s; now: no rule in %s)",
+	    example, changed);
 	assert_string_equal(line_with(out,
 	                        "police -> ambulance, "
 	                        "law_enforcement, routine"),
-	    "police -> ambulance, law_enforcement, routine: rejected -> "
-	    "withheld: all fields");
+	    want);
 
 	assert_int_equal(run("diff", example, NULL), 64);
 	assert_int_equal(run("diff", example, "/nonexistent/x.yaml", NULL), 66);

@@ -411,15 +411,13 @@ test_seal_refuses_what_decode_refuses(void **state)
 	(void)state;
 	tu_msg_init(&m, &police, peers, 2, NULL);
 	m.grants = grants;
-	/* A grant of nothing (no wraps) decodes, so it seals. */
-	assert_int_equal(tu_seal(&m), 0);
+	assert_int_equal(tu_seal(&m), 0); /* a grant of nothing: no wraps */
 	free(m.frame);
 	m.frame = NULL;
 	grants[1] = FIELDS_BIT(FIELD_RISKS);
 	assert_int_equal(tu_seal(&m), 0);
 	free(m.frame);
 	m.frame = NULL;
-	/* Bits beyond field 13 name no field. */
 	grants[1] = (fieldset)~FIELDS_ALL;
 	assert_int_equal(tu_seal(&m), ERROR_INVAL);
 	m.grants = NULL;

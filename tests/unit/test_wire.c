@@ -336,24 +336,20 @@ static void
 test_reason_names(void **state)
 {
 	(void)state;
-	for (int r = WIRE_REASON_TOO_BIG; r <= WIRE_REASON_AGREEMENT_MISMATCH;
-	     r++) {
+	for (int r = 1; r <= WIRE_REASON_AGREEMENT_MISMATCH; r++) {
 		const char *n = wire_reason_name(r);
 		assert_string_not_equal(n, "?");
 		assert_int_equal(wire_reason_parse(n), r);
-		assert_int_equal(wire_reason_retryable(r),
-		    r == WIRE_REASON_STORAGE_FULL ||
-		        r == WIRE_REASON_INTERNAL ||
-		        r == WIRE_REASON_RATE_LIMITED ||
-		        r == WIRE_REASON_AGREEMENT_MISMATCH);
+		/* storage_full, internal, rate_limited, agreement_mismatch */
+		assert_int_equal(
+		    wire_reason_retryable(r), r >= WIRE_REASON_STORAGE_FULL);
 	}
 	assert_string_equal(
 	    wire_reason_name(WIRE_REASON_RATE_LIMITED), "rate_limited");
 	assert_string_equal(
 	    wire_reason_name(WIRE_REASON_DIGEST_MISMATCH), "digest_mismatch");
 	assert_string_equal(wire_reason_name(0), "?");
-	assert_string_equal(wire_reason_name(WIRE_REASON_AGREEMENT_MISMATCH),
-	    "agreement_mismatch");
+	assert_string_equal(wire_reason_name(16), "agreement_mismatch");
 	assert_string_equal(wire_reason_name(17), "?");
 	assert_int_equal(wire_reason_parse("nonsense"), 0);
 	assert_int_equal(
@@ -1650,7 +1646,7 @@ test_event_roundtrip(void **state)
 	free(buf);
 
 	/* Each type alone, nothing else: empty stays empty. */
-	for (int t = EVENT_ACCEPTED; t <= EVENT_KEYRING_CHANGED; t++) {
+	for (int t = EVENT_ACCEPTED; t <= EVENT_POLICY_REFUSED; t++) {
 		memset(&ev, 0, sizeof(ev));
 		ev.type = (enum event_type)t;
 		ev.time_ms = (uint64_t)t;
@@ -1666,7 +1662,7 @@ test_event_roundtrip(void **state)
 	assert_string_equal(event_type_name(0), "?");
 	assert_string_equal(
 	    event_type_name(EVENT_KEYRING_CHANGED), "keyring_changed");
-	assert_string_equal(event_type_name(12), "?");
+	assert_string_equal(event_type_name(13), "?");
 	assert_int_equal(event_type_parse("Accepted"), 0);
 
 	/* A decision that disclosed nothing still says so. */
@@ -1738,7 +1734,7 @@ test_event_rejections(void **state)
 	ae.has_type = 1;
 	ae.type = 0;
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
-	ae.type = 12;
+	ae.type = 13;
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
 	ae.type = CONCORDAT__EVENT_TYPE__EVENT_REJECTED;
 	ae.has_urgency = 1;
