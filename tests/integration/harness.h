@@ -20,6 +20,7 @@
 
 #include "audit/checkpoint.h"
 #include "keys/keys.h"
+#include "proto/event.h"
 #include "proto/wire.h"
 #include "tests/lib/fixture.h"
 #include "tests/lib/scratch.h"
@@ -395,6 +396,13 @@ void h_log_consistency(const struct h_log *l, uint64_t from, uint64_t to,
 void h_log_proof(struct h_sys *s, const struct h_log *l, uint64_t from,
     uint64_t to, uint64_t claimed_from, const struct wire_cosignature *w,
     size_t nw, uint8_t **frame, size_t *len);
+/*
+ * Appends the leaf of ev to l and fills *pr, its proof under l's
+ * checkpoint of all its leaves (tied from tie_from leaves of l when
+ * tie_from >= 0). pr borrows static buffers, valid until the next call.
+ */
+void h_log_event(struct h_sys *s, struct h_log *l, const struct event *ev,
+    int64_t tie_from, struct wire_audit_proof *pr);
 /*
  * A Delivery frame as h_delivery's, its decision leaf appended to l, under
  * l's checkpoint of all its leaves; with a tie from tie_from leaves of l

@@ -106,19 +106,47 @@ h_log_proof(struct h_sys *s, const struct h_log *l, uint64_t from, uint64_t to,
 }
 
 void
+h_log_event(struct h_sys *s, struct h_log *l, const struct event *ev,
+    int64_t tie_from, struct wire_audit_proof *pr)
+{
+	static uint8_t *leaf;
+	static char note[CHECKPOINT_MAX];
+	static uint8_t tie[MERKLE_MAX_PATH][32];
+	struct merkle_store st = {log_get, l};
+	struct checkpoint cp;
+	size_t leaf_len;
+
+	free(leaf);
+	assert_int_equal(event_encode(ev, &leaf, &leaf_len), 0);
+	assert_true(l->n < H_LOG_MAX);
+	merkle_hash_leaf(leaf, leaf_len, l->hash[l->n++]);
+	memset(pr, 0, sizeof(*pr));
+	pr->leaf_index = l->n - 1;
+	pr->leaf = leaf;
+	pr->leaf_len = leaf_len;
+	assert_int_equal(
+	    merkle_inclusion(&st, pr->leaf_index, l->n, pr->path, &pr->n_path),
+	    0);
+	h_log_checkpoint(s, l, l->n, &cp, note, &pr->checkpoint_len);
+	pr->checkpoint = note;
+	if (tie_from >= 0) {
+		pr->has_tie = true;
+		pr->tie_size = (uint64_t)tie_from;
+		h_log_consistency(l, (uint64_t)tie_from, l->n, tie, &pr->n_tie);
+		pr->tie_path = (const uint8_t(*)[32])tie;
+	}
+}
+
+void
 h_delivery_in(struct h_sys *s, const struct h_msg *m, int recipient,
     struct h_log *l, int64_t tie_from, uint8_t msg_id[WIRE_MSG_ID_LEN],
     uint8_t **frame, size_t *len)
 {
 	static struct wire_audit_proof pr;
-	static char note[CHECKPOINT_MAX];
-	static uint8_t tie[MERKLE_MAX_PATH][32];
-	struct merkle_store st = {log_get, l};
 	struct wire_frame *f = NULL;
-	struct checkpoint cp;
 	struct event ev;
-	uint8_t *sub, *del, *leaf;
-	size_t sub_len, del_len, leaf_len;
+	uint8_t *sub, *del;
+	size_t sub_len, del_len;
 	fieldset sent;
 	char why[256];
 
@@ -139,26 +167,8 @@ h_delivery_in(struct h_sys *s, const struct h_msg *m, int recipient,
 	    fixture_agency[recipient]);
 	ev.disclosed = sent;
 	ev.withheld = (fieldset)(FIELDS_ALL & ~sent);
-	assert_int_equal(event_encode(&ev, &leaf, &leaf_len), 0);
-	assert_true(l->n < H_LOG_MAX);
-	merkle_hash_leaf(leaf, leaf_len, l->hash[l->n++]);
-
-	memset(&pr, 0, sizeof(pr));
-	pr.leaf_index = l->n - 1;
-	pr.leaf = leaf;
-	pr.leaf_len = leaf_len;
-	assert_int_equal(
-	    merkle_inclusion(&st, pr.leaf_index, l->n, pr.path, &pr.n_path), 0);
-	h_log_checkpoint(s, l, l->n, &cp, note, &pr.checkpoint_len);
-	pr.checkpoint = note;
-	if (tie_from >= 0) {
-		pr.has_tie = true;
-		pr.tie_size = (uint64_t)tie_from;
-		h_log_consistency(l, (uint64_t)tie_from, l->n, tie, &pr.n_tie);
-		pr.tie_path = (const uint8_t(*)[32])tie;
-	}
+	h_log_event(s, l, &ev, tie_from, &pr);
 	assert_int_equal(wire_delivery_frame(del, del_len, &pr, frame, len), 0);
-	free(leaf);
 	free(del);
 	wire_frame_free(f);
 	free(sub);

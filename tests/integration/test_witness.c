@@ -418,6 +418,161 @@ static const char record_fmt[] =
     " \"subject\": {\"nhs_number\": \"9434765919\"},\n"
     " \"fields\": {\"identity\": {\"name\": \"%s\"}}}\n";
 
+/* A leaf held unproven, then proven by the answer: its file says so. */
+static void
+late_proof(void **state)
+{
+	(void)state;
+	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+	struct h_rogue *r = h_rogue_new(s);
+	struct h_msg m = {.sender = H_MHT,
+	    .signer = -1,
+	    .purpose = "safeguarding",
+	    .n_recipients = 1,
+	    .recipients = {H_SOCIAL}};
+	struct h_log x = {0};
+	struct wire_cosignature c;
+	struct wire_frame *f;
+	uint8_t rid[256], id[16], *frame;
+	size_t rid_len, len;
+	char hex[33];
+
+	h_agent_start(s, H_SOCIAL, true);
+	h_log_fill(&x, 1, 3);
+	greet(s, r, &x, 3, rid, &rid_len);
+	cosigned(s, r, rid, rid_len, H_SOCIAL, &x, 3, &c);
+	h_delivery_in(s, &m, H_SOCIAL, &x, -1, id, &frame, &len);
+	send(r, frame, len);
+	f = expect(r, WIRE_PROOF_REQUEST, rid, rid_len, WINDOW_MS);
+	assert_non_null(f);
+	assert_int_equal(f->u.proof_request_size, 3);
+	assert_int_equal(f->u.proof_request_to, 4);
+	wire_frame_free(f);
+	h_hex(id, 16, hex);
+	const char *path =
+	    h_p("%s/%s.json", h_spool(s, H_SOCIAL, "inbox"), hex);
+	assert_true(h_wait_file(path, H_WAIT_MS));
+	no_proven_delivery(s, H_SOCIAL);
+	h_log_proof(s, &x, 3, 4, 3, NULL, 0, &frame, &len);
+	send(r, frame, len);
+	uint64_t end = h_now_ms() + H_WAIT_MS;
+	while (h_now_ms() < end &&
+	    h_tree_grep(h_spool(s, H_SOCIAL, "inbox"), PROVEN, NULL, 0) == 0)
+		usleep(20 * 1000);
+	json_t *o = h_json(path);
+	json_t *v = json_object_get(o, "verified");
+	assert_true(json_is_true(json_object_get(v, "audit_proof")));
+	assert_int_equal(
+	    json_integer_value(json_object_get(v, "audit_tree_size")), 4);
+	json_decref(o);
+	assert_int_equal(
+	    h_tree_grep(h_spool(s, H_SOCIAL, "alerts"), "forked", NULL, 0), 0);
+	assert_int_equal(h_agent_stop(s, H_SOCIAL), 0);
+	h_rogue_free(r);
+	h_pass(s);
+	h_sys_free(s);
+}
+
+static void
+event_of(struct event *ev, int type, const uint8_t id[16], int recipient)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = (enum event_type)type;
+	ev->time_ms = 1;
+	ev->has_msg_id = true;
+	memcpy(ev->msg_id, id, 16);
+	snprintf(ev->sender, sizeof(ev->sender), "%s", fixture_agency[H_MHT]);
+	snprintf(ev->recipient, sizeof(ev->recipient), "%s",
+	    fixture_agency[recipient]);
+}
+
+/*
+ * Receipts and status reports whose leaf, proven in the log, records
+ * another event than the one claimed: an accepted receipt over a
+ * rejection, a "delivered" report over an expiry. Neither is backed.
+ */
+static void
+claimed_events(void **state)
+{
+	(void)state;
+	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+	struct h_rogue *r = h_rogue_new(s);
+	static struct wire_receipt rc;
+	static struct wire_status st;
+	struct h_log x = {0};
+	struct wire_cosignature c;
+	struct wire_frame *f;
+	struct event ev;
+	uint8_t rid[256], id[16], *frame;
+	size_t rid_len, len;
+	char hex[33], text[1024];
+
+	h_agent_start(s, H_MHT, true);
+	h_log_fill(&x, 1, 3);
+	greet(s, r, &x, 3, rid, &rid_len);
+	cosigned(s, r, rid, rid_len, H_MHT, &x, 3, &c);
+	snprintf(text, sizeof(text), record_fmt, "w1", "Claimed One");
+	h_drop(s, H_MHT, "w1.json", text);
+	f = expect(r, WIRE_SUBMIT, rid, rid_len, H_WAIT_MS);
+	assert_non_null(f);
+	memcpy(id, f->u.submit.m.msg_id, 16);
+	wire_frame_free(f);
+	h_hex(id, 16, hex);
+
+	/* "Accepted", over the leaf of a rejection. */
+	memset(&rc, 0, sizeof(rc));
+	memcpy(rc.msg_id, id, 16);
+	rc.outcome = WIRE_ACCEPTED;
+	event_of(&ev, EVENT_REJECTED, id, H_SOCIAL);
+	ev.reason = WIRE_REASON_NOT_PERMITTED;
+	h_log_event(s, &x, &ev, 3, &rc.decisions[0]);
+	rc.n_decisions = 1;
+	assert_int_equal(wire_receipt_encode(&rc, &frame, &len), 0);
+	send(r, frame, len);
+	const char *rpath =
+	    h_p("%s/w1.receipt.json", h_spool(s, H_MHT, "sent"));
+	assert_true(h_wait_file(rpath, H_WAIT_MS));
+	json_t *o = h_json(rpath);
+	assert_true(json_is_false(json_object_get(o, "audit_verified")));
+	json_decref(o);
+	assert_true(alerted(s, H_MHT, "receipt not backed", 1, WINDOW_MS));
+
+	/* "Delivered", over the leaf of an expiry; then a true report. */
+	memset(&st, 0, sizeof(st));
+	memcpy(st.msg_id, id, 16);
+	snprintf(st.recipient, sizeof(st.recipient), "%s", "social_care");
+	st.state = WIRE_STATE_DELIVERED;
+	st.at_ms = 1;
+	st.has_event = true;
+	event_of(&ev, EVENT_EXPIRED, id, H_SOCIAL);
+	h_log_event(s, &x, &ev, 4, &st.event);
+	assert_int_equal(wire_status_encode(&st, &frame, &len), 0);
+	send(r, frame, len);
+	st.state = WIRE_STATE_ACKNOWLEDGED;
+	event_of(&ev, EVENT_ACKNOWLEDGED, id, H_SOCIAL);
+	h_log_event(s, &x, &ev, 5, &st.event);
+	assert_int_equal(wire_status_encode(&st, &frame, &len), 0);
+	send(r, frame, len);
+	const char *dpath = h_p("%s/%s.social_care.delivered.json",
+	    h_spool(s, H_MHT, "receipts"), hex);
+	const char *apath = h_p("%s/%s.social_care.acknowledged.json",
+	    h_spool(s, H_MHT, "receipts"), hex);
+	assert_true(h_wait_file(dpath, H_WAIT_MS));
+	assert_true(h_wait_file(apath, H_WAIT_MS));
+	o = h_json(dpath);
+	assert_true(json_is_false(json_object_get(o, "audit_verified")));
+	json_decref(o);
+	o = h_json(apath);
+	assert_true(json_is_true(json_object_get(o, "audit_verified")));
+	json_decref(o);
+	assert_true(
+	    alerted(s, H_MHT, "status report not backed", 1, WINDOW_MS));
+	assert_int_equal(h_agent_stop(s, H_MHT), 0);
+	h_rogue_free(r);
+	h_pass(s);
+	h_sys_free(s);
+}
+
 /* `concordat audit verify --keyring ring --witnesses n`: its exit. */
 static int
 verify(struct h_sys *s, unsigned n, const char *out)
@@ -487,6 +642,8 @@ main(void)
 	    cmocka_unit_test(never_answers),
 	    cmocka_unit_test(two_views),
 	    cmocka_unit_test(unwitnessed),
+	    cmocka_unit_test(late_proof),
+	    cmocka_unit_test(claimed_events),
 	    cmocka_unit_test(honest),
 	};
 
