@@ -1401,8 +1401,7 @@ test_unknown_fields_delivery(void **state)
 	expect_unknown(pf, NULL);
 	concordat__frame__free_unpacked(pf, NULL);
 	pf = tu_frame_unpack(df, dflen);
-	/* AuditProof's 5 and 6 are the tie (DESIGN.md §7). */
-	tu_add_unknown(
+	tu_add_unknown(/* 5 and 6 are the tie's */
 	    &pf->delivery->decision->base, 9, PROTOBUF_C_WIRE_TYPE_VARINT);
 	expect_unknown(pf, NULL);
 	concordat__frame__free_unpacked(pf, NULL);
