@@ -386,8 +386,9 @@ unwitnessed(void **state)
 	h_delivery_in(s, &m, H_SOCIAL, &x, 3, id, &frame, &len);
 	send(r, frame, len);
 	h_hex(id, 16, hex);
-	const char *path =
-	    h_p("%s/%s.json", h_spool(s, H_SOCIAL, "inbox"), hex);
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s",
+	    h_p("%s/%s.json", h_spool(s, H_SOCIAL, "inbox"), hex));
 	assert_true(h_wait_file(path, H_WAIT_MS));
 	assert_int_equal(
 	    h_tree_grep(h_spool(s, H_SOCIAL, "inbox"), PROVEN, NULL, 0), 1);
@@ -449,8 +450,9 @@ late_proof(void **state)
 	assert_int_equal(f->u.proof_request_to, 4);
 	wire_frame_free(f);
 	h_hex(id, 16, hex);
-	const char *path =
-	    h_p("%s/%s.json", h_spool(s, H_SOCIAL, "inbox"), hex);
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s",
+	    h_p("%s/%s.json", h_spool(s, H_SOCIAL, "inbox"), hex));
 	assert_true(h_wait_file(path, H_WAIT_MS));
 	no_proven_delivery(s, H_SOCIAL);
 	h_log_proof(s, &x, 3, 4, 3, NULL, 0, &frame, &len);
@@ -467,6 +469,71 @@ late_proof(void **state)
 	json_decref(o);
 	assert_int_equal(
 	    h_tree_grep(h_spool(s, H_SOCIAL, "alerts"), "forked", NULL, 0), 0);
+	assert_int_equal(h_agent_stop(s, H_SOCIAL), 0);
+	h_rogue_free(r);
+	h_pass(s);
+	h_sys_free(s);
+}
+
+/*
+ * A leaf held unproven when the agent stops: the agent's state keeps the
+ * trusted checkpoint and the held leaf, and the proof after the restart
+ * still marks the file proven.
+ */
+static void
+held_across_restart(void **state)
+{
+	(void)state;
+	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+	struct h_rogue *r = h_rogue_new(s);
+	struct h_msg m = {.sender = H_MHT,
+	    .signer = -1,
+	    .purpose = "safeguarding",
+	    .n_recipients = 1,
+	    .recipients = {H_SOCIAL}};
+	struct h_log x = {0};
+	struct wire_cosignature c;
+	struct wire_frame *f = NULL;
+	uint8_t rid[256], id[16], *frame;
+	size_t rid_len, len;
+	char hex[33];
+
+	h_agent_start(s, H_SOCIAL, true);
+	h_log_fill(&x, 1, 3);
+	greet(s, r, &x, 3, rid, &rid_len);
+	cosigned(s, r, rid, rid_len, H_SOCIAL, &x, 3, &c);
+	h_delivery_in(s, &m, H_SOCIAL, &x, -1, id, &frame, &len);
+	send(r, frame, len);
+	h_hex(id, 16, hex);
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s",
+	    h_p("%s/%s.json", h_spool(s, H_SOCIAL, "inbox"), hex));
+	f = expect(r, WIRE_PROOF_REQUEST, rid, rid_len, WINDOW_MS);
+	assert_non_null(f);
+	assert_int_equal(f->u.proof_request_to, 4);
+	wire_frame_free(f);
+	f = NULL;
+	assert_true(h_wait_file(path, H_WAIT_MS));
+	no_proven_delivery(s, H_SOCIAL);
+	assert_int_equal(h_agent_stop(s, H_SOCIAL), 0);
+
+	/* It greets from the size it trusted, and is answered to 4. */
+	h_agent_start(s, H_SOCIAL, true);
+	do {
+		wire_frame_free(f);
+		f = expect(r, WIRE_PROOF_REQUEST, NULL, 0, H_WAIT_MS);
+		assert_non_null(f);
+	} while (f->u.proof_request_to != 0);
+	assert_int_equal(f->u.proof_request_size, 3);
+	wire_frame_free(f);
+	h_log_proof(s, &x, 3, 4, 3, NULL, 0, &frame, &len);
+	send(r, frame, len);
+	uint64_t end = h_now_ms() + H_WAIT_MS;
+	while (h_now_ms() < end &&
+	    h_tree_grep(h_spool(s, H_SOCIAL, "inbox"), PROVEN, NULL, 0) == 0)
+		usleep(20 * 1000);
+	assert_int_equal(
+	    h_tree_grep(h_spool(s, H_SOCIAL, "inbox"), PROVEN, NULL, 0), 1);
 	assert_int_equal(h_agent_stop(s, H_SOCIAL), 0);
 	h_rogue_free(r);
 	h_pass(s);
@@ -529,8 +596,9 @@ claimed_events(void **state)
 	rc.n_decisions = 1;
 	assert_int_equal(wire_receipt_encode(&rc, &frame, &len), 0);
 	send(r, frame, len);
-	const char *rpath =
-	    h_p("%s/w1.receipt.json", h_spool(s, H_MHT, "sent"));
+	char rpath[PATH_MAX];
+	snprintf(rpath, sizeof(rpath), "%s",
+	    h_p("%s/w1.receipt.json", h_spool(s, H_MHT, "sent")));
 	assert_true(h_wait_file(rpath, H_WAIT_MS));
 	json_t *o = h_json(rpath);
 	assert_true(json_is_false(json_object_get(o, "audit_verified")));
@@ -553,10 +621,14 @@ claimed_events(void **state)
 	h_log_event(s, &x, &ev, 5, &st.event);
 	assert_int_equal(wire_status_encode(&st, &frame, &len), 0);
 	send(r, frame, len);
-	const char *dpath = h_p("%s/%s.social_care.delivered.json",
-	    h_spool(s, H_MHT, "receipts"), hex);
-	const char *apath = h_p("%s/%s.social_care.acknowledged.json",
-	    h_spool(s, H_MHT, "receipts"), hex);
+	char dpath[PATH_MAX];
+	snprintf(dpath, sizeof(dpath), "%s",
+	    h_p("%s/%s.social_care.delivered.json",
+	        h_spool(s, H_MHT, "receipts"), hex));
+	char apath[PATH_MAX];
+	snprintf(apath, sizeof(apath), "%s",
+	    h_p("%s/%s.social_care.acknowledged.json",
+	        h_spool(s, H_MHT, "receipts"), hex));
 	assert_true(h_wait_file(dpath, H_WAIT_MS));
 	assert_true(h_wait_file(apath, H_WAIT_MS));
 	o = h_json(dpath);
@@ -643,6 +715,7 @@ main(void)
 	    cmocka_unit_test(two_views),
 	    cmocka_unit_test(unwitnessed),
 	    cmocka_unit_test(late_proof),
+	    cmocka_unit_test(held_across_restart),
 	    cmocka_unit_test(claimed_events),
 	    cmocka_unit_test(honest),
 	};
