@@ -131,10 +131,9 @@ verbs_witnesses(struct reader *r, const char *keyring, unsigned n,
 		return ERROR_SIGNATURE;
 	}
 	strbuf_addf(sb,
-	    "witnessed: %zu agencies' cosignatures valid; the first %" PRIu64
-	    " of %" PRIu64 " leaves witnessed by at least %u (%" PRIu64
-	    " leaves after them not yet)\n",
-	    s.n_good, upto, leaves, n,
-	    leaves - (upto < leaves ? upto : leaves));
+	    "witnessed: %zu agencies' cosignatures valid; by at least %u of "
+	    "them: the first %" PRIu64 " of %" PRIu64 " leaves (%" PRIu64
+	    " not yet)\n",
+	    s.n_good, n, upto, leaves, leaves - (upto < leaves ? upto : leaves));
 	return ERROR_OK;
 }

@@ -18,7 +18,9 @@
 
 #include <jansson.h>
 
+#include "audit/checkpoint.h"
 #include "keys/keys.h"
+#include "proto/event.h"
 #include "proto/wire.h"
 #include "tests/lib/fixture.h"
 #include "tests/lib/scratch.h"
@@ -420,6 +422,51 @@ void h_rogue_free(struct h_rogue *r);
 struct wire_frame *h_rogue_recv(struct h_rogue *r, unsigned ms);
 /* Sends one frame to the agent last heard from. */
 void h_rogue_send(struct h_rogue *r, const void *buf, size_t len);
+/* The routing id of the agent last heard from (up to 256 bytes). */
+size_t h_rogue_peer(const struct h_rogue *r, uint8_t rid[256]);
+/* Answers the agent of routing id rid from now on. */
+void h_rogue_use(struct h_rogue *r, const uint8_t *rid, size_t len);
+
+/*
+ * A log the rogue broker makes up (harness_log.c): leaf hashes in order,
+ * signed with the broker's own key. h_log_fill appends count leaves of its
+ * own (salt tells one made-up history from another).
+ */
+#define H_LOG_MAX 256
+struct h_log {
+	size_t n;
+	uint8_t hash[H_LOG_MAX][32];
+};
+void h_log_fill(struct h_log *l, uint8_t salt, size_t count);
+/* The signed checkpoint of l's first size leaves: *cp and its note. */
+void h_log_checkpoint(struct h_sys *s, const struct h_log *l, uint64_t size,
+    struct checkpoint *cp, char note[CHECKPOINT_MAX], size_t *len);
+/* RFC 6962 consistency proof from from to to leaves of l. */
+void h_log_consistency(const struct h_log *l, uint64_t from, uint64_t to,
+    uint8_t path[][32], size_t *n);
+/*
+ * A Proof frame under l's checkpoint of to leaves with the proof from
+ * from (none when from > to) and the nw cosignatures w, saying it is from
+ * claimed_from.
+ */
+void h_log_proof(struct h_sys *s, const struct h_log *l, uint64_t from,
+    uint64_t to, uint64_t claimed_from, const struct wire_cosignature *w,
+    size_t nw, uint8_t **frame, size_t *len);
+/*
+ * Appends the leaf of ev to l and fills *pr, its proof under l's
+ * checkpoint of all its leaves (tied from tie_from leaves of l when
+ * tie_from >= 0). pr borrows static buffers, valid until the next call.
+ */
+void h_log_event(struct h_sys *s, struct h_log *l, const struct event *ev,
+    int64_t tie_from, struct wire_audit_proof *pr);
+/*
+ * A Delivery frame as h_delivery's, its decision leaf appended to l, under
+ * l's checkpoint of all its leaves; with a tie from tie_from leaves of l
+ * when tie_from >= 0.
+ */
+void h_delivery_in(struct h_sys *s, const struct h_msg *m, int recipient,
+    struct h_log *l, int64_t tie_from, uint8_t msg_id[WIRE_MSG_ID_LEN],
+    uint8_t **frame, size_t *len);
 
 /*
  * A Delivery frame of m for recipient, every field sealed for it given,

@@ -97,3 +97,18 @@ h_rogue_send(struct h_rogue *r, const void *buf, size_t len)
 	    (int)r->rid_len);
 	assert_int_equal(zmq_send(r->sock, buf, len, 0), (int)len);
 }
+
+size_t
+h_rogue_peer(const struct h_rogue *r, uint8_t rid[256])
+{
+	memcpy(rid, r->rid, r->rid_len);
+	return r->rid_len;
+}
+
+void
+h_rogue_use(struct h_rogue *r, const uint8_t *rid, size_t len)
+{
+	assert_true(len > 0 && len <= sizeof(r->rid));
+	memcpy(r->rid, rid, len);
+	r->rid_len = len;
+}

@@ -109,6 +109,7 @@ proof_one(const struct wire_audit_proof *p)
 {
 	CHECK(p->leaf_len > 0 && p->checkpoint_len > 0);
 	CHECK(p->n_path <= WIRE_MAX_PATH);
+	CHECK(p->n_tie <= WIRE_MAX_PATH && (p->has_tie || p->n_tie == 0));
 	event_one(p->leaf, p->leaf_len);
 }
 
@@ -120,7 +121,24 @@ proof_equal(const struct wire_audit_proof *a, const struct wire_audit_proof *b)
 	    a->n_path == b->n_path &&
 	    memcmp(a->path, b->path, a->n_path * WIRE_HASH_LEN) == 0 &&
 	    a->checkpoint_len == b->checkpoint_len &&
-	    memcmp(a->checkpoint, b->checkpoint, a->checkpoint_len) == 0;
+	    memcmp(a->checkpoint, b->checkpoint, a->checkpoint_len) == 0 &&
+	    a->has_tie == b->has_tie && a->tie_size == b->tie_size &&
+	    a->n_tie == b->n_tie &&
+	    (a->n_tie == 0 ||
+	        memcmp(a->tie_path, b->tie_path, a->n_tie * WIRE_HASH_LEN) ==
+	            0);
+}
+
+static bool
+cosig_equal(const struct wire_cosignature *a, const struct wire_cosignature *b)
+{
+	return strcmp(a->agency, b->agency) == 0 &&
+	    a->tree_size == b->tree_size && a->timestamp == b->timestamp &&
+	    memcmp(a->root, b->root, WIRE_HASH_LEN) == 0 &&
+	    memcmp(a->signature, b->signature, WIRE_SIG_LEN) == 0 &&
+	    a->n_path == b->n_path &&
+	    (a->n_path == 0 ||
+	        memcmp(a->path, b->path, a->n_path * WIRE_HASH_LEN) == 0);
 }
 
 static struct wire_frame *
@@ -268,10 +286,17 @@ reencode(const struct wire_frame *f)
 		CHECK(g->u.ack_state == f->u.ack_state);
 		break;
 	case WIRE_PROOF_REQUEST:
-		CHECK(wire_proof_request_encode(
-		          f->u.proof_request_size, &buf, &len) == 0);
+		CHECK(wire_proof_request_between(f->u.proof_request_size,
+		          f->u.proof_request_to, &buf, &len) == 0);
 		g = redecode(buf, len, WIRE_PROOF_REQUEST);
 		CHECK(g->u.proof_request_size == f->u.proof_request_size);
+		CHECK(g->u.proof_request_to == f->u.proof_request_to);
+		break;
+	case WIRE_COSIGNATURE:
+		CHECK(wire_cosignature_encode(&f->u.cosignature, &buf, &len) ==
+		    0);
+		g = redecode(buf, len, WIRE_COSIGNATURE);
+		CHECK(cosig_equal(&g->u.cosignature, &f->u.cosignature));
 		break;
 	case WIRE_PROOF: {
 		const struct wire_proof *p = &f->u.proof;
@@ -284,6 +309,11 @@ reencode(const struct wire_frame *f)
 		CHECK(g->u.proof.checkpoint_len == p->checkpoint_len);
 		CHECK(memcmp(g->u.proof.checkpoint, p->checkpoint,
 		          p->checkpoint_len) == 0);
+		CHECK(g->u.proof.to_size == p->to_size);
+		CHECK(g->u.proof.n_witnesses == p->n_witnesses);
+		for (size_t i = 0; i < p->n_witnesses; i++)
+			CHECK(cosig_equal(
+			    &g->u.proof.witnesses[i], &p->witnesses[i]));
 		break;
 	}
 	default:

@@ -162,6 +162,58 @@ delivery(
 	wire_frame_free(f);
 }
 
+/* The ProofRequests, and the witnessed log's Proof and Cosignature. */
+static int
+witness_seeds(void)
+{
+	static const char note[] =
+	    "concordat.test/seed\n41\n"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+	static struct wire_proof p;
+	static uint8_t wpath[3][WIRE_HASH_LEN];
+	uint8_t *buf;
+	size_t len;
+
+	if (wire_proof_request_encode(41, &buf, &len) != 0)
+		return 1;
+	put("proof-request", buf, len);
+	free(buf);
+	if (wire_proof_request_between(17, 41, &buf, &len) != 0)
+		return 1;
+	put("proof-request-between", buf, len);
+	free(buf);
+	memset(&p, 0, sizeof(p));
+	p.checkpoint = note;
+	p.checkpoint_len = sizeof(note) - 1;
+	p.from_size = 17;
+	p.to_size = 41;
+	p.n_path = 2;
+	for (size_t i = 0; i < 2; i++)
+		randombytes_buf(p.path[i], WIRE_HASH_LEN);
+	randombytes_buf(wpath, sizeof(wpath));
+	p.n_witnesses = 2;
+	for (size_t i = 0; i < 2; i++) {
+		struct wire_cosignature *c = &p.witnesses[i];
+		snprintf(c->agency, sizeof(c->agency), "%s",
+		    i ? "police" : "ambulance");
+		c->tree_size = 30 + i;
+		randombytes_buf(c->root, WIRE_HASH_LEN);
+		c->timestamp = 1764662400 + i;
+		randombytes_buf(c->signature, WIRE_SIG_LEN);
+		c->path = (const uint8_t(*)[WIRE_HASH_LEN])wpath;
+		c->n_path = 3;
+	}
+	if (wire_proof_encode(&p, &buf, &len) != 0)
+		return 1;
+	put("proof-witnesses", buf, len);
+	free(buf);
+	if (wire_cosignature_encode(&p.witnesses[0], &buf, &len) != 0)
+		return 1;
+	put("cosignature", buf, len);
+	free(buf);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -379,10 +431,6 @@ main(int argc, char **argv)
 		return 1;
 	put("ack-status", buf, len);
 	free(buf);
-	if (wire_proof_request_encode(41, &buf, &len) != 0)
-		return 1;
-	put("proof-request", buf, len);
-	free(buf);
 	{
 		struct wire_proof p;
 		memset(&p, 0, sizeof(p));
@@ -397,6 +445,8 @@ main(int argc, char **argv)
 		put("proof", buf, len);
 		free(buf);
 	}
+	if (witness_seeds() != 0)
+		return 1;
 
 	/* A decision leaf, and every field's plaintext after its byte. */
 	decision_event(&ev, &m1, "ambulance", FIELDS_ALL);
