@@ -195,7 +195,11 @@ refused_on_reload(void **state)
 	h_broker_start(s);
 	file_sha(s->policy, sha1);
 	struct h_client *c = h_client_of(s, H_POLICE);
-	struct h_msg m = {.sender = H_POLICE};
+	uint8_t running[32];
+	/* Sealed under the agreement in force, not the file now at the live
+	 * path, which the broker refuses. */
+	h_file_sha(s->policy, running);
+	struct h_msg m = {.sender = H_POLICE, .agreement = running};
 	uint8_t id[WIRE_MSG_ID_LEN];
 	char hex[2 * WIRE_MSG_ID_LEN + 1];
 
@@ -238,6 +242,7 @@ refused_on_reload(void **state)
 	    json_integer_value(json_object_get(e, "agreement_version")), 2);
 	assert_int_equal(json_array_size(json_object_get(e, "signers")), H_NAG);
 	json_decref(evs);
+	m.agreement = NULL; /* sealed under the new one, now at the path */
 	wire_frame_free(h_submit(s, c, &m, id));
 	h_hex(id, sizeof(id), hex);
 	const char *dargs[] = {"--event", "decision", "--msg-id", hex, NULL};
