@@ -10,13 +10,18 @@ static const char usage_text[] =
     "\n"
     "  -c, --config FILE  the configuration (listen, key, keyring, policy,\n"
     "                     data)\n"
-    "  -n, --check        check the configuration, keys and policy; exit\n"
+    "  -n, --check        check the configuration, keys, keyring and policy\n"
+    "                     (signed by every party's guardian; each party's\n"
+    "                     ID.pub and ID.guardian.pub in the keyring); exit\n"
     "  -f, --foreground   stay in the foreground and log to stderr\n"
     "  -h, --help         this text\n"
     "  -V, --version      the version\n"
     "\n"
-    "Signals: SIGHUP reloads the policy and keyring (a bad file keeps the\n"
-    "running ones); SIGTERM stops cleanly.\n";
+    "The policy takes effect only when POLICY.sig holds a valid signature by\n"
+    "the guardian of every agency it names (concordat policy sign).\n"
+    "Signals: SIGHUP reloads the policy and keyring (a bad file, or one not\n"
+    "signed by every party, keeps the running ones and is audited as\n"
+    "policy_refused); SIGTERM stops cleanly.\n";
 
 static int
 load(const char *path, void *cfg, struct yamlconf_errors *errs)
