@@ -10,15 +10,27 @@ static const char usage_text[] =
     "\n"
     "  -c, --config FILE  the configuration (listen, key, keyring, policy,\n"
     "                     data)\n"
-    "  -n, --check        check the configuration, keys and policy; exit\n"
+    "  -n, --check        check the configuration, keys, keyring and policy\n"
+    "                     (signed by every party's guardian; each party's\n"
+    "                     ID.pub and ID.guardian.pub in the keyring); exit\n"
     "  -f, --foreground   stay in the foreground and log to stderr\n"
     "  -h, --help         this text\n"
     "  -V, --version      the version\n"
     "\n"
-    "Signals: SIGHUP reloads the policy and keyring (a bad file keeps the\n"
-    "running ones); SIGTERM stops cleanly. After a reload, messages sealed\n"
-    "under the agreement replaced are decided under it for agreement_grace\n"
-    "(broker.yaml, default 10m), then refused agreement_mismatch.\n";
+    "The policy takes effect only when POLICY.sig holds a valid signature by
+"
+    "the guardian of every agency it names (concordat policy sign).
+"
+    "Signals: SIGHUP reloads the policy and keyring (a bad file, or one not
+"
+    "signed by every party, keeps the running ones and is audited as
+"
+    "policy_refused); SIGTERM stops cleanly. After a reload, messages sealed
+"
+    "under the agreement replaced are decided under it for agreement_grace
+"
+    "(broker.yaml, default 10m), then refused agreement_mismatch.
+";
 
 static int
 load(const char *path, void *cfg, struct yamlconf_errors *errs)
