@@ -17,20 +17,13 @@ static const char usage_text[] =
     "  -h, --help         this text\n"
     "  -V, --version      the version\n"
     "\n"
-    "The policy takes effect only when POLICY.sig holds a valid signature by
-"
-    "the guardian of every agency it names (concordat policy sign).
-"
-    "Signals: SIGHUP reloads the policy and keyring (a bad file, or one not
-"
-    "signed by every party, keeps the running ones and is audited as
-"
-    "policy_refused); SIGTERM stops cleanly. After a reload, messages sealed
-"
-    "under the agreement replaced are decided under it for agreement_grace
-"
-    "(broker.yaml, default 10m), then refused agreement_mismatch.
-";
+    "The policy takes effect only when POLICY.sig holds a valid signature by\n"
+    "the guardian of every agency it names (concordat policy sign).\n"
+    "Signals: SIGHUP reloads the policy and keyring (a bad file, or one not\n"
+    "signed by every party, keeps the running ones and is audited as\n"
+    "policy_refused); SIGTERM stops cleanly. After a reload, messages sealed\n"
+    "under the agreement replaced are decided under it for agreement_grace\n"
+    "(broker.yaml, default 10m), then refused agreement_mismatch.\n";
 
 static int
 load(const char *path, void *cfg, struct yamlconf_errors *errs)
