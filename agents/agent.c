@@ -388,6 +388,7 @@ reload(struct agent *a)
 	a->have_shared = have;
 	have = NULL;
 	a->cfg = nc;
+	agreements_rekey(a); /* under the keyring now held */
 	if (kept[0] != '\0')
 		log_warn("reload: %s changed: not taken until a restart "
 		         "(running on the previous value)",

@@ -442,3 +442,32 @@ agreements_question(
 	q->reason = m->reason;
 	q->kind = m->kind;
 }
+
+void
+agreements_rekey(struct agent *a)
+{
+	struct agreements *g = &a->agreements;
+	char hex[2 * WIRE_HASH_LEN + 1];
+	struct policy *p = NULL;
+
+	/* Those not current are verified again when next loaded. */
+	for (size_t i = 0; i < AGREEMENTS_CACHE; i++) {
+		policy_free(g->cache[i].policy);
+		g->cache[i].policy = NULL;
+	}
+	if (g->cur.policy == NULL)
+		return;
+	hex_of(g->cur.sha, hex);
+	if (load_archived(a, hex, &p) != 0) {
+		/* Alerted: no longer signed by every party's key now held. */
+		log_err(
+		    "the agreement in force is not verified by the new "
+		    "keyring: records wait until the broker sends one that is");
+		policy_free(g->cur.policy);
+		g->cur.policy = NULL;
+		g->told_none = false;
+		return;
+	}
+	policy_free(g->cur.policy);
+	g->cur.policy = p;
+}

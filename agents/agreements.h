@@ -82,6 +82,13 @@ const struct policy *agreements_current(struct agent *a);
 const struct policy *agreements_find(
     struct agent *a, const uint8_t sha[WIRE_HASH_LEN], bool as_current);
 
+/*
+ * After a reload took a new keyring: the current agreement is verified
+ * again from the archive against it (dropped, alerted, when it fails) and
+ * the others are forgotten, to be verified again when next needed.
+ */
+void agreements_rekey(struct agent *a);
+
 /* Asks the broker for the agreement sha (NULL: the current one). */
 void agreements_ask(struct agent *a, const uint8_t *sha, bool as_current);
 

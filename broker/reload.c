@@ -33,7 +33,7 @@ log_keyring_changes(
 		} else {
 			now = &b->peers[i - n_old];
 			bool known = false;
-			for (size_t j = 0; j < n_old; j++)
+			for (size_t j = 0; old != NULL && j < n_old; j++)
 				known |= strcmp(old[j].id, now->id) == 0;
 			if (known)
 				continue;

@@ -213,6 +213,14 @@ cmd_receipt(const char *path)
 
 	if (r == NULL)
 		return 1;
+	if (json_object_get(r, "errors") != NULL) {
+		/* Refused by the sender's own agent: nothing was sent. */
+		json_array_foreach(json_object_get(r, "errors"), i, x) printf(
+		    "  refused by the sender's agent, not sent: %s: %s\n",
+		    str(x, "path"), str(x, "message"));
+		json_decref(r);
+		return 0;
+	}
 	if (strcmp(str(r, "outcome"), "accepted") != 0) {
 		printf("  broker: REJECTED, reason %s: %s\n", str(r, "reason"),
 		    str(r, "detail"));

@@ -321,8 +321,9 @@ struct h_msg {
 	const char *fields;          /* JSON object of B8 fields, or NULL */
 	size_t pad;                  /* extra bytes of identity.description */
 	const uint8_t *reuse_msg_id; /* this msg_id, not a new one */
-	/* Manifest.agreement: this SHA-256; NULL: that of s->policy (the
-	 * broker's at start), unless no_agreement. */
+	/* Manifest.agreement: this SHA-256; NULL: the one the running
+	 * broker's log says is in force (else s->policy's), unless
+	 * no_agreement. */
 	const uint8_t *agreement;
 	bool no_agreement;
 	/* h_delivery: every field, as a broker that redacts nothing sends;
@@ -495,6 +496,12 @@ const char *h_agreements_dir(struct h_sys *s, int agency);
  * broker, seals at once. Before the agent starts.
  */
 void h_agent_hold_agreement(struct h_sys *s, int agency);
+/*
+ * The agreement in force at the broker, as its current log last said
+ * ("listening on ...; policy HEX" or "reloaded: policy HEX"): true and
+ * sha, or false when it has said none.
+ */
+bool h_broker_agreement(struct h_sys *s, uint8_t sha[32]);
 /* The rogue broker sends the agreement at path and path.sig as it is. */
 void h_rogue_agreement(struct h_rogue *r, const char *path);
 

@@ -103,3 +103,29 @@ h_agent_hold_agreement(struct h_sys *s, int agency)
 	free(yaml);
 	free(note);
 }
+
+bool
+h_broker_agreement(struct h_sys *s, uint8_t sha[32])
+{
+	static const char *const marks[] = {"; policy ", "reloaded: policy "};
+	const char *last = NULL;
+	size_t len = 0, got = 0;
+	char *log;
+
+	if (s->broker.log[0] == '\0' ||
+	    (log = scratch_slurp(s->broker.log, &len)) == NULL)
+		return false;
+	const char *at = NULL;
+	for (size_t k = 0; k < 2; k++)
+		for (const char *p = strstr(log, marks[k]); p != NULL;
+		     p = strstr(p + 1, marks[k]))
+			if (at == NULL || p > at) {
+				at = p;
+				last = p + strlen(marks[k]);
+			}
+	bool ok = last != NULL && strlen(last) >= 64 &&
+	    sodium_hex2bin(sha, 32, last, 64, NULL, &got, NULL) == 0 &&
+	    got == 32;
+	free(log);
+	return ok;
+}

@@ -112,9 +112,10 @@ h_agreement_write(struct h_sys *s, const char *path, const char *text,
 	 * tamper's first occurrence gets its case flipped. */
 	char *t = scratch_read(path, NULL);
 	char *hit = strstr(t, tamper);
-	if (hit == NULL)
+	if (hit != NULL)
+		*hit ^= 0x20;
+	else
 		fail_msg("'%s' is not in %s", tamper, path);
-	*hit ^= 0x20;
 	scratch_write(path, t, 0644);
 	free(t);
 }

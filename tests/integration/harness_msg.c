@@ -134,7 +134,7 @@ h_seal(struct h_sys *s, const struct h_msg *m, uint8_t msg_id[WIRE_MSG_ID_LEN],
 	uint8_t sha[32];
 	if (m->agreement != NULL)
 		memcpy(sha, m->agreement, sizeof(sha));
-	else
+	else if (!h_broker_agreement(s, sha))
 		h_file_sha(s->policy, sha);
 	a.agreement = m->no_agreement ? NULL : sha;
 	assert_int_equal(envelope_seal(&a, msg_id, frame, len), 0);

@@ -330,10 +330,13 @@ install(void **state)
 	/* No staged file is left beside the live one. */
 	DIR *d = opendir(s->dir);
 	struct dirent *de;
+	if (d == NULL)
+		fail_msg("cannot list %s", s->dir);
 	while (d != NULL && (de = readdir(d)) != NULL)
 		if (strstr(de->d_name, ".install") != NULL)
 			fail_msg("%s left in %s", de->d_name, s->dir);
-	closedir(d);
+	if (d != NULL)
+		closedir(d);
 
 	/* Checked against another keyring than the broker's (its police
 	 * guardian a rogue key): the broker refuses, the last pair returns. */

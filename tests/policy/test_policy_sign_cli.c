@@ -305,7 +305,10 @@ test_install(void **state)
 	DIR *d = opendir(p("%s/live", dir));
 	struct dirent *de;
 	int n = 0;
-	while (d != NULL && (de = readdir(d)) != NULL) {
+	assert_non_null(d);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
 		assert_null(strstr(de->d_name, ".install"));
 		n += de->d_name[0] != '.';
 	}
