@@ -217,6 +217,9 @@ trust_tick(struct agent *a, uint64_t now)
 	ask_next(a);
 	if (a->trusted_dirty && now - a->trusted_saved_ms >= 1000)
 		trust_flush(a);
+	/* What it trusts, cosigned once a poll interval at most. */
+	if (a->connected && now >= a->next_cosign_ms && witness_cosign(a))
+		a->next_cosign_ms = now + poll_ms(a);
 }
 
 /* Says what contradicts: a fork or a rewrite of the log. */
@@ -385,9 +388,13 @@ trust_proof(struct agent *a, const struct wire_proof *p)
 			witness_tied(a, &a->req.from_cp);
 		advance(a, &next);
 		witness_tied(a, &next);
-		witness_proof(a, p, &next);
+		witness_proof(a, p, &next, next.size);
 	} else {
-		/* The trusted one moved on meanwhile: ask again from it. */
+		/* The trusted one moved on meanwhile (by the ties of leaves):
+		 * next extends the checkpoint asked from, which is a prefix of
+		 * the trusted one, so the witnesses count up to it; and ask
+		 * again from the trusted one. */
+		witness_proof(a, p, &next, a->req.from_cp.size);
 		trust_ask(a, &next);
 	}
 	ask_next(a);

@@ -358,7 +358,7 @@ covered(struct agent *a)
 /* One other agency's cosignature, under the Proof's checkpoint cp. */
 static void
 witness_one(struct agent *a, const struct wire_cosignature *c,
-    const struct checkpoint *cp)
+    const struct checkpoint *cp, uint64_t upto)
 {
 	const struct keys_public *k = keyring_find(a->keyring, c->agency);
 	struct checkpoint theirs;
@@ -406,20 +406,20 @@ witness_one(struct agent *a, const struct wire_cosignature *c,
 		trust_alert(a, "split view", why);
 		return;
 	}
-	saw(a, c->agency, c->tree_size);
+	saw(a, c->agency, c->tree_size < upto ? c->tree_size : upto);
 }
 
-/* Cosigns the trusted checkpoint and sends it to the broker. */
-static void
-cosign(struct agent *a)
+bool
+witness_cosign(struct agent *a)
 {
 	struct wire_cosignature c;
 	uint8_t *frame;
 	size_t len;
+	bool sent = false;
 
 	if (!a->have_trusted || a->trusted.size == 0 ||
 	    a->trusted.size <= a->cosigned_size || !a->connected)
-		return;
+		return false;
 	memset(&c, 0, sizeof(c));
 	c.tree_size = a->trusted.size;
 	memcpy(c.root, a->trusted.root, MERKLE_HASH_LEN);
@@ -427,26 +427,27 @@ cosign(struct agent *a)
 	if (cosign_sign(
 	        &a->trusted, c.timestamp, a->key->sign_sk, c.signature) != 0 ||
 	    wire_cosignature_encode(&c, &frame, &len) != 0)
-		return;
+		return false;
 	if (link_send(a, frame, len) == 0) {
 		a->cosigned_size = a->trusted.size;
+		sent = true;
 		log_debug("cosigned the broker's log at %llu leaves",
 		    (unsigned long long)c.tree_size);
 	}
 	free(frame);
+	return sent;
 }
 
 void
-witness_proof(
-    struct agent *a, const struct wire_proof *p, const struct checkpoint *cp)
+witness_proof(struct agent *a, const struct wire_proof *p,
+    const struct checkpoint *cp, uint64_t upto)
 {
 	if (a->witness == NULL)
 		return;
 	for (size_t i = 0; i < p->n_witnesses; i++)
 		if (strcmp(p->witnesses[i].agency, a->cfg.agency) != 0)
-			witness_one(a, &p->witnesses[i], cp);
+			witness_one(a, &p->witnesses[i], cp, upto);
 	covered(a);
-	cosign(a);
 }
 
 void
