@@ -17,6 +17,7 @@
 
 #include "agents/agent_int.h"
 #include "agents/link.h"
+#include "agents/room.h"
 #include "agents/spool.h"
 #include "audit/merkle.h"
 #include "audit/tie.h"
@@ -161,15 +162,19 @@ trust_flush(struct agent *a)
 {
 	int rc;
 
-	if (!a->trusted_dirty)
+	/* While the state is short of room it waits, as the records do: an
+	 * older checkpoint trusted after a crash is only tied again. */
+	if (!a->trusted_dirty || !room_may_store(a))
 		return;
-	if ((rc = state_put_checkpoint(a->state, &a->trusted)) != 0) {
-		log_err("cannot store the trusted checkpoint: %s",
-		    error_strerror(rc));
+	rc = state_put_checkpoint(a->state, &a->trusted);
+	a->trusted_saved_ms = clock_mono_ms();
+	if (rc != 0) {
+		if (!room_full(rc))
+			log_err("cannot store the trusted checkpoint: %s",
+			    error_strerror(rc));
 		return;
 	}
 	a->trusted_dirty = false;
-	a->trusted_saved_ms = clock_mono_ms();
 }
 
 /* cp, tied and larger, becomes the trusted checkpoint. */

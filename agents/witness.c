@@ -10,11 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "agents/agent_int.h"
 #include "agents/link.h"
+#include "agents/room.h"
 #include "agents/spool.h"
 #include "audit/cosign.h"
 #include "common/clock.h"
@@ -58,7 +61,7 @@ struct witness {
 	struct unwit unwit[UNWIT_MAX];
 	struct seen seen[SEEN_MAX];
 	/* Not kept. */
-	bool dirty;
+	bool dirty, failing;
 	uint64_t saved_ms; /* monotonic */
 };
 
@@ -100,17 +103,21 @@ save(struct agent *a)
 	struct witness *w = a->witness;
 	int rc;
 
-	if (w == NULL || !w->dirty)
+	/* While the state is short of room it waits, as the records do
+	 * (room.c says so, once); it is kept in memory meanwhile. */
+	if (w == NULL || !w->dirty || !room_may_store(a))
 		return;
 	rc = state_meta_put(
 	    a->state, WITNESS_KEY, w, offsetof(struct witness, dirty));
+	w->saved_ms = clock_mono_ms();
 	if (rc != 0) {
-		log_err(
-		    "cannot store the witness record: %s", error_strerror(rc));
+		if (!room_full(rc) && !w->failing)
+			log_err("cannot store the witness record: %s",
+			    error_strerror(rc));
+		w->failing = true;
 		return;
 	}
-	w->dirty = false;
-	w->saved_ms = clock_mono_ms();
+	w->dirty = w->failing = false;
 }
 
 void
@@ -188,7 +195,8 @@ static void
 mark_proven(struct agent *a, const struct held *h)
 {
 	int dir = h->kind == WITNESS_DELIVERY ? DIR_INBOX : DIR_RECEIPTS;
-	char path[PATH_MAX];
+	uid_t me = geteuid();
+	struct stat st;
 	json_error_t err;
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -196,8 +204,9 @@ mark_proven(struct agent *a, const struct held *h)
 	char *text = NULL;
 	int rc;
 
-	if (fileio_join(path, sizeof(path), a->dir[dir], h->name) != 0 ||
-	    (rc = fileio_read(path, JSON_MAX, &buf, &len)) != 0) {
+	/* Ours, as written: never through a link the local system left. */
+	if ((rc = fileio_read_entry(a->dir[dir], h->name, &me, 1, JSON_MAX,
+	         &buf, &len, &st)) != 0) {
 		log_info("%s: proven, but no longer in %s", h->name,
 		    dir == DIR_INBOX ? "inbox/" : "receipts/");
 		goto out;
