@@ -85,6 +85,7 @@ struct agent {
 	struct trust_req req;
 	uint64_t next_poll_ms;  /* monotonic: the next ProofRequest to latest */
 	uint64_t cosigned_size; /* the last size this agent cosigned */
+	uint64_t next_cosign_ms; /* monotonic: not before then again */
 	struct witness *witness; /* witness.c: held and unwitnessed leaves */
 
 	char dir[7][PATH_MAX]; /* outbox, tmp, sent, failed, inbox, ... */
@@ -295,12 +296,19 @@ void witness_contradicted(struct agent *a, const struct checkpoint *cp);
 /* The checkpoint of a held leaf not yet tied, for the next request. */
 bool witness_next_unproven(const struct agent *a, struct checkpoint *cp);
 /*
- * A Proof's witnesses, p's checkpoint cp being tied: each other agency's
- * cosignature checked against its key and against cp; a split view is
- * alerted. Then this agent cosigns the trusted checkpoint when it has not.
+ * A Proof's witnesses, p's checkpoint cp being proven consistent with the
+ * trusted one up to size upto (cp's own size when it is tied to it): each
+ * other agency's cosignature checked against its key and against cp, a
+ * split view alerted, and what it witnessed of this agent's view (up to
+ * upto) counted.
  */
-void witness_proof(
-    struct agent *a, const struct wire_proof *p, const struct checkpoint *cp);
+void witness_proof(struct agent *a, const struct wire_proof *p,
+    const struct checkpoint *cp, uint64_t upto);
+/*
+ * Cosigns the trusted checkpoint and sends it to the broker, when it is
+ * larger than the last cosigned; true when sent.
+ */
+bool witness_cosign(struct agent *a);
 /* The window's alerts: leaves not witnessed in time. */
 void witness_tick(struct agent *a, uint64_t now);
 

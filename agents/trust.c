@@ -17,6 +17,7 @@
 
 #include "agents/agent_int.h"
 #include "agents/link.h"
+#include "agents/room.h"
 #include "agents/spool.h"
 #include "audit/merkle.h"
 #include "audit/tie.h"
@@ -161,15 +162,19 @@ trust_flush(struct agent *a)
 {
 	int rc;
 
-	if (!a->trusted_dirty)
+	/* While the state is short of room it waits, as the records do: an
+	 * older checkpoint trusted after a crash is only tied again. */
+	if (!a->trusted_dirty || !room_may_store(a))
 		return;
-	if ((rc = state_put_checkpoint(a->state, &a->trusted)) != 0) {
-		log_err("cannot store the trusted checkpoint: %s",
-		    error_strerror(rc));
+	rc = state_put_checkpoint(a->state, &a->trusted);
+	a->trusted_saved_ms = clock_mono_ms();
+	if (rc != 0) {
+		if (!room_full(rc))
+			log_err("cannot store the trusted checkpoint: %s",
+			    error_strerror(rc));
 		return;
 	}
 	a->trusted_dirty = false;
-	a->trusted_saved_ms = clock_mono_ms();
 }
 
 /* cp, tied and larger, becomes the trusted checkpoint. */
@@ -217,6 +222,9 @@ trust_tick(struct agent *a, uint64_t now)
 	ask_next(a);
 	if (a->trusted_dirty && now - a->trusted_saved_ms >= 1000)
 		trust_flush(a);
+	/* What it trusts, cosigned once a poll interval at most. */
+	if (a->connected && now >= a->next_cosign_ms && witness_cosign(a))
+		a->next_cosign_ms = now + poll_ms(a);
 }
 
 /* Says what contradicts: a fork or a rewrite of the log. */
@@ -385,9 +393,13 @@ trust_proof(struct agent *a, const struct wire_proof *p)
 			witness_tied(a, &a->req.from_cp);
 		advance(a, &next);
 		witness_tied(a, &next);
-		witness_proof(a, p, &next);
+		witness_proof(a, p, &next, next.size);
 	} else {
-		/* The trusted one moved on meanwhile: ask again from it. */
+		/* The trusted one moved on meanwhile (by the ties of leaves):
+		 * next extends the checkpoint asked from, which is a prefix of
+		 * the trusted one, so the witnesses count up to it; and ask
+		 * again from the trusted one. */
+		witness_proof(a, p, &next, a->req.from_cp.size);
 		trust_ask(a, &next);
 	}
 	ask_next(a);

@@ -10,11 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "agents/agent_int.h"
 #include "agents/link.h"
+#include "agents/room.h"
 #include "agents/spool.h"
 #include "audit/cosign.h"
 #include "common/clock.h"
@@ -58,7 +61,7 @@ struct witness {
 	struct unwit unwit[UNWIT_MAX];
 	struct seen seen[SEEN_MAX];
 	/* Not kept. */
-	bool dirty;
+	bool dirty, failing;
 	uint64_t saved_ms; /* monotonic */
 };
 
@@ -100,17 +103,21 @@ save(struct agent *a)
 	struct witness *w = a->witness;
 	int rc;
 
-	if (w == NULL || !w->dirty)
+	/* While the state is short of room it waits, as the records do
+	 * (room.c says so, once); it is kept in memory meanwhile. */
+	if (w == NULL || !w->dirty || !room_may_store(a))
 		return;
 	rc = state_meta_put(
 	    a->state, WITNESS_KEY, w, offsetof(struct witness, dirty));
+	w->saved_ms = clock_mono_ms();
 	if (rc != 0) {
-		log_err(
-		    "cannot store the witness record: %s", error_strerror(rc));
+		if (!room_full(rc) && !w->failing)
+			log_err("cannot store the witness record: %s",
+			    error_strerror(rc));
+		w->failing = true;
 		return;
 	}
-	w->dirty = false;
-	w->saved_ms = clock_mono_ms();
+	w->dirty = w->failing = false;
 }
 
 void
@@ -188,7 +195,8 @@ static void
 mark_proven(struct agent *a, const struct held *h)
 {
 	int dir = h->kind == WITNESS_DELIVERY ? DIR_INBOX : DIR_RECEIPTS;
-	char path[PATH_MAX];
+	uid_t me = geteuid();
+	struct stat st;
 	json_error_t err;
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -196,8 +204,9 @@ mark_proven(struct agent *a, const struct held *h)
 	char *text = NULL;
 	int rc;
 
-	if (fileio_join(path, sizeof(path), a->dir[dir], h->name) != 0 ||
-	    (rc = fileio_read(path, JSON_MAX, &buf, &len)) != 0) {
+	/* Ours, as written: never through a link the local system left. */
+	if ((rc = fileio_read_entry(a->dir[dir], h->name, &me, 1, JSON_MAX,
+	         &buf, &len, &st)) != 0) {
 		log_info("%s: proven, but no longer in %s", h->name,
 		    dir == DIR_INBOX ? "inbox/" : "receipts/");
 		goto out;
@@ -358,7 +367,7 @@ covered(struct agent *a)
 /* One other agency's cosignature, under the Proof's checkpoint cp. */
 static void
 witness_one(struct agent *a, const struct wire_cosignature *c,
-    const struct checkpoint *cp)
+    const struct checkpoint *cp, uint64_t upto)
 {
 	const struct keys_public *k = keyring_find(a->keyring, c->agency);
 	struct checkpoint theirs;
@@ -406,20 +415,20 @@ witness_one(struct agent *a, const struct wire_cosignature *c,
 		trust_alert(a, "split view", why);
 		return;
 	}
-	saw(a, c->agency, c->tree_size);
+	saw(a, c->agency, c->tree_size < upto ? c->tree_size : upto);
 }
 
-/* Cosigns the trusted checkpoint and sends it to the broker. */
-static void
-cosign(struct agent *a)
+bool
+witness_cosign(struct agent *a)
 {
 	struct wire_cosignature c;
 	uint8_t *frame;
 	size_t len;
+	bool sent = false;
 
 	if (!a->have_trusted || a->trusted.size == 0 ||
 	    a->trusted.size <= a->cosigned_size || !a->connected)
-		return;
+		return false;
 	memset(&c, 0, sizeof(c));
 	c.tree_size = a->trusted.size;
 	memcpy(c.root, a->trusted.root, MERKLE_HASH_LEN);
@@ -427,26 +436,27 @@ cosign(struct agent *a)
 	if (cosign_sign(
 	        &a->trusted, c.timestamp, a->key->sign_sk, c.signature) != 0 ||
 	    wire_cosignature_encode(&c, &frame, &len) != 0)
-		return;
+		return false;
 	if (link_send(a, frame, len) == 0) {
 		a->cosigned_size = a->trusted.size;
+		sent = true;
 		log_debug("cosigned the broker's log at %llu leaves",
 		    (unsigned long long)c.tree_size);
 	}
 	free(frame);
+	return sent;
 }
 
 void
-witness_proof(
-    struct agent *a, const struct wire_proof *p, const struct checkpoint *cp)
+witness_proof(struct agent *a, const struct wire_proof *p,
+    const struct checkpoint *cp, uint64_t upto)
 {
 	if (a->witness == NULL)
 		return;
 	for (size_t i = 0; i < p->n_witnesses; i++)
 		if (strcmp(p->witnesses[i].agency, a->cfg.agency) != 0)
-			witness_one(a, &p->witnesses[i], cp);
+			witness_one(a, &p->witnesses[i], cp, upto);
 	covered(a);
-	cosign(a);
 }
 
 void

@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "audit/cosign.h"
+#include "audit/merkle.h"
 #include "tests/integration/harness.h"
 
 #define WINDOW_MS 3000
@@ -697,10 +698,171 @@ honest(void **state)
 	assert_non_null(strstr(got, "witness: social_care cosigned"));
 	assert_non_null(strstr(got, "cosigned checkpoint:\n"));
 	assert_non_null(strstr(got, "\xe2\x80\x94 concordat/witness/"));
-	assert_non_null(strstr(got, "witnessed: 2 agencies' cosignatures valid; by at least 2 of them: the first "));
+	assert_non_null(strstr(got,
+	    "witnessed: 2 agencies' cosignatures valid; by at least 2 of them: "
+	    "the first "));
 	free(got);
 	/* Three asked for, two there. */
 	assert_int_equal(verify(s, 3, out), 65);
+	h_pass(s);
+	h_sys_free(s);
+}
+
+/* The Proof the broker answers c's ProofRequest(from, to) with. */
+static struct wire_frame *
+ask(struct h_client *c, uint64_t from, uint64_t to)
+{
+	uint8_t *frame;
+	size_t len;
+	uint64_t end = h_now_ms() + H_WAIT_MS;
+
+	assert_int_equal(wire_proof_request_between(from, to, &frame, &len), 0);
+	h_client_send(c, frame, len);
+	free(frame);
+	while (h_now_ms() < end) {
+		struct wire_frame *f = h_client_recv(c, 200);
+		if (f != NULL && f->type == WIRE_PROOF)
+			return f;
+		wire_frame_free(f);
+	}
+	fail_msg("no answer to the ProofRequest from %llu to %llu",
+	    (unsigned long long)from, (unsigned long long)to);
+	return NULL;
+}
+
+static struct checkpoint
+answered(struct h_sys *s, const struct wire_frame *f)
+{
+	struct keys_public bk;
+	struct checkpoint cp;
+
+	assert_int_equal(
+	    keys_load_public(h_p("%s/keys/broker.pub", s->dir), &bk), 0);
+	assert_int_equal(
+	    checkpoint_verify(f->u.proof.checkpoint, f->u.proof.checkpoint_len,
+	        h_p("concordat/%s", bk.fingerprint), bk.sign_pk, &cp),
+	    0);
+	assert_true(f->u.proof.to_size == cp.size);
+	return cp;
+}
+
+/*
+ * The real broker's answers: the checkpoint of the size asked for (an
+ * earlier one from its store), the proof between the two sizes, and the
+ * agents' cosignatures it holds, each with its proof to the answer; a
+ * cosignature that does not verify is not kept, one that does is.
+ */
+static void
+broker_answers(void **state)
+{
+	(void)state;
+	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+	char out[PATH_MAX + 16], text[1024];
+	struct wire_frame *f;
+	struct keys_public pk;
+
+	snprintf(out, sizeof(out), "%s/verify.out", s->dir);
+	h_broker_start(s);
+	h_agent_start(s, H_MHT, true);
+	h_agent_start(s, H_SOCIAL, true);
+	snprintf(text, sizeof(text), record_fmt, "w1", "Answered One");
+	h_drop(s, H_MHT, "w1.json", text);
+	assert_true(
+	    h_wait_count(h_spool(s, H_SOCIAL, "inbox"), ".json", 1, H_WAIT_MS));
+	struct h_client *c = h_client_of(s, H_POLICE);
+
+	/* The latest, and the cosignatures held. */
+	f = ask(c, 0, 0);
+	struct checkpoint latest = answered(s, f);
+	assert_true(f->u.proof.from_size == 0);
+	assert_true(f->u.proof.n_witnesses >= 2);
+	struct wire_cosignature w = f->u.proof.witnesses[0];
+	for (size_t i = 0; i < f->u.proof.n_witnesses; i++) {
+		const struct wire_cosignature *ws = &f->u.proof.witnesses[i];
+		struct checkpoint theirs = latest;
+		theirs.size = ws->tree_size;
+		memcpy(theirs.root, ws->root, 32);
+		int a =
+		    strcmp(ws->agency, "social_care") == 0 ? H_SOCIAL : H_MHT;
+		assert_int_equal(
+		    keys_load_public(
+		        h_p("%s/keys/%s.pub", s->dir, fixture_agency[a]), &pk),
+		    0);
+		assert_int_equal(cosign_verify(&theirs, ws->timestamp,
+		                     pk.sign_pk, ws->signature),
+		    0);
+		assert_true(ws->tree_size <= latest.size);
+		if (ws->tree_size < latest.size)
+			assert_int_equal(
+			    merkle_verify_consistency(ws->tree_size,
+			        latest.size, ws->root, latest.root, ws->path,
+			        ws->n_path),
+			    0);
+	}
+	wire_frame_free(f);
+	/* An earlier size: its own checkpoint, and the proof from it. */
+	f = ask(c, 0, w.tree_size);
+	struct checkpoint older = answered(s, f);
+	assert_true(older.size == w.tree_size);
+	assert_memory_equal(older.root, w.root, 32);
+	wire_frame_free(f);
+	if (older.size < latest.size) {
+		f = ask(c, older.size, latest.size);
+		struct checkpoint again = answered(s, f);
+		assert_true(again.size == latest.size);
+		assert_true(f->u.proof.from_size == older.size);
+		assert_int_equal(merkle_verify_consistency(older.size,
+		                     latest.size, older.root, latest.root,
+		                     (const uint8_t(*)[32])f->u.proof.path,
+		                     f->u.proof.n_path),
+		    0);
+		wire_frame_free(f);
+	}
+	/* A size never signed: the latest, which says what it is. */
+	f = ask(c, 0, 1000000);
+	assert_true(answered(s, f).size == latest.size);
+	wire_frame_free(f);
+
+	/* Police's cosignature: a bad one is not kept, a good one is. */
+	struct keys_secret *sk = NULL;
+	struct wire_cosignature mine;
+	uint8_t *frame;
+	size_t len;
+	assert_int_equal(
+	    keys_load_secret(h_p("%s/keys/police.key", s->dir), &sk), 0);
+	memset(&mine, 0, sizeof(mine));
+	mine.tree_size = latest.size;
+	memcpy(mine.root, latest.root, 32);
+	mine.timestamp = 1764662400;
+	assert_int_equal(cosign_sign(&latest, mine.timestamp + 1, sk->sign_sk,
+	                     mine.signature),
+	    0);
+	assert_int_equal(wire_cosignature_encode(&mine, &frame, &len), 0);
+	h_client_send(c, frame, len);
+	free(frame);
+	f = ask(c, 0, 0);
+	for (size_t i = 0; i < f->u.proof.n_witnesses; i++)
+		assert_string_not_equal(
+		    f->u.proof.witnesses[i].agency, "police");
+	wire_frame_free(f);
+	assert_int_equal(
+	    cosign_sign(&latest, mine.timestamp, sk->sign_sk, mine.signature),
+	    0);
+	keys_secret_free(sk);
+	assert_int_equal(wire_cosignature_encode(&mine, &frame, &len), 0);
+	h_client_send(c, frame, len);
+	free(frame);
+	f = ask(c, 0, 0);
+	bool kept = false;
+	for (size_t i = 0; i < f->u.proof.n_witnesses; i++)
+		kept |= strcmp(f->u.proof.witnesses[i].agency, "police") == 0;
+	assert_true(kept);
+	wire_frame_free(f);
+	h_client_free(c);
+	assert_int_equal(h_agent_stop(s, H_MHT), 0);
+	assert_int_equal(h_agent_stop(s, H_SOCIAL), 0);
+	assert_int_equal(h_broker_stop(s), 0);
+	assert_int_equal(verify(s, 3, out), 0);
 	h_pass(s);
 	h_sys_free(s);
 }
@@ -718,6 +880,7 @@ main(void)
 	    cmocka_unit_test(held_across_restart),
 	    cmocka_unit_test(claimed_events),
 	    cmocka_unit_test(honest),
+	    cmocka_unit_test(broker_answers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
