@@ -453,8 +453,9 @@ process_file(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
 	check_against_keyring(a, &r, errors);
 	/* The sender's own decision: what each recipient is granted. */
 	if (json_array_size(errors) == 0 &&
-	    (rc = outseal_grants(a, &r, grants, sha, errors)) == ERROR_BUSY)
-		goto out; /* no agreement held yet: it waits */
+	    (rc = outseal_grants(a, &r, grants, sha, errors)) != ERROR_OK &&
+	    rc != ERROR_POLICY)
+		goto out; /* no agreement held yet (or memory): it waits */
 	if (json_array_size(errors) > 0) {
 		t = refuse(a, e, errors);
 		goto out;

@@ -79,11 +79,13 @@ outseal_grants(struct agent *a, const struct outrecord *r, fieldset *grants,
 			    "%s) declares no purpose '%s'",
 			    policy_agreement(p), policy_version(p),
 			    policy_sha256_hex(p), r->purpose);
+			rc = ERROR_POLICY;
 			goto out;
 		}
 		if (rc != 0) {
 			outrecord_error(errors, path, "cannot decide: %s",
 			    error_strerror(rc));
+			rc = ERROR_POLICY;
 			goto out;
 		}
 		grants[i] = d->disclosed & FIELDS_ALL;

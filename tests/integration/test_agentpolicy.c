@@ -322,6 +322,39 @@ agreement_refused(void **state)
 }
 
 /*
+ * A keyring that loses a party's guardian, taken on SIGHUP: the agreement
+ * in force no longer verifies under it, so the agent drops it (an alert)
+ * and a new record waits.
+ */
+static void
+keyring_loses_a_guardian(void **state)
+{
+	(void)state;
+	struct h_sys *s = h_sys_new(NULL, NULL, NULL, 1);
+	struct h_rogue *r = rogue_for(s, H_MHT);
+	char *rec;
+
+	h_rogue_agreement(r, s->policy);
+	assert_true(h_wait_log(&s->agent[H_MHT], "is current", 1, H_WAIT_MS));
+	assert_int_equal(agreement_alerts(s, H_MHT), 0);
+	assert_int_equal(
+	    unlink(h_p("%s/ring/social_care.guardian.pub", s->dir)), 0);
+	assert_int_equal(kill(s->agent[H_MHT].pid, SIGHUP), 0);
+	assert_true(h_wait_log(
+	    &s->agent[H_MHT], "not verified by the new keyring", 1, H_WAIT_MS));
+	assert_int_equal(agreement_alerts(s, H_MHT), 1);
+	rec = record(H_POLICE, "triage_advice", "record", NULL);
+	h_drop(s, H_MHT, "waits.json", rec);
+	free(rec);
+	struct wire_frame *f = submitted(r, 1500);
+	assert_null(f);
+	assert_int_equal(h_agent_stop(s, H_MHT), 0);
+	h_rogue_free(r);
+	h_pass(s);
+	h_sys_free(s);
+}
+
+/*
  * A delivery under an agreement the agent does not hold waits
  * unacknowledged while the agent asks for it; once it has it, the
  * delivery sent again goes through. A delivery older than its purpose's
@@ -532,6 +565,7 @@ main(void)
 	    cmocka_unit_test(rogue_redacts_nothing),
 	    cmocka_unit_test(sender_grants),
 	    cmocka_unit_test(agreement_refused),
+	    cmocka_unit_test(keyring_loses_a_guardian),
 	    cmocka_unit_test(unheld_and_stale),
 	    cmocka_unit_test(agreement_mismatch),
 	    cmocka_unit_test(request_never_returned),
