@@ -134,6 +134,7 @@ verbs_witnesses(struct reader *r, const char *keyring, unsigned n,
 	    "witnessed: %zu agencies' cosignatures valid; by at least %u of "
 	    "them: the first %" PRIu64 " of %" PRIu64 " leaves (%" PRIu64
 	    " not yet)\n",
-	    s.n_good, n, upto, leaves, leaves - (upto < leaves ? upto : leaves));
+	    s.n_good, n, upto, leaves,
+	    leaves - (upto < leaves ? upto : leaves));
 	return ERROR_OK;
 }
