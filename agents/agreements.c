@@ -1,7 +1,7 @@
 /*
  * The agreements an agent holds (agreements.h): verified against the
  * agent's own keyring before they are archived or used, so that a broker
- * can carry an agreement but cannot forge or alter one (TRUST.md P3).
+ * can carry an agreement but cannot forge or alter one.
  */
 #include <stdio.h>
 #include <stdlib.h>

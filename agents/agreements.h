@@ -1,5 +1,5 @@
 /*
- * Private to agents/: the sharing agreements this agent holds (TRUST.md,
+ * Private to agents/: the sharing agreements this agent holds (DESIGN.md §8,
  * P2 and P3). The broker sends its current one (an Agreement frame); the
  * agent asks (AgreementRequest) for one a message names that it lacks.
  * Each is verified against this agent's own keyring (every agency's

@@ -1,5 +1,5 @@
 /*
- * The recipient's own decision (TRUST.md, "the recipient re-decides"):
+ * The recipient's own decision:
  * before a delivery reaches inbox/, the receiving agent evaluates the
  * agreement the manifest names, for the same sender, itself as recipient,
  * the same purpose, urgency, reason and kind. A delivery that holds any

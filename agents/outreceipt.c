@@ -53,7 +53,9 @@ never_returned(struct agent *a, const struct state_msg *m, json_t *o)
 		q.to = a->cfg.agency;
 		q.purpose = mf->purpose;
 		q.urgency = URGENCY_EMERGENCY;
-		q.reason = EMERGENCY_REASON_RISK_TO_LIFE; /* any reason: all break glass alike */
+		q.reason =
+		    EMERGENCY_REASON_RISK_TO_LIFE; /* any reason: all break
+		                                      glass alike */
 		q.kind = KIND_RECORD;
 		if (policy_eval(p, &q, d) != 0)
 			continue;

@@ -1,5 +1,5 @@
 /*
- * The sender's own decision (TRUST.md, "the sender grants"): before a
+ * The sender's own decision: before a
  * record is sealed, the sending agent evaluates the current agreement for
  * each recipient and wraps field keys only for the fields it allows, so
  * that a broker that redacts nothing still cannot hand a recipient a field

@@ -1,5 +1,5 @@
 /*
- * The agreement in force at the broker (TRUST.md P3): its exact YAML and
+ * The agreement in force at the broker: its exact YAML and
  * note bytes read once, the policy parsed from those bytes, completeness
  * against the broker's keyring (keys/agreement.h), and the archive of
  * every activated agreement, DATA/agreements/<hex sha256>.yaml and

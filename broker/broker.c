@@ -150,7 +150,7 @@ broker_load(struct broker *b, char *why, size_t n)
 	/* Checkpoints name the broker by its key, so agents know the log. */
 	snprintf(b->origin, sizeof(b->origin), "concordat/%s",
 	    b->key->pub.fingerprint);
-	/* Only an agreement every party's guardian signed (TRUST.md P3). */
+	/* Only an agreement every party's guardian signed. */
 	agreement_held_free(b->refused);
 	b->refused = NULL;
 	if ((rc = agreement_load(

@@ -1,5 +1,5 @@
 /*
- * The agreements in force at the broker (TRUST.md, "the sender grants"):
+ * The agreements in force at the broker:
  * the current one, with the YAML and signature note bytes the agents are
  * sent, and those it replaced less than agreement_grace ago, under which a
  * message sealed before the change is still decided. A message sealed

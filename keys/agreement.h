@@ -1,5 +1,5 @@
 /*
- * Signed agreements (TRUST.md P3): the agreement note FILE.sig beside an
+ * Signed agreements: the agreement note FILE.sig beside an
  * agreement's YAML, a C2SP signed note signed by each agency's guardian
  * key, and the completeness rule. Pure: no streams, no files. Used by
  * `concordat policy sign|verify|install`, the broker and the agents.

@@ -27,7 +27,7 @@
 /*
  * A public identity: what an agency's or the broker's .pub file holds. The
  * broker has no box key (box_pk is all zero and has_box false). A guardian
- * key (an agency's guardian, TRUST.md P3: file ID.guardian.pub) has only a
+ * key (an agency's guardian, P3: file ID.guardian.pub) has only a
  * sign key: is_guardian, no box, box_pk and transport_pk all zero; its
  * id is the agency's.
  */

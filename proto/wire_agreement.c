@@ -1,5 +1,5 @@
 /*
- * The agreement frames and members (TRUST.md "Guardian keys and signed
+ * The agreement frames and members (DESIGN.md §5 and §6, "signed
  * agreements"): Agreement {yaml, note} from the broker, AgreementRequest
  * {sha256} from an agent, Manifest.agreement and Receipt.agreement.
  * wire.c's decoders call the pieces here; the encoders are wire.h's.

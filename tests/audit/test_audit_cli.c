@@ -410,7 +410,8 @@ test_query_csv(void **state)
 	    "seq,time,type,msg_id,sender,recipient,recipients,purpose,"
 	    "urgency,kind,subject_ref,breakglass,disclosed,withheld,rules,"
 	    "bases,obligations,policy_sha256,emergency_reason,emergency,"
-	    "reason,detail,peer,count,agreement_id,agreement_version,signers\r\n");
+	    "reason,detail,peer,count,agreement_id,agreement_version,"
+	    "signers\r\n");
 	has(out, "\"7\",\"2026-11-23T13:31:02.123Z\",\"decision\"");
 	has(out,
 	    ",\"true\",\"communication;physical_needs;services;"

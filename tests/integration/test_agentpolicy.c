@@ -1,5 +1,5 @@
 /*
- * The agents hold the agreement and decide by it themselves (TRUST.md P2
+ * The agents hold the agreement and decide by it themselves (P3
  * and P3), against a broker that does not: a rogue ROUTER with the
  * broker's own key that forwards every sealed field and every wrap, that
  * captures what a sender submits, and that hands agents agreements some

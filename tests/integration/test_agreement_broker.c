@@ -1,5 +1,5 @@
 /*
- * Signed agreements at the broker (TRUST.md P3), with real processes: an
+ * Signed agreements at the broker, with real processes: an
  * agreement missing one guardian's signature, one signed by a key the
  * keyring does not hold, and one with a byte of its YAML changed after
  * signing are each refused at start (exit 78) and on SIGHUP (the running

@@ -1,6 +1,6 @@
 /*
  * The sealed emergency justification with the real broker and agents
- * (TRUST.md P1): the broker refuses, as malformed, every combination of
+ *: the broker refuses, as malformed, every combination of
  * urgency, reason, digest and sealed text that is not an emergency with
  * all three or a message with none, and the old format that carried the
  * text in the manifest; a recipient given an empty justification alerts

@@ -670,7 +670,7 @@ s8_undeclared_purpose(void **state)
 {
 	(void)state;
 	/* Refused by the sender's own agent, which holds the agreement and
-	 * finds no such purpose in it: nothing leaves the agency (TRUST.md,
+	 * finds no such purpose in it: nothing leaves the agency (DESIGN.md §8,
 	 * the sender grants first). */
 	h_drop(sys, H_POLICE, "s8.json",
 	    "{\"recipients\": [\"mental_health_trust\"], \"purpose\": "

@@ -1,6 +1,6 @@
 /*
  * Unit tests of guardian keys and the agreement note (keys/agreement.c,
- * TRUST.md P3): real key files in a scratch folder, the note's exact
+ * P3): real key files in a scratch folder, the note's exact
  * bytes, signing and re-signing, and every way verify refuses a note.
  */
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /*
- * The agreement members of an audit event (proto/event.c, TRUST.md P3):
+ * The agreement members of an audit event (proto/event.c, P3):
  * policy_refused (12), agreement_id (23), agreement_version (24) and
  * signers (25) round-trip, and the decoder's bounds on them.
  */
