@@ -484,10 +484,11 @@ void h_delivery(struct h_sys *s, const struct h_msg *m, int recipient,
 void h_file_sha(const char *path, uint8_t sha[32]);
 /*
  * The fields s->policy lets agency to see of a record from agency from
- * for purpose at urgency (0: urgent), with a justification or NULL.
+ * for purpose at urgency (0: urgent), with an emergency reason code (0:
+ * none), as the agents ask it.
  */
 fieldset h_allowed(struct h_sys *s, int from, int to, const char *purpose,
-    int urgency, const char *justification);
+    int urgency, int reason);
 /* An agency's agent's archive of agreements (STATE/agreements). */
 const char *h_agreements_dir(struct h_sys *s, int agency);
 /*

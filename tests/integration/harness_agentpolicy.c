@@ -33,14 +33,17 @@ h_file_sha(const char *path, uint8_t sha[32])
 
 fieldset
 h_allowed(struct h_sys *s, int from, int to, const char *purpose, int urgency,
-    const char *justification)
+    int reason)
 {
 	struct yamlconf_errors errs;
 	struct policy *p = NULL;
 	struct policy_decision *d = malloc(sizeof(*d));
-	struct policy_question q = {fixture_agency[from], fixture_agency[to],
-	    purpose, urgency ? urgency : URGENCY_URGENT,
-	    justification != NULL && justification[0] != '\0', KIND_RECORD};
+	struct policy_question q = {.from = fixture_agency[from],
+	    .to = fixture_agency[to],
+	    .purpose = purpose,
+	    .urgency = urgency ? urgency : URGENCY_URGENT,
+	    .reason = reason,
+	    .kind = KIND_RECORD};
 	fieldset got;
 
 	assert_non_null(d);

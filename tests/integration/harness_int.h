@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "keys/keys.h"
+#include "proto/event.h"
 #include "tests/integration/harness.h"
 
 /* snprintf that fails the test instead of cutting a path short. */
@@ -26,5 +27,15 @@ int harness_proc_signal(struct h_proc *p, int sig);
 /* harness_msg.c: an agency's keys, loaded on first use. */
 struct keys_secret *harness_secret(struct h_sys *s, int i);
 const struct keys_public *harness_public(struct h_sys *s, int i);
+
+/*
+ * m sealed, and redacted for recipient as the agreement allows (everything
+ * with m->unredacted), as an honest broker would: the Delivery's bytes in
+ * *del (the caller frees them) and, in *ev, the decision leaf that says what
+ * was sent, naming the agreement the manifest names.
+ */
+void harness_redacted(struct h_sys *s, const struct h_msg *m, int recipient,
+    uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **del, size_t *del_len,
+    struct event *ev);
 
 #endif

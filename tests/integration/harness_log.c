@@ -143,33 +143,12 @@ h_delivery_in(struct h_sys *s, const struct h_msg *m, int recipient,
     uint8_t **frame, size_t *len)
 {
 	static struct wire_audit_proof pr;
-	struct wire_frame *f = NULL;
 	struct event ev;
-	uint8_t *sub, *del;
-	size_t sub_len, del_len;
-	fieldset sent;
-	char why[256];
+	uint8_t *del;
+	size_t del_len;
 
-	h_seal(s, m, msg_id, &sub, &sub_len);
-	if (wire_decode(sub, sub_len, &f, why, sizeof(why)) != 0)
-		fail_msg("h_delivery_in: %s", why);
-	assert_int_equal(
-	    envelope_redact(&f->u.submit, fixture_agency[recipient], FIELDS_ALL,
-	        &sent, &del, &del_len),
-	    0);
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EVENT_DECISION;
-	ev.time_ms = clock_now_ms();
-	ev.has_msg_id = true;
-	memcpy(ev.msg_id, msg_id, WIRE_MSG_ID_LEN);
-	snprintf(ev.sender, sizeof(ev.sender), "%s", fixture_agency[m->sender]);
-	snprintf(ev.recipient, sizeof(ev.recipient), "%s",
-	    fixture_agency[recipient]);
-	ev.disclosed = sent;
-	ev.withheld = (fieldset)(FIELDS_ALL & ~sent);
+	harness_redacted(s, m, recipient, msg_id, &del, &del_len, &ev);
 	h_log_event(s, l, &ev, tie_from, &pr);
 	assert_int_equal(wire_delivery_frame(del, del_len, &pr, frame, len), 0);
 	free(del);
-	wire_frame_free(f);
-	free(sub);
 }

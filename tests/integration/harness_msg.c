@@ -163,13 +163,13 @@ h_receipt_decided(const struct wire_receipt *r)
 }
 
 void
-h_delivery(struct h_sys *s, const struct h_msg *m, int recipient,
-    uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **frame, size_t *len)
+harness_redacted(struct h_sys *s, const struct h_msg *m, int recipient,
+    uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **del, size_t *del_len,
+    struct event *ev)
 {
-	struct wire_audit_proof none;
 	struct wire_frame *f = NULL;
-	uint8_t *sub, *del;
-	size_t sub_len, del_len;
+	uint8_t *sub;
+	size_t sub_len;
 	fieldset sent;
 	char why[256];
 
@@ -179,35 +179,46 @@ h_delivery(struct h_sys *s, const struct h_msg *m, int recipient,
 	fieldset allow = m->unredacted
 	    ? FIELDS_ALL
 	    : h_allowed(s, m->sender, recipient, f->u.submit.m.purpose,
-	          f->u.submit.m.urgency, m->justification);
+	          f->u.submit.m.urgency, f->u.submit.m.reason);
 	assert_int_equal(
 	    envelope_redact(&f->u.submit, fixture_agency[recipient], allow,
-	        &sent, &del, &del_len),
+	        &sent, del, del_len),
 	    0);
-	/* The broker's word, forged with its own key: a decision leaf that
-	 * says what was sent, alone in a log of one, under a checkpoint the
-	 * broker's key signed. */
+	memset(ev, 0, sizeof(*ev));
+	ev->type = EVENT_DECISION;
+	ev->time_ms = clock_now_ms();
+	ev->has_msg_id = true;
+	memcpy(ev->msg_id, msg_id, WIRE_MSG_ID_LEN);
+	snprintf(
+	    ev->sender, sizeof(ev->sender), "%s", fixture_agency[m->sender]);
+	snprintf(ev->recipient, sizeof(ev->recipient), "%s",
+	    fixture_agency[recipient]);
+	ev->disclosed = sent;
+	ev->withheld = (fieldset)(FIELDS_ALL & ~sent);
+	ev->has_policy_sha256 = f->u.submit.m.has_agreement;
+	memcpy(ev->policy_sha256, f->u.submit.m.agreement, 32);
+	wire_frame_free(f);
+	free(sub);
+}
+
+void
+h_delivery(struct h_sys *s, const struct h_msg *m, int recipient,
+    uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **frame, size_t *len)
+{
+	struct wire_audit_proof none;
 	struct keys_secret *bk = NULL;
 	struct checkpoint cp;
 	struct event ev;
 	static char note[CHECKPOINT_MAX];
-	uint8_t *leaf;
-	size_t leaf_len, note_len;
+	uint8_t *del, *leaf;
+	size_t del_len, leaf_len, note_len;
 
+	harness_redacted(s, m, recipient, msg_id, &del, &del_len, &ev);
+	/* The broker's word, forged with its own key: a decision leaf that
+	 * says what was sent, alone in a log of one, under a checkpoint the
+	 * broker's key signed. */
 	assert_int_equal(
 	    keys_load_secret(h_p("%s/keys/broker.key", s->dir), &bk), 0);
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EVENT_DECISION;
-	ev.time_ms = clock_now_ms();
-	ev.has_msg_id = true;
-	memcpy(ev.msg_id, msg_id, WIRE_MSG_ID_LEN);
-	snprintf(ev.sender, sizeof(ev.sender), "%s", fixture_agency[m->sender]);
-	snprintf(ev.recipient, sizeof(ev.recipient), "%s",
-	    fixture_agency[recipient]);
-	ev.disclosed = sent;
-	ev.withheld = (fieldset)(FIELDS_ALL & ~sent);
-	ev.has_policy_sha256 = f->u.submit.m.has_agreement;
-	memcpy(ev.policy_sha256, f->u.submit.m.agreement, 32);
 	assert_int_equal(event_encode(&ev, &leaf, &leaf_len), 0);
 	memset(&cp, 0, sizeof(cp));
 	snprintf(
@@ -228,6 +239,4 @@ h_delivery(struct h_sys *s, const struct h_msg *m, int recipient,
 	    wire_delivery_frame(del, del_len, &none, frame, len), 0);
 	free(leaf);
 	free(del);
-	wire_frame_free(f);
-	free(sub);
 }

@@ -182,7 +182,7 @@ sender_grants(void **state)
 	const struct wire_envelope *e = &f->u.submit;
 	assert_int_equal(e->n_grants, 1);
 	assert_string_equal(e->grants[0].recipient, "police");
-	fieldset want = h_allowed(s, H_MHT, H_POLICE, "triage_advice", 0, NULL);
+	fieldset want = h_allowed(s, H_MHT, H_POLICE, "triage_advice", 0, 0);
 	assert_true(want != 0);
 	assert_int_equal(e->grants[0].fields, want);
 	assert_false(fields_has(e->grants[0].fields, FIELD_CLINICAL));

@@ -48,6 +48,21 @@ static const char policy[] =
     "    share: [identity, dependents]\n"
     "    basis: \"Care Act 2014 s42\"\n";
 
+/*
+ * The test system, each agent holding the agreement already: the agents
+ * decide every delivery again under it (DESIGN.md §8), and a rogue broker
+ * sends none.
+ */
+static struct h_sys *
+sys_new(void)
+{
+	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+
+	for (int a = 0; a < H_NAG; a++)
+		h_agent_hold_agreement(s, a);
+	return s;
+}
+
 /* The next frame of type from the agent of routing id rid (any when
  * rid_len is 0), within ms; others are dropped. The caller frees it. */
 static struct wire_frame *
@@ -160,7 +175,7 @@ static void
 forked_tree(void **state)
 {
 	(void)state;
-	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+	struct h_sys *s = sys_new();
 	struct h_rogue *r = h_rogue_new(s);
 	struct h_msg m = {.sender = H_MHT,
 	    .signer = -1,
@@ -201,7 +216,7 @@ static void
 wrong_sizes(void **state)
 {
 	(void)state;
-	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+	struct h_sys *s = sys_new();
 	struct h_rogue *r = h_rogue_new(s);
 	struct h_msg m = {.sender = H_MHT,
 	    .signer = -1,
@@ -257,7 +272,7 @@ static void
 never_answers(void **state)
 {
 	(void)state;
-	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+	struct h_sys *s = sys_new();
 	struct h_rogue *r = h_rogue_new(s);
 	struct h_msg m = {.sender = H_MHT,
 	    .signer = -1,
@@ -303,7 +318,7 @@ static void
 two_views(void **state)
 {
 	(void)state;
-	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+	struct h_sys *s = sys_new();
 	struct h_rogue *r = h_rogue_new(s);
 	struct h_msg m = {.sender = H_MHT,
 	    .signer = -1,
@@ -366,7 +381,7 @@ static void
 unwitnessed(void **state)
 {
 	(void)state;
-	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+	struct h_sys *s = sys_new();
 	struct h_rogue *r = h_rogue_new(s);
 	struct h_msg m = {.sender = H_MHT,
 	    .signer = -1,
@@ -425,7 +440,7 @@ static void
 late_proof(void **state)
 {
 	(void)state;
-	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+	struct h_sys *s = sys_new();
 	struct h_rogue *r = h_rogue_new(s);
 	struct h_msg m = {.sender = H_MHT,
 	    .signer = -1,
@@ -485,7 +500,7 @@ static void
 held_across_restart(void **state)
 {
 	(void)state;
-	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+	struct h_sys *s = sys_new();
 	struct h_rogue *r = h_rogue_new(s);
 	struct h_msg m = {.sender = H_MHT,
 	    .signer = -1,
@@ -563,7 +578,7 @@ static void
 claimed_events(void **state)
 {
 	(void)state;
-	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+	struct h_sys *s = sys_new();
 	struct h_rogue *r = h_rogue_new(s);
 	static struct wire_receipt rc;
 	static struct wire_status st;
@@ -667,7 +682,7 @@ static void
 honest(void **state)
 {
 	(void)state;
-	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+	struct h_sys *s = sys_new();
 	char out[PATH_MAX + 16], text[1024];
 
 	snprintf(out, sizeof(out), "%s/verify.out", s->dir);
@@ -756,7 +771,7 @@ static void
 broker_answers(void **state)
 {
 	(void)state;
-	struct h_sys *s = h_sys_new(policy, NULL, EXTRA, 1);
+	struct h_sys *s = sys_new();
 	char out[PATH_MAX + 16], text[1024];
 	struct wire_frame *f;
 	struct keys_public pk;
