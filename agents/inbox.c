@@ -299,17 +299,6 @@ inbox_recover(struct agent *a)
 		size_t got = 0;
 		bool seen = false;
 
-		/* A crash inside fileio_write_atomic leaves its temporary
-		 * file (".tmp.PID.TAG"): a decrypted record, perhaps half
-		 * written, that nothing would ever read or remove. */
-		if (strncmp(n, ".tmp.", 5) == 0) {
-			if (fileio_join(
-			        src, sizeof(src), a->dir[DIR_INBOX], n) == 0 &&
-			    unlink(src) == 0)
-				log_info(
-				    "inbox: removed %s, left by a crash", n);
-			continue;
-		}
 		if (n[0] != '.' || len != 1 + 32 + strlen(PART_SUFFIX) ||
 		    strcmp(n + 33, PART_SUFFIX) != 0 ||
 		    sodium_hex2bin(

@@ -28,6 +28,20 @@ spool_make_dirs(struct agent *a)
 			    error_strerror(rc));
 			return rc;
 		}
+		/*
+		 * A crash inside a write leaves its temporary file: in
+		 * inbox/ a decrypted record, perhaps half written, that
+		 * nothing would read or remove; in sent/ a second link to a
+		 * receipt, which then looks like another's (outbox.c).
+		 * outbox/ and tmp/ are written by others too, so stay.
+		 */
+		size_t n = i == DIR_OUTBOX || i == DIR_TMP
+		    ? 0
+		    : fileio_remove_temporaries(a->dir[i]);
+		if (n > 0)
+			log_info("%s: removed %zu temporary files left by a "
+			         "crash",
+			    a->dir[i], n);
 	}
 	return ERROR_OK;
 }

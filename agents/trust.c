@@ -222,8 +222,11 @@ trust_tick(struct agent *a, uint64_t now)
 	ask_next(a);
 	if (a->trusted_dirty && now - a->trusted_saved_ms >= 1000)
 		trust_flush(a);
-	/* What it trusts, cosigned once a poll interval at most. */
-	if (a->connected && now >= a->next_cosign_ms && witness_cosign(a))
+	/* What it trusts, cosigned once a poll interval at most, and not
+	 * while a proof is asked for: just connected, that is what this
+	 * agent trusted before, and the answer brings the broker's latest. */
+	if (a->connected && !a->req.pending && now >= a->next_cosign_ms &&
+	    witness_cosign(a))
 		a->next_cosign_ms = now + poll_ms(a);
 }
 

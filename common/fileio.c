@@ -5,6 +5,7 @@
  * new one; what a local system puts in a spool folder is read through
  * fileio_read_entry, which follows no link.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -352,12 +353,11 @@ fileio_write_atomic(const char *dir, const char *name, const void *data,
 	close(fd);
 	fd = -1;
 	if (excl) {
-		/* link() fails when dst exists, so nothing is replaced. */
-		if (link(tmp, dst) < 0) {
-			rc = errno_error();
+		/* Never two names at once where the file system allows: a
+		 * crash between link() and unlink() would leave dst with two
+		 * links, which fileio_read_entry then refuses. */
+		if ((rc = place(AT_FDCWD, tmp, dst)) != 0)
 			goto out;
-		}
-		unlink(tmp);
 	} else if (rename(tmp, dst) < 0) {
 		rc = errno_error();
 		goto out;
@@ -369,6 +369,36 @@ out:
 	if (rc != 0)
 		unlink(tmp);
 	return rc;
+}
+
+size_t
+fileio_remove_temporaries(const char *dir)
+{
+	uid_t me = geteuid();
+	struct dirent *de;
+	struct stat st;
+	size_t n = 0;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+
+	if (dfd < 0)
+		return 0;
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, ".tmp.", 5) != 0 ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != me)
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) == 0)
+			n++;
+	}
+	if (n > 0)
+		(void)fsync(dfd);
+	closedir(d);
+	return n;
 }
 
 int

@@ -73,9 +73,18 @@ WUR int fileio_write_unique(const char *dir, const char *stem,
 WUR int fileio_rename_noreplace(const char *from, const char *to);
 
 /*
+ * Removes the temporary files (".tmp.PID.TAG") that a crash inside
+ * fileio_write_atomic or fileio_write_unique left in dir, where only this
+ * process writes: regular files of the caller's own, nothing followed.
+ * Returns how many went.
+ */
+size_t fileio_remove_temporaries(const char *dir);
+
+/*
  * Writes data durably as dir/name: to a temporary file in dir (".tmp.PID.
  * TAG", created O_EXCL | O_NOFOLLOW), fsync, rename over name, fsync dir. With
- * excl, an existing dir/name is refused (ERROR_EXISTS) instead of replaced.
+ * excl, an existing dir/name is refused (ERROR_EXISTS) instead of replaced
+ * (renameat2 RENAME_NOREPLACE, or link() where that is missing).
  * mode is the new file's mode.
  */
 WUR int fileio_write_atomic(const char *dir, const char *name, const void *data,

@@ -245,6 +245,11 @@ h_agent_start(struct h_sys *s, int agency, bool wait)
 	proc_start(s, &s->agent[agency], argv, NULL);
 	proc_ready(
 	    &s->agent[agency], wait ? "connected to the broker" : "spool");
+	/* A real broker sends its agreement on connecting; until the agent
+	 * holds one it seals nothing, so a test that stops the broker next
+	 * would race it. */
+	if (wait && s->broker.pid != 0)
+		proc_ready(&s->agent[agency], "is current");
 }
 
 int

@@ -241,6 +241,66 @@ sender_killed_while_filing(void **state)
 	h_pass(s);
 }
 
+/*
+ * What a crash between the two names of an exclusive write left: the
+ * receipt beside a record in sent/, still linked from its temporary file,
+ * with the record itself in the outbox. The next start takes that receipt
+ * for its own, and files the record under its own name, not a second pair
+ * under the msg_id (the two links once made the receipt look foreign).
+ */
+static void
+companion_left_linked(void **state)
+{
+	struct h_sys *s = *state;
+	char sent[PATH_MAX], hex[33], text[256];
+	const char *mark = "outbox p000.json: sealed as ";
+	char *log, *at;
+
+	h_broker_start(s);
+	h_agent_start(s, H_POLICE, true);
+	assert_int_equal(h_broker_stop(s), 0);
+	scratch_write(h_p("%s/p000.json", h_spool(s, H_POLICE, "tmp")),
+	    "{\"recipients\": [\"mental_health_trust\"],"
+	    " \"purpose\": \"place_of_safety\", \"urgency\": \"urgent\","
+	    " \"subject\": {\"nhs_number\": \"9434765919\"},"
+	    " \"fields\": {\"identity\": {\"name\": \"Person 0\"}}}",
+	    0640);
+	assert_int_equal(
+	    rename(h_p("%s/p000.json", h_spool(s, H_POLICE, "tmp")),
+	        h_p("%s/p000.json", h_spool(s, H_POLICE, "outbox"))),
+	    0);
+	assert_true(h_wait_log(&s->agent[H_POLICE], mark, 1, H_WAIT_MS));
+	assert_int_equal(h_agent_stop(s, H_POLICE), 0);
+	log = scratch_slurp(s->agent[H_POLICE].log, NULL);
+	assert_non_null(log);
+	at = strstr(log, mark);
+	assert_non_null(at);
+	snprintf(hex, sizeof(hex), "%.32s", at + strlen(mark));
+	free(log);
+
+	snprintf(sent, sizeof(sent), "%s", h_spool(s, H_POLICE, "sent"));
+	snprintf(text, sizeof(text),
+	    "{\"msg_id\": \"%s\", \"file\": \"p000.json\", "
+	    "\"outcome\": \"accepted\"}\n",
+	    hex);
+	scratch_write(h_p("%s/p000.receipt.json", sent), text, 0640);
+	assert_int_equal(link(h_p("%s/p000.receipt.json", sent),
+	                     h_p("%s/.tmp.1.000001-0badcafe", sent)),
+	    0);
+
+	h_broker_start(s);
+	h_agent_start(s, H_POLICE, true);
+	assert_true(h_wait_file(h_p("%s/p000.json", sent), H_WAIT_MS));
+	assert_int_equal(h_count(sent, ""), 2);
+	assert_int_equal(access(h_p("%s/%s-p000.json", sent, hex), F_OK), -1);
+	assert_int_equal(
+	    access(h_p("%s/.tmp.1.000001-0badcafe", sent), F_OK), -1);
+	assert_int_equal(h_count(h_spool(s, H_POLICE, "outbox"), ""), 0);
+	assert_int_equal(h_agent_stop(s, H_POLICE), 0);
+	assert_int_equal(h_broker_stop(s), 0);
+	h_pass(s);
+}
+
 int
 main(void)
 {
@@ -249,6 +309,8 @@ main(void)
 	        agent_killed_while_writing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        sender_killed_while_filing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        companion_left_linked, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

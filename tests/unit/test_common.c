@@ -459,6 +459,40 @@ test_fileio_write_unique(void **state)
 	assert_string_not_equal(t1, t2);
 }
 
+/*
+ * What a crash left: the temporary files of the folder's own writer go,
+ * nothing else does (a link named like one, or a folder, stays), and an
+ * exclusive write's file has one link once it is in place.
+ */
+static void
+test_fileio_remove_temporaries(void **state)
+{
+	char target[256];
+	struct stat st;
+
+	(void)state;
+	spit(in_dir(".tmp.1.000001-00000001"), "half");
+	spit(in_dir("kept.json"), "whole");
+	snprintf(target, sizeof(target), "%s", in_dir("kept.json"));
+	assert_int_equal(link(target, in_dir(".tmp.2.x")), 0);
+	assert_int_equal(symlink(target, in_dir(".tmp.3.link")), 0);
+	assert_int_equal(mkdir(in_dir(".tmp.4.dir"), 0700), 0);
+	assert_int_equal(fileio_remove_temporaries(dir), 2);
+	assert_int_equal(access(in_dir(".tmp.1.000001-00000001"), F_OK), -1);
+	assert_int_equal(stat(in_dir("kept.json"), &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(lstat(in_dir(".tmp.3.link"), &st), 0);
+	assert_int_equal(lstat(in_dir(".tmp.4.dir"), &st), 0);
+	assert_int_equal(fileio_remove_temporaries(dir), 0);
+	assert_int_equal(fileio_remove_temporaries(in_dir("none")), 0);
+	assert_int_equal(
+	    fileio_write_atomic(dir, "once.json", "x", 1, 0640, 1), 0);
+	assert_int_equal(stat(in_dir("once.json"), &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(fileio_write_atomic(dir, "once.json", "y", 1, 0640, 1),
+	    ERROR_EXISTS);
+}
+
 /* A move never replaces what is already there; links move as links. */
 static void
 test_fileio_rename_noreplace(void **state)
@@ -692,6 +726,8 @@ main(void)
 	        test_fileio_write_unique, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_fileio_rename_noreplace, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fileio_remove_temporaries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_fileio_write_atomic, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
