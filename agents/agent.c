@@ -135,15 +135,17 @@ on_frame(struct agent *a, struct link_frame *lf)
 
 	rc = wire_decode(
 	    link_frame_data(lf), link_frame_size(lf), &f, why, sizeof(why));
-	if (rc != 0)
+	if (rc != 0) {
 		inbox_unreadable(
 		    a, link_frame_data(lf), link_frame_size(lf), why);
-	link_frame_release(lf);
-	if (rc != 0)
+		link_frame_release(lf);
 		return;
+	}
 	switch (f->type) {
 	case WIRE_RECEIPT:
-		outbox_receipt(a, &f->u.receipt);
+		if (outbox_receipt(a, &f->u.receipt))
+			held_receipt_keep(
+			    a, link_frame_data(lf), link_frame_size(lf));
 		break;
 	case WIRE_DELIVERY:
 		inbox_delivery(a, &f->u.delivery);
@@ -162,6 +164,9 @@ on_frame(struct agent *a, struct link_frame *lf)
 		break;
 	}
 	wire_frame_free(f);
+	link_frame_release(lf);
+	/* A proof, or a leaf's tie, may have proven what receipts wait on. */
+	held_receipt_retry(a);
 }
 
 static void
@@ -176,6 +181,7 @@ agent_free(struct agent *a)
 		witness_close(a);
 	}
 	state_close(a->state);
+	held_receipt_free(a);
 	agreements_close(a);
 	keys_secret_free(a->key);
 	keys_pepper_free(a->pepper);

@@ -58,6 +58,8 @@ struct outbox_scratch {
 	bool told_nomem, told_full; /* said once in the log */
 };
 
+struct held_receipts;
+
 struct agent {
 	struct agent_config cfg;
 	struct keys_secret *key;
@@ -87,6 +89,7 @@ struct agent {
 	uint64_t cosigned_size; /* the last size this agent cosigned */
 	uint64_t next_cosign_ms; /* monotonic: not before then again */
 	struct witness *witness; /* witness.c: held and unwitnessed leaves */
+	struct held_receipts *held_receipts; /* held_receipt.c */
 
 	char dir[7][PATH_MAX]; /* outbox, tmp, sent, failed, inbox, ... */
 
@@ -139,7 +142,15 @@ void outbox_notified(struct agent *a);
 void outbox_scan(struct agent *a, bool rescan);
 void outbox_resend(struct agent *a);
 void outbox_recover(struct agent *a);
-void outbox_receipt(struct agent *a, const struct wire_receipt *r);
+/* Handles a receipt; true when it is kept pending because a leaf it holds
+ * is under a checkpoint not yet proven (then see held_receipt_keep). */
+bool outbox_receipt(struct agent *a, const struct wire_receipt *r);
+
+/* held_receipt.c: such a receipt's frame, taken again (outbox_receipt)
+ * whenever the trusted checkpoint has grown; freed at the end. */
+void held_receipt_keep(struct agent *a, const void *data, size_t len);
+void held_receipt_retry(struct agent *a);
+void held_receipt_free(struct agent *a);
 /* Tries the moves that failed again (a->moves_failing, on its timer). */
 void outbox_retry_moves(struct agent *a);
 

@@ -982,7 +982,7 @@ reseal(struct agent *a, const struct state_msg *old, const char *receipt)
 	return true;
 }
 
-void
+bool
 outbox_receipt(struct agent *a, const struct wire_receipt *r)
 {
 	struct event *evs = a->outbox.evs;
@@ -998,17 +998,16 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 		log_warn("receipt for %s, which this agent did not send or no "
 		         "longer keeps",
 		    hex);
-		return;
+		return false;
 	}
 	if (m.state != STATE_PENDING) {
 		state_msg_release(&m);
-		return; /* a second receipt for a resend: already final */
+		return false; /* a second receipt for a resend: final */
 	}
-	/* Every leaf the broker offers as its word (claims.c); one not yet
-	 * proven keeps it pending, and the resend brings it again. */
+	/* Its leaves (claims.c); one unproven keeps it (held_receipt.c). */
 	if (claims_receipt_leaves(a, r, evs, ok)) {
 		state_msg_release(&m);
-		return;
+		return true;
 	}
 	for (size_t i = 0; i < r->n_decisions; i++) {
 		audit_ok &= ok[i];
@@ -1027,7 +1026,7 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 		log_warn("%s (%s): refused for now: %s; will resend", hex,
 		    m.file, r->detail);
 		state_msg_release(&m);
-		return;
+		return false;
 	}
 	if (!audit_ok || r->n_decisions == 0)
 		trust_alert(a, "receipt not backed by the audit log", hex);
@@ -1042,7 +1041,7 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	    (!outseal_mismatch(a, r, evs, ok) ||
 	        (m.receipt != NULL && reseal(a, &m, m.receipt)))) {
 		state_msg_release(&m);
-		return;
+		return false;
 	}
 	/* Sealed again only on the audit log's word: a broker cannot make
 	 * the agent send a message twice without leaving the evidence. */
@@ -1057,7 +1056,7 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 			    hex, m.file, why);
 		else if (m.receipt != NULL && reseal(a, &m, m.receipt)) {
 			state_msg_release(&m);
-			return;
+			return false;
 		}
 	}
 	m.state = accepted ? STATE_ACCEPTED : STATE_REJECTED;
@@ -1082,7 +1081,7 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 		log_debug(
 		    "%s: receipt not recorded: %s", hex, error_strerror(rc));
 		state_msg_release(&m);
-		return;
+		return false;
 	}
 	if (accepted)
 		log_info("%s (%s): accepted", hex, m.file);
@@ -1092,4 +1091,5 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	if ((rc = finish_one(a, &m)) != 0)
 		move_failed(a, m.file, rc);
 	state_msg_release(&m);
+	return false;
 }

@@ -100,7 +100,8 @@ h_log_proof(struct h_sys *s, const struct h_log *l, uint64_t from, uint64_t to,
 	if (from <= to)
 		h_log_consistency(l, from, to, p.path, &p.n_path);
 	assert_true(nw <= WIRE_MAX_WITNESSES);
-	memcpy(p.witnesses, w, nw * sizeof(*w));
+	if (nw > 0)
+		memcpy(p.witnesses, w, nw * sizeof(*w));
 	p.n_witnesses = nw;
 	assert_int_equal(wire_proof_encode(&p, frame, len), 0);
 }

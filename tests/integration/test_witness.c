@@ -677,6 +677,69 @@ claimed_events(void **state)
 	h_sys_free(s);
 }
 
+/*
+ * An accepted receipt whose leaf is under a checkpoint not yet proven: it
+ * stays pending until the proof, and is filed when the proof comes, not
+ * only when a resend brings the receipt again (this broker never answers
+ * a resend, so before, the record stayed in the outbox).
+ */
+static void
+receipt_late_proof(void **state)
+{
+	(void)state;
+	struct h_sys *s = sys_new();
+	struct h_rogue *r = h_rogue_new(s);
+	static struct wire_receipt rc;
+	struct h_log x = {0};
+	struct wire_cosignature c;
+	struct wire_frame *f;
+	struct event ev;
+	uint8_t rid[256], id[16], *frame;
+	size_t rid_len, len;
+	char text[1024], rpath[PATH_MAX];
+
+	h_agent_start(s, H_MHT, true);
+	h_log_fill(&x, 1, 3);
+	greet(s, r, &x, 3, rid, &rid_len);
+	cosigned(s, r, rid, rid_len, H_MHT, &x, 3, &c);
+	snprintf(text, sizeof(text), record_fmt, "w1", "Late One");
+	h_drop(s, H_MHT, "w1.json", text);
+	f = expect(r, WIRE_SUBMIT, rid, rid_len, H_WAIT_MS);
+	assert_non_null(f);
+	memcpy(id, f->u.submit.m.msg_id, 16);
+	wire_frame_free(f);
+
+	memset(&rc, 0, sizeof(rc));
+	memcpy(rc.msg_id, id, 16);
+	rc.outcome = WIRE_ACCEPTED;
+	event_of(&ev, EVENT_DECISION, id, H_SOCIAL);
+	h_log_event(s, &x, &ev, -1, &rc.decisions[0]);
+	rc.n_decisions = 1;
+	assert_int_equal(wire_receipt_encode(&rc, &frame, &len), 0);
+	send(r, frame, len);
+	f = expect(r, WIRE_PROOF_REQUEST, rid, rid_len, WINDOW_MS);
+	assert_non_null(f);
+	assert_int_equal(f->u.proof_request_size, 3);
+	assert_int_equal(f->u.proof_request_to, 4);
+	wire_frame_free(f);
+	snprintf(rpath, sizeof(rpath), "%s",
+	    h_p("%s/w1.receipt.json", h_spool(s, H_MHT, "sent")));
+	assert_int_equal(access(rpath, F_OK), -1);
+	h_log_proof(s, &x, 3, 4, 3, NULL, 0, &frame, &len);
+	send(r, frame, len);
+	assert_true(h_wait_file(rpath, H_WAIT_MS));
+	json_t *o = h_json(rpath);
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "outcome")), "accepted");
+	assert_true(json_is_true(json_object_get(o, "audit_verified")));
+	json_decref(o);
+	assert_int_equal(h_count(h_spool(s, H_MHT, "outbox"), ".json"), 0);
+	assert_int_equal(h_agent_stop(s, H_MHT), 0);
+	h_rogue_free(r);
+	h_pass(s);
+	h_sys_free(s);
+}
+
 /* `concordat audit verify --keyring ring --witnesses n`: its exit. */
 static int
 verify(struct h_sys *s, unsigned n, const char *out)
@@ -910,6 +973,7 @@ main(void)
 	    cmocka_unit_test(late_proof),
 	    cmocka_unit_test(held_across_restart),
 	    cmocka_unit_test(claimed_events),
+	    cmocka_unit_test(receipt_late_proof),
 	    cmocka_unit_test(honest),
 	    cmocka_unit_test(broker_answers),
 	};
