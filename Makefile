@@ -72,7 +72,7 @@ install: build
 # Debian 12 root (scripts/package-check); needs the network for debootstrap
 # the first time.
 package-check:
-	scripts/package-check
+	scripts/package-check $(BUILD)
 
 demo: build
 	scripts/demo $(BUILD)
