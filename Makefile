@@ -6,9 +6,12 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+PREFIX ?= /usr/local
+DESTDIR ?=
 
 .PHONY: all deps build build-asan test test-release test-asan demo bench \
-	format clean check test-tsan check-tidy check-stdio-strict
+	format clean check test-tsan check-tidy check-stdio-strict install \
+	package-check
 
 all: build
 
@@ -57,6 +60,19 @@ check-tidy: build
 # until the verbs have moved to <folder>/verbs/).
 check-stdio-strict: build
 	tests/checks/check-stdio --strict $(BUILD)
+
+# Installs under PREFIX (default /usr/local; the package uses /usr), into
+# DESTDIR when given: programs, man pages, example configuration,
+# sysusers.d, tmpfiles.d and the systemd units (docs/operations.md).
+install: build
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
+# Builds the Debian package in a scratch copy and installs it into a fresh
+# Debian 12 root (scripts/package-check); needs the network for debootstrap
+# the first time.
+package-check:
+	scripts/package-check $(BUILD)
 
 demo: build
 	scripts/demo $(BUILD)
