@@ -26,6 +26,7 @@
 #include "common/clock.h"
 #include "common/fileio.h"
 #include "common/lockfile.h"
+#include "common/service.h"
 #include "common/log.h"
 #include "proto/envelope.h"
 
@@ -110,16 +111,8 @@ on_event(struct agent *a, enum link_event ev)
 		a->connected = false;
 		trust_link_down(a);
 		break;
-	case LINK_REFUSED:
-		log_err("the broker refused this agency's key: is %s.pub in "
-		        "the broker's keyring?",
-		    a->cfg.agency);
-		break;
-	case LINK_HANDSHAKE:
-		log_err("handshake with the broker failed: is broker_key the "
-		        "key of the broker at %s?",
-		    a->cfg.broker);
-		break;
+	case LINK_REFUSED:   /* logged, backed off, by link_event */
+	case LINK_HANDSHAKE: /* likewise */
 	case LINK_NONE:
 		break;
 	}
@@ -505,14 +498,18 @@ agent_run(const struct agent_config *cfg)
 		goto out;
 	log_info("agency %s: spool %s; broker %s", a->cfg.agency, a->cfg.spool,
 	    a->cfg.broker);
+	service_ready("agency %s: broker %s", a->cfg.agency, a->cfg.broker);
 	last_check = last_usage = clock_mono_ms();
 
 	while (!got_term) {
+		service_tick();
 		if ((rc = link_poll(a, a->inotify, TICK_MS, &ready)) != 0)
 			break;
 		if (got_hup) {
 			got_hup = 0;
+			service_reloading();
 			reload(a);
+			service_ready("agency %s: reloaded", a->cfg.agency);
 		}
 		if (ready.interrupted)
 			continue;
@@ -559,6 +556,7 @@ agent_run(const struct agent_config *cfg)
 			last_check = now;
 		}
 	}
+	service_stopping();
 	log_info("stopping");
 	rc = ERROR_OK;
 out:
