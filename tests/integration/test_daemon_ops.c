@@ -351,6 +351,37 @@ log_levels(void **state)
 	h_pass(s);
 }
 
+/*
+ * Under systemd with stderr on the journal ($JOURNAL_STREAM names it):
+ * no fork even without -f, and each line starts with its priority.
+ */
+static void
+journal_prefixes(void **state)
+{
+	struct h_sys *s = *state;
+	struct h_proc *p = &s->agent[H_POLICE];
+	const char *argv[] = {
+	    s->agent_bin, "-c", h_agent_yaml(s, H_POLICE), NULL};
+	const char *log = h_p("%s/%s.%u.log", s->logs, p->name, p->starts + 1);
+	char env1[96];
+	struct stat st;
+
+	h_sys_use_tcp(s);
+	scratch_write(log, "", 0644);
+	assert_int_equal(stat(log, &st), 0);
+	snprintf(env1, sizeof(env1), "JOURNAL_STREAM=%llu:%llu",
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	const char *env[] = {env1, NULL};
+	start(s, p, argv, env);
+	assert_string_equal(p->log, log);
+	assert_true(h_wait_log(p, "<4>cannot reach the broker", 1, 5000));
+	assert_int_equal(h_log_count(p, "<6>agency police: spool"), 1);
+	assert_int_equal(h_log_count(p, "concordat-agent: "), 0);
+	assert_true(h_proc_running(p)); /* not gone to the background */
+	assert_int_equal(h_agent_stop(s, H_POLICE), 0);
+	h_pass(s);
+}
+
 /* --------------------------------------------------------------- user */
 
 /* Root with `user: nobody` runs as nobody; an unknown user is refused. */
@@ -447,6 +478,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        pid_file_while_running, setup, teardown),
 	    cmocka_unit_test_setup_teardown(log_levels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(journal_prefixes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(user_switch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        syslog_unreachable_warns, setup, teardown),
