@@ -98,7 +98,8 @@ on_event(struct agent *a, enum link_event ev)
 {
 	switch (ev) {
 	case LINK_UP:
-		log_info("connected to the broker at %s", a->cfg.broker);
+		log_info("connected to the broker at %s agency=%s peer=%s",
+		    a->cfg.broker, a->cfg.agency, a->cfg.broker);
 		a->connected = true;
 		a->proof_pending = false;
 		/* Greet first, so the broker delivers here; then resend. */
@@ -107,7 +108,9 @@ on_event(struct agent *a, enum link_event ev)
 		break;
 	case LINK_DOWN:
 		if (a->connected)
-			log_warn("disconnected from the broker; reconnecting");
+			log_warn("disconnected from the broker; reconnecting "
+			         "agency=%s peer=%s reason=disconnected",
+			    a->cfg.agency, a->cfg.broker);
 		a->connected = false;
 		trust_link_down(a);
 		break;
