@@ -3,6 +3,9 @@
  * the relay between agencies' agents that enforces the sharing policy without
  * reading a field.
  */
+#include <stdio.h>
+
+#include "audit/audit.h"
 #include "broker/broker.h"
 #include "common/daemon.h"
 
@@ -47,6 +50,34 @@ check(const void *cfg, char *why, size_t n)
 	return broker_check(cfg, why, n);
 }
 
+/*
+ * Before going to the background: a data folder another broker holds is
+ * refused here, where the operator sees it (exit 75), not only in the
+ * log. The lock itself is taken again, and kept, by broker_run.
+ */
+static int
+prepare(const void *cfg, char *why, size_t n)
+{
+	const struct broker_config *c = cfg;
+	char holder[128];
+	int fd, rc;
+
+	rc = audit_env_lock(
+	    c->data, "concordat-broker", &fd, holder, sizeof(holder));
+	if (rc == ERROR_BUSY)
+		snprintf(why, n,
+		    "%s: the data folder is in use by another process (pid "
+		    "and program from its lock file: %s): one broker per data "
+		    "folder",
+		    c->data, holder);
+	else if (rc != 0)
+		snprintf(why, n, "%s: cannot take the data folder's lock: %s",
+		    c->data, error_strerror(rc));
+	else
+		audit_env_unlock(fd);
+	return rc;
+}
+
 static const struct daemon_opts *
 opts(const void *cfg)
 {
@@ -69,6 +100,7 @@ main(int argc, char **argv)
 	    .load = load,
 	    .check = check,
 	    .opts = opts,
+	    .prepare = prepare,
 	    .run = run,
 	};
 

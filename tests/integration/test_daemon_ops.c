@@ -311,6 +311,30 @@ pid_file_while_running(void **state)
 	h_pass(s);
 }
 
+/*
+ * A second broker on a data folder in use, started to go to the
+ * background: refused before it detaches, on stderr, naming the first
+ * (before, its parent exited 0 and the refusal went to syslog alone).
+ */
+static void
+second_broker_refused_before_detaching(void **state)
+{
+	struct h_sys *s = *state;
+	const char *err = h_p("%s/second.err", s->dir);
+	const char *argv[] = {s->broker_bin, "-c", s->broker_yaml, NULL};
+	char pid[64], *text;
+
+	h_broker_start(s);
+	snprintf(pid, sizeof(pid), "%ld concordat-broker", (long)s->broker.pid);
+	assert_int_equal(h_run(s, NULL, err, argv), 75);
+	text = scratch_read(err, NULL);
+	assert_non_null(strstr(text, "in use by another process"));
+	assert_non_null(strstr(text, pid));
+	free(text);
+	assert_int_equal(h_broker_stop(s), 0);
+	h_pass(s);
+}
+
 /* ---------------------------------------------------------- log level */
 
 static void
@@ -477,6 +501,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(agent_notifies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        pid_file_while_running, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        second_broker_refused_before_detaching, setup, teardown),
 	    cmocka_unit_test_setup_teardown(log_levels, setup, teardown),
 	    cmocka_unit_test_setup_teardown(journal_prefixes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(user_switch, setup, teardown),
