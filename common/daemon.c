@@ -5,6 +5,7 @@
  * checked, root dropped for `user:`, and where the logs go decided.
  */
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -156,6 +157,12 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 	}
 	if (check) {
 		char why[8192];
+		const char *u = user != NULL ? user : spec->opts(cfg)->user;
+		if (u[0] != '\0' && getpwnam(u) == NULL) {
+			code = cli_fail(
+			    EX_NOUSER, "user: no user '%s' on this system", u);
+			goto out;
+		}
 		rc = spec->check(cfg, why, sizeof(why));
 		if (rc != 0)
 			code =

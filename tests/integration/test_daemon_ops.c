@@ -429,6 +429,12 @@ user_switch(void **state)
 	char *text = scratch_read(err, NULL);
 	assert_non_null(strstr(text, "no user 'no_such_user_here'"));
 	free(text);
+	/* -n says so too, before anything is started. */
+	const char *check[] = {s->agent_bin, "-c", conf, "-n", NULL};
+	assert_int_equal(h_run(s, NULL, err, check), 67);
+	text = scratch_read(err, NULL);
+	assert_non_null(strstr(text, "no user 'no_such_user_here'"));
+	free(text);
 	/* The agent's files are nobody's, as an install makes them. */
 	h_agent_config(s, H_POLICE, "user: nobody\n");
 	assert_int_equal(h_run(s, NULL, NULL, chown_), 0);
