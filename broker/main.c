@@ -3,7 +3,9 @@
  * the relay between agencies' agents that enforces the sharing policy without
  * reading a field.
  */
+#include <limits.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "audit/audit.h"
 #include "broker/broker.h"
@@ -59,9 +61,14 @@ static int
 prepare(const void *cfg, char *why, size_t n)
 {
 	const struct broker_config *c = cfg;
-	char holder[128];
+	char holder[128], lock[PATH_MAX + 16];
 	int fd, rc;
 
+	/* No lock file, no holder: nothing is created before the keys and
+	 * the configuration are checked (broker_run). */
+	snprintf(lock, sizeof(lock), "%s/concordat.lock", c->data);
+	if (access(lock, F_OK) != 0)
+		return ERROR_OK;
 	rc = audit_env_lock(
 	    c->data, "concordat-broker", &fd, holder, sizeof(holder));
 	if (rc == ERROR_BUSY)

@@ -32,6 +32,10 @@ lograte_hit(
 	if (n > 0)
 		suffix[0] = '\0';
 	if (fresh) {
+		/* What the same error held back before its quiet spell. */
+		if (r->held > 0 &&
+		    strncmp(r->key, key, sizeof(r->key) - 1) == 0)
+			summary(r, now, suffix, n);
 		snprintf(r->key, sizeof(r->key), "%s", key);
 		r->last_ms = r->seen_ms = now;
 		r->ivl_ms = LOGRATE_FIRST_MS;
