@@ -26,6 +26,7 @@
 #include "common/clock.h"
 #include "common/fileio.h"
 #include "common/lockfile.h"
+#include "common/service.h"
 #include "common/log.h"
 #include "proto/envelope.h"
 
@@ -97,7 +98,8 @@ on_event(struct agent *a, enum link_event ev)
 {
 	switch (ev) {
 	case LINK_UP:
-		log_info("connected to the broker at %s", a->cfg.broker);
+		log_info("connected to the broker at %s agency=%s peer=%s",
+		    a->cfg.broker, a->cfg.agency, a->cfg.broker);
 		a->connected = true;
 		a->proof_pending = false;
 		/* Greet first, so the broker delivers here; then resend. */
@@ -106,20 +108,14 @@ on_event(struct agent *a, enum link_event ev)
 		break;
 	case LINK_DOWN:
 		if (a->connected)
-			log_warn("disconnected from the broker; reconnecting");
+			log_warn("disconnected from the broker; reconnecting "
+			         "agency=%s peer=%s reason=disconnected",
+			    a->cfg.agency, a->cfg.broker);
 		a->connected = false;
 		trust_link_down(a);
 		break;
-	case LINK_REFUSED:
-		log_err("the broker refused this agency's key: is %s.pub in "
-		        "the broker's keyring?",
-		    a->cfg.agency);
-		break;
-	case LINK_HANDSHAKE:
-		log_err("handshake with the broker failed: is broker_key the "
-		        "key of the broker at %s?",
-		    a->cfg.broker);
-		break;
+	case LINK_REFUSED:   /* logged, backed off, by link_event */
+	case LINK_HANDSHAKE: /* likewise */
 	case LINK_NONE:
 		break;
 	}
@@ -511,14 +507,18 @@ agent_run(const struct agent_config *cfg)
 		goto out;
 	log_info("agency %s: spool %s; broker %s", a->cfg.agency, a->cfg.spool,
 	    a->cfg.broker);
+	service_ready("agency %s: broker %s", a->cfg.agency, a->cfg.broker);
 	last_check = last_usage = clock_mono_ms();
 
 	while (!got_term) {
+		service_tick();
 		if ((rc = link_poll(a, a->inotify, TICK_MS, &ready)) != 0)
 			break;
 		if (got_hup) {
 			got_hup = 0;
+			service_reloading();
 			reload(a);
+			service_ready("agency %s: reloaded", a->cfg.agency);
 		}
 		if (ready.interrupted)
 			continue;
@@ -565,6 +565,7 @@ agent_run(const struct agent_config *cfg)
 			last_check = now;
 		}
 	}
+	service_stopping();
 	log_info("stopping");
 	rc = ERROR_OK;
 out:

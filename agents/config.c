@@ -1,7 +1,7 @@
 /*
  * agent.yaml: required agency, broker, broker_key, key, keyring, spool,
  * pepper; optional state, resend_after, map_size_mb, sent_retention,
- * seen_retention, witness_window, witnesses.
+ * seen_retention, witness_window, witnesses, log_level, user, pid_file.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +28,9 @@ enum {
 	K_SKEW,
 	K_WINDOW,
 	K_WITNESSES,
+	K_LOG_LEVEL,
+	K_USER,
+	K_PID_FILE,
 	K_COUNT
 };
 
@@ -50,6 +53,9 @@ static const struct yamlconf_key keys[K_COUNT] = {
     [K_SKEW] = {"clock_skew", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_WINDOW] = {"witness_window", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_WITNESSES] = {"witnesses", YAMLCONF_INT, 0},
+    [K_LOG_LEVEL] = {"log_level", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_USER] = {"user", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_PID_FILE] = {"pid_file", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
 };
 
 int
@@ -62,6 +68,7 @@ agent_config_load(
 	int rc;
 
 	memset(c, 0, sizeof(*c));
+	daemonopts_init(&c->daemon);
 	c->resend_ms = 30 * 1000;
 	c->map_size = AGENT_MAP_SIZE_DEFAULT;
 	c->sent_keep_ms = 30ull * 24 * 60 * 60 * 1000;
@@ -150,6 +157,8 @@ agent_config_load(
 		else
 			c->witnesses = (unsigned)v[K_WITNESSES]->integer;
 	}
+	daemonopts_load(
+	    y, v[K_LOG_LEVEL], v[K_USER], v[K_PID_FILE], &c->daemon);
 	yamlconf_free(y);
 	return errs->total > before ? ERROR_CONFIG : ERROR_OK;
 }

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "common/daemonopts.h"
 #include "common/error.h"
 #include "common/ident.h"
 #include "common/yamlconf.h"
@@ -36,7 +37,8 @@ struct agent_config {
 	 * checkpoint `witnesses` other agencies cosigned (default 1) */
 	uint64_t witness_window_ms;
 	unsigned witnesses;
-	char path[PATH_MAX]; /* the file loaded, absolute (for SIGHUP) */
+	char path[PATH_MAX];       /* the file loaded, absolute (for SIGHUP) */
+	struct daemon_opts daemon; /* log_level, user, pid_file */
 };
 
 #define AGENT_MAP_SIZE_DEFAULT ((uint64_t)4096 << 20)

@@ -232,9 +232,10 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 	if (fileio_join(src, sizeof(src), a->dir[DIR_INBOX], part) == 0 &&
 	    fileio_join(dst, sizeof(dst), a->dir[DIR_INBOX], final) == 0 &&
 	    rename(src, dst) == 0 && fileio_fsync_dir(a->dir[DIR_INBOX]) == 0) {
-		log_info("%s from %s (%s): %d fields to inbox/, %d withheld",
+		log_info("%s from %s (%s): %d fields to inbox/, %d withheld "
+		         "msg_id=%s from=%s",
 		    hex, d->m.sender, d->m.purpose, fields_count(o->disclosed),
-		    fields_count(o->withheld));
+		    fields_count(o->withheld), hex, d->m.sender);
 		if (held)
 			witness_hold(a, WITNESS_DELIVERY, final, &cp,
 			    d->decision.leaf_index);
@@ -385,11 +386,11 @@ inbox_status(struct agent *a, const struct wire_status *s)
 		    error_strerror(rc));
 	if (s->state == WIRE_STATE_EXPIRED)
 		log_warn("%s: not collected by %s before expiry (non-delivery "
-		         "report in receipts/)",
-		    hex, s->recipient);
+		         "report in receipts/) msg_id=%s to=%s reason=expired",
+		    hex, s->recipient, hex, s->recipient);
 	else
-		log_info("%s: %s by %s", hex, wire_state_name(s->state),
-		    s->recipient);
+		log_info("%s: %s by %s msg_id=%s to=%s", hex,
+		    wire_state_name(s->state), s->recipient, hex, s->recipient);
 	if (wire_status_ack_encode(
 	        s->msg_id, s->recipient, s->state, &frame, &len) == 0) {
 		link_send(a, frame, len);

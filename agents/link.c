@@ -1,5 +1,7 @@
 /*
- * The agent's link to the broker (see link.h).
+ * The agent's link to the broker (see link.h). It logs what goes wrong
+ * with the connection itself, backed off (common/lograte.h): a broker it
+ * cannot reach, a handshake that fails, a key the broker refuses.
  */
 #include <errno.h>
 #include <string.h>
@@ -8,9 +10,18 @@
 
 #include "agents/agent_int.h"
 #include "agents/link.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/lograte.h"
 
 #define LINK_MONITOR "inproc://concordat-agent-monitor"
+
+/* What repeats, one back-off each (one agent per process). */
+enum { RATE_UNREACHABLE, RATE_HANDSHAKE, RATE_REFUSED, RATE_COUNT };
+static struct lograte rates[RATE_COUNT];
+/* A connection was made since the last retry: a retry after it is no sign
+ * of an unreachable broker (the handshake failed, or the link dropped). */
+static bool reached;
 
 int
 link_open(struct agent *a)
@@ -41,6 +52,7 @@ link_open(struct agent *a)
 		return ERROR_INTERNAL;
 	if (zmq_socket_monitor(a->dealer, LINK_MONITOR,
 	        ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+	            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
 	            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
 	            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
 	            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
@@ -49,8 +61,10 @@ link_open(struct agent *a)
 	if (a->monitor == NULL || zmq_connect(a->monitor, LINK_MONITOR))
 		return ERROR_INTERNAL;
 	if (zmq_connect(a->dealer, a->cfg.broker) != 0) {
-		log_err("cannot connect to %s: %s", a->cfg.broker,
-		    zmq_strerror(zmq_errno()));
+		log_err("cannot connect to %s: %s agency=%s peer=%s "
+		        "reason=bad_endpoint",
+		    a->cfg.broker, zmq_strerror(zmq_errno()), a->cfg.agency,
+		    a->cfg.broker);
 		return ERROR_CONFIG;
 	}
 	return ERROR_OK;
@@ -105,12 +119,84 @@ link_poll(struct agent *a, int fd, unsigned ms, struct link_ready *r)
 	return ERROR_OK;
 }
 
+/* The connection is up: what was held back is summarised, the back-offs
+ * start again. */
+static void
+report_up(struct agent *a, uint64_t now)
+{
+	static const char *const what[RATE_COUNT] = {
+	    [RATE_UNREACHABLE] = "could not reach the broker",
+	    [RATE_HANDSHAKE] = "handshake failed",
+	    [RATE_REFUSED] = "refused by the broker",
+	};
+	char sfx[96];
+
+	for (int i = 0; i < RATE_COUNT; i++)
+		if (lograte_end(&rates[i], now, sfx, sizeof(sfx)))
+			log_info("the broker at %s answers again: %s before%s "
+			         "agency=%s peer=%s",
+			    a->cfg.broker, what[i], sfx, a->cfg.agency,
+			    a->cfg.broker);
+}
+
+/* Logs an event of the monitor's, each kind backed off. */
+static void
+report(struct agent *a, uint16_t event)
+{
+	uint64_t now = clock_mono_ms();
+	char sfx[96];
+
+	switch (event) {
+	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+		report_up(a, now);
+		break;
+	case ZMQ_EVENT_CONNECTED:
+		reached = true;
+		break;
+	case ZMQ_EVENT_CONNECT_RETRIED:
+		if (reached) {
+			reached = false;
+			break;
+		}
+		if (lograte_hit(&rates[RATE_UNREACHABLE], "unreachable", now,
+		        sfx, sizeof(sfx)))
+			log_warn(
+			    "cannot reach the broker at %s: the connection "
+			    "is not accepted; retrying%s agency=%s peer=%s "
+			    "reason=unreachable",
+			    a->cfg.broker, sfx, a->cfg.agency, a->cfg.broker);
+		break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+		if (lograte_hit(
+		        &rates[RATE_REFUSED], "refused", now, sfx, sizeof(sfx)))
+			log_err("the broker refused this agency's key: is "
+			        "%s.pub in the broker's keyring?%s agency=%s "
+			        "peer=%s reason=key_refused fingerprint=%s",
+			    a->cfg.agency, sfx, a->cfg.agency, a->cfg.broker,
+			    a->key->pub.fingerprint);
+		break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+		if (lograte_hit(&rates[RATE_HANDSHAKE], "handshake", now, sfx,
+		        sizeof(sfx)))
+			log_err("handshake with the broker failed: is "
+			        "broker_key the key of the broker at %s?%s "
+			        "agency=%s peer=%s reason=handshake_failed "
+			        "fingerprint=%s",
+			    a->cfg.broker, sfx, a->cfg.agency, a->cfg.broker,
+			    a->broker.fingerprint);
+		break;
+	default:
+		break;
+	}
+}
+
 enum link_event
 link_event(struct agent *a)
 {
 	enum link_event what = LINK_NONE;
 	zmq_msg_t ev, addr;
-	uint16_t event;
+	uint16_t event = 0;
 
 	zmq_msg_init(&ev);
 	zmq_msg_init(&addr);
@@ -131,6 +217,9 @@ link_event(struct agent *a)
 	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 		what = LINK_REFUSED;
 		break;
+	case ZMQ_EVENT_CONNECTED:
+	case ZMQ_EVENT_CONNECT_RETRIED:
+		break;
 	default:
 		what = LINK_HANDSHAKE;
 		break;
@@ -138,6 +227,7 @@ link_event(struct agent *a)
 out:
 	zmq_msg_close(&ev);
 	zmq_msg_close(&addr);
+	report(a, event);
 	return what;
 }
 

@@ -501,8 +501,8 @@ process_file(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
 	m.state = STATE_PENDING;
 	snprintf(m.file, sizeof(m.file), "%s", e->name);
 	spool_hex_id(m.msg_id, hex);
-	log_info("outbox %s: sealed as %s for %zu recipients (%s)", e->name,
-	    hex, r.n_recipients, r.purpose);
+	log_info("outbox %s: sealed as %s for %zu recipients (%s) msg_id=%s",
+	    e->name, hex, r.n_recipients, r.purpose, hex);
 	e->sealed = true;
 	e->sealed_id = after;
 	*mp = m;

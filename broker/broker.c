@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -21,6 +20,7 @@
 #include "broker/signer.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/service.h"
 
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93 /* a draft option in libzmq 4.3 */
@@ -81,27 +81,6 @@ install_signals(void)
 		return ERROR_INTERNAL;
 	signal(SIGPIPE, SIG_IGN);
 	return ERROR_OK;
-}
-
-/*
- * Every connection is a descriptor, a half-open one too until the
- * handshake interval closes it: take all the descriptors the system
- * allows us, so a flood of them runs into the handshake timeout first.
- */
-static void
-raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			log_warn("cannot raise the descriptor limit: %s",
-			    strerror(errno));
-	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		log_info("up to %llu descriptors (connections)",
-		    (unsigned long long)rl.rlim_cur);
 }
 
 static int
@@ -1281,6 +1260,15 @@ start_agreement(struct broker *b, int refusing)
 	return rc;
 }
 
+/* SIGHUP, told to the service manager (RELOADING=1, then READY=1). */
+static void
+reload(struct broker *b)
+{
+	service_reloading();
+	broker_reload(b);
+	service_ready("listening on %s", b->cfg.listen);
+}
+
 /* Working memory, sized by the configuration. */
 static int
 alloc_work(struct broker *b)
@@ -1356,7 +1344,7 @@ broker_run(const struct broker_config *cfg)
 	         "checkpoint %llu",
 	    (long)signer_pid(b.signer),
 	    (unsigned long long)signer_head(b.signer, NULL));
-	raise_fd_limit();
+	service_raise_fd_limit();
 	if ((rc = alloc_work(&b)) != 0)
 		goto out;
 	if ((rc = start_agreement(&b, refusing)) != 0)
@@ -1387,9 +1375,10 @@ broker_run(const struct broker_config *cfg)
 	    b.cfg.listen, policy_sha256_hex(b.policy),
 	    policy_agreement(b.policy), policy_version(b.policy),
 	    keyring_count(b.keyring), b.origin);
-
+	service_ready("listening on %s", b.cfg.listen);
 	last_timer = last_reader = clock_mono_ms();
 	while (!got_term) {
+		service_tick();
 		/* The signer's socket is readable only when it is gone:
 		 * it speaks only when asked. */
 		zmq_pollitem_t items[3] = {
@@ -1416,7 +1405,7 @@ broker_run(const struct broker_config *cfg)
 		}
 		if (got_hup) {
 			got_hup = 0;
-			broker_reload(&b);
+			reload(&b);
 		}
 		/* Bounded, so a flood of handshakes cannot starve the
 		 * agencies already connected (nor SIGTERM). */
@@ -1433,6 +1422,7 @@ broker_run(const struct broker_config *cfg)
 			last_timer = now;
 		}
 	}
+	service_stopping();
 	log_info("stopping: %llu accepted, %llu rejected since start",
 	    (unsigned long long)b.accepted, (unsigned long long)b.rejected);
 	if (b.signer_err != 0) {

@@ -1,7 +1,7 @@
 /*
  * broker.yaml: required listen, key, keyring, policy, data; optional
  * map_size_mb, clock_skew, redeliver_after, batch, agency_rate,
- * agency_burst, signer_user.
+ * agency_burst, signer_user, agreement_grace, log_level, user, pid_file.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +23,9 @@ enum {
 	K_BURST,
 	K_SIGNER_USER,
 	K_GRACE,
+	K_LOG_LEVEL,
+	K_USER,
+	K_PID_FILE,
 	K_COUNT
 };
 
@@ -43,6 +46,9 @@ static const struct yamlconf_key keys[K_COUNT] = {
     [K_BURST] = {"agency_burst", YAMLCONF_INT, 0},
     [K_SIGNER_USER] = {"signer_user", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_GRACE] = {"agreement_grace", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_LOG_LEVEL] = {"log_level", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_USER] = {"user", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_PID_FILE] = {"pid_file", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
 };
 
 /* An integer option in [lo, hi] into *out; an error names the range. */
@@ -69,6 +75,7 @@ broker_config_load(
 	int rc;
 
 	memset(c, 0, sizeof(*c));
+	daemonopts_init(&c->daemon);
 	c->map_size = (uint64_t)16 << 30;
 	c->clock_skew_ms = 5 * 60 * 1000;
 	c->redeliver_ms = 30 * 1000;
@@ -121,6 +128,8 @@ broker_config_load(
 			snprintf(c->signer_user, sizeof(c->signer_user), "%s",
 			    v[K_SIGNER_USER]->str);
 	}
+	daemonopts_load(
+	    y, v[K_LOG_LEVEL], v[K_USER], v[K_PID_FILE], &c->daemon);
 	yamlconf_free(y);
 	return errs->total > before ? ERROR_CONFIG : ERROR_OK;
 }

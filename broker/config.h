@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "common/daemonopts.h"
 #include "common/error.h"
 #include "common/yamlconf.h"
 
@@ -28,6 +29,7 @@ struct broker_config {
 	unsigned burst;         /* agency_burst: submissions at once, 5000 */
 	char signer_user[64];   /* the signer's user when root; "": nobody */
 	uint64_t agreement_grace_ms; /* agreement_grace, default 10m */
+	struct daemon_opts daemon;   /* log_level, user, pid_file */
 };
 
 /*

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
 #include <zmq.h>
 
 #include "broker/broker_int.h"
@@ -47,7 +48,7 @@ deliver_attach(struct peer *p, const void *rid, size_t rid_len, const char *key)
 	p->inflight = 0;
 	p->agreement_sent = false; /* a new connection: sent again */
 	p->last_progress_ms = clock_mono_ms();
-	log_info("%s connected", p->id);
+	log_info("%s connected agency=%s", p->id, p->id);
 }
 
 int
@@ -81,7 +82,7 @@ send_to(struct broker *b, struct peer *p, const uint8_t *frame, size_t len)
 	        ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
 	    zmq_send(b->router, frame, len, ZMQ_DONTWAIT) < 0) {
 		if (zmq_errno() == EHOSTUNREACH) {
-			log_info("%s disconnected", p->id);
+			log_info("%s disconnected agency=%s", p->id, p->id);
 			p->connected = false;
 		}
 		return false;
@@ -292,9 +293,12 @@ deliver_expire(struct broker *b, MDB_txn *txn, uint64_t now)
 		if ((rc = deliver_status(b, txn, it.peer, it.msg_id, it.agency,
 		         WIRE_STATE_EXPIRED, leaf)) != 0)
 			return rc;
+		char hex[2 * WIRE_MSG_ID_LEN + 1];
+		sodium_bin2hex(hex, sizeof(hex), it.msg_id, WIRE_MSG_ID_LEN);
 		log_info("message for %s from %s expired undelivered; "
-		         "ciphertexts deleted",
-		    it.agency, it.peer);
+		         "ciphertexts deleted msg_id=%s from=%s to=%s "
+		         "reason=expired",
+		    it.agency, it.peer, hex, it.peer, it.agency);
 		n++;
 	}
 	return rc == ERROR_NOTFOUND ? n : rc;

@@ -87,8 +87,12 @@ reject(struct broker *b, MDB_txn *txn, const char *agency,
 	rep->leaves[0] = seq;
 	rep->n_leaves = 1;
 	b->rejected++;
-	log_info("rejected message from %s: %s: %s", agency,
-	    wire_reason_name(reason), detail);
+	char hex[2 * WIRE_MSG_ID_LEN + 1];
+	sodium_bin2hex(hex, sizeof(hex), rep->msg_id, WIRE_MSG_ID_LEN);
+	log_info("rejected message from %s: %s: %s from=%s msg_id=%s "
+	         "reason=%s",
+	    agency, wire_reason_name(reason), detail, agency, hex,
+	    wire_reason_name(reason));
 	return ERROR_OK;
 }
 

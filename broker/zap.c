@@ -128,8 +128,10 @@ refused(struct broker *b, const char *addr, const char *why, const char *key)
 	if (r->count == 0) {
 		snprintf(r->why, sizeof(r->why), "%s", why);
 		log_warn("refused connection from %s: %s%s%s (further refusals "
-		         "from there are counted for a minute)",
-		    addr_name(b, r), why, key[0] ? ", key " : "", key);
+		         "from there are counted for a minute) peer=%s "
+		         "reason=handshake_refused%s%s",
+		    addr_name(b, r), why, key[0] ? ", key " : "", key,
+		    addr[0] ? addr : "ipc", key[0] ? " key=" : "", key);
 	}
 	r->count++;
 	if (key[0] != '\0' && r->n_keys < BROKER_REFUSAL_KEYS) {
@@ -301,9 +303,11 @@ zap_settle(struct broker *b, uint64_t now, bool logged, bool all)
 		if (closed) {
 			if (r->count > 1)
 				log_warn("%llu connections refused from %s in "
-				         "the last minute",
+				         "the last minute peer=%s "
+				         "reason=handshake_refused",
 				    (unsigned long long)r->count,
-				    addr_name(b, r));
+				    addr_name(b, r),
+				    r->addr[0] ? r->addr : "ipc");
 			b->refusals_dropped += r->count - r->logged;
 			memset(r, 0, sizeof(*r));
 		} else if (!last && r->count > 0) {

@@ -1,9 +1,11 @@
 /*
  * What concordat-broker and concordat-agent share before their own work
- * starts: the house command line ("-c FILE, -n, -f"), secrets kept
- * out of core files and debuggers, and the configuration checked.
+ * starts: the house command line ("-c FILE, -n, -f, -v, -q, -p, -u"),
+ * secrets kept out of core files and debuggers, the configuration
+ * checked, root dropped for `user:`, and where the logs go decided.
  */
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -16,6 +18,8 @@
 #include "common/cli.h"
 #include "common/daemon.h"
 #include "common/log.h"
+#include "common/runas.h"
+#include "common/service.h"
 
 /* "concordat-broker: why" on stderr; returns code. */
 static int
@@ -24,6 +28,50 @@ fail(const struct daemon_spec *spec, int code, const char *why)
 	fflush(stdout);
 	fprintf(stderr, "%s: %s\n", spec->name, why);
 	return code;
+}
+
+/*
+ * Between the configuration and the daemon's own start: the level, the
+ * user, where logs go (with the warning when syslog is unreachable) and
+ * the service manager's hooks. *fg becomes true under systemd: a
+ * Type=notify service must not fork.
+ */
+static int
+start(const struct daemon_spec *spec, const void *cfg, const char *user,
+    const char *pid_file, int louder, int *fg)
+{
+	const struct daemon_opts *o = spec->opts(cfg);
+	int level = (int)o->log_level + louder;
+	char why[512];
+	enum log_dest dest;
+	int rc;
+
+	if (level < LOG_LEVEL_ERROR)
+		level = LOG_LEVEL_ERROR;
+	if (level > LOG_LEVEL_DEBUG)
+		level = LOG_LEVEL_DEBUG;
+	log_set_level((enum log_level)level);
+	if (user == NULL)
+		user = o->user;
+	if ((rc = runas_switch(user, why, sizeof(why))) != 0)
+		return fail(
+		    spec, rc == ERROR_NOENT ? EX_NOUSER : EX_NOPERM, why);
+	dest = log_choose(*fg);
+	if (dest != LOG_DEST_SYSLOG)
+		*fg = 1;
+	else if (!log_syslog_reachable(DAEMON_SYSLOG_PATH))
+		fprintf(stderr,
+		    "%s: WARNING: syslog is unreachable (nothing listens on "
+		    "%s): once in the background every log line is lost. "
+		    "Start a syslog daemon, or run with -f under a supervisor "
+		    "(systemd sends -f's lines to the journal).\n",
+		    spec->name, DAEMON_SYSLOG_PATH);
+	log_init(spec->name, dest);
+	service_init(pid_file != NULL ? pid_file : o->pid_file);
+	if (geteuid() == 0 && user[0] == '\0')
+		log_warn("running as root: set `user:` in the configuration "
+		         "(or `user: root` to keep root and silence this)");
+	return EX_OK;
 }
 
 int
@@ -35,20 +83,25 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"pid-file", required_argument, NULL, 'p'},
+	    {"user", required_argument, NULL, 'u'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct rlimit nocore = {0, 0};
 	struct yamlconf_errors errs;
-	const char *path = NULL;
+	const char *path = NULL, *pid_file = NULL, *user = NULL;
 	void *cfg = NULL;
-	int c, check = 0, fg = 0, rc, code;
+	int c, check = 0, fg = 0, louder = 0, rc, code;
 
 	if (sodium_init() < 0)
 		return cli_fail(EX_SOFTWARE, "libsodium failed to start");
 	/* Secrets must never reach a core file or a debugger of our user. */
 	setrlimit(RLIMIT_CORE, &nocore);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	while ((c = getopt_long(argc, argv, "c:nfhV", opts, NULL)) != -1) {
+	while (
+	    (c = getopt_long(argc, argv, "c:nfhVvqp:u:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
@@ -58,6 +111,18 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 			break;
 		case 'f':
 			fg = 1;
+			break;
+		case 'v':
+			louder++;
+			break;
+		case 'q':
+			louder--;
+			break;
+		case 'p':
+			pid_file = optarg;
+			break;
+		case 'u':
+			user = optarg;
 			break;
 		case 'h':
 			fputs(spec->usage, stdout);
@@ -92,6 +157,12 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 	}
 	if (check) {
 		char why[8192];
+		const char *u = user != NULL ? user : spec->opts(cfg)->user;
+		if (u[0] != '\0' && getpwnam(u) == NULL) {
+			code = cli_fail(
+			    EX_NOUSER, "user: no user '%s' on this system", u);
+			goto out;
+		}
 		rc = spec->check(cfg, why, sizeof(why));
 		if (rc != 0)
 			code =
@@ -101,6 +172,8 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 			code = printf("%s\n", why) < 0 ? EX_IOERR : EX_OK;
 		goto out;
 	}
+	if ((code = start(spec, cfg, user, pid_file, louder, &fg)) != EX_OK)
+		goto out;
 	if (spec->prepare != NULL) {
 		char why[4200];
 		rc = spec->prepare(cfg, why, sizeof(why));
@@ -109,13 +182,14 @@ daemon_main(int argc, char **argv, const struct daemon_spec *spec)
 			goto out;
 		}
 	}
-	log_init(spec->name, fg);
 	if (!fg && daemon(0, 0) != 0) {
 		code = fail(spec, EX_OSERR, "cannot become a daemon");
 		goto out;
 	}
 	rc = spec->run(cfg);
 	code = rc == 0 ? EX_OK : cli_exit_code(rc);
+	if (rc == 0)
+		service_done();
 out:
 	yamlconf_errors_release(&errs);
 	free(cfg);

@@ -1,15 +1,21 @@
 /*
  * The shared main of the two daemons (concordat-broker, concordat-agent):
- * -c FILE, -n (check and exit), -f (foreground), --help, --version;
- * libsodium started, core dumps off, configuration errors printed one per
- * line as FILE:LINE, then the daemon's own run.
+ * -c FILE, -n (check and exit), -f (foreground), -v/-q (more or fewer
+ * log lines), -p PIDFILE, -u USER, --help, --version; libsodium started,
+ * core dumps off, configuration errors printed one per line as FILE:LINE,
+ * root dropped for `user:`, logs sent where they are read (log.h), then
+ * the daemon's own run.
  */
 #ifndef COMMON_DAEMON_H
 #define COMMON_DAEMON_H
 
 #include <stddef.h>
 
+#include "common/daemonopts.h"
 #include "common/yamlconf.h"
+
+/* Where syslog(3) listens. */
+#define DAEMON_SYSLOG_PATH "/dev/log"
 
 struct daemon_spec {
 	const char *name;  /* "concordat-broker" */
@@ -19,6 +25,8 @@ struct daemon_spec {
 	int (*load)(const char *path, void *cfg, struct yamlconf_errors *errs);
 	/* -n: 0 with a one-line summary in why, or the error and why. */
 	int (*check)(const void *cfg, char *why, size_t n);
+	/* The shared keys (log_level, user, pid_file) inside cfg. */
+	const struct daemon_opts *(*opts)(const void *cfg);
 	/*
 	 * Optional: runs after the configuration loaded and before the
 	 * process becomes a daemon (never with -n), for what must fail where
