@@ -157,6 +157,9 @@ on_frame(struct agent *a, struct link_frame *lf)
 	case WIRE_AGREEMENT:
 		agreements_frame(a, &f->u.agreement);
 		break;
+	case WIRE_NOTICE:
+		notice_frame(a, &f->u.notice);
+		break;
 	default:
 		log_warn("the broker sent a frame brokers do not send");
 		break;

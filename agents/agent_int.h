@@ -198,6 +198,8 @@ void inbox_delivery(struct agent *a, const struct wire_delivery *d);
 void inbox_unreadable(
     struct agent *a, const uint8_t *buf, size_t len, const char *why);
 void inbox_status(struct agent *a, const struct wire_status *s);
+/* A Notice from the broker: this agency's key revoked (notice.c). */
+void notice_frame(struct agent *a, const struct wire_notice *n);
 void inbox_recover(struct agent *a);
 
 /* inbox_emergency.c */
