@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -104,6 +105,29 @@ keyring_audited(
 	return hit;
 }
 
+struct audited_arg {
+	struct h_sys *s;
+	const char *agency, *before, *after;
+};
+
+static bool
+audited_pred(void *arg)
+{
+	struct audited_arg *a = arg;
+
+	return keyring_audited(a->s, a->agency, a->before, a->after);
+}
+
+/* keyring_audited, waiting for the event's commit. */
+static bool
+wait_audited(
+    struct h_sys *s, const char *agency, const char *before, const char *after)
+{
+	struct audited_arg a = {s, agency, before, after};
+
+	return h_wait(H_WAIT_MS, audited_pred, &a);
+}
+
 /* The police agent was told its key is revoked: its log and alerts/. */
 static void
 told(struct h_sys *s, const char *fp)
@@ -175,15 +199,115 @@ keyring_despite_broken_agreement(void **state)
 	assert_int_equal(unlink(h_p("%s/ring/police.pub", s->dir)), 0);
 	h_broker_reload(s);
 	assert_true(h_wait_log(&s->broker, "reload refused", 1, H_WAIT_MS));
-	assert_true(h_wait_log(
-	    &s->broker, "the keyring and key files were taken", 1, H_WAIT_MS));
-	assert_true(keyring_audited(s, "police", oldpk.fingerprint, NULL));
+	assert_true(h_wait_log(&s->broker,
+	    h_p("keyring: police key %s removed", oldpk.fingerprint), 1,
+	    H_WAIT_MS));
+	assert_true(wait_audited(s, "police", oldpk.fingerprint, NULL));
+	assert_int_equal(
+	    h_log_count(&s->broker, "the keyring and key files were taken"), 1);
 	told(s, oldpk.fingerprint);
 	assert_true(h_wait_log(
 	    &s->agent[H_POLICE], "removed from its keyring", 1, H_WAIT_MS));
 	/* The refused agreement is audited as before. */
 	assert_int_equal(h_audit_count(s, "policy_refused", NULL), 1);
 	h_agent_kill(s, H_POLICE);
+	assert_int_equal(h_broker_stop(s), 0);
+	h_pass(s);
+}
+
+/* `concordat keys rotate STEP` for the mental health trust's keys/. */
+static void
+rotate(struct h_sys *s, const char *step)
+{
+	const char *argv[] = {s->cli, "keys", "rotate", step, "--agency",
+	    "mental_health_trust", "--keys", h_p("%s/keys", s->dir), NULL};
+
+	assert_int_equal(h_run(s, NULL, NULL, argv), 0);
+}
+
+/*
+ * A rotation loses nothing: police queues messages for the mental health
+ * trust while its agent is down; the trust begins a rotation (its next
+ * key goes into the keyring as mental_health_trust.next.pub and the
+ * broker reloads), promotes it, and comes back with its new key: the
+ * broker takes the new key's session and the agent opens every message
+ * (sealed to the old box key) with its retired key. The window then
+ * closes (the new key becomes the keyring's .pub) without ending the
+ * session, and a message sealed to the new key opens too.
+ */
+static void
+rotation_loses_nothing(void **state)
+{
+	struct h_sys *s = *state;
+	enum { N = 5 };
+	struct keys_public oldpk, newpk;
+	const char *ring = h_p("%s/ring", s->dir);
+	char ring_s[PATH_MAX], keys_s[PATH_MAX], inbox[PATH_MAX];
+
+	snprintf(ring_s, sizeof(ring_s), "%s", ring);
+	snprintf(keys_s, sizeof(keys_s), "%s", h_p("%s/keys", s->dir));
+	snprintf(inbox, sizeof(inbox), "%s", h_spool(s, H_MHT, "inbox"));
+	h_broker_start(s);
+	h_agent_start(s, H_POLICE, true);
+	for (int i = 0; i < N; i++)
+		h_drop(s, H_POLICE, h_p("m%d.json", i), record);
+	for (int i = 0; i < N; i++)
+		assert_true(h_wait_file(
+		    h_p("%s/m%d.receipt.json", h_spool(s, H_POLICE, "sent"), i),
+		    H_WAIT_MS));
+	assert_int_equal(
+	    keys_load_public(h_p("%s/mental_health_trust.pub", ring_s), &oldpk),
+	    0);
+
+	/* The window opens: the next key in the keyring, the broker
+	 * reloaded. */
+	rotate(s, "begin");
+	assert_int_equal(
+	    keys_load_public(
+	        h_p("%s/mental_health_trust.next.pub", keys_s), &newpk),
+	    0);
+	copy(h_p("%s/mental_health_trust.next.pub", keys_s),
+	    h_p("%s/mental_health_trust.next.pub", ring_s), 0644);
+	h_broker_reload(s);
+	assert_true(h_wait_log(&s->broker,
+	    h_p("next key %s added", newpk.fingerprint), 1, H_WAIT_MS));
+	/* The trust promotes it and comes back with it. */
+	rotate(s, "promote");
+	char hex[33];
+	size_t o = 0;
+	for (const char *p = oldpk.fingerprint; *p != '\0'; p++)
+		if (*p != ':')
+			hex[o++] = *p;
+	hex[o] = '\0';
+	struct stat st;
+	assert_int_equal(
+	    stat(
+	        h_p("%s/mental_health_trust.retired-%s.key", keys_s, hex), &st),
+	    0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	h_agent_start(s, H_MHT, true);
+	assert_true(h_wait_count(inbox, ".json", N, H_WAIT_MS));
+	assert_true(
+	    h_log_count(&s->agent[H_MHT], "opened with our retired key") >= N);
+	assert_int_equal(h_count(h_spool(s, H_MHT, "alerts"), ".json"), 0);
+
+	/* The window closes: the new key is the keyring's; the session
+	 * stays. */
+	copy(h_p("%s/mental_health_trust.pub", keys_s),
+	    h_p("%s/mental_health_trust.pub", ring_s), 0644);
+	assert_int_equal(
+	    unlink(h_p("%s/mental_health_trust.next.pub", ring_s)), 0);
+	h_broker_reload(s);
+	assert_true(h_wait_log(&s->broker, "(its next key)", 1, H_WAIT_MS));
+	assert_int_equal(h_log_count(&s->broker, "session ended"), 0);
+	assert_true(wait_audited(
+	    s, "mental_health_trust", oldpk.fingerprint, newpk.fingerprint));
+	kill(s->agent[H_POLICE].pid, SIGHUP);
+	assert_true(h_wait_log(&s->agent[H_POLICE], "reloaded:", 1, H_WAIT_MS));
+	h_drop(s, H_POLICE, "after.json", record);
+	assert_true(h_wait_count(inbox, ".json", N + 1, H_WAIT_MS));
+	assert_int_equal(h_agent_stop(s, H_MHT), 0);
+	assert_int_equal(h_agent_stop(s, H_POLICE), 0);
 	assert_int_equal(h_broker_stop(s), 0);
 	h_pass(s);
 }
@@ -195,6 +319,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(replaced_key_told, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        keyring_despite_broken_agreement, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        rotation_loses_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
