@@ -312,6 +312,49 @@ rotation_loses_nothing(void **state)
 	h_pass(s);
 }
 
+static void
+mode_is(const char *path, mode_t want)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	if ((st.st_mode & 07777) != want)
+		fail_msg("%s: mode %04o, want %04o", path,
+		    (unsigned)(st.st_mode & 07777), (unsigned)want);
+}
+
+/*
+ * The spool permission model: the record system, in the spool's group,
+ * may write outbox/ and tmp/ (setgid, group-writable) and read the rest;
+ * the state folder is the agent's alone. A folder made too open before
+ * the agent starts is brought to its mode. (Before: every folder 0750.)
+ */
+static void
+spool_modes(void **state)
+{
+	struct h_sys *s = *state;
+	static const char *const writable[] = {"outbox", "tmp"};
+	static const char *const readable[] = {
+	    "sent", "failed", "inbox", "receipts", "alerts"};
+	const char *inbox = h_spool(s, H_POLICE, "inbox");
+
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", inbox);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(chmod(inbox, 0777), 0);
+	h_broker_start(s);
+	h_agent_start(s, H_POLICE, true);
+	for (size_t i = 0; i < 2; i++)
+		mode_is(h_spool(s, H_POLICE, writable[i]), 02770);
+	for (size_t i = 0; i < 5; i++)
+		mode_is(h_spool(s, H_POLICE, readable[i]), 02750);
+	mode_is(h_p("%s/spool/police", s->dir), 02750);
+	mode_is(h_p("%s/spool/police/.state", s->dir), 0700);
+	assert_int_equal(h_agent_stop(s, H_POLICE), 0);
+	assert_int_equal(h_broker_stop(s), 0);
+	h_pass(s);
+}
+
 int
 main(void)
 {
@@ -321,6 +364,7 @@ main(void)
 	        keyring_despite_broken_agreement, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        rotation_loses_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(spool_modes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
