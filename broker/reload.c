@@ -16,7 +16,8 @@
 
 /* One keyring_changed event: the agency as sender, the text in detail. */
 static int
-changed(struct broker *b, MDB_txn *txn, const char *id, const char *detail)
+changed(struct broker *b, MDB_txn *txn, const char *id, const char *detail,
+    const char *before, const char *after)
 {
 	struct event ev;
 
@@ -25,6 +26,8 @@ changed(struct broker *b, MDB_txn *txn, const char *id, const char *detail)
 	ev.time_ms = clock_now_ms();
 	snprintf(ev.sender, sizeof(ev.sender), "%s", id);
 	snprintf(ev.detail, sizeof(ev.detail), "%s", detail);
+	snprintf(ev.key_before, sizeof(ev.key_before), "%s", before);
+	snprintf(ev.key_after, sizeof(ev.key_after), "%s", after);
 	log_warn("keyring: %s %s", id, detail);
 	return audit_append(store_audit(b->store), txn, &ev, NULL);
 }
@@ -58,7 +61,9 @@ agency_changes(struct broker *b, MDB_txn *txn, const struct peer *was,
 		                                         : "",
 		    end);
 	if (d[0] != '\0') {
-		if ((rc = changed(b, txn, id, d)) != 0)
+		if ((rc = changed(b, txn, id, d,
+		         was != NULL ? was->fingerprint : "",
+		         now != NULL ? now->fingerprint : "")) != 0)
 			return rc;
 		n++;
 	}
@@ -76,7 +81,8 @@ agency_changes(struct broker *b, MDB_txn *txn, const struct peer *was,
 	else
 		snprintf(d, sizeof(d), "next key %s withdrawn",
 		    was->next_fingerprint);
-	if ((rc = changed(b, txn, id, d)) != 0)
+	if ((rc = changed(b, txn, id, d, wn[0] ? was->next_fingerprint : "",
+	         nn[0] ? now->next_fingerprint : "")) != 0)
 		return rc;
 	return n + 1;
 }

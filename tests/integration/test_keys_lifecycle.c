@@ -83,7 +83,8 @@ copy(const char *from, const char *to, mode_t mode)
 	free(text);
 }
 
-/* A keyring_changed event of agency naming both fingerprints. */
+/* A keyring_changed event of agency naming both fingerprints, in its
+ * detail and as key_before and key_after (after NULL: removed). */
 static bool
 keyring_audited(
     struct h_sys *s, const char *agency, const char *before, const char *after)
@@ -97,9 +98,15 @@ keyring_audited(
 		const char *who =
 		    json_string_value(json_object_get(e, "sender"));
 		const char *d = json_string_value(json_object_get(e, "detail"));
+		const char *kb =
+		    json_string_value(json_object_get(e, "key_before"));
+		const char *ka =
+		    json_string_value(json_object_get(e, "key_after"));
 		hit |= who != NULL && strcmp(who, agency) == 0 && d != NULL &&
 		    strstr(d, before) != NULL &&
-		    (after == NULL || strstr(d, after) != NULL);
+		    (after == NULL || strstr(d, after) != NULL) && kb != NULL &&
+		    strcmp(kb, before) == 0 && ka != NULL &&
+		    strcmp(ka, after != NULL ? after : "") == 0;
 	}
 	json_decref(evs);
 	return hit;
