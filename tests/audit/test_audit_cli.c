@@ -419,10 +419,10 @@ test_query_csv(void **state)
 	/* the reason, code and words; never a justification (sealed) */
 	has(out, ",\"risk_to_life\",\"risk to life\",");
 	free(out);
-	/* a field starting with = is defused with an apostrophe */
 	RUN(EX_OK, NULL, &out, "query", "--data", f->log, "--csv", "--event",
 	    "connection_refused");
-	has(out, ",\"'=cmd|' /C calc'!A0\",\"0\",\"\",\"0\",\"\",\"\",\"\"\r\n");
+	has(out, /* a field starting with = is defused with an apostrophe */
+	    ",\"'=cmd|' /C calc'!A0\",\"0\",\"\",\"0\",\"\",\"\",\"\"\r\n");
 	free(out);
 }
 
