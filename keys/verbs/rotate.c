@@ -85,7 +85,10 @@ load(const char *file, const char *id, struct keys_secret **k)
 	if (rc != 0)
 		return cli_fail(
 		    rc == ERROR_NOENT ? EX_NOINPUT : cli_exit_code(rc),
-		    "keys rotate promote: %s: %s", file, error_strerror(rc));
+		    "keys rotate promote: %s: %s%s", file, error_strerror(rc),
+		    rc == ERROR_NOENT && strstr(file, ".next.key") != NULL
+		        ? " (no rotation under way: `keys rotate begin` first)"
+		        : "");
 	if ((*k)->pub.is_broker || strcmp((*k)->pub.id, id) != 0) {
 		keys_secret_free(*k);
 		return cli_fail(EX_DATAERR,
