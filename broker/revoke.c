@@ -60,7 +60,7 @@ revoke_frame(struct broker *b, struct peer *p, const char *key, const void *rid,
 {
 	struct revoked *r;
 
-	if (p == NULL)
+	if (p == NULL || rid_len > BROKER_RID_MAX)
 		b->unknown_frames++;
 	else
 		p->stale++;

@@ -185,6 +185,33 @@ replaced_key_told(void **state)
 }
 
 /*
+ * Police's key is removed from the keyring (the agreement, which names
+ * police, unchanged) and the broker reloads: the removal holds at once,
+ * audited with the fingerprint before and none after, and the agent is
+ * told.
+ */
+static void
+removed_key_told(void **state)
+{
+	struct h_sys *s = *state;
+	struct keys_public oldpk;
+
+	h_broker_start(s);
+	h_agent_start(s, H_POLICE, true);
+	assert_int_equal(
+	    keys_load_public(h_p("%s/ring/police.pub", s->dir), &oldpk), 0);
+	assert_int_equal(unlink(h_p("%s/ring/police.pub", s->dir)), 0);
+	h_broker_reload(s);
+	assert_true(wait_audited(s, "police", oldpk.fingerprint, NULL));
+	told(s, oldpk.fingerprint);
+	assert_true(h_wait_log(
+	    &s->agent[H_POLICE], "removed from its keyring", 1, H_WAIT_MS));
+	h_agent_kill(s, H_POLICE);
+	assert_int_equal(h_broker_stop(s), 0);
+	h_pass(s);
+}
+
+/*
  * The agreement file is broken when police's key is removed from the
  * keyring: the reload refuses the agreement (the running one stays) but
  * takes the keyring, so the revocation holds at once: audited, the
@@ -370,6 +397,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(replaced_key_told, setup, teardown),
+	    cmocka_unit_test_setup_teardown(removed_key_told, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        keyring_despite_broken_agreement, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
