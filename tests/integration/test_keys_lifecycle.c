@@ -181,6 +181,12 @@ replaced_key_told(void **state)
 	    h_p("%s/late.receipt.json", h_spool(s, H_POLICE, "sent")), 2000));
 	h_agent_kill(s, H_POLICE);
 	assert_int_equal(h_broker_stop(s), 0);
+	/* The log with its new members verifies. */
+	char key[PATH_MAX];
+	snprintf(key, sizeof(key), "%s", h_p("%s/keys/broker.pub", s->dir));
+	const char *verify[] = {s->cli, "audit", "verify", "--data", s->data,
+	    "--broker-key", key, NULL};
+	assert_int_equal(h_run(s, NULL, NULL, verify), 0);
 	h_pass(s);
 }
 
