@@ -79,7 +79,7 @@ copy(const char *from, const char *to, mode_t mode)
 	char *text = scratch_slurp(from, &len);
 
 	assert_non_null(text);
-	scratch_write(to, text, mode);
+	scratch_spit(to, text, len, mode);
 	free(text);
 }
 
@@ -398,6 +398,66 @@ spool_modes(void **state)
 	h_pass(s);
 }
 
+/* concordat-agent -n for police: its status, stderr into *err. */
+static int
+agent_check(struct h_sys *s, char **err)
+{
+	char yaml[PATH_MAX], errpath[PATH_MAX];
+	snprintf(yaml, sizeof(yaml), "%s", h_agent_yaml(s, H_POLICE));
+	snprintf(errpath, sizeof(errpath), "%s", h_p("%s/check.err", s->dir));
+	const char *argv[] = {s->agent_bin, "-n", "-c", yaml, NULL};
+	int st = h_run(s, NULL, errpath, argv);
+	*err = scratch_slurp(errpath, NULL);
+	assert_non_null(*err);
+	return st;
+}
+
+/*
+ * A retired key the agent cannot trust refuses the start, naming the
+ * file: one named after another fingerprint, one others can read; a good
+ * one is taken.
+ */
+static void
+bad_retired_key(void **state)
+{
+	struct h_sys *s = *state;
+	struct keys_public pk;
+	char *err = NULL, good[PATH_MAX], hex[33];
+	size_t o = 0;
+	const char *wrong = h_p("%s/keys/police.retired-"
+	                        "00000000000000000000000000000000.key",
+	    s->dir);
+	char wrong_s[PATH_MAX];
+
+	snprintf(wrong_s, sizeof(wrong_s), "%s", wrong);
+	assert_int_equal(agent_check(s, &err), 0);
+	free(err);
+	assert_int_equal(
+	    keys_load_public(h_p("%s/keys/police.pub", s->dir), &pk), 0);
+	for (const char *p = pk.fingerprint; *p != '\0'; p++)
+		if (*p != ':')
+			hex[o++] = *p;
+	hex[o] = '\0';
+	snprintf(good, sizeof(good), "%s",
+	    h_p("%s/keys/police.retired-%s.key", s->dir, hex));
+	copy(h_p("%s/keys/police.key", s->dir), wrong_s, 0600);
+	assert_int_not_equal(agent_check(s, &err), 0);
+	if (strstr(err, wrong_s) == NULL ||
+	    strstr(err, h_p("police.retired-%s.key", hex)) == NULL)
+		fail_msg("stderr: %s", err);
+	free(err);
+	assert_int_equal(rename(wrong_s, good), 0);
+	assert_int_equal(chmod(good, 0640), 0);
+	assert_int_not_equal(agent_check(s, &err), 0);
+	if (strstr(err, good) == NULL || strstr(err, "0600") == NULL)
+		fail_msg("stderr: %s", err);
+	free(err);
+	assert_int_equal(chmod(good, 0600), 0);
+	assert_int_equal(agent_check(s, &err), 0);
+	free(err);
+	h_pass(s);
+}
+
 int
 main(void)
 {
@@ -409,6 +469,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        rotation_loses_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(spool_modes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(bad_retired_key, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
