@@ -75,7 +75,8 @@ load(struct agent *a, char *why, size_t n)
 		    rc ? error_strerror(rc) : "not the broker's public key");
 		return rc ? rc : ERROR_KEY;
 	}
-	if ((rc = keyring_load(a->cfg.keyring, &a->keyring, why, n)) != 0)
+	if ((rc = retired_load(a, why, n)) != 0 ||
+	    (rc = keyring_load(a->cfg.keyring, &a->keyring, why, n)) != 0)
 		return rc;
 	if (keyring_find(a->keyring, a->cfg.agency) == NULL) {
 		snprintf(why, n, "%s: this agency '%s' is not in the keyring",
@@ -155,6 +156,9 @@ on_frame(struct agent *a, struct link_frame *lf)
 	case WIRE_AGREEMENT:
 		agreements_frame(a, &f->u.agreement);
 		break;
+	case WIRE_NOTICE:
+		notice_frame(a, &f->u.notice);
+		break;
 	default:
 		log_warn("the broker sent a frame brokers do not send");
 		break;
@@ -179,6 +183,7 @@ agent_free(struct agent *a)
 	state_close(a->state);
 	held_receipt_free(a);
 	agreements_close(a);
+	retired_free(a);
 	keys_secret_free(a->key);
 	keys_pepper_free(a->pepper);
 	keyring_free(a->keyring);
@@ -204,7 +209,11 @@ agent_check(const struct agent_config *cfg, char *why, size_t n)
 	 * broker and the other agencies know it by. */
 	const struct keys_public *own =
 	    rc == 0 ? keyring_find(a->keyring, cfg->agency) : NULL;
-	if (own != NULL && strcmp(own->fingerprint, a->key->pub.fingerprint)) {
+	const struct keys_public *next =
+	    rc == 0 ? keyring_find_next(a->keyring, cfg->agency) : NULL;
+	if (own != NULL && strcmp(own->fingerprint, a->key->pub.fingerprint) &&
+	    (next == NULL ||
+	        strcmp(next->fingerprint, a->key->pub.fingerprint) != 0)) {
 		snprintf(why, n,
 		    "%s: holds the key of fingerprint %s, but %s/%s.pub in the "
 		    "keyring says %s: the broker and the other agencies know "

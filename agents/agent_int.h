@@ -44,8 +44,9 @@ struct trust_req {
 	bool bad_answer; /* the answer did not do: asked again after backoff */
 };
 
-#define OUTBOX_BATCH 64   /* records sealed, then stored in one commit */
-#define OUTBOX_PASS  1024 /* entries taken per pass of the loop */
+#define OUTBOX_BATCH      64   /* records sealed, then stored in one commit */
+#define OUTBOX_PASS       1024 /* entries taken per pass of the loop */
+#define AGENT_RETIRED_MAX 8    /* retired keys kept for opening (retired.c) */
 
 /* The outbox side's working memory (outbox.c), one per agent. */
 struct outbox_scratch {
@@ -63,6 +64,10 @@ struct held_receipts;
 struct agent {
 	struct agent_config cfg;
 	struct keys_secret *key;
+	/* Retired keys of this agency (ID.retired-HEX.key beside the key
+	 * file, retired.c): tried when a delivery does not open with key. */
+	struct keys_secret *retired[AGENT_RETIRED_MAX];
+	size_t n_retired;
 	struct keys_public broker;
 	struct keyring *keyring;
 	uint8_t *pepper;
@@ -209,6 +214,23 @@ void inbox_delivery(struct agent *a, const struct wire_delivery *d);
 void inbox_unreadable(
     struct agent *a, const uint8_t *buf, size_t len, const char *why);
 void inbox_status(struct agent *a, const struct wire_status *s);
+/*
+ * Loads the retired keys beside the key file (retired.c): DIR/ID.retired-
+ * HEX.key, each checked like a secret key file and holding this agency's
+ * id; at most AGENT_RETIRED_MAX. A bad one refuses the start (why).
+ */
+struct envelope_opened;
+WUR int retired_load(struct agent *a, char *why, size_t n);
+void retired_free(struct agent *a);
+/*
+ * A delivery that did not open with the current keys (rc): tried with the
+ * sender's next key (a rotation window) and with every retired key of
+ * this agency. Returns 0 and *o when one opens it, else rc.
+ */
+WUR int retired_open(struct agent *a, const struct wire_delivery *d,
+    const struct keys_public *sender, int rc, struct envelope_opened **o);
+/* A Notice from the broker: this agency's key revoked (notice.c). */
+void notice_frame(struct agent *a, const struct wire_notice *n);
 void inbox_recover(struct agent *a);
 
 /* inbox_emergency.c */

@@ -192,6 +192,8 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 		return;
 	rc = envelope_open(d, a->cfg.agency, sender->sign_pk, shared, &o);
 	sodium_memzero(shared, sizeof(shared));
+	if (rc != 0) /* sealed to a retired key, or by a sender's next key */
+		rc = retired_open(a, d, sender, rc, &o);
 	if (rc != 0) {
 		/* Nothing unverified reaches the local system. */
 		snprintf(why, sizeof(why), "%s from %s: %s", hex, d->m.sender,

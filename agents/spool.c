@@ -1,9 +1,12 @@
 /*
  * The agent's spool folders (see spool.h).
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -12,6 +15,40 @@
 #include "common/fileio.h"
 #include "common/log.h"
 
+/*
+ * The permission model (docs/agent.md): the agent's user owns the spool;
+ * the record system runs as another user in the spool's group, which may
+ * write outbox/ and tmp/ and read the rest, never the state folder or
+ * the keys. setgid, so that what is written there keeps the group.
+ */
+static const mode_t dir_mode[] = {
+    [DIR_OUTBOX] = 02770,
+    [DIR_TMP] = 02770,
+    [DIR_SENT] = 02750,
+    [DIR_FAILED] = 02750,
+    [DIR_INBOX] = 02750,
+    [DIR_RECEIPTS] = 02750,
+    [DIR_ALERTS] = 02750,
+};
+
+/* Sets path's mode to mode (umask aside) when the agent owns it. */
+static int
+set_mode(const char *path, mode_t mode)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return errno == ENOENT ? ERROR_OK : ERROR_IO;
+	if (st.st_uid != geteuid() || (st.st_mode & 07777) == mode)
+		return ERROR_OK;
+	if (chmod(path, mode) != 0) {
+		log_err("%s: cannot set mode %04o: %s", path, (unsigned)mode,
+		    strerror(errno));
+		return ERROR_IO;
+	}
+	return ERROR_OK;
+}
+
 int
 spool_make_dirs(struct agent *a)
 {
@@ -19,11 +56,20 @@ spool_make_dirs(struct agent *a)
 	    SPOOL_FAILED, SPOOL_INBOX, SPOOL_RECEIPTS, SPOOL_ALERTS};
 	int rc;
 
+	/* The state folder is never the group's, wherever it is. */
+	if ((rc = fileio_mkdirs(a->cfg.spool, 0750)) != 0 ||
+	    (rc = set_mode(a->cfg.spool, 02750)) != 0 ||
+	    (rc = set_mode(a->cfg.state, 0700)) != 0) {
+		log_err("%s: cannot create or set its mode: %s", a->cfg.spool,
+		    error_strerror(rc));
+		return rc;
+	}
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (fileio_join(a->dir[i], sizeof(a->dir[i]), a->cfg.spool,
 		        names[i]) != 0)
 			return ERROR_TOOBIG;
-		if ((rc = fileio_mkdirs(a->dir[i], 0750)) != 0) {
+		if ((rc = fileio_mkdirs(a->dir[i], 0750)) != 0 ||
+		    (rc = set_mode(a->dir[i], dir_mode[i])) != 0) {
 			log_err("%s: cannot create: %s", a->dir[i],
 			    error_strerror(rc));
 			return rc;

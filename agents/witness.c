@@ -384,8 +384,13 @@ witness_one(struct agent *a, const struct wire_cosignature *c,
 	snprintf(theirs.origin, sizeof(theirs.origin), "%s", a->origin);
 	theirs.size = c->tree_size;
 	memcpy(theirs.root, c->root, MERKLE_HASH_LEN);
+	/* In a rotation window, the agency may sign with its next key. */
+	const struct keys_public *nx = keyring_find_next(a->keyring, c->agency);
 	if (cosign_verify(&theirs, c->timestamp, k->sign_pk, c->signature) !=
-	    0) {
+	        0 &&
+	    (nx == NULL ||
+	        cosign_verify(
+	            &theirs, c->timestamp, nx->sign_pk, c->signature) != 0)) {
 		log_warn("the broker served a cosignature by %s of the "
 		         "checkpoint of %llu leaves that does not verify: not "
 		         "counted",

@@ -144,45 +144,6 @@ broker_load(struct broker *b, char *why, size_t n)
 	return ERROR_OK;
 }
 
-/*
- * One peer per keyring agency, keeping what it knew of its connection
- * over a reload. A peer whose key changed loses its session: the key it
- * authenticated with is no longer the agency's (P6).
- */
-int
-setup_peers(struct broker *b)
-{
-	size_t n = keyring_count(b->keyring);
-	struct peer *np = calloc(n ? n : 1, sizeof(*np));
-
-	if (np == NULL)
-		return ERROR_NOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const struct keys_public *k = keyring_at(b->keyring, i);
-		struct peer *old = deliver_peer(b, k->id);
-		if (old != NULL) {
-			np[i] = *old; /* keep live connections over a reload */
-		} else {
-			snprintf(np[i].id, sizeof(np[i].id), "%s", k->id);
-			np[i].tokens = (double)b->cfg.burst;
-			np[i].tokens_ms = clock_mono_ms();
-		}
-		sodium_bin2hex(np[i].key, sizeof(np[i].key), k->transport_pk,
-		    sizeof(k->transport_pk));
-		snprintf(np[i].fingerprint, sizeof(np[i].fingerprint), "%s",
-		    k->fingerprint);
-		if (np[i].connected &&
-		    strcmp(np[i].session_key, np[i].key) != 0) {
-			np[i].connected = false;
-			np[i].inflight = 0;
-		}
-	}
-	free(b->peers);
-	b->peers = np;
-	b->n_peers = n;
-	return ERROR_OK;
-}
-
 static int
 setup_socket(struct broker *b)
 {
@@ -494,23 +455,19 @@ receive_frame(struct broker *b, struct inframe *in)
 	struct peer *p = user != NULL && ident_agency_valid(user)
 	    ? deliver_peer(b, user)
 	    : NULL;
-	if (p == NULL || zmq_msg_size(&in->rid) > BROKER_RID_MAX) {
-		b->unknown_frames++;
-		return true;
-	}
 	/* P6: the key this session authenticated with must still be the
 	 * agency's key in the keyring in force; else it is heard no more. */
-	if (key == NULL || strcmp(key, p->key) != 0) {
-		p->stale++;
-		return true;
-	}
+	if (p == NULL || zmq_msg_size(&in->rid) > BROKER_RID_MAX ||
+	    key == NULL || !peer_key_ok(p, key))
+		return revoke_frame(
+		    b, p, key, zmq_msg_data(&in->rid), zmq_msg_size(&in->rid));
 	in->known = true;
 	snprintf(in->key, sizeof(in->key), "%s", key);
 	/* Copied: a reload may replace the peers while this batch waits. */
 	snprintf(in->job.agency, sizeof(in->job.agency), "%s", user);
 	in->job.buf = zmq_msg_data(&in->body);
 	in->job.len = zmq_msg_size(&in->body);
-	const struct keys_public *k = keyring_find(b->keyring, user);
+	const struct keys_public *k = peer_identity(b, user, key);
 	in->job.pk = k != NULL ? k->sign_pk : NULL;
 	if (parts != 1) {
 		in->job.refused = true;
@@ -567,7 +524,7 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 		    "frame from %s, no longer in the keyring: dropped", agency);
 		return ERROR_OK;
 	}
-	if (strcmp(in->key, p->key) != 0) {
+	if (!peer_key_ok(p, in->key)) {
 		/* Its key left the keyring while the frame waited. */
 		p->stale++;
 		return ERROR_OK;

@@ -57,7 +57,10 @@ struct peer {
 	char id[IDENT_AGENCY_MAX + 1];
 	char key[BROKER_KEY_HEX]; /* its transport key in the keyring now */
 	char fingerprint[KEYS_FINGERPRINT]; /* of its identity now */
-	uint8_t rid[BROKER_RID_MAX];        /* ZeroMQ routing id */
+	/* Its next key's (ID.next.pub, a rotation window), or "". */
+	char next_key[BROKER_KEY_HEX];
+	char next_fingerprint[KEYS_FINGERPRINT];
+	uint8_t rid[BROKER_RID_MAX]; /* ZeroMQ routing id */
 	size_t rid_len;
 	bool connected;
 	char session_key[BROKER_KEY_HEX]; /* the key rid authenticated with */
@@ -77,6 +80,22 @@ struct peer {
 	 * the broker knows (witness.c): the ties it sends are from it. */
 	bool tie_known;
 	uint64_t tie_size;
+};
+
+/*
+ * A transport key a reload took away from an agency (removed, or replaced
+ * by another), so that a session still using it is told why it is no
+ * longer heard (revoke.c). The oldest entry makes way when the table is
+ * full; an entry whose key is the agency's again is dropped.
+ */
+#define BROKER_REVOKED_MAX 64
+struct revoked {
+	char id[IDENT_AGENCY_MAX + 1];
+	char key[BROKER_KEY_HEX];
+	char fingerprint[KEYS_FINGERPRINT];
+	char replaced_by[KEYS_FINGERPRINT]; /* "" when removed */
+	uint64_t at_ms;                     /* wall clock: the reload */
+	uint64_t told_ms; /* monotonic: the last notice sent for it */
 };
 
 /* Handshakes refused from one source address in one window. */
@@ -197,6 +216,8 @@ struct broker {
 	size_t n_refusals;
 	uint64_t refusals_dropped; /* not logged: the store was full */
 	uint64_t unknown_frames;   /* from no routable agency, unreported */
+	struct revoked revoked[BROKER_REVOKED_MAX]; /* revoke.c */
+	size_t n_revoked;
 
 	/* The queue's clock (expiry): wall time at first start, then
 	 * advanced only by the monotonic clock while running, so a step of
@@ -243,6 +264,31 @@ uint64_t broker_qclock(const struct broker *b);
  */
 int broker_load(struct broker *b, char *why, size_t n);
 int setup_peers(struct broker *b);
+
+/* ---- peers.c, revoke.c: sessions bound to keys (P6), rotation, notices */
+
+/* key (hex) is p's current key, or its next key in a rotation window. */
+bool peer_key_ok(const struct peer *p, const char *key);
+/* The identity of agency whose transport key is key (hex): current or
+ * next; NULL when neither. */
+const struct keys_public *peer_identity(
+    const struct broker *b, const char *agency, const char *key);
+/*
+ * A frame no agency's key in force may send (user NULL or unknown, key
+ * NULL or revoked): counted for the log; when its key is one a reload
+ * revoked, its session is sent a Notice (at most one a minute per key).
+ * Returns true (the frame is handled: dropped).
+ */
+bool revoke_frame(struct broker *b, struct peer *p, const char *key,
+    const void *rid, size_t rid_len);
+/*
+ * A reload took was's key away (now: the agency's peer after it, NULL
+ * when removed): remembered, and was's live session, if any, told now.
+ */
+void revoke_record(
+    struct broker *b, const struct peer *was, const struct peer *now);
+/* Forgets revoked keys that are an agency's keys again after a reload. */
+void revoke_forget(struct broker *b);
 int log_alone(struct broker *b, int type, const char *detail);
 int log_apart(struct broker *b,
     int (*fn)(struct broker *b, MDB_txn *txn, void *arg), void *arg);

@@ -374,8 +374,13 @@ check(struct broker *b, MDB_txn *txn, const char *agency,
 	/* 3. the sender's signature over the exact manifest bytes. */
 	sender = keyring_find(b->keyring, agency);
 	if (sender != NULL && !job->verified) {
+		const struct keys_public *nx =
+		    keyring_find_next(b->keyring, agency);
 		job->sig_rc =
 		    envelope_verify_signature(&f->u.submit, sender->sign_pk);
+		if (job->sig_rc != 0 && nx != NULL) /* a rotation window */
+			job->sig_rc = envelope_verify_signature(
+			    &f->u.submit, nx->sign_pk);
 		if (job->sig_rc == 0)
 			job->contents_rc = envelope_verify_contents(
 			    &f->u.submit, job->why, sizeof(job->why));

@@ -38,7 +38,8 @@ witness_cosigned(struct broker *b, MDB_txn *txn, const struct peer *p,
     const struct wire_cosignature *c)
 {
 	struct audit *a = store_audit(b->store);
-	const struct keys_public *k = keyring_find(b->keyring, p->id);
+	/* The key of its session: current, or next in a rotation window. */
+	const struct keys_public *k = peer_identity(b, p->id, p->session_key);
 	struct audit_head head;
 	struct audit_witness held, w;
 	int rc;

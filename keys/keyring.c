@@ -2,7 +2,8 @@
  * The keyring: a folder of public identity files, mapping agency ids to
  * their keys and CURVE transport keys to agency ids (for the broker's ZAP
  * handler), and agency ids to their guardians' keys (ID.guardian.pub, for
- * the agreement's signatures: keys/agreement.c).
+ * the agreement's signatures: keys/agreement.c), and agency ids to the
+ * next key of an agency in a rotation window (ID.next.pub).
  */
 #include <dirent.h>
 #include <stdarg.h>
@@ -21,6 +22,8 @@ struct keyring {
 	struct keys_public *ids;
 	size_t ng;
 	struct keys_public *guardians;
+	size_t nn;
+	struct keys_public *nexts; /* ID.next.pub: next keys in a rotation */
 };
 
 static int __attribute__((format(printf, 4, 5)))
@@ -48,6 +51,36 @@ add(struct keys_public **v, size_t *n, const struct keys_public *p,
 		return ERROR_NOMEM;
 	*v = grown;
 	grown[(*n)++] = *p;
+	return ERROR_OK;
+}
+
+/*
+ * Every next key belongs to an agency of the keyring and shares its
+ * transport key with no identity (so the ZAP handler names one agency).
+ */
+static int
+check_nexts(struct keyring *kr, const char *dir, char *errbuf, size_t errlen)
+{
+	for (size_t i = 0; i < kr->nn; i++) {
+		const struct keys_public *x = &kr->nexts[i];
+		if (keyring_find(kr, x->id) == NULL)
+			return fail(errbuf, errlen, ERROR_KEY,
+			    "%s/%s.next.pub: no %s.pub beside it (a next key "
+			    "is of an agency of the keyring)",
+			    dir, x->id, x->id);
+		for (size_t j = 0; j < kr->n + kr->nn; j++) {
+			const struct keys_public *y =
+			    j < kr->n ? &kr->ids[j] : &kr->nexts[j - kr->n];
+			if (y != x &&
+			    sodium_memcmp(y->transport_pk, x->transport_pk,
+			        KEYS_CURVE_KEY) == 0)
+				return fail(errbuf, errlen, ERROR_KEY,
+				    "%s/%s.next.pub: same transport key as "
+				    "%s's %s key",
+				    dir, x->id, y->id,
+				    j < kr->n ? "current" : "next");
+		}
+	}
 	return ERROR_OK;
 }
 
@@ -85,6 +118,13 @@ keyring_load(const char *dir, struct keyring **out, char *errbuf, size_t errlen)
 		}
 		if (p.is_broker)
 			continue;
+		snprintf(want, sizeof(want), "%s.next.pub", p.id);
+		if (!p.is_guardian && strcmp(want, de->d_name) == 0) {
+			if ((rc = add(&kr->nexts, &kr->nn, &p, dir, errbuf,
+			         errlen)) != 0)
+				goto out;
+			continue;
+		}
 		snprintf(want, sizeof(want), "%s%s.pub", p.id,
 		    p.is_guardian ? ".guardian" : "");
 		if (strcmp(want, de->d_name) != 0) {
@@ -112,6 +152,8 @@ keyring_load(const char *dir, struct keyring **out, char *errbuf, size_t errlen)
 		if ((rc = add(&kr->ids, &kr->n, &p, dir, errbuf, errlen)) != 0)
 			goto out;
 	}
+	if ((rc = check_nexts(kr, dir, errbuf, errlen)) != 0)
+		goto out;
 	*out = kr;
 	kr = NULL;
 out:
@@ -127,6 +169,7 @@ keyring_free(struct keyring *kr)
 		return;
 	free(kr->ids);
 	free(kr->guardians);
+	free(kr->nexts);
 	free(kr);
 }
 
@@ -147,6 +190,19 @@ keyring_find_transport(
 		if (sodium_memcmp(
 		        kr->ids[i].transport_pk, key, KEYS_CURVE_KEY) == 0)
 			return &kr->ids[i];
+	for (size_t i = 0; i < kr->nn; i++)
+		if (sodium_memcmp(
+		        kr->nexts[i].transport_pk, key, KEYS_CURVE_KEY) == 0)
+			return &kr->nexts[i];
+	return NULL;
+}
+
+const struct keys_public *
+keyring_find_next(const struct keyring *kr, const char *id)
+{
+	for (size_t i = 0; i < kr->nn; i++)
+		if (strcmp(kr->nexts[i].id, id) == 0)
+			return &kr->nexts[i];
 	return NULL;
 }
 

@@ -117,8 +117,16 @@ void keyring_free(struct keyring *kr);
 /* Lookups return pointers valid until keyring_free, or NULL. */
 const struct keys_public *keyring_find(
     const struct keyring *kr, const char *id);
+/* The current or, in a rotation window, the next identity holding key. */
 const struct keys_public *keyring_find_transport(
     const struct keyring *kr, const uint8_t key[KEYS_CURVE_KEY]);
+/*
+ * The next key of agency id (ID.next.pub: an identity file of the same
+ * format, beside ID.pub, during a rotation window; DESIGN.md §4), or NULL.
+ * keyring_count/keyring_at never list next keys.
+ */
+const struct keys_public *keyring_find_next(
+    const struct keyring *kr, const char *id);
 size_t keyring_count(const struct keyring *kr);
 const struct keys_public *keyring_at(const struct keyring *kr, size_t i);
 /* The guardian key of agency id (from ID.guardian.pub), or NULL. */

@@ -134,6 +134,8 @@ event_encode(const struct event *ev, uint8_t **out, size_t *len)
 		m.count = ev->count;
 	}
 	m.agreement_id = opt(ev->agreement_id);
+	m.key_before = opt(ev->key_before);
+	m.key_after = opt(ev->key_after);
 	if (ev->agreement_version != 0) {
 		m.has_agreement_version = 1;
 		m.agreement_version = ev->agreement_version;
@@ -203,7 +205,10 @@ event_decode(const uint8_t *buf, size_t len, struct event *ev)
 	    pbutil_str(ev->detail, sizeof(ev->detail), m->detail) != 0 ||
 	    pbutil_str(ev->peer, sizeof(ev->peer), m->peer) != 0 ||
 	    pbutil_str(ev->agreement_id, sizeof(ev->agreement_id),
-	        m->agreement_id) != 0)
+	        m->agreement_id) != 0 ||
+	    pbutil_str(ev->key_before, sizeof(ev->key_before), m->key_before) !=
+	        0 ||
+	    pbutil_str(ev->key_after, sizeof(ev->key_after), m->key_after) != 0)
 		goto out;
 	ev->agreement_version =
 	    m->has_agreement_version ? m->agreement_version : 0;

@@ -35,6 +35,7 @@ enum event_type {
 #define EVENT_TEXT_MAX         512  /* basis, detail, peer */
 #define EVENT_AGREEMENT_ID_MAX 1000 /* bytes of agreement_id */
 #define EVENT_MAX_SIGNERS      64   /* an agreement's agencies at most */
+#define EVENT_FINGERPRINT_LEN  40   /* key_before, key_after: 39 and a NUL */
 
 /*
  * One audit event. Every member is optional: zero, empty strings and empty
@@ -78,6 +79,10 @@ struct event {
 	uint64_t agreement_version;
 	size_t n_signers;
 	char signers[EVENT_MAX_SIGNERS][IDENT_AGENCY_MAX + 1];
+	/* keyring_changed: the fingerprint of the key (or, for a next key,
+	 * of the next key) before and after; "" for none. */
+	char key_before[EVENT_FINGERPRINT_LEN];
+	char key_after[EVENT_FINGERPRINT_LEN];
 };
 
 /*

@@ -38,6 +38,8 @@ const char *const jsonval_event_keys[JSONVAL_EVENT_NKEYS] = {
     "agreement_id",
     "agreement_version",
     "signers",
+    "key_before",
+    "key_after",
 };
 
 json_t *
@@ -126,6 +128,8 @@ jsonval_event(uint64_t seq, const struct event *ev)
 	v[i++] = json_integer((json_int_t)ev->agreement_version);
 	v[i++] = jsonval_strings(
 	    ev->signers[0], sizeof(ev->signers[0]), ev->n_signers);
+	v[i++] = json_string(ev->key_before);
+	v[i++] = json_string(ev->key_after);
 	for (i = 0; i < JSONVAL_EVENT_NKEYS; i++)
 		if (v[i] == NULL || !ok ||
 		    json_object_set_new(o, jsonval_event_keys[i], v[i]) != 0) {

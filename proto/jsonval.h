@@ -40,7 +40,7 @@ json_t *jsonval_event(uint64_t seq, const struct event *ev);
 
 /* The members of jsonval_event's object, in order. */
 extern const char *const jsonval_event_keys[];
-#define JSONVAL_EVENT_NKEYS 26
+#define JSONVAL_EVENT_NKEYS 28
 
 /*
  * Back from JSON. Each returns ERROR_OK, or ERROR_INVAL when v is not of

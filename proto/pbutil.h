@@ -78,6 +78,8 @@ WUR int pbutil_pack(const ProtobufCMessage *m, uint8_t **out, size_t *len);
  * wire_agreement.c's pieces of wire.c's decoders and encoders: the
  * agreement frames, Manifest.agreement and Receipt.agreement.
  */
+WUR int wire_decode_notice_(const Concordat__Notice *pn, struct wire_notice *n,
+    char *why, size_t whylen);
 WUR int wire_decode_agreement_(const Concordat__Agreement *pa,
     struct wire_agreement *a, char *why, size_t whylen);
 WUR int wire_decode_agreement_request_(const Concordat__AgreementRequest *pr,

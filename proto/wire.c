@@ -592,6 +592,10 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out, char *why,
 		rc = wire_decode_agreement_(
 		    pf->agreement, &f->u.agreement, why, whylen);
 		break;
+	case CONCORDAT__FRAME__BODY_NOTICE:
+		f->type = WIRE_NOTICE;
+		rc = wire_decode_notice_(pf->notice, &f->u.notice, why, whylen);
+		break;
 	default:
 		rc = WHY("frame has no body");
 		break;

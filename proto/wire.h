@@ -264,6 +264,24 @@ enum wire_frame_type {
 	WIRE_AGREEMENT_REQUEST = 8,
 	WIRE_AGREEMENT = 9,
 	WIRE_COSIGNATURE = 10,
+	WIRE_NOTICE = 11,
+};
+
+/* A fingerprint as keys_fingerprint writes it: 39 characters and a NUL. */
+#define WIRE_FINGERPRINT_LEN    40
+#define WIRE_NOTICE_KEY_REVOKED 1
+
+/*
+ * A Notice (broker -> agent): the key this session authenticated with
+ * (fingerprint) is no longer accepted since revoked_at (ms since the
+ * epoch); replaced_by is the fingerprint in force, "" when removed.
+ */
+struct wire_notice {
+	int kind; /* WIRE_NOTICE_KEY_REVOKED */
+	char agency[IDENT_AGENCY_MAX + 1];
+	char fingerprint[WIRE_FINGERPRINT_LEN];
+	uint64_t revoked_at;
+	char replaced_by[WIRE_FINGERPRINT_LEN];
 };
 
 /* The largest agreement signature note a frame may carry. */
@@ -305,6 +323,7 @@ struct wire_frame {
 		struct wire_proof proof;
 		struct wire_agreement agreement; /* both agreement frames */
 		struct wire_cosignature cosignature;
+		struct wire_notice notice;
 	} u;
 	void *priv; /* the unpacked protobuf, owned */
 };
@@ -388,6 +407,10 @@ WUR int wire_cosignature_encode(
  * exact bytes (neither empty; the note at most WIRE_NOTE_MAX bytes), and
  * an AgreementRequest for sha256 (32 bytes; NULL: the current one).
  */
+/* A Notice frame of n (kind and agency required) into a malloc'd *out. */
+WUR int wire_notice_encode(
+    const struct wire_notice *n, uint8_t **out, size_t *len);
+
 WUR int wire_agreement_encode(const uint8_t *yaml, size_t yaml_len,
     const uint8_t *note, size_t note_len, uint8_t **out, size_t *len);
 WUR int wire_agreement_request_encode(

@@ -45,6 +45,8 @@ static const struct table_column columns[] = {
     {"agreement_id", NULL, 0, NULL},
     {"agreement_version", NULL, 0, NULL},
     {"signers", NULL, 0, NULL},
+    {"key_before", NULL, 0, NULL},
+    {"key_after", NULL, 0, NULL},
 };
 #define N_COLUMNS (sizeof(columns) / sizeof(columns[0]))
 

@@ -1,7 +1,7 @@
 /*
  * `concordat keys`: generate agency, guardian and broker keys, generate the
- * subject pepper, show a key file's public identity. Dispatched from
- * cli/main.c.
+ * subject pepper, show a key file's public identity, rotate a key. Dispatched
+ * from cli/main.c.
  */
 #include <stdio.h>
 
@@ -14,6 +14,7 @@ static const char usage_text[] =
     "       concordat keys generate --guardian --agency ID --out DIR\n"
     "       concordat keys pepper --out FILE\n"
     "       concordat keys show FILE\n"
+    "       concordat keys rotate begin|promote --agency ID --keys DIR\n"
     "\n"
     "generate  writes DIR/ID.key (secret, mode 0600) and DIR/ID.pub (the\n"
     "          public identity to put in every keyring); refuses to\n"
@@ -23,13 +24,20 @@ static const char usage_text[] =
     "          secret offline; the .pub goes beside ID.pub in keyrings).\n"
     "pepper    writes the subject pepper shared by the agencies (0600);\n"
     "          never give it to the broker.\n"
-    "show      prints the public identity of a .pub or .key file.\n";
+    "show      prints the public identity of a .pub or .key file.\n"
+    "rotate    on the agency's host, where DIR holds ID.key and ID.pub:\n"
+    "          begin: writes the next key, DIR/ID.next.key (0600) and\n"
+    "          DIR/ID.next.pub, for every keyring as ID.next.pub;\n"
+    "          promote: keeps ID.key as DIR/ID.retired-HEX.key (HEX: its\n"
+    "          fingerprint without colons) and makes the next key ID.key\n"
+    "          and ID.pub. Each prints the next step (docs/agent.md).\n";
 
 static const struct cli_verb verbs[] = {
     {"generate", "write an agency's, its guardian's or the broker's keys",
         keys_verb_generate},
     {"pepper", "write the subject pepper", keys_verb_pepper},
     {"show", "print a key file's public identity", keys_verb_show},
+    {"rotate", "begin or promote a key rotation", keys_verb_rotate},
 };
 
 int

@@ -189,6 +189,71 @@ test_pepper(void **state)
 	assert_int_equal(run(NULL, "pepper", NULL), EX_USAGE);
 }
 
+/* keys rotate: begin, promote, and what each refuses. */
+static void
+test_rotate(void **state)
+{
+	char kd[300], *out = NULL;
+	struct keys_public before, next, after;
+	struct keys_secret *s = NULL;
+	struct stat st;
+
+	(void)state;
+	snprintf(kd, sizeof(kd), "%s", tu_path(dir, "k"));
+	assert_int_equal(run(NULL, "rotate", "promote", "--agency", "police",
+	                     "--keys", kd, NULL),
+	    EX_NOINPUT);
+	assert_int_equal(
+	    run(NULL, "generate", "--agency", "police", "--out", kd, NULL),
+	    EX_OK);
+	assert_int_equal(
+	    keys_load_public(tu_path(kd, "police.pub"), &before), 0);
+	assert_int_equal(run(NULL, "rotate", "promote", "--agency", "police",
+	                     "--keys", kd, NULL),
+	    EX_NOINPUT);
+	assert_int_equal(run(&out, "rotate", "begin", "--agency", "police",
+	                     "--keys", kd, NULL),
+	    EX_OK);
+	assert_non_null(strstr(out, "police.next.pub"));
+	free(out);
+	assert_int_equal(stat(tu_path(kd, "police.next.key"), &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(
+	    keys_load_public(tu_path(kd, "police.next.pub"), &next), 0);
+	assert_string_not_equal(next.fingerprint, before.fingerprint);
+	assert_int_equal(run(NULL, "rotate", "begin", "--agency", "police",
+	                     "--keys", kd, NULL),
+	    EX_CANTCREAT);
+	assert_int_equal(run(NULL, "rotate", "promote", "--agency", "police",
+	                     "--keys", kd, NULL),
+	    EX_OK);
+	assert_int_equal(
+	    keys_load_public(tu_path(kd, "police.pub"), &after), 0);
+	assert_string_equal(after.fingerprint, next.fingerprint);
+	assert_int_equal(keys_load_secret(tu_path(kd, "police.key"), &s), 0);
+	assert_string_equal(s->pub.fingerprint, next.fingerprint);
+	keys_secret_free(s);
+	char name[96], hex[33];
+	size_t o = 0;
+	for (const char *c = before.fingerprint; *c != '\0'; c++)
+		if (*c != ':')
+			hex[o++] = *c;
+	hex[o] = '\0';
+	snprintf(name, sizeof(name), "police.retired-%s.key", hex);
+	assert_int_equal(keys_load_secret(tu_path(kd, name), &s), 0);
+	assert_string_equal(s->pub.fingerprint, before.fingerprint);
+	keys_secret_free(s);
+	assert_int_equal(access(tu_path(kd, "police.next.key"), F_OK), -1);
+	assert_int_equal(access(tu_path(kd, "police.next.pub"), F_OK), -1);
+	assert_int_equal(run(NULL, "rotate", "begin", "--agency", "Police",
+	                     "--keys", kd, NULL),
+	    EX_USAGE);
+	assert_int_equal(run(NULL, "rotate", "again", "--agency", "police",
+	                     "--keys", kd, NULL),
+	    EX_USAGE);
+	assert_int_equal(run(NULL, "rotate", "begin", NULL), EX_USAGE);
+}
+
 int
 main(void)
 {
@@ -200,6 +265,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_broker_and_show, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pepper, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rotate, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
