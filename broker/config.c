@@ -1,7 +1,7 @@
 /*
  * broker.yaml: required listen, key, keyring, policy, data; optional
  * map_size_mb, clock_skew, redeliver_after, batch, agency_rate,
- * agency_burst, signer_user.
+ * agency_burst, signer_user, control_socket, metrics_file, metrics_interval.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +23,9 @@ enum {
 	K_BURST,
 	K_SIGNER_USER,
 	K_GRACE,
+	K_CONTROL,
+	K_METRICS,
+	K_METRICS_IV,
 	K_COUNT
 };
 
@@ -43,6 +46,9 @@ static const struct yamlconf_key keys[K_COUNT] = {
     [K_BURST] = {"agency_burst", YAMLCONF_INT, 0},
     [K_SIGNER_USER] = {"signer_user", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_GRACE] = {"agreement_grace", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_CONTROL] = {"control_socket", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_METRICS] = {"metrics_file", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_METRICS_IV] = {"metrics_interval", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
 };
 
 /* An integer option in [lo, hi] into *out; an error names the range. */
@@ -76,6 +82,7 @@ broker_config_load(
 	c->rate = 500;
 	c->burst = 5000;
 	c->agreement_grace_ms = 10 * 60 * 1000;
+	c->metrics_interval_ms = 15 * 1000;
 	rc = yamlconf_load_file(path, BROKER_CONFIG_MAX, errs, &y);
 	if (rc != 0)
 		return rc;
@@ -121,6 +128,8 @@ broker_config_load(
 			snprintf(c->signer_user, sizeof(c->signer_user), "%s",
 			    v[K_SIGNER_USER]->str);
 	}
+	broker_config_monitoring(
+	    y, v[K_CONTROL], v[K_METRICS], v[K_METRICS_IV], c);
 	yamlconf_free(y);
 	return errs->total > before ? ERROR_CONFIG : ERROR_OK;
 }

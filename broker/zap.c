@@ -132,6 +132,7 @@ refused(struct broker *b, const char *addr, const char *why, const char *key)
 		    addr_name(b, r), why, key[0] ? ", key " : "", key);
 	}
 	r->count++;
+	monitor_refused(b);
 	if (key[0] != '\0' && r->n_keys < BROKER_REFUSAL_KEYS) {
 		for (unsigned i = 0; i < r->n_keys; i++)
 			if (strcmp(r->keys[i], key) == 0)

@@ -1,0 +1,415 @@
+/*
+ * `concordat status` and the broker's monitoring (DESIGN.md §9): messages
+ * queued for an offline agency show as its queue depth, its oldest message
+ * and when it expires, read-only from the data folder while the broker
+ * runs and live over the control socket; connecting and collecting empties
+ * the queue and shows the agency connected; after a stop the read-only
+ * view says so. The metrics file is in the Prometheus text format, its
+ * names typed and its label values escaped.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/clock.h"
+#include "keys/keys.h"
+#include "tests/integration/harness.h"
+
+/* An agreement id a label and a JSON string must escape. */
+static const char policy[] =
+    "agreement: 'status \"test\" \\ one'\n"
+    "version: 3\n"
+    "approved_by: Integration tests\n"
+    "agencies: [police, ambulance, mental_health_trust, social_care]\n"
+    "purposes:\n"
+    "  safeguarding:\n"
+    "    description: Care for dependents, collected within the hour\n"
+    "    expires_after: 1h\n"
+    "rules:\n"
+    "  - id: dependents\n"
+    "    from: mental_health_trust\n"
+    "    to: [social_care]\n"
+    "    purposes: [safeguarding]\n"
+    "    share: [identity, dependents]\n"
+    "    basis: \"Care Act 2014 s42\"\n";
+static const char agreement_id[] = "status \"test\" \\ one";
+
+static const char record_fmt[] =
+    "{\"recipients\": [\"social_care\"], \"purpose\": \"safeguarding\",\n"
+    " \"urgency\": \"urgent\", \"kind\": \"record\", \"local_id\": \"%s\",\n"
+    " \"subject\": {\"nhs_number\": \"9434765919\"},\n"
+    " \"fields\": {\"identity\": {\"name\": \"%s\"},\n"
+    "   \"dependents\": {\"pets\": \"two dogs at home\"}}}\n";
+
+/* Social care's fingerprint, from its public key file. */
+static const char *
+social_fp(struct h_sys *s)
+{
+	static struct keys_public pk;
+
+	assert_int_equal(
+	    keys_load_public(h_p("%s/keys/social_care.pub", s->dir), &pk), 0);
+	return pk.fingerprint;
+}
+
+static void
+send_one(struct h_sys *s, const char *name)
+{
+	char text[1024];
+	const char *receipt =
+	    h_p("%s/%s.receipt.json", h_spool(s, H_MHT, "sent"), name);
+
+	snprintf(text, sizeof(text), record_fmt, name, name);
+	h_drop(s, H_MHT, h_p("%s.json", name), text);
+	if (!h_wait_file(receipt, H_WAIT_MS))
+		fail_msg("no receipt for %s", name);
+}
+
+/* `concordat status ARGS --json`, its document; exit code must be 0. */
+static json_t *
+status(struct h_sys *s, const char *const *args)
+{
+	const char *argv[16] = {s->cli, "status"};
+	const char *out = h_p("%s/status.json", s->dir);
+	const char *err = h_p("%s/status.err", s->dir);
+	size_t n = 2;
+	json_error_t jerr;
+
+	while (*args != NULL)
+		argv[n++] = *args++;
+	argv[n++] = "--json";
+	argv[n] = NULL;
+	int rc = h_run(s, out, err, argv);
+	if (rc != 0)
+		fail_msg("concordat status exit %d: %s", rc,
+		    (char *)scratch_slurp(err, NULL));
+	json_t *j = json_load_file(out, 0, &jerr);
+	if (j == NULL)
+		fail_msg("status --json is not JSON: %s", jerr.text);
+	return j;
+}
+
+static json_t *
+agency(json_t *doc, const char *id)
+{
+	size_t i;
+	json_t *a;
+
+	json_array_foreach(json_object_get(doc, "agencies"), i,
+	    a) if (strcmp(json_string_value(json_object_get(a, "agency")),
+	               id) == 0) return a;
+	fail_msg("no agency %s in the status", id);
+	return NULL;
+}
+
+static long long
+num(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	if (!json_is_integer(v))
+		fail_msg("%s is not an integer", k);
+	return json_integer_value(v);
+}
+
+static uint64_t
+time_of(json_t *o, const char *k)
+{
+	uint64_t ms;
+	const char *v = json_string_value(json_object_get(o, k));
+
+	if (v == NULL || clock_parse(v, &ms) != 0)
+		fail_msg("%s is not a time", k);
+	return ms;
+}
+
+/* The figures both views agree on, with two messages waiting. */
+static void
+check_queued(struct h_sys *s, json_t *doc, uint64_t before, uint64_t after)
+{
+	json_t *sc = agency(doc, "social_care");
+	json_t *ag = json_object_get(doc, "agreement");
+
+	assert_int_equal(num(sc, "queued"), 2);
+	assert_int_equal(num(sc, "deliveries"), 2);
+	assert_int_equal(num(sc, "sent_unacknowledged"), 0);
+	uint64_t oldest = time_of(sc, "oldest_queued");
+	assert_true(oldest >= before - 1000 && oldest <= after + 1000);
+	uint64_t exp = time_of(sc, "oldest_expires");
+	/* An hour after it was queued, on the queue's clock. */
+	assert_true(exp >= oldest + 3600000 - 5000);
+	assert_true(exp <= oldest + 3600000 + 5000);
+	assert_string_equal(
+	    json_string_value(json_object_get(sc, "fingerprint")),
+	    social_fp(s));
+	assert_int_equal(num(agency(doc, "police"), "queued"), 0);
+	assert_true(json_is_null(
+	    json_object_get(agency(doc, "police"), "oldest_queued")));
+	assert_string_equal(
+	    json_string_value(json_object_get(ag, "id")), agreement_id);
+	assert_int_equal(num(ag, "version"), 3);
+	assert_int_equal(
+	    strlen(json_string_value(json_object_get(ag, "sha256"))), 64);
+	assert_int_equal(json_array_size(json_object_get(ag, "signers")), 4);
+	json_t *st = json_object_get(doc, "storage");
+	assert_int_equal(num(st, "map_bytes"), 64ll << 20);
+	assert_true(num(st, "used_bytes") > 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(st, "state")), "ok");
+	assert_int_equal(num(st, "full_percent"), 90);
+}
+
+/* A sample's value in the metrics text, or -1 when absent. */
+static double
+sample(const char *text, const char *series)
+{
+	const char *p = text;
+	size_t n = strlen(series);
+
+	while ((p = strstr(p, series)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+		p += n;
+	}
+	return -1;
+}
+
+/* Every sample's name has a TYPE line before it, of the right type. */
+static void
+check_format(const char *text)
+{
+	char *copy = strdup(text), *save = NULL, types[8192] = "";
+
+	for (char *l = strtok_r(copy, "\n", &save); l != NULL;
+	     l = strtok_r(NULL, "\n", &save)) {
+		char name[256];
+		if (strncmp(l, "# TYPE ", 7) == 0) {
+			assert_true(
+			    strlen(types) + strlen(l) + 2 < sizeof(types));
+			strcat(types, l + 7);
+			strcat(types, "\n");
+			continue;
+		}
+		if (l[0] == '#')
+			continue;
+		size_t k = strcspn(l, "{ ");
+		assert_true(k > 0 && k < sizeof(name));
+		memcpy(name, l, k);
+		name[k] = '\0';
+		for (char *c = name; *c; c++)
+			assert_true((*c >= 'a' && *c <= 'z') || *c == '_' ||
+			    (*c >= '0' && *c <= '9'));
+		/* A histogram's series are under its own name. */
+		char *h = strstr(name, "_bucket");
+		if (h == NULL)
+			h = strstr(name, "_count");
+		if (h == NULL && strstr(name, "duration_seconds_sum") != NULL)
+			h = strstr(name, "_sum");
+		char base[256];
+		snprintf(base, sizeof(base), "%.*s",
+		    (int)(h != NULL ? (size_t)(h - name) : k), name);
+		char want[300];
+		snprintf(want, sizeof(want), "%s ", base);
+		if (strstr(types, want) == NULL)
+			fail_msg("no TYPE line before %s", name);
+		if (strstr(base, "_total") != NULL) {
+			snprintf(want, sizeof(want), "%s counter\n", base);
+			assert_non_null(strstr(types, want));
+		}
+	}
+	free(copy);
+}
+
+static void
+check_metrics(struct h_sys *s)
+{
+	const char *path = h_p("%s/metrics.prom", s->dir);
+	struct stat st;
+	char *text = NULL;
+
+	/* Rewritten every second: wait for the one after the delivery. */
+	for (uint64_t end = h_now_ms() + H_WAIT_MS; h_now_ms() < end;
+	     usleep(100000)) {
+		free(text);
+		text = scratch_slurp(path, NULL);
+		if (text != NULL &&
+		    sample(text, "concordat_broker_messages_delivered_total") ==
+		        2)
+			break;
+	}
+	assert_non_null(text);
+	assert_true(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644);
+	check_format(text);
+	assert_true(
+	    sample(text, "concordat_broker_messages_accepted_total") == 2);
+	assert_true(
+	    sample(text, "concordat_broker_messages_rejected_total") == 0);
+	assert_true(
+	    sample(text, "concordat_broker_messages_delivered_total") == 2);
+	assert_non_null(strstr(
+	    text, "# TYPE concordat_broker_messages_accepted_total counter\n"));
+	assert_non_null(strstr(text,
+	    "# TYPE concordat_broker_commit_duration_seconds histogram\n"));
+	assert_non_null(
+	    strstr(text, "# HELP concordat_broker_storage_used_bytes "));
+	assert_true(sample(text,
+	                "concordat_broker_commit_duration_seconds_count") >= 1);
+	assert_true(sample(text,
+	                "concordat_broker_commit_duration_seconds_bucket{le=\"+"
+	                "Inf\"}") ==
+	    sample(text, "concordat_broker_commit_duration_seconds_count"));
+	assert_true(sample(text, "concordat_broker_storage_map_bytes") ==
+	    (double)(64 << 20));
+	assert_true(sample(text, "concordat_broker_storage_used_bytes") > 0);
+	assert_true(
+	    sample(text,
+	        "concordat_broker_queue_depth{agency=\"social_care\"}") == 0);
+	assert_true(
+	    sample(text,
+	        "concordat_broker_agency_connected{agency=\"social_care\"}") ==
+	    1);
+	assert_true(
+	    sample(text,
+	        "concordat_broker_agency_connected{agency=\"police\"}") == 0);
+	/* The label value escaped: \" and \\. */
+	assert_non_null(strstr(text,
+	    "concordat_broker_agreement_info{agreement=\"status \\\"test\\\" "
+	    "\\\\ one\",version=\"3\",sha256=\""));
+	/* No temporary file left beside it. */
+	assert_int_equal(h_count(s->dir, ".prom"), 1);
+	free(text);
+}
+
+static void
+status_views(void **state)
+{
+	struct h_sys *s = *state;
+	const char *ring = h_p("%s/ring", s->dir);
+	char data[PATH_MAX], ringp[PATH_MAX];
+
+	snprintf(data, sizeof(data), "%s", s->data);
+	snprintf(ringp, sizeof(ringp), "%s", ring);
+	const char *ro[] = {
+	    "--data", data, "--keyring", ringp, "--no-socket", NULL};
+	const char *live[] = {"-c", s->broker_yaml, NULL};
+
+	h_broker_start(s);
+	h_agent_start(s, H_MHT, true);
+	uint64_t before = clock_now_ms();
+	send_one(s, "one");
+	send_one(s, "two");
+	uint64_t after = clock_now_ms();
+
+	/* Read-only, while the broker runs. */
+	json_t *doc = status(s, ro);
+	assert_string_equal(
+	    json_string_value(json_object_get(doc, "source")), "data");
+	check_queued(s, doc, before, after);
+	json_t *sc = agency(doc, "social_care");
+	assert_true(json_is_null(json_object_get(sc, "connected")));
+	assert_true(json_is_null(json_object_get(sc, "in_flight")));
+	/* The sender's acceptances are its activity in the log. */
+	uint64_t act =
+	    time_of(agency(doc, "mental_health_trust"), "last_activity");
+	assert_true(act >= before - 1000 && act <= after + 1000);
+	json_decref(doc);
+
+	/* Live, over the control socket the configuration names. */
+	struct stat st;
+	assert_int_equal(stat(h_p("%s/control.sock", s->data), &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0660);
+	doc = status(s, live);
+	assert_string_equal(
+	    json_string_value(json_object_get(doc, "source")), "broker");
+	check_queued(s, doc, before, after);
+	sc = agency(doc, "social_care");
+	assert_true(json_is_false(json_object_get(sc, "connected")));
+	assert_int_equal(num(sc, "in_flight"), 0);
+	json_t *mht = agency(doc, "mental_health_trust");
+	assert_true(json_is_true(json_object_get(mht, "connected")));
+	assert_true(time_of(mht, "last_seen") >= before - 1000);
+	assert_int_equal(num(json_object_get(doc, "broker"), "accepted"), 2);
+	json_decref(doc);
+
+	/* Social care collects: its queue empties, it shows connected. */
+	h_agent_start(s, H_SOCIAL, true);
+	if (!h_wait_count(h_spool(s, H_SOCIAL, "inbox"), ".json", 2, H_WAIT_MS))
+		fail_msg("social care did not collect its two messages");
+	for (uint64_t end = h_now_ms() + H_WAIT_MS;; usleep(100000)) {
+		doc = status(s, live);
+		sc = agency(doc, "social_care");
+		if (num(sc, "queued") == 0 &&
+		    num(json_object_get(doc, "broker"), "delivered") == 2)
+			break;
+		json_decref(doc);
+		if (h_now_ms() > end)
+			fail_msg("the queue of social care did not empty");
+	}
+	assert_true(json_is_true(json_object_get(sc, "connected")));
+	assert_true(json_is_null(json_object_get(sc, "oldest_queued")));
+	assert_true(time_of(sc, "last_seen") >= after);
+	json_decref(doc);
+	check_metrics(s);
+
+	/* Stopped: the socket is gone, the data folder still answers. */
+	h_agent_stop(s, H_SOCIAL);
+	h_agent_stop(s, H_MHT);
+	assert_int_equal(h_broker_stop(s), 0);
+	assert_int_not_equal(access(h_p("%s/control.sock", s->data), F_OK), 0);
+	const char *fall[] = {"-c", s->broker_yaml, NULL};
+	doc = status(s, fall);
+	assert_string_equal(
+	    json_string_value(json_object_get(doc, "source")), "data");
+	sc = agency(doc, "social_care");
+	assert_int_equal(num(sc, "queued"), 0);
+	assert_true(time_of(sc, "last_activity") >= after);
+	json_decref(doc);
+
+	/* The table for people says where its figures came from. */
+	const char *out = h_p("%s/status.txt", s->dir);
+	const char *argv[] = {s->cli, "status", "-c", s->broker_yaml, NULL};
+	assert_int_equal(h_run(s, out, NULL, argv), 0);
+	char *text = scratch_slurp(out, NULL);
+	assert_non_null(strstr(text, "read-only (no broker answers"));
+	assert_non_null(strstr(text, "social_care"));
+	assert_non_null(strstr(text, social_fp(s)));
+	free(text);
+
+	/* --socket alone, nothing there: 69. */
+	const char *none[] = {s->cli, "status", "--socket",
+	    h_p("%s/control.sock", s->data), NULL};
+	assert_int_equal(h_run(s, NULL, NULL, none), 69);
+	h_pass(s);
+}
+
+static int
+setup(void **state)
+{
+	*state = h_sys_new(policy,
+	    "metrics_file: metrics.prom\nmetrics_interval: 1s\n", NULL, 1);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	h_sys_free(*state);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(status_views, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
