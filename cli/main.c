@@ -27,6 +27,7 @@ static const struct cli_verb verbs[] = {
         "log",
         audit_cli},
     {"send", "drop a record into a running agent's outbox", agent_verb_send},
+    {"spool", "an agent's spool at a glance (spool status)", agent_cli_spool},
     {"status", "the broker at a glance: agencies, queues, storage",
         broker_verb_status},
 };

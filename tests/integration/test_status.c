@@ -61,6 +61,15 @@ social_fp(struct h_sys *s)
 }
 
 static void
+send_drop(struct h_sys *s, const char *name)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), record_fmt, name, name);
+	h_drop(s, H_MHT, h_p("%s.json", name), text);
+}
+
+static void
 send_one(struct h_sys *s, const char *name)
 {
 	char text[1024];
@@ -390,6 +399,131 @@ status_views(void **state)
 	h_pass(s);
 }
 
+/* `concordat spool status -c agent.yaml --json` of mental health. */
+static json_t *
+spool_status(struct h_sys *s)
+{
+	const char *out = h_p("%s/spool.json", s->dir);
+	const char *err = h_p("%s/spool.err", s->dir);
+	const char *argv[] = {s->cli, "spool", "status", "-c",
+	    h_agent_yaml(s, H_MHT), "--json", NULL};
+	json_error_t jerr;
+
+	int rc = h_run(s, out, err, argv);
+	if (rc != 0)
+		fail_msg("concordat spool status exit %d: %s", rc,
+		    (char *)scratch_slurp(err, NULL));
+	json_t *j = json_load_file(out, 0, &jerr);
+	if (j == NULL)
+		fail_msg("spool status --json is not JSON: %s", jerr.text);
+	return j;
+}
+
+/* Polls spool status until the agent's figures satisfy want. */
+static json_t *
+spool_until(
+    struct h_sys *s, bool (*want)(json_t *agent, json_t *doc), const char *what)
+{
+	for (uint64_t end = h_now_ms() + H_WAIT_MS;; usleep(200000)) {
+		json_t *doc = spool_status(s);
+		if (want(json_object_get(doc, "agent"), doc))
+			return doc;
+		json_decref(doc);
+		if (h_now_ms() > end)
+			fail_msg("spool status never showed %s", what);
+	}
+}
+
+static bool
+connected_now(json_t *ag, json_t *doc)
+{
+	(void)doc;
+	return json_is_true(json_object_get(ag, "connected"));
+}
+
+static bool
+offline_waiting(json_t *ag, json_t *doc)
+{
+	(void)doc;
+	return json_is_true(json_object_get(ag, "running")) &&
+	    json_is_false(json_object_get(ag, "connected")) &&
+	    json_integer_value(json_object_get(ag, "awaiting_receipt")) == 1;
+}
+
+static bool
+online_done(json_t *ag, json_t *doc)
+{
+	return json_is_true(json_object_get(ag, "connected")) &&
+	    json_integer_value(json_object_get(ag, "awaiting_receipt")) == 0 &&
+	    json_integer_value(json_object_get(doc, "outbox")) == 0;
+}
+
+static bool
+stopped(json_t *ag, json_t *doc)
+{
+	(void)doc;
+	return json_is_false(json_object_get(ag, "running"));
+}
+
+static void
+spool_view(void **state)
+{
+	struct h_sys *s = *state;
+
+	/* The agent gets the agreement, then the broker goes: the record
+	 * waits, sealed, without a receipt. */
+	uint64_t before = clock_now_ms();
+	h_broker_start(s);
+	h_agent_start(s, H_MHT, true);
+	json_decref(spool_until(s, connected_now, "the agent connected"));
+	assert_int_equal(h_broker_stop(s), 0);
+	send_drop(s, "early");
+	scratch_write(h_p("%s/x.receipt.json", h_spool(s, H_MHT, "failed")),
+	    "{}\n", 0640);
+	scratch_write(
+	    h_p("%s/a.json", h_spool(s, H_MHT, "alerts")), "{}\n", 0640);
+	json_t *doc = spool_until(s, offline_waiting, "the record awaiting");
+	json_t *ag = json_object_get(doc, "agent");
+	assert_int_equal(num(doc, "outbox"), 1);
+	assert_true(time_of(doc, "outbox_oldest") >= before - 2000);
+	assert_true(num(doc, "outbox_oldest_age_seconds") >= 0);
+	assert_int_equal(num(doc, "failed"), 1);
+	assert_int_equal(num(doc, "alerts"), 1);
+	assert_true(time_of(ag, "last_contact") >= before);
+	assert_true(json_is_false(json_object_get(ag, "stale")));
+	assert_true(time_of(ag, "oldest_awaiting") >= before - 1000);
+	json_decref(doc);
+
+	/* The broker comes: sent, receipted, and the contact recorded. */
+	h_broker_start(s);
+	doc = spool_until(s, online_done, "the agent connected, outbox empty");
+	ag = json_object_get(doc, "agent");
+	assert_true(time_of(ag, "last_contact") >= time_of(ag, "started"));
+	assert_true(json_is_null(json_object_get(doc, "outbox_oldest")));
+	json_decref(doc);
+
+	/* Stopped: the file says so at once. */
+	assert_int_equal(h_agent_stop(s, H_MHT), 0);
+	doc = spool_until(s, stopped, "the agent stopped");
+	assert_true(json_is_false(
+	    json_object_get(json_object_get(doc, "agent"), "connected")));
+	json_decref(doc);
+
+	/* And for people, what needs one. */
+	const char *out = h_p("%s/spool.txt", s->dir);
+	const char *argv[] = {
+	    s->cli, "spool", "status", "-c", h_agent_yaml(s, H_MHT), NULL};
+	assert_int_equal(h_run(s, out, NULL, argv), 0);
+	char *text = scratch_slurp(out, NULL);
+	assert_non_null(strstr(text, "alerts: 1 (a person must read them)"));
+	assert_non_null(strstr(text, "agent: stopped"));
+	free(text);
+	const char *missing[] = {s->cli, "spool", "status", "--spool",
+	    h_p("%s/nowhere", s->dir), NULL};
+	assert_int_equal(h_run(s, NULL, NULL, missing), 66);
+	h_pass(s);
+}
+
 static int
 setup(void **state)
 {
@@ -410,6 +544,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(status_views, setup, teardown),
+	    cmocka_unit_test_setup_teardown(spool_view, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
