@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -137,6 +139,30 @@ time_of(json_t *o, const char *k)
 	if (v == NULL || clock_parse(v, &ms) != 0)
 		fail_msg("%s is not a time", k);
 	return ms;
+}
+
+/* Sends req (may be empty) to the control socket; what came back. */
+static char *
+ask_raw(const char *path, const char *req)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	static char buf[4096];
+	size_t got = 0;
+	ssize_t n;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	if (*req != '\0')
+		assert_int_equal(
+		    write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	while (got < sizeof(buf) - 1 &&
+	    (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(fd);
+	return buf;
 }
 
 /* The figures both views agree on, with two messages waiting. */
@@ -347,6 +373,19 @@ status_views(void **state)
 	assert_true(time_of(mht, "last_seen") >= before - 1000);
 	assert_int_equal(num(json_object_get(doc, "broker"), "accepted"), 2);
 	json_decref(doc);
+
+	/* A wrong request is answered with an error line; a silent client
+	 * is dropped soon; neither stops the broker answering. */
+	const char *sock = h_p("%s/control.sock", s->data);
+	assert_string_equal(ask_raw(sock, "bogus\n"),
+	    "error: unknown request (expected: status)\n");
+	uint64_t t0 = h_now_ms();
+	assert_string_equal(
+	    ask_raw(sock, ""), "error: expected one line: status\n");
+	assert_true(h_now_ms() - t0 < 2000);
+	assert_int_equal(
+	    strncmp(ask_raw(sock, "status\n"), "{\"status_version\":1,", 20),
+	    0);
 
 	/* Social care collects: its queue empties, it shows connected. */
 	h_agent_start(s, H_SOCIAL, true);
