@@ -110,6 +110,8 @@ struct agent {
 	 * clock of the start and of the last tick seen connected. */
 	uint64_t status_due_ms, status_started_ms, status_contact_ms;
 	bool status_failing_file, status_connected; /* as last written */
+	uint64_t metrics_due_ms;                    /* monotonic (metrics.c) */
+	int metrics_err; /* the last write's, logged once */
 
 	struct agreements agreements; /* those held (agreements.h) */
 

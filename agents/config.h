@@ -36,6 +36,8 @@ struct agent_config {
 	 * checkpoint `witnesses` other agencies cosigned (default 1) */
 	uint64_t witness_window_ms;
 	unsigned witnesses;
+	char metrics_file[PATH_MAX];  /* "": none (agents/metrics.c) */
+	uint64_t metrics_interval_ms; /* metrics_interval, default 15s */
 	char path[PATH_MAX]; /* the file loaded, absolute (for SIGHUP) */
 };
 

@@ -54,6 +54,7 @@ agent_status_tick(struct agent *a, uint64_t now, bool final)
 
 	if (a->connected)
 		a->status_contact_ms = wall;
+	agent_metrics_tick(a, now);
 	/* A change of contact is written at once, else when due. */
 	if (!final && now < a->status_due_ms &&
 	    a->connected == a->status_connected)

@@ -21,4 +21,7 @@ struct agent;
  * saying the agent stopped. Failures are logged once. */
 void agent_status_tick(struct agent *a, uint64_t now, bool final);
 
+/* metrics.c: rewrites metrics_file when due (called by the tick). */
+void agent_metrics_tick(struct agent *a, uint64_t now);
+
 #endif

@@ -5,7 +5,6 @@
  * status.json, agents/status.h) whether it is connected, when it last
  * was, and what it has sent without a final receipt. Reads only.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <jansson.h>
 
 #include "agents/config.h"
+#include "agents/spoolstat.h"
 #include "agents/status.h"
 #include "agents/verbs/agent_verbs.h"
 #include "common/cli.h"
@@ -51,34 +51,18 @@ static const struct option opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Visible files of SPOOL/sub: how many, and the oldest's mtime (ms). */
+/* SPOOL/sub's files (spoolstat.h). */
 static int
 count_dir(const char *spool, const char *sub, json_int_t *n, uint64_t *oldest)
 {
-	char path[PATH_MAX + 64], f[PATH_MAX + 320];
-	struct dirent *e;
-	struct stat st;
-	DIR *d;
+	char path[PATH_MAX + 64];
+	uint64_t k;
+	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", spool, sub);
-	*n = 0;
-	*oldest = 0;
-	if ((d = opendir(path)) == NULL)
-		return errno == ENOENT ? 0 : -1;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
-		if (lstat(f, &st) != 0 || !S_ISREG(st.st_mode))
-			continue;
-		(*n)++;
-		uint64_t ms = (uint64_t)st.st_mtim.tv_sec * 1000 +
-		    (uint64_t)st.st_mtim.tv_nsec / 1000000;
-		if (*oldest == 0 || ms < *oldest)
-			*oldest = ms;
-	}
-	closedir(d);
-	return 0;
+	rc = spoolstat_count(path, &k, oldest);
+	*n = (json_int_t)k;
+	return rc;
 }
 
 static json_t *

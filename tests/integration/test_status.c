@@ -504,6 +504,47 @@ stopped(json_t *ag, json_t *doc)
 	return json_is_false(json_object_get(ag, "running"));
 }
 
+/* The agent's metrics, offline with one record waiting. */
+static void
+check_agent_metrics(const char *path)
+{
+	char *text = NULL;
+
+	for (uint64_t end = h_now_ms() + H_WAIT_MS; h_now_ms() < end;
+	     usleep(100000)) {
+		free(text);
+		text = scratch_slurp(path, NULL);
+		if (text != NULL &&
+		    sample(text,
+		        "concordat_agent_awaiting_receipt{agency="
+		        "\"mental_health_trust\"}") == 1 &&
+		    sample(text,
+		        "concordat_agent_connected{agency="
+		        "\"mental_health_trust\"}") == 0)
+			break;
+	}
+	assert_non_null(text);
+	check_format(text);
+	assert_true(sample(text,
+	                "concordat_agent_outbox_files{agency="
+	                "\"mental_health_trust\"}") == 1);
+	assert_true(sample(text,
+	                "concordat_agent_failed_files{agency="
+	                "\"mental_health_trust\"}") == 1);
+	assert_true(sample(text,
+	                "concordat_agent_alerts_files{agency="
+	                "\"mental_health_trust\"}") == 1);
+	assert_true(sample(text,
+	                "concordat_agent_outbox_oldest_age_seconds{"
+	                "agency=\"mental_health_trust\"}") >= 0);
+	assert_true(sample(text,
+	                "concordat_agent_last_contact_timestamp_"
+	                "seconds{agency=\"mental_health_trust\"}") > 1e9);
+	assert_non_null(
+	    strstr(text, "# TYPE concordat_agent_state_map_bytes gauge\n"));
+	free(text);
+}
+
 static void
 spool_view(void **state)
 {
@@ -512,6 +553,10 @@ spool_view(void **state)
 	/* The agent gets the agreement, then the broker goes: the record
 	 * waits, sealed, without a receipt. */
 	uint64_t before = clock_now_ms();
+	char prom[PATH_MAX + 32];
+	snprintf(prom, sizeof(prom), "%s/agent-mht.prom", s->dir);
+	h_agent_config(
+	    s, H_MHT, h_p("metrics_file: %s\nmetrics_interval: 1s\n", prom));
 	h_broker_start(s);
 	h_agent_start(s, H_MHT, true);
 	json_decref(spool_until(s, connected_now, "the agent connected"));
@@ -532,6 +577,7 @@ spool_view(void **state)
 	assert_true(json_is_false(json_object_get(ag, "stale")));
 	assert_true(time_of(ag, "oldest_awaiting") >= before - 1000);
 	json_decref(doc);
+	check_agent_metrics(prom);
 
 	/* The broker comes: sent, receipted, and the contact recorded. */
 	h_broker_start(s);
