@@ -238,11 +238,12 @@ text(const json_t *doc, const char *from, struct strbuf *sb)
 		strbuf_addstr(sb, "agreement: none activated in the log\n");
 	}
 	strbuf_addf(sb,
-	    "storage: %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT
-	    " MiB (%.1f%%): %s (warning above %d%%, new messages refused "
-	    "above %d%%)\n",
-	    json_integer_value(json_object_get(sto, "used_bytes")) >> 20,
-	    json_integer_value(json_object_get(sto, "map_bytes")) >> 20,
+	    "storage: %.1f of %.1f MiB (%.1f%%): %s (warning above %d%%, "
+	    "new messages refused above %d%%)\n",
+	    (double)json_integer_value(json_object_get(sto, "used_bytes")) /
+	        1048576.0,
+	    (double)json_integer_value(json_object_get(sto, "map_bytes")) /
+	        1048576.0,
 	    json_number_value(json_object_get(sto, "used_percent")),
 	    str(sto, "state"), STATUS_WARN_PERCENT, STATUS_FULL_PERCENT);
 	strbuf_addf(sb,
