@@ -609,11 +609,67 @@ spool_view(void **state)
 	h_pass(s);
 }
 
+/* `PROG -n -c FILE` with extra appended to FILE: its exit, stderr in err. */
+static int
+check_config(struct h_sys *s, const char *prog, const char *yaml,
+    const char *extra, const char *err)
+{
+	const char *bad = h_p("%s/bad.yaml", s->dir);
+	char *text = scratch_slurp(yaml, NULL);
+	char *all = NULL;
+
+	assert_true(asprintf(&all, "%s%s", text, extra) > 0);
+	scratch_write(bad, all, 0600);
+	free(text);
+	free(all);
+	const char *argv[] = {prog, "-n", "-c", bad, NULL};
+	return h_run(s, NULL, err, argv);
+}
+
+static void
+bad_monitoring_keys(void **state)
+{
+	struct h_sys *s = *state;
+	const char *err = h_p("%s/bad.err", s->dir);
+	char *text;
+	char sock[200];
+
+	memset(sock, 'x', 150);
+	sock[150] = '\0';
+	assert_int_equal(check_config(s, s->broker_bin, s->broker_yaml,
+	                     h_p("control_socket: /tmp/%s\n", sock), err),
+	    78);
+	text = scratch_slurp(err, NULL);
+	assert_non_null(strstr(text, "control_socket: '/tmp/xxx"));
+	assert_non_null(strstr(text, "is longer than a unix socket's path"));
+	free(text);
+	assert_int_equal(check_config(s, s->broker_bin, s->broker_yaml,
+	                     "metrics_interval: 10ms\n", err),
+	    78);
+	text = scratch_slurp(err, NULL);
+	assert_non_null(strstr(text, "metrics_interval: at least 1s"));
+	free(text);
+	assert_int_equal(check_config(s, s->agent_bin, h_agent_yaml(s, H_MHT),
+	                     "metrics_interval: soon\n", err),
+	    78);
+	text = scratch_slurp(err, NULL);
+	assert_non_null(strstr(text, "metrics_interval"));
+	free(text);
+	h_pass(s);
+}
+
 static int
 setup(void **state)
 {
 	*state = h_sys_new(policy,
 	    "metrics_file: metrics.prom\nmetrics_interval: 1s\n", NULL, 1);
+	return 0;
+}
+
+static int
+setup_plain(void **state)
+{
+	*state = h_sys_new(policy, NULL, NULL, 1);
 	return 0;
 }
 
@@ -630,6 +686,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(status_views, setup, teardown),
 	    cmocka_unit_test_setup_teardown(spool_view, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        bad_monitoring_keys, setup_plain, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
