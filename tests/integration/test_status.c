@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zmq.h>
 
 #include "common/clock.h"
 #include "keys/keys.h"
@@ -287,6 +288,10 @@ check_metrics(struct h_sys *s)
 	assert_true(
 	    sample(text, "concordat_broker_messages_rejected_total") == 0);
 	assert_true(
+	    sample(text, "concordat_broker_connections_refused_total") == 2);
+	assert_non_null(strstr(text,
+	    "# TYPE concordat_broker_connections_refused_total counter\n"));
+	assert_true(
 	    sample(text, "concordat_broker_messages_delivered_total") == 2);
 	assert_non_null(strstr(
 	    text, "# TYPE concordat_broker_messages_accepted_total counter\n"));
@@ -387,6 +392,20 @@ status_views(void **state)
 	    strncmp(ask_raw(sock, "status\n"), "{\"status_version\":1,", 20),
 	    0);
 
+	/* Two strangers refused: counted live at once. */
+	for (int i = 0; i < 2; i++) {
+		struct h_client *c = h_client_random(s);
+		assert_int_equal(h_client_event(c,
+		                     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+		                         ZMQ_EVENT_HANDSHAKE_SUCCEEDED,
+		                     H_WAIT_MS),
+		    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+		h_client_free(c);
+	}
+	doc = status(s, live);
+	assert_int_equal(num(doc, "refused_connections_last_hour"), 2);
+	json_decref(doc);
+
 	/* Social care collects: its queue empties, it shows connected. */
 	h_agent_start(s, H_SOCIAL, true);
 	if (!h_wait_count(h_spool(s, H_SOCIAL, "inbox"), ".json", 2, H_WAIT_MS))
@@ -419,6 +438,8 @@ status_views(void **state)
 	sc = agency(doc, "social_care");
 	assert_int_equal(num(sc, "queued"), 0);
 	assert_true(time_of(sc, "last_activity") >= after);
+	/* The refusals, logged by the broker as it stopped, are in the log. */
+	assert_int_equal(num(doc, "refused_connections_last_hour"), 2);
 	json_decref(doc);
 
 	/* The table for people says where its figures came from. */
