@@ -28,7 +28,7 @@
 
 static const char status_help[] =
     "usage: concordat status [-c broker.yaml | --data DIR [--keyring DIR]]\n"
-    "                        [--socket PATH | --no-socket] [--json]\n"
+    "                        [--socket PATH | --no-socket] [--json | --csv]\n"
     "\n"
     "The broker at a glance: per agency its key fingerprint, whether it is\n"
     "connected (or when it was last seen), its queue (depth, the oldest\n"
@@ -44,7 +44,8 @@ static const char status_help[] =
     "  -s, --socket PATH  the control socket (default DIR/control.sock,\n"
     "                     or control_socket in FILE)\n"
     "  -n, --no-socket    read the data folder only\n"
-    "  -j, --json         one JSON object (see concordat(1))\n"
+    "  -j, --json         one JSON object (see concordat-status(1))\n"
+    "      --csv          the agencies' table as CSV, with a header line\n"
     "\n"
     "The running broker answers on its control socket with what only it\n"
     "knows (connected now, in flight, redelivered, counters since start).\n"
@@ -61,13 +62,14 @@ static const struct option opts[] = {
     {"socket", required_argument, NULL, 's'},
     {"no-socket", no_argument, NULL, 'n'},
     {"json", no_argument, NULL, 'j'},
+    {"csv", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
 struct args {
 	const char *data, *keyring, *socket;
-	bool no_socket, json;
+	bool no_socket, json, csv;
 	struct broker_config cfg;
 };
 
@@ -169,14 +171,14 @@ static const struct table_column cols[] = {
 };
 
 static int
-agency_rows(const json_t *doc, struct strbuf *sb)
+agency_rows(const json_t *doc, enum table_format f, struct strbuf *sb)
 {
 	struct table t;
 	size_t i;
 	json_t *ag;
 	int rc = 0;
 
-	table_begin(&t, sb, TABLE_TEXT, cols, sizeof(cols) / sizeof(cols[0]));
+	table_begin(&t, sb, f, cols, sizeof(cols) / sizeof(cols[0]));
 	json_array_foreach(json_object_get(doc, "agencies"), i, ag)
 	{
 		char contact[64];
@@ -251,7 +253,7 @@ text(const json_t *doc, const char *from, struct strbuf *sb)
 	    "\n\n",
 	    json_integer_value(
 	        json_object_get(doc, "refused_connections_last_hour")));
-	return agency_rows(doc, sb);
+	return agency_rows(doc, TABLE_TEXT, sb);
 }
 
 static int
@@ -272,7 +274,7 @@ show(const struct args *a, const struct strbuf *doc, const char *from)
 		    "(line %d: %s)",
 		    from, jerr.line, jerr.text);
 	strbuf_init(&sb);
-	rc = text(j, from, &sb);
+	rc = a->csv ? agency_rows(j, TABLE_CSV, &sb) : text(j, from, &sb);
 	if (rc == 0 && (rc = strbuf_error(&sb)) == 0)
 		fputs(strbuf_str(&sb), stdout);
 	strbuf_release(&sb);
@@ -307,6 +309,9 @@ parse(int argc, char **argv, struct args *a)
 			break;
 		case 'j':
 			a->json = true;
+			break;
+		case 'v':
+			a->csv = true;
 			break;
 		case 'h':
 			fputs(status_help, stdout);

@@ -452,6 +452,17 @@ status_views(void **state)
 	assert_non_null(strstr(text, social_fp(s)));
 	free(text);
 
+	/* CSV for spreadsheets: a header, then one row an agency. */
+	const char *csv[] = {
+	    s->cli, "status", "-c", s->broker_yaml, "--csv", NULL};
+	assert_int_equal(h_run(s, out, NULL, csv), 0);
+	text = scratch_slurp(out, NULL);
+	assert_int_equal(
+	    strncmp(text, "agency,fingerprint,contact,queued,", 34), 0);
+	assert_non_null(strstr(text, "\n\"social_care\",\""));
+	assert_int_equal(scratch_count(text, "\n"), 5);
+	free(text);
+
 	/* --socket alone, nothing there: 69. */
 	const char *none[] = {s->cli, "status", "--socket",
 	    h_p("%s/control.sock", s->data), NULL};
