@@ -28,7 +28,6 @@ count_pending(void *arg, const struct state_msg *m)
 	struct awaiting *w = arg;
 
 	if (m->state == STATE_PENDING) {
-		w->n++;
 		if (w->oldest_ms == 0 || m->sealed_at_ms < w->oldest_ms)
 			w->oldest_ms = m->sealed_at_ms;
 	}
@@ -67,7 +66,10 @@ build(struct agent *a, struct strbuf *sb, uint64_t wall)
 	sample(sb, a, "concordat_agent_last_contact_timestamp_seconds", "gauge",
 	    "When the agent was last seen connected to the broker.",
 	    (double)a->status_contact_ms / 1000.0);
-	if (state_each_open(a->state, count_pending, &w) == 0) {
+	if (state_count_open(a->state, &w.n) == 0) {
+		if (w.n > AGENT_STATUS_WALK_MAX ||
+		    state_each_open(a->state, count_pending, &w) != 0)
+			w.oldest_ms = 0;
 		sample(sb, a, "concordat_agent_awaiting_receipt", "gauge",
 		    "Messages sent without the broker's final receipt yet.",
 		    (double)w.n);

@@ -29,7 +29,6 @@ count_open(void *arg, const struct state_msg *m)
 
 	if (m->state != STATE_PENDING)
 		return 0;
-	c->n++;
 	if (c->oldest_ms == 0 || m->sealed_at_ms < c->oldest_ms)
 		c->oldest_ms = m->sealed_at_ms;
 	return 0;
@@ -63,8 +62,15 @@ agent_status_tick(struct agent *a, uint64_t now, bool final)
 	a->status_due_ms = now + AGENT_STATUS_MS;
 	if (a->status_started_ms == 0)
 		a->status_started_ms = wall;
-	/* A walk that fails says nothing rather than a wrong count. */
-	bool counted = state_each_open(a->state, count_open, &oc) == 0;
+	/* The count from LMDB; the oldest by a walk only while that is
+	 * cheap (a walk reads every message). A failure says nothing rather
+	 * than a wrong count. */
+	uint64_t open_n = 0;
+	bool counted = state_count_open(a->state, &open_n) == 0;
+	if (counted && open_n <= AGENT_STATUS_WALK_MAX &&
+	    state_each_open(a->state, count_open, &oc) != 0)
+		oc.oldest_ms = 0;
+	oc.n = open_n;
 	if (state_usage(a->state, &used, &map) != 0)
 		used = map = 0;
 	o = json_pack(

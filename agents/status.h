@@ -14,6 +14,8 @@
 
 #define AGENT_STATUS_FILE "status.json"
 #define AGENT_STATUS_MS   5000
+/* Above this many open messages the oldest is not looked for (null). */
+#define AGENT_STATUS_WALK_MAX 1000
 
 struct agent;
 
