@@ -23,6 +23,7 @@
 #include "agents/outwatch.h"
 #include "agents/room.h"
 #include "agents/spool.h"
+#include "agents/status.h"
 #include "common/clock.h"
 #include "common/fileio.h"
 #include "common/lockfile.h"
@@ -562,6 +563,7 @@ agent_run(const struct agent_config *cfg)
 			outbox_resend(a);
 		trust_tick(a, now);
 		witness_tick(a, now);
+		agent_status_tick(a, now, false); /* STATE/status.json */
 		if (a->moves_failing && now >= a->moves_retry_ms)
 			outbox_retry_moves(a);
 		if (now - last_prune >= PRUNE_MS)
@@ -576,6 +578,7 @@ agent_run(const struct agent_config *cfg)
 	}
 	service_stopping();
 	log_info("stopping");
+	agent_status_tick(a, clock_mono_ms(), true);
 	rc = ERROR_OK;
 out:
 	if (a != NULL) {

@@ -114,6 +114,12 @@ struct agent {
 	uint64_t moves_retry_ms, moves_backoff_ms;
 	/* Status reports that could not be written to receipts/ (inbox.c). */
 	bool status_failing;
+	/* STATE/status.json (status.c): when next due (monotonic), the wall
+	 * clock of the start and of the last tick seen connected. */
+	uint64_t status_due_ms, status_started_ms, status_contact_ms;
+	bool status_failing_file, status_connected; /* as last written */
+	uint64_t metrics_due_ms;                    /* monotonic (metrics.c) */
+	int metrics_err; /* the last write's, logged once */
 
 	struct agreements agreements; /* those held (agreements.h) */
 

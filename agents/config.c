@@ -1,7 +1,8 @@
 /*
  * agent.yaml: required agency, broker, broker_key, key, keyring, spool,
  * pepper; optional state, resend_after, map_size_mb, sent_retention,
- * seen_retention, witness_window, witnesses, log_level, user, pid_file.
+ * seen_retention, witness_window, witnesses, log_level, user, pid_file,
+ * metrics_file, metrics_interval.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@ enum {
 	K_LOG_LEVEL,
 	K_USER,
 	K_PID_FILE,
+	K_METRICS,
+	K_METRICS_IV,
 	K_COUNT
 };
 
@@ -56,6 +59,8 @@ static const struct yamlconf_key keys[K_COUNT] = {
     [K_LOG_LEVEL] = {"log_level", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_USER] = {"user", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_PID_FILE] = {"pid_file", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_METRICS] = {"metrics_file", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_METRICS_IV] = {"metrics_interval", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
 };
 
 int
@@ -122,6 +127,15 @@ agent_config_load(
 	    fileio_join(c->agreements, sizeof(c->agreements), c->state,
 	        "agreements") != 0)
 		yamlconf_error(y, v[K_STATE], "state: path too long");
+	/* Monitoring (agents/metrics.c): the textfile and its period. */
+	yamlconf_path(
+	    y, v[K_METRICS], c->metrics_file, sizeof(c->metrics_file));
+	c->metrics_interval_ms = 15000;
+	yamlconf_duration(
+	    y, v[K_METRICS_IV], "metrics_interval", &c->metrics_interval_ms);
+	if (c->metrics_interval_ms < 1000)
+		yamlconf_error(
+		    y, v[K_METRICS_IV], "metrics_interval: at least 1s");
 	yamlconf_duration(y, v[K_SKEW], "clock_skew", &c->clock_skew_ms);
 	yamlconf_duration(y, v[K_RESEND], "resend_after", &c->resend_ms);
 	if (v[K_MAP] != NULL) {

@@ -39,6 +39,8 @@ struct agent_config {
 	unsigned witnesses;
 	char path[PATH_MAX];       /* the file loaded, absolute (for SIGHUP) */
 	struct daemon_opts daemon; /* log_level, user, pid_file */
+	char metrics_file[PATH_MAX];  /* "": none (agents/metrics.c) */
+	uint64_t metrics_interval_ms; /* metrics_interval, default 15s */
 };
 
 #define AGENT_MAP_SIZE_DEFAULT ((uint64_t)4096 << 20)

@@ -154,6 +154,10 @@ WUR int state_get_msg(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN],
 WUR int state_each_open(struct state *s,
     int (*fn)(void *arg, const struct state_msg *m), void *arg);
 
+/* state_count_open.c: how many messages state_each_open would visit,
+ * from LMDB's count (cheap at any size). */
+WUR int state_count_open(struct state *s, uint64_t *n);
+
 /*
  * Forgets the outbox name of a moved message (its record stays, without
  * the receipt text, which sent/ or failed/ now holds).

@@ -26,9 +26,7 @@
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93 /* a draft option in libzmq 4.3 */
 #endif
 
-#define TIMER_MS        1000 /* expiry, redelivery, reader check */
-#define READER_CHECK_MS 60000
-#define USAGE_WARN      0.8
+#define TIMER_MS 1000 /* expiry, redelivery, reader check */
 /*
  * New messages are refused (retryable) above FULL_AT of the map, and taken
  * again below FULL_CLEAR: the headroom is for what frees space, the
@@ -193,6 +191,7 @@ setup_socket(struct broker *b)
 		    zmq_strerror(zmq_errno()));
 		return ERROR_IO;
 	}
+	control_start(b); /* the local control socket, control.h */
 	return ERROR_OK;
 }
 
@@ -462,6 +461,7 @@ receive_frame(struct broker *b, struct inframe *in)
 		return revoke_frame(
 		    b, p, key, zmq_msg_data(&in->rid), zmq_msg_size(&in->rid));
 	in->known = true;
+	p->seen_ms = clock_now_ms();
 	snprintf(in->key, sizeof(in->key), "%s", key);
 	/* Copied: a reload may replace the peers while this batch waits. */
 	snprintf(in->job.agency, sizeof(in->job.agency), "%s", user);
@@ -826,8 +826,9 @@ run_batch(struct broker *b, bool timers)
 	if (rc == 0)
 		for (size_t i = 0; i < b->n_replies; i++)
 			encode_reply(b, txn, &b->replies[i], &head);
+	uint64_t t0 = monitor_now_us();
 	if (rc == 0)
-		rc = store_commit(txn);
+		monitor_commit(b, t0, rc = store_commit(txn));
 	else
 		store_abort(txn);
 	rc = settle_signed(b, rc);
@@ -1128,6 +1129,7 @@ timers(struct broker *b, uint64_t *last_reader, uint64_t now)
 		    idle > b->cfg.redeliver_ms) {
 			log_info("%s: %u unacknowledged, redelivering", p->id,
 			    p->inflight);
+			monitor_redelivered(b, p);
 			p->cursor = 0;
 			p->inflight = 0;
 			p->last_progress_ms = now;
@@ -1136,25 +1138,13 @@ timers(struct broker *b, uint64_t *last_reader, uint64_t now)
 	}
 	check_disk(b);
 	log_refusals(b, now, false);
-	if (now - *last_reader >= READER_CHECK_MS) {
-		uint64_t used, map;
-		int dead = store_reader_check(b->store);
-		if (dead > 0)
-			log_info("cleared %d stale LMDB reader slots", dead);
-		if (store_usage(b->store, &used, &map) == 0 &&
-		    (double)used > USAGE_WARN * (double)map)
-			log_warn("data %s is %.0f%% full (%llu of %llu MiB): "
-			         "raise map_size_mb",
-			    b->cfg.data, 100.0 * (double)used / (double)map,
-			    (unsigned long long)(used >> 20),
-			    (unsigned long long)(map >> 20));
-		*last_reader = now;
-	}
+	monitor_tick(b, last_reader, now); /* readers, usage, metrics */
 }
 
 static void
 broker_free(struct broker *b)
 {
+	control_stop(b);
 	if (b->router != NULL)
 		zmq_close(b->router);
 	if (b->zap != NULL)
@@ -1338,10 +1328,11 @@ broker_run(const struct broker_config *cfg)
 		service_tick();
 		/* The signer's socket is readable only when it is gone:
 		 * it speaks only when asked. */
-		zmq_pollitem_t items[3] = {
+		zmq_pollitem_t items[4] = {
 		    {b.router, 0, ZMQ_POLLIN, 0},
 		    {b.zap, 0, ZMQ_POLLIN, 0},
 		    {NULL, signer_fd(b.signer), ZMQ_POLLIN, 0},
+		    {NULL, b.mon.control_fd, ZMQ_POLLIN, 0},
 		};
 		uint64_t now = clock_mono_ms();
 		long wait = (long)(last_timer + TIMER_MS) - (long)now;
@@ -1349,7 +1340,8 @@ broker_run(const struct broker_config *cfg)
 		    b.batch[b.cur].started;
 		if (urgent || wait < 0)
 			wait = 0;
-		if (zmq_poll(items, 3, wait) < 0 && zmq_errno() != EINTR) {
+		if (zmq_poll(items, b.mon.control_fd < 0 ? 3 : 4, wait) < 0 &&
+		    zmq_errno() != EINTR) {
 			log_err("poll: %s", zmq_strerror(zmq_errno()));
 			break;
 		}
@@ -1360,6 +1352,7 @@ broker_run(const struct broker_config *cfg)
 			signer_lost(&b, ERROR_IO);
 			break;
 		}
+		control_handle(&b, items[3].revents);
 		if (got_hup) {
 			got_hup = 0;
 			reload(&b);

@@ -16,6 +16,7 @@
 #include "broker/agreement.h"
 #include "broker/config.h"
 #include "broker/datadir.h"
+#include "broker/monitor_int.h"
 #include "broker/store.h"
 #include "broker/verify.h"
 #include "keys/keys.h"
@@ -80,6 +81,8 @@ struct peer {
 	 * the broker knows (witness.c): the ties it sends are from it. */
 	bool tie_known;
 	uint64_t tie_size;
+	uint64_t seen_ms;     /* wall clock: its last frame (monitor_int.h) */
+	uint64_t redelivered; /* items sent to it again, since start */
 };
 
 /*
@@ -236,6 +239,7 @@ struct broker {
 	struct policy_decision *decisions;
 	struct wire_status *status;
 	uint64_t accepted, rejected; /* counters for the log */
+	struct monitor mon; /* control socket and metrics (monitor_int.h) */
 	/* witness.c's tie path for the proof being encoded, reused. */
 	uint8_t tie_path[MERKLE_MAX_PATH][MERKLE_HASH_LEN];
 };

@@ -1,7 +1,8 @@
 /*
  * broker.yaml: required listen, key, keyring, policy, data; optional
  * map_size_mb, clock_skew, redeliver_after, batch, agency_rate,
- * agency_burst, signer_user, agreement_grace, log_level, user, pid_file.
+ * agency_burst, signer_user, agreement_grace, log_level, user, pid_file,
+ * control_socket, metrics_file, metrics_interval.
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,9 @@ enum {
 	K_LOG_LEVEL,
 	K_USER,
 	K_PID_FILE,
+	K_CONTROL,
+	K_METRICS,
+	K_METRICS_IV,
 	K_COUNT
 };
 
@@ -49,6 +53,9 @@ static const struct yamlconf_key keys[K_COUNT] = {
     [K_LOG_LEVEL] = {"log_level", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_USER] = {"user", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_PID_FILE] = {"pid_file", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_CONTROL] = {"control_socket", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_METRICS] = {"metrics_file", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_METRICS_IV] = {"metrics_interval", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
 };
 
 /* An integer option in [lo, hi] into *out; an error names the range. */
@@ -83,6 +90,7 @@ broker_config_load(
 	c->rate = 500;
 	c->burst = 5000;
 	c->agreement_grace_ms = 10 * 60 * 1000;
+	c->metrics_interval_ms = 15 * 1000;
 	rc = yamlconf_load_file(path, BROKER_CONFIG_MAX, errs, &y);
 	if (rc != 0)
 		return rc;
@@ -130,6 +138,8 @@ broker_config_load(
 	}
 	daemonopts_load(
 	    y, v[K_LOG_LEVEL], v[K_USER], v[K_PID_FILE], &c->daemon);
+	broker_config_monitoring(
+	    y, v[K_CONTROL], v[K_METRICS], v[K_METRICS_IV], c);
 	yamlconf_free(y);
 	return errs->total > before ? ERROR_CONFIG : ERROR_OK;
 }

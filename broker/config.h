@@ -30,7 +30,18 @@ struct broker_config {
 	char signer_user[64];   /* the signer's user when root; "": nobody */
 	uint64_t agreement_grace_ms; /* agreement_grace, default 10m */
 	struct daemon_opts daemon;   /* log_level, user, pid_file */
+	/* Monitoring (control.c, metrics.c): control_socket, default
+	 * DATA/control.sock ("" when that path is too long for a socket);
+	 * metrics_file, "" for none; metrics_interval, default 15s. */
+	char control_socket[108];
+	char metrics_file[PATH_MAX];
+	uint64_t metrics_interval_ms;
 };
+
+/* config_monitor.c: the monitoring keys of broker.yaml into c (after data). */
+void broker_config_monitoring(struct yamlconf *y,
+    const struct yamlconf_node *control, const struct yamlconf_node *metrics,
+    const struct yamlconf_node *interval, struct broker_config *c);
 
 /*
  * Loads the file at path into *c. Relative paths in it are taken from the

@@ -244,6 +244,7 @@ deliver_ack(struct broker *b, MDB_txn *txn, const char *agency,
 	}
 	if (it.type != STORE_DELIVERY)
 		return ERROR_OK;
+	b->mon.delivered++;
 	if ((rc = item_event(b, txn, &it, EVENT_ACKNOWLEDGED, &leaf)) != 0)
 		return rc;
 	return deliver_status(

@@ -28,30 +28,9 @@
 #include <string.h>
 
 #include "broker/store.h"
+#include "broker/store_int.h"
 #include "common/isolate.h"
 #include "db/db.h"
-
-#define QKEY_MAX (IDENT_AGENCY_MAX + 1 + 8)
-#define AKEY_MAX (IDENT_AGENCY_MAX + 1 + WIRE_MSG_ID_LEN + IDENT_AGENCY_MAX + 2)
-
-struct store {
-	MDB_env *env;
-	uint64_t reserved; /* data.mdb is allocated up to here (db_reserve) */
-	struct audit *audit;
-	MDB_dbi replay, replay_time, queue, ack, expiry, meta, sent;
-};
-
-/* The stored header of a queue item; the payload follows it. */
-struct item_rec {
-	uint8_t type;
-	uint8_t state;
-	uint8_t pad[2];
-	uint8_t msg_id[WIRE_MSG_ID_LEN];
-	char peer[IDENT_AGENCY_MAX + 1];
-	uint64_t leaf;
-	uint64_t expires_ms;
-	uint64_t at_ms;
-};
 
 struct replay_rec {
 	char sender[IDENT_AGENCY_MAX + 1];

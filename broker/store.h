@@ -204,6 +204,40 @@ WUR int store_queue_expire(
 WUR int store_queue_count(
     struct store *s, MDB_txn *txn, const char *agency, uint64_t *n);
 
+/* ----------------------------------------------------- readers (store_stat.c)
+ */
+
+/*
+ * Opens the store in dir read-only, as `concordat audit` does, while the
+ * broker runs (no lock; LMDB readers never block the writer): the audit
+ * log and the queue. ERROR_NOENT when dir holds no environment,
+ * ERROR_NOTFOUND when it is not a broker's, else as audit_env_open. Only
+ * store_begin(s, false, ...), store_usage, store_audit, store_clock_get
+ * and store_queue_stats may be used on it; close with store_close.
+ */
+WUR int store_open_reader(const char *dir, struct store **out);
+
+/* What one agency's queue holds. Times as stored: at_ms on the wall
+ * clock, expiries on the queue's clock (store_clock_get converts). */
+struct store_queue_stat {
+	char agency[IDENT_AGENCY_MAX + 1];
+	uint64_t items;        /* deliveries and statuses */
+	uint64_t deliveries;   /* messages for it */
+	uint64_t statuses;     /* status reports for it, as a sender */
+	uint64_t sent;         /* items sent to it at least once, not acked */
+	uint64_t oldest_at_ms; /* the oldest delivery's queuing time */
+	uint64_t oldest_expires_ms; /* its expiry */
+	uint64_t next_expiry_ms;    /* the earliest expiry of its deliveries */
+};
+
+/*
+ * One pass over every queue in txn: *out (malloc'd, *n entries, the caller
+ * frees; NULL when every queue is empty) gets a stat per agency with
+ * anything queued, in key order.
+ */
+WUR int store_queue_stats(
+    struct store *s, MDB_txn *txn, struct store_queue_stat **out, size_t *n);
+
 /* ------------------------------------------------------------- clock */
 
 /*

@@ -134,6 +134,7 @@ refused(struct broker *b, const char *addr, const char *why, const char *key)
 		    addr[0] ? addr : "ipc", key[0] ? " key=" : "", key);
 	}
 	r->count++;
+	monitor_refused(b);
 	if (key[0] != '\0' && r->n_keys < BROKER_REFUSAL_KEYS) {
 		for (unsigned i = 0; i < r->n_keys; i++)
 			if (strcmp(r->keys[i], key) == 0)

@@ -10,6 +10,7 @@
 
 #include "agents/verbs/agent_verbs.h"
 #include "audit/verbs/audit_verbs.h"
+#include "broker/verbs/broker_verbs.h"
 #include "common/cli.h"
 #include "keys/verbs/keys_verbs.h"
 #include "policy/verbs/policy_verbs.h"
@@ -26,6 +27,9 @@ static const struct cli_verb verbs[] = {
         "log",
         audit_cli},
     {"send", "drop a record into a running agent's outbox", agent_verb_send},
+    {"spool", "an agent's spool at a glance (spool status)", agent_cli_spool},
+    {"status", "the broker at a glance: agencies, queues, storage",
+        broker_verb_status},
 };
 
 int

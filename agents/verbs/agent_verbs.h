@@ -8,4 +8,8 @@
 /* `concordat send --spool DIR RECORD.json`; returns a sysexits code. */
 int agent_verb_send(int argc, char **argv);
 
+/* `concordat spool status ...` and the group `concordat spool`. */
+int agent_verb_spool_status(int argc, char **argv);
+int agent_cli_spool(int argc, char **argv);
+
 #endif
