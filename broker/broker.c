@@ -1241,6 +1241,20 @@ alloc_work(struct broker *b)
 	return ERROR_OK;
 }
 
+/* The detail of the broker_started event. */
+static void
+started_detail(const struct broker *b, char *why, size_t n)
+{
+	if (datadir_withdrawn(b->datadir) != 0)
+		snprintf(why, n,
+		    "%s; checkpoint %llu, signed before the last stop, never "
+		    "reached the log and is withdrawn",
+		    CONCORDAT_VERSION,
+		    (unsigned long long)datadir_withdrawn(b->datadir));
+	else
+		snprintf(why, n, "%s", CONCORDAT_VERSION);
+}
+
 int
 broker_run(const struct broker_config *cfg)
 {
@@ -1304,14 +1318,7 @@ broker_run(const struct broker_config *cfg)
 	}
 	if ((rc = setup_socket(&b)) != 0)
 		goto out;
-	if (datadir_withdrawn(b.datadir) != 0)
-		snprintf(why, sizeof(why),
-		    "%s; checkpoint %llu, signed before the last stop, never "
-		    "reached the log and is withdrawn",
-		    CONCORDAT_VERSION,
-		    (unsigned long long)datadir_withdrawn(b.datadir));
-	else
-		snprintf(why, sizeof(why), "%s", CONCORDAT_VERSION);
+	started_detail(&b, why, sizeof(why));
 	if ((rc = log_alone(&b, EVENT_BROKER_STARTED, why)) != 0 ||
 	    (rc = log_alone(&b, EVENT_POLICY_ACTIVATED, "at start")) != 0) {
 		log_err("cannot write the audit log: %s", error_strerror(rc));
