@@ -73,12 +73,16 @@ link_open(struct agent *a)
 void
 link_close(struct agent *a)
 {
+	/* The monitor stopped before its reading end is closed: an event
+	 * sent to a closed PAIR blocks the I/O thread, and zmq_ctx_term with
+	 * it (libzmq issue 3575), all the likelier now that every connection
+	 * retry is an event. */
+	if (a->dealer != NULL)
+		zmq_socket_monitor(a->dealer, NULL, 0);
 	if (a->monitor != NULL)
 		zmq_close(a->monitor);
-	if (a->dealer != NULL) {
-		zmq_socket_monitor(a->dealer, NULL, 0);
+	if (a->dealer != NULL)
 		zmq_close(a->dealer);
-	}
 	if (a->ctx != NULL)
 		zmq_ctx_term(a->ctx);
 	a->monitor = a->dealer = a->ctx = NULL;
