@@ -8,6 +8,8 @@
 
 #include "broker/config.h"
 
+#define SOCKET_NAME "/control.sock"
+
 void
 broker_config_monitoring(struct yamlconf *y,
     const struct yamlconf_node *control, const struct yamlconf_node *metrics,
@@ -17,18 +19,21 @@ broker_config_monitoring(struct yamlconf *y,
 
 	if (control != NULL) {
 		yamlconf_path(y, control, path, sizeof(path));
-		if (strlen(path) >= sizeof(c->control_socket))
+		size_t n = strlen(path);
+		if (n >= sizeof(c->control_socket))
 			yamlconf_error(y, control,
 			    "control_socket: '%s' is longer than a unix "
 			    "socket's path may be (%zu bytes)",
 			    path, sizeof(c->control_socket) - 1);
 		else
-			snprintf(c->control_socket, sizeof(c->control_socket),
-			    "%s", path);
-	} else if (strlen(c->data) + sizeof("/control.sock") <=
-	    sizeof(c->control_socket)) {
-		snprintf(c->control_socket, sizeof(c->control_socket),
-		    "%s/control.sock", c->data);
+			memcpy(c->control_socket, path, n + 1);
+	} else {
+		size_t n = strlen(c->data);
+		if (n + sizeof(SOCKET_NAME) <= sizeof(c->control_socket)) {
+			memcpy(c->control_socket, c->data, n);
+			memcpy(c->control_socket + n, SOCKET_NAME,
+			    sizeof(SOCKET_NAME));
+		}
 	}
 	yamlconf_path(y, metrics, c->metrics_file, sizeof(c->metrics_file));
 	yamlconf_duration(
