@@ -4,9 +4,12 @@
  * seen_retention, witness_window, witnesses, log_level, user, pid_file,
  * metrics_file, metrics_interval.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agents/config.h"
 #include "common/fileio.h"
@@ -64,6 +67,29 @@ static const struct yamlconf_key keys[K_COUNT] = {
 };
 
 int
+agent_config_default_state(const char *spool, char *out, size_t n, bool *legacy)
+{
+	size_t len = strlen(spool);
+	char old[PATH_MAX];
+	struct stat st;
+
+	while (len > 1 && spool[len - 1] == '/')
+		len--;
+	*legacy = false;
+	if ((size_t)snprintf(out, n, "%.*s.state", (int)len, spool) >= n ||
+	    (size_t)snprintf(old, sizeof(old), "%.*s/.state", (int)len,
+	        spool) >= sizeof(old))
+		return ERROR_TOOBIG;
+	/* Where versions before this one kept it, unless moved since. */
+	if (lstat(out, &st) != 0 && errno == ENOENT && lstat(old, &st) == 0 &&
+	    S_ISDIR(st.st_mode)) {
+		snprintf(out, n, "%s", old);
+		*legacy = true;
+	}
+	return ERROR_OK;
+}
+
+int
 agent_config_load(
     const char *path, struct agent_config *c, struct yamlconf_errors *errs)
 {
@@ -118,7 +144,8 @@ agent_config_load(
 	if (v[K_STATE] != NULL)
 		yamlconf_path(y, v[K_STATE], c->state, sizeof(c->state));
 	else if (c->spool[0] != '\0' &&
-	    fileio_join(c->state, sizeof(c->state), c->spool, ".state") != 0)
+	    agent_config_default_state(
+	        c->spool, c->state, sizeof(c->state), &c->state_legacy) != 0)
 		yamlconf_error(y, v[K_SPOOL], "spool: path too long");
 	if (v[K_AGREEMENTS] != NULL)
 		yamlconf_path(

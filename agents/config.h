@@ -9,6 +9,8 @@
 #define AGENTS_CONFIG_H
 
 #include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/daemonopts.h"
@@ -26,7 +28,8 @@ struct agent_config {
 	char keyring[PATH_MAX];
 	char spool[PATH_MAX];
 	char pepper[PATH_MAX];
-	char state[PATH_MAX];  /* the agent's LMDB; default SPOOL/.state */
+	char state[PATH_MAX];  /* the agent's LMDB; default SPOOL.state */
+	bool state_legacy;     /* the default fell back to SPOOL/.state */
 	uint64_t resend_ms;    /* resend_after, default 30s */
 	uint64_t map_size;     /* map_size_mb in bytes, default 4 GiB */
 	uint64_t sent_keep_ms; /* sent_retention, default 30d */
@@ -51,6 +54,15 @@ struct agent_config {
  * folder. Problems go into errs; returns 0, ERROR_CONFIG, or the error
  * reading the file.
  */
+/*
+ * The state folder when `state:` is not set: SPOOL.state, beside the spool
+ * the record system shares, not in it; or SPOOL/.state, where earlier
+ * versions kept it, while that exists and SPOOL.state does not (*legacy).
+ * ERROR_TOOBIG when it does not fit in n bytes.
+ */
+WUR int agent_config_default_state(
+    const char *spool, char *out, size_t n, bool *legacy);
+
 WUR int agent_config_load(
     const char *path, struct agent_config *c, struct yamlconf_errors *errs);
 

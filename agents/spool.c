@@ -89,6 +89,11 @@ spool_make_dirs(struct agent *a)
 			         "crash",
 			    a->dir[i], n);
 	}
+	if (a->cfg.state_legacy)
+		log_warn("state %s: inside the spool the record system shares; "
+		         "stop the agent and move it to %s.state (the default "
+		         "now), or set `state:`",
+		    a->cfg.state, a->cfg.spool);
 	return ERROR_OK;
 }
 

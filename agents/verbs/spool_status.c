@@ -227,7 +227,11 @@ agent_verb_spool_status(int argc, char **argv)
 		return cli_fail(
 		    EX_NOINPUT, "spool status: %s: no such folder", spool);
 	if (state == NULL) {
-		snprintf(dstate, sizeof(dstate), "%s/.state", spool);
+		bool legacy;
+		if (agent_config_default_state(
+		        spool, dstate, sizeof(dstate), &legacy) != 0)
+			return cli_fail(
+			    EX_USAGE, "spool status: %s: path too long", spool);
 		state = dstate;
 	}
 	if (count_dir(spool, "outbox", &n_out, &oldest) != 0 ||

@@ -65,6 +65,12 @@ h_spool(struct h_sys *s, int agency, const char *sub)
 	return h_p("%s/spool/%s/%s", s->dir, fixture_agency[agency], sub);
 }
 
+const char *
+h_state(struct h_sys *s, int agency)
+{
+	return h_p("%s/spool/%s.state", s->dir, fixture_agency[agency]);
+}
+
 uint64_t
 h_now_ms(void)
 {

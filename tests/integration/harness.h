@@ -120,6 +120,8 @@ const char *h_p(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* SPOOL/sub of an agency ("inbox", "sent", ...). */
 const char *h_spool(struct h_sys *s, int agency, const char *sub);
+/* The agent's state folder by default: DIR/spool/AGENCY.state (h_p). */
+const char *h_state(struct h_sys *s, int agency);
 
 /* The path of an agency's agent.yaml. */
 const char *h_agent_yaml(struct h_sys *s, int agency);

@@ -80,7 +80,7 @@ const char *
 h_agreements_dir(struct h_sys *s, int agency)
 {
 	return h_p(
-	    "%s/spool/%s/.state/agreements", s->dir, fixture_agency[agency]);
+	    "%s/spool/%s.state/agreements", s->dir, fixture_agency[agency]);
 }
 
 void

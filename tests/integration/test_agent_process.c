@@ -343,8 +343,8 @@ one_agent_per_state(void **state)
 	assert_non_null(strstr(e, want));
 	free(e);
 	/* The lock file names the running agent. */
-	char *lock = scratch_slurp(
-	    h_p("%s/agent.lock", h_spool(s, H_POLICE, ".state")), NULL);
+	char *lock =
+	    scratch_slurp(h_p("%s/agent.lock", h_state(s, H_POLICE)), NULL);
 	assert_non_null(lock);
 	assert_int_equal(strtol(lock, NULL, 10), pid);
 	free(lock);
@@ -375,6 +375,46 @@ one_agent_per_state(void **state)
 	h_pass(s);
 }
 
+/*
+ * The state database is not in the spool the record system shares: by
+ * default it is SPOOL.state, beside it, mode 0700. A state folder where
+ * earlier versions kept it (SPOOL/.state) is used as it is, with a
+ * warning, so an upgrade loses nothing it held.
+ */
+static void
+state_beside_spool(void **state)
+{
+	struct h_sys *s = *state;
+	struct stat st;
+
+	h_broker_start(s);
+	h_agent_start(s, H_MHT, true);
+	h_agent_start(s, H_POLICE, true);
+	exchange(s, "beside");
+	assert_int_equal(stat(h_state(s, H_POLICE), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(
+	    access(h_p("%s/data.mdb", h_state(s, H_POLICE)), F_OK), 0);
+	assert_int_equal(access(h_spool(s, H_POLICE, ".state"), F_OK), -1);
+	assert_int_equal(h_agent_stop(s, H_POLICE), 0);
+
+	/* An earlier version's layout: the agent keeps to it, and says so. */
+	assert_int_equal(
+	    rename(h_state(s, H_POLICE), h_spool(s, H_POLICE, ".state")), 0);
+	h_agent_start(s, H_POLICE, true);
+	assert_true(h_wait_log(&s->agent[H_POLICE],
+	    "inside the spool the record system", 1, H_WAIT_MS));
+	exchange(s, "legacy");
+	assert_int_equal(access(h_state(s, H_POLICE), F_OK), -1);
+	assert_int_equal(
+	    access(h_p("%s/data.mdb", h_spool(s, H_POLICE, ".state")), F_OK),
+	    0);
+	assert_int_equal(h_agent_stop(s, H_POLICE), 0);
+	assert_int_equal(h_agent_stop(s, H_MHT), 0);
+	assert_int_equal(h_broker_stop(s), 0);
+	h_pass(s);
+}
+
 int
 main(void)
 {
@@ -382,6 +422,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(sighup_new_agency, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sighup_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(stop_while_busy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        state_beside_spool, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        one_agent_per_state, setup, teardown),
 	};

@@ -165,8 +165,7 @@ state_bounded(void **state)
 
 	h_broker_start(s);
 	h_agent_start(s, H_POLICE, true);
-	snprintf(
-	    data, sizeof(data), "%s/data.mdb", h_spool(s, H_POLICE, ".state"));
+	snprintf(data, sizeof(data), "%s/data.mdb", h_state(s, H_POLICE));
 	wave(s, "first", 50, &total);
 	long one = file_size(data);
 	for (int w = 1; w < 6; w++)

@@ -296,7 +296,7 @@ agreement_refused(void **state)
 	/* Not used: nothing sealed under any of them. */
 	struct wire_frame *f = submitted(r, 1500);
 	assert_null(f);
-	assert_int_equal(h_count(h_p("%s/spool/%s/.state/agreements", s->dir,
+	assert_int_equal(h_count(h_p("%s/spool/%s.state/agreements", s->dir,
 	                             fixture_agency[H_MHT]),
 	                     ".yaml"),
 	    0);

@@ -476,11 +476,9 @@ canary_nowhere_but_the_inbox(void **state)
 		    "the canary is in the broker's data folder: %s", found);
 	if (h_tree_grep(sys->logs, CANARY, found, sizeof(found)))
 		fail_msg("the canary is in a log: %s", found);
-	if (h_tree_grep(
-	        h_spool(sys, H_POLICE, ".state"), CANARY, found, sizeof(found)))
+	if (h_tree_grep(h_state(sys, H_POLICE), CANARY, found, sizeof(found)))
 		fail_msg("the canary is in the recipient's state: %s", found);
-	if (h_tree_grep(
-	        h_spool(sys, H_MHT, ".state"), CANARY, found, sizeof(found)))
+	if (h_tree_grep(h_state(sys, H_MHT), CANARY, found, sizeof(found)))
 		fail_msg("the canary is in the sender's state: %s", found);
 	/* Anywhere at all: the inbox record and the sender's own record
 	 * (in sent/), and nothing else; the search finds both. */

@@ -392,7 +392,7 @@ spool_modes(void **state)
 	for (size_t i = 0; i < 5; i++)
 		mode_is(h_spool(s, H_POLICE, readable[i]), 02750);
 	mode_is(h_p("%s/spool/police", s->dir), 02750);
-	mode_is(h_p("%s/spool/police/.state", s->dir), 0700);
+	mode_is(h_state(s, H_POLICE), 0700);
 	assert_int_equal(h_agent_stop(s, H_POLICE), 0);
 	assert_int_equal(h_broker_stop(s), 0);
 	h_pass(s);

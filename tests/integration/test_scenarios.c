@@ -737,8 +737,8 @@ canaries_and_clean_stop(void **state)
 				fail_msg("%s: '%s' is in a log: %s", m->name, t,
 				    found);
 			/* Nor the sender's own store: only ciphertext. */
-			if (h_tree_grep(h_spool(sys, m->sender, ".state"), t,
-			        found, sizeof(found)))
+			if (h_tree_grep(h_state(sys, m->sender), t, found,
+			        sizeof(found)))
 				fail_msg("%s: '%s' in the sender's state: %s",
 				    m->name, t, found);
 			/* Each agency holds only what it may see of it. */
