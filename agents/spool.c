@@ -26,7 +26,7 @@ static const mode_t dir_mode[] = {
     [DIR_TMP] = 02770,
     [DIR_SENT] = 02750,
     [DIR_FAILED] = 02750,
-    [DIR_INBOX] = 02750,
+    [DIR_INBOX] = 02770, /* it takes records away */
     [DIR_RECEIPTS] = 02750,
     [DIR_ALERTS] = 02750,
 };

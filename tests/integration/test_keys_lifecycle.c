@@ -368,7 +368,8 @@ mode_is(const char *path, mode_t want)
 
 /*
  * The spool permission model: the record system, in the spool's group,
- * may write outbox/ and tmp/ (setgid, group-writable) and read the rest;
+ * may write outbox/ and tmp/ (setgid, group-writable), take records out
+ * of inbox/, and read the rest;
  * the state folder is the agent's alone. A folder made too open before
  * the agent starts is brought to its mode. (Before: every folder 0750.)
  */
@@ -376,9 +377,9 @@ static void
 spool_modes(void **state)
 {
 	struct h_sys *s = *state;
-	static const char *const writable[] = {"outbox", "tmp"};
+	static const char *const writable[] = {"outbox", "tmp", "inbox"};
 	static const char *const readable[] = {
-	    "sent", "failed", "inbox", "receipts", "alerts"};
+	    "sent", "failed", "receipts", "alerts"};
 	const char *inbox = h_spool(s, H_POLICE, "inbox");
 
 	char cmd[PATH_MAX + 16];
@@ -387,9 +388,9 @@ spool_modes(void **state)
 	assert_int_equal(chmod(inbox, 0777), 0);
 	h_broker_start(s);
 	h_agent_start(s, H_POLICE, true);
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < 3; i++)
 		mode_is(h_spool(s, H_POLICE, writable[i]), 02770);
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < 4; i++)
 		mode_is(h_spool(s, H_POLICE, readable[i]), 02750);
 	mode_is(h_p("%s/spool/police", s->dir), 02750);
 	mode_is(h_state(s, H_POLICE), 0700);
