@@ -205,8 +205,8 @@ mark_proven(struct agent *a, const struct held *h)
 	int rc;
 
 	/* Ours, as written: never through a link the local system left. */
-	if ((rc = fileio_read_entry(a->dir[dir], h->name, &me, 1, JSON_MAX,
-	         &buf, &len, &st)) != 0) {
+	if (fileio_read_entry(
+	        a->dir[dir], h->name, &me, 1, JSON_MAX, &buf, &len, &st) != 0) {
 		log_info("%s: proven, but no longer in %s", h->name,
 		    dir == DIR_INBOX ? "inbox/" : "receipts/");
 		goto out;

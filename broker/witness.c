@@ -141,7 +141,7 @@ witness_answer(struct broker *b, MDB_txn *txn, struct peer *p,
 	if ((rc = audit_latest(a, txn, head)) != 0)
 		return rc;
 	if (h->to_size != 0 && h->to_size != head->cp.size &&
-	    (rc = audit_checkpoint_at(a, txn, h->to_size, head)) != 0) {
+	    audit_checkpoint_at(a, txn, h->to_size, head) != 0) {
 		/* Not a size this broker signed: the latest, and the agent
 		 * says that it is not what it asked for. */
 		log_warn("%s asked for the checkpoint of %llu leaves, which "
