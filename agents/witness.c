@@ -202,7 +202,6 @@ mark_proven(struct agent *a, const struct held *h)
 	size_t len = 0;
 	json_t *o = NULL, *v;
 	char *text = NULL;
-	int rc;
 
 	/* Ours, as written: never through a link the local system left. */
 	if (fileio_read_entry(
