@@ -480,7 +480,7 @@ process_file(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
 	args.urgency = r.urgency;
 	args.purpose = r.purpose;
 	outrecord_emergency_args(&r, &args);
-	args.subject_ref = r.subject_ref;
+	outrecord_subject_args(&r, &args);
 	args.in_reply_to = r.has_in_reply_to ? r.in_reply_to : NULL;
 	args.requested = r.requested;
 	args.n_recipients = r.n_recipients;

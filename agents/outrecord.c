@@ -67,6 +67,13 @@ outrecord_release(struct outrecord *r)
 }
 
 void
+outrecord_subject_args(const struct outrecord *r, struct envelope_seal_args *a)
+{
+	a->subject_ref = r->subject_ref;
+	a->pepper_id = r->has_pepper_id ? r->pepper_id : NULL;
+}
+
+void
 outrecord_emergency_args(
     const struct outrecord *r, struct envelope_seal_args *a)
 {
@@ -658,6 +665,11 @@ outrecord_parse(const uint8_t *buf, size_t len, const uint8_t *pepper,
 			r->has_in_reply_to = true;
 	}
 	check_subject(o, pepper, r, errors);
+	/* Names the pepper in the manifest whenever subject_ref is made. */
+	if (r->has_subject_ref) {
+		keys_pepper_id(pepper, r->pepper_id);
+		r->has_pepper_id = true;
+	}
 	check_fields(o, r, errors);
 	check_request(o, r, errors);
 	json_decref(o);

@@ -38,6 +38,9 @@ struct outrecord {
 	fieldset filled; /* fields the record gives (the rest seal empty) */
 	bool has_subject_ref;
 	uint8_t subject_ref[WIRE_REF_LEN];
+	/* keys_pepper_id of the pepper subject_ref was made with. */
+	bool has_pepper_id;
+	uint8_t pepper_id[WIRE_REF_LEN];
 	/* Field plaintexts (encoded sub-fields), malloc'd, wiped on release. */
 	uint8_t *plain[FIELDS_COUNT + 1];
 	size_t plain_len[FIELDS_COUNT + 1];
@@ -60,6 +63,10 @@ WUR int outrecord_parse(const uint8_t *buf, size_t len, const uint8_t *pepper,
     struct outrecord *r, json_t *errors);
 
 struct envelope_seal_args;
+
+/* r's subject_ref and pepper_id into a, for envelope_seal. */
+void outrecord_subject_args(
+    const struct outrecord *r, struct envelope_seal_args *a);
 
 /* r's reason and justification into a, for envelope_seal. */
 void outrecord_emergency_args(

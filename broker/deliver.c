@@ -207,6 +207,8 @@ item_event(struct broker *b, MDB_txn *txn, const struct store_item *it,
 		ev.kind = dec.kind;
 		ev.has_subject_ref = dec.has_subject_ref;
 		memcpy(ev.subject_ref, dec.subject_ref, WIRE_REF_LEN);
+		ev.has_pepper_id = dec.has_pepper_id;
+		memcpy(ev.pepper_id, dec.pepper_id, WIRE_REF_LEN);
 		ev.disclosed = dec.disclosed;
 	}
 	ev.type = (enum event_type)type;

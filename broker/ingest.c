@@ -35,6 +35,8 @@ event_from_manifest(struct event *ev, int type, const struct wire_manifest *m)
 	ev->kind = m->kind;
 	ev->has_subject_ref = true;
 	memcpy(ev->subject_ref, m->subject_ref, WIRE_REF_LEN);
+	ev->has_pepper_id = m->has_pepper_id;
+	memcpy(ev->pepper_id, m->pepper_id, WIRE_REF_LEN);
 }
 
 static void

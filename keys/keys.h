@@ -13,16 +13,17 @@
 #include "common/error.h"
 #include "common/ident.h"
 
-#define KEYS_SIGN_PK     32 /* Ed25519 public */
-#define KEYS_SIGN_SK     64 /* Ed25519 secret (seed || public) */
-#define KEYS_BOX_PK      32 /* X25519 */
-#define KEYS_BOX_SK      32
-#define KEYS_CURVE_KEY   32 /* CurveZMQ, binary */
-#define KEYS_PEPPER_LEN  32
-#define KEYS_REF_LEN     32 /* subject_ref */
-#define KEYS_FINGERPRINT 40 /* "xxxx:xxxx:...": 8 groups of 4 hex, NUL */
-#define KEYS_BROKER_ID   "broker"
-#define KEYS_MAX_FILE    4096 /* larger key files are refused */
+#define KEYS_SIGN_PK       32 /* Ed25519 public */
+#define KEYS_SIGN_SK       64 /* Ed25519 secret (seed || public) */
+#define KEYS_BOX_PK        32 /* X25519 */
+#define KEYS_BOX_SK        32
+#define KEYS_CURVE_KEY     32 /* CurveZMQ, binary */
+#define KEYS_PEPPER_LEN    32
+#define KEYS_REF_LEN       32 /* subject_ref */
+#define KEYS_PEPPER_ID_LEN 32 /* pepper_id */
+#define KEYS_FINGERPRINT   40 /* "xxxx:xxxx:...": 8 groups of 4 hex, NUL */
+#define KEYS_BROKER_ID     "broker"
+#define KEYS_MAX_FILE      4096 /* larger key files are refused */
 
 /*
  * A public identity: what an agency's or the broker's .pub file holds. The
@@ -165,5 +166,19 @@ WUR int keys_subject_ref_nhs(
  */
 WUR int keys_subject_ref_name(const uint8_t *pepper, const char *surname,
     const char *forename, const char *dob, uint8_t out[KEYS_REF_LEN]);
+
+/* True when s is a date YYYY-MM-DD that exists (no 31 February). */
+bool keys_date_valid(const char *s);
+
+/*
+ * The pepper's public name: BLAKE2b-256(key = pepper, the 22 ASCII bytes
+ * "concordat pepper-id v1"). Every manifest carries it so that an auditor
+ * can tell a pepper the log has seen from one it has not. It reveals
+ * nothing of the pepper (a keyed hash, as subject_ref), and it is never a
+ * subject_ref: those hash ten digits, or text with two '|', and this
+ * string is neither (KEYS_PEPPER_ID_INPUT).
+ */
+#define KEYS_PEPPER_ID_INPUT "concordat pepper-id v1"
+void keys_pepper_id(const uint8_t *pepper, uint8_t out[KEYS_PEPPER_ID_LEN]);
 
 #endif

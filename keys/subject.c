@@ -183,13 +183,13 @@ normalise(char *buf, size_t n, size_t *used, const char *s)
 	return *used > start ? ERROR_OK : ERROR_INVAL;
 }
 
-static bool
-date_valid(const char *s)
+bool
+keys_date_valid(const char *s)
 {
 	struct tm tm;
 	const char *end;
 
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+	if (s == NULL || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
 		return false;
 	memset(&tm, 0, sizeof(tm));
 	end = strptime(s, "%Y-%m-%d", &tm);
@@ -221,7 +221,7 @@ keys_subject_ref_name(const uint8_t *pepper, const char *surname,
 	if ((rc = normalise(buf, sizeof(buf), &used, forename)) != 0)
 		goto out;
 	buf[used++] = '|';
-	if (!date_valid(dob) || used + 11 > sizeof(buf)) {
+	if (!keys_date_valid(dob) || used + 11 > sizeof(buf)) {
 		rc = ERROR_INVAL;
 		goto out;
 	}
@@ -232,4 +232,14 @@ keys_subject_ref_name(const uint8_t *pepper, const char *surname,
 out:
 	sodium_memzero(buf, sizeof(buf));
 	return rc;
+}
+
+void
+keys_pepper_id(const uint8_t *pepper, uint8_t out[KEYS_PEPPER_ID_LEN])
+{
+	static const char input[] = KEYS_PEPPER_ID_INPUT;
+
+	_Static_assert(sizeof(input) - 1 == 22, "the documented 22 bytes");
+	crypto_generichash(out, KEYS_PEPPER_ID_LEN, (const uint8_t *)input,
+	    sizeof(input) - 1, pepper, KEYS_PEPPER_LEN);
 }

@@ -339,6 +339,10 @@ envelope_seal(const struct envelope_seal_args *a,
 		justification_manifest(&pm, a->reason, &w->j);
 	pm.has_subject_ref = 1;
 	pm.subject_ref = bin(a->subject_ref, WIRE_REF_LEN);
+	if (a->pepper_id != NULL) {
+		pm.has_pepper_id = 1;
+		pm.pepper_id = bin(a->pepper_id, WIRE_REF_LEN);
+	}
 	if (a->in_reply_to != NULL) {
 		pm.has_in_reply_to = 1;
 		pm.in_reply_to = bin(a->in_reply_to, WIRE_MSG_ID_LEN);

@@ -39,6 +39,7 @@ struct envelope_seal_args {
 	int reason;
 	const char *justification;
 	const uint8_t *subject_ref; /* 32 bytes */
+	const uint8_t *pepper_id;   /* NULL or 32 bytes (keys_pepper_id) */
 	const uint8_t *in_reply_to; /* NULL or a 16-byte msg_id */
 	fieldset requested;         /* REQUEST only */
 	size_t n_recipients;

@@ -88,6 +88,11 @@ event_encode(const struct event *ev, uint8_t **out, size_t *len)
 		m.subject_ref.data = (uint8_t *)(uintptr_t)ev->subject_ref;
 		m.subject_ref.len = WIRE_REF_LEN;
 	}
+	if (ev->has_pepper_id) {
+		m.has_pepper_id = 1;
+		m.pepper_id.data = (uint8_t *)(uintptr_t)ev->pepper_id;
+		m.pepper_id.len = WIRE_REF_LEN;
+	}
 	for (size_t i = 0; i < ev->n_recipients; i++)
 		recipients[i] = (char *)(uintptr_t)ev->recipients[i];
 	m.n_recipients = ev->n_recipients;
@@ -192,6 +197,12 @@ event_decode(const uint8_t *buf, size_t len, struct event *ev)
 		        ev->subject_ref, WIRE_REF_LEN, m->subject_ref) != 0)
 			goto out;
 		ev->has_subject_ref = true;
+	}
+	if (m->has_pepper_id) {
+		if (pbutil_bytes(ev->pepper_id, WIRE_REF_LEN, m->pepper_id) !=
+		    0)
+			goto out;
+		ev->has_pepper_id = true;
 	}
 	if (m->has_policy_sha256) {
 		if (pbutil_bytes(ev->policy_sha256, 32, m->policy_sha256) != 0)

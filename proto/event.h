@@ -54,6 +54,9 @@ struct event {
 	int kind;    /* enum kind, or 0 */
 	bool has_subject_ref;
 	uint8_t subject_ref[WIRE_REF_LEN];
+	/* The manifest's pepper_id; absent in events older than it. */
+	bool has_pepper_id;
+	uint8_t pepper_id[WIRE_REF_LEN];
 	size_t n_recipients;
 	char recipients[EVENT_MAX_LIST][IDENT_AGENCY_MAX + 1];
 	fieldset disclosed;

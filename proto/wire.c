@@ -197,6 +197,14 @@ wire_manifest_decode(const uint8_t *buf, size_t len, struct wire_manifest *m,
 		rc = WHY("subject_ref must be %d bytes", WIRE_REF_LEN);
 		goto out;
 	}
+	if (pm->has_pepper_id) {
+		if (pbutil_bytes(m->pepper_id, WIRE_REF_LEN, pm->pepper_id) !=
+		    0) {
+			rc = WHY("pepper_id must be %d bytes", WIRE_REF_LEN);
+			goto out;
+		}
+		m->has_pepper_id = true;
+	}
 	if (pm->has_in_reply_to) {
 		if (pbutil_bytes(m->in_reply_to, WIRE_MSG_ID_LEN,
 		        pm->in_reply_to) != 0) {

@@ -116,6 +116,10 @@ struct wire_manifest {
 	bool has_justification_digest;
 	uint8_t justification_digest[WIRE_DIGEST_LEN];
 	uint8_t subject_ref[WIRE_REF_LEN];
+	/* The pepper subject_ref was made with, named (keys_pepper_id);
+	 * absent from manifests older than it. */
+	bool has_pepper_id;
+	uint8_t pepper_id[WIRE_REF_LEN];
 	bool has_in_reply_to;
 	uint8_t in_reply_to[WIRE_MSG_ID_LEN];
 	size_t n_recipients;

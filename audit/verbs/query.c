@@ -9,6 +9,7 @@
 #include <sysexits.h>
 
 #include "audit/verbs/audit_verbs.h"
+#include "audit/verbs/subject.h"
 #include "audit/verbs/verbs_int.h"
 #include "common/cli.h"
 #include "common/ident.h"
@@ -56,7 +57,13 @@ static const char query_help[] =
     "filters (all given must hold):\n"
     "  --subject NHS --pepper FILE  events about the person with this NHS\n"
     "                               number\n"
+    "  --name SURNAME,FORENAME --dob YYYY-MM-DD --pepper FILE\n"
+    "                               events about the person sent by name\n"
     "  --subject-ref HEX            events about this subject_ref\n"
+    "                               (these three repeat and combine: the\n"
+    "                               events about any of them, one person;\n"
+    "                               a pepper no entry was made with is\n"
+    "                               refused, exit 65)\n"
     "  --msg-id HEX                 events about one message\n"
     "  --agency A                   A sent, received or was a recipient\n"
     "  --purpose P                  the message's purpose\n"
@@ -75,6 +82,8 @@ static const char query_help[] =
 static const struct option opts[] = {
     {"data", required_argument, NULL, 'd'},
     {"subject", required_argument, NULL, 's'},
+    {"name", required_argument, NULL, 'N'},
+    {"dob", required_argument, NULL, 'B'},
     {"pepper", required_argument, NULL, 'p'},
     {"subject-ref", required_argument, NULL, 'S'},
     {"msg-id", required_argument, NULL, 'm'},
@@ -92,7 +101,8 @@ static const struct option opts[] = {
 };
 
 struct args {
-	const char *dir, *nhs, *pepper, *ref, *msgid;
+	const char *dir, *msgid;
+	struct verbs_person person; /* --subject, --name, --subject-ref */
 	enum table_format format;
 };
 
@@ -127,18 +137,15 @@ parse(int argc, char **argv, struct audit_filter *f, struct args *a)
 	int c, rc;
 
 	while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
+		if ((rc = verbs_person_opt("query", &a->person, c, optarg)) !=
+		    -1) {
+			if (rc != 0)
+				return rc;
+			continue;
+		}
 		switch (c) {
 		case 'd':
 			a->dir = optarg;
-			break;
-		case 's':
-			a->nhs = optarg;
-			break;
-		case 'p':
-			a->pepper = optarg;
-			break;
-		case 'S':
-			a->ref = optarg;
 			break;
 		case 'm':
 			a->msgid = optarg;
@@ -200,32 +207,19 @@ parse(int argc, char **argv, struct audit_filter *f, struct args *a)
 
 /* The subject and message filters, checked; a sysexits code. */
 static int
-check(struct audit_filter *f, const struct args *a)
+check(struct audit_filter *f, struct args *a)
 {
 	int rc;
 
 	if (a->dir == NULL)
 		return verbs_missing("query", "--data DIR");
-	if (a->nhs != NULL && a->ref != NULL)
+	if (a->person.pepper != NULL && a->person.s.n == 0)
 		return cli_fail(EX_USAGE,
-		    "audit query: give --subject or --subject-ref, not both");
-	if (a->pepper != NULL && a->nhs == NULL)
-		return cli_fail(EX_USAGE,
-		    "audit query: --pepper is only used with --subject");
-	if (a->nhs != NULL) {
-		if ((rc = verbs_subject(
-		         "query", a->nhs, a->pepper, f->subject_ref)) != 0)
-			return rc;
-		f->has_subject = true;
-	}
-	if (a->ref != NULL) {
-		if (cli_parse_hex(a->ref, f->subject_ref, WIRE_REF_LEN) != 0)
-			return cli_fail(EX_USAGE,
-			    "audit query: --subject-ref '%s': want 64 hex "
-			    "digits",
-			    a->ref);
-		f->has_subject = true;
-	}
+		    "audit query: --pepper is only used with --subject or "
+		    "--name");
+	if (a->person.s.n > 0 &&
+	    (rc = verbs_person_resolve("query", &a->person)) != 0)
+		return rc;
 	if (a->msgid != NULL) {
 		if (cli_parse_hex(a->msgid, f->msg_id, WIRE_MSG_ID_LEN) != 0)
 			return cli_fail(EX_USAGE,
@@ -236,17 +230,43 @@ check(struct audit_filter *f, const struct args *a)
 	return verbs_range("query", f->since_ms, f->until_ms);
 }
 
+/*
+ * The events about the person, any of their identifiers, after the pepper
+ * is checked; a log older than pepper ids is said on standard error.
+ */
+static int
+query_person(struct reader *r, const struct audit_filter *f,
+    const struct verbs_person *p, struct table *t, struct strbuf *sb)
+{
+	struct verbs_found fd;
+	enum verbs_pepper state;
+	char warn[1024];
+	int rc;
+
+	rc = verbs_person_find("query", r, f, p, &fd, &state);
+	if (rc == 0 && state == VERBS_PEPPER_NO_IDS) {
+		verbs_pepper_warning(p->pepper, warn, sizeof(warn));
+		fprintf(stderr, "audit query: warning: %s\n", warn);
+	}
+	if (rc == 0 && (rc = verbs_write(sb)) == 0)
+		rc = verbs_person_rows(r, &fd, query_row, t);
+	verbs_found_release(&fd);
+	return rc;
+}
+
 int
 audit_verb_query(int argc, char **argv)
 {
 	struct audit_filter f;
-	struct args a = {NULL, NULL, NULL, NULL, NULL, TABLE_TEXT};
+	struct args a;
 	struct strbuf sb = STRBUF_INIT;
 	struct table t;
 	struct reader r;
 	int rc;
 
 	memset(&f, 0, sizeof(f));
+	memset(&a, 0, sizeof(a));
+	a.format = TABLE_TEXT;
 	if ((rc = parse(argc, argv, &f, &a)) != -1)
 		return rc;
 	if ((rc = check(&f, &a)) != 0)
@@ -254,9 +274,13 @@ audit_verb_query(int argc, char **argv)
 	if ((rc = verbs_open_log("query", a.dir, &r)) != 0)
 		return rc;
 	table_begin(&t, &sb, a.format, columns, N_COLUMNS);
-	if ((rc = verbs_write(&sb)) == 0)
+	if (a.person.s.n > 0)
+		rc = query_person(&r, &f, &a.person, &t, &sb);
+	else if ((rc = verbs_write(&sb)) == 0)
 		rc = audit_query(r.a, r.txn, &f, query_row, &t, NULL);
 	verbs_close_log(&r);
+	if (rc > 0)
+		return rc; /* said */
 	if (rc == ERROR_IO && ferror(stdout))
 		return EX_IOERR; /* the stdout check says why */
 	if (rc != 0)

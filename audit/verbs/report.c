@@ -1,7 +1,8 @@
 /*
  * `concordat audit report`: the subject access report of one person, every
- * disclosure about them found in the log and written as audit/report.c
- * words it.
+ * disclosure about them found in the log (under any of the identifiers
+ * given) and written as audit/report.c words it: text, an HTML letter, or
+ * JSON.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,34 +11,51 @@
 
 #include "audit/report.h"
 #include "audit/verbs/audit_verbs.h"
+#include "audit/verbs/subject.h"
 #include "audit/verbs/verbs_int.h"
 #include "common/cli.h"
 #include "policy/policy.h"
 #include "policy/verbs/policy_verbs.h"
 
 static const char report_help[] =
-    "usage: concordat audit report --data DIR --subject NHS --pepper FILE\n"
-    "           [--policy FILE] [--since T] [--until T] [--json]\n"
+    "usage: concordat audit report --data DIR --pepper FILE\n"
+    "           (--subject NHS | --name SURNAME,FORENAME --dob YYYY-MM-DD |\n"
+    "            --subject-ref HEX)...\n"
+    "           [--policy FILE] [--since T] [--until T] [--json | --html]\n"
     "\n"
     "A subject access report: every disclosure of information about the\n"
-    "person with this NHS number, in plain words: who received which\n"
-    "information, from whom, when, why, under which legal basis, and\n"
-    "whether an emergency (break-glass) was declared. --since and --until\n"
-    "limit it to [since, until), as for query. --json prints one object\n"
-    "per disclosure.\n"
+    "person, in plain words: who was allowed to see which information,\n"
+    "from whom, when, why, under which legal basis, and whether an\n"
+    "emergency (break-glass) was declared and reviewed. A field listed may\n"
+    "have been empty: the broker cannot see which fields the sender filled\n"
+    "in. --since and --until limit it to [since, until), as for query.\n"
     "\n"
+    "The person: any number of identifiers at once (a person sent once by\n"
+    "NHS number and once by name), merged in log order and named in the\n"
+    "report. Each --dob follows its --name. --subject-ref HEX is a\n"
+    "subject_ref as `concordat keys subject-ref` prints it.\n"
+    "--pepper FILE  the subject pepper the agencies share; a pepper that no\n"
+    "               entry of the log was made with is refused (exit 65);\n"
+    "               a log older than pepper ids is reported with a warning\n"
     "--policy FILE  the agreement whose agency names (name:) the report\n"
     "               uses; an agency without one is called by its id\n"
-    "               (\"the mental health trust\" for mental_health_trust)\n";
+    "               (\"the mental health trust\" for mental_health_trust)\n"
+    "--json         one object per disclosure\n"
+    "--html         one self-contained page: a printable letter to the\n"
+    "               person\n";
 
 static const struct option opts[] = {
     {"data", required_argument, NULL, 'd'},
     {"subject", required_argument, NULL, 's'},
+    {"name", required_argument, NULL, 'N'},
+    {"dob", required_argument, NULL, 'B'},
+    {"subject-ref", required_argument, NULL, 'S'},
     {"pepper", required_argument, NULL, 'p'},
     {"policy", required_argument, NULL, 'P'},
     {"since", required_argument, NULL, 'f'},
     {"until", required_argument, NULL, 'u'},
     {"json", no_argument, NULL, 'j'},
+    {"html", no_argument, NULL, 'H'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -79,6 +97,19 @@ agency_name(void *arg, const char *agency)
 	return arg != NULL ? policy_agency_name(arg, agency) : NULL;
 }
 
+/*
+ * The break-glass review of the disclosure d, into d->review (NULL: not
+ * yet reviewed). The place where the guardians' review outcomes are
+ * looked up in the log.
+ */
+static int
+report_review(struct walk *w, struct report_disclosure *d)
+{
+	(void)w;
+	d->review = NULL;
+	return ERROR_OK;
+}
+
 /* One decision about the person: its fate, then its words, written. */
 static int
 report_row(void *arg, uint64_t seq, const struct event *ev)
@@ -98,48 +129,53 @@ report_row(void *arg, uint64_t seq, const struct event *ev)
 		         &col, NULL)) != 0)
 			return rc;
 	}
-	struct report_disclosure d = {seq, ev, col.state, col.at_ms};
+	struct report_disclosure d = {seq, ev, col.state, col.at_ms, NULL};
+	if (ev->breakglass && (rc = report_review(w, &d)) != 0)
+		return rc;
 	if ((rc = report_add(&w->rep, &d)) != 0)
 		return rc;
 	return verbs_write(w->rep.sb);
 }
 
-int
-audit_verb_report(int argc, char **argv)
+struct args {
+	const char *dir, *path;
+	struct verbs_person person;
+	enum report_format format;
+};
+
+/* The options into *f and *a; -1 to go on, or a sysexits code. */
+static int
+parse(int argc, char **argv, struct audit_filter *f, struct args *a)
 {
-	struct audit_filter f;
-	struct reader r;
-	struct strbuf sb = STRBUF_INIT;
-	struct walk w = {&r, {0}};
-	const char *dir = NULL, *nhs = NULL, *pepper = NULL, *path = NULL;
-	struct policy *policy = NULL;
-	bool json = false;
-	uint64_t size;
 	int c, rc;
 
-	memset(&f, 0, sizeof(f));
 	while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
+		if ((rc = verbs_person_opt("report", &a->person, c, optarg)) !=
+		    -1) {
+			if (rc != 0)
+				return rc;
+			continue;
+		}
 		switch (c) {
 		case 'd':
-			dir = optarg;
-			break;
-		case 's':
-			nhs = optarg;
-			break;
-		case 'p':
-			pepper = optarg;
+			a->dir = optarg;
 			break;
 		case 'P':
-			path = optarg;
+			a->path = optarg;
 			break;
 		case 'f':
 		case 'u':
 			if ((rc = verbs_time("report", c, optarg,
-			         c == 'f' ? &f.since_ms : &f.until_ms)) != 0)
+			         c == 'f' ? &f->since_ms : &f->until_ms)) != 0)
 				return rc;
 			break;
 		case 'j':
-			json = true;
+		case 'H':
+			if (a->format != REPORT_TEXT)
+				return cli_fail(EX_USAGE,
+				    "audit report: give --json or --html, not "
+				    "both");
+			a->format = c == 'j' ? REPORT_JSON : REPORT_HTML;
 			break;
 		case 'h':
 			fputs(report_help, stdout);
@@ -150,40 +186,93 @@ audit_verb_report(int argc, char **argv)
 	}
 	if (optind != argc)
 		return verbs_unexpected("report", argv[optind]);
-	if (dir == NULL)
+	if (a->dir == NULL)
 		return verbs_missing("report", "--data DIR");
-	if (nhs == NULL)
-		return verbs_missing("report", "--subject NHS");
-	if ((rc = verbs_range("report", f.since_ms, f.until_ms)) != 0)
+	if (a->person.s.n == 0)
+		return verbs_missing("report",
+		    "--subject NHS (or --name SURNAME,FORENAME --dob "
+		    "YYYY-MM-DD, or --subject-ref HEX)");
+	if ((rc = verbs_range("report", f->since_ms, f->until_ms)) != 0)
 		return rc;
-	if ((rc = verbs_subject("report", nhs, pepper, f.subject_ref)) != 0)
+	rc = verbs_person_resolve("report", &a->person);
+	return rc != 0 ? rc : -1;
+}
+
+/*
+ * The heading, the warning a log without pepper ids needs, the rows: 0, a
+ * sysexits code (positive) after saying why, or an ERROR_*.
+ */
+static int
+report_body(struct walk *w, const struct args *a, const struct audit_filter *f)
+{
+	const char *ids[CLI_SUBJECTS_MAX];
+	struct verbs_found fd;
+	enum verbs_pepper state;
+	char warn[1024];
+	uint64_t size;
+	int rc;
+
+	for (size_t i = 0; i < a->person.s.n; i++)
+		ids[i] = a->person.s.s[i].words;
+	if ((rc = audit_size(w->r->a, w->r->txn, &size)) != 0)
 		return rc;
-	f.has_subject = true;
+	rc = verbs_person_find("report", w->r, f, &a->person, &fd, &state);
+	if (rc == 0) {
+		report_header(
+		    &w->rep, ids, a->person.s.n, audit_origin(w->r->a), size);
+		if (state == VERBS_PEPPER_NO_IDS) {
+			verbs_pepper_warning(
+			    a->person.pepper, warn, sizeof(warn));
+			report_warning(&w->rep, warn);
+			if (w->rep.json)
+				fprintf(stderr, "audit report: warning: %s\n",
+				    warn);
+		}
+		if ((rc = verbs_write(w->rep.sb)) == 0)
+			rc = verbs_person_rows(w->r, &fd, report_row, w);
+	}
+	verbs_found_release(&fd);
+	if (rc == 0) {
+		report_footer(&w->rep);
+		rc = verbs_write(w->rep.sb);
+	}
+	return rc;
+}
+
+int
+audit_verb_report(int argc, char **argv)
+{
+	struct audit_filter f;
+	struct reader r;
+	struct strbuf sb = STRBUF_INIT;
+	struct walk w = {&r, {0}};
+	struct args a;
+	struct policy *policy = NULL;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	memset(&a, 0, sizeof(a));
+	if ((rc = parse(argc, argv, &f, &a)) != -1)
+		return rc;
 	f.type = EVENT_DECISION;
-	if (path != NULL &&
-	    (rc = policy_verbs_load("audit report", path, &policy)) != 0)
+	if (a.path != NULL &&
+	    (rc = policy_verbs_load("audit report", a.path, &policy)) != 0)
 		return rc;
-	if ((rc = verbs_open_log("report", dir, &r)) != 0) {
+	if ((rc = verbs_open_log("report", a.dir, &r)) != 0) {
 		policy_free(policy);
 		return rc;
 	}
-	report_init(&w.rep, &sb, json, agency_name, policy);
-	if ((rc = audit_size(r.a, r.txn, &size)) == 0) {
-		report_header(&w.rep, nhs, audit_origin(r.a), size);
-		if ((rc = verbs_write(&sb)) == 0)
-			rc = audit_query(r.a, r.txn, &f, report_row, &w, NULL);
-	}
-	if (rc == 0) {
-		report_footer(&w.rep);
-		rc = verbs_write(&sb);
-	}
+	report_init(&w.rep, &sb, a.format, agency_name, policy);
+	rc = report_body(&w, &a, &f);
 	verbs_close_log(&r);
 	strbuf_release(&sb);
 	policy_free(policy);
+	if (rc > 0)
+		return rc; /* said */
 	if (rc == ERROR_IO && ferror(stdout))
 		return EX_IOERR; /* the stdout check says why */
 	if (rc != 0)
-		return cli_fail(cli_exit_code(rc), "audit report: %s: %s", dir,
-		    error_strerror(rc));
+		return cli_fail(cli_exit_code(rc), "audit report: %s: %s",
+		    a.dir, error_strerror(rc));
 	return EX_OK;
 }

@@ -510,9 +510,8 @@ test_query_errors(void **state)
 	    f->log, "--subject", NHS_X);
 	RUN(EX_USAGE, "--pepper is only used with --subject", NULL, "query",
 	    "--data", f->log, "--pepper", f->pepper);
-	RUN(EX_USAGE, "give --subject or --subject-ref, not both", NULL,
-	    "query", "--data", f->log, "--subject", NHS_X, "--pepper",
-	    f->pepper, "--subject-ref", "00");
+	RUN(EX_USAGE, "'SMITH,John' needs --dob", NULL, "query", "--data",
+	    f->log, "--name", "SMITH,John", "--pepper", f->pepper);
 	RUN(EX_USAGE, "--subject-ref 'xyz': want 64 hex digits", NULL, "query",
 	    "--data", f->log, "--subject-ref", "xyz");
 	RUN(EX_USAGE, "--msg-id 'a1': want 32 hex digits", NULL, "query",
@@ -539,7 +538,8 @@ test_report(void **state)
 	    "   The police shared information about you with the mental "
 	    "health trust.\n"
 	    "   Why: triage advice (urgent)\n"
-	    "   What was shared:\n"
+	    "   What the recipient was allowed to see (a field may have been "
+	    "empty):\n"
 	    "     - your name, address and contact details (or a "
 	    "description of you) [identity]\n");
 	has(out,
@@ -582,7 +582,7 @@ test_report(void **state)
 		    "social_care");
 		assert_int_equal(
 		    json_integer_value(json_object_get(o, "seq")), 9);
-		json_t *fields = json_object_get(o, "fields");
+		json_t *fields = json_object_get(o, "allowed");
 		assert_int_equal(json_array_size(fields), 3);
 		assert_string_equal(json_string_value(json_object_get(
 		                        json_array_get(fields, 0), "field")),

@@ -48,6 +48,15 @@ names(void *arg, const char *agency)
 	return strcmp(agency, "police") == 0 ? "West Yorkshire Police" : NULL;
 }
 
+/* Names no page may take as markup. */
+static const char *
+hostile(void *arg, const char *agency)
+{
+	(void)arg;
+	return strcmp(agency, "police") == 0 ? "<img src=x onerror=alert(1)>"
+	                                     : "Trust & \"Co\" 'x'";
+}
+
 static void
 test_text(void **state)
 {
@@ -55,11 +64,12 @@ test_text(void **state)
 	struct report r;
 	struct event *ev = decision();
 	struct report_disclosure d = {
-	    3, ev, EVENT_ACKNOWLEDGED, 1795440364000ULL};
+	    3, ev, EVENT_ACKNOWLEDGED, 1795440364000ULL, NULL};
+	const char *ids[] = {"NHS number 943 476 5919"};
 
 	(void)state;
 	report_init(&r, &sb, false, NULL, NULL);
-	report_header(&r, "943 476 5919", "log.example/x", 12);
+	report_header(&r, ids, 1, "log.example/x", 12);
 	assert_int_equal(report_add(&r, &d), 0);
 	report_footer(&r);
 	assert_int_equal(report_error(&r), 0);
@@ -72,7 +82,8 @@ test_text(void **state)
 	    "   The police shared information about you with the mental "
 	    "health trust.\n"
 	    "   Why: triage advice (urgent)\n"
-	    "   What was shared:\n"
+	    "   What the recipient was allowed to see (a field may have been "
+	    "empty):\n"
 	    "     - your name, address and contact details (or a "
 	    "description of you) [identity]\n"
 	    "     - risks (self-harm, suicide, aggression, confusion, "
@@ -87,7 +98,10 @@ test_text(void **state)
 	    "   Log entry: 3\n"
 	    "\n"
 	    "1 disclosure in all. Each log entry can be proved with\n"
-	    "'concordat audit prove --seq N'.\n");
+	    "'concordat audit prove --seq N'.\n"
+	    "A field listed may have been empty: the broker cannot see "
+	    "which\nfields the sender filled in, only that each was "
+	    "sealed.\n");
 	strbuf_release(&sb);
 	free(ev);
 }
@@ -98,7 +112,7 @@ test_names_and_fates(void **state)
 	struct strbuf sb = STRBUF_INIT;
 	struct report r;
 	struct event *ev = decision();
-	struct report_disclosure d = {5, ev, EVENT_DELIVERED, 0};
+	struct report_disclosure d = {5, ev, EVENT_DELIVERED, 0, NULL};
 
 	(void)state;
 	strcpy(ev->sender, "social_care");
@@ -124,7 +138,7 @@ test_names_and_fates(void **state)
 	assert_non_null(strstr(s, "   Why: not recorded\n"));
 	assert_non_null(strstr(s,
 	    "   Emergency (break-glass): yes, in an emergency (risk to "
-	    "life)\n"));
+	    "life)\n   Review: not yet reviewed\n"));
 	assert_non_null(strstr(s,
 	    "   Delivered to the recipient: 1 January "
 	    "1970, 00:00:00 UTC\n"));
@@ -149,13 +163,14 @@ test_json(void **state)
 	struct strbuf sb = STRBUF_INIT;
 	struct report r;
 	struct event *ev = decision();
-	struct report_disclosure d = {9, ev, 0, 0};
+	struct report_disclosure d = {9, ev, 0, 0, NULL};
+	const char *ids[] = {"NHS number 943 476 5919"};
 	json_error_t err;
 	json_t *o;
 
 	(void)state;
 	report_init(&r, &sb, true, NULL, NULL);
-	report_header(&r, "9434765919", "log.example/x", 12);
+	report_header(&r, ids, 1, "log.example/x", 12);
 	assert_int_equal(report_add(&r, &d), 0);
 	report_footer(&r);
 	/* one line, nothing but the object */
@@ -166,7 +181,8 @@ test_json(void **state)
 	assert_int_equal(json_integer_value(json_object_get(o, "seq")), 9);
 	assert_string_equal(
 	    json_string_value(json_object_get(o, "sender")), "police");
-	json_t *fields = json_object_get(o, "fields");
+	assert_null(json_object_get(o, "fields")); /* allowed, not shared */
+	json_t *fields = json_object_get(o, "allowed");
 	assert_int_equal(json_array_size(fields), 2);
 	assert_string_equal(json_string_value(json_object_get(
 	                        json_array_get(fields, 1), "field")),
@@ -186,6 +202,95 @@ test_json(void **state)
 	free(ev);
 }
 
+/* Several identifiers are named and said to be merged; a warning line. */
+static void
+test_identifiers(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct report r;
+	struct event *ev = decision();
+	struct report_disclosure d = {
+	    4, ev, 0, 0, "justified, by the guardian"};
+	const char *ids[] = {
+	    "NHS number 943 476 5919", "name SMITH, John born 1970-01-01"};
+
+	(void)state;
+	report_init(&r, &sb, REPORT_TEXT, NULL, NULL);
+	report_header(&r, ids, 2, "log.example/x", 7);
+	report_warning(&r, "cannot check the pepper");
+	ev->breakglass = true;
+	assert_int_equal(report_add(&r, &d), 0);
+	ev->breakglass = false;
+	d.review = "ignored when not break-glass";
+	assert_int_equal(report_add(&r, &d), 0);
+	report_footer(&r);
+	const char *s = strbuf_str(&sb);
+	assert_non_null(strstr(s,
+	    "Subject access report\n"
+	    "This report covers 2 identifiers: NHS number 943 476 5919; "
+	    "name SMITH, John born 1970-01-01\n"
+	    "Audit log: log.example/x, 7 entries\n"
+	    "Warning: cannot check the pepper\n"));
+	assert_non_null(strstr(s, "   Review: justified, by the guardian\n"));
+	assert_null(strstr(s, "ignored"));
+	assert_null(strstr(s, "What was shared"));
+	strbuf_release(&sb);
+	free(ev);
+}
+
+/* The HTML letter: escaped, both disclosures, the identifiers. */
+static void
+test_html(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct report r;
+	struct event *ev = decision();
+	struct report_disclosure d = {3, ev, EVENT_ACKNOWLEDGED, 0, NULL};
+	const char *ids[] = {"NHS number 943 476 5919",
+	    "name <b>SMITH</b>, John born 1970-01-01"};
+
+	(void)state;
+	report_init(&r, &sb, REPORT_HTML, hostile, NULL);
+	report_header(&r, ids, 2, "log.example/<x>", 12);
+	report_warning(&r, "a \"warning\" & more");
+	assert_int_equal(report_add(&r, &d), 0);
+	d.seq = 8;
+	ev->breakglass = true;
+	ev->emergency_reason = EMERGENCY_REASON_RISK_TO_LIFE;
+	strcpy(ev->sender, "mental_health_trust");
+	strcpy(ev->recipient, "police");
+	strcpy(ev->bases[0], "s136 <script>");
+	assert_int_equal(report_add(&r, &d), 0);
+	report_footer(&r);
+	assert_int_equal(report_error(&r), 0);
+	const char *s = strbuf_str(&sb);
+	assert_true(strncmp(s, "<!DOCTYPE html>", 15) == 0);
+	assert_non_null(strstr(s, "class=\"letter\""));
+	assert_non_null(strstr(s, "<h2>Who this report is about</h2>"));
+	assert_non_null(strstr(s, "This report covers 2 identifiers:"));
+	assert_non_null(
+	    strstr(s, "<li>name &lt;b&gt;SMITH&lt;/b&gt;, John born "));
+	assert_non_null(strstr(s, "log.example/&lt;x&gt;"));
+	assert_non_null(strstr(s, "a &quot;warning&quot; &amp; more"));
+	/* both disclosures, each a row with its anchor */
+	assert_non_null(strstr(s, "<tr id=\"entry-3\">"));
+	assert_non_null(strstr(s, "<tr id=\"entry-8\">"));
+	/* a hostile agency name is text, never markup */
+	assert_non_null(strstr(s, "&lt;img src=x onerror=alert(1)&gt;"));
+	assert_null(strstr(s, "<img"));
+	assert_null(strstr(s, "<script>"));
+	assert_non_null(strstr(s, "s136 &lt;script&gt;"));
+	assert_non_null(strstr(s, "Review: not yet reviewed"));
+	assert_non_null(strstr(s, "What the recipient was allowed to see"));
+	assert_non_null(strstr(s, "the broker cannot see which fields"));
+	assert_non_null(strstr(s, "Received and stored by the recipient"));
+	assert_non_null(strstr(s, "2 disclosures in all."));
+	assert_null(strstr(s, "What was shared"));
+	assert_non_null(strstr(s, "</html>\n"));
+	strbuf_release(&sb);
+	free(ev);
+}
+
 int
 main(void)
 {
@@ -193,6 +298,8 @@ main(void)
 	    cmocka_unit_test(test_text),
 	    cmocka_unit_test(test_names_and_fates),
 	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_identifiers),
+	    cmocka_unit_test(test_html),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
