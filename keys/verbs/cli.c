@@ -14,6 +14,8 @@ static const char usage_text[] =
     "       concordat keys generate --guardian --agency ID --out DIR\n"
     "       concordat keys pepper --out FILE\n"
     "       concordat keys show FILE\n"
+    "       concordat keys subject-ref --pepper FILE (--subject NHS |\n"
+    "                                  --name SURNAME,FORENAME --dob DATE)\n"
     "       concordat keys rotate begin|promote --agency ID --keys DIR\n"
     "\n"
     "generate  writes DIR/ID.key (secret, mode 0600) and DIR/ID.pub (the\n"
@@ -25,6 +27,9 @@ static const char usage_text[] =
     "pepper    writes the subject pepper shared by the agencies (0600);\n"
     "          never give it to the broker.\n"
     "show      prints the public identity of a .pub or .key file.\n"
+    "subject-ref  prints the subject_ref (hex) the agents compute for a\n"
+    "          person with this pepper, for local systems and\n"
+    "          `audit query --subject-ref`.\n"
     "rotate    on the agency's host, where DIR holds ID.key and ID.pub:\n"
     "          begin: writes the next key, DIR/ID.next.key (0600) and\n"
     "          DIR/ID.next.pub, for every keyring as ID.next.pub;\n"
@@ -38,6 +43,8 @@ static const struct cli_verb verbs[] = {
     {"pepper", "write the subject pepper", keys_verb_pepper},
     {"show", "print a key file's public identity", keys_verb_show},
     {"rotate", "begin or promote a key rotation", keys_verb_rotate},
+    {"subject-ref", "print a person's subject_ref as agents compute it",
+        keys_verb_subject_ref},
 };
 
 int

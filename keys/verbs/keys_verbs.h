@@ -14,6 +14,7 @@ int keys_verb_generate(int argc, char **argv);
 int keys_verb_pepper(int argc, char **argv);
 int keys_verb_show(int argc, char **argv);
 int keys_verb_rotate(int argc, char **argv);
+int keys_verb_subject_ref(int argc, char **argv);
 
 /* The group's help, to f; returns code. */
 int keys_verbs_usage(FILE *f, int code);
