@@ -18,12 +18,14 @@
 #include "keys/keys.h"
 
 static const char usage_text[] =
-    "usage: concordat audit query --data DIR [--subject NHS --pepper FILE |\n"
-    "           --subject-ref HEX] [--msg-id HEX] [--agency A] [--purpose P]\n"
+    "usage: concordat audit query --data DIR [--subject NHS | --name S,F\n"
+    "           --dob D | --subject-ref HEX]... [--pepper FILE]\n"
+    "           [--msg-id HEX] [--agency A] [--purpose P]\n"
     "           [--rule R] [--breakglass] [--event TYPE] [--since T]\n"
     "           [--until T] [--json | --csv]\n"
-    "       concordat audit report --data DIR --subject NHS --pepper FILE\n"
-    "           [--policy FILE] [--since T] [--until T] [--json]\n"
+    "       concordat audit report --data DIR --pepper FILE (--subject NHS |\n"
+    "           --name S,F --dob D | --subject-ref HEX)... [--policy FILE]\n"
+    "           [--since T] [--until T] [--json | --html]\n"
     "       concordat audit verify --data DIR --broker-key FILE [--indexes]\n"
     "       concordat audit reindex --data DIR\n"
     "       concordat audit prove --data DIR --seq N | --from SIZE [--json]\n"
@@ -273,19 +275,6 @@ verbs_range(const char *verb, uint64_t since_ms, uint64_t until_ms)
 	if (until_ms != 0 && until_ms <= since_ms)
 		return cli_fail(EX_USAGE,
 		    "audit %s: --until must be later than --since", verb);
-	return EX_OK;
-}
-
-int
-verbs_subject(
-    const char *verb, const char *nhs, const char *pepper, uint8_t ref[32])
-{
-	char why[512];
-	int rc = cli_parse_subject(nhs, pepper, ref, why, sizeof(why));
-
-	if (rc != 0)
-		return cli_fail(
-		    cli_subject_exit(rc), "audit %s: %s", verb, why);
 	return EX_OK;
 }
 

@@ -35,9 +35,6 @@ int verbs_unexpected(const char *verb, const char *arg);
 int verbs_time(const char *verb, int c, const char *arg, uint64_t *ms);
 /* since_ms < until_ms when until is given; a sysexits code. */
 int verbs_range(const char *verb, uint64_t since_ms, uint64_t until_ms);
-/* --subject NHS with --pepper FILE into ref; a sysexits code. */
-int verbs_subject(
-    const char *verb, const char *nhs, const char *pepper, uint8_t ref[32]);
 /* The broker's public signing key from its .pub file; a sysexits code. */
 int verbs_broker_key(
     const char *verb, const char *path, uint8_t pk[CHECKPOINT_PK_LEN]);
