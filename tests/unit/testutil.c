@@ -143,6 +143,7 @@ tu_seal(struct tu_msg *m)
 	a.reason = m->reason;
 	a.justification = m->justification;
 	a.subject_ref = m->subject_ref;
+	a.pepper_id = m->pepper_id;
 	a.n_recipients = m->n_recipients;
 	for (size_t i = 0; i < m->n_recipients; i++) {
 		ids[i] = m->recipients[i]->id;

@@ -63,6 +63,7 @@ struct tu_msg {
 	int reason; /* EMERGENCY: enum emergency_reason */
 	const char *justification;
 	uint8_t subject_ref[32];
+	const uint8_t *pepper_id; /* NULL: none */
 	uint64_t created_at_ms;
 	uint8_t *plain[FIELDS_COUNT + 1]; /* owned, malloc'd */
 	size_t plain_len[FIELDS_COUNT + 1];
