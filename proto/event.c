@@ -275,3 +275,15 @@ out:
 		memset(ev, 0, sizeof(*ev));
 	return rc;
 }
+
+bool
+event_may_have_pepper_id(const uint8_t *buf, size_t len)
+{
+	/* AuditEvent.pepper_id = 29, length-delimited: the tag (29 << 3 | 2)
+	 * as a varint, then the length 32. */
+	static const uint8_t key[] = {0xea, 0x01, 0x20};
+
+	_Static_assert(((0xea & 0x7f) | (0x01 << 7)) == ((29 << 3) | 2),
+	    "the tag's varint");
+	return memmem(buf, len, key, sizeof(key)) != NULL;
+}

@@ -102,6 +102,13 @@ WUR int event_encode(const struct event *ev, uint8_t **out, size_t *len);
  */
 WUR int event_decode(const uint8_t *buf, size_t len, struct event *ev);
 
+/*
+ * False when the encoded event buf cannot hold a pepper_id (its tag and
+ * length bytes are nowhere in it): a scan for pepper ids decodes only the
+ * entries this says true of. Never false for an event that has one.
+ */
+bool event_may_have_pepper_id(const uint8_t *buf, size_t len);
+
 /* "accepted", "rejected", "decision", ...; "?" when out of range. */
 const char *event_type_name(int type);
 

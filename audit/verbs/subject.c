@@ -82,9 +82,9 @@ seq_cmp(const void *a, const void *b)
 
 /*
  * Whether any leaf names our pepper id, or any pepper id, newest first:
- * the pepper's 32 bytes are looked for in each leaf's bytes before the
- * leaf is decoded, and once some leaf names a pepper only those looks
- * remain.
+ * the pepper's 32 bytes, and a pepper id's tag, are looked for in each
+ * leaf's bytes before the leaf is decoded, and once some leaf names a
+ * pepper only the first look remains.
  */
 static int
 scan_pepper(struct reader *r, struct verbs_found *fd, struct event *ev)
@@ -100,7 +100,7 @@ scan_pepper(struct reader *r, struct verbs_found *fd, struct event *ev)
 		if ((rc = audit_leaf(r->a, r->txn, seq, &leaf, &len)) != 0)
 			return rc;
 		bool near = memmem(leaf, len, id, CLI_PEPPER_ID_LEN) != NULL;
-		if (!near && fd->any)
+		if (!near && (fd->any || !event_may_have_pepper_id(leaf, len)))
 			continue;
 		if (event_decode(leaf, len, ev) != 0)
 			continue; /* a damaged leaf: audit verify's to say */

@@ -135,6 +135,7 @@ test_event(void **state)
 	memset(back, 0xee, sizeof(*back));
 	assert_int_equal(event_decode(buf, len, back), 0);
 	assert_memory_equal(ev, back, sizeof(*ev));
+	assert_true(event_may_have_pepper_id(buf, len));
 	free(buf);
 
 	/* An entry older than pepper ids still decodes, without one. */
@@ -143,6 +144,7 @@ test_event(void **state)
 	assert_int_equal(event_encode(ev, &buf, &len), 0);
 	assert_int_equal(event_decode(buf, len, back), 0);
 	assert_false(back->has_pepper_id);
+	assert_false(event_may_have_pepper_id(buf, len));
 	assert_memory_equal(ev, back, sizeof(*ev));
 
 	/* A pepper id of 31 bytes: refused. */
