@@ -189,6 +189,57 @@ test_pepper(void **state)
 	assert_int_equal(run(NULL, "pepper", NULL), EX_USAGE);
 }
 
+/* keys subject-ref: the agents' subject_ref, in hex; each mistake named. */
+static void
+test_subject_ref(void **state)
+{
+	uint8_t *p = NULL, ref[KEYS_REF_LEN];
+	char path[300], hex[2 * KEYS_REF_LEN + 2], *out;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s", tu_path(dir, "pepper"));
+	assert_int_equal(run(NULL, "pepper", "--out", path, NULL), EX_OK);
+	assert_int_equal(keys_pepper_load(path, &p), 0);
+	assert_int_equal(keys_subject_ref_nhs(p, "9434765919", ref), 0);
+	sodium_bin2hex(hex, sizeof(hex), ref, sizeof(ref));
+	strcat(hex, "\n");
+	assert_int_equal(run(&out, "subject-ref", "--pepper", path, "--subject",
+	                     "943 476 5919", NULL),
+	    EX_OK);
+	assert_string_equal(out, hex);
+	free(out);
+	/* The name as the agents normalise it. */
+	assert_int_equal(
+	    keys_subject_ref_name(p, "smith", "john", "1970-01-01", ref), 0);
+	sodium_bin2hex(hex, sizeof(hex), ref, sizeof(ref));
+	strcat(hex, "\n");
+	assert_int_equal(run(&out, "subject-ref", "--pepper", path, "--name",
+	                     "  SMITH ,John ", "--dob", "1970-01-01", NULL),
+	    EX_OK);
+	assert_string_equal(out, hex);
+	free(out);
+	keys_pepper_free(p);
+	assert_int_equal(run(NULL, "subject-ref", "--pepper", path, "--subject",
+	                     "9434765918", NULL),
+	    EX_USAGE);
+	assert_int_equal(run(NULL, "subject-ref", "--pepper", path, "--name",
+	                     "SMITH,John", NULL),
+	    EX_USAGE);
+	assert_int_equal(run(NULL, "subject-ref", "--pepper", path, "--name",
+	                     "S,J", "--dob", "1970-02-29", NULL),
+	    EX_USAGE);
+	assert_int_equal(
+	    run(NULL, "subject-ref", "--subject", "9434765919", NULL),
+	    EX_USAGE);
+	assert_int_equal(run(NULL, "subject-ref", "--pepper", path, "--subject",
+	                     "9434765919", "--subject", "9434765919", NULL),
+	    EX_USAGE);
+	assert_int_equal(
+	    run(NULL, "subject-ref", "--pepper", tu_path(dir, "none"),
+	        "--subject", "9434765919", NULL),
+	    EX_NOINPUT);
+}
+
 /* keys rotate: begin, promote, and what each refuses. */
 static void
 test_rotate(void **state)
@@ -265,6 +316,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_broker_and_show, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pepper, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_subject_ref, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rotate, setup, teardown),
 	};
 
