@@ -191,7 +191,7 @@ versions(struct strbuf *sb, const char *old_path, const struct policy *a,
     const char *new_path, const struct policy *b)
 {
 	static const char *const heads[] = {
-	    "", "File", "Agreement", "Version", "Fingerprint (SHA-256)"};
+	    "Side", "File", "Agreement", "Version", "Fingerprint (SHA-256)"};
 
 	html_table_begin(sb, "The two versions compared", heads, 5);
 	for (int k = 0; k < 2; k++) {
