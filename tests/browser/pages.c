@@ -51,45 +51,54 @@ pages_run(const char *dir, const char *name, char **path, int want, ...)
 	return out;
 }
 
+char *
+pages_edit(const char *text, const char *const *pairs, size_t n)
+{
+	char *out = strdup(text), *p;
+
+	if (out == NULL)
+		scratch_die("pages: out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const char *from = pairs[2 * i], *to = pairs[2 * i + 1];
+		size_t a = strlen(from), b = strlen(to), len = strlen(out);
+		char *e;
+
+		if ((p = strstr(out, from)) == NULL)
+			scratch_die("pages: no '%s' to replace", from);
+		if ((e = malloc(len - a + b + 1)) == NULL)
+			scratch_die("pages: out of memory");
+		memcpy(e, out, (size_t)(p - out));
+		memcpy(e + (p - out), to, b);
+		strcpy(e + (p - out) + b, p + a);
+		free(out);
+		out = e;
+	}
+	return out;
+}
+
 const char *
 pages_new_policy(const char *dir)
 {
 	static char path[PATH_MAX];
-	char *yaml = scratch_read(fixture_agreement(), NULL), *p;
-	static const struct {
-		const char *from, *to;
-	} edits[] = {
-	    {"version: 1\n", "version: 2\n"},
+	static const char *const edits[] = {
+	    "version: 1\n",
+	    "version: 2\n",
 	    /* The trust tells an officer of a person's relatives too. */
-	    {"share: [services, crisis_plan, risks, communication, health, "
-	     "dependents]",
-	        "share: [services, crisis_plan, risks, communication, health, "
-	        "dependents, relatives]"},
+	    "share: [services, crisis_plan, risks, communication, health, "
+	    "dependents]",
+	    "share: [services, crisis_plan, risks, communication, health, "
+	    "dependents, relatives]",
 	    /* Social care no longer hears of relatives for safeguarding. */
-	    {"share: [identity, dependents, relatives, demographics, "
-	     "communication]",
-	        "share: [identity, dependents, demographics, communication]"},
+	    "share: [identity, dependents, relatives, demographics, "
+	    "communication]",
+	    "share: [identity, dependents, demographics, communication]",
 	};
-	size_t len = strlen(yaml);
+	char *yaml = scratch_read(fixture_agreement(), NULL);
+	char *edited = pages_edit(yaml, edits, 3);
 
-	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
-		size_t a = strlen(edits[i].from), b = strlen(edits[i].to);
-		char *n;
-
-		if ((p = strstr(yaml, edits[i].from)) == NULL)
-			scratch_die(
-			    "pages: the example has no '%s'", edits[i].from);
-		if ((n = malloc(len - a + b + 1)) == NULL)
-			scratch_die("pages: out of memory");
-		memcpy(n, yaml, (size_t)(p - yaml));
-		memcpy(n + (p - yaml), edits[i].to, b);
-		strcpy(n + (p - yaml) + b, p + a);
-		free(yaml);
-		yaml = n;
-		len = len - a + b;
-	}
 	snprintf(path, sizeof(path), "%s/new.yaml", dir);
-	scratch_write(path, yaml, 0644);
+	scratch_write(path, edited, 0644);
+	free(edited);
 	free(yaml);
 	return path;
 }

@@ -20,6 +20,12 @@
 char *pages_run(const char *dir, const char *name, char **path, int want, ...);
 
 /*
+ * text with each pairs[2i] replaced (its first occurrence) by pairs[2i+1],
+ * for i < n; malloc'd. Aborts when one is not there.
+ */
+char *pages_edit(const char *text, const char *const *pairs, size_t n);
+
+/*
  * DIR/new.yaml: the example agreement, version 2, with one field more
  * for one flow and one fewer for another (what the diff page shows).
  * Returns its path in a static buffer.
