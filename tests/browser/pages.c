@@ -153,7 +153,7 @@ pages_example_events(struct event *ev, size_t max)
 	ev[n].n_rules = 1;
 	snprintf(ev[n].rules[0], sizeof(ev[n].rules[0]), "triage-reply");
 	n++;
-	event(&ev[n], EVENT_REJECTED, 3, 200, "ambulance", "", "research");
+	event(&ev[n], EVENT_REJECTED, 3, 120, "ambulance", "", "research");
 	ev[n].has_subject_ref = false;
 	snprintf(ev[n].detail, sizeof(ev[n].detail),
 	    "purpose research is not declared");
