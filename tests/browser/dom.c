@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -122,9 +123,7 @@ next_token(const char *p, struct token *t)
 		char close[NAME_MAX_LEN + 4];
 		const char *e;
 
-		close[0] = '<';
-		close[1] = '/';
-		strcpy(close + 2, t->name);
+		snprintf(close, sizeof(close), "</%s", t->name);
 		e = strstr(t->next, close);
 		if (e == NULL)
 			t->kind = TOK_ERR;
@@ -178,7 +177,7 @@ element_end(const struct token *start)
 
 	if (is_void(start->name))
 		return start->next;
-	strcpy(stack[depth++], start->name);
+	memcpy(stack[depth++], start->name, sizeof(stack[0]));
 	for (;;) {
 		next_token(p, &t);
 		if (t.kind == TOK_EOF || t.kind == TOK_ERR)
@@ -186,7 +185,7 @@ element_end(const struct token *start)
 		if (t.kind == TOK_START && !is_void(t.name)) {
 			if (depth == DEPTH_MAX)
 				return NULL;
-			strcpy(stack[depth++], t.name);
+			memcpy(stack[depth++], t.name, sizeof(stack[0]));
 		} else if (t.kind == TOK_END) {
 			if (depth == 0 || strcmp(stack[depth - 1], t.name) != 0)
 				return NULL;
@@ -227,7 +226,7 @@ balanced(const char *dom)
 		if (t.kind == TOK_START && !is_void(t.name)) {
 			if (depth == DEPTH_MAX)
 				return false;
-			strcpy(stack[depth++], t.name);
+			memcpy(stack[depth++], t.name, sizeof(stack[0]));
 		} else if (t.kind == TOK_END) {
 			if (depth == 0 || strcmp(stack[depth - 1], t.name) != 0)
 				return false;
@@ -288,8 +287,7 @@ dom_by_id(const char *dom, const char *id)
 		free(want);
 		return NULL;
 	}
-	strcpy(want, " id=\"");
-	strcat(want, id);
+	snprintf(want, need, " id=\"%s", id);
 	for (const char *p = dom;; p = t.next) {
 		next_token(p, &t);
 		if (t.kind == TOK_EOF || t.kind == TOK_ERR)
@@ -380,7 +378,7 @@ dom_text(const char *fragment)
 				free(out);
 				return NULL;
 			}
-			strcpy(o, ents[e].text);
+			memcpy(o, ents[e].text, strlen(ents[e].text));
 			o += strlen(ents[e].text);
 			s += strlen(ents[e].ent);
 		}

@@ -69,7 +69,8 @@ pages_edit(const char *text, const char *const *pairs, size_t n)
 			scratch_die("pages: out of memory");
 		memcpy(e, out, (size_t)(p - out));
 		memcpy(e + (p - out), to, b);
-		strcpy(e + (p - out) + b, p + a);
+		memcpy(
+		    e + (p - out) + b, p + a, len - (size_t)(p - out) - a + 1);
 		free(out);
 		out = e;
 	}

@@ -107,7 +107,7 @@ test_query_page(void **state)
 		char id[80] = "msg-", *sec;
 
 		for (int i = 0; i < 16; i++)
-			strcat(id, "a1");
+			memcpy(id + 4 + 2 * i, "a1", 3);
 		sec = dom_by_id(dom, id);
 		assert_non_null(sec);
 		free(sec);
