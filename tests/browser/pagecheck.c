@@ -105,3 +105,16 @@ pagecheck_text_count(const char *dom, const char *needle)
 	free(body);
 	return n;
 }
+
+char *
+pagecheck_cell(const char *dom, size_t t, size_t row, size_t col)
+{
+	char *c = dom_cell(dom, t, row, col), *s;
+
+	if (c == NULL)
+		fail_msg("no cell %zu,%zu of table %zu", row, col, t);
+	s = dom_text(c);
+	free(c);
+	assert_non_null(s);
+	return s;
+}

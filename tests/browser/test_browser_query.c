@@ -18,18 +18,6 @@
 #include "tests/browser/pages.h"
 #include "tests/lib/scratch.h"
 
-static char *
-cell_text(const char *dom, size_t t, size_t row, size_t col)
-{
-	char *c = dom_cell(dom, t, row, col), *s;
-
-	if (c == NULL)
-		fail_msg("no cell %zu,%zu of table %zu", row, col, t);
-	s = dom_text(c);
-	free(c);
-	return s;
-}
-
 /* The column of the page's table headed head; fails if none. */
 static size_t
 column(const char *dom, const char *head)
@@ -49,9 +37,9 @@ column(const char *dom, const char *head)
 	}
 }
 
-#define ASSERT_CELL(dom, r, head, want)                                        \
+#define ASSERT_COLUMN(dom, r, head, want)                                      \
 	do {                                                                   \
-		char *s_ = cell_text(dom, 0, r, column(dom, head));            \
+		char *s_ = pagecheck_cell(dom, 0, r, column(dom, head));       \
 		assert_string_equal(s_, want);                                 \
 		free(s_);                                                      \
 	} while (0)
@@ -76,7 +64,7 @@ test_query_page(void **state)
 	line = strtok_r(text, "\n", &save);
 	for (char *w = strtok_r(line, " ", &save); w != NULL;
 	     w = strtok_r(NULL, " ", &save), nh++) {
-		char *h = cell_text(dom, 0, 0, nh);
+		char *h = pagecheck_cell(dom, 0, 0, nh);
 		assert_string_equal(h, w);
 		free(h);
 	}
@@ -85,7 +73,7 @@ test_query_page(void **state)
 	/* One row per event, named by its seq (from 0). */
 	assert_int_equal(dom_rows(dom, 0), 1 + n);
 	for (size_t r = 1; r <= n; r++) {
-		char id[32], *row, *seq = cell_text(dom, 0, r, 0);
+		char id[32], *row, *seq = pagecheck_cell(dom, 0, r, 0);
 
 		assert_int_equal(atoi(seq), (int)r - 1);
 		snprintf(id, sizeof(id), "seq-%zu", r - 1);
@@ -94,13 +82,13 @@ test_query_page(void **state)
 		free(row);
 		free(seq);
 	}
-	ASSERT_CELL(dom, 2, "EVENT", "decision");
-	ASSERT_CELL(dom, 2, "FROM", "police");
-	ASSERT_CELL(dom, 2, "TO", "mental_health_trust");
-	ASSERT_CELL(dom, 2, "DISCLOSED", "identity,risks");
-	ASSERT_CELL(dom, 2, "RULES", "triage-request");
-	ASSERT_CELL(dom, 6, "BG", "yes");
-	ASSERT_CELL(dom, 6, "EMERGENCY", "risk to life");
+	ASSERT_COLUMN(dom, 2, "EVENT", "decision");
+	ASSERT_COLUMN(dom, 2, "FROM", "police");
+	ASSERT_COLUMN(dom, 2, "TO", "mental_health_trust");
+	ASSERT_COLUMN(dom, 2, "DISCLOSED", "identity,risks");
+	ASSERT_COLUMN(dom, 2, "RULES", "triage-request");
+	ASSERT_COLUMN(dom, 6, "BG", "yes");
+	ASSERT_COLUMN(dom, 6, "EMERGENCY", "risk to life");
 	/* Every event of each message: three messages, in order. */
 	assert_int_equal(dom_count(dom, "h3"), 3);
 	{
