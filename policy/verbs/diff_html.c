@@ -32,6 +32,13 @@ same_flow(const json_t *a, const json_t *b)
 	    strcmp(get(a, "purpose"), get(b, "purpose")) == 0;
 }
 
+/* Whether change d is of c's flow and of urgency u. */
+static bool
+same_run(const json_t *d, const json_t *c, const char *u)
+{
+	return strcmp(get(d, "urgency"), u) == 0 && same_flow(c, d);
+}
+
 /* The anchor of change i: "change-N". */
 static void
 change_href(struct strbuf *sb, size_t i)
@@ -96,17 +103,15 @@ matrix(struct strbuf *sb, const json_t *changes, const char *u)
 	html_table_begin(sb, caption, heads, 2 + nc);
 	for (size_t i = 0; i < n; i++) {
 		const json_t *c = json_array_get(changes, i);
-		bool seen = false;
+		size_t end = i;
 
-		if (strcmp(get(c, "urgency"), u) != 0)
+		/* diff.c asks each question once, so the changes of one flow
+		 * and urgency are one run of the list: a row each. */
+		if (strcmp(get(c, "urgency"), u) != 0 ||
+		    (i > 0 && same_run(json_array_get(changes, i - 1), c, u)))
 			continue;
-		for (size_t j = 0; j < i && !seen; j++) {
-			const json_t *d = json_array_get(changes, j);
-			seen = strcmp(get(d, "urgency"), u) == 0 &&
-			    same_flow(c, d);
-		}
-		if (seen)
-			continue;
+		while (end < n && same_run(json_array_get(changes, end), c, u))
+			end++;
 		html_row_begin(sb, NULL);
 		html_raw(sb, "<th scope=\"row\">");
 		html_textf(
@@ -116,15 +121,12 @@ matrix(struct strbuf *sb, const json_t *changes, const char *u)
 		for (size_t k = 0; k < nc; k++) {
 			size_t j;
 
-			for (j = i; j < n; j++) {
-				const json_t *d = json_array_get(changes, j);
-				if (strcmp(get(d, "urgency"), u) == 0 &&
-				    same_flow(c, d) &&
-				    strcmp(get(d, "field"),
+			for (j = i; j < end; j++)
+				if (strcmp(get(json_array_get(changes, j),
+				               "field"),
 				        fields_name(cols[k])) == 0)
 					break;
-			}
-			if (j == n) {
+			if (j == end) {
 				html_raw(
 				    sb, "<td class=\"small\">no change</td>");
 				continue;
