@@ -39,11 +39,14 @@ same_run(const json_t *d, const json_t *c, const char *u)
 	return strcmp(get(d, "urgency"), u) == 0 && same_flow(c, d);
 }
 
-/* The anchor of change i: "change-N". */
+/* The link to change i ("#change-N"), its title what decided each side. */
 static void
-change_href(struct strbuf *sb, size_t i)
+change_href(struct strbuf *sb, size_t i, const json_t *c)
 {
-	strbuf_addf(sb, "<a href=\"#change-%zu\">", i + 1);
+	strbuf_addf(sb, "<a href=\"#change-%zu\" title=\"", i + 1);
+	html_textf(
+	    sb, "was: %s; now: %s", get(c, "old_why"), get(c, "new_why"));
+	html_raw(sb, "\">");
 }
 
 /* The words of a change, marked: + disclosed, - disclosed now withheld. */
@@ -132,7 +135,7 @@ matrix(struct strbuf *sb, const json_t *changes, const char *u)
 				continue;
 			}
 			html_raw(sb, "<td>");
-			change_href(sb, j);
+			change_href(sb, j, json_array_get(changes, j));
 			change_words(sb, json_array_get(changes, j));
 			html_raw(sb, "</a></td>");
 		}

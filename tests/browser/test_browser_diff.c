@@ -61,10 +61,24 @@ test_diff_page(void **state)
 	PAGECHECK_CELL(dom, 1, 1, 1, "triage_advice");
 	/* Marked in words and by class, never by colour alone. */
 	c = dom_cell(dom, 1, 1, 2);
-	assert_string_equal(c,
-	    "<a href=\"#change-1\"><span "
-	    "class=\"mark-new\">newly disclosed</span></a>");
+	assert_int_equal(
+	    strncmp(c, "<a href=\"#change-1\" title=\"was: ", 32), 0);
+	assert_non_null(strstr(c,
+	    "\"><span class=\"mark-new\">newly "
+	    "disclosed</span></a>"));
 	free(c);
+	/* The link's title says what decided each side, as --json does. */
+	{
+		const json_t *e = json_array_get(ch, 0);
+		char want[1024], *a = dom_attrs(dom, "a", 0);
+
+		snprintf(want, sizeof(want), " title=\"was: %s; now: %s\"",
+		    json_string_value(json_object_get(e, "old_why")),
+		    json_string_value(json_object_get(e, "new_why")));
+		assert_non_null(a);
+		assert_non_null(strstr(a, want));
+		free(a);
+	}
 	c = dom_cell(dom, 1, 2, 2);
 	assert_non_null(strstr(c,
 	    "<span class=\"mark-gone\">disclosed</span>"
