@@ -1,7 +1,7 @@
 /*
  * `concordat audit query`: the events that match every filter given, as a
- * table, one JSON object per line, or CSV, from one column table
- * (common/table.h) over the audit row (proto/jsonval.h).
+ * table, one JSON object per line, CSV, or a page (query_html.c), from
+ * one column table (common/table.h) over the audit row (proto/jsonval.h).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <sysexits.h>
 
 #include "audit/verbs/audit_verbs.h"
+#include "audit/verbs/query_html.h"
 #include "audit/verbs/subject.h"
 #include "audit/verbs/verbs_int.h"
 #include "common/cli.h"
@@ -52,7 +53,8 @@ static const struct table_column columns[] = {
 #define N_COLUMNS (sizeof(columns) / sizeof(columns[0]))
 
 static const char query_help[] =
-    "usage: concordat audit query --data DIR [filters] [--json | --csv]\n"
+    "usage: concordat audit query --data DIR [filters] [--json | --csv | "
+    "--html]\n"
     "\n"
     "filters (all given must hold):\n"
     "  --subject NHS --pepper FILE  events about the person with this NHS\n"
@@ -77,7 +79,9 @@ static const char query_help[] =
     "  --since T, --until T         time_ms in [since, until): RFC 3339\n"
     "                               (2026-11-23T13:00:00Z) or a date\n"
     "                               (2026-11-23, midnight UTC)\n"
-    "output: a table; --json one object per line; --csv with a header.\n";
+    "output: a table; --json one object per line; --csv with a header;\n"
+    "--html a page: the table's columns, each row id=\"seq-N\", and every\n"
+    "event of each message (id=\"msg-HEX\").\n";
 
 static const struct option opts[] = {
     {"data", required_argument, NULL, 'd'},
@@ -96,6 +100,7 @@ static const struct option opts[] = {
     {"until", required_argument, NULL, 'u'},
     {"json", no_argument, NULL, 'j'},
     {"csv", no_argument, NULL, 'c'},
+    {"html", no_argument, NULL, 'H'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -106,10 +111,17 @@ struct args {
 	enum table_format format;
 };
 
+/* The table being printed; for a page, the events by message too. */
+struct query_out {
+	struct table t;
+	struct query_html h;
+};
+
 /* One row per event, written as it is found. */
 static int
 query_row(void *arg, uint64_t seq, const struct event *ev)
 {
+	struct query_out *o = arg;
 	struct strbuf sb = STRBUF_INIT;
 	json_t *row = jsonval_event(seq, ev);
 	int rc;
@@ -121,7 +133,9 @@ query_row(void *arg, uint64_t seq, const struct event *ev)
 	    json_string(ev->emergency_reason
 	            ? emergency_reason_words(ev->emergency_reason)
 	            : ""));
-	rc = table_row(arg, &sb, row);
+	rc = table_row(&o->t, &sb, row);
+	if (rc == 0 && o->t.format == TABLE_HTML)
+		rc = query_html_row(&o->h, row);
 	json_decref(row);
 	if (rc != 0) {
 		strbuf_release(&sb);
@@ -193,6 +207,9 @@ parse(int argc, char **argv, struct audit_filter *f, struct args *a)
 		case 'c':
 			a->format = TABLE_CSV;
 			break;
+		case 'H':
+			a->format = TABLE_HTML;
+			break;
 		case 'h':
 			fputs(query_help, stdout);
 			return EX_OK;
@@ -236,7 +253,7 @@ check(struct audit_filter *f, struct args *a)
  */
 static int
 query_person(struct reader *r, const struct audit_filter *f,
-    const struct verbs_person *p, struct table *t, struct strbuf *sb)
+    const struct verbs_person *p, struct query_out *o, struct strbuf *sb)
 {
 	struct verbs_found fd;
 	enum verbs_pepper state;
@@ -249,7 +266,7 @@ query_person(struct reader *r, const struct audit_filter *f,
 		fprintf(stderr, "audit query: warning: %s\n", warn);
 	}
 	if (rc == 0 && (rc = verbs_write(sb)) == 0)
-		rc = verbs_person_rows(r, &fd, query_row, t);
+		rc = verbs_person_rows(r, &fd, query_row, o);
 	verbs_found_release(&fd);
 	return rc;
 }
@@ -260,7 +277,7 @@ audit_verb_query(int argc, char **argv)
 	struct audit_filter f;
 	struct args a;
 	struct strbuf sb = STRBUF_INIT;
-	struct table t;
+	struct query_out o;
 	struct reader r;
 	int rc;
 
@@ -273,11 +290,21 @@ audit_verb_query(int argc, char **argv)
 		return rc;
 	if ((rc = verbs_open_log("query", a.dir, &r)) != 0)
 		return rc;
-	table_begin(&t, &sb, a.format, columns, N_COLUMNS);
+	memset(&o, 0, sizeof(o));
+	if (a.format == TABLE_HTML)
+		query_html_begin(
+		    &o.h, &sb, &o.t, columns, N_COLUMNS, argc, argv);
+	else
+		table_begin(&o.t, &sb, a.format, columns, N_COLUMNS);
 	if (a.person.s.n > 0)
-		rc = query_person(&r, &f, &a.person, &t, &sb);
+		rc = query_person(&r, &f, &a.person, &o, &sb);
 	else if ((rc = verbs_write(&sb)) == 0)
-		rc = audit_query(r.a, r.txn, &f, query_row, &t, NULL);
+		rc = audit_query(r.a, r.txn, &f, query_row, &o, NULL);
+	if (rc == 0 && a.format == TABLE_HTML) {
+		query_html_end(&o.h, &sb, &o.t);
+		rc = verbs_write(&sb);
+	}
+	query_html_release(&o.h);
 	verbs_close_log(&r);
 	if (rc > 0)
 		return rc; /* said */

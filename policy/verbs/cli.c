@@ -18,9 +18,9 @@ static const char usage_text[] =
     "                [--urgency routine|urgent|emergency] "
     "[--reason REASON]\n"
     "                [--kind record|request] [--json]\n"
-    "       concordat policy diff OLD NEW [--json]\n"
+    "       concordat policy diff OLD NEW [--json | --html]\n"
     "       concordat policy test FILE CASES\n"
-    "       concordat policy summary FILE\n"
+    "       concordat policy summary FILE [--html [--keyring DIR]]\n"
     "       concordat policy sign FILE --key GUARDIAN.key\n"
     "       concordat policy verify FILE --keyring DIR [--json]\n"
     "       concordat policy install NEW LIVE --keyring DIR\n"
@@ -32,9 +32,13 @@ static const char usage_text[] =
     "  explain  what AGENCY --to would receive, field by field, and why\n"
     "  diff     every (from, to, purpose, urgency, field) whose decision\n"
     "           changes from OLD to NEW, with the rule or never entry\n"
-    "           (FILE:LINE) behind each side; exit 1 when there is any\n"
+    "           (FILE:LINE) behind each side; exit 1 when there is any;\n"
+    "           --html: a page, a matrix per urgency of flow by field\n"
     "  test     run the expected decisions in CASES; exit 1 on a failure\n"
-    "  summary  who receives what from whom and why, in plain English\n"
+    "  summary  who receives what from whom and why, in plain English;\n"
+    "           --html: a page to publish, with the agreement's\n"
+    "           fingerprint and its guardians' signatures (FILE.sig),\n"
+    "           checked against the guardian keys of --keyring DIR\n"
     "  sign     a guardian signs FILE: adds or replaces its line in\n"
     "           FILE.sig (created when missing)\n"
     "  verify   who has signed FILE.sig and who has not, against the\n"
@@ -117,9 +121,16 @@ policy_verbs_load(const char *who, const char *path, struct policy **p)
 int
 policy_verbs_options(int argc, char **argv, bool *json)
 {
+	return policy_verbs_format_options(argc, argv, json, NULL);
+}
+
+int
+policy_verbs_format_options(int argc, char **argv, bool *json, bool *html)
+{
 	static const struct option with_json[] = {
 	    {"help", no_argument, NULL, 'h'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"html", no_argument, NULL, 'H'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -129,16 +140,20 @@ policy_verbs_options(int argc, char **argv, bool *json)
 		case 'h':
 			return policy_verbs_usage(stdout, EX_OK);
 		case 'j':
-			if (json == NULL)
+		case 'H':
+			if ((c == 'j' ? json : html) == NULL)
 				return cli_fail(EX_USAGE,
-				    "policy %s: --json is not an option of "
+				    "policy %s: --%s is not an option of "
 				    "this verb",
-				    argv[0]);
-			*json = true;
+				    argv[0], c == 'j' ? "json" : "html");
+			*(c == 'j' ? json : html) = true;
 			break;
 		default:
 			return policy_verbs_usage(stderr, EX_USAGE);
 		}
 	}
+	if (json != NULL && html != NULL && *json && *html)
+		return cli_fail(EX_USAGE,
+		    "policy %s: give --json or --html, not both", argv[0]);
 	return -1;
 }

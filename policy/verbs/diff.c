@@ -1,7 +1,8 @@
 /*
  * `concordat policy diff OLD NEW`: every question either version can be
  * asked whose decision changes, one line per change naming the rule or
- * never entry behind each side (FILE:LINE), or JSON; a warning when
+ * never entry behind each side (FILE:LINE), or JSON, or a page built from
+ * the same change list (diff_html.c); a warning when
  * decisions change but `version` does not; exit 1 when there is any. The
  * same walk counts the changes for `policy check --against` and `install`.
  */
@@ -97,7 +98,7 @@ outcomes(const struct policy *p, const struct policy_question *q,
 struct diff {
 	json_t *changes;
 	size_t total, more, less, other;
-	bool json, quiet;
+	bool json, html, quiet;
 	char all[512]; /* every field, as a changed list shows it */
 };
 
@@ -150,7 +151,7 @@ diff_question(const struct policy *a, const struct policy *b,
 				return -1;
 			append_list(line, sizeof(line), fields_name(g + 1));
 		}
-		if (!s->quiet && !s->json)
+		if (!s->quiet && !s->json && !s->html)
 			printf("%s -> %s, %s, %s: %s -> %s: %s (was: %s; now: "
 			       "%s)\n",
 			    q->from, q->to, q->purpose,
@@ -243,7 +244,8 @@ policy_verb_diff(int argc, char **argv)
 	json_t *root = NULL;
 	int rc;
 
-	if ((rc = policy_verbs_options(argc, argv, &s.json)) >= 0)
+	if ((rc = policy_verbs_format_options(argc, argv, &s.json, &s.html)) >=
+	    0)
 		return rc;
 	if (argc - optind != 2)
 		return policy_verbs_usage(stderr, EX_USAGE);
@@ -263,7 +265,20 @@ policy_verb_diff(int argc, char **argv)
 	}
 	bool same_version = policy_version(b) <= policy_version(a);
 	version_warn("policy diff", a, b, (long)s.total);
-	if (s.json) {
+	if (s.html) {
+		struct strbuf sb = STRBUF_INIT;
+		const size_t counts[4] = {s.total, s.more, s.less, s.other};
+
+		policy_verbs_diff_html(&sb, argv[optind], a, argv[optind + 1],
+		    b, s.changes, counts, s.total > 0 && same_version);
+		if (strbuf_error(&sb) != ERROR_OK)
+			rc = cli_fail(EX_OSERR, "policy diff: out of memory");
+		else
+			fwrite(sb.buf, 1, sb.len, stdout);
+		strbuf_release(&sb);
+		if (rc != 0)
+			goto out;
+	} else if (s.json) {
 		root = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:O, "
 		                 "s:{s:i, s:i, s:i, s:i}}",
 		    "old", argv[optind], "new", argv[optind + 1], "old_sha256",

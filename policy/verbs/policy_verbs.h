@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "common/strbuf.h"
 #include "keys/agreement.h"
 #include "policy/policy.h"
 
@@ -47,6 +48,23 @@ int policy_verbs_load(const char *who, const char *path, struct policy **p);
  * code.
  */
 int policy_verbs_options(int argc, char **argv, bool *json);
+
+/*
+ * The same for a verb that also writes a page: --html sets *html (json
+ * and html may each be NULL: not an option of the verb). --json and
+ * --html together are a usage error.
+ */
+int policy_verbs_format_options(int argc, char **argv, bool *json, bool *html);
+
+/*
+ * The page of `policy diff --html` (diff_html.c) into sb, from the change
+ * list that --json prints (an array of {from, to, purpose, urgency, field,
+ * old, new, old_why, new_why}); counts are total, newly disclosed, newly
+ * withheld and to or from rejected.
+ */
+void policy_verbs_diff_html(struct strbuf *sb, const char *old_path,
+    const struct policy *a, const char *new_path, const struct policy *b,
+    const json_t *changes, const size_t counts[4], bool version_warning);
 
 /*
  * The decisions that change from a to b (diff.c): the number of (question,

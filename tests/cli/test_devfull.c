@@ -293,8 +293,10 @@ test_policy(void **state)
 	    NULL);
 	devfull(0, "policy", "diff", policy, policy, NULL);
 	devfull(0, "policy", "diff", policy, policy, "--json", NULL);
+	devfull(0, "policy", "diff", policy, policy, "--html", NULL);
 	devfull(0, "policy", "test", policy, cases, NULL);
 	devfull(0, "policy", "summary", policy, NULL);
+	devfull(0, "policy", "summary", policy, "--html", NULL);
 }
 
 static void
@@ -305,6 +307,7 @@ test_audit(void **state)
 	devfull(0, "audit", "query", "--data", log_dir, NULL);
 	devfull(0, "audit", "query", "--data", log_dir, "--json", NULL);
 	devfull(0, "audit", "query", "--data", log_dir, "--csv", NULL);
+	devfull(0, "audit", "query", "--data", log_dir, "--html", NULL);
 	devfull(0, "audit", "report", "--data", log_dir, "--subject", NHS,
 	    "--pepper", pepper, NULL);
 	devfull(0, "audit", "report", "--data", log_dir, "--subject", NHS,
