@@ -1,7 +1,7 @@
 /*
  * `concordat audit` run in-process (audit_cli with argv, output captured)
  * on a small log of the demo's crisis scenarios (S1, S2, S8 and S10,
- * scripts/demo) signed with a broker key from keys/: every verb's output
+ * docs/scenarios.md) signed with a broker key from keys/: every verb's output
  * asserted, every error path named with its exit code.
  */
 #include <dirent.h>
