@@ -25,10 +25,11 @@
 #include "common/urgency.h"
 #include "keys/keys.h"
 
-#define NHS_X    "9434765919"     /* has three disclosures' worth of events */
-#define NHS_Y    "4010232137"     /* one disclosure */
-#define NHS_NONE "9434765870"     /* valid, never seen */
-#define T0       1795440362123ULL /* 2026-11-23T13:26:02.123Z */
+#define NHS_X          "9434765919" /* has three disclosures' worth of events */
+#define NHS_Y          "4010232137" /* one disclosure */
+#define NHS_NONE       "9434765870" /* valid, never seen */
+#define T0             1795440362123ULL /* 2026-11-23T13:26:02.123Z */
+#define UNCHECKED_TEXT "valid (signature NOT checked: no --broker-key given)\n"
 
 struct fixture {
 	char *dir; /* scratch */
@@ -338,7 +339,6 @@ test_query_table(void **state)
 	/* the S1 decision row, in its columns (test_audit_query_cli: all) */
 	has(out, "mental_health_trust triage_advice    urgent    -   identity");
 	has(out, "undeclared_purpose");
-	/* TO of an accepted message: its recipients */
 	has(out, "2       2026-11-23T13:26:02.123Z accepted           a1a1");
 	lacks(out, " \n"); /* no trailing blanks */
 	free(out);
@@ -811,11 +811,11 @@ test_prove_and_check(void **state)
 	scratch_write(file, out, 0644);
 	free(out);
 
-	RUN(EX_OK, NULL, &out, "check-proof", file);
-	assert_string_equal(out, "valid\n");
+	RUN(2, NULL, &out, "check-proof", file);
+	assert_string_equal(out, UNCHECKED_TEXT);
 	free(out);
-	RUN(EX_OK, NULL, &out, "check-proof", "--broker-key", f->key, file);
-	assert_string_equal(out, "valid\n");
+	RUN(1, NULL, &out, "check-proof", "--broker-key", f->key, file);
+	has(out, "invalid: the checkpoint's origin is '" AUDITTEST_ORIGIN "'");
 	free(out);
 	RUN(1, NULL, &out, "check-proof", "--broker-key", f->other_key, file);
 	assert_string_equal(
@@ -851,7 +851,7 @@ test_prove_and_check(void **state)
 	free(out);
 	json_object_del(o, "checkpoint");
 	assert_int_equal(json_dump_file(o, bad, 0), 0);
-	RUN(EX_OK, NULL, &out, "check-proof", bad); /* vector shape only */
+	RUN(2, NULL, &out, "check-proof", bad); /* vector shape only */
 	free(out);
 	RUN(1, NULL, &out, "check-proof", "--broker-key", f->key, bad);
 	has(out, "has no checkpoint");
@@ -890,8 +890,8 @@ test_prove_and_check(void **state)
 	assert_int_equal(json_integer_value(json_object_get(o, "size2")), 12);
 	scratch_write(file, out, 0644);
 	free(out);
-	RUN(EX_OK, NULL, &out, "check-proof", "--broker-key", f->key, file);
-	assert_string_equal(out, "valid\n");
+	RUN(1, NULL, &out, "check-proof", "--broker-key", f->key, file);
+	has(out, "not 'concordat/");
 	free(out);
 	RUN(1, NULL, &out, "check-proof", "--broker-key", f->other_key, file);
 	assert_string_equal(
@@ -914,7 +914,7 @@ test_prove_and_check(void **state)
 	    "--json");
 	scratch_write(file, out, 0644);
 	free(out);
-	RUN(EX_OK, NULL, &out, "check-proof", file);
+	RUN(2, NULL, &out, "check-proof", file);
 	free(out);
 
 	/* check-proof's own errors */
@@ -1014,8 +1014,8 @@ test_check_proof_vectors(void **state)
 				int rc = audittest_cli(
 				    &out, NULL, "check-proof", file, NULL);
 				if (want_valid
-				        ? (rc != 0 ||
-				              strcmp(out, "valid\n") != 0)
+				        ? (rc != 2 ||
+				              strcmp(out, UNCHECKED_TEXT) != 0)
 				        : (rc != 1 ||
 				              strncmp(out, "invalid: ", 9) !=
 				                  0))
