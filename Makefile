@@ -74,8 +74,22 @@ install: build
 package-check:
 	scripts/package-check $(BUILD)
 
-demo: build
-	scripts/demo $(BUILD)
+# Builds only the programs the demo runs, quietly (the output goes to
+# $(BUILD)/demo-build.log, shown when the build fails), then runs the demo
+# and keeps its configuration in $(DEMO_DIR) (scripts/demo --help).
+DEMO_DIR ?= $(BUILD)/demo
+DEMO_TARGETS = concordat concordat-broker concordat-agent demo_show
+demo: deps
+	@mkdir -p $(BUILD); log=$(BUILD)/demo-build.log; \
+	echo "Building the demo's programs ($(DEMO_TARGETS)); log: $$log"; \
+	if ! { { [ -f $(BUILD)/CMakeCache.txt ] || \
+	    cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo; } && \
+	    cmake --build $(BUILD) -j $(JOBS) --target $(DEMO_TARGETS); } \
+	    >$$log 2>&1; then \
+		cat $$log; echo "make demo: the build failed (log: $$log)" >&2; \
+		exit 1; \
+	fi
+	@scripts/demo --keep $(DEMO_DIR) $(BUILD)
 
 bench: build
 	scripts/bench $(BUILD)

@@ -560,7 +560,7 @@ agent_run(const struct agent_config *cfg)
 				outbox_resend(a);
 		}
 		if (a->connected && now - a->last_send_ms >= a->cfg.resend_ms)
-			outbox_resend(a);
+			outbox_resend_due(a);
 		trust_tick(a, now);
 		witness_tick(a, now);
 		agent_status_tick(a, now, false); /* STATE/status.json */

@@ -151,7 +151,12 @@ void outbox_notified(struct agent *a);
 /* Takes every outbox entry that is complete, after listing the folder
  * again when rescan is set. */
 void outbox_scan(struct agent *a, bool rescan);
+/* outresend.c: sends every pending message again (after a reconnection
+ * or a new agreement), or, from the resend timer, only those sealed at
+ * least resend_after ago: one sent a moment before the timer fired waits
+ * for its receipt, which the broker would otherwise answer as a replay. */
 void outbox_resend(struct agent *a);
+void outbox_resend_due(struct agent *a);
 void outbox_recover(struct agent *a);
 /* Handles a receipt; true when it is kept pending because a leaf it holds
  * is under a checkpoint not yet proven (then see held_receipt_keep). */

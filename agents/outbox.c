@@ -765,24 +765,6 @@ outbox_scan(struct agent *a, bool rescan)
 	store_and_send(a, ready, n);
 }
 
-static int
-resend_one(void *arg, const struct state_msg *m)
-{
-	struct agent *a = arg;
-
-	if (m->state == STATE_PENDING && a->connected)
-		link_send(a, m->frame, m->frame_len);
-	return 0;
-}
-
-void
-outbox_resend(struct agent *a)
-{
-	if (state_each_open(a->state, resend_one, a) != 0)
-		log_err("cannot read the pending messages");
-	a->last_send_ms = clock_mono_ms();
-}
-
 /* Finishes the move of a message whose receipt was final. */
 static int
 finish_one(struct agent *a, const struct state_msg *m)

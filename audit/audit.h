@@ -52,6 +52,7 @@
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
 #include "common/error.h"
+#include "common/strbuf.h"
 #include "db/db.h"
 #include "proto/event.h"
 
@@ -377,6 +378,17 @@ enum audit_stat {
 WUR int audit_query_stats(struct audit *a, MDB_txn *txn,
     int (*fn)(void *arg, enum audit_stat stat, const char *key, uint64_t count),
     void *arg, uint64_t *breakglass);
+
+/*
+ * audit_note.c: appends to sb one line about ev for people, what the query
+ * table's other columns do not show: for policy_activated and
+ * policy_refused the agreement's "ID vVERSION",
+ * for broker_started "version V", for keyring_changed "key OLD -> NEW",
+ * for connection_refused the peer and count; then the event's detail (a
+ * rejection's why, "at start", "reloaded"), after ": " when something came
+ * before. Nothing for an event with none of these.
+ */
+void audit_event_note(struct strbuf *sb, const struct event *ev);
 
 /* ------------------------------------------------------------- verify */
 

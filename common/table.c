@@ -61,14 +61,46 @@ end_line(struct strbuf *sb, size_t start)
 	strbuf_addch(sb, '\n');
 }
 
-/* Appends s, padded with blanks to width, and one blank. */
+/* The characters of UTF-8 text s: the bytes that start one. */
+static size_t
+chars(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
+}
+
+/* Appends s, padded with blanks to |width| characters, and one blank. */
 static void
 padded(struct strbuf *sb, const char *s, size_t len, int width)
 {
+	size_t w = (size_t)(width < 0 ? -width : width);
+
 	strbuf_add(sb, s, len);
-	for (size_t i = len; i < (size_t)(width > 0 ? width : 0); i++)
+	for (size_t i = chars(s, len); i < w; i++)
 		strbuf_addch(sb, ' ');
 	strbuf_addch(sb, ' ');
+}
+
+/* Cuts a text cell of more than max characters to max - 1 and "…". */
+static void
+bounded(struct strbuf *cell, int max)
+{
+	size_t keep, i = 0;
+
+	if (max < 2 || cell->failed ||
+	    chars(cell->buf, cell->len) <= (size_t)max)
+		return;
+	/* The byte where character max - 1 starts. */
+	for (keep = 0; i < cell->len; i++)
+		if (((unsigned char)cell->buf[i] & 0xc0) != 0x80 &&
+		    keep++ == (size_t)max - 1)
+			break;
+	cell->len = i;
+	cell->buf[i] = '\0';
+	strbuf_addstr(cell, "\xe2\x80\xa6"); /* U+2026 … */
 }
 
 /* An HTML row's <tr>, named by the table's row_id member when it has one. */
@@ -169,10 +201,13 @@ table_row(struct table *t, struct strbuf *sb, const json_t *row)
 			    &cell, json_object_get(row, c->alt), ",", true);
 		if (cell.len == 0)
 			strbuf_addch(&cell, '-');
-		if (t->format == TABLE_HTML)
+		if (t->format == TABLE_HTML) {
 			html_cell(sb, strbuf_str(&cell));
-		else
-			padded(sb, strbuf_str(&cell), cell.len, c->width);
+			continue;
+		}
+		if (c->width < 0)
+			bounded(&cell, -c->width);
+		padded(sb, strbuf_str(&cell), cell.len, c->width);
 	}
 	if (t->format == TABLE_CSV)
 		strbuf_addstr(sb, "\r\n");

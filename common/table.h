@@ -19,9 +19,13 @@ enum table_format { TABLE_TEXT, TABLE_JSON, TABLE_CSV, TABLE_HTML };
 
 /*
  * A column: the row object's member name (also the CSV header), and for
- * the text table its heading (NULL: not shown there) and width (0: as
- * wide as the cell). With alt set, an empty text cell shows member alt
- * instead. Every column is in the CSV; JSON prints the row object whole.
+ * the text table its heading (NULL: not shown there) and width in
+ * characters: 0 as wide as the cell, more than 0 padded to at least that,
+ * less than 0 exactly -width, a longer cell cut to -width - 1 characters
+ * and an ellipsis ("…"), so that the columns after it line up (HTML, CSV
+ * and JSON cells are never cut). With alt set, an empty text cell shows
+ * member alt instead. Every column is in the CSV; JSON prints the row
+ * object whole.
  */
 struct table_column {
 	const char *name;

@@ -10,6 +10,7 @@
 
 #include "audit/verbs/audit_verbs.h"
 #include "audit/verbs/query_html.h"
+#include "audit/verbs/query_names.h"
 #include "audit/verbs/subject.h"
 #include "audit/verbs/verbs_int.h"
 #include "common/cli.h"
@@ -18,29 +19,34 @@
 #include "common/table.h"
 #include "proto/jsonval.h"
 
-/* The audit row's members in order; heads and widths for the table. */
+/*
+ * The audit row's members in order; heads and widths for the table. A
+ * negative width bounds the cell (common/table.h): a longer one is cut
+ * with an ellipsis so that the columns line up; --json and --csv carry
+ * every value whole.
+ */
 static const struct table_column columns[] = {
     {"seq", "SEQ", 7, NULL},
     {"time", "TIME", 24, NULL},
-    {"type", "EVENT", 18, NULL},
-    {"msg_id", NULL, 0, NULL},
-    {"sender", "FROM", 19, NULL},
-    {"recipient", "TO", 19, "recipients"},
+    {"type", "EVENT", -18, NULL},
+    {"msg_id", "MSG_ID", 32, NULL},
+    {"sender", "FROM", -19, NULL},
+    {"recipient", "TO", -19, "recipients"},
     {"recipients", NULL, 0, NULL},
-    {"purpose", "PURPOSE", 16, NULL},
-    {"urgency", NULL, 0, NULL},
+    {"purpose", "PURPOSE", -16, NULL},
+    {"urgency", "URGENCY", 9, NULL},
     {"kind", NULL, 0, NULL},
     {"subject_ref", NULL, 0, NULL},
     {"breakglass", "BG", 3, NULL},
-    {"disclosed", "DISCLOSED", 0, NULL},
+    {"disclosed", "DISCLOSED", -40, NULL},
     {"withheld", NULL, 0, NULL},
-    {"rules", "RULES", 0, NULL},
+    {"rules", "RULES", -24, NULL},
     {"bases", NULL, 0, NULL},
     {"obligations", NULL, 0, NULL},
     {"policy_sha256", NULL, 0, NULL},
     {"emergency_reason", NULL, 0, NULL},
-    {"emergency", "EMERGENCY", 0, NULL},
-    {"reason", "REASON", 0, NULL},
+    {"emergency", "EMERGENCY", -20, NULL},
+    {"reason", "REASON", -20, NULL},
     {"detail", NULL, 0, NULL},
     {"peer", NULL, 0, NULL},
     {"count", NULL, 0, NULL},
@@ -49,6 +55,7 @@ static const struct table_column columns[] = {
     {"signers", NULL, 0, NULL},
     {"key_before", NULL, 0, NULL},
     {"key_after", NULL, 0, NULL},
+    {"note", "NOTE", -60, NULL},
 };
 #define N_COLUMNS (sizeof(columns) / sizeof(columns[0]))
 
@@ -81,7 +88,13 @@ static const char query_help[] =
     "                               (2026-11-23, midnight UTC)\n"
     "output: a table; --json one object per line; --csv with a header;\n"
     "--html a page: the table's columns, each row id=\"seq-N\", and every\n"
-    "event of each message (id=\"msg-HEX\").\n";
+    "event of each message (id=\"msg-HEX\").\n"
+    "The table cuts a long cell with an ellipsis so that the columns line\n"
+    "up (--json, --csv and --html hold every value whole); NOTE says what\n"
+    "the other columns do not (a policy event's agreement and version, a\n"
+    "rejection's why). An --agency, --purpose or --rule that neither the\n"
+    "log nor an agreement it archived knows exits 66, naming the closest\n"
+    "known name.\n";
 
 static const struct option opts[] = {
     {"data", required_argument, NULL, 'd'},
@@ -117,6 +130,32 @@ struct query_out {
 	struct query_html h;
 };
 
+/*
+ * The members the row adds for people to the audit row: the emergency
+ * reason in words (the code is emergency_reason) and the note
+ * (audit_event_note: a policy event's agreement and version, a
+ * rejection's why).
+ */
+static int
+people_cells(json_t *row, const struct event *ev)
+{
+	struct strbuf note = STRBUF_INIT;
+	int rc;
+
+	json_object_set_new(row, "emergency",
+	    json_string(ev->emergency_reason
+	            ? emergency_reason_words(ev->emergency_reason)
+	            : ""));
+	audit_event_note(&note, ev);
+	if ((rc = strbuf_error(&note)) == 0)
+		rc = json_object_set_new(
+		         row, "note", json_string(strbuf_str(&note))) == 0
+		    ? ERROR_OK
+		    : ERROR_NOMEM;
+	strbuf_release(&note);
+	return rc;
+}
+
 /* One row per event, written as it is found. */
 static int
 query_row(void *arg, uint64_t seq, const struct event *ev)
@@ -128,11 +167,10 @@ query_row(void *arg, uint64_t seq, const struct event *ev)
 
 	if (row == NULL)
 		return ERROR_NOMEM;
-	/* The reason in words, for people; the code is emergency_reason. */
-	json_object_set_new(row, "emergency",
-	    json_string(ev->emergency_reason
-	            ? emergency_reason_words(ev->emergency_reason)
-	            : ""));
+	if ((rc = people_cells(row, ev)) != 0) {
+		json_decref(row);
+		return rc;
+	}
 	rc = table_row(&o->t, &sb, row);
 	if (rc == 0 && o->t.format == TABLE_HTML)
 		rc = query_html_row(&o->h, row);
@@ -142,6 +180,21 @@ query_row(void *arg, uint64_t seq, const struct event *ev)
 		return rc;
 	}
 	return verbs_write(&sb);
+}
+
+/* An --event that names no type: the closest one, or the list. */
+static int
+unknown_event(const char *arg)
+{
+	const char *near = query_names_event(arg);
+
+	if (near != NULL)
+		return cli_fail(EX_USAGE,
+		    "audit query: unknown event type '%s': did you mean "
+		    "'%s'?",
+		    arg, near);
+	return cli_fail(
+	    EX_USAGE, "audit query: unknown event type '%s' (see --help)", arg);
 }
 
 /* The options into *f and *a; -1 to go on, or a sysexits code. */
@@ -190,10 +243,7 @@ parse(int argc, char **argv, struct audit_filter *f, struct args *a)
 			break;
 		case 'e':
 			if ((f->type = event_type_parse(optarg)) == 0)
-				return cli_fail(EX_USAGE,
-				    "audit query: unknown event type '%s' (see "
-				    "--help)",
-				    optarg);
+				return unknown_event(optarg);
 			break;
 		case 'f':
 		case 'u':
@@ -290,6 +340,10 @@ audit_verb_query(int argc, char **argv)
 		return rc;
 	if ((rc = verbs_open_log("query", a.dir, &r)) != 0)
 		return rc;
+	if ((rc = query_names_check(a.dir, &r, &f)) != 0) {
+		verbs_close_log(&r);
+		return rc;
+	}
 	memset(&o, 0, sizeof(o));
 	if (a.format == TABLE_HTML)
 		query_html_begin(

@@ -96,7 +96,16 @@ build_log(void)
 	assert_int_equal(keys_pepper_load(pepper, &pep), 0);
 	assert_int_equal(keys_subject_ref_nhs(pep, NHS, ref), 0);
 	keys_pepper_free(pep);
-	audittest_open(&l, log_dir, 0);
+	/* Under the origin the broker names its log by, which check-proof
+	 * holds a proof's checkpoint to with --broker-key. */
+	char origin[64];
+	MDB_txn *otxn;
+	snprintf(
+	    origin, sizeof(origin), "concordat/%s", broker->pub.fingerprint);
+	assert_int_equal(audit_env_open(log_dir, 0, 0, &l.env), 0);
+	assert_int_equal(audit_txn_begin(l.env, 0, &otxn), 0);
+	assert_int_equal(audit_open(l.env, otxn, origin, 0, &l.a), 0);
+	assert_int_equal(mdb_txn_commit(otxn), 0);
 	for (uint64_t i = 0; i < 12; i++) {
 		struct audit_head head;
 		MDB_txn *txn;

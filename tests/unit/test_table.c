@@ -1,7 +1,8 @@
 /*
  * common/table.c: the same rows as a text table, JSON lines and CSV, byte
  * for byte: widths, no trailing blanks, "-" for empty cells, the alternate
- * member, lists, booleans, CSV quoting and formula defusing.
+ * member, lists, booleans, CSV quoting and formula defusing; bounded
+ * cells cut with an ellipsis in text only, and widths in characters.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -135,6 +136,42 @@ test_formulas(void **state)
 	strbuf_release(&sb);
 }
 
+/* A bounded column (width -8): text cut to 8 characters with "…", so the next
+ * column lines up; a cell of max characters or fewer is whole; CSV and
+ * JSON keep every byte; widths count characters, not bytes. */
+static void
+test_bounded(void **state)
+{
+	static const struct table_column two[] = {
+	    {"v", "V", -8, NULL},
+	    {"w", "W", 0, NULL},
+	};
+	static const char *const in[] = {
+	    "abcdefghijk", "abcdefgh", "é", "ééééééééé"};
+	static const char *const out[] = {"abcdefg\xe2\x80\xa6 x\n",
+	    "abcdefgh x\n", "\xc3\xa9        x\n",
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xe2\x80\xa6 x\n"};
+	struct strbuf sb = STRBUF_INIT;
+	struct table t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		json_t *o = json_pack("{s:s,s:s}", "v", in[i], "w", "x");
+		table_begin(&t, &sb, TABLE_TEXT, two, 2);
+		assert_string_equal(strbuf_str(&sb), "V        W\n");
+		assert_int_equal(table_row(&t, &sb, o), 0);
+		assert_string_equal(
+		    strbuf_str(&sb) + strlen("V        W\n"), out[i]);
+		strbuf_release(&sb);
+		table_begin(&t, &sb, TABLE_CSV, two, 2);
+		assert_int_equal(table_row(&t, &sb, o), 0);
+		assert_non_null(strstr(strbuf_str(&sb), in[i]));
+		strbuf_release(&sb);
+		json_decref(o);
+	}
+}
+
 int
 main(void)
 {
@@ -143,6 +180,7 @@ main(void)
 	    cmocka_unit_test(test_csv),
 	    cmocka_unit_test(test_json),
 	    cmocka_unit_test(test_formulas),
+	    cmocka_unit_test(test_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
