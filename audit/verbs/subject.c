@@ -154,7 +154,8 @@ verbs_person_find(const char *verb, struct reader *r,
 	}
 	/* In log order, each event once (an event matches two identifiers
 	 * only when two identifiers are one). */
-	qsort(fd->seq, fd->n, sizeof(*fd->seq), seq_cmp);
+	if (fd->n > 1) /* qsort is not given NULL, even for none */
+		qsort(fd->seq, fd->n, sizeof(*fd->seq), seq_cmp);
 	for (size_t i = 0; i < fd->n; i++)
 		if (k == 0 || fd->seq[i] != fd->seq[k - 1])
 			fd->seq[k++] = fd->seq[i];
