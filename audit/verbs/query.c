@@ -66,11 +66,15 @@ static const char query_help[] =
     "                               acknowledged, expired, policy_activated,\n"
     "                               broker_started, broker_stopped,\n"
     "                               connection_refused, keyring_changed,\n"
-    "                               policy_refused\n"
+    "                               policy_refused, breakglass_reviewed\n"
     "  --since T, --until T         time_ms in [since, until): RFC 3339\n"
     "                               (2026-11-23T13:00:00Z) or a date\n"
     "                               (2026-11-23, midnight UTC)\n"
-    "output: a table; --json one object per line; --csv with a header.\n";
+    "output: a table; --json one object per line; --csv with a header.\n"
+    "\n"
+    "--breakglass --unreviewed [--older-than D]: the review queue, the\n"
+    "break-glass decisions no guardian has reviewed (see --unreviewed\n"
+    "--help).\n";
 
 static const struct option opts[] = {
     {"data", required_argument, NULL, 'd'},
@@ -246,6 +250,10 @@ audit_verb_query(int argc, char **argv)
 	struct reader r;
 	int rc;
 
+	/* The review queue is a view of its own (review_queue.c). */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--unreviewed") == 0)
+			return audit_verb_review_queue(argc, argv);
 	memset(&f, 0, sizeof(f));
 	if ((rc = parse(argc, argv, &f, &a)) != -1)
 		return rc;

@@ -59,4 +59,13 @@ int verbs_write(struct strbuf *sb);
 int verbs_witnesses(struct reader *r, const char *keyring, unsigned n,
     uint64_t leaves, struct strbuf *sb, char *why, size_t whylen);
 
+/*
+ * review.c: every breakglass_reviewed event of r's log checked against the
+ * guardian keys of the keyring folder (NULL: counted only, and said), a
+ * line into sb. ERROR_SIGNATURE or ERROR_TAMPERED with why at the first
+ * forged one; another error (and why) when the keyring cannot be read.
+ */
+int verbs_reviews(struct reader *r, const char *keyring, struct strbuf *sb,
+    char *why, size_t whylen);
+
 #endif
