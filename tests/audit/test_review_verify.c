@@ -213,6 +213,13 @@ forged_reviews_fail(void **state)
 	struct fixture *f = *state;
 	char dir[4096], *out, *err;
 
+	/* The names the wire and the log give them. */
+	assert_string_equal(wire_reason_name(17), "not_reviewable");
+	assert_int_equal(wire_reason_parse("not_reviewable"), 17);
+	assert_false(wire_reason_retryable(WIRE_REASON_NOT_REVIEWABLE));
+	assert_string_equal(
+	    event_type_name(EVENT_BREAKGLASS_REVIEWED), "breakglass_reviewed");
+	assert_int_equal(event_type_parse("breakglass_reviewed"), 13);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(dir, sizeof(dir), "%s/log%zu", f->dir, i);
 		make_log(f, dir, cases[i].how);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -30,6 +31,7 @@ static const char policy[] =
     "agreement: review-test\n"
     "version: 1\n"
     "approved_by: Integration tests\n"
+    "review_breakglass_within: 2s\n"
     "agencies: [police, ambulance, mental_health_trust, social_care]\n"
     "purposes:\n"
     "  triage_advice:\n"
@@ -221,6 +223,32 @@ review_through_agent(void **state)
 	    json_integer_value(json_object_get(json_array_get(evs, 0), "seq")),
 	    (int)theirs);
 	json_decref(evs);
+
+	/* Police's decision is overdue (2s): the live status says so. */
+	const char *sout = h_p("%s/status.json", sys->dir);
+	const char *sargv[] = {
+	    sys->cli, "status", "-c", sys->broker_yaml, "--json", NULL};
+	json_int_t overdue = -1;
+	for (uint64_t end = h_now_ms() + H_WAIT_MS;
+	     overdue != 1 && h_now_ms() < end;) {
+		assert_int_equal(h_run(sys, sout, NULL, sargv), 0);
+		json_t *st = h_json(sout);
+		json_t *br = json_object_get(st, "breakglass_reviews");
+		assert_true(json_is_object(br));
+		assert_int_equal(
+		    json_integer_value(json_object_get(br, "due_within_ms")),
+		    2000);
+		overdue = json_integer_value(json_object_get(br, "overdue"));
+		json_decref(st);
+		if (overdue != 1)
+			usleep(200 * 1000);
+	}
+	assert_int_equal(overdue, 1);
+	const char *targv[] = {
+	    sys->cli, "status", "-c", sys->broker_yaml, NULL};
+	assert_int_equal(h_run(sys, sout, NULL, targv), 0);
+	assert_true(
+	    file_holds(sout, "break-glass reviews overdue: 1 (due within 2s)"));
 	h_pass(sys);
 }
 

@@ -350,9 +350,6 @@ test_reason_names(void **state)
 	    wire_reason_name(WIRE_REASON_DIGEST_MISMATCH), "digest_mismatch");
 	assert_string_equal(wire_reason_name(0), "?");
 	assert_string_equal(wire_reason_name(16), "agreement_mismatch");
-	assert_string_equal(wire_reason_name(17), "not_reviewable");
-	assert_int_equal(wire_reason_parse("not_reviewable"), 17);
-	assert_false(wire_reason_retryable(WIRE_REASON_NOT_REVIEWABLE));
 	assert_string_equal(wire_reason_name(18), "?");
 	assert_int_equal(wire_reason_parse("nonsense"), 0);
 	assert_int_equal(
@@ -1665,8 +1662,6 @@ test_event_roundtrip(void **state)
 	assert_string_equal(event_type_name(0), "?");
 	assert_string_equal(
 	    event_type_name(EVENT_KEYRING_CHANGED), "keyring_changed");
-	assert_string_equal(
-	    event_type_name(EVENT_BREAKGLASS_REVIEWED), "breakglass_reviewed");
 	assert_string_equal(event_type_name(14), "?");
 	assert_int_equal(event_type_parse("Accepted"), 0);
 
