@@ -194,3 +194,66 @@ audit_verb_review_queue(int argc, char **argv)
 		    error_strerror(rc));
 	return EX_OK;
 }
+
+/* ------------------------------------------------- audit stats' counts */
+
+struct counter {
+	struct audit_reviews *reviews;
+	struct review_counts *c;
+};
+
+static int
+count_row(void *arg, uint64_t seq, const struct event *ev)
+{
+	struct counter *k = arg;
+	const struct audit_review_entry *e;
+
+	if (ev->type != EVENT_DECISION)
+		return ERROR_OK;
+	if ((e = audit_reviews_find(k->reviews, seq)) == NULL)
+		k->c->unreviewed++;
+	else if (e->review.outcome < 4)
+		k->c->outcome[e->review.outcome]++;
+	return ERROR_OK;
+}
+
+int
+verbs_review_counts(struct reader *r, struct review_counts *out)
+{
+	struct audit_filter f = {.type = EVENT_DECISION, .breakglass = true};
+	struct audit_reviews rv;
+	struct counter k = {.reviews = &rv, .c = out};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = audit_reviews_load(r->a, r->txn, &rv)) != 0)
+		return rc;
+	for (size_t i = 0; i < rv.n; i++)
+		out->reviews += rv.e[i].count;
+	rc = audit_query(r->a, r->txn, &f, count_row, &k, NULL);
+	audit_reviews_release(&rv);
+	return rc;
+}
+
+json_t *
+verbs_review_counts_json(const struct review_counts *c)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:I}", "reviews",
+	    (json_int_t)c->reviews, "justified",
+	    (json_int_t)c->outcome[REVIEW_JUSTIFIED], "not_justified",
+	    (json_int_t)c->outcome[REVIEW_NOT_JUSTIFIED], "needs_follow_up",
+	    (json_int_t)c->outcome[REVIEW_NEEDS_FOLLOW_UP], "unreviewed",
+	    (json_int_t)c->unreviewed);
+}
+
+void
+verbs_review_counts_text(const struct review_counts *c, struct strbuf *sb)
+{
+	strbuf_addf(sb,
+	    "\n%-32s %10s\n  %-30s %10" PRIu64 "\n  %-30s %10" PRIu64
+	    "\n  %-30s %10" PRIu64 "\n  %-30s %10" PRIu64 "\n",
+	    "break-glass decisions reviewed", "decisions", "justified",
+	    c->outcome[REVIEW_JUSTIFIED], "not_justified",
+	    c->outcome[REVIEW_NOT_JUSTIFIED], "needs_follow_up",
+	    c->outcome[REVIEW_NEEDS_FOLLOW_UP], "not reviewed", c->unreviewed);
+}

@@ -68,4 +68,17 @@ int verbs_witnesses(struct reader *r, const char *keyring, unsigned n,
 int verbs_reviews(struct reader *r, const char *keyring, struct strbuf *sb,
     char *why, size_t whylen);
 
+/*
+ * review_queue.c: the break-glass decisions by their latest review's
+ * outcome (outcome[enum review_outcome]) and those with none, for
+ * `audit stats`; as a JSON object (new reference, NULL when out of
+ * memory) and as text lines.
+ */
+struct review_counts {
+	uint64_t outcome[4], unreviewed, reviews;
+};
+int verbs_review_counts(struct reader *r, struct review_counts *out);
+struct json_t *verbs_review_counts_json(const struct review_counts *c);
+void verbs_review_counts_text(const struct review_counts *c, struct strbuf *sb);
+
 #endif

@@ -280,6 +280,23 @@ true_review_passes(void **state)
 	mdb_txn_abort(txn);
 	audittest_close(&l);
 
+	/* audit stats counts decisions by their latest review. */
+	assert_int_equal(
+	    audittest_cli(&out, &err, "stats", "--data", dir, "--json", NULL),
+	    0);
+	if (strstr(out,
+	        "\"reviews\":{\"reviews\":2,\"justified\":0,"
+	        "\"not_justified\":0,\"needs_follow_up\":1,"
+	        "\"unreviewed\":1}") == NULL)
+		fail_msg("stats said: %s", out);
+	free(out);
+	free(err);
+	assert_int_equal(
+	    audittest_cli(&out, &err, "stats", "--data", dir, NULL), 0);
+	assert_non_null(strstr(out, "  needs_follow_up"));
+	free(out);
+	free(err);
+
 	/* The queue says the same. */
 	assert_int_equal(audittest_cli(&out, &err, "query", "--data", dir,
 	                     "--breakglass", "--unreviewed", "--json", NULL),
