@@ -404,7 +404,7 @@ process_file(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
 	struct outwatch_id after;
 	struct stat st;
 	enum taken t = TAKEN_WAIT;
-	uint8_t(*shared)[32] = NULL;
+	uint8_t shared[WIRE_MAX_RECIPIENTS][32];
 	const char *recips[WIRE_MAX_RECIPIENTS];
 	fieldset grants[WIRE_MAX_RECIPIENTS];
 	uint8_t sha[WIRE_HASH_LEN];
@@ -460,9 +460,6 @@ process_file(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
 		t = refuse(a, e, errors);
 		goto out;
 	}
-	shared = sodium_malloc(WIRE_MAX_RECIPIENTS * 32);
-	if (shared == NULL)
-		goto out;
 	for (size_t i = 0; i < r.n_recipients; i++) {
 		recips[i] = r.recipients[i];
 		if ((rc = trust_shared(a, r.recipients[i], shared[i])) != 0) {
@@ -509,8 +506,7 @@ process_file(struct agent *a, struct outwatch_entry *e, const uid_t *owners,
 	memset(&m, 0, sizeof(m)); /* the frame is the caller's now */
 	t = TAKEN_SEALED;
 out:
-	if (shared != NULL)
-		sodium_free(shared);
+	sodium_memzero(shared, sizeof(shared));
 	outrecord_release(&r);
 	state_msg_release(&m);
 	if (buf != NULL) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/html.h"
 #include "common/table.h"
 
 /* A cell as text into sb: lists joined by sep, booleans by the format. */
@@ -70,6 +71,24 @@ padded(struct strbuf *sb, const char *s, size_t len, int width)
 	strbuf_addch(sb, ' ');
 }
 
+/* An HTML row's <tr>, named by the table's row_id member when it has one. */
+static void
+html_row_start(struct table *t, struct strbuf *sb, const json_t *row,
+    struct strbuf *scratch)
+{
+	const json_t *v;
+
+	if (t->row_id == NULL ||
+	    (v = json_object_get(row, t->row_id)) == NULL) {
+		html_row_begin(sb, NULL);
+		return;
+	}
+	scratch->len = 0;
+	strbuf_addf(scratch, "%s-", t->row_id);
+	cell_text(scratch, v, ",", true);
+	html_row_begin(sb, strbuf_str(scratch));
+}
+
 void
 table_begin(struct table *t, struct strbuf *sb, enum table_format f,
     const struct table_column *cols, size_t ncols)
@@ -80,7 +99,18 @@ table_begin(struct table *t, struct strbuf *sb, enum table_format f,
 	t->cols = cols;
 	t->ncols = ncols;
 	t->rows = 0;
-	if (f == TABLE_CSV) {
+	t->row_id = NULL;
+	if (f == TABLE_HTML) {
+		html_raw(sb, "<table>\n<thead><tr>");
+		for (size_t i = 0; i < ncols; i++) {
+			if (cols[i].head == NULL)
+				continue;
+			html_raw(sb, "<th scope=\"col\">");
+			html_text(sb, cols[i].head);
+			html_raw(sb, "</th>");
+		}
+		html_raw(sb, "</tr></thead>\n<tbody>\n");
+	} else if (f == TABLE_CSV) {
 		for (size_t i = 0; i < ncols; i++) {
 			if (i > 0)
 				strbuf_addch(sb, ',');
@@ -114,6 +144,8 @@ table_row(struct table *t, struct strbuf *sb, const json_t *row)
 		free(dump);
 		return strbuf_error(sb);
 	}
+	if (t->format == TABLE_HTML)
+		html_row_start(t, sb, row, &cell);
 	for (size_t i = 0; i < t->ncols; i++) {
 		const struct table_column *c = &t->cols[i];
 		const json_t *v = json_object_get(row, c->name);
@@ -137,10 +169,15 @@ table_row(struct table *t, struct strbuf *sb, const json_t *row)
 			    &cell, json_object_get(row, c->alt), ",", true);
 		if (cell.len == 0)
 			strbuf_addch(&cell, '-');
-		padded(sb, strbuf_str(&cell), cell.len, c->width);
+		if (t->format == TABLE_HTML)
+			html_cell(sb, strbuf_str(&cell));
+		else
+			padded(sb, strbuf_str(&cell), cell.len, c->width);
 	}
 	if (t->format == TABLE_CSV)
 		strbuf_addstr(sb, "\r\n");
+	else if (t->format == TABLE_HTML)
+		html_row_end(sb);
 	else
 		end_line(sb, start);
 	if (strbuf_error(&cell) != 0)
@@ -152,6 +189,6 @@ table_row(struct table *t, struct strbuf *sb, const json_t *row)
 void
 table_end(struct table *t, struct strbuf *sb)
 {
-	(void)t;
-	(void)sb;
+	if (t->format == TABLE_HTML)
+		html_table_end(sb);
 }

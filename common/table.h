@@ -15,7 +15,7 @@
 #include "common/error.h"
 #include "common/strbuf.h"
 
-enum table_format { TABLE_TEXT, TABLE_JSON, TABLE_CSV };
+enum table_format { TABLE_TEXT, TABLE_JSON, TABLE_CSV, TABLE_HTML };
 
 /*
  * A column: the row object's member name (also the CSV header), and for
@@ -35,9 +35,19 @@ struct table {
 	const struct table_column *cols; /* borrowed for the table's life */
 	size_t ncols;
 	uint64_t rows; /* rows added so far */
+	/*
+	 * HTML only: the member whose value names each row (id="NAME-VALUE",
+	 * through html_id), so that a page can link to it; NULL: none. Set
+	 * after table_begin, which clears it.
+	 */
+	const char *row_id;
 };
 
-/* Starts a table, appending the header line (none for JSON) to sb. */
+/*
+ * Starts a table, appending the header line (none for JSON) to sb. HTML is
+ * a <table> of the columns that have a heading, escaped, for a page that
+ * html_begin started (common/html.h).
+ */
 void table_begin(struct table *t, struct strbuf *sb, enum table_format f,
     const struct table_column *cols, size_t ncols);
 
@@ -52,7 +62,7 @@ void table_begin(struct table *t, struct strbuf *sb, enum table_format f,
  */
 WUR int table_row(struct table *t, struct strbuf *sb, const json_t *row);
 
-/* Ends the table (nothing follows the last row in any format today). */
+/* Ends the table (HTML: closes it; nothing in the other formats). */
 void table_end(struct table *t, struct strbuf *sb);
 
 #endif

@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "common/urgency.h"
+#include "common/wipe.h"
 #include "proto/envelope.h"
 #include "proto/justification_pb.h"
 #include "proto/pbutil.h"
@@ -274,7 +275,7 @@ envelope_seal(const struct envelope_seal_args *a,
 	*len = 0;
 	if ((rc = check_seal_args(a)) != 0)
 		return rc;
-	w = sodium_malloc(sizeof(*w));
+	w = malloc(sizeof(*w));
 	gw = calloc(1, sizeof(*gw));
 	if (w == NULL || gw == NULL) {
 		rc = ERROR_NOMEM;
@@ -395,7 +396,7 @@ out:
 		free(ct[f]);
 	free(manifest);
 	free(gw);
-	sodium_free(w); /* wipes the field keys and the padded plaintext */
+	wipe_free(w); /* wipes the field keys and the padded plaintext */
 	return rc;
 }
 
@@ -529,10 +530,8 @@ envelope_opened_free(struct envelope_opened *o)
 	if (o == NULL)
 		return;
 	for (int f = 1; f <= FIELDS_COUNT; f++)
-		if (o->plain[f] != NULL)
-			sodium_free(o->plain[f]);
-	if (o->justification != NULL)
-		sodium_free(o->justification);
+		wipe_free(o->plain[f]);
+	wipe_free(o->justification);
 	free(o);
 }
 
@@ -553,7 +552,7 @@ envelope_open(const struct wire_delivery *d, const char *self,
     struct envelope_opened **out)
 {
 	struct envelope_opened *o = NULL;
-	uint8_t *key = NULL, ad[AD_MAX], dg[WIRE_DIGEST_LEN];
+	uint8_t key[32], ad[AD_MAX], dg[WIRE_DIGEST_LEN];
 	int rc;
 
 	*out = NULL;
@@ -571,8 +570,7 @@ envelope_open(const struct wire_delivery *d, const char *self,
 			return ERROR_DIGEST;
 	}
 	o = calloc(1, sizeof(*o));
-	key = sodium_malloc(32);
-	if (o == NULL || key == NULL) {
+	if (o == NULL) {
 		rc = ERROR_NOMEM;
 		goto out;
 	}
@@ -590,7 +588,7 @@ envelope_open(const struct wire_delivery *d, const char *self,
 		        d->wraps[f].nonce, shared) != 0 ||
 		    klen != 32)
 			goto out;
-		o->plain[f] = sodium_malloc(s->ct_len);
+		o->plain[f] = malloc(s->ct_len > 0 ? s->ct_len : 1);
 		if (o->plain[f] == NULL) {
 			rc = ERROR_NOMEM;
 			goto out;
@@ -618,8 +616,7 @@ envelope_open(const struct wire_delivery *d, const char *self,
 	o = NULL;
 	rc = ERROR_OK;
 out:
-	if (key != NULL)
-		sodium_free(key);
+	sodium_memzero(key, sizeof(key));
 	envelope_opened_free(o);
 	return rc;
 }

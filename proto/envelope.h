@@ -99,7 +99,7 @@ WUR int envelope_check(const uint8_t *buf, size_t len,
 WUR int envelope_redact(const struct wire_envelope *e, const char *recipient,
     fieldset allowed, fieldset *sent, uint8_t **out, size_t *len);
 
-/* What a recipient opened: plaintexts in guarded memory. */
+/* What a recipient opened: plaintexts, wiped when it is freed. */
 struct envelope_opened {
 	fieldset disclosed;
 	fieldset withheld; /* digest present, ciphertext absent */

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "common/urgency.h"
+#include "common/wipe.h"
 #include "proto/justification.h"
 #include "proto/justification_pb.h"
 
@@ -139,7 +140,7 @@ justification_open(const struct wire_delivery *d, const char *self,
     const uint8_t shared[32], char **text, size_t *len)
 {
 	const struct wire_sealed *s = &d->justification;
-	uint8_t ad[AD_MAX], dg[WIRE_DIGEST_LEN], *key = NULL;
+	uint8_t ad[AD_MAX], dg[WIRE_DIGEST_LEN], key[WIRE_KEY_LEN];
 	unsigned long long klen, plen;
 	size_t adlen, unpadded;
 	char *plain = NULL;
@@ -153,9 +154,8 @@ justification_open(const struct wire_delivery *d, const char *self,
 	justification_digest(dg, s->nonce, s->ct, s->ct_len);
 	if (sodium_memcmp(dg, d->m.justification_digest, WIRE_DIGEST_LEN) != 0)
 		return ERROR_DIGEST;
-	key = sodium_malloc(WIRE_KEY_LEN);
-	plain = sodium_malloc(s->ct_len + 1);
-	if (key == NULL || plain == NULL) {
+	plain = malloc(s->ct_len + 1);
+	if (plain == NULL) {
 		rc = ERROR_NOMEM;
 		goto out;
 	}
@@ -187,10 +187,8 @@ justification_open(const struct wire_delivery *d, const char *self,
 	plain = NULL;
 	rc = ERROR_OK;
 out:
-	if (key != NULL)
-		sodium_free(key);
-	if (plain != NULL)
-		sodium_free(plain);
+	sodium_memzero(key, sizeof(key));
+	wipe_free(plain);
 	return rc;
 }
 

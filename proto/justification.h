@@ -75,8 +75,8 @@ WUR int justification_verify(
  * and decrypts under the associated data above (ERROR_DECRYPT), unpads
  * (ERROR_DECRYPT) and refuses more than WIRE_JUSTIFICATION_MAX bytes
  * (ERROR_TOOBIG) or a NUL byte (ERROR_DECODE). On success *text is a new
- * NUL-terminated string in guarded memory (sodium_malloc; the caller frees
- * it with sodium_free) of *len bytes, which may be 0: an empty
+ * NUL-terminated string (malloc; the caller frees it with wipe_free,
+ * common/wipe.h, which wipes it first) of *len bytes, which may be 0: an empty
  * justification, the recipient's to alert on. ERROR_NOENT when d carries
  * none (a message that is not an emergency, or a broker that dropped it).
  */

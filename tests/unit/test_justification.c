@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "common/urgency.h"
+#include "common/wipe.h"
 #include "proto/envelope.h"
 #include "proto/justification.h"
 #include "proto/wire.h"
@@ -396,7 +397,7 @@ test_wrong_ad(void **state)
 	    justification_open(d, "mental_health_trust", shared, &text, &len),
 	    0);
 	assert_string_equal(text, "rebuilt");
-	sodium_free(text);
+	wipe_free(text);
 	text = NULL;
 	/* Sealed for another message. */
 	reseal(d, other.msg_id, d->m.msg_id, "mental_health_trust", shared,
