@@ -19,6 +19,7 @@
 #include "common/cli.h"
 #include "common/clock.h"
 #include "common/duration.h"
+#include "common/html.h"
 #include "common/ident.h"
 #include "common/table.h"
 #include "common/urgency.h"
@@ -33,13 +34,14 @@ static const struct table_column columns[] = {
     {"purpose", "PURPOSE", 16, NULL},
     {"emergency_reason", "REASON", 18, NULL},
     {"msg_id", "MSG_ID", 0, NULL},
-    {"leaf_hash", NULL, 0, NULL},
+    {"leaf_hash", "LEAF HASH", 0, NULL},
 };
 #define N_COLUMNS (sizeof(columns) / sizeof(columns[0]))
 
 static const char queue_help[] =
     "usage: concordat audit query --data DIR --breakglass --unreviewed\n"
-    "           [--older-than DURATION] [--agency A] [--json | --csv]\n"
+    "           [--older-than DURATION] [--agency A]\n"
+    "           [--json | --csv | --html]\n"
     "\n"
     "The review queue: every break-glass decision that no guardian has\n"
     "reviewed (no breakglass_reviewed event names its leaf), oldest first,\n"
@@ -48,7 +50,9 @@ static const char queue_help[] =
     "outcome.\n"
     "\n"
     "--older-than D  only decisions logged more than D ago (7d, 36h, 90m)\n"
-    "--agency A      only decisions A sent (its guardian reviews them)\n";
+    "--agency A      only decisions A sent (its guardian reviews them)\n"
+    "--html          the queue as one self-contained page (a table with a\n"
+    "                caption, how to review, no script, nothing loaded)\n";
 
 static const struct option opts[] = {
     {"data", required_argument, NULL, 'd'},
@@ -58,6 +62,7 @@ static const struct option opts[] = {
     {"agency", required_argument, NULL, 'a'},
     {"json", no_argument, NULL, 'j'},
     {"csv", no_argument, NULL, 'c'},
+    {"html", no_argument, NULL, 'H'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -114,6 +119,62 @@ queue_row(void *arg, uint64_t seq, const struct event *ev)
 	return verbs_write(&sb);
 }
 
+/* The page around the table (common/html.h): heading, lead, caption. */
+static void
+page_begin(struct strbuf *sb, const struct queue *q, uint64_t older)
+{
+	char d[32];
+
+	html_begin(sb, "Break-glass review queue",
+	    "Every emergency (break-glass) disclosure in the audit log that "
+	    "the sending agency's Caldicott Guardian has not yet reviewed, "
+	    "oldest first. A review on the record takes a decision off this "
+	    "list, whatever its outcome.");
+	html_tag(sb, "h2", NULL, "Waiting for review");
+	if (older != 0) {
+		duration_format(older, d, sizeof(d));
+		html_raw(sb, "<p>");
+		html_textf(sb, "Only decisions logged more than %s ago.", d);
+		html_raw(sb, "</p>\n");
+	}
+	if (q->agency != NULL) {
+		html_raw(sb, "<p>");
+		html_textf(sb, "Only decisions sent by %s.", q->agency);
+		html_raw(sb, "</p>\n");
+	}
+}
+
+static void
+page_end(struct strbuf *sb, const struct queue *q, const char *dir)
+{
+	if (q->rows == 0)
+		html_tag(sb, "p", "allowed",
+		    "No break-glass decision is waiting for review.");
+	else {
+		html_raw(sb, "<p class=\"warn\">");
+		html_textf(sb,
+		    "%" PRIu64 " break-glass decision%s waiting for review.",
+		    q->rows, q->rows == 1 ? " is" : "s are");
+		html_raw(sb, "</p>\n");
+	}
+	html_tag(sb, "h2", NULL, "How to review one");
+	html_raw(sb, "<p>");
+	html_text(sb,
+	    "The sending agency's guardian signs the review with the "
+	    "guardian key, offline, and drops the file into the "
+	    "agency's agent spool (reviews/):");
+	html_raw(sb, "</p>\n<pre>");
+	html_textf(sb,
+	    "concordat audit review --data %s --seq SEQ \\\n"
+	    "    --outcome justified|not_justified|needs_follow_up \\\n"
+	    "    --reviewer \"NAME, ROLE\" [--note-file NOTE] \\\n"
+	    "    --guardian-key AGENCY.guardian.key --out "
+	    "SPOOL/reviews/FILE.json",
+	    dir);
+	html_raw(sb, "</pre>\n");
+	html_end(sb);
+}
+
 int
 audit_verb_review_queue(int argc, char **argv)
 {
@@ -157,6 +218,9 @@ audit_verb_review_queue(int argc, char **argv)
 		case 'c':
 			format = TABLE_CSV;
 			break;
+		case 'H':
+			format = TABLE_HTML;
+			break;
 		case 'h':
 			fputs(queue_help, stdout);
 			return EX_OK;
@@ -181,10 +245,18 @@ audit_verb_review_queue(int argc, char **argv)
 		return rc;
 	q.r = &r;
 	if ((rc = audit_reviews_load(r.a, r.txn, &q.reviews)) == 0) {
+		if (format == TABLE_HTML)
+			page_begin(&sb, &q, older);
 		table_begin(&q.t, &sb, format, columns, N_COLUMNS);
+		q.t.row_id = "seq";
 		if ((rc = verbs_write(&sb)) == 0)
 			rc = audit_query(r.a, r.txn, &f, queue_row, &q, NULL);
 		audit_reviews_release(&q.reviews);
+		if (rc == 0 && format == TABLE_HTML) {
+			table_end(&q.t, &sb);
+			page_end(&sb, &q, dir);
+			rc = verbs_write(&sb);
+		}
 	}
 	verbs_close_log(&r);
 	if (rc == ERROR_IO && ferror(stdout))

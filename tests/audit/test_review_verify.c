@@ -305,6 +305,20 @@ true_review_passes(void **state)
 	assert_non_null(strstr(out, "\"seq\":2,"));
 	free(out);
 	free(err);
+	/* The page: the one row, anchored by its seq, and nothing loaded. */
+	assert_int_equal(audittest_cli(&out, &err, "query", "--data", dir,
+	                     "--breakglass", "--unreviewed", "--html", NULL),
+	    0);
+	assert_non_null(strstr(out, "<!DOCTYPE html>"));
+	assert_non_null(strstr(out, "Break-glass review queue"));
+	assert_non_null(strstr(out, "id=\"seq-2\""));
+	assert_non_null(
+	    strstr(out, "1 break-glass decision is waiting for review."));
+	assert_null(strstr(out, "id=\"seq-0\""));
+	assert_null(strstr(out, "<script"));
+	assert_int_equal(scratch_count(out, "</html>"), 1);
+	free(out);
+	free(err);
 	assert_int_equal(audittest_cli(&out, &err, "query", "--data", dir,
 	                     "--unreviewed", NULL),
 	    EX_USAGE);
