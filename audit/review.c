@@ -168,6 +168,23 @@ audit_review_describe(const struct review *r, char *buf, size_t n)
 	    r->reviewer, when);
 }
 
+const char *
+audit_review_words(struct audit *a, MDB_txn *txn, uint64_t seq,
+    const struct event *ev, char *buf, size_t n)
+{
+	struct review rv;
+
+	if (ev->type != EVENT_DECISION || !ev->breakglass)
+		return NULL;
+	if (audit_review_latest(a, txn, seq, &rv) != 0)
+		snprintf(buf, n,
+		    "not yet reviewed by the sending agency's "
+		    "guardian");
+	else
+		audit_review_describe(&rv, buf, n);
+	return buf;
+}
+
 /* ------------------------------------------------------------- verify */
 
 struct checker {

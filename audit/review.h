@@ -57,6 +57,15 @@ WUR int audit_review_latest(
  */
 void audit_review_describe(const struct review *r, char *buf, size_t n);
 
+/*
+ * How a subject access report names the review of decision ev at leaf
+ * seq: NULL when it is not a break-glass decision; "not yet reviewed by
+ * the sending agency's guardian"; or its latest review as
+ * audit_review_describe words it, into buf.
+ */
+const char *audit_review_words(struct audit *a, MDB_txn *txn, uint64_t seq,
+    const struct event *ev, char *buf, size_t n);
+
 /* The outcome of audit_review_verify. */
 struct audit_review_check {
 	uint64_t reviews;     /* breakglass_reviewed events checked */

@@ -299,21 +299,3 @@ verbs_reviews(struct reader *rd, const char *keyring, struct strbuf *sb,
 		    res.outcomes[REVIEW_NEEDS_FOLLOW_UP]);
 	return strbuf_error(sb);
 }
-
-const char *
-verbs_review_words(struct reader *rd, uint64_t seq, const struct event *ev,
-    char *buf, size_t n)
-{
-	struct review rv;
-
-	if (ev->type != EVENT_DECISION || !ev->breakglass)
-		return NULL;
-	if (audit_review_latest(rd->a, rd->txn, seq, &rv) != 0) {
-		snprintf(buf, n,
-		    "not yet reviewed by the sending agency's "
-		    "guardian");
-		return buf;
-	}
-	audit_review_describe(&rv, buf, n);
-	return buf;
-}

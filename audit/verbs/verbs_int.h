@@ -69,15 +69,6 @@ int verbs_reviews(struct reader *r, const char *keyring, struct strbuf *sb,
     char *why, size_t whylen);
 
 /*
- * review.c: how a subject access report names the review of decision ev
- * at leaf seq: NULL when it is not break-glass; "not yet reviewed by the
- * sending agency's guardian"; or the latest review, "justified, by NAME,
- * 2026-12-02T15:40:00Z" (audit_review_describe), into buf.
- */
-const char *verbs_review_words(struct reader *r, uint64_t seq,
-    const struct event *ev, char *buf, size_t n);
-
-/*
  * review_queue.c: the break-glass decisions by their latest review's
  * outcome (outcome[enum review_outcome]) and those with none, for
  * `audit stats`; as a JSON object (new reference, NULL when out of

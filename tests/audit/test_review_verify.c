@@ -22,7 +22,6 @@
 
 #include "audit/merkle.h"
 #include "audit/review.h"
-#include "audit/verbs/verbs_int.h"
 #include "audittest.h"
 #include "common/urgency.h"
 #include "keys/keys.h"
@@ -282,26 +281,29 @@ true_review_passes(void **state)
 	audittest_close(&l);
 
 	/* The words a subject access report gives each decision. */
-	struct reader rd;
+	struct audittest_log rd;
 	struct event *dec = calloc(1, sizeof(*dec));
 	const uint8_t *leaf;
 	size_t len;
 	assert_non_null(dec);
-	assert_int_equal(verbs_open_log("test", dir, &rd), 0);
+	audittest_open(&rd, dir, 0);
+	assert_int_equal(audit_txn_begin(rd.env, MDB_RDONLY, &txn), 0);
 	for (uint64_t i = 0; i < 3; i++) {
 		static const char *const want[] = {
 		    "needs_follow_up, by Dr A. Khan, 2026-11-23T13:27:12Z",
 		    NULL, "not yet reviewed by the sending agency's guardian"};
 		const char *got;
-		assert_int_equal(audit_leaf(rd.a, rd.txn, i, &leaf, &len), 0);
+		assert_int_equal(audit_leaf(rd.a, txn, i, &leaf, &len), 0);
 		assert_int_equal(event_decode(leaf, len, dec), 0);
-		got = verbs_review_words(&rd, i, dec, words, sizeof(words));
+		got =
+		    audit_review_words(rd.a, txn, i, dec, words, sizeof(words));
 		if (want[i] == NULL)
 			assert_null(got);
 		else
 			assert_string_equal(got, want[i]);
 	}
-	verbs_close_log(&rd);
+	mdb_txn_abort(txn);
+	audittest_close(&rd);
 	free(dec);
 
 	/* audit stats counts decisions by their latest review. */
