@@ -119,11 +119,53 @@ check_signature(struct broker *b, const struct review *rv, struct reply *rep)
 	return ERROR_OK;
 }
 
+struct seen {
+	const struct review *rv;
+	bool found;
+	uint64_t seq;
+};
+
+static int
+seen_row(void *arg, uint64_t seq, const struct event *ev)
+{
+	struct seen *s = arg;
+
+	if (sodium_memcmp(
+	        ev->review.review_id, s->rv->review_id, REVIEW_ID_LEN) == 0 &&
+	    sodium_memcmp(
+	        ev->review.signature, s->rv->signature, REVIEW_SIG_LEN) == 0) {
+		s->found = true;
+		s->seq = seq;
+	}
+	return ERROR_OK;
+}
+
+/*
+ * The leaf of this very review when it is logged already (an agent that
+ * sends again after a lost receipt), found among the events of the
+ * decision's message: the same answer, not a second event.
+ */
+static int
+logged_before(struct broker *b, MDB_txn *txn, const struct event *dec,
+    const struct review *rv, struct seen *s)
+{
+	struct audit_filter f = {.type = EVENT_BREAKGLASS_REVIEWED};
+
+	s->rv = rv;
+	s->found = false;
+	if (!dec->has_msg_id)
+		return ERROR_OK;
+	f.has_msg_id = true;
+	memcpy(f.msg_id, dec->msg_id, WIRE_MSG_ID_LEN);
+	return audit_query(store_audit(b->store), txn, &f, seen_row, s, NULL);
+}
+
 int
 review_frame(struct broker *b, MDB_txn *txn, const struct peer *p,
     const void *rid, size_t rid_len, const struct review *rv)
 {
 	struct event dec, ev;
+	struct seen seen;
 	struct reply *rep;
 	char why[WIRE_DETAIL_MAX];
 	uint64_t seq;
@@ -147,6 +189,14 @@ review_frame(struct broker *b, MDB_txn *txn, const struct peer *p,
 		return rc == 1 ? ERROR_OK : rc;
 	if (check_signature(b, rv, rep) != 0)
 		return ERROR_OK;
+	if ((rc = logged_before(b, txn, &dec, rv, &seen)) != 0)
+		return rc;
+	if (seen.found) {
+		rep->outcome = WIRE_ACCEPTED;
+		rep->leaves[0] = seen.seq;
+		rep->n_leaves = 1;
+		return ERROR_OK;
+	}
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EVENT_BREAKGLASS_REVIEWED;
 	ev.time_ms = clock_now_ms();

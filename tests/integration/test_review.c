@@ -361,15 +361,19 @@ refusals_at_broker(void **state)
 	assert_int_equal(
 	    h_audit_count(sys, "breakglass_reviewed", NULL), before);
 
-	/* The right key: accepted, a second review of the same leaf too. */
-	for (int i = 0; i < 2; i++) {
+	/* The right key: accepted, a second review of the same leaf too;
+	 * the same review sent again is answered with its first leaf. */
+	uint64_t leaves[3];
+	for (int i = 0; i < 3; i++) {
 		struct wire_frame *f;
 		uint8_t *frame;
 		size_t len;
-		r = base;
-		r.outcome =
-		    i == 0 ? REVIEW_NOT_JUSTIFIED : REVIEW_NEEDS_FOLLOW_UP;
-		randombytes_buf(r.review_id, REVIEW_ID_LEN);
+		if (i < 2) {
+			r = base;
+			r.outcome = i == 0 ? REVIEW_NOT_JUSTIFIED
+			                   : REVIEW_NEEDS_FOLLOW_UP;
+			randombytes_buf(r.review_id, REVIEW_ID_LEN);
+		}
 		assert_int_equal(review_sign(&r, g->sign_sk), 0);
 		assert_int_equal(review_frame_encode(&r, &frame, &len), 0);
 		h_client_send(c, frame, len);
@@ -378,8 +382,11 @@ refusals_at_broker(void **state)
 		assert_non_null(f);
 		assert_int_equal(f->u.receipt.outcome, WIRE_ACCEPTED);
 		assert_int_equal(f->u.receipt.n_decisions, 1);
+		leaves[i] = f->u.receipt.decisions[0].leaf_index;
 		wire_frame_free(f);
 	}
+	assert_true(leaves[1] > leaves[0]);
+	assert_int_equal(leaves[2], leaves[1]);
 	assert_int_equal(
 	    h_audit_count(sys, "breakglass_reviewed", NULL), before + 2);
 	h_client_free(c);
