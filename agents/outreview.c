@@ -100,19 +100,31 @@ file_away(struct outreview *o, const char *name, const char *dir,
 	char from[PATH_MAX], to[PATH_MAX], side[NAME_MAX + 32];
 	int rc;
 
-	snprintf(side, sizeof(side), "%s%s", name, suffix);
+	char alt[NAME_MAX + 1];
+	uint8_t tag[4];
+
+	/* A name used before in dir gets a random tag: nothing replaced. */
+	snprintf(alt, sizeof(alt), "%s", name);
+	snprintf(to, sizeof(to), "%s/%s", dir, name);
+	if (access(to, F_OK) == 0) {
+		char hex[9];
+		randombytes_buf(tag, sizeof(tag));
+		sodium_bin2hex(hex, sizeof(hex), tag, sizeof(tag));
+		snprintf(alt, sizeof(alt), "%.200s-%s", name, hex);
+	}
+	snprintf(side, sizeof(side), "%s%s", alt, suffix);
 	if (obj != NULL && (rc = spool_write_json(dir, side, obj)) != 0)
 		log_err(
 		    "%s/%s: cannot write: %s", dir, side, error_strerror(rc));
+	json_decref(obj);
 	if (fileio_join(from, sizeof(from), o->dir, name) != 0 ||
-	    fileio_join(to, sizeof(to), dir, name) != 0)
+	    fileio_join(to, sizeof(to), dir, alt) != 0)
 		return;
 	if ((rc = fileio_rename_noreplace(from, to)) != 0)
 		log_err("review %s: cannot move to %s: %s", name, dir,
 		    error_strerror(rc));
 	else if ((rc = fileio_fsync_dir(o->dir)) != 0)
 		log_warn("%s: cannot sync: %s", o->dir, error_strerror(rc));
-	json_decref(obj);
 }
 
 static void

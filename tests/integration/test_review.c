@@ -419,6 +419,17 @@ refusal_at_agent(void **state)
 	assert_true(file_holds(h_p("%s/failed/rogue.json.error.json", reviews),
 	    "not signed by the guardian key of 'mental_health_trust'"));
 	assert_true(h_wait_file(h_p("%s/failed/rogue.json", reviews), 1000));
+
+	/* A name used before: filed beside the first, which stays. */
+	assert_int_equal(
+	    sign_review(
+	        h_p("%s/keys/mental_health_trust.guardian.key", sys->dir), bg,
+	        "needs_follow_up", h_p("%s/r1.json", reviews), err),
+	    0);
+	assert_true(h_wait_count(
+	    h_p("%s/sent", reviews), ".receipt.json", 2, H_WAIT_MS));
+	assert_true(
+	    file_holds(h_p("%s/sent/r1.json", reviews), "\"justified\""));
 	h_pass(sys);
 }
 
