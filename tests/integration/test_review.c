@@ -61,7 +61,8 @@ static int
 setup(void **state)
 {
 	(void)state;
-	sys = h_sys_new(policy, NULL, NULL, 3);
+	sys = h_sys_new(policy,
+	    "metrics_file: metrics.prom\nmetrics_interval: 1s\n", NULL, 3);
 	return 0;
 }
 
