@@ -107,6 +107,7 @@ on_event(struct agent *a, enum link_event ev)
 		/* Greet first, so the broker delivers here; then resend. */
 		trust_hello(a);
 		outbox_resend(a);
+		outreview_resend(a);
 		break;
 	case LINK_DOWN:
 		if (a->connected)
@@ -141,6 +142,8 @@ on_frame(struct agent *a, struct link_frame *lf)
 	}
 	switch (f->type) {
 	case WIRE_RECEIPT:
+		if (outreview_receipt(a, &f->u.receipt))
+			break; /* a review's (outreview.c) */
 		if (outbox_receipt(a, &f->u.receipt))
 			held_receipt_keep(
 			    a, link_frame_data(lf), link_frame_size(lf));
@@ -183,6 +186,7 @@ agent_free(struct agent *a)
 	}
 	state_close(a->state);
 	held_receipt_free(a);
+	outreview_close(a);
 	agreements_close(a);
 	retired_free(a);
 	keys_secret_free(a->key);
@@ -488,7 +492,7 @@ agent_run(const struct agent_config *cfg)
 		rc = ERROR_NOMEM;
 		goto out;
 	}
-	if ((rc = spool_make_dirs(a)) != 0)
+	if ((rc = spool_make_dirs(a)) != 0 || (rc = outreview_open(a)) != 0)
 		goto out;
 	if ((rc = state_open(a->cfg.state, a->cfg.map_size, &a->state)) != 0) {
 		log_err("%s: cannot open the agent's state: %s", a->cfg.state,
@@ -561,6 +565,7 @@ agent_run(const struct agent_config *cfg)
 		}
 		if (a->connected && now - a->last_send_ms >= a->cfg.resend_ms)
 			outbox_resend_due(a);
+		outreview_tick(a, now, rescan);
 		trust_tick(a, now);
 		witness_tick(a, now);
 		agent_status_tick(a, now, false); /* STATE/status.json */

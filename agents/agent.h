@@ -18,6 +18,7 @@
 #define SPOOL_INBOX    "inbox"
 #define SPOOL_RECEIPTS "receipts"
 #define SPOOL_ALERTS   "alerts"
+#define SPOOL_REVIEWS  "reviews" /* break-glass reviews (outreview.c) */
 
 /*
  * Before the process becomes a daemon: creates the state folder and takes

@@ -95,6 +95,7 @@ struct agent {
 	uint64_t next_cosign_ms; /* monotonic: not before then again */
 	struct witness *witness; /* witness.c: held and unwitnessed leaves */
 	struct held_receipts *held_receipts; /* held_receipt.c */
+	struct outreview *reviews;           /* outreview.c */
 
 	char dir[7][PATH_MAX]; /* outbox, tmp, sent, failed, inbox, ... */
 
@@ -169,6 +170,19 @@ void held_receipt_retry(struct agent *a);
 void held_receipt_free(struct agent *a);
 /* Tries the moves that failed again (a->moves_failing, on its timer). */
 void outbox_retry_moves(struct agent *a);
+
+/*
+ * outreview.c: break-glass reviews from SPOOL/reviews/. outreview_open
+ * creates the folders (at start); outreview_tick takes new files (when
+ * rescan) and sends the pending ones again every resend_ms;
+ * outreview_resend sends them (on connecting); outreview_receipt handles a
+ * receipt that answers one (true), else false.
+ */
+WUR int outreview_open(struct agent *a);
+void outreview_close(struct agent *a);
+void outreview_tick(struct agent *a, uint64_t now, bool rescan);
+void outreview_resend(struct agent *a);
+bool outreview_receipt(struct agent *a, const struct wire_receipt *r);
 
 /* outseal.c */
 struct outrecord;

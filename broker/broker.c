@@ -534,12 +534,10 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 	if (!p->connected || p->rid_len != rid_len ||
 	    memcmp(p->rid, rid, rid_len) != 0)
 		deliver_attach(p, rid, rid_len, in->key);
-	/* A Submit, or a frame that did not decode: the ingest pipeline,
-	 * which rejects it with its reason. */
+	/* A Submit, or a frame that did not decode: ingest rejects it. */
 	if (in->job.decode_rc != 0 || f->type == WIRE_SUBMIT) {
 		if (b->n_replies >= b->cfg.batch)
-			return ERROR_OK; /* cannot happen: the batch is bounded
-			                  */
+			return ERROR_OK; /* cannot happen: batch-bounded */
 		struct reply *rep = &b->replies[b->n_replies++];
 		memset(rep, 0, sizeof(*rep));
 		memcpy(rep->rid, rid, rid_len);
@@ -594,6 +592,8 @@ handle_frame(struct broker *b, MDB_txn *txn, struct inframe *in)
 	case WIRE_AGREEMENT_REQUEST:
 		inforce_answer(b, p, &f->u.agreement);
 		break;
+	case WIRE_REVIEW: /* review.c */
+		return review_frame(b, txn, p, rid, rid_len, &f->u.review);
 	default:
 		log_warn("%s sent a frame agents do not send: ignored", agency);
 		break;

@@ -384,6 +384,15 @@ int witness_answer(struct broker *b, MDB_txn *txn, struct peer *p,
 void witness_tie(struct broker *b, MDB_txn *txn, const char *agency,
     const struct audit_head *head, struct wire_audit_proof *proof);
 
+/*
+ * review.c: a Review frame from p on connection rid, in the batch's txn:
+ * checked against the log and p's guardian key in the keyring, then a
+ * breakglass_reviewed event appended; either way a reply whose msg_id is
+ * the review_id. Returns an LMDB failure that makes txn unusable, else 0.
+ */
+int review_frame(struct broker *b, MDB_txn *txn, const struct peer *p,
+    const void *rid, size_t rid_len, const struct review *rv);
+
 /* zap.c: binds the ZAP handler; must precede any zmq_bind. */
 int zap_start(struct broker *b);
 /* Answers one ZAP request; false when none was waiting. */

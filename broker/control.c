@@ -165,6 +165,10 @@ monitor_status(struct broker *b, struct status **out)
 	int rc;
 
 	rc = status_gather(b->store, b->keyring, wall, STATUS_NO_ACTIVITY, &st);
+	if (rc == 0 &&
+	    (rc = status_reviews(
+	         st, b->store, policy_review_within_ms(b->policy))) != 0)
+		status_free(st);
 	if (rc != 0)
 		return rc;
 	st->live = true;

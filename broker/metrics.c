@@ -282,6 +282,11 @@ build(struct strbuf *sb, const struct broker *b, const struct status *st)
 	one(sb, "concordat_broker_audit_log_leaves", "gauge",
 	    "Events in the audit log.", st->log_size);
 	agreement(sb, st);
+	if (st->has_reviews)
+		one(sb, "concordat_broker_breakglass_reviews_overdue", "gauge",
+		    "Break-glass decisions not reviewed within the agreement's "
+		    "review_breakglass_within.",
+		    st->reviews_overdue);
 	per_agency(sb, st, "concordat_broker_queue_depth", "gauge",
 	    "Items queued for the agency (deliveries and status reports).",
 	    depth);

@@ -355,6 +355,7 @@ status_json(const struct status *st, const char *data, struct strbuf *sb)
 	storage_json(st, sb);
 	strbuf_addf(sb, ",\"refused_connections_last_hour\":%" PRIu64,
 	    st->refused_hour);
+	status_reviews_json(st, sb);
 	strbuf_addstr(sb, ",\"agencies\":[");
 	for (size_t i = 0; i < st->n_agencies; i++) {
 		if (i > 0)

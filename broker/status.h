@@ -56,6 +56,11 @@ struct status {
 	long pid;
 	uint64_t started_ms;
 	uint64_t accepted, rejected, delivered; /* since start */
+	/* Live only (status_review.c): the agreement's review deadline,
+	 * the break-glass decisions past it with no review, the oldest's
+	 * time. has_reviews is false when no rule obliges a review. */
+	bool has_reviews;
+	uint64_t review_within_ms, reviews_overdue, reviews_oldest_ms;
 };
 
 /*
@@ -70,6 +75,14 @@ struct status {
 WUR int status_gather(struct store *s, const struct keyring *kr,
     uint64_t now_ms, unsigned flags, struct status **out);
 void status_free(struct status *st);
+
+/*
+ * status_review.c: fills st's review members from s's log for a deadline
+ * of within_ms (0: none obliged); with no transaction of this thread open.
+ * status_reviews_json appends the "breakglass_reviews" member.
+ */
+WUR int status_reviews(struct status *st, struct store *s, uint64_t within_ms);
+void status_reviews_json(const struct status *st, struct strbuf *sb);
 
 /* The agency id in st, or NULL. */
 struct status_agency *status_agency(struct status *st, const char *id);

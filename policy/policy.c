@@ -70,31 +70,11 @@ struct policy {
 
 	size_t nnever;
 	struct never *never;
+	uint64_t review_ms; /* review_breakglass_within, or 0 */
 
 	/* Interned names: open addressing over FNV-1a, -1 for empty. */
 	int8_t agency_hash[HASH_SLOTS];
 	int8_t purpose_hash[HASH_SLOTS];
-};
-
-static const struct obligation {
-	const char *name;
-	const char *text;
-} obligations[POLICY_OBLIGATION_COUNT] = {
-    [POLICY_NO_ONWARD_DISCLOSURE] = {"no_onward_disclosure",
-        "the recipient must not pass the information on to anyone else "
-        "without the sending agency's agreement"},
-    [POLICY_RETAIN_30_DAYS] = {"retain_30_days",
-        "the recipient keeps the information for no more than 30 days "
-        "unless it becomes part of its own care record"},
-    [POLICY_REVIEW_BREAKGLASS] = {"review_breakglass",
-        "every emergency (break-glass) disclosure is reviewed afterwards "
-        "by the sending agency's Caldicott Guardian"},
-    [POLICY_INFORM_SUBJECT] = {"inform_subject",
-        "the person is told what was shared, and with whom, as soon as it "
-        "is safe to do so"},
-    [POLICY_DELETE_AFTER_USE] = {"delete_after_use",
-        "the recipient deletes the information once the immediate "
-        "purpose has been served"},
 };
 
 /* The state of one load: the policy being built and what went wrong. */
@@ -104,29 +84,6 @@ struct loader {
 	bool agencies_ok; /* `agencies` was readable: check references */
 	bool purposes_ok;
 };
-
-const char *
-policy_obligation_name(int o)
-{
-	return o >= 0 && o < POLICY_OBLIGATION_COUNT ? obligations[o].name
-	                                             : NULL;
-}
-
-const char *
-policy_obligation_text(int o)
-{
-	return o >= 0 && o < POLICY_OBLIGATION_COUNT ? obligations[o].text
-	                                             : NULL;
-}
-
-int
-policy_obligation_lookup(const char *s)
-{
-	for (int o = 0; o < POLICY_OBLIGATION_COUNT; o++)
-		if (s != NULL && strcmp(s, obligations[o].name) == 0)
-			return o;
-	return -1;
-}
 
 static uint32_t
 fnv1a(const char *s)
@@ -211,6 +168,16 @@ long long
 policy_version(const struct policy *p)
 {
 	return p->version;
+}
+
+uint64_t
+policy_review_within_ms(const struct policy *p)
+{
+	for (size_t i = 0; i < p->nrules; i++)
+		if (p->rules[i].obligations & (1u << POLICY_REVIEW_BREAKGLASS))
+			return p->review_ms ? p->review_ms
+			                    : POLICY_REVIEW_DEFAULT;
+	return 0;
 }
 
 const char *
@@ -476,7 +443,7 @@ obligation_ref(struct loader *l, const struct yamlconf_node *n)
 	if (o >= 0)
 		return o;
 	for (int i = 0; i < POLICY_OBLIGATION_COUNT; i++)
-		names[i] = obligations[i].name;
+		names[i] = policy_obligation_name(i);
 	unknown_name(l, n, "unknown obligation", names, POLICY_OBLIGATION_COUNT,
 	    "known: no_onward_disclosure, retain_30_days, review_breakglass, "
 	    "inform_subject, delete_after_use");
@@ -876,6 +843,7 @@ load(struct loader *l)
 		PURPOSES,
 		RULES,
 		NEVER,
+		REVIEW,
 		NK
 	};
 	static const struct yamlconf_key keys[NK] = {
@@ -889,6 +857,7 @@ load(struct loader *l)
 	    [PURPOSES] = {"purposes", YAMLCONF_MAP, YAMLCONF_REQUIRED},
 	    [RULES] = {"rules", YAMLCONF_MAP_LIST, YAMLCONF_REQUIRED},
 	    [NEVER] = {"never", YAMLCONF_MAP_LIST, 0},
+	    [REVIEW] = {"review_breakglass_within", YAMLCONF_STRING, 0},
 	};
 	struct policy *p = l->p;
 	const struct yamlconf_node *v[NK];
@@ -909,6 +878,12 @@ load(struct loader *l)
 		    text_copy(l, v[APPROVED], "'approved_by'", TEXT_MAX, false);
 	load_agencies(l, v[AGENCIES]);
 	load_purposes(l, v[PURPOSES]);
+	if (v[REVIEW] != NULL &&
+	    policy_review_parse(v[REVIEW]->str, &p->review_ms) != 0)
+		yamlconf_error(l->y, v[REVIEW],
+		    "bad review_breakglass_within '%.*s' (expected a duration "
+		    "from 1s to 365d, such as 7d or 72h)",
+		    QUOTE_MAX, v[REVIEW]->str);
 
 	nr = v[RULES] != NULL ? v[RULES]->n : 0;
 	nn = v[NEVER] != NULL ? v[NEVER]->n : 0;
@@ -1118,7 +1093,7 @@ policy_eval(const struct policy *p, const struct policy_question *q,
 	for (int o = 0; o < POLICY_OBLIGATION_COUNT; o++)
 		if (d->obligations & (1u << o))
 			d->obligation_names[d->nobligations++] =
-			    obligations[o].name;
+			    policy_obligation_name(o);
 	return ERROR_OK;
 }
 

@@ -117,6 +117,19 @@ enum policy_obligation {
 	POLICY_OBLIGATION_COUNT
 };
 
+/*
+ * The review deadline of break-glass decisions (review_breakglass_within,
+ * docs/policy.md): how long after a break-glass decision under a rule with
+ * the review_breakglass obligation its guardian's review is due. 0 when
+ * no rule carries the obligation; POLICY_REVIEW_DEFAULT (7 days) when the
+ * agreement does not say.
+ */
+#define POLICY_REVIEW_DEFAULT (7ULL * 24 * 3600 * 1000)
+uint64_t policy_review_within_ms(const struct policy *p);
+/* A review_breakglass_within value: a duration from 1s to 365d, or
+ * ERROR_INVAL. */
+WUR int policy_review_parse(const char *s, uint64_t *ms);
+
 /* The name of obligation o, or NULL when out of range. */
 const char *policy_obligation_name(int o);
 /* A plain-English sentence for obligation o, or NULL. */

@@ -8,6 +8,7 @@
 #include "common/urgency.h"
 #include "proto/event.h"
 #include "proto/pbutil.h"
+#include "proto/wire_int.h"
 
 static const char *const type_names[] = {
     NULL,
@@ -23,6 +24,7 @@ static const char *const type_names[] = {
     "connection_refused",
     "keyring_changed",
     "policy_refused",
+    "breakglass_reviewed",
 };
 #define N_TYPES (sizeof(type_names) / sizeof(type_names[0]))
 
@@ -149,6 +151,7 @@ event_encode(const struct event *ev, uint8_t **out, size_t *len)
 		signers[i] = (char *)(uintptr_t)ev->signers[i];
 	m.n_signers = ev->n_signers;
 	m.signers = signers;
+	review_event_pack_(ev, &m);
 	return pbutil_pack(&m.base, out, len);
 }
 
@@ -266,7 +269,8 @@ event_decode(const uint8_t *buf, size_t len, struct event *ev)
 	if (copy_list(ev->rules, &ev->n_rules, m->rules, m->n_rules,
 	        sizeof(ev->rules[0])) != 0 ||
 	    copy_list(ev->obligations, &ev->n_obligations, m->obligations,
-	        m->n_obligations, sizeof(ev->obligations[0])) != 0)
+	        m->n_obligations, sizeof(ev->obligations[0])) != 0 ||
+	    review_event_unpack_(m, ev) != 0)
 		goto out;
 	rc = ERROR_OK;
 out:

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/fields.h"
 #include "common/ident.h"
+#include "proto/review.h"
 #include "proto/wire.h"
 
 enum event_type {
@@ -29,6 +30,7 @@ enum event_type {
 	EVENT_CONNECTION_REFUSED = 10,
 	EVENT_KEYRING_CHANGED = 11,
 	EVENT_POLICY_REFUSED = 12,
+	EVENT_BREAKGLASS_REVIEWED = 13, /* a guardian's review (review) */
 };
 
 #define EVENT_MAX_LIST         16   /* recipients, rules, bases, obligations */
@@ -86,6 +88,9 @@ struct event {
 	 * of the next key) before and after; "" for none. */
 	char key_before[EVENT_FINGERPRINT_LEN];
 	char key_after[EVENT_FINGERPRINT_LEN];
+	/* breakglass_reviewed: the signed review (proto/review.h), its
+	 * agency the event's sender (members 30 to 38). */
+	struct review review;
 };
 
 /*

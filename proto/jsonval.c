@@ -136,6 +136,9 @@ jsonval_event(uint64_t seq, const struct event *ev)
 			ok = false;
 			json_decref(v[i]);
 		}
+	if (ok && ev->type == EVENT_BREAKGLASS_REVIEWED &&
+	    json_object_set_new(o, "review", review_json(&ev->review)) != 0)
+		ok = false;
 	if (!ok) {
 		json_decref(o);
 		return NULL;

@@ -45,6 +45,7 @@ static const char *const reasons[] = {
     "internal",
     "rate_limited",
     "agreement_mismatch",
+    "not_reviewable",
 };
 #define N_REASONS (int)(sizeof(reasons) / sizeof(reasons[0]))
 
@@ -603,6 +604,10 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out, char *why,
 	case CONCORDAT__FRAME__BODY_NOTICE:
 		f->type = WIRE_NOTICE;
 		rc = wire_decode_notice_(pf->notice, &f->u.notice, why, whylen);
+		break;
+	case CONCORDAT__FRAME__BODY_REVIEW:
+		f->type = WIRE_REVIEW;
+		rc = wire_decode_review_(pf->review, &f->u.review, why, whylen);
 		break;
 	default:
 		rc = WHY("frame has no body");

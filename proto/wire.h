@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/fields.h"
 #include "common/ident.h"
+#include "proto/review.h"
 
 #define WIRE_VERSION        2
 #define WIRE_MSG_ID_LEN     16
@@ -73,6 +74,8 @@ enum wire_reason {
 	WIRE_REASON_RATE_LIMITED = 15,
 	WIRE_REASON_AGREEMENT_MISMATCH = 16, /* retryable: reseal under the
 	                                      * receipt's agreement */
+	WIRE_REASON_NOT_REVIEWABLE = 17,     /* a Review of a leaf that is not
+	                                      * a break-glass decision */
 };
 
 enum wire_outcome {
@@ -269,6 +272,7 @@ enum wire_frame_type {
 	WIRE_AGREEMENT = 9,
 	WIRE_COSIGNATURE = 10,
 	WIRE_NOTICE = 11,
+	WIRE_REVIEW = 12, /* proto/review.h */
 };
 
 /* A fingerprint as keys_fingerprint writes it: 39 characters and a NUL. */
@@ -328,6 +332,7 @@ struct wire_frame {
 		struct wire_agreement agreement; /* both agreement frames */
 		struct wire_cosignature cosignature;
 		struct wire_notice notice;
+		struct review review;
 	} u;
 	void *priv; /* the unpacked protobuf, owned */
 };

@@ -23,4 +23,12 @@ WUR int wire_decode_tie(const Concordat__AuditProof *pp,
 void wire_encode_tie(
     const struct wire_audit_proof *p, Concordat__AuditProof *pp);
 
+/* review.c: Frame.review's body into r (checked encoding, no signature),
+ * and the review's members of an AuditEvent (30 to 38) both ways. */
+WUR int wire_decode_review_(
+    const Concordat__Review *pr, struct review *r, char *why, size_t whylen);
+struct event;
+void review_event_pack_(const struct event *ev, Concordat__AuditEvent *m);
+WUR int review_event_unpack_(const Concordat__AuditEvent *m, struct event *ev);
+
 #endif

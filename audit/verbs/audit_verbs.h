@@ -23,5 +23,8 @@ int audit_verb_prove(int argc, char **argv);
 int audit_verb_stats(int argc, char **argv);
 int audit_verb_check_proof(int argc, char **argv);
 int audit_verb_agreement(int argc, char **argv);
+int audit_verb_review(int argc, char **argv);
+/* review_queue.c: `audit query --breakglass --unreviewed` */
+int audit_verb_review_queue(int argc, char **argv);
 
 #endif

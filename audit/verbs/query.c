@@ -82,7 +82,7 @@ static const char query_help[] =
     "                               acknowledged, expired, policy_activated,\n"
     "                               broker_started, broker_stopped,\n"
     "                               connection_refused, keyring_changed,\n"
-    "                               policy_refused\n"
+    "                               policy_refused, breakglass_reviewed\n"
     "  --since T, --until T         time_ms in [since, until): RFC 3339\n"
     "                               (2026-11-23T13:00:00Z) or a date\n"
     "                               (2026-11-23, midnight UTC)\n"
@@ -94,7 +94,11 @@ static const char query_help[] =
     "the other columns do not (a policy event's agreement and version, a\n"
     "rejection's why). An --agency, --purpose or --rule that neither the\n"
     "log nor an agreement it archived knows exits 66, naming the closest\n"
-    "known name.\n";
+    "known name.\n"
+    "\n"
+    "--breakglass --unreviewed [--older-than D]: the review queue, the\n"
+    "break-glass decisions no guardian has reviewed (see --unreviewed\n"
+    "--help).\n";
 
 static const struct option opts[] = {
     {"data", required_argument, NULL, 'd'},
@@ -331,6 +335,10 @@ audit_verb_query(int argc, char **argv)
 	struct reader r;
 	int rc;
 
+	/* The review queue is a view of its own (review_queue.c). */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--unreviewed") == 0)
+			return audit_verb_review_queue(argc, argv);
 	memset(&f, 0, sizeof(f));
 	memset(&a, 0, sizeof(a));
 	a.format = TABLE_TEXT;

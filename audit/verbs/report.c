@@ -10,6 +10,7 @@
 #include <sysexits.h>
 
 #include "audit/report.h"
+#include "audit/review.h"
 #include "audit/verbs/audit_verbs.h"
 #include "audit/verbs/subject.h"
 #include "audit/verbs/verbs_int.h"
@@ -98,15 +99,14 @@ agency_name(void *arg, const char *agency)
 }
 
 /*
- * The break-glass review of the disclosure d, into d->review (NULL: not
- * yet reviewed). The place where the guardians' review outcomes are
- * looked up in the log.
+ * The break-glass review of the disclosure d, into d->review through buf
+ * (its latest review in the log, in words, or that none is recorded).
  */
 static int
-report_review(struct walk *w, struct report_disclosure *d)
+report_review(struct walk *w, struct report_disclosure *d, char *buf, size_t n)
 {
-	(void)w;
-	d->review = NULL;
+	d->review =
+	    audit_review_words(w->r->a, w->r->txn, d->seq, d->ev, buf, n);
 	return ERROR_OK;
 }
 
@@ -130,7 +130,9 @@ report_row(void *arg, uint64_t seq, const struct event *ev)
 			return rc;
 	}
 	struct report_disclosure d = {seq, ev, col.state, col.at_ms, NULL};
-	if (ev->breakglass && (rc = report_review(w, &d)) != 0)
+	char review[256];
+	if (ev->breakglass &&
+	    (rc = report_review(w, &d, review, sizeof(review))) != 0)
 		return rc;
 	if ((rc = report_add(&w->rep, &d)) != 0)
 		return rc;

@@ -19,7 +19,9 @@ static const char stats_help[] =
     "\n"
     "Counts of events by type, by agency (events naming it as sender or\n"
     "recipient), by purpose and by rule, and of break-glass events, read\n"
-    "from the indexes.\n";
+    "from the indexes; then the break-glass decisions by the outcome of\n"
+    "their latest guardian's review (justified, not_justified,\n"
+    "needs_follow_up) and those not reviewed.\n";
 
 static const struct option opts[] = {
     {"data", required_argument, NULL, 'd'},
@@ -63,7 +65,8 @@ stats_row(void *arg, enum audit_stat stat, const char *key, uint64_t count)
 
 /* The counts as one JSON object into sb. */
 static int
-as_json(struct stats *s, const char *origin, uint64_t size, uint64_t bg)
+as_json(struct stats *s, const char *origin, uint64_t size, uint64_t bg,
+    const struct review_counts *rc)
 {
 	json_t *o;
 	char *text;
@@ -73,6 +76,8 @@ as_json(struct stats *s, const char *origin, uint64_t size, uint64_t bg)
 	    s->groups[AUDIT_STAT_TYPE], "agencies",
 	    s->groups[AUDIT_STAT_AGENCY], "purposes",
 	    s->groups[AUDIT_STAT_PURPOSE], "rules", s->groups[AUDIT_STAT_RULE]);
+	if (o != NULL)
+		json_object_set_new(o, "reviews", verbs_review_counts_json(rc));
 	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (text == NULL)
@@ -87,10 +92,12 @@ as_json(struct stats *s, const char *origin, uint64_t size, uint64_t bg)
 static int
 count(struct reader *r, struct stats *s)
 {
+	struct review_counts rv;
 	uint64_t size, bg = 0;
 	int rc;
 
-	if ((rc = audit_size(r->a, r->txn, &size)) != 0)
+	if ((rc = audit_size(r->a, r->txn, &size)) != 0 ||
+	    (rc = verbs_review_counts(r, &rv)) != 0)
 		return rc;
 	if (s->json) {
 		for (int i = 0; i < 4; i++)
@@ -103,8 +110,9 @@ count(struct reader *r, struct stats *s)
 	if ((rc = audit_query_stats(r->a, r->txn, stats_row, s, &bg)) != 0)
 		return rc;
 	if (s->json)
-		return as_json(s, audit_origin(r->a), size, bg);
+		return as_json(s, audit_origin(r->a), size, bg, &rv);
 	strbuf_addf(&s->sb, "\nbreak-glass events %24" PRIu64 "\n", bg);
+	verbs_review_counts_text(&rv, &s->sb);
 	return strbuf_error(&s->sb);
 }
 

@@ -32,6 +32,9 @@ static const char usage_text[] =
     "       concordat audit stats --data DIR [--json]\n"
     "       concordat audit check-proof [--broker-key FILE] FILE.json\n"
     "       concordat audit agreement --data DIR --sha HEX [--note]\n"
+    "       concordat audit review --guardian-key FILE (--data DIR --seq N |\n"
+    "           --seq N --leaf-hash HEX) --outcome O --reviewer TEXT\n"
+    "           [--note-file FILE] --out FILE\n"
     "\n"
     "query        list events; filters combine (all must hold)\n"
     "report       a subject access report: every disclosure about a person\n"
@@ -44,6 +47,7 @@ static const char usage_text[] =
     "check-proof  verify an inclusion or consistency proof file (RFC 6962)\n"
     "agreement    the archived agreement (or its signatures) a decision's\n"
     "             policy_sha256 names, byte for byte\n"
+    "review       the guardian signs a review of a break-glass decision\n"
     "\n"
     "Run 'concordat audit VERB --help' for a verb's options.\n";
 
@@ -57,6 +61,8 @@ static const struct cli_verb verbs[] = {
     {"check-proof", "verify a proof file", audit_verb_check_proof},
     {"agreement", "the archived agreement a decision was made under",
         audit_verb_agreement},
+    {"review", "sign a guardian's review of a break-glass decision",
+        audit_verb_review},
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 

@@ -56,4 +56,26 @@ int verbs_write(struct strbuf *sb);
 int verbs_witnesses(struct reader *r, const char *keyring, unsigned n,
     uint64_t leaves, struct strbuf *sb, char *why, size_t whylen);
 
+/*
+ * review.c: every breakglass_reviewed event of r's log checked against the
+ * guardian keys of the keyring folder (NULL: counted only, and said), a
+ * line into sb. ERROR_SIGNATURE or ERROR_TAMPERED with why at the first
+ * forged one; another error (and why) when the keyring cannot be read.
+ */
+int verbs_reviews(struct reader *r, const char *keyring, struct strbuf *sb,
+    char *why, size_t whylen);
+
+/*
+ * review_queue.c: the break-glass decisions by their latest review's
+ * outcome (outcome[enum review_outcome]) and those with none, for
+ * `audit stats`; as a JSON object (new reference, NULL when out of
+ * memory) and as text lines.
+ */
+struct review_counts {
+	uint64_t outcome[4], unreviewed, reviews;
+};
+int verbs_review_counts(struct reader *r, struct review_counts *out);
+struct json_t *verbs_review_counts_json(const struct review_counts *c);
+void verbs_review_counts_text(const struct review_counts *c, struct strbuf *sb);
+
 #endif

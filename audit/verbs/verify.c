@@ -36,7 +36,13 @@ static const char verify_help[] =
     "           say which agency witnessed which size, print the latest\n"
     "           cosigned checkpoint with its cosignatures, and fail (65)\n"
     "           unless at least N agencies' cosignatures are valid\n"
-    "           (N defaults to 1 with --keyring)\n";
+    "           (N defaults to 1 with --keyring); and check the signature\n"
+    "           of every break-glass review (breakglass_reviewed) under\n"
+    "           its agency's guardian key in DIR (ID.guardian.pub), and\n"
+    "           that the leaf it reviews is that agency's break-glass\n"
+    "           decision with the leaf hash it signs: a forged review\n"
+    "           fails (65). Without --keyring reviews are counted and\n"
+    "           said not to be checked.\n";
 
 static const struct option opts[] = {
     {"data", required_argument, NULL, 'd'},
@@ -140,6 +146,8 @@ audit_verb_verify(int argc, char **argv)
 		rc = audit_verify_indexes(r.a, r.txn, &res);
 	if (rc == 0)
 		summary(&sb, audit_origin(r.a), &res, &walk, indexes);
+	if (rc == 0)
+		rc = verbs_reviews(&r, keyring, &sb, res.why, sizeof(res.why));
 	if (rc == 0 && keyring != NULL)
 		rc = verbs_witnesses(&r, keyring,
 		    witnesses < 0 ? 1 : (unsigned)witnesses, res.leaves, &sb,

@@ -21,6 +21,7 @@
 #include "broker/store.h"
 #include "broker/verbs/broker_verbs.h"
 #include "common/cli.h"
+#include "common/duration.h"
 #include "common/clock.h"
 #include "common/strbuf.h"
 #include "common/table.h"
@@ -213,6 +214,23 @@ agency_rows(const json_t *doc, enum table_format f, struct strbuf *sb)
 	return rc;
 }
 
+/* The review deadline (live status only), before the agencies' table. */
+static void
+review_line(const json_t *r, struct strbuf *sb)
+{
+	char within[32];
+
+	if (!json_is_object(r))
+		return;
+	duration_format(
+	    (uint64_t)json_integer_value(json_object_get(r, "due_within_ms")),
+	    within, sizeof(within));
+	strbuf_addf(sb,
+	    "break-glass reviews overdue: %" JSON_INTEGER_FORMAT
+	    " (due within %s)\n\n",
+	    json_integer_value(json_object_get(r, "overdue")), within);
+}
+
 static int
 text(const json_t *doc, const char *from, struct strbuf *sb)
 {
@@ -253,6 +271,7 @@ text(const json_t *doc, const char *from, struct strbuf *sb)
 	    "\n\n",
 	    json_integer_value(
 	        json_object_get(doc, "refused_connections_last_hour")));
+	review_line(json_object_get(doc, "breakglass_reviews"), sb);
 	return agency_rows(doc, TABLE_TEXT, sb);
 }
 

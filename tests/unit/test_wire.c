@@ -350,7 +350,7 @@ test_reason_names(void **state)
 	    wire_reason_name(WIRE_REASON_DIGEST_MISMATCH), "digest_mismatch");
 	assert_string_equal(wire_reason_name(0), "?");
 	assert_string_equal(wire_reason_name(16), "agreement_mismatch");
-	assert_string_equal(wire_reason_name(17), "?");
+	assert_string_equal(wire_reason_name(18), "?");
 	assert_int_equal(wire_reason_parse("nonsense"), 0);
 	assert_int_equal(
 	    wire_reason_from_error(ERROR_TOOBIG), WIRE_REASON_TOO_BIG);
@@ -865,7 +865,7 @@ test_receipt_rejections(void **state)
 	r.has_reason = 1;
 	r.reason = 0;
 	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
-	r.reason = 17;
+	r.reason = 18;
 	assert_int_equal(pack_rc(&f.base), ERROR_DECODE);
 	r.reason = CONCORDAT__REASON__REASON_REPLAY;
 	assert_int_equal(pack_rc(&f.base), 0);
@@ -1662,7 +1662,7 @@ test_event_roundtrip(void **state)
 	assert_string_equal(event_type_name(0), "?");
 	assert_string_equal(
 	    event_type_name(EVENT_KEYRING_CHANGED), "keyring_changed");
-	assert_string_equal(event_type_name(13), "?");
+	assert_string_equal(event_type_name(14), "?");
 	assert_int_equal(event_type_parse("Accepted"), 0);
 
 	/* A decision that disclosed nothing still says so. */
@@ -1734,7 +1734,7 @@ test_event_rejections(void **state)
 	ae.has_type = 1;
 	ae.type = 0;
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
-	ae.type = 13;
+	ae.type = 14;
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
 	ae.type = CONCORDAT__EVENT_TYPE__EVENT_REJECTED;
 	ae.has_urgency = 1;
@@ -1748,7 +1748,7 @@ test_event_rejections(void **state)
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
 	ae.has_kind = 0;
 	ae.has_reason = 1;
-	ae.reason = 17;
+	ae.reason = 18;
 	assert_int_equal(event_rc(&ae), ERROR_DECODE);
 	ae.reason = CONCORDAT__REASON__REASON_STALE;
 	assert_int_equal(event_rc(&ae), 0);
