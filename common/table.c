@@ -125,6 +125,13 @@ void
 table_begin(struct table *t, struct strbuf *sb, enum table_format f,
     const struct table_column *cols, size_t ncols)
 {
+	table_begin_captioned(t, sb, f, cols, ncols, NULL);
+}
+
+void
+table_begin_captioned(struct table *t, struct strbuf *sb, enum table_format f,
+    const struct table_column *cols, size_t ncols, const char *caption)
+{
 	size_t start = sb->len;
 
 	t->format = f;
@@ -133,7 +140,10 @@ table_begin(struct table *t, struct strbuf *sb, enum table_format f,
 	t->rows = 0;
 	t->row_id = NULL;
 	if (f == TABLE_HTML) {
-		html_raw(sb, "<table>\n<thead><tr>");
+		html_raw(sb, "<table>\n");
+		if (caption != NULL)
+			html_tag(sb, "caption", NULL, caption);
+		html_raw(sb, "<thead><tr>");
 		for (size_t i = 0; i < ncols; i++) {
 			if (cols[i].head == NULL)
 				continue;

@@ -56,6 +56,14 @@ void table_begin(struct table *t, struct strbuf *sb, enum table_format f,
     const struct table_column *cols, size_t ncols);
 
 /*
+ * table_begin with a caption for the HTML table (escaped; the other
+ * formats show none). table_begin is this with NULL.
+ */
+void table_begin_captioned(struct table *t, struct strbuf *sb,
+    enum table_format f, const struct table_column *cols, size_t ncols,
+    const char *caption);
+
+/*
  * Appends one row to sb. row is an object with a member per column: a
  * string, an integer, a boolean (text: "yes" or empty; CSV: true/false) or
  * a list of strings (joined by "," in text, ";" in CSV). An empty text

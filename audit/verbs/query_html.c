@@ -29,9 +29,6 @@ void
 query_html_begin(struct query_html *h, struct strbuf *sb, struct table *t,
     const struct table_column *cols, size_t ncols, int argc, char **argv)
 {
-	struct strbuf head = STRBUF_INIT;
-	static const char open[] = "<table>\n";
-
 	memset(h, 0, sizeof(h[0]));
 	html_begin(sb, "Audit log: query result",
 	    "The events of the audit log that match every filter given, "
@@ -44,21 +41,9 @@ query_html_begin(struct query_html *h, struct strbuf *sb, struct table *t,
 	html_raw(sb,
 	    "</code></p>\n<p><a href=\"#messages\">Every event of "
 	    "each message</a> follows the table.</p>\n");
-	/* table.c's HTML table has no caption: it goes after <table>. */
-	table_begin(t, &head, TABLE_HTML, cols, ncols);
+	table_begin_captioned(t, sb, TABLE_HTML, cols, ncols,
+	    "Matching events, one row each (id seq-N)");
 	t->row_id = "seq";
-	if (head.len >= sizeof(open) - 1 &&
-	    memcmp(head.buf, open, sizeof(open) - 1) == 0) {
-		html_raw(sb,
-		    "<table>\n<caption>Matching events, one row each "
-		    "(id seq-N)</caption>\n");
-		strbuf_addstr(sb, strbuf_str(&head) + sizeof(open) - 1);
-	} else {
-		strbuf_add(sb, head.buf, head.len);
-	}
-	if (strbuf_error(&head) != 0)
-		sb->failed = true;
-	strbuf_release(&head);
 }
 
 int

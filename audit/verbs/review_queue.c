@@ -247,7 +247,9 @@ audit_verb_review_queue(int argc, char **argv)
 	if ((rc = audit_reviews_load(r.a, r.txn, &q.reviews)) == 0) {
 		if (format == TABLE_HTML)
 			page_begin(&sb, &q, older);
-		table_begin(&q.t, &sb, format, columns, N_COLUMNS);
+		table_begin_captioned(&q.t, &sb, format, columns, N_COLUMNS,
+		    "Break-glass decisions awaiting their guardian's review, "
+		    "oldest first (id seq-N)");
 		q.t.row_id = "seq";
 		if ((rc = verbs_write(&sb)) == 0)
 			rc = audit_query(r.a, r.txn, &f, queue_row, &q, NULL);

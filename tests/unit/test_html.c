@@ -106,6 +106,19 @@ table_html(void **state)
 	    "<td>a,b&amp;c</td></tr>\n"
 	    "<tr id=\"seq-43\"><td>43</td><td>-</td><td>-</td></tr>\n"
 	    "</tbody>\n</table>\n");
+	/* With a caption, escaped, before the header row. */
+	sb.len = 0;
+	table_begin_captioned(&t, &sb, TABLE_HTML, cols, 4, "Rows <all>");
+	table_end(&t, &sb);
+	assert_string_equal(strbuf_str(&sb),
+	    "<table>\n<caption>Rows &lt;all&gt;</caption>\n<thead><tr>"
+	    "<th scope=\"col\">SEQ</th><th scope=\"col\">WHO</th>"
+	    "<th scope=\"col\">LIST</th></tr></thead>\n<tbody>\n"
+	    "</tbody>\n</table>\n");
+	/* The other formats show none. */
+	sb.len = 0;
+	table_begin_captioned(&t, &sb, TABLE_TEXT, cols, 4, "Rows");
+	assert_null(strstr(strbuf_str(&sb), "Rows"));
 	strbuf_release(&sb);
 }
 
