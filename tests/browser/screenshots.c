@@ -77,6 +77,23 @@ main(int argc, char **argv)
 	bad |= shoot(path, out, "audit-query");
 	free(page);
 	free(path);
+	page = pages_run(".", "review-queue", &path, 0, "audit", "query",
+	    "--data", "./log", "--breakglass", "--unreviewed", "--html", NULL);
+	bad |= shoot(path, out, "review-queue");
+	free(page);
+	free(path);
+	/* The letter about the people of messages 1 and 2 (pages.c). */
+	char one[65], two[65];
+	for (int i = 0; i < 32; i++) {
+		snprintf(one + 2 * i, 3, "%02x", 0x41);
+		snprintf(two + 2 * i, 3, "%02x", 0x42);
+	}
+	page = pages_run(".", "subject-access-report", &path, 0, "audit",
+	    "report", "--data", "./log", "--subject-ref", one, "--subject-ref",
+	    two, "--html", NULL);
+	bad |= shoot(path, out, "subject-access-report");
+	free(page);
+	free(path);
 	if (chdir("/") != 0)
 		bad = 1;
 	scratch_rmrf(dir);
