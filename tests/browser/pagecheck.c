@@ -2,6 +2,7 @@
  * The checks every page passes (pagecheck.h).
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -119,4 +120,23 @@ pagecheck_cell(const char *dom, size_t t, size_t row, size_t col)
 	free(c);
 	assert_non_null(s);
 	return s;
+}
+
+size_t
+pagecheck_column(const char *dom, size_t t, const char *head)
+{
+	for (size_t c = 0;; c++) {
+		char *cell = dom_cell(dom, t, 0, c), *s;
+		bool same;
+
+		if (cell == NULL)
+			fail_msg("no column %s in table %zu", head, t);
+		s = dom_text(cell);
+		assert_non_null(s);
+		same = strcmp(s, head) == 0;
+		free(s);
+		free(cell);
+		if (same)
+			return c;
+	}
 }

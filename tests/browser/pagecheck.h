@@ -18,6 +18,9 @@ size_t pagecheck_text_count(const char *dom, const char *needle);
 /* The text of cell (row, col) of the t-th table; fails the test if none. */
 char *pagecheck_cell(const char *dom, size_t t, size_t row, size_t col);
 
+/* The column of the t-th table whose heading reads head; fails if none. */
+size_t pagecheck_column(const char *dom, size_t t, const char *head);
+
 /* That the text of the cell is want. */
 #define PAGECHECK_CELL(dom, t, r, c, want)                                     \
 	do {                                                                   \

@@ -29,30 +29,11 @@ ref_hex(char out[65], unsigned b)
 		snprintf(out + 2 * i, 3, "%02x", b);
 }
 
-/* The column of table t headed head; fails if none. */
-static size_t
-column(const char *dom, size_t t, const char *head)
-{
-	for (size_t c = 0;; c++) {
-		char *cell = dom_cell(dom, t, 0, c), *s;
-		bool same;
-
-		if (cell == NULL)
-			fail_msg("no column %s", head);
-		s = dom_text(cell);
-		same = strcmp(s, head) == 0;
-		free(s);
-		free(cell);
-		if (same)
-			return c;
-	}
-}
-
 /* The text of row r's cell headed head in table 0. */
 static char *
 cell(const char *dom, size_t r, const char *head)
 {
-	return pagecheck_cell(dom, 0, r, column(dom, 0, head));
+	return pagecheck_cell(dom, 0, r, pagecheck_column(dom, 0, head));
 }
 
 static void

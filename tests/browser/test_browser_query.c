@@ -18,28 +18,10 @@
 #include "tests/browser/pages.h"
 #include "tests/lib/scratch.h"
 
-/* The column of the page's table headed head; fails if none. */
-static size_t
-column(const char *dom, const char *head)
-{
-	for (size_t c = 0;; c++) {
-		char *cell = dom_cell(dom, 0, 0, c), *s;
-		bool same;
-
-		if (cell == NULL)
-			fail_msg("no column %s", head);
-		s = dom_text(cell);
-		same = strcmp(s, head) == 0;
-		free(s);
-		free(cell);
-		if (same)
-			return c;
-	}
-}
-
 #define ASSERT_COLUMN(dom, r, head, want)                                      \
 	do {                                                                   \
-		char *s_ = pagecheck_cell(dom, 0, r, column(dom, head));       \
+		char *s_ =                                                     \
+		    pagecheck_cell(dom, 0, r, pagecheck_column(dom, 0, head)); \
 		assert_string_equal(s_, want);                                 \
 		free(s_);                                                      \
 	} while (0)
