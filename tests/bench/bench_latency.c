@@ -27,7 +27,8 @@
 
 static const char usage_text[] =
     "usage: bench_latency --from SPOOL --inbox DIR --to AGENCY --purpose P\n"
-    "           [--rate PER_SECOND] [--seconds S] [--warmup N] [--grace S]\n";
+    "           [--rate PER_SECOND] [--seconds S] [--warmup N] [--grace S]\n"
+    "           [--first N]\n";
 
 static int
 cmp(const void *a, const void *b)
@@ -78,11 +79,13 @@ main(int argc, char **argv)
 	    {"seconds", required_argument, NULL, 's'},
 	    {"warmup", required_argument, NULL, 'w'},
 	    {"grace", required_argument, NULL, 'g'},
+	    {"first", required_argument, NULL, 'F'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *spool = NULL, *inbox = NULL, *to = NULL, *purpose = NULL;
 	double rate = 100, seconds = 10, grace = 15, t0, *sent_at, *lat;
 	bool *seen;
+	unsigned long first = 0;
 	unsigned warm = 20, total, got = 0, arrived = 0, i = 0;
 	char ev[64 * 1024];
 	int c, fd;
@@ -112,6 +115,9 @@ main(int argc, char **argv)
 			break;
 		case 'g':
 			grace = atof(optarg);
+			break;
+		case 'F':
+			first = strtoul(optarg, NULL, 10);
 			break;
 		default:
 			fputs(usage_text, stderr);
@@ -145,7 +151,8 @@ main(int argc, char **argv)
 		if (i >= total && now > t0 + (double)total / rate + grace)
 			break; /* the rest never came */
 		if (i < total && now >= next) {
-			if (bench_drop_record(spool, to, purpose, i) != 0) {
+			if (bench_drop_record(spool, to, purpose,
+			        (unsigned)(first + i)) != 0) {
 				fprintf(stderr,
 				    "bench_latency: cannot write "
 				    "into %s: %s\n",
@@ -166,7 +173,10 @@ main(int argc, char **argv)
 			q += sizeof(*e) + e->len;
 			if (e->len == 0 || e->name[0] == '.')
 				continue;
-			long k = marker(inbox, e->name);
+			/* numbered from --first: a late record of an earlier
+			 * run on the same agents is not taken for one of this
+			 * run's */
+			long k = marker(inbox, e->name) - (long)first;
 			if (k < 0 || (unsigned long)k >= total ||
 			    sent_at[k] < 0 || seen[k])
 				continue;
