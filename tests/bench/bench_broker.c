@@ -396,9 +396,7 @@ main(int argc, char **argv)
 	}
 	if (sodium_init() < 0)
 		return 1;
-	if (bench_sender_init(&s, o.key, o.keyring, o.to) != 0 ||
-	    (o.agreement != NULL &&
-	        bench_sender_agreement(&s, o.agreement) != 0))
+	if (bench_sender_open(&s, o.key, o.keyring, o.to, o.agreement) != 0)
 		return 1;
 	if (keys_load_public(o.broker_key, &broker) != 0 || !broker.is_broker) {
 		fprintf(stderr, "bench_broker: %s: not a broker key\n",

@@ -67,6 +67,33 @@ marker(const char *inbox, const char *name)
 	return strtol(p + strlen(MARK), NULL, 10);
 }
 
+/* Prints the percentiles of got arrived and late missing latencies (the
+ * missing ones at the end of lat, lower bounds), and the RESULT line. */
+static void
+report(double *lat, unsigned got, unsigned late, unsigned want, unsigned warm,
+    double rate, double grace)
+{
+	unsigned arrived_n = got;
+	double sum = 0;
+	for (unsigned k = 0; k < got; k++)
+		sum += lat[k];
+	got += late;
+	qsort(lat, got, sizeof(double), cmp);
+	printf("%u records at %.0f/s (after %u warm-up), %u arrived: "
+	       "p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms, "
+	       "mean %.2f ms\n",
+	    want, rate, warm, arrived_n, pct(lat, got, 50), pct(lat, got, 90),
+	    pct(lat, got, 99), lat[got - 1], sum / arrived_n);
+	if (late > 0)
+		printf("%u records had not arrived %.0f s after the last was "
+		       "dropped: counted at the time waited (lower bounds)\n",
+		    late, grace);
+	printf("RESULT count=%u arrived=%u missing=%u p50=%.2f p90=%.2f "
+	       "p99=%.2f max=%.2f mean=%.2f\n",
+	    want, arrived_n, late, pct(lat, got, 50), pct(lat, got, 90),
+	    pct(lat, got, 99), lat[got - 1], sum / arrived_n);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -201,25 +228,7 @@ main(int argc, char **argv)
 		    stderr, "bench_latency: nothing arrived in %s\n", inbox);
 		return 1;
 	}
-	unsigned arrived_n = got;
-	double sum = 0;
-	for (unsigned k = 0; k < got; k++)
-		sum += lat[k];
-	got += late;
-	qsort(lat, got, sizeof(double), cmp);
-	printf("%u records at %.0f/s (after %u warm-up), %u arrived: "
-	       "p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms, "
-	       "mean %.2f ms\n",
-	    want, rate, warm, arrived_n, pct(lat, got, 50), pct(lat, got, 90),
-	    pct(lat, got, 99), lat[got - 1], sum / arrived_n);
-	if (late > 0)
-		printf("%u records had not arrived %.0f s after the last was "
-		       "dropped: counted at the time waited (lower bounds)\n",
-		    late, grace);
-	printf("RESULT count=%u arrived=%u missing=%u p50=%.2f p90=%.2f "
-	       "p99=%.2f max=%.2f mean=%.2f\n",
-	    want, arrived_n, late, pct(lat, got, 50), pct(lat, got, 90),
-	    pct(lat, got, 99), lat[got - 1], sum / arrived_n);
+	report(lat, got, late, want, warm, rate, grace);
 	free(sent_at);
 	free(lat);
 	free(seen);

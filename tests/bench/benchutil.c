@@ -126,6 +126,15 @@ bench_sender_agreement(struct bench_sender *s, const char *path)
 }
 
 int
+bench_sender_open(struct bench_sender *s, const char *keyfile,
+    const char *keyring, char *recipients, const char *agreement)
+{
+	if (bench_sender_init(s, keyfile, keyring, recipients) != 0)
+		return -1;
+	return agreement != NULL ? bench_sender_agreement(s, agreement) : 0;
+}
+
+int
 bench_seal(const struct bench_sender *s, const char *purpose, int urgency,
     uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **frame, size_t *len)
 {

@@ -56,6 +56,11 @@ void bench_sender_release(struct bench_sender *s);
  */
 int bench_sender_agreement(struct bench_sender *s, const char *path);
 
+/* bench_sender_init, then bench_sender_agreement when agreement is not
+ * NULL. */
+int bench_sender_open(struct bench_sender *s, const char *keyfile,
+    const char *keyring, char *recipients, const char *agreement);
+
 /*
  * Seals the record as a Submit frame (malloc'd, the caller frees) for
  * purpose and urgency (enum urgency), created now. 0 or -1.
