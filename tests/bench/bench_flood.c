@@ -28,10 +28,12 @@ static const char usage_text[] =
     "broker.pub\n"
     "           --endpoint EP --to A --purpose P --pid BROKER_PID\n"
     "           [--rate PER_S] [--seconds S] [--clients N] [--half-open N]\n"
-    "           [--garbage N] [--renew-ms MS] [--sources N]\n";
+    "           [--garbage N] [--renew-ms MS] [--sources N]\n"
+    "           [--agreement FILE.yaml]\n";
 
 struct opts {
 	const char *key, *keyring, *broker_key, *endpoint, *purpose;
+	const char *agreement;
 	char *to;
 	long pid;
 	double rate, seconds;
@@ -56,6 +58,7 @@ parse(int argc, char **argv, struct opts *o)
 	    {"garbage", required_argument, NULL, 'g'},
 	    {"renew-ms", required_argument, NULL, 'n'},
 	    {"sources", required_argument, NULL, 'S'},
+	    {"agreement", required_argument, NULL, 'A'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -83,6 +86,9 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'p':
 			o->purpose = optarg;
+			break;
+		case 'A':
+			o->agreement = optarg;
 			break;
 		case 'P':
 			o->pid = strtol(optarg, NULL, 10);
@@ -196,7 +202,7 @@ main(int argc, char **argv)
 	}
 	if (sodium_init() < 0)
 		return 1;
-	if (bench_sender_init(&s, o.key, o.keyring, o.to) != 0)
+	if (bench_sender_open(&s, o.key, o.keyring, o.to, o.agreement) != 0)
 		return 1;
 	if (keys_load_public(o.broker_key, &broker) != 0 || !broker.is_broker) {
 		fprintf(stderr, "bench_flood: %s: not a broker key\n",

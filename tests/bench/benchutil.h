@@ -6,8 +6,10 @@
 #ifndef TESTS_BENCH_BENCHUTIL_H
 #define TESTS_BENCH_BENCHUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/fields.h"
 #include "keys/keys.h"
@@ -34,6 +36,8 @@ struct bench_sender {
 	uint8_t *plain[FIELDS_COUNT + 1];
 	size_t plain_len[FIELDS_COUNT + 1];
 	uint8_t subject_ref[32];
+	bool has_agreement;
+	uint8_t agreement[32]; /* SHA-256 of the agreement file's bytes */
 };
 
 /*
@@ -46,10 +50,55 @@ int bench_sender_init(struct bench_sender *s, const char *keyfile,
 void bench_sender_release(struct bench_sender *s);
 
 /*
+ * Seals under the agreement in file path from now on (a broker takes only
+ * messages that name the agreement they were decided under: the SHA-256
+ * of the file's exact bytes). 0, or -1 after saying why.
+ */
+int bench_sender_agreement(struct bench_sender *s, const char *path);
+
+/* bench_sender_init, then bench_sender_agreement when agreement is not
+ * NULL. */
+int bench_sender_open(struct bench_sender *s, const char *keyfile,
+    const char *keyring, char *recipients, const char *agreement);
+
+/*
  * Seals the record as a Submit frame (malloc'd, the caller frees) for
  * purpose and urgency (enum urgency), created now. 0 or -1.
  */
 int bench_seal(const struct bench_sender *s, const char *purpose, int urgency,
     uint8_t msg_id[WIRE_MSG_ID_LEN], uint8_t **frame, size_t *len);
+
+/*
+ * CPU time on record for a process and each of its threads: the first
+ * field of /proc/PID/task/TID/schedstat (nanoseconds on a CPU, counted by
+ * the scheduler, finer and steadier on a busy machine than utime+stime in
+ * clock ticks). A sample before and after an interval; bench_cpu_tid_ns
+ * finds a thread of a sample (its ns, or 0 when it had not yet started).
+ */
+#define BENCH_CPU_THREADS 64
+struct bench_cpu {
+	pid_t pid;
+	uint64_t total_ns; /* every thread that was alive at the sample */
+	size_t n;
+	struct {
+		pid_t tid;
+		char comm[17];
+		uint64_t ns;
+	} t[BENCH_CPU_THREADS];
+};
+
+/* Samples pid; 0, or -1 when it is gone (errno set). */
+int bench_cpu_sample(pid_t pid, struct bench_cpu *c);
+uint64_t bench_cpu_tid_ns(const struct bench_cpu *c, pid_t tid);
+
+/*
+ * Drops record i (the street-triage benchmark record, its presentation
+ * field marked BENCH_MARK followed by i in six digits) into spool/outbox/
+ * as a local system does: written as spool/tmp/bench-NNNNNN.json, then
+ * renamed. to is a comma-separated list of recipients. 0 or -1 (errno).
+ */
+#define BENCH_MARK "bench-latency-"
+int bench_drop_record(
+    const char *spool, const char *to, const char *purpose, unsigned i);
 
 #endif
