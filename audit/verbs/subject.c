@@ -118,7 +118,7 @@ static void
 short_id(const uint8_t *id, char out[20])
 {
 	sodium_bin2hex(out, 17, id, 8);
-	strcat(out, "..");
+	memcpy(out + 16, "..", 3);
 }
 
 void
