@@ -67,7 +67,8 @@ audit_reviews_load(struct audit *a, MDB_txn *txn, struct audit_reviews *out)
 		audit_reviews_release(out);
 		return rc;
 	}
-	qsort(out->e, out->n, sizeof(*out->e), by_decision);
+	if (out->n > 1) /* qsort is not given NULL, even for none */
+		qsort(out->e, out->n, sizeof(*out->e), by_decision);
 	/* Keep the latest of each decision, counting the earlier. */
 	for (size_t i = 0; i < out->n; i++) {
 		if (w > 0 && out->e[w - 1].decision == out->e[i].decision) {
