@@ -603,8 +603,13 @@ never_acknowledges(void **state)
 	}
 	assert_int_equal(count_deliveries(mht, 3000, NULL, 0), 10);
 
-	/* Twice the queue: the broker holds no more than before. */
-	queue_for_trust(pol, 600, 0);
+	/* Twice the queue: the broker holds no more than before. Sent in
+	 * sixths, so that what ingest holds while submissions are in flight
+	 * (read by libzmq, not yet checked: it grows with how far the
+	 * sender runs ahead) stays under the first batch's, and the growth
+	 * measured is what waits for the trust. */
+	for (int i = 0; i < 6; i++)
+		queue_for_trust(pol, 100, 0);
 	assert_int_equal(count_deliveries(mht, 2000, NULL, 0), 0);
 	long rss2 = h_proc_kb(pid, "RssAnon:");
 	print_message(
@@ -703,11 +708,17 @@ slow_reader(void **state)
 	h_client_hello(mht);
 	ambulance_served(amb);
 	long rss0 = h_proc_kb(pid, "RssAnon:");
-	queue_for_trust(pol, N, PAD);
+	for (int i = 0; i < 3; i++)
+		queue_for_trust(pol, N / 3, PAD);
 	ambulance_served(amb);
 	pause_ms(1000);
 	long rss1 = h_proc_kb(pid, "RssAnon:");
-	queue_for_trust(pol, N2, PAD);
+	/* Both batches in hundreds: what ingest holds while submissions are
+	 * in flight (read by libzmq, not yet checked: it grows with how far
+	 * the sender runs ahead) is then the same in both, so the growth
+	 * measured is what waits for the trust. */
+	for (int i = 0; i < 4; i++)
+		queue_for_trust(pol, N2 / 4, PAD);
 	for (int i = 0; i < 5; i++)
 		ambulance_served(amb);
 	pause_ms(1000);
