@@ -233,6 +233,27 @@ multipart_refused(void **state)
 }
 
 /*
+ * The receipts the broker says it did not send, its peer's queue being
+ * full: the sum of its log's "N receipts not sent" lines.
+ */
+static unsigned
+receipts_dropped(void)
+{
+	char *text = scratch_slurp(sys->broker.log, NULL);
+	unsigned n = 0;
+
+	for (const char *q = text;
+	     q != NULL && (q = strstr(q, " receipts not sent")) != NULL; q++) {
+		const char *d = q;
+		while (d > text && d[-1] >= '0' && d[-1] <= '9')
+			d--;
+		n += (unsigned)strtoul(d, NULL, 10);
+	}
+	free(text);
+	return n;
+}
+
+/*
  * Police floods multi-part messages (past its rate, too) while ambulance
  * sends valid ones: ambulance gets every receipt, a new agency's handshake
  * succeeds meanwhile, police gets a receipt for every message (malformed
@@ -298,7 +319,8 @@ multipart_flood(void **state)
 	}
 	assert_int_equal(amb_ok, AMB);
 	uint64_t end = h_now_ms() + H_WAIT_MS;
-	while (pol_malformed + pol_limited + other < ROUNDS * PER_ROUND &&
+	while (pol_malformed + pol_limited + other + receipts_dropped() <
+	        ROUNDS * PER_ROUND &&
 	    h_now_ms() < end) {
 		struct wire_frame *f = h_client_recv(pol, 100);
 		if (f == NULL)
@@ -317,8 +339,15 @@ multipart_flood(void **state)
 	              "%u rate_limited, %u other\n",
 	    ROUNDS * PER_ROUND, (unsigned long long)(h_now_ms() - t0),
 	    pol_malformed, pol_limited, other);
+	/* Every frame is answered, or its receipt is one the broker says
+	 * it dropped because police's queue was full (by design: a receipt
+	 * is answered again when its message is resent; a flood never is). */
+	unsigned dropped = receipts_dropped();
+	print_message(
+	    "receipts the broker dropped (police not reading): %u\n", dropped);
 	assert_int_equal(other, 0);
-	assert_int_equal(pol_malformed + pol_limited, ROUNDS * PER_ROUND);
+	assert_int_equal(
+	    pol_malformed + pol_limited + dropped, ROUNDS * PER_ROUND);
 	/* The burst (1000) at least was read and refused as malformed. */
 	assert_true(pol_malformed >= 1000);
 
