@@ -166,6 +166,12 @@ test_hung_browser_killed(void **state)
 	unsetenv("CONCORDAT_CHROMIUM");
 	assert_true(time(NULL) - t0 < 10);
 	pid = scratch_read(pidfile, NULL);
+	/* The group was sent SIGKILL; the grandchild (the background sleep,
+	 * not the kit's to reap) leaves a moment later: within 2 s. */
+	for (int i = 0; i < 200 && group_alive(atol(pid)); i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 	assert_false(group_alive(atol(pid)));
 	free(pid);
 	scratch_rmrf(dir);
