@@ -148,28 +148,15 @@ static void *
 connect_as(void *ctx, const struct keys_public *broker,
     const struct keys_secret *key, const char *endpoint)
 {
-	void *sock = zmq_socket(ctx, ZMQ_DEALER);
+	void *sock = bench_connect("bench_broker", ctx, broker, key, endpoint);
 	uint8_t *hello;
 	size_t hlen;
 	struct wire_frame *f = NULL;
 	bool ready = false;
 	double until = bench_now() + 10.0;
-	int zero = 0;
 
-	if (sock == NULL ||
-	    zmq_setsockopt(
-	        sock, ZMQ_CURVE_SERVERKEY, broker->transport_pk, 32) ||
-	    zmq_setsockopt(
-	        sock, ZMQ_CURVE_PUBLICKEY, key->pub.transport_pk, 32) ||
-	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, key->transport_sk, 32) ||
-	    zmq_setsockopt(sock, ZMQ_SNDHWM, &zero, sizeof(zero)) ||
-	    zmq_setsockopt(sock, ZMQ_RCVHWM, &zero, sizeof(zero)) ||
-	    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero)) ||
-	    zmq_connect(sock, endpoint) != 0) {
-		fprintf(stderr, "bench_broker: cannot connect to %s: %s\n",
-		    endpoint, zmq_strerror(zmq_errno()));
-		goto fail;
-	}
+	if (sock == NULL)
+		return NULL;
 	if (wire_proof_request_encode(0, &hello, &hlen) != 0)
 		goto fail;
 	if (zmq_send(sock, hello, hlen, 0) < 0) {
@@ -398,11 +385,8 @@ main(int argc, char **argv)
 		return 1;
 	if (bench_sender_open(&s, o.key, o.keyring, o.to, o.agreement) != 0)
 		return 1;
-	if (keys_load_public(o.broker_key, &broker) != 0 || !broker.is_broker) {
-		fprintf(stderr, "bench_broker: %s: not a broker key\n",
-		    o.broker_key);
+	if (bench_broker_key("bench_broker", o.broker_key, &broker) != 0)
 		return 1;
-	}
 	frames = calloc(o.count, sizeof(*frames));
 	lens = calloc(o.count, sizeof(*lens));
 	if (frames == NULL || lens == NULL || seal_all(&s, &o, frames, lens))

@@ -194,7 +194,7 @@ main(int argc, char **argv)
 	struct flood *fl = NULL;
 	struct flood_stats fst;
 	void *ctx = NULL, *sock = NULL;
-	int zero = 0, rc = 1;
+	int rc = 1;
 
 	if (parse(argc, argv, &o) != 0) {
 		fputs(usage_text, stderr);
@@ -204,11 +204,8 @@ main(int argc, char **argv)
 		return 1;
 	if (bench_sender_open(&s, o.key, o.keyring, o.to, o.agreement) != 0)
 		return 1;
-	if (keys_load_public(o.broker_key, &broker) != 0 || !broker.is_broker) {
-		fprintf(stderr, "bench_flood: %s: not a broker key\n",
-		    o.broker_key);
+	if (bench_broker_key("bench_flood", o.broker_key, &broker) != 0)
 		return 1;
-	}
 	size_t max = (size_t)(o.rate * o.seconds) + 16;
 	uint8_t(*ids)[WIRE_MSG_ID_LEN] = calloc(max, WIRE_MSG_ID_LEN);
 	double *sent_at = calloc(max, sizeof(double));
@@ -217,22 +214,9 @@ main(int argc, char **argv)
 		return 1;
 
 	ctx = zmq_ctx_new();
-	sock = zmq_socket(ctx, ZMQ_DEALER);
-	if (sock == NULL ||
-	    zmq_setsockopt(
-	        sock, ZMQ_CURVE_SERVERKEY, broker.transport_pk, 32) ||
-	    zmq_setsockopt(
-	        sock, ZMQ_CURVE_PUBLICKEY, s.key->pub.transport_pk, 32) ||
-	    zmq_setsockopt(
-	        sock, ZMQ_CURVE_SECRETKEY, s.key->transport_sk, 32) ||
-	    zmq_setsockopt(sock, ZMQ_SNDHWM, &zero, sizeof(zero)) ||
-	    zmq_setsockopt(sock, ZMQ_RCVHWM, &zero, sizeof(zero)) ||
-	    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero)) ||
-	    zmq_connect(sock, o.endpoint) != 0) {
-		fprintf(stderr, "bench_flood: cannot connect to %s: %s\n",
-		    o.endpoint, zmq_strerror(zmq_errno()));
+	sock = bench_connect("bench_flood", ctx, &broker, s.key, o.endpoint);
+	if (sock == NULL)
 		goto out;
-	}
 	/* One message first: handshake and ZAP done before the clock. */
 	{
 		uint8_t id[WIRE_MSG_ID_LEN], *frame;

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <zmq.h>
 
 #include "common/clock.h"
 #include "common/urgency.h"
@@ -275,4 +276,40 @@ bench_drop_record(
 	}
 	close(fd);
 	return rename(tmp, dst);
+}
+
+int
+bench_broker_key(const char *prog, const char *path, struct keys_public *broker)
+{
+	if (keys_load_public(path, broker) != 0 || !broker->is_broker) {
+		fprintf(stderr, "%s: %s: not a broker key\n", prog, path);
+		return -1;
+	}
+	return 0;
+}
+
+void *
+bench_connect(const char *prog, void *ctx, const struct keys_public *broker,
+    const struct keys_secret *key, const char *endpoint)
+{
+	void *sock = zmq_socket(ctx, ZMQ_DEALER);
+	int zero = 0;
+
+	if (sock == NULL ||
+	    zmq_setsockopt(
+	        sock, ZMQ_CURVE_SERVERKEY, broker->transport_pk, 32) ||
+	    zmq_setsockopt(
+	        sock, ZMQ_CURVE_PUBLICKEY, key->pub.transport_pk, 32) ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, key->transport_sk, 32) ||
+	    zmq_setsockopt(sock, ZMQ_SNDHWM, &zero, sizeof(zero)) ||
+	    zmq_setsockopt(sock, ZMQ_RCVHWM, &zero, sizeof(zero)) ||
+	    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero)) ||
+	    zmq_connect(sock, endpoint) != 0) {
+		fprintf(stderr, "%s: cannot connect to %s: %s\n", prog,
+		    endpoint, zmq_strerror(zmq_errno()));
+		if (sock != NULL)
+			zmq_close(sock);
+		return NULL;
+	}
+	return sock;
 }
