@@ -544,6 +544,7 @@ agent_run(const struct agent_config *cfg)
 		     i < 64 && !got_term && ready.frame && link_recv(a, &lf);
 		     i++)
 			on_frame(a, &lf);
+		inbox_flush(a); /* the turn's deliveries, seen in one commit */
 		uint64_t now = clock_mono_ms();
 		if (ready.watched)
 			outbox_notified(a);

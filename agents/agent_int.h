@@ -48,6 +48,22 @@ struct trust_req {
 #define OUTBOX_PASS       1024 /* entries taken per pass of the loop */
 #define AGENT_RETIRED_MAX 8    /* retired keys kept for opening (retired.c) */
 
+/*
+ * A delivery of this loop turn, written as inbox/.MSGID.json.part and
+ * waiting for the turn's one seen commit (inbox.c, inbox_flush).
+ */
+#define INBOX_ROUND 64 /* as many as the frames of one turn */
+struct inbox_pending {
+	uint8_t msg_id[WIRE_MSG_ID_LEN];
+	char sender[IDENT_AGENCY_MAX + 1];
+	char purpose[IDENT_NAME_MAX + 1];
+	int disclosed, withheld; /* how many fields, for the log */
+	bool held;               /* under cp, a checkpoint not yet tied */
+	struct checkpoint cp;
+	uint64_t leaf_index;
+	unsigned acks; /* deliveries of it this turn, each acknowledged */
+};
+
 /* The outbox side's working memory (outbox.c), one per agent. */
 struct outbox_scratch {
 	struct state_msg ready[OUTBOX_BATCH]; /* sealed, not yet stored */
@@ -113,6 +129,9 @@ struct agent {
 	/* Moves to sent/ or failed/ that failed (outbox.c), on a timer. */
 	bool moves_failing;
 	uint64_t moves_retry_ms, moves_backoff_ms;
+	/* This turn's deliveries, not yet recorded as seen (inbox.c). */
+	struct inbox_pending inbox_round[INBOX_ROUND];
+	size_t n_inbox_round;
 	/* Status reports that could not be written to receipts/ (inbox.c). */
 	bool status_failing;
 	/* STATE/status.json (status.c): when next due (monotonic), the wall
@@ -230,7 +249,18 @@ void indecide_quarantine(struct agent *a, const struct wire_delivery *d,
     const char *what, fieldset fields, const char *why);
 
 /* inbox.c */
+/*
+ * A delivery from the broker: verified, opened and written as a .part
+ * file in inbox/; it is recorded as seen, moved into place and
+ * acknowledged by the turn's inbox_flush.
+ */
 void inbox_delivery(struct agent *a, const struct wire_delivery *d);
+/*
+ * The turn's deliveries into inbox/: their .part files' folder fsynced,
+ * all recorded as seen in one commit, renamed, the folder fsynced once,
+ * then each acknowledged. Called after every turn's frames.
+ */
+void inbox_flush(struct agent *a);
 /*
  * A frame from the broker that did not decode (why): a delivery whose
  * msg_id can still be read is reported in alerts/ and acknowledged, never

@@ -9,6 +9,12 @@
  * then the file is renamed into place. A crash between the two leaves a
  * .part file that the next start either renames (seen) or removes (not
  * seen: the broker will deliver it again).
+ *
+ * Per loop turn, not per delivery (inbox_flush): the turn's .part files
+ * are written with a file fsync each, then the folder is fsynced once so
+ * that every .part name is durable, one commit records them all as seen,
+ * they are renamed, the folder is fsynced once more and only then is each
+ * acknowledged. The same crash cases hold for every file of the turn.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -152,6 +158,136 @@ quarantine(struct agent *a, const struct wire_delivery *d, const char *why)
 	json_decref(o);
 }
 
+/* This turn's entry for msg_id, or NULL. */
+static struct inbox_pending *
+pending_find(struct agent *a, const uint8_t msg_id[WIRE_MSG_ID_LEN])
+{
+	for (size_t i = 0; i < a->n_inbox_round; i++)
+		if (memcmp(a->inbox_round[i].msg_id, msg_id, WIRE_MSG_ID_LEN) ==
+		    0)
+			return &a->inbox_round[i];
+	return NULL;
+}
+
+static void
+part_names(const uint8_t msg_id[WIRE_MSG_ID_LEN], char part[64], char final[64])
+{
+	char hex[33];
+
+	spool_hex_id(msg_id, hex);
+	snprintf(part, 64, ".%s" PART_SUFFIX, hex);
+	snprintf(final, 64, "%s.json", hex);
+}
+
+/*
+ * Writes the record text as this turn's .part file for d (fsynced, its
+ * name not yet) and keeps what inbox_flush needs. Returns 0 or an error.
+ */
+static int
+pending_add(struct agent *a, const struct wire_delivery *d,
+    const struct envelope_opened *o, const char *text, bool held,
+    const struct checkpoint *cp)
+{
+	struct inbox_pending *p;
+	char part[64], final[64];
+	int rc;
+
+	if (a->n_inbox_round == INBOX_ROUND)
+		inbox_flush(a);
+	part_names(d->m.msg_id, part, final);
+	rc = fileio_write_atomic(a->dir[DIR_INBOX], part, text, strlen(text),
+	    0640, FILEIO_NO_DIR_SYNC);
+	if (rc != 0)
+		return rc;
+	p = &a->inbox_round[a->n_inbox_round++];
+	memset(p, 0, sizeof(*p));
+	memcpy(p->msg_id, d->m.msg_id, WIRE_MSG_ID_LEN);
+	snprintf(p->sender, sizeof(p->sender), "%s", d->m.sender);
+	snprintf(p->purpose, sizeof(p->purpose), "%s", d->m.purpose);
+	p->disclosed = fields_count(o->disclosed);
+	p->withheld = fields_count(o->withheld);
+	p->held = held;
+	if (held)
+		p->cp = *cp;
+	p->leaf_index = d->decision.leaf_index;
+	p->acks = 1;
+	return ERROR_OK;
+}
+
+/* The turn's n .part files removed: not seen, so they come again. */
+static void
+pending_drop(struct agent *a, size_t n)
+{
+	char part[64], final[64], src[PATH_MAX];
+
+	for (size_t i = 0; i < n; i++) {
+		part_names(a->inbox_round[i].msg_id, part, final);
+		if (fileio_join(src, sizeof(src), a->dir[DIR_INBOX], part) == 0)
+			unlink(src);
+	}
+}
+
+void
+inbox_flush(struct agent *a)
+{
+	uint8_t ids[INBOX_ROUND][WIRE_MSG_ID_LEN];
+	char part[64], final[64], src[PATH_MAX], dst[PATH_MAX];
+	bool moved[INBOX_ROUND];
+	size_t n = a->n_inbox_round;
+	int rc;
+
+	if (n == 0)
+		return;
+	a->n_inbox_round = 0;
+	for (size_t i = 0; i < n; i++)
+		memcpy(ids[i], a->inbox_round[i].msg_id, WIRE_MSG_ID_LEN);
+	/* Every .part name durable before the commit that vouches for it. */
+	if ((rc = fileio_fsync_dir(a->dir[DIR_INBOX])) != 0 ||
+	    (rc = state_mark_seen(a->state, (const void *)ids, n)) != 0) {
+		log_err("inbox/: cannot store %zu deliveries: %s; not "
+		        "acknowledged",
+		    n, error_strerror(rc));
+		pending_drop(a, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		part_names(a->inbox_round[i].msg_id, part, final);
+		moved[i] = fileio_join(src, sizeof(src), a->dir[DIR_INBOX],
+		               part) == 0 &&
+		    fileio_join(dst, sizeof(dst), a->dir[DIR_INBOX], final) ==
+		        0 &&
+		    rename(src, dst) == 0;
+		if (!moved[i])
+			log_err("%s: cannot move it into inbox/: %s", final,
+			    strerror(errno));
+	}
+	if ((rc = fileio_fsync_dir(a->dir[DIR_INBOX])) != 0) {
+		/* Seen, so the next start finishes what a crash leaves. */
+		log_err("inbox/: cannot sync the folder: %s; %zu deliveries "
+		        "not acknowledged",
+		    error_strerror(rc), n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct inbox_pending *p = &a->inbox_round[i];
+		char hex[33];
+
+		if (!moved[i])
+			continue;
+		spool_hex_id(p->msg_id, hex);
+		part_names(p->msg_id, part, final);
+		log_info("%s from %s (%s): %d fields to inbox/, %d withheld "
+		         "msg_id=%s from=%s",
+		    hex, p->sender, p->purpose, p->disclosed, p->withheld, hex,
+		    p->sender);
+		if (p->held)
+			witness_hold(
+			    a, WITNESS_DELIVERY, final, &p->cp, p->leaf_index);
+		for (unsigned k = 0; k < p->acks; k++)
+			ack(a, p->msg_id);
+	}
+}
+
 void
 inbox_delivery(struct agent *a, const struct wire_delivery *d)
 {
@@ -159,8 +295,8 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 	struct envelope_opened *o = NULL;
 	struct checkpoint cp;
 	struct event dec, *local = NULL;
-	char hex[33], part[64], final[64], src[PATH_MAX], dst[PATH_MAX];
-	char why[256];
+	struct inbox_pending *p;
+	char hex[33], why[256];
 	uint8_t shared[32];
 	bool seen, audit_ok, held;
 	char *text = NULL;
@@ -176,6 +312,11 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 	if (seen) {
 		log_debug("%s: delivered again; acknowledged again", hex);
 		ack(a, d->m.msg_id);
+		return;
+	}
+	if ((p = pending_find(a, d->m.msg_id)) != NULL) {
+		/* Again in the same turn: acknowledged with the first. */
+		p->acks++;
 		return;
 	}
 	sender = keyring_find(a->keyring, d->m.sender);
@@ -222,30 +363,9 @@ inbox_delivery(struct agent *a, const struct wire_delivery *d)
 	text = rec != NULL ? json_dumps(rec, JSON_INDENT(2)) : NULL;
 	if (text == NULL)
 		goto out;
-	snprintf(part, sizeof(part), ".%s" PART_SUFFIX, hex);
-	snprintf(final, sizeof(final), "%s.json", hex);
-	if ((rc = fileio_write_atomic(
-	         a->dir[DIR_INBOX], part, text, strlen(text), 0640, 0)) != 0 ||
-	    (rc = state_mark_seen(a->state, d->m.msg_id)) != 0) {
+	if ((rc = pending_add(a, d, o, text, held, &cp)) != 0)
 		log_err("%s: cannot store the delivery: %s; not acknowledged",
 		    hex, error_strerror(rc));
-		goto out;
-	}
-	if (fileio_join(src, sizeof(src), a->dir[DIR_INBOX], part) == 0 &&
-	    fileio_join(dst, sizeof(dst), a->dir[DIR_INBOX], final) == 0 &&
-	    rename(src, dst) == 0 && fileio_fsync_dir(a->dir[DIR_INBOX]) == 0) {
-		log_info("%s from %s (%s): %d fields to inbox/, %d withheld "
-		         "msg_id=%s from=%s",
-		    hex, d->m.sender, d->m.purpose, fields_count(o->disclosed),
-		    fields_count(o->withheld), hex, d->m.sender);
-		if (held)
-			witness_hold(a, WITNESS_DELIVERY, final, &cp,
-			    d->decision.leaf_index);
-		ack(a, d->m.msg_id);
-	} else {
-		log_err(
-		    "%s: cannot move it into inbox/: %s", hex, strerror(errno));
-	}
 	goto out;
 refused:
 	ack(a, d->m.msg_id); /* quarantined: alerted, never in inbox/ */

@@ -190,8 +190,8 @@ move_out(struct agent *a, const char *name, int dir, const char *hex,
 				continue; /* another record's */
 		}
 		if (!ours) {
-			rc = fileio_write_atomic(
-			    a->dir[dir], comp, text, strlen(text), 0640, 1);
+			rc = fileio_write_atomic(a->dir[dir], comp, text,
+			    strlen(text), 0640, FILEIO_EXCL);
 			if (rc == ERROR_EXISTS && plain)
 				continue;
 			/* Names under a msg_id are only ever this
@@ -285,8 +285,8 @@ fail_entry(struct agent *a, const char *name, const struct outwatch_id *seen,
 			*err = ERROR_NOMEM;
 			return TAKEN_WAIT;
 		}
-		rc = fileio_write_atomic(
-		    a->dir[DIR_FAILED], ename, text, strlen(text), 0640, 1);
+		rc = fileio_write_atomic(a->dir[DIR_FAILED], ename, text,
+		    strlen(text), 0640, FILEIO_EXCL);
 		free(text);
 		if (rc == ERROR_EXISTS)
 			continue;

@@ -616,19 +616,23 @@ state_seen(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN], bool *seen)
 }
 
 int
-state_mark_seen(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN])
+state_mark_seen(
+    struct state *s, const uint8_t (*msg_ids)[WIRE_MSG_ID_LEN], size_t n)
 {
 	MDB_txn *txn;
 	uint64_t now = clock_now_ms();
-	MDB_val k = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)msg_id};
 	MDB_val v = {sizeof(now), &now};
 	int rc;
 
 	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return rc;
-	rc = mdb_put(txn, s->seen, &k, &v, 0);
-	if (rc == 0)
-		rc = prune_put(s, txn, PRUNE_SEEN, now, msg_id);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		MDB_val k = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)msg_ids[i]};
+
+		rc = mdb_put(txn, s->seen, &k, &v, 0);
+		if (rc == 0)
+			rc = prune_put(s, txn, PRUNE_SEEN, now, msg_ids[i]);
+	}
 	return finish_txn(txn, rc);
 }
 

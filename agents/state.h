@@ -167,7 +167,9 @@ WUR int state_close_file(struct state *s, const char *name);
 /* Received messages. */
 WUR int state_seen(
     struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN], bool *seen);
-WUR int state_mark_seen(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN]);
+/* Records the n msg_ids as received, in one commit: all or none. */
+WUR int state_mark_seen(
+    struct state *s, const uint8_t (*msg_ids)[WIRE_MSG_ID_LEN], size_t n);
 
 /* What state_prune removed. */
 struct state_pruned {

@@ -187,11 +187,12 @@ agreement_archive(const char *data, const struct agreement_held *a)
 	if ((rc = fileio_mkdirs(dir, 0700)) != 0)
 		return rc;
 	/* Never replaced: the first archive of these bytes stays. */
-	rc = fileio_write_atomic(
-	    dir, sig, a->note != NULL ? a->note : "", a->note_len, 0600, 1);
+	rc = fileio_write_atomic(dir, sig, a->note != NULL ? a->note : "",
+	    a->note_len, 0600, FILEIO_EXCL);
 	if (rc != 0 && rc != ERROR_EXISTS)
 		return rc;
-	rc = fileio_write_atomic(dir, yaml, a->yaml, a->yaml_len, 0600, 1);
+	rc = fileio_write_atomic(
+	    dir, yaml, a->yaml, a->yaml_len, 0600, FILEIO_EXCL);
 	return rc == ERROR_EXISTS ? ERROR_OK : rc;
 }
 

@@ -321,7 +321,7 @@ fileio_fsync_dir(const char *path)
 
 int
 fileio_write_atomic(const char *dir, const char *name, const void *data,
-    size_t len, mode_t mode, int excl)
+    size_t len, mode_t mode, int flags)
 {
 	char tmp[4096], dst[4096], tmpname[64], tag[FILEIO_TAG_LEN];
 	int fd = -1, rc;
@@ -352,7 +352,7 @@ fileio_write_atomic(const char *dir, const char *name, const void *data,
 	}
 	close(fd);
 	fd = -1;
-	if (excl) {
+	if (flags & FILEIO_EXCL) {
 		/* Never two names at once where the file system allows: a
 		 * crash between link() and unlink() would leave dst with two
 		 * links, which fileio_read_entry then refuses. */
@@ -362,7 +362,8 @@ fileio_write_atomic(const char *dir, const char *name, const void *data,
 		rc = errno_error();
 		goto out;
 	}
-	rc = fileio_fsync_dir(dir);
+	if (!(flags & FILEIO_NO_DIR_SYNC))
+		rc = fileio_fsync_dir(dir);
 out:
 	if (fd >= 0)
 		close(fd);

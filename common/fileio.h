@@ -82,13 +82,17 @@ size_t fileio_remove_temporaries(const char *dir);
 
 /*
  * Writes data durably as dir/name: to a temporary file in dir (".tmp.PID.
- * TAG", created O_EXCL | O_NOFOLLOW), fsync, rename over name, fsync dir. With
- * excl, an existing dir/name is refused (ERROR_EXISTS) instead of replaced
- * (renameat2 RENAME_NOREPLACE, or link() where that is missing).
- * mode is the new file's mode.
+ * TAG", created O_EXCL | O_NOFOLLOW), fsync, rename over name, fsync dir.
+ * flags: with FILEIO_EXCL, an existing dir/name is refused (ERROR_EXISTS)
+ * instead of replaced (renameat2 RENAME_NOREPLACE, or link() where that is
+ * missing); with FILEIO_NO_DIR_SYNC the folder is not fsynced, so that a
+ * caller writing several files syncs it once (fileio_fsync_dir) before it
+ * relies on any of the names. mode is the new file's mode.
  */
+#define FILEIO_EXCL        1
+#define FILEIO_NO_DIR_SYNC 2
 WUR int fileio_write_atomic(const char *dir, const char *name, const void *data,
-    size_t len, mode_t mode, int excl);
+    size_t len, mode_t mode, int flags);
 
 /* Creates path and its parents with mode where missing. */
 WUR int fileio_mkdirs(const char *path, mode_t mode);

@@ -139,7 +139,7 @@ write_public(const char *dir, const struct keys_public *p)
 	    p->is_guardian ? ".guardian" : "");
 	size_t n = strlen(text);
 	text[n] = '\n'; /* json_dumps leaves room for its NUL: reuse it */
-	rc = fileio_write_atomic(dir, name, text, n + 1, 0644, 1);
+	rc = fileio_write_atomic(dir, name, text, n + 1, 0644, FILEIO_EXCL);
 out:
 	free(text);
 	json_decref(o);

@@ -49,7 +49,8 @@ keys_pepper_generate(const char *path)
 	randombytes_buf(pepper, KEYS_PEPPER_LEN);
 	sodium_bin2hex(hex, PEPPER_FILE_LEN + 1, pepper, KEYS_PEPPER_LEN);
 	hex[PEPPER_FILE_LEN - 1] = '\n';
-	rc = fileio_write_atomic(dir, name, hex, PEPPER_FILE_LEN, 0600, 1);
+	rc = fileio_write_atomic(
+	    dir, name, hex, PEPPER_FILE_LEN, 0600, FILEIO_EXCL);
 out:
 	sodium_free(hex);
 	sodium_free(pepper);

@@ -124,7 +124,7 @@ agent_verb_send(int argc, char **argv)
 	for (char *p = name; *p; p++)
 		if (*p == '.' && p == name)
 			*p = '_';
-	rc = fileio_write_atomic(tmpdir, name, buf, len, 0640, 1);
+	rc = fileio_write_atomic(tmpdir, name, buf, len, 0640, FILEIO_EXCL);
 	free(buf);
 	if (rc != 0)
 		return cli_fail(cli_exit_code(rc), "send: %s/%s: %s", tmpdir,

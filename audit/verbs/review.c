@@ -158,7 +158,8 @@ sign_and_write(const struct args *a, struct review *r)
 	} else {
 		snprintf(dir, sizeof(dir), ".");
 	}
-	rc = fileio_write_atomic(dir, name, text, strlen(text), 0644, 1);
+	rc = fileio_write_atomic(
+	    dir, name, text, strlen(text), 0644, FILEIO_EXCL);
 	if (rc != 0)
 		rc = cli_fail(cli_exit_code(rc), "audit review: %s: %s", a->out,
 		    error_strerror(rc));

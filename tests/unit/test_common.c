@@ -486,7 +486,8 @@ test_fileio_remove_temporaries(void **state)
 	assert_int_equal(fileio_remove_temporaries(dir), 0);
 	assert_int_equal(fileio_remove_temporaries(in_dir("none")), 0);
 	assert_int_equal(
-	    fileio_write_atomic(dir, "once.json", "x", 1, 0640, 1), 0);
+	    fileio_write_atomic(dir, "once.json", "x", 1, 0640, FILEIO_EXCL),
+	    0);
 	assert_int_equal(stat(in_dir("once.json"), &st), 0);
 	assert_int_equal(st.st_nlink, 1);
 	assert_int_equal(fileio_write_atomic(dir, "once.json", "y", 1, 0640, 1),

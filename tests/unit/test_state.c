@@ -240,10 +240,10 @@ seen_pruned(void **state)
 	uint64_t t0 = clock_now_ms();
 	bool seen;
 
-	for (int i = 0; i < 3; i++) {
+	/* One round's deliveries, recorded in one commit. */
+	for (int i = 0; i < 3; i++)
 		randombytes_buf(id[i], sizeof(id[i]));
-		assert_int_equal(state_mark_seen(f->s, id[i]), 0);
-	}
+	assert_int_equal(state_mark_seen(f->s, (const void *)id, 3), 0);
 	uint64_t t1 = clock_now_ms();
 	/* Within the retention every one is still known. */
 	assert_int_equal(
