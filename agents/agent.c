@@ -173,6 +173,27 @@ on_frame(struct agent *a, struct link_frame *lf)
 	held_receipt_retry(a);
 }
 
+/* The turn's deliveries, receipts and reports, each kind in one commit. */
+static void
+flush_turn(struct agent *a)
+{
+	inbox_flush(a);
+	outbox_flush(a);
+}
+
+/* A bounded helping of frames: the rest wait for the next turn. */
+static void
+on_frames(struct agent *a, const struct link_ready *ready)
+{
+	struct link_frame lf;
+
+	for (int i = 0;
+	     i < INBOX_ROUND && !got_term && ready->frame && link_recv(a, &lf);
+	     i++)
+		on_frame(a, &lf);
+	flush_turn(a);
+}
+
 static void
 agent_free(struct agent *a)
 {
@@ -451,7 +472,6 @@ agent_run(const struct agent_config *cfg)
 	struct agent *a;
 	struct sigaction sa;
 	struct link_ready ready;
-	struct link_frame lf;
 	char why[4096];
 	uint64_t last_scan = 0, last_usage = 0, last_prune = 0, last_check;
 	int rc, dead;
@@ -538,13 +558,7 @@ agent_run(const struct agent_config *cfg)
 			continue;
 		if (ready.event)
 			on_event(a, link_event(a));
-		/* A bounded helping of frames: the rest wait for the next
-		 * turn of the loop. */
-		for (int i = 0;
-		     i < 64 && !got_term && ready.frame && link_recv(a, &lf);
-		     i++)
-			on_frame(a, &lf);
-		inbox_flush(a); /* the turn's deliveries, seen in one commit */
+		on_frames(a, &ready);
 		uint64_t now = clock_mono_ms();
 		if (ready.watched)
 			outbox_notified(a);
@@ -582,6 +596,7 @@ agent_run(const struct agent_config *cfg)
 			last_check = now;
 		}
 	}
+	flush_turn(a); /* what a turn cut short by a signal holds */
 	service_stopping();
 	log_info("stopping");
 	agent_status_tick(a, clock_mono_ms(), true);

@@ -64,6 +64,28 @@ struct inbox_pending {
 	unsigned acks; /* deliveries of it this turn, each acknowledged */
 };
 
+/*
+ * The sending side's receipts and status reports of one loop turn
+ * (outturn.c), recorded in one commit by outbox_flush.
+ */
+#define OUTTURN_MAX 64 /* of each, as many as the frames of one turn */
+struct outturn_status {
+	uint8_t msg_id[WIRE_MSG_ID_LEN];
+	char recipient[IDENT_AGENCY_MAX + 1];
+	int state;      /* enum wire_state */
+	char name[128]; /* its file in receipts/ */
+	bool held;      /* its leaf under cp, a checkpoint not yet tied */
+	struct checkpoint cp;
+	uint64_t leaf_index;
+};
+struct outturn {
+	struct state_msg done[OUTTURN_MAX]; /* final receipts, owned */
+	char why[OUTTURN_MAX][600];         /* "" when accepted */
+	size_t n_done;
+	struct outturn_status status[OUTTURN_MAX];
+	size_t n_status;
+};
+
 /* The outbox side's working memory (outbox.c), one per agent. */
 struct outbox_scratch {
 	struct state_msg ready[OUTBOX_BATCH]; /* sealed, not yet stored */
@@ -129,6 +151,8 @@ struct agent {
 	/* Moves to sent/ or failed/ that failed (outbox.c), on a timer. */
 	bool moves_failing;
 	uint64_t moves_retry_ms, moves_backoff_ms;
+	/* This turn's receipts and status reports (outturn.c). */
+	struct outturn outturn;
 	/* This turn's deliveries, not yet recorded as seen (inbox.c). */
 	struct inbox_pending inbox_round[INBOX_ROUND];
 	size_t n_inbox_round;
@@ -189,6 +213,34 @@ void held_receipt_retry(struct agent *a);
 void held_receipt_free(struct agent *a);
 /* Tries the moves that failed again (a->moves_failing, on its timer). */
 void outbox_retry_moves(struct agent *a);
+/*
+ * Moves m's outbox file to sent/ (accepted) or failed/ with its receipt
+ * beside it; with sync, both folders are fsynced, else the caller syncs
+ * them (outbox_flush) before it forgets the name (state_close_file).
+ */
+WUR int outbox_move_final(
+    struct agent *a, const struct state_msg *m, bool sync);
+/* A move that failed (rc): tried again on a timer, said once. */
+void outbox_move_failed(struct agent *a, const char *file, int rc);
+
+/*
+ * outturn.c: a final receipt, m (taken: the turn frees it; why says why
+ * it was rejected, NULL when accepted), or a status
+ * report s, already written to receipts/ as name (the file fsynced, not
+ * its folder), kept for the turn's one commit; true when msg_id's receipt
+ * is already final in this turn (a second receipt: nothing to do).
+ */
+void outturn_receipt(struct agent *a, struct state_msg *m, const char *why);
+void outturn_status(struct agent *a, const struct wire_status *s,
+    const char *name, bool held, const struct checkpoint *cp);
+bool outturn_final(const struct agent *a, const uint8_t *msg_id);
+/*
+ * The turn's receipts and status reports: receipts/ fsynced, all recorded
+ * in one commit, the status reports acknowledged, the outbox files moved
+ * with one fsync per folder and their names forgotten in one more commit.
+ * Called after every turn's frames, and before the agent stops.
+ */
+void outbox_flush(struct agent *a);
 
 /*
  * outreview.c: break-glass reviews from SPOOL/reviews/. outreview_open

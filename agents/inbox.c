@@ -454,8 +454,6 @@ inbox_status(struct agent *a, const struct wire_status *s)
 	char hex[33], name[128], ts[40];
 	bool audit_ok, held;
 	json_t *o;
-	uint8_t *frame;
-	size_t len;
 	int rc;
 
 	spool_hex_id(s->msg_id, hex);
@@ -481,7 +479,8 @@ inbox_status(struct agent *a, const struct wire_status *s)
 	snprintf(name, sizeof(name), "%s.%s.%s.json", hex, s->recipient,
 	    wire_state_name(s->state));
 	state_msg_release(&m);
-	rc = o != NULL ? spool_write_json(a->dir[DIR_RECEIPTS], name, o)
+	rc = o != NULL ? spool_write_json(
+	                     a->dir[DIR_RECEIPTS], name, o, FILEIO_NO_DIR_SYNC)
 	               : ERROR_NOMEM;
 	json_decref(o);
 	if (rc != 0) {
@@ -493,29 +492,9 @@ inbox_status(struct agent *a, const struct wire_status *s)
 		a->status_failing = true;
 		return; /* no ack: it comes again */
 	}
-	if (held)
-		witness_hold(a, WITNESS_STATUS, name, &cp, s->event.leaf_index);
 	if (a->status_failing)
 		log_info("receipts/: status reports written again");
 	a->status_failing = false;
-	/* Nothing more to wait for from this recipient, once final. */
-	rc = state_status(a->state, s->msg_id, s->recipient,
-	    s->state == WIRE_STATE_ACKNOWLEDGED ||
-	        s->state == WIRE_STATE_EXPIRED,
-	    clock_now_ms());
-	if (rc != 0 && rc != ERROR_NOTFOUND)
-		log_debug("%s: cannot record status %s: %s", hex, name,
-		    error_strerror(rc));
-	if (s->state == WIRE_STATE_EXPIRED)
-		log_warn("%s: not collected by %s before expiry (non-delivery "
-		         "report in receipts/) msg_id=%s to=%s reason=expired",
-		    hex, s->recipient, hex, s->recipient);
-	else
-		log_info("%s: %s by %s msg_id=%s to=%s", hex,
-		    wire_state_name(s->state), s->recipient, hex, s->recipient);
-	if (wire_status_ack_encode(
-	        s->msg_id, s->recipient, s->state, &frame, &len) == 0) {
-		link_send(a, frame, len);
-		free(frame);
-	}
+	/* Recorded, witnessed and acknowledged with the turn's others. */
+	outturn_status(a, s, name, held, &cp);
 }

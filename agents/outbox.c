@@ -153,7 +153,7 @@ replaced_since_sealed(struct agent *a, const struct outwatch_entry *e)
  */
 static int
 move_out(struct agent *a, const char *name, int dir, const char *hex,
-    const char *suffix, const char *text)
+    const char *suffix, const char *text, bool sync)
 {
 	struct outwatch_entry *e =
 	    a->outwatch != NULL ? outwatch_find(a->outwatch, name) : NULL;
@@ -191,7 +191,8 @@ move_out(struct agent *a, const char *name, int dir, const char *hex,
 		}
 		if (!ours) {
 			rc = fileio_write_atomic(a->dir[dir], comp, text,
-			    strlen(text), 0640, FILEIO_EXCL);
+			    strlen(text), 0640,
+			    FILEIO_EXCL | (sync ? 0 : FILEIO_NO_DIR_SYNC));
 			if (rc == ERROR_EXISTS && plain)
 				continue;
 			/* Names under a msg_id are only ever this
@@ -222,8 +223,9 @@ move_out(struct agent *a, const char *name, int dir, const char *hex,
 			return rc;
 		break;
 	}
-	if ((rc = fileio_fsync_dir(a->dir[dir])) != 0 ||
-	    (rc = fileio_fsync_dir(a->dir[DIR_OUTBOX])) != 0)
+	if (sync &&
+	    ((rc = fileio_fsync_dir(a->dir[dir])) != 0 ||
+	        (rc = fileio_fsync_dir(a->dir[DIR_OUTBOX])) != 0))
 		return rc;
 	/* Filed: what comes under the name from now on is a new record. */
 	if (e != NULL && !keep)
@@ -765,18 +767,24 @@ outbox_scan(struct agent *a, bool rescan)
 	store_and_send(a, ready, n);
 }
 
+int
+outbox_move_final(struct agent *a, const struct state_msg *m, bool sync)
+{
+	char hex[33];
+	int dir = m->state == STATE_ACCEPTED ? DIR_SENT : DIR_FAILED;
+
+	spool_hex_id(m->msg_id, hex);
+	return move_out(a, m->file, dir, hex,
+	    dir == DIR_SENT ? ".receipt.json" : ".error.json",
+	    m->receipt != NULL ? m->receipt : "{}", sync);
+}
+
 /* Finishes the move of a message whose receipt was final. */
 static int
 finish_one(struct agent *a, const struct state_msg *m)
 {
-	char hex[33];
-	int dir = m->state == STATE_ACCEPTED ? DIR_SENT : DIR_FAILED;
-	int rc;
+	int rc = outbox_move_final(a, m, true);
 
-	spool_hex_id(m->msg_id, hex);
-	rc = move_out(a, m->file, dir, hex,
-	    dir == DIR_SENT ? ".receipt.json" : ".error.json",
-	    m->receipt != NULL ? m->receipt : "{}");
 	/* Moved: the name is free for the local system's next record. */
 	if (rc == 0)
 		rc = state_close_file(a->state, m->file);
@@ -788,8 +796,8 @@ finish_one(struct agent *a, const struct state_msg *m)
  * state) and outbox_retry_moves tries again on a timer. Said once, however
  * many fail, until they are all done.
  */
-static void
-move_failed(struct agent *a, const char *file, int rc)
+void
+outbox_move_failed(struct agent *a, const char *file, int rc)
 {
 	if (a->moves_failing)
 		return;
@@ -807,7 +815,7 @@ recover_one(void *arg, const struct state_msg *m)
 	int rc;
 
 	if (m->state != STATE_PENDING && (rc = finish_one(arg, m)) != 0)
-		move_failed(arg, m->file, rc);
+		outbox_move_failed(arg, m->file, rc);
 	return 0;
 }
 
@@ -969,7 +977,6 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 	char hex[33], why[160];
 	bool accepted, audit_ok = true, decided = false, stale = false;
 	json_t *o;
-	int rc;
 
 	spool_hex_id(r->msg_id, hex);
 	if (state_get_msg(a->state, r->msg_id, &m) != 0) {
@@ -978,7 +985,7 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 		    hex);
 		return false;
 	}
-	if (m.state != STATE_PENDING) {
+	if (m.state != STATE_PENDING || outturn_final(a, r->msg_id)) {
 		state_msg_release(&m);
 		return false; /* a second receipt for a resend: final */
 	}
@@ -1047,27 +1054,17 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 			    "%s", evs[i].recipient);
 	if (accepted && !audit_ok)
 		m.n_waiting = STATE_WAITING_UNKNOWN;
-	/* Record the outcome first; the files follow, and a restart
-	 * finishes a move a crash interrupted. */
-	if ((rc = state_finish_msg(a->state, &m, clock_now_ms())) != 0) {
-		/* It stays pending: the resend brings the receipt again. */
-		if (room_full(rc))
-			room_refused(a, rc);
-		else
-			log_err("%s: cannot record its receipt: %s", hex,
-			    error_strerror(rc));
-		log_debug(
-		    "%s: receipt not recorded: %s", hex, error_strerror(rc));
-		state_msg_release(&m);
-		return false;
-	}
-	if (accepted)
-		log_info("%s (%s): accepted", hex, m.file);
-	else
-		log_warn("%s (%s): rejected: %s: %s", hex, m.file,
+	/* Recorded with the turn's others (outbox_flush); the files
+	 * follow, and a restart finishes a move a crash interrupted. */
+	if (accepted) {
+		outturn_receipt(a, &m, NULL);
+	} else {
+		char note[sizeof(r->detail) + 64];
+
+		snprintf(note, sizeof(note), "%s: %s",
 		    wire_reason_name(r->reason), r->detail);
-	if ((rc = finish_one(a, &m)) != 0)
-		move_failed(a, m.file, rc);
+		outturn_receipt(a, &m, note);
+	}
 	state_msg_release(&m);
 	return false;
 }

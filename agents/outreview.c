@@ -113,7 +113,7 @@ file_away(struct outreview *o, const char *name, const char *dir,
 		snprintf(alt, sizeof(alt), "%.200s-%s", name, hex);
 	}
 	snprintf(side, sizeof(side), "%s%s", alt, suffix);
-	if (obj != NULL && (rc = spool_write_json(dir, side, obj)) != 0)
+	if (obj != NULL && (rc = spool_write_json(dir, side, obj, 0)) != 0)
 		log_err(
 		    "%s/%s: cannot write: %s", dir, side, error_strerror(rc));
 	json_decref(obj);

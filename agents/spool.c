@@ -98,14 +98,14 @@ spool_make_dirs(struct agent *a)
 }
 
 int
-spool_write_json(const char *dir, const char *name, json_t *obj)
+spool_write_json(const char *dir, const char *name, json_t *obj, int flags)
 {
 	char *text = json_dumps(obj, JSON_INDENT(2));
 	int rc;
 
 	if (text == NULL)
 		return ERROR_NOMEM;
-	rc = fileio_write_atomic(dir, name, text, strlen(text), 0640, 0);
+	rc = fileio_write_atomic(dir, name, text, strlen(text), 0640, flags);
 	free(text);
 	return rc;
 }

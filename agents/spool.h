@@ -18,8 +18,12 @@ struct agent;
 /* Creates SPOOL/outbox, tmp, sent, ... into a->dir (logged). */
 WUR int spool_make_dirs(struct agent *a);
 
-/* Writes obj as DIR/name durably (temporary name, fsync, rename). */
-WUR int spool_write_json(const char *dir, const char *name, json_t *obj);
+/*
+ * Writes obj as DIR/name durably (temporary name, fsync, rename, the
+ * folder fsynced unless flags has FILEIO_NO_DIR_SYNC; fileio_write_atomic).
+ */
+WUR int spool_write_json(
+    const char *dir, const char *name, json_t *obj, int flags);
 
 /*
  * Writes obj durably into DIR as STEM.json, or STEM-TAG.json when that is

@@ -362,21 +362,24 @@ state_put_msgs(
 	return commit(txn);
 }
 
-int
-state_finish_msg(struct state *s, const struct state_msg *m, uint64_t now_ms)
+/*
+ * The writes of one state_apply operation inside txn. Each returns what
+ * must abort the whole commit (a write's result); what only makes the
+ * operation fail (it is not there, not final, damaged) goes to *op.
+ */
+static int
+finish_in(struct state *s, MDB_txn *txn, const struct state_msg *m,
+    uint64_t now_ms, int *op)
 {
 	struct state_msg old, upd;
-	MDB_txn *txn;
 	int rc;
 
-	if (m->state != STATE_ACCEPTED && m->state != STATE_REJECTED)
-		return ERROR_INVAL;
-	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return rc;
-	if ((rc = get_msg(s, txn, m->msg_id, &old)) != 0) {
-		mdb_txn_abort(txn);
-		return rc;
+	if (m->state != STATE_ACCEPTED && m->state != STATE_REJECTED) {
+		*op = ERROR_INVAL;
+		return 0;
 	}
+	if ((*op = get_msg(s, txn, m->msg_id, &old)) != 0)
+		return 0;
 	/* Keep the name; drop the frame: nothing will send it again. */
 	upd = old;
 	upd.state = m->state;
@@ -391,7 +394,117 @@ state_finish_msg(struct state *s, const struct state_msg *m, uint64_t now_ms)
 	if (rc == 0 && upd.n_waiting == 0)
 		rc = prune_put(s, txn, PRUNE_DONE, now_ms, m->msg_id);
 	state_msg_release(&old);
+	return rc;
+}
+
+static int
+status_in(struct state *s, MDB_txn *txn, const uint8_t *msg_id,
+    const char *recipient, uint64_t now_ms, int *op)
+{
+	struct state_msg m;
+	size_t i;
+	int rc;
+
+	if ((*op = get_msg(s, txn, msg_id, &m)) != 0)
+		return 0;
+	for (i = 0; m.state == STATE_ACCEPTED &&
+	     m.n_waiting != STATE_WAITING_UNKNOWN && i < m.n_waiting;
+	     i++)
+		if (strcmp(m.waiting[i], recipient) == 0)
+			break;
+	if (m.state != STATE_ACCEPTED || m.n_waiting == STATE_WAITING_UNKNOWN ||
+	    i == m.n_waiting) {
+		state_msg_release(&m);
+		return 0; /* nothing waited for it */
+	}
+	memmove(m.waiting[i], m.waiting[i + 1],
+	    (m.n_waiting - i - 1) * sizeof(m.waiting[0]));
+	m.n_waiting--;
+	rc = put_msg(s, txn, &m, 0);
+	if (rc == 0 && m.n_waiting == 0)
+		rc = prune_put(s, txn, PRUNE_DONE, now_ms, msg_id);
+	state_msg_release(&m);
+	return rc;
+}
+
+static int
+close_in(struct state *s, MDB_txn *txn, const char *name)
+{
+	struct state_msg m;
+	MDB_val k = {strlen(name), (void *)(uintptr_t)name}, v;
+	uint8_t id[WIRE_MSG_ID_LEN];
+	int rc;
+
+	rc = mdb_get(txn, s->file, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (v.mv_size != WIRE_MSG_ID_LEN)
+		return mdb_del(txn, s->file, &k, NULL);
+	memcpy(id, v.mv_data, WIRE_MSG_ID_LEN);
+	if ((rc = mdb_del(txn, s->file, &k, NULL)) != 0)
+		return rc;
+	/* The receipt is in sent/ or failed/ now: keep the rest. */
+	if (get_msg(s, txn, id, &m) == 0) {
+		if (m.state != STATE_PENDING && m.receipt != NULL) {
+			free(m.receipt);
+			m.receipt = NULL;
+			m.frame_len = 0;
+			rc = put_msg(s, txn, &m, 0);
+		}
+		state_msg_release(&m);
+	}
+	return rc;
+}
+
+int
+state_apply(struct state *s, struct state_op *ops, size_t n, uint64_t now_ms)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct state_op *o = &ops[i];
+
+		o->rc = ERROR_OK;
+		switch (o->kind) {
+		case STATE_OP_FINISH:
+			rc = finish_in(s, txn, o->m, now_ms, &o->rc);
+			break;
+		case STATE_OP_STATUS:
+			if (o->final)
+				rc = status_in(s, txn, o->msg_id, o->recipient,
+				    now_ms, &o->rc);
+			break;
+		case STATE_OP_CLOSE:
+			rc = close_in(s, txn, o->file);
+			break;
+		default:
+			o->rc = ERROR_INVAL;
+			break;
+		}
+	}
 	return finish_txn(txn, rc);
+}
+
+/* One operation, in a commit of its own; its result. */
+static int
+apply_one(struct state *s, struct state_op *o, uint64_t now_ms)
+{
+	int rc = state_apply(s, o, 1, now_ms);
+
+	return rc != 0 ? rc : o->rc;
+}
+
+int
+state_finish_msg(struct state *s, const struct state_msg *m, uint64_t now_ms)
+{
+	struct state_op o = {.kind = STATE_OP_FINISH, .m = m};
+
+	return apply_one(s, &o, now_ms);
 }
 
 int
@@ -445,38 +558,14 @@ int
 state_status(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN],
     const char *recipient, bool final, uint64_t now_ms)
 {
-	struct state_msg m;
-	MDB_txn *txn;
-	size_t i;
-	int rc;
+	struct state_op o = {.kind = STATE_OP_STATUS,
+	    .msg_id = msg_id,
+	    .recipient = recipient,
+	    .final = final};
 
 	if (!final)
 		return ERROR_OK;
-	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return rc;
-	if ((rc = get_msg(s, txn, msg_id, &m)) != 0) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
-	for (i = 0; m.state == STATE_ACCEPTED &&
-	     m.n_waiting != STATE_WAITING_UNKNOWN && i < m.n_waiting;
-	     i++)
-		if (strcmp(m.waiting[i], recipient) == 0)
-			break;
-	if (m.state != STATE_ACCEPTED || m.n_waiting == STATE_WAITING_UNKNOWN ||
-	    i == m.n_waiting) {
-		state_msg_release(&m);
-		mdb_txn_abort(txn);
-		return ERROR_OK; /* nothing waited for it */
-	}
-	memmove(m.waiting[i], m.waiting[i + 1],
-	    (m.n_waiting - i - 1) * sizeof(m.waiting[0]));
-	m.n_waiting--;
-	rc = put_msg(s, txn, &m, 0);
-	if (rc == 0 && m.n_waiting == 0)
-		rc = prune_put(s, txn, PRUNE_DONE, now_ms, msg_id);
-	state_msg_release(&m);
-	return finish_txn(txn, rc);
+	return apply_one(s, &o, now_ms);
 }
 
 int
@@ -568,36 +657,9 @@ state_each_open(
 int
 state_close_file(struct state *s, const char *name)
 {
-	struct state_msg m;
-	MDB_txn *txn;
-	MDB_val k = {strlen(name), (void *)(uintptr_t)name}, v;
-	uint8_t id[WIRE_MSG_ID_LEN];
-	int rc;
+	struct state_op o = {.kind = STATE_OP_CLOSE, .file = name};
 
-	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return rc;
-	rc = mdb_get(txn, s->file, &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
-		return ERROR_OK;
-	}
-	if (rc == 0 && v.mv_size == WIRE_MSG_ID_LEN) {
-		memcpy(id, v.mv_data, WIRE_MSG_ID_LEN);
-		rc = mdb_del(txn, s->file, &k, NULL);
-		/* The receipt is in sent/ or failed/ now: keep the rest. */
-		if (rc == 0 && get_msg(s, txn, id, &m) == 0) {
-			if (m.state != STATE_PENDING && m.receipt != NULL) {
-				free(m.receipt);
-				m.receipt = NULL;
-				m.frame_len = 0;
-				rc = put_msg(s, txn, &m, 0);
-			}
-			state_msg_release(&m);
-		}
-	} else if (rc == 0) {
-		rc = mdb_del(txn, s->file, &k, NULL);
-	}
-	return finish_txn(txn, rc);
+	return apply_one(s, &o, 0);
 }
 
 int

@@ -159,6 +159,30 @@ WUR int state_each_open(struct state *s,
 WUR int state_count_open(struct state *s, uint64_t *n);
 
 /*
+ * Several of the writes below in one commit (one loop turn's receipts,
+ * status reports and moves): ops[i].rc gets each one's result, as the
+ * single call would return it, and one that fails alone (not there, not
+ * final) leaves the others. Returns an error when the commit itself
+ * failed, and then nothing of any is stored.
+ */
+enum state_op_kind {
+	STATE_OP_FINISH, /* state_finish_msg(m) */
+	STATE_OP_STATUS, /* state_status(msg_id, recipient, final) */
+	STATE_OP_CLOSE   /* state_close_file(file) */
+};
+struct state_op {
+	enum state_op_kind kind;
+	const struct state_msg *m;
+	const uint8_t *msg_id;
+	const char *recipient;
+	bool final;
+	const char *file;
+	int rc;
+};
+WUR int state_apply(
+    struct state *s, struct state_op *ops, size_t n, uint64_t now_ms);
+
+/*
  * Forgets the outbox name of a moved message (its record stays, without
  * the receipt text, which sent/ or failed/ now holds).
  */

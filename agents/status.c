@@ -84,8 +84,9 @@ agent_status_tick(struct agent *a, uint64_t now, bool final)
 	    "oldest_awaiting", time_or_null(oc.oldest_ms), "state_used_bytes",
 	    (json_int_t)used, "state_map_bytes", (json_int_t)map,
 	    "interval_seconds", AGENT_STATUS_MS / 1000);
-	rc = o == NULL ? ERROR_NOMEM
-	               : spool_write_json(a->cfg.state, AGENT_STATUS_FILE, o);
+	rc = o == NULL
+	    ? ERROR_NOMEM
+	    : spool_write_json(a->cfg.state, AGENT_STATUS_FILE, o, 0);
 	json_decref(o);
 	if (rc != 0 && !a->status_failing_file)
 		log_warn("%s/%s not written: %s (said once)", a->cfg.state,

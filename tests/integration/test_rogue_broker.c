@@ -196,12 +196,117 @@ burst_in_one_turn(void **state)
 	h_pass(sys);
 }
 
+static const char record_fmt[] =
+    "{\"recipients\": [\"mental_health_trust\"],"
+    " \"purpose\": \"triage_advice\", \"urgency\": \"urgent\","
+    " \"local_id\": \"burst-%d\","
+    " \"subject\": {\"nhs_number\": \"9434765919\"},"
+    " \"fields\": {\"identity\": {\"name\": \"burst\"},"
+    " \"risks\": {\"self_harm\": \"high\"}}}";
+
+/* Index of id among the n of ids, or -1. */
+static int
+find_id(uint8_t ids[][16], int n, const uint8_t *id)
+{
+	for (int i = 0; i < n; i++)
+		if (memcmp(ids[i], id, 16) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * The sending side's turn: receipts and status reports that arrive
+ * together are recorded in one commit (and the moved names forgotten in
+ * one more), not two commits a receipt. Every record still moves to sent/
+ * with its receipt, every report is written to receipts/ and
+ * acknowledged.
+ */
+static void
+receipts_in_one_turn(void **state)
+{
+	(void)state;
+	struct h_rogue *r = h_rogue_new(sys);
+	uint8_t id[BURST][16], *frame;
+	bool acked[BURST] = {false};
+	char text[1024];
+	size_t len;
+	int n = 0, n_acked = 0;
+
+	h_agent_start(sys, H_POLICE, true);
+	struct wire_frame *hello = h_rogue_recv(r, H_WAIT_MS);
+	assert_non_null(hello);
+	wire_frame_free(hello);
+	h_rogue_agreement(r, sys->policy);
+	for (int i = 0; i < BURST; i++) {
+		snprintf(text, sizeof(text), record_fmt, i);
+		h_drop(sys, H_POLICE, h_p("burst-%02d.json", i), text);
+	}
+	/* Every record sealed and sent; resends are the same msg_ids. */
+	uint64_t end = h_now_ms() + H_WAIT_MS;
+	while (n < BURST && h_now_ms() < end) {
+		struct wire_frame *f = h_rogue_recv(r, 200);
+		if (f != NULL && f->type == WIRE_SUBMIT &&
+		    find_id(id, n, f->u.submit.m.msg_id) < 0)
+			memcpy(id[n++], f->u.submit.m.msg_id, 16);
+		wire_frame_free(f);
+	}
+	assert_int_equal(n, BURST);
+	assert_int_equal(kill(sys->agent[H_POLICE].pid, SIGSTOP), 0);
+	size_t before = state_commits(H_POLICE);
+	for (int i = 0; i < BURST; i++) {
+		struct wire_receipt rc = {.outcome = WIRE_ACCEPTED};
+		struct wire_status st = {.state = WIRE_STATE_ACKNOWLEDGED};
+
+		memcpy(rc.msg_id, id[i], 16);
+		assert_int_equal(wire_receipt_encode(&rc, &frame, &len), 0);
+		h_rogue_send(r, frame, len);
+		free(frame);
+		memcpy(st.msg_id, id[i], 16);
+		snprintf(st.recipient, sizeof(st.recipient), "%s",
+		    "mental_health_trust");
+		st.at_ms = (uint64_t)h_now_ms();
+		assert_int_equal(wire_status_encode(&st, &frame, &len), 0);
+		h_rogue_send(r, frame, len);
+		free(frame);
+	}
+	assert_int_equal(kill(sys->agent[H_POLICE].pid, SIGCONT), 0);
+	end = h_now_ms() + H_WAIT_MS;
+	while (n_acked < BURST && h_now_ms() < end) {
+		struct wire_frame *f = h_rogue_recv(r, 200);
+		int i = f != NULL && f->type == WIRE_DELIVERY_ACK &&
+		        f->u.ack_recipient[0] != '\0'
+		    ? find_id(id, BURST, f->u.ack_msg_id)
+		    : -1;
+		if (i >= 0 && !acked[i]) {
+			acked[i] = true;
+			n_acked++;
+		}
+		wire_frame_free(f);
+	}
+	/* Every report acknowledged, after its file and its commit. */
+	assert_int_equal(n_acked, BURST);
+	assert_true(h_wait_count(
+	    h_spool(sys, H_POLICE, "sent"), ".receipt.json", BURST, H_WAIT_MS));
+	assert_int_equal(
+	    h_count(h_spool(sys, H_POLICE, "receipts"), ".acknowledged.json"),
+	    BURST);
+	assert_int_equal(h_count(h_spool(sys, H_POLICE, "outbox"), ".json"), 0);
+	size_t commits = state_commits(H_POLICE) - before;
+	print_message("%d receipts and reports, %zu commits\n", BURST, commits);
+	/* Two a receipt before (its outcome, then its moved name). */
+	assert_true(commits < BURST / 2);
+	assert_int_equal(h_agent_stop(sys, H_POLICE), 0);
+	h_rogue_free(r);
+	h_pass(sys);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(undecodable_deliveries),
 	    cmocka_unit_test(burst_in_one_turn),
+	    cmocka_unit_test(receipts_in_one_turn),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
