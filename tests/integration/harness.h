@@ -303,6 +303,12 @@ size_t h_watch_repeated(const struct h_watch *w);
 json_t *h_audit(struct h_sys *s, const char *const args[]);
 /* How many events of type (with msg_id hex, when not NULL) the log holds. */
 size_t h_audit_count(struct h_sys *s, const char *type, const char *msg_id);
+/*
+ * Waits up to ms for the log to hold at least n such events (an event is
+ * committed after the broker's log line about it, so wait for the event).
+ */
+bool h_wait_audit(struct h_sys *s, const char *type, const char *msg_id,
+    size_t n, unsigned ms);
 
 /* Events of type in the log, from `concordat audit stats` (cheap). */
 size_t h_audit_stat(struct h_sys *s, const char *type);

@@ -62,6 +62,29 @@ h_audit_count(struct h_sys *s, const char *type, const char *msg_id)
 	return n;
 }
 
+struct audit_wait {
+	struct h_sys *s;
+	const char *type, *msg_id;
+	size_t n;
+};
+
+static bool
+audit_holds(void *arg)
+{
+	const struct audit_wait *w = arg;
+
+	return h_audit_count(w->s, w->type, w->msg_id) >= w->n;
+}
+
+bool
+h_wait_audit(struct h_sys *s, const char *type, const char *msg_id, size_t n,
+    unsigned ms)
+{
+	struct audit_wait w = {s, type, msg_id, n};
+
+	return h_wait(ms, audit_holds, &w);
+}
+
 size_t
 h_audit_stat(struct h_sys *s, const char *type)
 {

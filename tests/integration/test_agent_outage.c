@@ -186,12 +186,8 @@ receipt_lost_before_outage(void **state)
 	sleep_ms(300);
 	assert_int_equal(kill(s->agent[H_POLICE].pid, SIGSTOP), 0);
 	assert_int_equal(kill(s->broker.pid, SIGCONT), 0);
-	uint64_t end = h_now_ms() + H_WAIT_MS;
-	while (h_audit_count(s, "accepted", hex) == 0) {
-		if (h_now_ms() > end)
-			fail_msg("the broker never accepted %s", hex);
-		sleep_ms(50);
-	}
+	if (!h_wait_audit(s, "accepted", hex, 1, H_WAIT_MS))
+		fail_msg("the broker never accepted %s", hex);
 	h_agent_kill(s, H_POLICE);
 	assert_int_equal(h_count(sent, ".receipt.json"), 0);
 

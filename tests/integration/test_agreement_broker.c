@@ -120,18 +120,6 @@ write_bad(struct h_sys *s, enum bad b, const char *text)
 	}
 }
 
-/* Waits, up to H_WAIT_MS, until the log holds n policy_refused events. */
-static bool
-wait_refused(struct h_sys *s, size_t n)
-{
-	for (int waited = 0; waited < H_WAIT_MS; waited += 20) {
-		if (h_audit_count(s, "policy_refused", NULL) >= n)
-			return true;
-		usleep(20 * 1000);
-	}
-	return false;
-}
-
 /* The last policy_refused event: for sha, naming nsigners signers. */
 static void
 check_refused(struct h_sys *s, size_t n, const char *sha, size_t nsigners,
@@ -223,7 +211,8 @@ refused_on_reload(void **state)
 		assert_true(h_wait_log(
 		    &s->broker, "reload refused", (unsigned)b + 1, H_WAIT_MS));
 		/* The line is logged before the event is committed. */
-		assert_true(wait_refused(s, (size_t)b + 1));
+		assert_true(h_wait_audit(
+		    s, "policy_refused", NULL, (size_t)b + 1, H_WAIT_MS));
 		check_refused(s, (size_t)b + 1, sha,
 		    b == BAD_BYTE ? 0 : H_NAG - 1, bad_say[b]);
 		/* The running agreement decides on. */
