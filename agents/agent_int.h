@@ -124,6 +124,12 @@ struct agent {
 
 	bool have_trusted;
 	struct checkpoint trusted;
+	/* The last checkpoint whose signature verified (trust.c). */
+	struct {
+		bool valid;
+		uint8_t digest[32]; /* of origin, broker key and note */
+		struct checkpoint cp;
+	} cp_memo;
 	bool proof_pending;        /* a.k.a. req.pending, for the old callers */
 	bool trusted_dirty;        /* advanced, not yet stored (trust_flush) */
 	uint64_t trusted_saved_ms; /* monotonic, of the last store */

@@ -29,6 +29,16 @@ static const char *const top_keys[] = {"recipients", "purpose", "urgency",
     "reason", "justification"};
 #define N_TOP (sizeof(top_keys) / sizeof(top_keys[0]))
 
+/* Whether key is one of the n names of list. */
+static bool
+one_of(const char *key, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(key, list[i]) == 0)
+			return true;
+	return false;
+}
+
 void
 outrecord_error(json_t *errors, const char *path, const char *fmt, ...)
 {
@@ -419,10 +429,11 @@ check_subject(
 		    "nhs_number", "surname", "forename", "date_of_birth"};
 		char path[300];
 		key_path(path, sizeof(path), "subject", key, ++nth);
-		const char *near = suggest_closest(key, allowed, 4);
-		if (near != NULL && strcmp(near, key) == 0)
+		/* A suggestion is worked out only for a key not known. */
+		const char *near = NULL;
+		if (one_of(key, allowed, 4))
 			;
-		else if (near != NULL)
+		else if ((near = suggest_closest(key, allowed, 4)) != NULL)
 			outrecord_error(errors, path,
 			    "unknown key (did you mean '%s'?)", near);
 		else
@@ -617,10 +628,10 @@ outrecord_parse(const uint8_t *buf, size_t len, const uint8_t *pepper,
 	}
 	json_object_foreach(o, key, v)
 	{
-		const char *near = suggest_closest(key, top_keys, N_TOP);
 		nth++;
-		if (near != NULL && strcmp(near, key) == 0)
+		if (one_of(key, top_keys, N_TOP))
 			continue;
+		const char *near = suggest_closest(key, top_keys, N_TOP);
 		key_path(path, sizeof(path), "", key, nth);
 		if (near != NULL)
 			outrecord_error(errors, path,

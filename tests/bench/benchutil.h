@@ -97,6 +97,10 @@ uint64_t bench_cpu_tid_ns(const struct bench_cpu *c, pid_t tid);
  * as a local system does: written as spool/tmp/bench-NNNNNN.json, then
  * renamed. to is a comma-separated list of recipients. 0 or -1 (errno).
  */
+#define BENCH_MARK "bench-latency-"
+int bench_drop_record(
+    const char *spool, const char *to, const char *purpose, unsigned i);
+
 /*
  * The broker's public key from path, checked to be a broker's; 0, or -1
  * after saying so (prog: the program's name, for the message).
@@ -112,9 +116,5 @@ int bench_broker_key(
 void *bench_connect(const char *prog, void *ctx,
     const struct keys_public *broker, const struct keys_secret *key,
     const char *endpoint);
-
-#define BENCH_MARK "bench-latency-"
-int bench_drop_record(
-    const char *spool, const char *to, const char *purpose, unsigned i);
 
 #endif
