@@ -80,7 +80,7 @@ struct outturn_status {
 };
 struct outturn {
 	struct state_msg done[OUTTURN_MAX]; /* final receipts, owned */
-	char why[OUTTURN_MAX][600];         /* "" when accepted */
+	char why[OUTTURN_MAX][600];         /* why each rejected one was */
 	size_t n_done;
 	struct outturn_status status[OUTTURN_MAX];
 	size_t n_status;
@@ -230,11 +230,11 @@ WUR int outbox_move_final(
 void outbox_move_failed(struct agent *a, const char *file, int rc);
 
 /*
- * outturn.c: a final receipt, m (taken: the turn frees it; why says why
- * it was rejected, NULL when accepted), or a status
+ * outturn.c, kept for the turn's one commit: a final receipt, m (taken:
+ * the turn frees it; why, for a rejected one, says why), or a status
  * report s, already written to receipts/ as name (the file fsynced, not
- * its folder), kept for the turn's one commit; true when msg_id's receipt
- * is already final in this turn (a second receipt: nothing to do).
+ * its folder). outturn_final: whether msg_id's receipt is already final
+ * in this turn (a second receipt: nothing to do).
  */
 void outturn_receipt(struct agent *a, struct state_msg *m, const char *why);
 void outturn_status(struct agent *a, const struct wire_status *s,

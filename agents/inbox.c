@@ -230,7 +230,7 @@ pending_drop(struct agent *a, size_t n)
 void
 inbox_flush(struct agent *a)
 {
-	uint8_t ids[INBOX_ROUND][WIRE_MSG_ID_LEN];
+	struct state_op ops[INBOX_ROUND];
 	char part[64], final[64], src[PATH_MAX], dst[PATH_MAX];
 	bool moved[INBOX_ROUND];
 	size_t n = a->n_inbox_round;
@@ -240,10 +240,11 @@ inbox_flush(struct agent *a)
 		return;
 	a->n_inbox_round = 0;
 	for (size_t i = 0; i < n; i++)
-		memcpy(ids[i], a->inbox_round[i].msg_id, WIRE_MSG_ID_LEN);
+		ops[i] = (struct state_op){
+		    .kind = STATE_OP_SEEN, .msg_id = a->inbox_round[i].msg_id};
 	/* Every .part name durable before the commit that vouches for it. */
 	if ((rc = fileio_fsync_dir(a->dir[DIR_INBOX])) != 0 ||
-	    (rc = state_mark_seen(a->state, (const void *)ids, n)) != 0) {
+	    (rc = state_apply(a->state, ops, n, clock_now_ms())) != 0) {
 		log_err("inbox/: cannot store %zu deliveries: %s; not "
 		        "acknowledged",
 		    n, error_strerror(rc));

@@ -1056,15 +1056,11 @@ outbox_receipt(struct agent *a, const struct wire_receipt *r)
 		m.n_waiting = STATE_WAITING_UNKNOWN;
 	/* Recorded with the turn's others (outbox_flush); the files
 	 * follow, and a restart finishes a move a crash interrupted. */
-	if (accepted) {
-		outturn_receipt(a, &m, NULL);
-	} else {
-		char note[sizeof(r->detail) + 64];
-
+	char note[sizeof(r->detail) + 64] = "";
+	if (!accepted)
 		snprintf(note, sizeof(note), "%s: %s",
 		    wire_reason_name(r->reason), r->detail);
-		outturn_receipt(a, &m, note);
-	}
+	outturn_receipt(a, &m, note);
 	state_msg_release(&m);
 	return false;
 }

@@ -43,8 +43,7 @@ outturn_receipt(struct agent *a, struct state_msg *m, const char *why)
 	if (t->n_done == OUTTURN_MAX)
 		outbox_flush(a);
 	t->done[t->n_done] = *m;
-	snprintf(
-	    t->why[t->n_done], sizeof(t->why[0]), "%s", why != NULL ? why : "");
+	snprintf(t->why[t->n_done], sizeof(t->why[0]), "%s", why);
 	t->n_done++;
 	m->frame = NULL; /* the turn's now */
 	m->receipt = NULL;
@@ -130,7 +129,7 @@ move_done(struct agent *a, const struct state_op *ops)
 			continue;
 		}
 		spool_hex_id(m->msg_id, hex);
-		if (t->why[i][0] == '\0')
+		if (m->state == STATE_ACCEPTED)
 			log_info("%s (%s): accepted", hex, m->file);
 		else
 			log_warn(

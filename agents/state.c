@@ -428,6 +428,16 @@ status_in(struct state *s, MDB_txn *txn, const uint8_t *msg_id,
 }
 
 static int
+seen_in(struct state *s, MDB_txn *txn, const uint8_t *msg_id, uint64_t now_ms)
+{
+	MDB_val k = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)msg_id};
+	MDB_val v = {sizeof(now_ms), &now_ms};
+	int rc = mdb_put(txn, s->seen, &k, &v, 0);
+
+	return rc != 0 ? rc : prune_put(s, txn, PRUNE_SEEN, now_ms, msg_id);
+}
+
+static int
 close_in(struct state *s, MDB_txn *txn, const char *name)
 {
 	struct state_msg m;
@@ -481,6 +491,9 @@ state_apply(struct state *s, struct state_op *ops, size_t n, uint64_t now_ms)
 			break;
 		case STATE_OP_CLOSE:
 			rc = close_in(s, txn, o->file);
+			break;
+		case STATE_OP_SEEN:
+			rc = seen_in(s, txn, o->msg_id, now_ms);
 			break;
 		default:
 			o->rc = ERROR_INVAL;
@@ -675,27 +688,6 @@ state_seen(struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN], bool *seen)
 	mdb_txn_abort(txn);
 	*seen = rc == 0;
 	return rc == 0 || rc == MDB_NOTFOUND ? ERROR_OK : to_error(rc);
-}
-
-int
-state_mark_seen(
-    struct state *s, const uint8_t (*msg_ids)[WIRE_MSG_ID_LEN], size_t n)
-{
-	MDB_txn *txn;
-	uint64_t now = clock_now_ms();
-	MDB_val v = {sizeof(now), &now};
-	int rc;
-
-	if ((rc = db_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return rc;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		MDB_val k = {WIRE_MSG_ID_LEN, (void *)(uintptr_t)msg_ids[i]};
-
-		rc = mdb_put(txn, s->seen, &k, &v, 0);
-		if (rc == 0)
-			rc = prune_put(s, txn, PRUNE_SEEN, now, msg_ids[i]);
-	}
-	return finish_txn(txn, rc);
 }
 
 /*

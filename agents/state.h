@@ -160,15 +160,16 @@ WUR int state_count_open(struct state *s, uint64_t *n);
 
 /*
  * Several of the writes below in one commit (one loop turn's receipts,
- * status reports and moves): ops[i].rc gets each one's result, as the
- * single call would return it, and one that fails alone (not there, not
- * final) leaves the others. Returns an error when the commit itself
+ * status reports and moves, or its deliveries): ops[i].rc gets each one's
+ * result, as the single call would return it, and one that fails alone (not
+ * there, not final) leaves the others. Returns an error when the commit itself
  * failed, and then nothing of any is stored.
  */
 enum state_op_kind {
 	STATE_OP_FINISH, /* state_finish_msg(m) */
 	STATE_OP_STATUS, /* state_status(msg_id, recipient, final) */
-	STATE_OP_CLOSE   /* state_close_file(file) */
+	STATE_OP_CLOSE,  /* state_close_file(file) */
+	STATE_OP_SEEN    /* msg_id received at now_ms (state_seen) */
 };
 struct state_op {
 	enum state_op_kind kind;
@@ -188,12 +189,9 @@ WUR int state_apply(
  */
 WUR int state_close_file(struct state *s, const char *name);
 
-/* Received messages. */
+/* Received messages (recorded with STATE_OP_SEEN). */
 WUR int state_seen(
     struct state *s, const uint8_t msg_id[WIRE_MSG_ID_LEN], bool *seen);
-/* Records the n msg_ids as received, in one commit: all or none. */
-WUR int state_mark_seen(
-    struct state *s, const uint8_t (*msg_ids)[WIRE_MSG_ID_LEN], size_t n);
 
 /* What state_prune removed. */
 struct state_pruned {
