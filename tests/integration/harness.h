@@ -251,6 +251,9 @@ uint64_t h_now_ms(void); /* monotonic */
 
 /* Polls pred every few ms until it holds or ms pass; returns whether. */
 bool h_wait(unsigned ms, bool (*pred)(void *arg), void *arg);
+/* The same, every every_ms: for a pred that runs a program each time. */
+bool h_wait_every(
+    unsigned ms, unsigned every_ms, bool (*pred)(void *arg), void *arg);
 bool h_wait_file(const char *path, unsigned ms);
 /* Waits until dir holds at least n visible files ending in suffix. */
 bool h_wait_count(const char *dir, const char *suffix, size_t n, unsigned ms);

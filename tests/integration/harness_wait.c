@@ -42,7 +42,7 @@ h_count(const char *dir, const char *suffix)
 }
 
 bool
-h_wait(unsigned ms, bool (*pred)(void *arg), void *arg)
+h_wait_every(unsigned ms, unsigned every_ms, bool (*pred)(void *arg), void *arg)
 {
 	uint64_t end = h_now_ms() + ms;
 
@@ -51,9 +51,16 @@ h_wait(unsigned ms, bool (*pred)(void *arg), void *arg)
 			return true;
 		if (h_now_ms() >= end)
 			return false;
-		struct timespec ts = {0, 5 * 1000 * 1000};
+		struct timespec ts = {
+		    every_ms / 1000, (long)(every_ms % 1000) * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
+}
+
+bool
+h_wait(unsigned ms, bool (*pred)(void *arg), void *arg)
+{
+	return h_wait_every(ms, 5, pred, arg);
 }
 
 static bool
