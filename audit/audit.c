@@ -148,6 +148,7 @@ audit_origin(const struct audit *a)
 struct store_arg {
 	struct audit *a;
 	MDB_txn *txn;
+	struct audit_memo *memo; /* or NULL */
 };
 
 /* merkle_store.get over audit.nodes. */
@@ -170,6 +171,39 @@ node_get(
 	if (v.mv_size != MERKLE_HASH_LEN)
 		return ERROR_TAMPERED;
 	memcpy(out, v.mv_data, MERKLE_HASH_LEN);
+	return ERROR_OK;
+}
+
+void
+audit_memo_reset(struct audit_memo *m)
+{
+	if (++m->gen == 0) { /* wrapped: no slot may look valid */
+		memset(m->slot, 0, sizeof(m->slot));
+		m->gen = 1;
+	}
+}
+
+/* merkle_store.get through the memo: LMDB only for a node not yet read. */
+static int
+memo_get(
+    void *arg, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
+{
+	struct store_arg *s = arg;
+	struct audit_memo *m = s->memo;
+	uint64_t key = index << 6 | level; /* index < 2^58: MERKLE_MAX_SIZE */
+	size_t at = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 54);
+	int rc;
+
+	_Static_assert(AUDIT_MEMO_SLOTS == 1 << 10, "at takes 10 bits");
+	if (m->slot[at].gen == m->gen && m->slot[at].key == key) {
+		memcpy(out, m->slot[at].hash, MERKLE_HASH_LEN);
+		return ERROR_OK;
+	}
+	if ((rc = node_get(arg, level, index, out)) != 0)
+		return rc;
+	m->slot[at].gen = m->gen;
+	m->slot[at].key = key;
+	memcpy(m->slot[at].hash, out, MERKLE_HASH_LEN);
 	return ERROR_OK;
 }
 
@@ -203,7 +237,7 @@ int
 audit_root(
     struct audit *a, MDB_txn *txn, uint64_t size, uint8_t root[MERKLE_HASH_LEN])
 {
-	struct store_arg arg = {a, txn};
+	struct store_arg arg = {a, txn, NULL};
 	struct merkle_store s = {node_get, &arg};
 	int rc;
 
@@ -213,24 +247,33 @@ audit_root(
 }
 
 int
-audit_inclusion(struct audit *a, MDB_txn *txn, uint64_t index, uint64_t size,
-    uint8_t path[][MERKLE_HASH_LEN], size_t *n)
+audit_inclusion_memo(struct audit *a, MDB_txn *txn, struct audit_memo *memo,
+    uint64_t index, uint64_t size, uint8_t path[][MERKLE_HASH_LEN], size_t *n)
 {
-	struct store_arg arg = {a, txn};
-	struct merkle_store s = {node_get, &arg};
+	struct store_arg arg = {a, txn, memo};
+	struct merkle_store s = {memo != NULL ? memo_get : node_get, &arg};
 	int rc;
 
 	*n = 0;
+	if (memo != NULL && memo->gen == 0)
+		return ERROR_INVAL; /* never reset: its slots mean nothing */
 	if ((rc = check_size(a, txn, size)) != 0)
 		return rc;
 	return merkle_inclusion(&s, index, size, path, n);
 }
 
 int
+audit_inclusion(struct audit *a, MDB_txn *txn, uint64_t index, uint64_t size,
+    uint8_t path[][MERKLE_HASH_LEN], size_t *n)
+{
+	return audit_inclusion_memo(a, txn, NULL, index, size, path, n);
+}
+
+int
 audit_consistency(struct audit *a, MDB_txn *txn, uint64_t size1, uint64_t size2,
     uint8_t path[][MERKLE_HASH_LEN], size_t *n)
 {
-	struct store_arg arg = {a, txn};
+	struct store_arg arg = {a, txn, NULL};
 	struct merkle_store s = {node_get, &arg};
 	int rc;
 
@@ -246,7 +289,7 @@ int
 audit_append(
     struct audit *a, MDB_txn *txn, const struct event *ev, uint64_t *seq)
 {
-	struct store_arg arg = {a, txn};
+	struct store_arg arg = {a, txn, NULL};
 	uint8_t *leaf = NULL, key[8], hash[MERKLE_HASH_LEN];
 	uint8_t left[MERKLE_HASH_LEN];
 	MDB_val k = {sizeof(key), key}, v;

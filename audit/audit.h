@@ -301,6 +301,30 @@ WUR int audit_inclusion(struct audit *a, MDB_txn *txn, uint64_t index,
     uint64_t size, uint8_t path[][MERKLE_HASH_LEN], size_t *n);
 
 /*
+ * A memo of the tree's nodes, for many proofs against one tree: a node is
+ * read from LMDB once, however many proofs of the batch need it (the
+ * upper levels and the right edge are shared by every recent leaf). The
+ * caller owns it and calls audit_memo_reset whenever the tree it proves
+ * against may have changed: before each batch of proofs, so never across
+ * an append, a commit or an abort. Not shared between threads.
+ */
+#define AUDIT_MEMO_SLOTS 1024
+struct audit_memo {
+	uint64_t gen; /* the slots of this generation are valid */
+	struct {
+		uint64_t gen, key;
+		uint8_t hash[MERKLE_HASH_LEN];
+	} slot[AUDIT_MEMO_SLOTS];
+};
+
+void audit_memo_reset(struct audit_memo *m);
+
+/* audit_inclusion, reading nodes through memo (NULL: straight from txn). */
+WUR int audit_inclusion_memo(struct audit *a, MDB_txn *txn,
+    struct audit_memo *memo, uint64_t index, uint64_t size,
+    uint8_t path[][MERKLE_HASH_LEN], size_t *n);
+
+/*
  * The consistency proof from size1 to size2 (size1 <= size2 <= the log's
  * size), as audit_inclusion.
  */

@@ -293,6 +293,7 @@ checkpoint(struct broker *b, MDB_txn *txn, struct audit_head *head)
 	struct sign_arg a = {b, txn};
 
 	b->signed_size = 0;
+	audit_memo_reset(b->memo); /* the receipts' proofs, against head */
 	return audit_checkpoint(
 	    store_audit(b->store), txn, sign_checkpoint, &a, head);
 }
@@ -332,46 +333,6 @@ log_alone(struct broker *b, int type, const char *detail)
 		return settle_signed(b, rc);
 	}
 	return settle_signed(b, store_commit(txn));
-}
-
-/*
- * Encodes rep's Receipt, proofs against head, while txn still sees them; a
- * reply without leaves (a refusal) needs neither txn nor head.
- */
-static void
-encode_reply(struct broker *b, MDB_txn *txn, struct reply *rep,
-    const struct audit_head *head)
-{
-	struct wire_receipt *r = b->scratch;
-	int rc = 0;
-
-	/* Only the header: each decision used is filled in below and the
-	 * encoder reads no further. Clearing all 16 proofs' paths (33 KiB a
-	 * receipt) was 2.5% of the broker's instructions per message. */
-	memset(r, 0, offsetof(struct wire_receipt, decisions));
-	memcpy(r->msg_id, rep->msg_id, WIRE_MSG_ID_LEN);
-	r->outcome = rep->outcome;
-	r->reason = rep->reason;
-	r->retryable = rep->retryable;
-	snprintf(r->detail, sizeof(r->detail), "%s", rep->detail);
-	inforce_receipt(b, rep, r);
-	for (size_t i = 0; i < rep->n_leaves && rc == 0; i++) {
-		struct wire_audit_proof *p = &r->decisions[i];
-		p->leaf_index = rep->leaves[i];
-		rc = audit_inclusion(store_audit(b->store), txn, rep->leaves[i],
-		    head->cp.size, p->path, &p->n_path);
-		if (rc == 0)
-			rc = audit_leaf(store_audit(b->store), txn,
-			    rep->leaves[i], &p->leaf, &p->leaf_len);
-		p->checkpoint = head->text;
-		p->checkpoint_len = head->text_len;
-		witness_tie(b, txn, rep->agency, head, p);
-		r->n_decisions = i + 1;
-	}
-	if (rc == 0)
-		rc = wire_receipt_encode(r, &rep->frame, &rep->frame_len);
-	if (rc != 0)
-		log_err("cannot encode a receipt: %s", error_strerror(rc));
 }
 
 /* A frame that did not decode, refused without a leaf of its own. */
@@ -825,7 +786,7 @@ run_batch(struct broker *b, bool timers)
 		rc = checkpoint(b, txn, &head);
 	if (rc == 0)
 		for (size_t i = 0; i < b->n_replies; i++)
-			encode_reply(b, txn, &b->replies[i], &head);
+			ingest_receipt(b, txn, &b->replies[i], &head);
 	uint64_t t0 = monitor_now_us();
 	if (rc == 0)
 		monitor_commit(b, t0, rc = store_commit(txn));
@@ -847,15 +808,13 @@ run_batch(struct broker *b, bool timers)
 			/* A refusal carries no leaf: no txn, no checkpoint. */
 			free(b->replies[i].frame);
 			b->replies[i].frame = NULL;
-			encode_reply(b, NULL, &b->replies[i], NULL);
+			ingest_receipt(b, NULL, &b->replies[i], NULL);
 		}
 		/* The acknowledgements it held are lost with it, though
 		 * deliver_ack counted them: deliver every queue again from
 		 * its start, so that they are made again. */
-		for (size_t i = 0; i < b->n_peers; i++) {
-			b->peers[i].cursor = 0;
-			b->peers[i].inflight = 0;
-		}
+		for (size_t i = 0; i < b->n_peers; i++)
+			deliver_restart(&b->peers[i]);
 	}
 	/* Only now, with the commit durable, do receipts go out. */
 	size_t unsent = 0;
@@ -1130,8 +1089,7 @@ timers(struct broker *b, uint64_t *last_reader, uint64_t now)
 			log_info("%s: %u unacknowledged, redelivering", p->id,
 			    p->inflight);
 			monitor_redelivered(b, p);
-			p->cursor = 0;
-			p->inflight = 0;
+			deliver_restart(p);
 			p->last_progress_ms = now;
 			deliver_pump(b, p);
 		}
@@ -1160,11 +1118,12 @@ broker_free(struct broker *b)
 	agreement_held_free(b->refused);
 	keyring_free(b->keyring);
 	keys_secret_free(b->key);
-	free(b->peers);
+	deliver_free_peers(b);
 	free(b->replies);
 	free(b->hellos);
 	free(b->pending);
 	free(b->scratch);
+	free(b->memo);
 	free(b->decisions);
 	free(b->status);
 	/* A batch taken but not written gets no receipt: its senders send
@@ -1225,6 +1184,7 @@ alloc_work(struct broker *b)
 	b->replies = calloc(b->cfg.batch, sizeof(*b->replies));
 	b->hellos = calloc(b->cfg.batch, sizeof(*b->hellos));
 	b->scratch = calloc(1, sizeof(*b->scratch));
+	b->memo = calloc(1, sizeof(*b->memo));
 	b->decisions = calloc(WIRE_MAX_RECIPIENTS, sizeof(*b->decisions));
 	b->status = calloc(1, sizeof(*b->status));
 	for (int i = 0; i < 2; i++) {
@@ -1233,10 +1193,11 @@ alloc_work(struct broker *b)
 		    calloc(b->cfg.batch, sizeof(*b->batch[i].jobs));
 	}
 	if (b->pending == NULL || b->replies == NULL || b->hellos == NULL ||
-	    b->scratch == NULL || b->decisions == NULL || b->status == NULL ||
-	    b->batch[0].in == NULL || b->batch[1].in == NULL ||
-	    b->batch[0].jobs == NULL || b->batch[1].jobs == NULL ||
-	    verifier_new(0, &b->verifier) != 0 || setup_peers(b) != 0)
+	    b->scratch == NULL || b->memo == NULL || b->decisions == NULL ||
+	    b->status == NULL || b->batch[0].in == NULL ||
+	    b->batch[1].in == NULL || b->batch[0].jobs == NULL ||
+	    b->batch[1].jobs == NULL || verifier_new(0, &b->verifier) != 0 ||
+	    setup_peers(b) != 0)
 		return ERROR_NOMEM;
 	return ERROR_OK;
 }

@@ -53,6 +53,19 @@ void tally_open(struct tally *t);
 void tally_add(struct tally *t);
 bool tally_closed(const struct tally *t, uint64_t now, bool all);
 
+/*
+ * A queue item sent on the current connection and not yet acknowledged:
+ * what its acknowledgement names (a delivery's msg_id; a status report's
+ * msg_id, recipient and state) and where it is in the queue.
+ */
+struct flight {
+	uint8_t msg_id[WIRE_MSG_ID_LEN];
+	uint8_t type;                    /* enum store_item_type */
+	uint8_t state;                   /* a status report's */
+	char peer[IDENT_AGENCY_MAX + 1]; /* a status report's recipient */
+	uint64_t seq;
+};
+
 /* An agency's live connection, learnt from the ZAP User-Id of its frames. */
 struct peer {
 	char id[IDENT_AGENCY_MAX + 1];
@@ -68,6 +81,8 @@ struct peer {
 	bool paused;               /* its queue failed to read: wait a tick */
 	uint64_t cursor;           /* last queue seq sent on this connection */
 	unsigned inflight;         /* sent and not yet acknowledged */
+	struct flight *flight;     /* those items, BROKER_WINDOW slots
+	                            * (allocated at the first send) */
 	uint64_t last_progress_ms; /* monotonic: connect, send or ack */
 	double tokens;             /* rate limit: frames it may send now */
 	uint64_t tokens_ms;        /* monotonic: when tokens was last filled */
@@ -233,6 +248,9 @@ struct broker {
 	unsigned cur;          /* index of the one to write next */
 	struct verifier *verifier;
 	struct wire_receipt *scratch; /* one receipt, reused */
+	/* The tree's nodes for one batch of proofs (receipts, or the
+	 * deliveries of one pump), reset before each. */
+	struct audit_memo *memo;
 	/* ingest.c's decisions for one envelope, WIRE_MAX_RECIPIENTS of
 	 * them, and deliver.c's status report, reused (too big for the
 	 * stack of the functions that fill them). */
@@ -256,6 +274,13 @@ int ingest_submit(struct broker *b, MDB_txn *txn, const char *agency,
 /* A retryable refusal (storage_full or internal) for a message the broker
  * could not take now, with no audit leaf. */
 void ingest_refuse(struct reply *rep, int err);
+/*
+ * Step 10: encodes rep's Receipt (rep->frame), its proofs against head
+ * while txn still sees them, through b->memo, which checkpoint() resets; a
+ * reply without leaves (a refusal) needs neither txn nor head.
+ */
+void ingest_receipt(struct broker *b, MDB_txn *txn, struct reply *rep,
+    const struct audit_head *head);
 
 /* The queue clock now (see struct broker). */
 uint64_t broker_qclock(const struct broker *b);
@@ -302,12 +327,16 @@ void broker_reload(struct broker *b);
 
 /* deliver.c */
 struct peer *deliver_peer(struct broker *b, const char *agency);
+/* Frees the peers, with what each has in flight. */
+void deliver_free_peers(struct broker *b);
+/* p's queue is sent again from its start: nothing stays in flight. */
+void deliver_restart(struct peer *p);
 /* Delivery moves to the connection rid, which authenticated with key. */
 void deliver_attach(
     struct peer *p, const void *rid, size_t rid_len, const char *key);
 /* Sends what agency's queue holds beyond its cursor, up to the window. */
 void deliver_pump(struct broker *b, struct peer *p);
-/* A DeliveryAck from agency, in txn. */
+/* A DeliveryAck from agency, in txn: the item in flight it names. */
 int deliver_ack(struct broker *b, MDB_txn *txn, const char *agency,
     const struct wire_frame *f);
 /* Logs the pending delivered events in txn. */
@@ -320,7 +349,8 @@ void deliver_hellos(struct broker *b);
 int deliver_status(struct broker *b, MDB_txn *txn, const char *sender,
     const uint8_t msg_id[WIRE_MSG_ID_LEN], const char *recipient, int state,
     uint64_t leaf);
-/* Builds the audit proof of leaf against the latest checkpoint in txn. */
+/* Builds the audit proof of leaf against the latest checkpoint in txn,
+ * reading the tree through b->memo (reset by the caller for txn). */
 int deliver_proof(struct broker *b, MDB_txn *txn, uint64_t leaf,
     struct wire_audit_proof *p, struct audit_head *head);
 /* Records a delivered event for the next commit; false when full. */

@@ -25,6 +25,16 @@ deliver_peer(struct broker *b, const char *agency)
 	return NULL;
 }
 
+void
+deliver_free_peers(struct broker *b)
+{
+	for (size_t i = 0; i < b->n_peers; i++)
+		free(b->peers[i].flight);
+	free(b->peers);
+	b->peers = NULL;
+	b->n_peers = 0;
+}
+
 bool
 deliver_pending_add(struct broker *b, const struct pending *p)
 {
@@ -37,6 +47,13 @@ deliver_pending_add(struct broker *b, const struct pending *p)
 }
 
 void
+deliver_restart(struct peer *p)
+{
+	p->cursor = 0;
+	p->inflight = 0; /* what was in flight is sent again */
+}
+
+void
 deliver_attach(struct peer *p, const void *rid, size_t rid_len, const char *key)
 {
 	memcpy(p->rid, rid, rid_len);
@@ -44,8 +61,7 @@ deliver_attach(struct peer *p, const void *rid, size_t rid_len, const char *key)
 	p->connected = true;
 	p->paused = false;
 	snprintf(p->session_key, sizeof(p->session_key), "%s", key);
-	p->cursor = 0;
-	p->inflight = 0;
+	deliver_restart(p);
 	p->agreement_sent = false; /* a new connection: sent again */
 	p->last_progress_ms = clock_mono_ms();
 	log_info("%s connected agency=%s", p->id, p->id);
@@ -62,8 +78,8 @@ deliver_proof(struct broker *b, MDB_txn *txn, uint64_t leaf,
 		return rc;
 	if (leaf >= head->cp.size)
 		return ERROR_NOTFOUND;
-	if ((rc = audit_inclusion(
-	         a, txn, leaf, head->cp.size, p->path, &p->n_path)) != 0)
+	if ((rc = audit_inclusion_memo(a, txn, b->memo, leaf, head->cp.size,
+	         p->path, &p->n_path)) != 0)
 		return rc;
 	if ((rc = audit_leaf(a, txn, leaf, &p->leaf, &p->leaf_len)) != 0)
 		return rc;
@@ -115,6 +131,20 @@ item_frame(struct broker *b, MDB_txn *txn, const struct store_item *it,
 	return wire_status_encode(st, out, len);
 }
 
+/* Remembers item seq as sent on p's connection, for its acknowledgement. */
+static void
+fly(struct peer *p, const struct store_item *it, uint64_t seq)
+{
+	struct flight *fl = &p->flight[p->inflight++];
+
+	memcpy(fl->msg_id, it->msg_id, WIRE_MSG_ID_LEN);
+	fl->type = (uint8_t)it->type;
+	fl->state = (uint8_t)it->state;
+	snprintf(fl->peer, sizeof(fl->peer), "%s",
+	    it->type == STORE_STATUS ? it->peer : "");
+	fl->seq = seq;
+}
+
 void
 deliver_pump(struct broker *b, struct peer *p)
 {
@@ -125,8 +155,12 @@ deliver_pump(struct broker *b, struct peer *p)
 
 	if (!p->connected || p->paused || p->inflight >= BROKER_WINDOW)
 		return;
+	if (p->flight == NULL &&
+	    (p->flight = calloc(BROKER_WINDOW, sizeof(*p->flight))) == NULL)
+		return; /* tried again at the next batch or tick */
 	if (store_begin(b->store, false, &txn) != 0)
 		return;
+	audit_memo_reset(b->memo); /* this txn's tree */
 	while (p->connected && p->inflight < BROKER_WINDOW) {
 		uint8_t *frame = NULL;
 		size_t len = 0;
@@ -157,7 +191,7 @@ deliver_pump(struct broker *b, struct peer *p)
 		if (!ok)
 			break;
 		p->cursor = seq;
-		p->inflight++;
+		fly(p, &it, seq);
 		p->last_progress_ms = clock_mono_ms();
 		if (it.type == STORE_DELIVERY && !it.delivered_logged) {
 			struct pending pend = {.seq = seq};
@@ -222,6 +256,31 @@ item_event(struct broker *b, MDB_txn *txn, const struct store_item *it,
 	return ERROR_OK;
 }
 
+/*
+ * The item of p's connection an acknowledgement names, taken out of the
+ * flight: its sequence number, or false when none is in flight (a repeat,
+ * or one sent before the connection's queue was sent again).
+ */
+static bool
+land(struct peer *p, const struct wire_frame *f, uint64_t *seq)
+{
+	bool status = f->u.ack_recipient[0] != '\0';
+
+	for (unsigned i = 0; p->flight != NULL && i < p->inflight; i++) {
+		struct flight *fl = &p->flight[i];
+		if (memcmp(fl->msg_id, f->u.ack_msg_id, WIRE_MSG_ID_LEN) != 0 ||
+		    fl->type != (status ? STORE_STATUS : STORE_DELIVERY) ||
+		    (status &&
+		        (fl->state != f->u.ack_state ||
+		            strcmp(fl->peer, f->u.ack_recipient) != 0)))
+			continue;
+		*seq = fl->seq;
+		*fl = p->flight[--p->inflight];
+		return true;
+	}
+	return false;
+}
+
 int
 deliver_ack(struct broker *b, MDB_txn *txn, const char *agency,
     const struct wire_frame *f)
@@ -231,19 +290,14 @@ deliver_ack(struct broker *b, MDB_txn *txn, const char *agency,
 	uint64_t seq, leaf;
 	int rc;
 
-	bool status = f->u.ack_recipient[0] != '\0';
-
-	rc = store_queue_ack(b->store, txn, agency, f->u.ack_msg_id,
-	    status ? f->u.ack_recipient : NULL, f->u.ack_state, &it, &seq);
+	if (p == NULL || !land(p, f, &seq))
+		return ERROR_OK;
+	p->last_progress_ms = clock_mono_ms();
+	rc = store_queue_take(b->store, txn, agency, seq, &it);
 	if (rc == ERROR_NOTFOUND)
-		return ERROR_OK; /* acknowledged before, or expired */
+		return ERROR_OK; /* expired meanwhile */
 	if (rc != 0)
 		return rc;
-	if (p != NULL) {
-		if (p->inflight > 0 && seq <= p->cursor)
-			p->inflight--;
-		p->last_progress_ms = clock_mono_ms();
-	}
 	if (it.type != STORE_DELIVERY)
 		return ERROR_OK;
 	b->mon.delivered++;

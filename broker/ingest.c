@@ -1,12 +1,13 @@
 /*
- * The ingest pipeline (DESIGN.md §5, steps 1 to 8): every Submit frame is
- * decoded, attributed, verified, checked for freshness and replay, its
- * contents checked, decided by the policy per recipient, and written with
- * its audit leaves and queue entries in one nested transaction of the
- * batch's commit. The first failure rejects the message with its own
- * reason, and the rejection is audited. The broker never holds a key that
- * opens a field.
+ * The ingest pipeline (DESIGN.md §5, steps 1 to 8, and step 10's
+ * receipt): every Submit frame is decoded, attributed, verified, checked
+ * for freshness and replay, its contents checked, decided by the policy
+ * per recipient, and written with its audit leaves and queue entries in
+ * one nested transaction of the batch's commit. The first failure rejects
+ * the message with its own reason, and the rejection is audited. The
+ * broker never holds a key that opens a field.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -112,6 +113,43 @@ ingest_refuse(struct reply *rep, int err)
 	rep->n_leaves = 0;
 	snprintf(rep->detail, sizeof(rep->detail), "%s; send it again later",
 	    error_strerror(err));
+}
+
+/* Step 10, after the checkpoint (broker_int.h). */
+void
+ingest_receipt(struct broker *b, MDB_txn *txn, struct reply *rep,
+    const struct audit_head *head)
+{
+	struct wire_receipt *r = b->scratch;
+	int rc = 0;
+
+	/* Only the header: each decision used is filled in below and the
+	 * encoder reads no further. Clearing all 16 proofs' paths (33 KiB a
+	 * receipt) was 2.5% of the broker's instructions per message. */
+	memset(r, 0, offsetof(struct wire_receipt, decisions));
+	memcpy(r->msg_id, rep->msg_id, WIRE_MSG_ID_LEN);
+	r->outcome = rep->outcome;
+	r->reason = rep->reason;
+	r->retryable = rep->retryable;
+	snprintf(r->detail, sizeof(r->detail), "%s", rep->detail);
+	inforce_receipt(b, rep, r);
+	for (size_t i = 0; i < rep->n_leaves && rc == 0; i++) {
+		struct wire_audit_proof *p = &r->decisions[i];
+		p->leaf_index = rep->leaves[i];
+		rc = audit_inclusion_memo(store_audit(b->store), txn, b->memo,
+		    rep->leaves[i], head->cp.size, p->path, &p->n_path);
+		if (rc == 0)
+			rc = audit_leaf(store_audit(b->store), txn,
+			    rep->leaves[i], &p->leaf, &p->leaf_len);
+		p->checkpoint = head->text;
+		p->checkpoint_len = head->text_len;
+		witness_tie(b, txn, rep->agency, head, p);
+		r->n_decisions = i + 1;
+	}
+	if (rc == 0)
+		rc = wire_receipt_encode(r, &rep->frame, &rep->frame_len);
+	if (rc != 0)
+		log_err("cannot encode a receipt: %s", error_strerror(rc));
 }
 
 /* The hash a replay record keeps of an envelope. */

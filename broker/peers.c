@@ -58,6 +58,7 @@ setup_peers(struct broker *b)
 		struct peer *old = deliver_peer(b, k->id);
 		if (old != NULL) {
 			np[i] = *old; /* keep live connections over a reload */
+			old->flight = NULL; /* np[i]'s now */
 		} else {
 			snprintf(np[i].id, sizeof(np[i].id), "%s", k->id);
 			np[i].tokens = (double)b->cfg.burst;
@@ -81,7 +82,7 @@ setup_peers(struct broker *b)
 			np[i].inflight = 0;
 		}
 	}
-	free(b->peers);
+	deliver_free_peers(b);
 	b->peers = np;
 	b->n_peers = n;
 	return ERROR_OK;

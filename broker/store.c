@@ -6,7 +6,6 @@
  *	broker.replay_time  created_at_ms (8, BE) | msg_id -> "", to prune
  *	               the replay records past the freshness window
  *	broker.queue   agency NUL seq (8, big-endian) -> item header | payload
- *	broker.ack     agency NUL msg_id [peer NUL state] -> queue key
  *	broker.expiry  expires_ms (8, BE) | queue key -> ""
  *	broker.sent    queue key -> "" once the delivered event is logged
  *	               (apart, so that marking an item does not rewrite its
@@ -14,6 +13,11 @@
  *	broker.meta    "queue_seq" -> next sequence number (8, BE)
  *	               "queue_clock" -> the queue's clock and the wall clock
  *	               when it was saved (8 + 8, BE)
+ *
+ * An acknowledgement names its item by msg_id; the broker finds the item's
+ * sequence number among those in flight on the connection (deliver.c), so
+ * no index keyed by msg_id is written per delivery. A store from before
+ * that holds one, broker.ack; store_open deletes it.
  *
  * Values are our own fixed layouts, written and read on one machine.
  * The environment, transactions, errors and the disk reserve are db/'s
@@ -86,6 +90,20 @@ index_replay_times(struct store *s, MDB_txn *txn)
 	return rc == MDB_NOTFOUND ? ERROR_OK : db_error(rc);
 }
 
+/* The msg_id index of earlier versions, no longer kept (§11). */
+static int
+drop_ack_index(MDB_txn *txn)
+{
+	MDB_dbi dbi;
+	int rc = mdb_dbi_open(txn, "broker.ack", 0, &dbi);
+
+	if (rc == MDB_NOTFOUND)
+		return ERROR_OK;
+	if (rc != 0)
+		return db_error(rc);
+	return db_error(mdb_drop(txn, dbi, 1));
+}
+
 int
 store_open(
     const char *dir, uint64_t mapsize, const char *origin, struct store **out)
@@ -108,8 +126,6 @@ store_open(
 	         txn, "broker.replay", MDB_CREATE, &s->replay))) != 0 ||
 	    (rc = db_error(mdb_dbi_open(
 	         txn, "broker.queue", MDB_CREATE, &s->queue))) != 0 ||
-	    (rc = db_error(
-	         mdb_dbi_open(txn, "broker.ack", MDB_CREATE, &s->ack))) != 0 ||
 	    (rc = db_error(mdb_dbi_open(
 	         txn, "broker.expiry", MDB_CREATE, &s->expiry))) != 0 ||
 	    (rc = db_error(mdb_dbi_open(
@@ -118,7 +134,8 @@ store_open(
 	         txn, "broker.sent", MDB_CREATE, &s->sent))) != 0 ||
 	    (rc = db_error(mdb_dbi_open(txn, "broker.replay_time", MDB_CREATE,
 	         &s->replay_time))) != 0 ||
-	    (rc = index_replay_times(s, txn)) != 0)
+	    (rc = index_replay_times(s, txn)) != 0 ||
+	    (rc = drop_ack_index(txn)) != 0)
 		goto fail;
 	rc = db_txn_commit(txn);
 	txn = NULL;
@@ -307,27 +324,6 @@ queue_key(uint8_t *k, const char *agency, uint64_t seq)
 	return n + 1 + 8;
 }
 
-static size_t
-ack_key(uint8_t *k, const char *agency, const uint8_t *msg_id, const char *peer,
-    int state)
-{
-	size_t n = strlen(agency), o;
-
-	memcpy(k, agency, n);
-	k[n] = '\0';
-	o = n + 1;
-	memcpy(k + o, msg_id, WIRE_MSG_ID_LEN);
-	o += WIRE_MSG_ID_LEN;
-	if (peer != NULL) {
-		size_t p = strlen(peer);
-		memcpy(k + o, peer, p);
-		o += p;
-		k[o++] = '\0';
-		k[o++] = (uint8_t)state;
-	}
-	return o;
-}
-
 static int
 next_seq(struct store *s, MDB_txn *txn, uint64_t *seq)
 {
@@ -380,10 +376,10 @@ int
 store_queue_put(
     struct store *s, MDB_txn *txn, const struct store_item *it, uint64_t *seq)
 {
-	uint8_t qk[QKEY_MAX], ak[AKEY_MAX], ek[8 + QKEY_MAX];
+	uint8_t qk[QKEY_MAX], ek[8 + QKEY_MAX];
 	MDB_val k, v;
 	struct item_rec r;
-	size_t qn, an;
+	size_t qn;
 	int rc;
 
 	if (!ident_agency_valid(it->agency))
@@ -411,14 +407,6 @@ store_queue_put(
 		memcpy((uint8_t *)v.mv_data + sizeof(r), it->payload,
 		    it->payload_len);
 
-	an = ack_key(ak, it->agency, it->msg_id,
-	    it->type == STORE_STATUS ? it->peer : NULL, it->state);
-	k.mv_size = an;
-	k.mv_data = ak;
-	v.mv_size = qn;
-	v.mv_data = qk;
-	if ((rc = mdb_put(txn, s->ack, &k, &v, 0)) != 0)
-		return db_error(rc);
 	if (it->type == STORE_DELIVERY && it->expires_ms != 0) {
 		db_be64_put(ek, it->expires_ms);
 		memcpy(ek + 8, qk, qn);
@@ -466,12 +454,12 @@ store_queue_next(struct store *s, MDB_txn *txn, const char *agency,
 	return db_error(rc);
 }
 
-/* Deletes the item at qk with its ack key and expiry entry. */
+/* Deletes the item at qk with its expiry entry and sent mark. */
 static int
 remove_item(struct store *s, MDB_txn *txn, const char *agency,
     const uint8_t *qk, size_t qn, struct store_item *it)
 {
-	uint8_t ak[AKEY_MAX], ek[8 + QKEY_MAX];
+	uint8_t ek[8 + QKEY_MAX];
 	MDB_val k = {qn, (void *)(uintptr_t)qk}, v;
 	int rc;
 
@@ -484,12 +472,6 @@ remove_item(struct store *s, MDB_txn *txn, const char *agency,
 	if ((rc = mdb_del(txn, s->queue, &k, NULL)) != 0)
 		return db_error(rc);
 	rc = mdb_del(txn, s->sent, &k, NULL);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return db_error(rc);
-	k.mv_size = ack_key(ak, agency, it->msg_id,
-	    it->type == STORE_STATUS ? it->peer : NULL, it->state);
-	k.mv_data = ak;
-	rc = mdb_del(txn, s->ack, &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return db_error(rc);
 	if (it->type == STORE_DELIVERY && it->expires_ms != 0) {
@@ -505,27 +487,14 @@ remove_item(struct store *s, MDB_txn *txn, const char *agency,
 }
 
 int
-store_queue_ack(struct store *s, MDB_txn *txn, const char *agency,
-    const uint8_t msg_id[WIRE_MSG_ID_LEN], const char *peer, int state,
-    struct store_item *it, uint64_t *seq)
+store_queue_take(struct store *s, MDB_txn *txn, const char *agency,
+    uint64_t seq, struct store_item *it)
 {
-	uint8_t ak[AKEY_MAX], qk[QKEY_MAX];
-	size_t an = strlen(agency);
-	MDB_val k, v;
-	int rc;
+	uint8_t qk[QKEY_MAX];
 
-	if (!ident_agency_valid(agency) ||
-	    (peer != NULL && !ident_agency_valid(peer)))
+	if (!ident_agency_valid(agency))
 		return ERROR_INVAL;
-	k.mv_size = ack_key(ak, agency, msg_id, peer, state);
-	k.mv_data = ak;
-	if ((rc = mdb_get(txn, s->ack, &k, &v)) != 0)
-		return db_error(rc);
-	if (v.mv_size != an + 9 || v.mv_size > sizeof(qk))
-		return ERROR_TAMPERED;
-	memcpy(qk, v.mv_data, v.mv_size);
-	*seq = db_be64_get(qk + an + 1);
-	return remove_item(s, txn, agency, qk, an + 9, it);
+	return remove_item(s, txn, agency, qk, queue_key(qk, agency, seq), it);
 }
 
 int

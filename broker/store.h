@@ -165,8 +165,8 @@ struct store_item {
 };
 
 /*
- * Queues it (payload copied) under a new sequence number (*seq), with its
- * acknowledgement key and, for deliveries, its expiry.
+ * Queues it (payload copied) under a new sequence number (*seq), with, for
+ * deliveries, its expiry.
  */
 WUR int store_queue_put(
     struct store *s, MDB_txn *txn, const struct store_item *it, uint64_t *seq);
@@ -180,14 +180,12 @@ WUR int store_queue_next(struct store *s, MDB_txn *txn, const char *agency,
     uint64_t after, struct store_item *it, uint64_t *seq);
 
 /*
- * Removes the item agency acknowledges: a delivery by msg_id (peer NULL),
- * or a status by msg_id, the recipient it concerns and its state. *it gets
- * a copy (without payload) and *seq its number; ERROR_NOTFOUND when there
- * is no such item (an ack repeated, or for an expired message).
+ * Removes item seq of agency's queue, which its agency acknowledged: *it
+ * gets a copy (without payload); ERROR_NOTFOUND when there is no such item
+ * (acknowledged before, or expired).
  */
-WUR int store_queue_ack(struct store *s, MDB_txn *txn, const char *agency,
-    const uint8_t msg_id[WIRE_MSG_ID_LEN], const char *peer, int state,
-    struct store_item *it, uint64_t *seq);
+WUR int store_queue_take(struct store *s, MDB_txn *txn, const char *agency,
+    uint64_t seq, struct store_item *it);
 
 /* Records that the delivered event of item seq of agency is logged. */
 WUR int store_queue_mark(

@@ -15,13 +15,12 @@
 #include "proto/wire.h"
 
 #define QKEY_MAX (IDENT_AGENCY_MAX + 1 + 8)
-#define AKEY_MAX (IDENT_AGENCY_MAX + 1 + WIRE_MSG_ID_LEN + IDENT_AGENCY_MAX + 2)
 
 struct store {
 	MDB_env *env;
 	uint64_t reserved; /* data.mdb is allocated up to here (db_reserve) */
 	struct audit *audit;
-	MDB_dbi replay, replay_time, queue, ack, expiry, meta, sent;
+	MDB_dbi replay, replay_time, queue, expiry, meta, sent;
 	bool reader; /* store_open_reader's: queue and meta only */
 };
 

@@ -573,9 +573,10 @@ count_deliveries(
 	}
 }
 
-/* Police sends n messages to the trust, each accepted. */
+/* Police sends n messages to the trust, each accepted; ids to out. */
 static void
-queue_for_trust(struct h_client *pol, unsigned n, size_t pad)
+queue_for_trust(
+    struct h_client *pol, unsigned n, size_t pad, uint8_t (*out)[16])
 {
 	struct h_msg m = {.sender = H_POLICE, .signer = -1, .pad = pad};
 	uint8_t(*ids)[16] = calloc(n, 16);
@@ -595,7 +596,20 @@ queue_for_trust(struct h_client *pol, unsigned n, size_t pad)
 			    "police message %u of %u not accepted", i + 1, n);
 		wire_frame_free(f);
 	}
+	if (out != NULL)
+		memcpy(out, ids, (size_t)n * 16);
 	free(ids);
+}
+
+static void
+ack(struct h_client *c, const uint8_t id[16])
+{
+	uint8_t *frame;
+	size_t len;
+
+	assert_int_equal(wire_ack_encode(id, &frame, &len), 0);
+	h_client_send(c, frame, len);
+	free(frame);
 }
 
 /*
@@ -614,7 +628,7 @@ never_acknowledges(void **state)
 	struct h_client *pol = h_client_of(sys, H_POLICE);
 	pid_t pid = sys->broker.pid;
 
-	queue_for_trust(pol, 600, 0);
+	queue_for_trust(pol, 600, 0, NULL);
 	struct h_client *mht = h_client_of(sys, H_MHT);
 	h_client_hello(mht);
 	unsigned n = count_deliveries(mht, 4000, got, WINDOW + 64);
@@ -623,13 +637,8 @@ never_acknowledges(void **state)
 	assert_int_equal(n, WINDOW);
 
 	/* Ten acknowledgements open the window by ten. */
-	for (int i = 0; i < 10; i++) {
-		uint8_t *ack;
-		size_t len;
-		assert_int_equal(wire_ack_encode(got[i], &ack, &len), 0);
-		h_client_send(mht, ack, len);
-		free(ack);
-	}
+	for (int i = 0; i < 10; i++)
+		ack(mht, got[i]);
 	assert_int_equal(count_deliveries(mht, 3000, NULL, 0), 10);
 
 	/* Twice the queue: the broker holds no more than before. Sent in
@@ -638,12 +647,69 @@ never_acknowledges(void **state)
 	 * sender runs ahead) stays under the first batch's, and the growth
 	 * measured is what waits for the trust. */
 	for (int i = 0; i < 6; i++)
-		queue_for_trust(pol, 100, 0);
+		queue_for_trust(pol, 100, 0, NULL);
 	assert_int_equal(count_deliveries(mht, 2000, NULL, 0), 0);
 	long rss2 = h_proc_kb(pid, "RssAnon:");
 	print_message(
 	    "RssAnon %ld kB with 600 queued, %ld kB with 1190\n", rss1, rss2);
 	assert_true(rss2 - rss1 < 8 * 1024);
+	h_client_free(mht);
+	h_client_free(pol);
+	h_pass(sys);
+}
+
+/* What mdb_stat -a says of the broker's store, malloc'd. */
+static char *
+store_stat(void)
+{
+	const char *out = h_p("%s/mdb_stat.out", sys->dir);
+	const char *argv[] = {"/usr/bin/mdb_stat", "-a", sys->data, NULL};
+	char *text;
+
+	assert_int_equal(h_run(sys, out, NULL, argv), 0);
+	text = scratch_slurp(out, NULL);
+	assert_non_null(text);
+	return text;
+}
+
+/*
+ * The trust acknowledges a message queued for it that the broker has not
+ * sent it (beyond its window): nothing happens, and the message is still
+ * delivered once the window moves. (Before, the broker found an item by
+ * msg_id in a B-tree of every queued item, so any queued msg_id could be
+ * acknowledged unseen, at two writes at random places per delivery.)
+ */
+static void
+acknowledges_only_what_it_was_sent(void **state)
+{
+	(void)state;
+	enum { WINDOW = 256, N = WINDOW + 20 };
+	static uint8_t ids[N][16], got[N][16];
+	start("agency_burst: 5000\n", false);
+	struct h_client *pol = h_client_of(sys, H_POLICE);
+
+	queue_for_trust(pol, N, 0, ids);
+	char *text = store_stat();
+	bool indexed = strstr(text, "broker.ack") != NULL;
+	free(text);
+
+	struct h_client *mht = h_client_of(sys, H_MHT);
+	h_client_hello(mht);
+	assert_int_equal(count_deliveries(mht, 3000, got, N), WINDOW);
+	for (unsigned i = 0; i < WINDOW; i++)
+		assert_memory_equal(got[i], ids[i], 16); /* in queue order */
+
+	/* The last one, never sent: an acknowledgement of it is ignored. */
+	ack(mht, ids[N - 1]);
+	assert_int_equal(count_deliveries(mht, 1000, NULL, 0), 0);
+	for (unsigned i = 0; i < WINDOW; i++)
+		ack(mht, got[i]);
+	unsigned n = count_deliveries(mht, 3000, got, N);
+	print_message("after %u acknowledgements: %u more of %u queued\n",
+	    WINDOW, n, N - WINDOW);
+	assert_int_equal(n, N - WINDOW);
+	assert_memory_equal(got[n - 1], ids[N - 1], 16);
+	assert_false(indexed); /* no index by msg_id of what was queued */
 	h_client_free(mht);
 	h_client_free(pol);
 	h_pass(sys);
@@ -664,7 +730,7 @@ steady_acks_no_redelivery(void **state)
 	enum { N = 1000 };
 	start("agency_burst: 5000\n", false);
 	struct h_client *pol = h_client_of(sys, H_POLICE);
-	queue_for_trust(pol, N, 0);
+	queue_for_trust(pol, N, 0, NULL);
 	struct h_client *mht = h_client_of(sys, H_MHT);
 	static uint8_t seen[2 * N][16];
 	unsigned got = 0, dup = 0;
@@ -688,11 +754,7 @@ steady_acks_no_redelivery(void **state)
 		/* Acknowledged a little later, as an agent's fsync does: the
 		 * run spans several ticks with acknowledgements in flight. */
 		pause_ms(4);
-		uint8_t *ack;
-		size_t len;
-		assert_int_equal(wire_ack_encode(id, &ack, &len), 0);
-		h_client_send(mht, ack, len);
-		free(ack);
+		ack(mht, id);
 		wire_frame_free(f);
 	}
 	print_message("steady acknowledgements: %u delivered, %u again; "
@@ -738,7 +800,7 @@ slow_reader(void **state)
 	ambulance_served(amb);
 	long rss0 = h_proc_kb(pid, "RssAnon:");
 	for (int i = 0; i < 3; i++)
-		queue_for_trust(pol, N / 3, PAD);
+		queue_for_trust(pol, N / 3, PAD, NULL);
 	ambulance_served(amb);
 	pause_ms(1000);
 	long rss1 = h_proc_kb(pid, "RssAnon:");
@@ -747,7 +809,7 @@ slow_reader(void **state)
 	 * the sender runs ahead) is then the same in both, so the growth
 	 * measured is what waits for the trust. */
 	for (int i = 0; i < 4; i++)
-		queue_for_trust(pol, N2 / 4, PAD);
+		queue_for_trust(pol, N2 / 4, PAD, NULL);
 	for (int i = 0; i < 5; i++)
 		ambulance_served(amb);
 	pause_ms(1000);
@@ -928,6 +990,8 @@ main(void)
 	    cmocka_unit_test_teardown(rate_limited, teardown),
 	    cmocka_unit_test_teardown(never_acknowledges, teardown),
 	    cmocka_unit_test_teardown(steady_acks_no_redelivery, teardown),
+	    cmocka_unit_test_teardown(
+	        acknowledges_only_what_it_was_sent, teardown),
 	    cmocka_unit_test_teardown(slow_reader, teardown),
 	    cmocka_unit_test_teardown(stale_session, teardown),
 	};
