@@ -4,6 +4,7 @@
  * then protobuf, then unknown fields, then the structure of every member.
  * Signatures and digests are envelope.c's business.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -527,6 +528,43 @@ decode_ack(
 	return ERROR_OK;
 }
 
+/*
+ * The bytes of struct wire_frame that pf's body needs: a Submit, the
+ * commonest frame, has room for its own grants only (decode_envelope
+ * refuses more than WIRE_MAX_RECIPIENTS before writing one), where the
+ * whole union would be a receipt's 34 KB.
+ */
+static size_t
+frame_size(const Concordat__Frame *pf)
+{
+	const size_t head = offsetof(struct wire_frame, u);
+	const struct wire_frame *f = NULL;
+	size_t n;
+
+	switch (pf->body_case) {
+	case CONCORDAT__FRAME__BODY_SUBMIT:
+		n = pf->submit != NULL && pf->submit->envelope != NULL
+		    ? pf->submit->envelope->n_grants
+		    : 0;
+		if (n > WIRE_MAX_RECIPIENTS)
+			n = 0; /* refused before any grant is written */
+		return offsetof(struct wire_frame, u.submit.grants) +
+		    n * sizeof(struct wire_grant);
+	case CONCORDAT__FRAME__BODY_DELIVERY:
+		return head + sizeof(f->u.delivery);
+	case CONCORDAT__FRAME__BODY_DELIVERY_ACK:
+		return offsetof(struct wire_frame, u.ack_state) +
+		    sizeof(f->u.ack_state);
+	case CONCORDAT__FRAME__BODY_PROOF_REQUEST:
+		return offsetof(struct wire_frame, u.proof_request_to) +
+		    sizeof(f->u.proof_request_to);
+	case CONCORDAT__FRAME__BODY_STATUS:
+		return head + sizeof(f->u.status);
+	default:
+		return sizeof(*f);
+	}
+}
+
 int
 wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out, char *why,
     size_t whylen)
@@ -550,7 +588,7 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out, char *why,
 		    "frame carries unknown protobuf fields");
 		goto out;
 	}
-	f = calloc(1, sizeof(*f));
+	f = calloc(1, frame_size(pf));
 	if (f == NULL) {
 		rc = ERROR_NOMEM;
 		goto out;

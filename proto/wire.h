@@ -309,9 +309,15 @@ struct wire_agreement {
 	uint8_t sha256[WIRE_HASH_LEN];
 };
 
-/* A decoded frame. Every pointer in it stays valid until wire_frame_free. */
+/*
+ * A decoded frame. Every pointer in it stays valid until wire_frame_free.
+ * wire_decode allocates only what the frame's type needs of u (and of a
+ * Submit's grants, only those it has): nothing but wire_decode makes one,
+ * and nothing copies one whole.
+ */
 struct wire_frame {
 	enum wire_frame_type type;
+	void *priv; /* the unpacked protobuf, owned */
 	union {
 		struct wire_envelope submit;
 		struct wire_receipt receipt;
@@ -334,7 +340,6 @@ struct wire_frame {
 		struct wire_notice notice;
 		struct review review;
 	} u;
-	void *priv; /* the unpacked protobuf, owned */
 };
 
 /*
