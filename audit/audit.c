@@ -177,6 +177,7 @@ node_get(
 void
 audit_memo_reset(struct audit_memo *m)
 {
+	merkle_edge_reset(&m->edge);
 	if (++m->gen == 0) { /* wrapped: no slot may look valid */
 		memset(m->slot, 0, sizeof(m->slot));
 		m->gen = 1;
@@ -238,7 +239,7 @@ audit_root(
     struct audit *a, MDB_txn *txn, uint64_t size, uint8_t root[MERKLE_HASH_LEN])
 {
 	struct store_arg arg = {a, txn, NULL};
-	struct merkle_store s = {node_get, &arg};
+	struct merkle_store s = {node_get, &arg, NULL};
 	int rc;
 
 	if ((rc = check_size(a, txn, size)) != 0)
@@ -251,7 +252,8 @@ audit_inclusion_memo(struct audit *a, MDB_txn *txn, struct audit_memo *memo,
     uint64_t index, uint64_t size, uint8_t path[][MERKLE_HASH_LEN], size_t *n)
 {
 	struct store_arg arg = {a, txn, memo};
-	struct merkle_store s = {memo != NULL ? memo_get : node_get, &arg};
+	struct merkle_store s = {memo != NULL ? memo_get : node_get, &arg,
+	    memo != NULL ? &memo->edge : NULL};
 	int rc;
 
 	*n = 0;
@@ -274,7 +276,7 @@ audit_consistency(struct audit *a, MDB_txn *txn, uint64_t size1, uint64_t size2,
     uint8_t path[][MERKLE_HASH_LEN], size_t *n)
 {
 	struct store_arg arg = {a, txn, NULL};
-	struct merkle_store s = {node_get, &arg};
+	struct merkle_store s = {node_get, &arg, NULL};
 	int rc;
 
 	*n = 0;

@@ -302,15 +302,17 @@ WUR int audit_inclusion(struct audit *a, MDB_txn *txn, uint64_t index,
 
 /*
  * A memo of the tree's nodes, for many proofs against one tree: a node is
- * read from LMDB once, however many proofs of the batch need it (the
- * upper levels and the right edge are shared by every recent leaf). The
+ * read from LMDB once, and a range at the right edge folded once, however
+ * many proofs of the batch need it (the upper levels and the right edge
+ * are shared by every recent leaf). The
  * caller owns it and calls audit_memo_reset whenever the tree it proves
  * against may have changed: before each batch of proofs, so never across
  * an append, a commit or an abort. Not shared between threads.
  */
 #define AUDIT_MEMO_SLOTS 1024
 struct audit_memo {
-	uint64_t gen; /* the slots of this generation are valid */
+	uint64_t gen;            /* the slots of this generation are valid */
+	struct merkle_edge edge; /* the folded ranges at the right edge */
 	struct {
 		uint64_t gen, key;
 		uint8_t hash[MERKLE_HASH_LEN];

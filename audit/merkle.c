@@ -90,12 +90,19 @@ range_hash(const struct merkle_store *s, uint64_t start, uint64_t end,
     uint8_t out[MERKLE_HASH_LEN])
 {
 	uint8_t piece[64][MERKLE_HASH_LEN];
-	unsigned n = 0;
+	unsigned n = 0, top;
 	uint64_t at = start;
+	struct merkle_edge *e = s->edge;
 	int rc;
 
 	if (end <= start)
 		return ERROR_INTERNAL;
+	top = 63u - (unsigned)__builtin_clzll(end - start);
+	if (e != NULL && (e->valid >> top & 1) != 0 &&
+	    e->slot[top].start == start && e->slot[top].end == end) {
+		memcpy(out, e->slot[top].hash, MERKLE_HASH_LEN);
+		return ERROR_OK;
+	}
 	for (int bit = 63; bit >= 0; bit--) {
 		uint64_t len = (uint64_t)1 << bit;
 		if (((end - start) & len) == 0)
@@ -109,8 +116,16 @@ range_hash(const struct merkle_store *s, uint64_t start, uint64_t end,
 		at += len;
 	}
 	memcpy(out, piece[n - 1], MERKLE_HASH_LEN);
+	if (n == 1)
+		return ERROR_OK; /* one stored subtree: nothing to fold */
 	while (--n > 0)
 		merkle_hash_children(piece[n - 1], out, out);
+	if (e != NULL) {
+		e->slot[top].start = start;
+		e->slot[top].end = end;
+		memcpy(e->slot[top].hash, out, MERKLE_HASH_LEN);
+		e->valid |= (uint64_t)1 << top;
+	}
 	return ERROR_OK;
 }
 

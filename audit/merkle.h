@@ -60,7 +60,30 @@ struct merkle_store {
 	int (*get)(void *arg, unsigned level, uint64_t index,
 	    uint8_t out[MERKLE_HASH_LEN]);
 	void *arg;
+	struct merkle_edge *edge; /* or NULL */
 };
+
+/*
+ * The hashes of the ranges at a tree's right edge that are not one stored
+ * subtree, kept between calls: every proof of a leaf in the last
+ * incomplete subtree folds the same ones, up to one per set bit of the
+ * size. A slot holds MTH(D[start:end]) for the range whose length has its
+ * highest bit at the slot's number. Valid only while the store's tree is
+ * the same: merkle_edge_reset forgets them all.
+ */
+struct merkle_edge {
+	uint64_t valid; /* a bit per slot */
+	struct {
+		uint64_t start, end;
+		uint8_t hash[MERKLE_HASH_LEN];
+	} slot[64];
+};
+
+static inline void
+merkle_edge_reset(struct merkle_edge *e)
+{
+	e->valid = 0;
+}
 
 /* The root of the first size leaves (RFC 6962 MTH). */
 WUR int merkle_root(

@@ -366,7 +366,7 @@ test_consistent(void **state)
 {
 	hash_t leaves[40], forked[40], path[MERKLE_MAX_PATH];
 	struct mem m = {(const hash_t *)leaves}, f = {(const hash_t *)forked};
-	struct merkle_store s = {mem_get, &m}, fs = {mem_get, &f};
+	struct merkle_store s = {mem_get, &m, NULL}, fs = {mem_get, &f, NULL};
 	struct checkpoint a, b, c;
 	size_t n;
 
@@ -426,7 +426,7 @@ test_advance(void **state)
 {
 	hash_t leaves[40], path[MERKLE_MAX_PATH];
 	struct mem m = {(const hash_t *)leaves};
-	struct merkle_store s = {mem_get, &m};
+	struct merkle_store s = {mem_get, &m, NULL};
 	struct audittest_key k, other;
 	struct checkpoint trusted, next, out;
 	char note[CHECKPOINT_MAX];

@@ -195,7 +195,7 @@ test_tie(void **state)
 {
 	hash_t leaves[40], forked[40], path[MERKLE_MAX_PATH];
 	struct mem m = {(const hash_t *)leaves}, f = {(const hash_t *)forked};
-	struct merkle_store s = {mem_get, &m}, fs = {mem_get, &f};
+	struct merkle_store s = {mem_get, &m, NULL}, fs = {mem_get, &f, NULL};
 	const hash_t *p = (const hash_t *)path;
 	size_t n;
 

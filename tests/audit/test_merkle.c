@@ -273,7 +273,7 @@ test_rfc_tree(void **state)
 	hash_t leaves[8], want, root, path[MERKLE_MAX_PATH], vp[3];
 	uint8_t data[16];
 	struct mem m = {(const hash_t *)leaves, 8, 0};
-	struct merkle_store s = {mem_get, &m};
+	struct merkle_store s = {mem_get, &m, NULL};
 	size_t n;
 
 	(void)state;
@@ -337,7 +337,7 @@ test_against_reference(void **state)
 	hash_t root, root1, want, path[MERKLE_MAX_PATH], ref[MERKLE_MAX_PATH];
 	hash_t bad[MERKLE_MAX_PATH + 1];
 	struct mem m = {(const hash_t *)leaves, REF_MAX, 0};
-	struct merkle_store s = {mem_get, &m};
+	struct merkle_store s = {mem_get, &m, NULL};
 	size_t n, rn;
 
 	(void)state;
@@ -541,7 +541,7 @@ static void
 test_log_reads(void **state)
 {
 	struct same t;
-	struct merkle_store s = {same_get, &t};
+	struct merkle_store s = {same_get, &t, NULL};
 	hash_t root, root2, path[MERKLE_MAX_PATH];
 	static const uint64_t sizes[] = {
 	    (1ULL << 40) + (1ULL << 20) + 12345,

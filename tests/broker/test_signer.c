@@ -82,7 +82,7 @@ static void
 root_of(const uint8_t (*leaves)[32], uint64_t size, uint8_t out[32])
 {
 	struct tree t = {leaves};
-	struct merkle_store s = {tree_get, &t};
+	struct merkle_store s = {tree_get, &t, NULL};
 
 	assert_int_equal(merkle_root(&s, size, out), 0);
 }
@@ -92,7 +92,7 @@ proof_of(const uint8_t (*leaves)[32], uint64_t from, uint64_t to,
     uint8_t path[MERKLE_MAX_PATH][32])
 {
 	struct tree t = {leaves};
-	struct merkle_store s = {tree_get, &t};
+	struct merkle_store s = {tree_get, &t, NULL};
 	size_t n = 0;
 
 	assert_int_equal(merkle_consistency(&s, from, to, path, &n), 0);

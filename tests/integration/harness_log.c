@@ -58,7 +58,7 @@ void
 h_log_checkpoint(struct h_sys *s, const struct h_log *l, uint64_t size,
     struct checkpoint *cp, char note[CHECKPOINT_MAX], size_t *len)
 {
-	struct merkle_store st = {log_get, (void *)(uintptr_t)l};
+	struct merkle_store st = {log_get, (void *)(uintptr_t)l, NULL};
 	struct keys_secret *bk = NULL;
 
 	assert_true(size <= l->n);
@@ -78,7 +78,7 @@ void
 h_log_consistency(const struct h_log *l, uint64_t from, uint64_t to,
     uint8_t path[][32], size_t *n)
 {
-	struct merkle_store st = {log_get, (void *)(uintptr_t)l};
+	struct merkle_store st = {log_get, (void *)(uintptr_t)l, NULL};
 
 	assert_int_equal(merkle_consistency(&st, from, to, path, n), 0);
 }
@@ -113,7 +113,7 @@ h_log_event(struct h_sys *s, struct h_log *l, const struct event *ev,
 	static uint8_t *leaf;
 	static char note[CHECKPOINT_MAX];
 	static uint8_t tie[MERKLE_MAX_PATH][32];
-	struct merkle_store st = {log_get, l};
+	struct merkle_store st = {log_get, l, NULL};
 	struct checkpoint cp;
 	size_t leaf_len;
 
