@@ -456,9 +456,10 @@ receive_frame(struct broker *b, struct inframe *in)
 }
 
 static void
-release_frame(struct inframe *in)
+release_frame(struct batch *bt, struct inframe *in)
 {
-	wire_frame_free(in->job.f);
+	if (in->job.f != NULL) /* freed on the pool (struct batch) */
+		bt->spent[bt->n_spent++] = in->job.f;
 	in->job.f = NULL;
 	zmq_msg_close(&in->rid);
 	zmq_msg_close(&in->body);
@@ -728,7 +729,9 @@ take_batch(struct broker *b, struct batch *bt)
 	for (unsigned i = 0; i < bt->n; i++)
 		if (bt->in[i].known)
 			bt->jobs[bt->njobs++] = bt->in[i].job;
-	verifier_start(b->verifier, bt->jobs, bt->njobs);
+	verifier_start(
+	    b->verifier, bt->jobs, bt->njobs, bt->spent, bt->n_spent);
+	bt->n_spent = 0; /* the pool's until verifier_wait */
 	bt->started = bt->n > 0;
 }
 
@@ -759,7 +762,7 @@ run_batch(struct broker *b, bool timers)
 	if ((rc = store_begin(b->store, true, &txn)) != 0) {
 		log_err("cannot begin a transaction: %s", error_strerror(rc));
 		for (unsigned i = 0; i < nframes; i++)
-			release_frame(&bt->in[i]);
+			release_frame(bt, &bt->in[i]);
 		bt->n = 0;
 		return;
 	}
@@ -776,7 +779,7 @@ run_batch(struct broker *b, bool timers)
 	if (rc == 0)
 		rc = ingest_batch(b, txn, bt);
 	for (unsigned i = 0; i < nframes; i++)
-		release_frame(&bt->in[i]);
+		release_frame(bt, &bt->in[i]);
 	bt->n = 0;
 	if (rc == 0)
 		rc = deliver_flush_pending(b, txn);
@@ -1139,8 +1142,11 @@ broker_free(struct broker *b)
 			zmq_msg_close(&bt->in[j].rid);
 			zmq_msg_close(&bt->in[j].body);
 		}
+		for (size_t j = 0; j < bt->n_spent; j++)
+			wire_frame_free(bt->spent[j]);
 		free(bt->in);
 		free(bt->jobs);
+		free(bt->spent);
 	}
 	verifier_free(b->verifier);
 }
@@ -1191,12 +1197,15 @@ alloc_work(struct broker *b)
 		b->batch[i].in = calloc(b->cfg.batch, sizeof(*b->batch[i].in));
 		b->batch[i].jobs =
 		    calloc(b->cfg.batch, sizeof(*b->batch[i].jobs));
+		b->batch[i].spent =
+		    calloc(b->cfg.batch, sizeof(*b->batch[i].spent));
 	}
 	if (b->pending == NULL || b->replies == NULL || b->hellos == NULL ||
 	    b->scratch == NULL || b->memo == NULL || b->decisions == NULL ||
 	    b->status == NULL || b->batch[0].in == NULL ||
 	    b->batch[1].in == NULL || b->batch[0].jobs == NULL ||
-	    b->batch[1].jobs == NULL || verifier_new(0, &b->verifier) != 0 ||
+	    b->batch[1].jobs == NULL || b->batch[0].spent == NULL ||
+	    b->batch[1].spent == NULL || verifier_new(0, &b->verifier) != 0 ||
 	    setup_peers(b) != 0)
 		return ERROR_NOMEM;
 	return ERROR_OK;

@@ -170,6 +170,10 @@ struct batch {
 	unsigned n;              /* frames in in[] */
 	size_t njobs;
 	bool started; /* verification started, frames not yet handled */
+	/* Its frames once handled, freed by the pool when it next starts
+	 * (verifier_start), not by the thread that writes batches. */
+	struct wire_frame **spent; /* cfg.batch of them */
+	size_t n_spent;
 };
 
 /* A ProofRequest, answered after the commit in progress. */
@@ -264,7 +268,7 @@ struct broker {
 
 /*
  * ingest.c: one Submit frame from agency into txn, pre-checked by the
- * verifier (job->f is taken over and set to NULL); fills *rep. Returns 0,
+ * verifier (job->f stays the caller's); fills *rep. Returns 0,
  * or an LMDB failure after which txn is unusable: the caller aborts the
  * whole batch and refuses its messages as retryable (DESIGN.md §9).
  */

@@ -500,8 +500,6 @@ ingest_submit(struct broker *b, MDB_txn *txn, const char *agency,
 	rc = check(b, txn, agency, job, rep);
 	if (rc == 0 && rep->outcome == 0)
 		rc = accept(b, txn, &job->f->u.submit, rep);
-	wire_frame_free(job->f);
-	job->f = NULL;
 	if (rc != 0)
 		log_err("could not store a message from %s: %s", agency,
 		    error_strerror(rc));

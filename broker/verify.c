@@ -24,7 +24,9 @@ struct verifier {
 	bool stop;
 	struct verify_job *jobs;
 	size_t n_jobs;
-	atomic_size_t next;
+	struct wire_frame **spent;
+	size_t n_spent;
+	atomic_size_t next, next_spent;
 	size_t finished; /* jobs done, under lock */
 	unsigned active; /* workers inside drain, under lock */
 };
@@ -60,6 +62,8 @@ drain(struct verifier *v, struct verify_job *jobs, size_t n)
 {
 	size_t did = 0, i;
 
+	while ((i = atomic_fetch_add(&v->next_spent, 1)) < v->n_spent)
+		wire_frame_free(v->spent[i]);
 	while ((i = atomic_fetch_add(&v->next, 1)) < n) {
 		run_job(&jobs[i]);
 		did++;
@@ -82,7 +86,7 @@ worker(void *arg)
 		seen = v->generation;
 		/* Woken late, after verifier_wait saw the batch done: nothing
 		 * of it is left, and the next batch may be starting. */
-		if (v->jobs == NULL)
+		if (v->jobs == NULL && v->spent == NULL)
 			continue;
 		struct verify_job *jobs = v->jobs;
 		size_t n = v->n_jobs;
@@ -121,6 +125,7 @@ verifier_new(unsigned threads, struct verifier **out)
 	pthread_cond_init(&v->work, NULL);
 	pthread_cond_init(&v->done, NULL);
 	atomic_init(&v->next, 0);
+	atomic_init(&v->next_spent, 0);
 	for (unsigned i = 0; i < threads; i++) {
 		if (pthread_create(&v->threads[i], NULL, worker, v) != 0)
 			break;
@@ -149,10 +154,13 @@ verifier_free(struct verifier *v)
 }
 
 void
-verifier_start(struct verifier *v, struct verify_job *jobs, size_t n)
+verifier_start(struct verifier *v, struct verify_job *jobs, size_t n,
+    struct wire_frame **spent, size_t n_spent)
 {
-	if (v == NULL || v->n_threads == 0 || n == 0) {
+	if (v == NULL || v->n_threads == 0 || (n == 0 && n_spent == 0)) {
 		/* No pool: do it now; verifier_wait then has nothing to do. */
+		for (size_t i = 0; i < n_spent; i++)
+			wire_frame_free(spent[i]);
 		for (size_t i = 0; i < n; i++)
 			run_job(&jobs[i]);
 		return;
@@ -160,7 +168,10 @@ verifier_start(struct verifier *v, struct verify_job *jobs, size_t n)
 	pthread_mutex_lock(&v->lock);
 	v->jobs = jobs;
 	v->n_jobs = n;
+	v->spent = spent;
+	v->n_spent = n_spent;
 	v->finished = 0;
+	atomic_store(&v->next_spent, 0);
 	atomic_store(&v->next, 0);
 	v->generation++;
 	pthread_cond_broadcast(&v->work);
@@ -183,6 +194,8 @@ verifier_wait(struct verifier *v)
 		pthread_cond_wait(&v->done, &v->lock);
 	v->jobs = NULL;
 	v->n_jobs = 0;
+	v->spent = NULL;
+	v->n_spent = 0;
 	v->finished = 0;
 	pthread_mutex_unlock(&v->lock);
 }

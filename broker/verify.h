@@ -46,9 +46,14 @@ void verifier_free(struct verifier *v);
  * caller can work on the previous batch meanwhile; without a pool they are
  * done before it returns. Only Submit frames whose manifest names the
  * authenticated agency as sender are verified (others fail an earlier
- * step anyway). One batch at a time: verifier_wait before the next start.
+ * step anyway). The pool also frees spent[0 .. n_spent-1], frames the
+ * caller is done with (the array stays the caller's, untouched until
+ * verifier_wait returns), so that the thread writing batches spends no
+ * time freeing what the pool decoded. One batch at a time:
+ * verifier_wait before the next start.
  */
-void verifier_start(struct verifier *v, struct verify_job *jobs, size_t n);
+void verifier_start(struct verifier *v, struct verify_job *jobs, size_t n,
+    struct wire_frame **spent, size_t n_spent);
 
 /* Helps with and waits for the started batch; the jobs are then done. */
 void verifier_wait(struct verifier *v);
