@@ -353,10 +353,10 @@ void deliver_hellos(struct broker *b);
 int deliver_status(struct broker *b, MDB_txn *txn, const char *sender,
     const uint8_t msg_id[WIRE_MSG_ID_LEN], const char *recipient, int state,
     uint64_t leaf);
-/* Builds the audit proof of leaf against the latest checkpoint in txn,
+/* Builds the audit proof of leaf against head (a checkpoint in txn),
  * reading the tree through b->memo (reset by the caller for txn). */
 int deliver_proof(struct broker *b, MDB_txn *txn, uint64_t leaf,
-    struct wire_audit_proof *p, struct audit_head *head);
+    struct wire_audit_proof *p, const struct audit_head *head);
 /* Records a delivered event for the next commit; false when full. */
 bool deliver_pending_add(struct broker *b, const struct pending *p);
 

@@ -69,13 +69,11 @@ deliver_attach(struct peer *p, const void *rid, size_t rid_len, const char *key)
 
 int
 deliver_proof(struct broker *b, MDB_txn *txn, uint64_t leaf,
-    struct wire_audit_proof *p, struct audit_head *head)
+    struct wire_audit_proof *p, const struct audit_head *head)
 {
 	struct audit *a = store_audit(b->store);
 	int rc;
 
-	if ((rc = audit_latest(a, txn, head)) != 0)
-		return rc;
 	if (leaf >= head->cp.size)
 		return ERROR_NOTFOUND;
 	if ((rc = audit_inclusion_memo(a, txn, b->memo, leaf, head->cp.size,
@@ -106,20 +104,19 @@ send_to(struct broker *b, struct peer *p, const uint8_t *frame, size_t len)
 	return true;
 }
 
-/* Builds the frame for one queue item into *out. */
+/* Builds the frame for one queue item into *out, proven against head. */
 static int
 item_frame(struct broker *b, MDB_txn *txn, const struct store_item *it,
-    uint8_t **out, size_t *len)
+    const struct audit_head *head, uint8_t **out, size_t *len)
 {
 	struct wire_status *st = b->status;
 	struct wire_audit_proof *proof = &st->event;
-	struct audit_head head;
 	int rc;
 
-	if ((rc = deliver_proof(b, txn, it->leaf, proof, &head)) != 0)
+	if ((rc = deliver_proof(b, txn, it->leaf, proof, head)) != 0)
 		return rc;
 	/* From what the queue's agency trusts (its agency, either kind). */
-	witness_tie(b, txn, it->agency, &head, proof);
+	witness_tie(b, txn, it->agency, head, proof);
 	if (it->type == STORE_DELIVERY)
 		return wire_delivery_frame(
 		    it->payload, it->payload_len, proof, out, len);
@@ -149,6 +146,7 @@ void
 deliver_pump(struct broker *b, struct peer *p)
 {
 	MDB_txn *txn = NULL;
+	struct audit_head head;
 	struct store_item it;
 	uint64_t seq;
 	int rc;
@@ -160,6 +158,10 @@ deliver_pump(struct broker *b, struct peer *p)
 		return; /* tried again at the next batch or tick */
 	if (store_begin(b->store, false, &txn) != 0)
 		return;
+	if (audit_latest(store_audit(b->store), txn, &head) != 0) {
+		store_abort(txn); /* nothing to prove against yet */
+		return;
+	}
 	audit_memo_reset(b->memo); /* this txn's tree */
 	while (p->connected && p->inflight < BROKER_WINDOW) {
 		uint8_t *frame = NULL;
@@ -180,7 +182,7 @@ deliver_pump(struct broker *b, struct peer *p)
 			p->paused = true;
 			break;
 		}
-		if ((rc = item_frame(b, txn, &it, &frame, &len)) != 0) {
+		if ((rc = item_frame(b, txn, &it, &head, &frame, &len)) != 0) {
 			log_err("queue of %s: item %llu: %s", p->id,
 			    (unsigned long long)seq, error_strerror(rc));
 			p->cursor = seq; /* skip it; redelivery retries */

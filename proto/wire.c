@@ -672,9 +672,8 @@ wire_frame_free(struct wire_frame *f)
 	free(f);
 }
 
-/* A varint at *pos of buf (len bytes); false past the end or too long. */
-static bool
-lenient_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *v)
+bool
+wire_varint_get(const uint8_t *buf, size_t len, size_t *pos, uint64_t *v)
 {
 	*v = 0;
 	for (unsigned shift = 0; shift < 64 && *pos < len; shift += 7) {
@@ -699,10 +698,10 @@ lenient_member(const uint8_t *buf, size_t len, unsigned field,
 	size_t pos = 0;
 	uint64_t key, n;
 
-	while (pos < len && lenient_varint(buf, len, &pos, &key)) {
+	while (pos < len && wire_varint_get(buf, len, &pos, &key)) {
 		switch (key & 7) {
 		case 0: /* varint */
-			if (!lenient_varint(buf, len, &pos, &n))
+			if (!wire_varint_get(buf, len, &pos, &n))
 				return false;
 			break;
 		case 1: /* 64 bits */
@@ -712,7 +711,7 @@ lenient_member(const uint8_t *buf, size_t len, unsigned field,
 			pos += 4;
 			break;
 		case 2: /* length-delimited */
-			if (!lenient_varint(buf, len, &pos, &n))
+			if (!wire_varint_get(buf, len, &pos, &n))
 				return false;
 			if (key >> 3 == field) {
 				*out = buf + pos;
@@ -812,12 +811,9 @@ bin(const void *p, size_t n)
 	return b;
 }
 
-/*
- * Fills pp from p; path must have room for p->n_path entries and is where
- * the path's binary descriptors go.
- */
-static void
-encode_proof(const struct wire_audit_proof *p, Concordat__AuditProof *pp,
+/* Fills pp from p (wire_int.h). */
+void
+wire_encode_proof(const struct wire_audit_proof *p, Concordat__AuditProof *pp,
     ProtobufCBinaryData *path)
 {
 	concordat__audit_proof__init(pp);
@@ -868,7 +864,7 @@ wire_receipt_encode(const struct wire_receipt *r, uint8_t **out, size_t *len)
 		pr.retryable = 1;
 	}
 	for (size_t i = 0; i < r->n_decisions; i++) {
-		encode_proof(
+		wire_encode_proof(
 		    &r->decisions[i], &pp[i], paths + i * WIRE_MAX_PATH);
 		ppp[i] = &pp[i];
 	}
@@ -931,38 +927,10 @@ wire_status_encode(const struct wire_status *s, uint8_t **out, size_t *len)
 	if (s->has_event) {
 		if (s->event.n_path > WIRE_MAX_PATH)
 			return ERROR_INVAL;
-		encode_proof(&s->event, &pp, path);
+		wire_encode_proof(&s->event, &pp, path);
 		ps.event = &pp;
 	}
 	f.body_case = CONCORDAT__FRAME__BODY_STATUS;
 	f.status = &ps;
 	return pack_frame(&f, out, len);
-}
-
-int
-wire_delivery_frame(const uint8_t *delivery, size_t len,
-    const struct wire_audit_proof *decision, uint8_t **out, size_t *outlen)
-{
-	Concordat__Frame f = CONCORDAT__FRAME__INIT;
-	ProtobufCMessage *pb;
-	Concordat__Delivery *pd;
-	Concordat__AuditProof pp;
-	ProtobufCBinaryData path[WIRE_MAX_PATH];
-	int rc;
-
-	if (decision->n_path > WIRE_MAX_PATH)
-		return ERROR_INVAL;
-	if ((rc = pbutil_unpack(&concordat__delivery__descriptor, delivery, len,
-	         "delivery", &pb, NULL, 0)) != 0)
-		return rc;
-	pd = (Concordat__Delivery *)pb;
-	encode_proof(decision, &pp, path);
-	/* pd->decision is ours for the packing only; unset before freeing. */
-	pd->decision = &pp;
-	f.body_case = CONCORDAT__FRAME__BODY_DELIVERY;
-	f.delivery = pd;
-	rc = pack_frame(&f, out, outlen);
-	pd->decision = NULL;
-	pbutil_free(pd);
-	return rc;
 }

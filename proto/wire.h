@@ -432,7 +432,9 @@ WUR int wire_agreement_request_encode(
 
 /*
  * Builds a Delivery frame from stored redacted delivery bytes (from
- * envelope_redact) and the decision's audit proof.
+ * envelope_redact) and the decision's audit proof, appended to them as a
+ * field; ERROR_DECODE when the bytes are not Delivery fields without a
+ * decision (their contents are not decoded: the recipient does that).
  */
 WUR int wire_delivery_frame(const uint8_t *delivery, size_t len,
     const struct wire_audit_proof *decision, uint8_t **out, size_t *outlen);

@@ -4,6 +4,7 @@
  * the grants it carries only, not the whole union (a receipt's 34 KB,
  * which every Submit used to be given). Every member the type has is
  * still there, and what ASan sees of each allocation is its exact size.
+ * And a delivery frame is built without decoding its stored bytes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,12 +101,97 @@ test_small_frames_small(void **state)
 	free(buf);
 }
 
+/* A proof whose bytes are all made up: the frame carries it as given. */
+static void
+made_up_proof(struct wire_audit_proof *p)
+{
+	static const char note[] = "a checkpoint note\n";
+	static const uint8_t leaf[] = {1, 2, 3};
+
+	memset(p, 0, sizeof(*p));
+	p->leaf_index = 41;
+	p->leaf = leaf;
+	p->leaf_len = sizeof(leaf);
+	p->n_path = 3;
+	for (size_t i = 0; i < p->n_path; i++)
+		memset(p->path[i], (int)i + 7, WIRE_HASH_LEN);
+	p->checkpoint = note;
+	p->checkpoint_len = sizeof(note) - 1;
+}
+
+/*
+ * A delivery frame is the stored redacted bytes with the decision appended
+ * (not decoded and encoded again): it decodes to the same delivery with
+ * that decision. Stored bytes that already hold a decision, or that are
+ * not a Delivery's fields, are refused.
+ */
+static void
+test_delivery_appends_decision(void **state)
+{
+	const struct tu_agency *to[] = {&mht};
+	static const size_t lens[FIELDS_COUNT + 1] = {0};
+	struct wire_audit_proof p;
+	struct wire_frame *f, *df, *again;
+	struct tu_msg m;
+	fieldset sent;
+	uint8_t *d, *buf, *buf2, *twice;
+	size_t dlen, len, len2;
+
+	(void)state;
+	tu_msg_init(&m, &police, to, 1, lens);
+	assert_int_equal(tu_seal(&m), 0);
+	f = tu_decode(m.frame, m.len, WIRE_SUBMIT);
+	assert_int_equal(envelope_redact(&f->u.submit, "mental_health_trust",
+	                     FIELDS_BIT(FIELD_IDENTITY), &sent, &d, &dlen),
+	    0);
+	made_up_proof(&p);
+	assert_int_equal(wire_delivery_frame(d, dlen, &p, &buf, &len), 0);
+	df = tu_decode(buf, len, WIRE_DELIVERY);
+	assert_true(df->u.delivery.has_decision);
+	assert_int_equal(df->u.delivery.decision.leaf_index, 41);
+	assert_int_equal(df->u.delivery.decision.n_path, 3);
+	assert_memory_equal(df->u.delivery.decision.path[2], p.path[2], 32);
+	assert_int_equal(df->u.delivery.fields, FIELDS_BIT(FIELD_IDENTITY));
+	assert_sized(
+	    df, offsetof(struct wire_frame, u) + sizeof(df->u.delivery));
+
+	/* The frame's Delivery bytes, decision included, stored again. */
+	size_t hn = 1;
+	while (buf[hn] & 0x80)
+		hn++;
+	hn++;
+	twice = malloc(len - hn);
+	assert_non_null(twice);
+	memcpy(twice, buf + hn, len - hn);
+	assert_int_equal(wire_delivery_frame(twice, len - hn, &p, &buf2, &len2),
+	    ERROR_DECODE);
+	assert_int_equal(wire_delivery_frame(d, dlen - 1, &p, &buf2, &len2),
+	    ERROR_DECODE); /* its last field cut short */
+	assert_int_equal(wire_delivery_frame(
+	                     (const uint8_t *)"\x08\x01", 2, &p, &buf2, &len2),
+	    ERROR_DECODE); /* a varint field: Delivery has none */
+	/* No fields at all: a frame is built, and the recipient refuses it
+	 * for want of a manifest, as it would any such frame. */
+	assert_int_equal(wire_delivery_frame(d, 0, &p, &buf2, &len2), 0);
+	assert_int_equal(
+	    wire_decode(buf2, len2, &again, NULL, 0), ERROR_DECODE);
+	assert_null(again);
+	free(buf2);
+	free(twice);
+	wire_frame_free(df);
+	free(buf);
+	free(d);
+	wire_frame_free(f);
+	tu_msg_release(&m);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_submit_sized_by_grants),
 	    cmocka_unit_test(test_small_frames_small),
+	    cmocka_unit_test(test_delivery_appends_decision),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
