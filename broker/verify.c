@@ -86,7 +86,7 @@ worker(void *arg)
 		seen = v->generation;
 		/* Woken late, after verifier_wait saw the batch done: nothing
 		 * of it is left, and the next batch may be starting. */
-		if (v->jobs == NULL && v->spent == NULL)
+		if (v->jobs == NULL)
 			continue;
 		struct verify_job *jobs = v->jobs;
 		size_t n = v->n_jobs;
@@ -157,8 +157,9 @@ void
 verifier_start(struct verifier *v, struct verify_job *jobs, size_t n,
     struct wire_frame **spent, size_t n_spent)
 {
-	if (v == NULL || v->n_threads == 0 || (n == 0 && n_spent == 0)) {
-		/* No pool: do it now; verifier_wait then has nothing to do. */
+	if (v == NULL || v->n_threads == 0 || n == 0) {
+		/* No pool, or no job: do it now; verifier_wait then has
+		 * nothing to do, and may be left out (verify.h). */
 		for (size_t i = 0; i < n_spent; i++)
 			wire_frame_free(spent[i]);
 		for (size_t i = 0; i < n; i++)

@@ -50,7 +50,8 @@ void verifier_free(struct verifier *v);
  * caller is done with (the array stays the caller's, untouched until
  * verifier_wait returns), so that the thread writing batches spends no
  * time freeing what the pool decoded. One batch at a time:
- * verifier_wait before the next start.
+ * verifier_wait before the next start, except after a start with no jobs
+ * (n == 0), which frees spent itself and returns with nothing started.
  */
 void verifier_start(struct verifier *v, struct verify_job *jobs, size_t n,
     struct wire_frame **spent, size_t n_spent);
