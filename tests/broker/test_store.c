@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,8 +30,8 @@ put_item(struct store *s, const char *agency, uint8_t id, uint64_t *seq)
 	memset(&it, 0, sizeof(it));
 	it.type = STORE_DELIVERY;
 	memset(it.msg_id, id, sizeof(it.msg_id));
-	strcpy(it.agency, agency);
-	strcpy(it.peer, "police");
+	snprintf(it.agency, sizeof(it.agency), "%s", agency);
+	snprintf(it.peer, sizeof(it.peer), "%s", "police");
 	it.expires_ms = 1000000;
 	it.payload = (const uint8_t *)"bytes";
 	it.payload_len = 5;
