@@ -304,10 +304,10 @@ WUR int audit_inclusion(struct audit *a, MDB_txn *txn, uint64_t index,
  * A memo of the tree's nodes, for many proofs against one tree: a node is
  * read from LMDB once, and a range at the right edge folded once, however
  * many proofs of the batch need it (the upper levels and the right edge
- * are shared by every recent leaf). The
- * caller owns it and calls audit_memo_reset whenever the tree it proves
- * against may have changed: before each batch of proofs, so never across
- * an append, a commit or an abort. Not shared between threads.
+ * are shared by every recent leaf). The caller owns it and calls
+ * audit_memo_reset whenever the tree it proves against may have changed:
+ * before each batch of proofs, so never across an append, a commit or an
+ * abort. Not shared between threads.
  */
 #define AUDIT_MEMO_SLOTS 1024
 struct audit_memo {

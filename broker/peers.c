@@ -79,7 +79,7 @@ setup_peers(struct broker *b)
 		if (np[i].connected &&
 		    !peer_key_ok(&np[i], np[i].session_key)) {
 			np[i].connected = false;
-			np[i].inflight = 0;
+			deliver_restart(&np[i]);
 		}
 	}
 	deliver_free_peers(b);

@@ -23,27 +23,27 @@ varint_put(uint8_t *p, uint64_t v)
 	return n;
 }
 
-/* Delivery.decision (wire.proto), a length-delimited field. */
-#define DELIVERY_DECISION 5
-#define LEN_DELIMITED     2
-#define DELIVERY_FIELDS   6 /* Delivery's fields are 1 to 6 */
+#define LEN_DELIMITED 2 /* the wire type of bytes and messages */
 
 /*
- * Whether buf is a sequence of Delivery's fields without a decision: each
- * a known field number, length-delimited (all of Delivery's are), inside
- * buf. What the fields hold is the recipient's to check, as for any frame.
+ * Whether buf is a sequence of Delivery's fields (wire.proto's, as the
+ * generated descriptor lists them) without the decision: each a known
+ * field number, length-delimited (all of Delivery's are), inside buf.
+ * What the fields hold is the recipient's to check, as for any frame.
  */
 static bool
-delivery_fields(const uint8_t *buf, size_t len)
+delivery_fields(const uint8_t *buf, size_t len, unsigned decision)
 {
 	size_t pos = 0;
 	uint64_t tag, n;
 
 	while (pos < len) {
 		if (!wire_varint_get(buf, len, &pos, &tag) ||
-		    (tag & 7) != LEN_DELIMITED || tag >> 3 == 0 ||
-		    tag >> 3 > DELIVERY_FIELDS ||
-		    tag >> 3 == DELIVERY_DECISION ||
+		    (tag & 7) != LEN_DELIMITED || tag >> 3 > UINT32_MAX ||
+		    tag >> 3 == decision ||
+		    protobuf_c_message_descriptor_get_field(
+		        &concordat__delivery__descriptor,
+		        (unsigned)(tag >> 3)) == NULL ||
 		    !wire_varint_get(buf, len, &pos, &n) || n > len - pos)
 			return false;
 		pos += (size_t)n;
@@ -65,22 +65,28 @@ wire_delivery_frame(const uint8_t *delivery, size_t len,
 {
 	Concordat__AuditProof pp;
 	ProtobufCBinaryData path[WIRE_MAX_PATH];
-	uint8_t head[11], field[11], *b;
+	const ProtobufCFieldDescriptor *fd =
+	    protobuf_c_message_descriptor_get_field_by_name(
+	        &concordat__delivery__descriptor, "decision");
+	uint8_t head[20], field[20], *b; /* two varints each */
 	size_t pn, hn, fn, inner;
 
 	*out = NULL;
 	*outlen = 0;
 	if (decision->n_path > WIRE_MAX_PATH)
 		return ERROR_INVAL;
-	if (!delivery_fields(delivery, len))
+	if (fd == NULL) /* the schema and this file disagree */
+		return ERROR_INTERNAL;
+	if (!delivery_fields(delivery, len, fd->id))
 		return ERROR_DECODE;
 	wire_encode_proof(decision, &pp, path);
 	pn = protobuf_c_message_get_packed_size(&pp.base);
-	field[0] = DELIVERY_DECISION << 3 | LEN_DELIMITED;
-	fn = 1 + varint_put(field + 1, pn);
+	fn = varint_put(field, (uint64_t)fd->id << 3 | LEN_DELIMITED);
+	fn += varint_put(field + fn, pn);
 	inner = len + fn + pn;
-	head[0] = CONCORDAT__FRAME__BODY_DELIVERY << 3 | LEN_DELIMITED;
-	hn = 1 + varint_put(head + 1, inner);
+	hn = varint_put(head,
+	    (uint64_t)CONCORDAT__FRAME__BODY_DELIVERY << 3 | LEN_DELIMITED);
+	hn += varint_put(head + hn, inner);
 	if ((b = malloc(hn + inner)) == NULL)
 		return ERROR_NOMEM;
 	memcpy(b, head, hn);
