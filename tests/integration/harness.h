@@ -226,7 +226,8 @@ bool h_wait_log(
 
 /*
  * Runs a program to completion, stdout to out and stderr to err (NULL:
- * /dev/null); returns its exit status (128+signal when killed).
+ * /dev/null); returns its exit status (128+signal when killed). One still
+ * running after H_WAIT_MS is killed and fails the test, naming it.
  */
 int h_run(struct h_sys *s, const char *out, const char *err,
     const char *const argv[]);

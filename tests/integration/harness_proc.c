@@ -5,13 +5,16 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -65,38 +68,80 @@ spawn(struct h_sys *s, const char *out, const char *err,
 	return pid;
 }
 
+/* What a program is waiting in, in the kernel: its wchan, or "?". */
+static void
+wait_channel(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(buf, len, "?");
+	snprintf(path, sizeof(path), "/proc/%ld/wchan", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	if (fgets(buf, (int)len, f) == NULL || buf[0] == '\0')
+		snprintf(buf, len, "?");
+	fclose(f);
+}
+
+/*
+ * Waits up to ms for pid to exit and reaps it. A child still running then
+ * is killed (SIGKILL) and reaped, and hung (when not NULL) says what it
+ * was waiting in; otherwise hung is left empty. A pidfd wakes the wait the
+ * moment the child exits, so a short program costs no polling.
+ */
+static int
+reap_within(pid_t pid, unsigned ms, char *hung, size_t len)
+{
+	int fd = pidfd_open(pid, 0);
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	uint64_t end = h_now_ms() + ms;
+	int st, rc;
+
+	assert_true(fd >= 0);
+	if (hung != NULL)
+		hung[0] = '\0';
+	while ((rc = waitpid(pid, &st, WNOHANG)) == 0) {
+		uint64_t now = h_now_ms();
+		if (now >= end) {
+			if (hung != NULL)
+				wait_channel(pid, hung, len);
+			kill(pid, SIGKILL);
+			while ((rc = waitpid(pid, &st, 0)) < 0)
+				assert_int_equal(errno, EINTR);
+			break;
+		}
+		if (poll(&pfd, 1, (int)(end - now)) < 0)
+			assert_int_equal(errno, EINTR);
+	}
+	assert_true(rc == pid);
+	close(fd);
+	return status_code(st);
+}
+
 int
 h_run(
     struct h_sys *s, const char *out, const char *err, const char *const argv[])
 {
-	int st;
-	pid_t pid = spawn(s, out, err, argv, NULL);
+	char hung[128];
+	int rc = reap_within(
+	    spawn(s, out, err, argv, NULL), H_WAIT_MS, hung, sizeof(hung));
 
-	while (waitpid(pid, &st, 0) < 0)
-		assert_int_equal(errno, EINTR);
-	return status_code(st);
+	/* A program that hangs fails the test by name, not by ctest's
+	 * timeout with nothing said. */
+	if (hung[0] != '\0')
+		fail_msg("%s %s: still running after %u ms (waiting in %s), "
+		         "killed; its stderr: %s",
+		    argv[0], argv[1] != NULL ? argv[1] : "",
+		    (unsigned)H_WAIT_MS, hung, err != NULL ? err : "/dev/null");
+	return rc;
 }
 
 int
 h_run_for(struct h_sys *s, const char *out, const char *err,
     const char *const argv[], unsigned ms)
 {
-	uint64_t end = h_now_ms() + ms;
-	pid_t pid = spawn(s, out, err, argv, NULL);
-	int st, rc;
-
-	while ((rc = waitpid(pid, &st, WNOHANG)) == 0) {
-		if (h_now_ms() > end) {
-			kill(pid, SIGKILL);
-			while (waitpid(pid, &st, 0) < 0)
-				assert_int_equal(errno, EINTR);
-			break;
-		}
-		struct timespec ts = {0, 5 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	assert_true(rc >= 0);
-	return status_code(st);
+	return reap_within(spawn(s, out, err, argv, NULL), ms, NULL, 0);
 }
 
 static void
