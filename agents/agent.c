@@ -31,7 +31,6 @@
 #include "common/log.h"
 #include "proto/envelope.h"
 
-#define SCAN_MS         2000 /* outbox rescan even without inotify */
 #define TICK_MS         500
 #define USAGE_MS        1000  /* the state's use of its map */
 #define PRUNE_MS        60000 /* retention of sent and seen msg_ids */
@@ -466,6 +465,23 @@ prune(struct agent *a, uint64_t now)
 	return p.more ? now - PRUNE_MS + 200 : now;
 }
 
+/*
+ * How long one wait for frames and events may last: TICK_MS, or less when
+ * the outbox's settle time or rescan period is shorter, so that a file
+ * written in place is taken close to its settle time.
+ */
+static unsigned
+tick_ms(const struct agent *a)
+{
+	uint64_t t = TICK_MS;
+
+	if (a->cfg.settle_ms / 2 < t)
+		t = a->cfg.settle_ms / 2;
+	if (a->cfg.rescan_ms < t)
+		t = a->cfg.rescan_ms;
+	return (unsigned)t;
+}
+
 int
 agent_run(const struct agent_config *cfg)
 {
@@ -546,7 +562,7 @@ agent_run(const struct agent_config *cfg)
 
 	while (!got_term) {
 		service_tick();
-		if ((rc = link_poll(a, a->inotify, TICK_MS, &ready)) != 0)
+		if ((rc = link_poll(a, a->inotify, tick_ms(a), &ready)) != 0)
 			break;
 		if (got_hup) {
 			got_hup = 0;
@@ -566,7 +582,7 @@ agent_run(const struct agent_config *cfg)
 			room_check_usage(a);
 			last_usage = now;
 		}
-		bool rescan = now - last_scan >= SCAN_MS;
+		bool rescan = now - last_scan >= a->cfg.rescan_ms;
 		if (rescan)
 			last_scan = now;
 		/* A full state stops scans; the records wait in outbox/. */

@@ -37,6 +37,8 @@ enum {
 	K_PID_FILE,
 	K_METRICS,
 	K_METRICS_IV,
+	K_SETTLE,
+	K_RESCAN,
 	K_COUNT
 };
 
@@ -64,6 +66,8 @@ static const struct yamlconf_key keys[K_COUNT] = {
     [K_PID_FILE] = {"pid_file", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_METRICS] = {"metrics_file", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
     [K_METRICS_IV] = {"metrics_interval", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_SETTLE] = {"settle_after", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
+    [K_RESCAN] = {"rescan_every", YAMLCONF_STRING, YAMLCONF_NONEMPTY},
 };
 
 int
@@ -101,6 +105,8 @@ agent_config_load(
 	memset(c, 0, sizeof(*c));
 	daemonopts_init(&c->daemon);
 	c->resend_ms = 30 * 1000;
+	c->settle_ms = AGENT_SETTLE_DEFAULT;
+	c->rescan_ms = AGENT_RESCAN_DEFAULT;
 	c->map_size = AGENT_MAP_SIZE_DEFAULT;
 	c->sent_keep_ms = 30ull * 24 * 60 * 60 * 1000;
 	c->seen_keep_ms = 400ull * 24 * 60 * 60 * 1000;
@@ -165,6 +171,22 @@ agent_config_load(
 		    y, v[K_METRICS_IV], "metrics_interval: at least 1s");
 	yamlconf_duration(y, v[K_SKEW], "clock_skew", &c->clock_skew_ms);
 	yamlconf_duration(y, v[K_RESEND], "resend_after", &c->resend_ms);
+	/* The outbox (docs/agent.md §5): when a file written in place is
+	 * whole, and how often the folder is listed besides inotify. */
+	yamlconf_duration(y, v[K_SETTLE], "settle_after", &c->settle_ms);
+	if (v[K_SETTLE] != NULL &&
+	    (c->settle_ms < AGENT_OUTBOX_MIN ||
+	        c->settle_ms > AGENT_OUTBOX_MAX))
+		yamlconf_error(y, v[K_SETTLE],
+		    "settle_after: '%s' is out of range (100ms to 1h)",
+		    v[K_SETTLE]->str);
+	yamlconf_duration(y, v[K_RESCAN], "rescan_every", &c->rescan_ms);
+	if (v[K_RESCAN] != NULL &&
+	    (c->rescan_ms < AGENT_OUTBOX_MIN ||
+	        c->rescan_ms > AGENT_OUTBOX_MAX))
+		yamlconf_error(y, v[K_RESCAN],
+		    "rescan_every: '%s' is out of range (100ms to 1h)",
+		    v[K_RESCAN]->str);
 	if (v[K_MAP] != NULL) {
 		if (v[K_MAP]->integer < 1 || v[K_MAP]->integer > (1 << 24))
 			yamlconf_error(y, v[K_MAP],

@@ -31,6 +31,8 @@ struct agent_config {
 	char state[PATH_MAX];  /* the agent's LMDB; default SPOOL.state */
 	bool state_legacy;     /* the default fell back to SPOOL/.state */
 	uint64_t resend_ms;    /* resend_after, default 30s */
+	uint64_t settle_ms;    /* settle_after, default 2s */
+	uint64_t rescan_ms;    /* rescan_every, default 2s */
 	uint64_t map_size;     /* map_size_mb in bytes, default 4 GiB */
 	uint64_t sent_keep_ms; /* sent_retention, default 30d */
 	uint64_t seen_keep_ms; /* seen_retention, default 400d (at least 1d) */
@@ -48,6 +50,11 @@ struct agent_config {
 
 #define AGENT_MAP_SIZE_DEFAULT ((uint64_t)4096 << 20)
 #define AGENT_SEEN_KEEP_MIN    (24ull * 60 * 60 * 1000)
+/* settle_after and rescan_every: their defaults, and the range of both. */
+#define AGENT_SETTLE_DEFAULT 2000u
+#define AGENT_RESCAN_DEFAULT 2000u
+#define AGENT_OUTBOX_MIN     100u
+#define AGENT_OUTBOX_MAX     (60u * 60 * 1000)
 
 /*
  * Loads the file at path into *c; relative paths are taken from the file's

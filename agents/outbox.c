@@ -733,7 +733,7 @@ outbox_scan(struct agent *a, bool rescan)
 			    OUTWATCH_MAX, full);
 		a->outbox.told_full = full > 0;
 	}
-	nd = outwatch_due(a->outwatch, now, due, OUTBOX_PASS);
+	nd = outwatch_due(a->outwatch, now, a->cfg.settle_ms, due, OUTBOX_PASS);
 	if (nd == 0)
 		return;
 	if (stat(a->dir[DIR_OUTBOX], &st) == 0)

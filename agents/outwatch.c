@@ -269,8 +269,8 @@ outwatch_rescan(struct outwatch *w, const char *dir, uint64_t now)
 }
 
 size_t
-outwatch_due(
-    struct outwatch *w, uint64_t now, struct outwatch_entry **out, size_t max)
+outwatch_due(struct outwatch *w, uint64_t now, uint64_t settle_ms,
+    struct outwatch_entry **out, size_t max)
 {
 	size_t n = 0;
 
@@ -280,8 +280,7 @@ outwatch_due(
 			if (e->done)
 				continue;
 			if (e->ready ||
-			    (e->opens == 0 &&
-			        now - e->changed_ms >= OUTWATCH_SETTLE_MS))
+			    (e->opens == 0 && now - e->changed_ms >= settle_ms))
 				out[n++] = e;
 		}
 	return n;

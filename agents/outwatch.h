@@ -7,9 +7,9 @@
  * A file renamed in (IN_MOVED_TO) is ready at once: the rename protocol
  * stays the fast, documented way. Any other entry is ready once no process
  * has it open, as far as inotify's open and close events tell, and it has
- * not changed (inode, size, mtime, ctime, links, owner, type) for
- * OUTWATCH_SETTLE_MS. Without inotify, or after the kernel dropped events,
- * the settle time alone decides.
+ * not changed (inode, size, mtime, ctime, links, owner, type) for the
+ * settle time (agent.yaml settle_after, default 2 s). Without inotify, or after
+ * the kernel dropped events, the settle time alone decides.
  */
 #ifndef AGENTS_OUTWATCH_H
 #define AGENTS_OUTWATCH_H
@@ -23,8 +23,7 @@
 
 #include "common/error.h"
 
-#define OUTWATCH_SETTLE_MS 2000
-#define OUTWATCH_MAX       65536 /* entries tracked; more wait their turn */
+#define OUTWATCH_MAX 65536 /* entries tracked; more wait their turn */
 
 /* The inotify events of the outbox folder the table needs. */
 #define OUTWATCH_EVENTS                                                        \
@@ -105,10 +104,11 @@ void outwatch_lost(struct outwatch *w, uint64_t now);
 size_t outwatch_rescan(struct outwatch *w, const char *dir, uint64_t now);
 
 /*
- * Up to max entries due at now into out: not done, and ready or settled.
- * Pointers stay valid until the table next changes.
+ * Up to max entries due at now into out: not done, and ready or settled
+ * (closed and unchanged for settle_ms). Pointers stay valid until the
+ * table next changes.
  */
-size_t outwatch_due(
-    struct outwatch *w, uint64_t now, struct outwatch_entry **out, size_t max);
+size_t outwatch_due(struct outwatch *w, uint64_t now, uint64_t settle_ms,
+    struct outwatch_entry **out, size_t max);
 
 #endif

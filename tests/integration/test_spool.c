@@ -333,6 +333,51 @@ two_step_writer(void **state)
 }
 
 /*
+ * agent.yaml's settle_after and rescan_every: with a settle time of 4 s, a
+ * record written in place is still in outbox/ past the default 2 s and a
+ * rescan, and is taken, once, after it has settled for 4 s. A value out of
+ * range is refused, by name.
+ */
+static void
+settle_time_from_config(void **state)
+{
+	struct h_sys *s = *state;
+	static const char text[] = RECORD("SETTLE-1", "low");
+	const char *err = h_p("%s/settle.err", s->dir);
+	const char *const check[] = {
+	    s->agent_bin, "-n", "-c", h_agent_yaml(s, H_POLICE), NULL};
+	char *said;
+	int fd;
+
+	h_agent_config(s, H_POLICE, "settle_after: 10ms\n");
+	assert_int_equal(h_run(s, NULL, err, check), 78);
+	said = scratch_slurp(err, NULL);
+	assert_non_null(strstr(said, "settle_after: '10ms' is out of range"));
+	free(said);
+	h_agent_config(s, H_POLICE, "rescan_every: 2h\n");
+	assert_int_equal(h_run(s, NULL, err, check), 78);
+	said = scratch_slurp(err, NULL);
+	assert_non_null(strstr(said, "rescan_every: '2h' is out of range"));
+	free(said);
+
+	h_agent_config(s, H_POLICE, "settle_after: 4s\nrescan_every: 300ms\n");
+	h_broker_start(s);
+	h_agent_start(s, H_POLICE, true);
+	h_agent_start(s, H_MHT, true);
+	fd = open(h_p("%s/settle.json", h_spool(s, H_POLICE, "outbox")),
+	    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	assert_true(fd >= 0);
+	write_all(fd, text, strlen(text));
+	assert_int_equal(close(fd), 0);
+	sleep_ms(SETTLE_MS + 600);
+	assert_int_equal(h_count(h_spool(s, H_POLICE, "sent"), ""), 0);
+	assert_int_equal(
+	    h_count(h_spool(s, H_POLICE, "outbox"), "settle.json"), 1);
+	assert_sent_once(s, "settle.json", "settle", text);
+	h_pass(s);
+}
+
+/*
  * What is not a record: folders, a FIFO, a socket, a file not named .json,
  * a file that is not UTF-8, a field over the limit, names that are not
  * record names and hidden ones. Each is reported once, plainly, without
@@ -676,6 +721,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(links_to_secrets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(slow_writer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(two_step_writer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        settle_time_from_config, setup, teardown),
 	    cmocka_unit_test_setup_teardown(not_records, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        alerts_never_replaced, setup, teardown),
