@@ -134,6 +134,9 @@ out:
 void
 audit_free(struct audit *a)
 {
+	if (a == NULL)
+		return;
+	audit_index_pending_free(a);
 	free(a);
 }
 
@@ -336,10 +339,11 @@ audit_append(
 	if ((rc = audit_meta_put(a, txn, "size", key, sizeof(key))) != 0)
 		goto out;
 	/* The indexes, once a batch of leaves waits for them. */
+	audit_index_note(a, n, ev);
 	if ((rc = audit_indexed_of(a, txn, n + 1, &indexed)) != 0)
 		goto out;
 	if (n + 1 - indexed >= a->lag &&
-	    (rc = audit_index_leaves(a, txn, indexed, n, ev)) != 0)
+	    (rc = audit_index_leaves(a, txn, indexed, n)) != 0)
 		goto out;
 	if (seq != NULL)
 		*seq = n;

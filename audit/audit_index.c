@@ -531,9 +531,96 @@ index_event(const struct event *ev, uint64_t seq, struct entries *es,
 	return audit_event_keys(ev, entry_key, &ea);
 }
 
+/*
+ * The entries of the leaves from .. next-1, gathered as they were appended
+ * (audit_index_note); empty when from == next.
+ */
+struct audit_pending {
+	uint64_t from, next;
+	struct entries es;
+	struct postings ps[RUN_DBS];
+};
+
+/* Drops what was gathered; the next leaf gathered must be at. */
+static void
+pending_restart(struct audit_pending *pd, uint64_t at)
+{
+	pd->from = pd->next = at;
+	pd->es.n = 0;
+	for (size_t d = 0; d < RUN_DBS; d++)
+		pd->ps[d].n = 0;
+}
+
+void
+audit_index_note(struct audit *a, uint64_t seq, const struct event *ev)
+{
+	struct audit_pending *pd = a->pend;
+
+	if (pd == NULL) {
+		if ((pd = calloc(1, sizeof(*pd))) == NULL)
+			return; /* the batch reads every leaf */
+		a->pend = pd;
+		pending_restart(pd, seq);
+	}
+	if (pd->next != seq)
+		pending_restart(pd, seq); /* rolled back, or never gathered */
+	if (index_event(ev, seq, &pd->es, pd->ps) != 0) {
+		pending_restart(pd, seq + 1); /* out of memory: read them */
+		return;
+	}
+	pd->next = seq + 1;
+}
+
+void
+audit_index_pending_free(struct audit *a)
+{
+	if (a->pend == NULL)
+		return;
+	free(a->pend->es.e);
+	for (size_t d = 0; d < RUN_DBS; d++)
+		free(a->pend->ps[d].p);
+	free(a->pend);
+	a->pend = NULL;
+}
+
+/*
+ * Takes what was gathered for leaves from .. last into es and ps, dropping
+ * any entry of a leaf before from, and says from which leaf on they cover
+ * (*covered: last + 1 when nothing was gathered for the tail).
+ */
+static void
+pending_take(struct audit *a, uint64_t from, uint64_t last, struct entries *es,
+    struct postings ps[RUN_DBS], uint64_t *covered)
+{
+	struct audit_pending *pd = a->pend;
+	size_t k = 0;
+
+	*covered = last + 1;
+	if (pd == NULL || pd->next != last + 1 || pd->from == pd->next) {
+		if (pd != NULL)
+			pending_restart(pd, last + 1);
+		return;
+	}
+	*covered = pd->from > from ? pd->from : from;
+	*es = pd->es;
+	memset(&pd->es, 0, sizeof(pd->es));
+	for (size_t i = 0; i < es->n; i++)
+		if (es->e[i].seq >= from)
+			es->e[k++] = es->e[i];
+	es->n = k;
+	for (size_t d = 0; d < RUN_DBS; d++) {
+		ps[d] = pd->ps[d];
+		memset(&pd->ps[d], 0, sizeof(pd->ps[d]));
+		for (size_t i = k = 0; i < ps[d].n; i++)
+			if (ps[d].p[i].seq >= from)
+				ps[d].p[k++] = ps[d].p[i];
+		ps[d].n = k;
+	}
+	pending_restart(pd, last + 1);
+}
+
 int
-audit_index_leaves(struct audit *a, MDB_txn *txn, uint64_t from, uint64_t last,
-    const struct event *ev)
+audit_index_leaves(struct audit *a, MDB_txn *txn, uint64_t from, uint64_t last)
 {
 	struct postings ps[RUN_DBS];
 	struct entries es = {NULL, 0, 0};
@@ -541,31 +628,29 @@ audit_index_leaves(struct audit *a, MDB_txn *txn, uint64_t from, uint64_t last,
 	struct audit_run run = {from, last + 1, 0};
 	const uint8_t *leaf;
 	uint8_t key[8];
+	uint64_t covered;
 	size_t len;
 	int rc = ERROR_OK;
 
 	memset(ps, 0, sizeof(ps));
-	for (uint64_t seq = from; seq <= last; seq++) {
-		const struct event *e = ev;
-		if (seq < last || ev == NULL) {
-			if (read == NULL &&
-			    (read = malloc(sizeof(*read))) == NULL) {
-				rc = ERROR_NOMEM;
-				goto out;
-			}
-			rc = audit_leaf(a, txn, seq, &leaf, &len);
-			if (rc != 0) {
-				rc = rc == ERROR_NOTFOUND ? ERROR_TAMPERED : rc;
-				goto out;
-			}
-			/* decoded before the next write can move the page */
-			if ((rc = event_decode(leaf, len, read)) != 0) {
-				rc = rc == ERROR_NOMEM ? rc : ERROR_TAMPERED;
-				goto out;
-			}
-			e = read;
+	pending_take(a, from, last, &es, ps, &covered);
+	/* The leaves before those gathered: read from the log. */
+	for (uint64_t seq = from; seq < covered; seq++) {
+		if (read == NULL && (read = malloc(sizeof(*read))) == NULL) {
+			rc = ERROR_NOMEM;
+			goto out;
 		}
-		if ((rc = index_event(e, seq, &es, ps)) != 0)
+		rc = audit_leaf(a, txn, seq, &leaf, &len);
+		if (rc != 0) {
+			rc = rc == ERROR_NOTFOUND ? ERROR_TAMPERED : rc;
+			goto out;
+		}
+		/* decoded before the next write can move the page */
+		if ((rc = event_decode(leaf, len, read)) != 0) {
+			rc = rc == ERROR_NOMEM ? rc : ERROR_TAMPERED;
+			goto out;
+		}
+		if ((rc = index_event(read, seq, &es, ps)) != 0)
 			goto out;
 	}
 	if ((rc = entries_write(a, txn, &es)) != 0 ||
@@ -600,9 +685,8 @@ audit_index(struct audit *a, MDB_txn *txn)
 	if ((rc = audit_size(a, txn, &size)) != 0 ||
 	    (rc = audit_indexed_of(a, txn, size, &indexed)) != 0)
 		return rc;
-	return indexed < size
-	    ? audit_index_leaves(a, txn, indexed, size - 1, NULL)
-	    : ERROR_OK;
+	return indexed < size ? audit_index_leaves(a, txn, indexed, size - 1)
+	                      : ERROR_OK;
 }
 
 int
@@ -640,10 +724,12 @@ audit_reindex(struct audit *a, MDB_txn *txn, uint64_t *entries)
 		return db_error(rc);
 	if ((rc = audit_meta_put(a, txn, "indexed", zero, sizeof(zero))) != 0)
 		return rc;
-	/* Batch by batch, as the appends would have: the same runs. */
+	/* Batch by batch, as the appends would have: the same runs, from
+	 * the leaves themselves. */
+	audit_index_pending_free(a);
 	for (uint64_t from = 0; from + a->lag <= size; from += a->lag)
 		if ((rc = audit_index_leaves(
-		         a, txn, from, from + a->lag - 1, NULL)) != 0)
+		         a, txn, from, from + a->lag - 1)) != 0)
 			return rc;
 	if ((rc = audit_verify_indexes(a, txn, &res)) != 0)
 		return rc;

@@ -65,6 +65,7 @@ struct audit {
 	unsigned
 	    lag; /* index once this many leaves wait (audit_set_index_lag) */
 	char origin[CHECKPOINT_ORIGIN_MAX + 1];
+	struct audit_pending *pend; /* audit_index_note's; or NULL */
 };
 
 /* The audit.nodes key of the subtree (level, index). */
@@ -102,12 +103,27 @@ int audit_meta_put(struct audit *a, MDB_txn *txn, const char *key,
     const void *data, size_t len);
 
 /*
- * Writes the index entries of leaves from .. last (audit_index.c): ev, when
- * not NULL, is leaf last's event, so that it is not decoded again. Records
- * last + 1 as indexed and merges runs.
+ * Writes the index entries of leaves from .. last (audit_index.c), records
+ * last + 1 as indexed and merges runs. The entries of leaves this handle
+ * appended are taken from what audit_index_note gathered; only the others
+ * are read and decoded from the log.
  */
-int audit_index_leaves(struct audit *a, MDB_txn *txn, uint64_t from,
-    uint64_t last, const struct event *ev);
+int audit_index_leaves(
+    struct audit *a, MDB_txn *txn, uint64_t from, uint64_t last);
+
+/*
+ * Gathers the index entries of leaf seq, just appended as ev, for the
+ * next audit_index_leaves (audit_index.c). They are kept only while each
+ * append continues the last: an append at any other index (the log rolled
+ * back by an aborted transaction) drops what was gathered, and those
+ * leaves are read from the log instead. Without memory it gathers nothing,
+ * with the same effect, so it cannot fail. One writer per log (LMDB's
+ * write lock, and the data folder's lock) keeps the rule sound.
+ */
+void audit_index_note(struct audit *a, uint64_t seq, const struct event *ev);
+
+/* Frees what audit_index_note gathered (audit_free). */
+void audit_index_pending_free(struct audit *a);
 
 /*
  * The runs of the subject and msg_id indexes (audit_index.c): a run holds

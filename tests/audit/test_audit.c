@@ -817,6 +817,80 @@ test_index_runs_merge(void **state)
 }
 
 /*
+ * The entries each append gathers for the next batch (audit_index_note),
+ * against transactions that abort: leaves appended and rolled back, some
+ * across a batch, then other events appended at the same indexes. The
+ * indexes must match the committed leaves exactly, a rolled-back event's
+ * msg_id must find nothing, and the same events appended without aborts
+ * must give the same answers.
+ */
+static void
+test_index_gathered_across_aborts(void **state)
+{
+	char *dir = sub(*state, "log");
+	struct audittest_log l;
+	struct audit_verify_result res;
+	struct audit_filter f;
+	struct event ev;
+	MDB_txn *txn;
+	uint64_t rng = 21, kept = 0, lost[2] = {0, 0}, got[4], want[4];
+
+	audittest_open(&l, dir, 0);
+	audit_set_index_lag(l.a, 16);
+	for (unsigned round = 0; round < 60; round++) {
+		bool keep = round % 3 != 1;
+		uint64_t junk = rng;
+		assert_int_equal(audit_txn_begin(l.env, 0, &txn), 0);
+		for (unsigned j = 0; j < 7; j++) {
+			/* an aborted round draws from its own generator,
+			 * so the kept events are those of the plain fill */
+			if (keep)
+				audittest_event(&ev, kept++, 10, &rng);
+			else
+				audittest_event(&ev, 90000 + round, 10, &junk);
+			assert_int_equal(audit_append(l.a, txn, &ev, NULL), 0);
+		}
+		if (keep) {
+			assert_int_equal(mdb_txn_commit(txn), 0);
+			continue;
+		}
+		memcpy(lost, ev.msg_id, sizeof(ev.msg_id));
+		mdb_txn_abort(txn);
+	}
+	assert_int_equal(audit_txn_begin(l.env, MDB_RDONLY, &txn), 0);
+	assert_int_equal(audit_verify_indexes(l.a, txn, &res), 0);
+	memset(&f, 0, sizeof(f));
+	f.has_msg_id = true;
+	memcpy(f.msg_id, lost, sizeof(f.msg_id));
+	memset(got, 0, sizeof(got));
+	assert_int_equal(audit_query(l.a, txn, &f, collect_seq, got, NULL), 0);
+	assert_int_equal(got[0], 0);
+	two_queries(l.a, txn, got);
+	mdb_txn_abort(txn);
+	audittest_close(&l);
+	free(dir);
+
+	/* the kept events alone, in one go */
+	dir = sub(*state, "plain");
+	rng = 21;
+	audittest_open(&l, dir, 0);
+	audit_set_index_lag(l.a, 16);
+	assert_int_equal(audit_txn_begin(l.env, 0, &txn), 0);
+	for (uint64_t i = 0; i < kept; i++) {
+		audittest_event(&ev, i, 10, &rng);
+		assert_int_equal(audit_append(l.a, txn, &ev, NULL), 0);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(audit_txn_begin(l.env, MDB_RDONLY, &txn), 0);
+	two_queries(l.a, txn, want);
+	assert_memory_equal(got, want, sizeof(got));
+	assert_true(want[0] > 0 && want[2] > 0);
+	mdb_txn_abort(txn);
+	audittest_close(&l);
+	free(dir);
+}
+
+/*
  * audit_reindex: indexes emptied and a subject's entries deleted, then
  * rebuilt from the leaves: the same answers and the same runs as the
  * appends made.
@@ -898,6 +972,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_index_runs_merge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reindex, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_index_gathered_across_aborts, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
