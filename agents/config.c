@@ -93,6 +93,17 @@ agent_config_default_state(const char *spool, char *out, size_t n, bool *legacy)
 	return ERROR_OK;
 }
 
+/* settle_after or rescan_every: a duration of 100ms to 1h. */
+static void
+outbox_period(struct yamlconf *y, const struct yamlconf_node *node,
+    const char *what, uint64_t *ms)
+{
+	yamlconf_duration(y, node, what, ms);
+	if (node != NULL && (*ms < AGENT_OUTBOX_MIN || *ms > AGENT_OUTBOX_MAX))
+		yamlconf_error(y, node,
+		    "%s: '%s' is out of range (100ms to 1h)", what, node->str);
+}
+
 int
 agent_config_load(
     const char *path, struct agent_config *c, struct yamlconf_errors *errs)
@@ -173,20 +184,8 @@ agent_config_load(
 	yamlconf_duration(y, v[K_RESEND], "resend_after", &c->resend_ms);
 	/* The outbox (docs/agent.md §5): when a file written in place is
 	 * whole, and how often the folder is listed besides inotify. */
-	yamlconf_duration(y, v[K_SETTLE], "settle_after", &c->settle_ms);
-	if (v[K_SETTLE] != NULL &&
-	    (c->settle_ms < AGENT_OUTBOX_MIN ||
-	        c->settle_ms > AGENT_OUTBOX_MAX))
-		yamlconf_error(y, v[K_SETTLE],
-		    "settle_after: '%s' is out of range (100ms to 1h)",
-		    v[K_SETTLE]->str);
-	yamlconf_duration(y, v[K_RESCAN], "rescan_every", &c->rescan_ms);
-	if (v[K_RESCAN] != NULL &&
-	    (c->rescan_ms < AGENT_OUTBOX_MIN ||
-	        c->rescan_ms > AGENT_OUTBOX_MAX))
-		yamlconf_error(y, v[K_RESCAN],
-		    "rescan_every: '%s' is out of range (100ms to 1h)",
-		    v[K_RESCAN]->str);
+	outbox_period(y, v[K_SETTLE], "settle_after", &c->settle_ms);
+	outbox_period(y, v[K_RESCAN], "rescan_every", &c->rescan_ms);
 	if (v[K_MAP] != NULL) {
 		if (v[K_MAP]->integer < 1 || v[K_MAP]->integer > (1 << 24))
 			yamlconf_error(y, v[K_MAP],
