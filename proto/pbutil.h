@@ -21,9 +21,11 @@
  * The decode budget. protobuf-c unpacks a repeated entry of two bytes on
  * the wire (an empty Sealed, Grant or Wrap) into some 130 bytes of heap, so
  * 1 MiB of them would cost some 70 MiB. pbutil_unpack lets a message
- * unpacked from n bytes hold at most PBUTIL_BUDGET(n) bytes of heap at any
- * time, counting each block as malloc_usable_size plus PBUTIL_CHUNK bytes
- * of allocator overhead. A legitimate message costs little more than its
+ * unpacked from n bytes take at most PBUTIL_BUDGET(n) bytes of heap in
+ * all, counting each block protobuf-c asks for, rounded up to 16 bytes,
+ * plus the PBUTIL_CHUNK bytes of its header in the arena, whether or not
+ * it was freed since (the arena does not reuse blocks). A legitimate
+ * message costs little more than its
  * size (bytes and strings are copied once), plus a bounded amount for its
  * bounded lists (16 recipients, 13 fields, 16 proofs of 64 hashes); a
  * message made of many tiny entries runs out of budget instead.
@@ -38,8 +40,8 @@
 
 /*
  * Unpacks len bytes as a message of type d into *out (the caller frees it
- * with pbutil_free), through an allocator that holds at most
- * PBUTIL_BUDGET(len) bytes and wipes every block it frees. Refuses bytes
+ * with pbutil_free), into an arena of its own that takes at most
+ * PBUTIL_BUDGET(len) bytes and is wiped when freed. Refuses bytes
  * that do not parse ("WHAT is not a valid protobuf message") and bytes that
  * would need more than the budget ("WHAT needs more than N bytes to decode:
  * too many entries"), both ERROR_DECODE, with why (when not NULL) naming
@@ -51,10 +53,14 @@ WUR int pbutil_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
     size_t whylen);
 
 /*
- * Frees a message from pbutil_unpack (of any generated type), wiping every
- * block it holds; NULL is a no-op.
+ * Frees a message from pbutil_unpack (of any generated type) and all it
+ * holds, its arena wiped; NULL is a no-op. It must not be given any other
+ * message: the arena is found in the header before the message.
  */
 void pbutil_free(void *m);
+
+/* How many chunks of memory the arena of m took (for the tests). */
+size_t pbutil_chunks(const void *m);
 
 /* True when m or any message inside it carries unknown fields. */
 bool pbutil_has_unknown(const ProtobufCMessage *m);

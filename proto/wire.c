@@ -663,6 +663,12 @@ out:
 	return rc;
 }
 
+size_t
+wire_frame_chunks(const struct wire_frame *f)
+{
+	return pbutil_chunks(f->priv);
+}
+
 void
 wire_frame_free(struct wire_frame *f)
 {

@@ -360,6 +360,12 @@ struct wire_frame {
 WUR int wire_decode(const uint8_t *buf, size_t len, struct wire_frame **out,
     char *why, size_t whylen);
 void wire_frame_free(struct wire_frame *f);
+/*
+ * How many chunks of heap the protobuf decoded for f takes: its blocks
+ * come from one arena, a chunk or two for a frame of a few KB (for the
+ * tests).
+ */
+size_t wire_frame_chunks(const struct wire_frame *f);
 
 /*
  * The msg_id of a Submit frame that wire_decode may refuse, for the

@@ -4,7 +4,8 @@
  * the grants it carries only, not the whole union (a receipt's 34 KB,
  * which every Submit used to be given). Every member the type has is
  * still there, and what ASan sees of each allocation is its exact size.
- * And a delivery frame is built without decoding its stored bytes.
+ * Its protobuf is unpacked into one arena, a chunk or two of heap. And a
+ * delivery frame is built without decoding its stored bytes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,6 +70,35 @@ test_submit_sized_by_grants(void **state)
 		assert_sized(f, grants + n * sizeof(struct wire_grant));
 		assert_true(grants + n * sizeof(struct wire_grant) <
 		    sizeof(struct wire_frame) / 2);
+		wire_frame_free(f);
+		tu_msg_release(&m);
+	}
+}
+
+/*
+ * A decoded frame's protobuf comes from one arena: a Submit of a few KB,
+ * some dozens of blocks, takes one chunk of heap, or two, where it took a
+ * malloc and a wiping free per block.
+ */
+static void
+test_submit_in_one_arena(void **state)
+{
+	const struct tu_agency *to[] = {&mht, &amb, &social};
+	static size_t lens[FIELDS_COUNT + 1];
+
+	(void)state;
+	for (size_t i = 1; i <= FIELDS_COUNT; i++)
+		lens[i] = 64 * i;
+	for (size_t n = 1; n <= 3; n++) {
+		struct tu_msg m;
+		struct wire_frame *f;
+		tu_msg_init(&m, &police, to, n, lens);
+		assert_int_equal(tu_seal(&m), 0);
+		f = tu_decode(m.frame, m.len, WIRE_SUBMIT);
+		assert_true(m.len > 4096);
+		assert_in_range(wire_frame_chunks(f), 1, 2);
+		assert_int_equal(
+		    envelope_verify_signature(&f->u.submit, police.sign_pk), 0);
 		wire_frame_free(f);
 		tu_msg_release(&m);
 	}
@@ -190,6 +220,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_submit_sized_by_grants),
+	    cmocka_unit_test(test_submit_in_one_arena),
 	    cmocka_unit_test(test_small_frames_small),
 	    cmocka_unit_test(test_delivery_appends_decision),
 	};
