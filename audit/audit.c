@@ -88,6 +88,12 @@ audit_open(MDB_env *env, MDB_txn *txn, const char *origin, unsigned flags,
 			dbflags |= MDB_CREATE;
 		rc = db_error(
 		    mdb_dbi_open(txn, audit_db_names[i], dbflags, &a->dbi[i]));
+		/* None by that name: no log here, or a damaged list of the
+		 * databases, which LMDB shows only as a name not found. */
+		if (rc == ERROR_NOTFOUND)
+			rc = db_catalog_check(txn, "audit.") != 0
+			    ? ERROR_TAMPERED
+			    : ERROR_NOTFOUND;
 		if (rc != 0)
 			goto out;
 	}

@@ -259,3 +259,64 @@ db_reserve(MDB_env *env, uint64_t room, uint64_t *reserved)
 	*reserved = end;
 	return ERROR_OK;
 }
+
+/* A name LMDB lists: printable ASCII, as every store here names its own. */
+static bool
+printable_name(const MDB_val *k)
+{
+	const unsigned char *p = k->mv_data;
+
+	if (k->mv_size == 0 || k->mv_size > 255)
+		return false;
+	for (size_t i = 0; i < k->mv_size; i++)
+		if (p[i] < 0x21 || p[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* LMDB's order of keys: bytes, then length. */
+static int
+key_order(const MDB_val *a, const MDB_val *b)
+{
+	size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+	int c = memcmp(a->mv_data, b->mv_data, n);
+
+	if (c != 0)
+		return c;
+	return (a->mv_size > b->mv_size) - (a->mv_size < b->mv_size);
+}
+
+int
+db_catalog_check(MDB_txn *txn, const char *prefix)
+{
+	/* The record of a named database, an MDB_db: 32-bit padding, two
+	 * 16-bit words, then five pgno_t (size_t) counts and the root. */
+	const size_t record = 8 + 5 * sizeof(size_t);
+	size_t plen = strlen(prefix), n = 0;
+	MDB_val k, v, prev = {0, NULL};
+	MDB_cursor *c;
+	MDB_dbi main;
+	MDB_stat st;
+	int rc;
+
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) != 0 ||
+	    (rc = mdb_stat(txn, main, &st)) != 0 ||
+	    (rc = mdb_cursor_open(txn, main, &c)) != 0)
+		return db_error(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (!printable_name(&k) || v.mv_size != record ||
+		    (n > 0 && key_order(&prev, &k) >= 0) ||
+		    (k.mv_size >= plen &&
+		        memcmp(k.mv_data, prefix, plen) == 0)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		prev = k;
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return rc == 0 ? ERROR_TAMPERED : db_error(rc);
+	return n == st.ms_entries ? ERROR_OK : ERROR_TAMPERED;
+}

@@ -109,6 +109,18 @@ enum db_file_state {
 WUR int db_file_check(
     const char *dir, enum db_file_state *state, char *why, size_t n);
 
+/*
+ * Whether the list of named databases in txn's environment (LMDB's main
+ * database) reads whole, for a store that found none of its own by name:
+ * a walk of it finds exactly the entries the meta page counts, without
+ * error, in order, each a name of printable ASCII with a database record
+ * as its value, and none starting with prefix. ERROR_OK means the folder
+ * simply holds no such store; ERROR_TAMPERED that the list is damaged (a
+ * page of random bytes, a name altered), which LMDB itself may only show
+ * as a name not found.
+ */
+WUR int db_catalog_check(MDB_txn *txn, const char *prefix);
+
 /* ------------------------------------------------------- transactions */
 
 /*
