@@ -302,6 +302,15 @@ deliver_ack(struct broker *b, MDB_txn *txn, const char *agency,
 		return rc;
 	if (it.type != STORE_DELIVERY)
 		return ERROR_OK;
+	/* Acknowledged before its delivered event was logged: that comes
+	 * with the batch after the send, and this batch took the
+	 * acknowledgement first. Logged now, so the log never holds an
+	 * acknowledgement without its delivery. */
+	if (!it.delivered_logged &&
+	    ((rc = item_event(b, txn, &it, EVENT_DELIVERED, &leaf)) != 0 ||
+	        (rc = deliver_status(b, txn, it.peer, it.msg_id, agency,
+	             WIRE_STATE_DELIVERED, leaf)) != 0))
+		return rc;
 	b->mon.delivered++;
 	if ((rc = item_event(b, txn, &it, EVENT_ACKNOWLEDGED, &leaf)) != 0)
 		return rc;

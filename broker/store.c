@@ -474,6 +474,7 @@ remove_item(struct store *s, MDB_txn *txn, const char *agency,
 	rc = mdb_del(txn, s->sent, &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return db_error(rc);
+	it->delivered_logged = rc == 0; /* it had the mark */
 	if (it->type == STORE_DELIVERY && it->expires_ms != 0) {
 		db_be64_put(ek, it->expires_ms);
 		memcpy(ek + 8, qk, qn);

@@ -181,8 +181,9 @@ WUR int store_queue_next(struct store *s, MDB_txn *txn, const char *agency,
 
 /*
  * Removes item seq of agency's queue, which its agency acknowledged: *it
- * gets a copy (without payload); ERROR_NOTFOUND when there is no such item
- * (acknowledged before, or expired).
+ * gets a copy (without payload, with delivered_logged saying whether it
+ * had the mark); ERROR_NOTFOUND when there is no such item (acknowledged
+ * before, or expired).
  */
 WUR int store_queue_take(struct store *s, MDB_txn *txn, const char *agency,
     uint64_t seq, struct store_item *it);
