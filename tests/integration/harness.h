@@ -375,6 +375,8 @@ void h_client_free(struct h_client *c);
 int h_client_event(struct h_client *c, int mask, unsigned ms);
 /* Sends one frame (blocking); fails the test when it cannot. */
 void h_client_send(struct h_client *c, const void *buf, size_t len);
+/* Acknowledges the delivery msg_id (a DeliveryAck). */
+void h_client_ack(struct h_client *c, const uint8_t msg_id[WIRE_MSG_ID_LEN]);
 /* Sends one ZeroMQ message of n parts (part i: len[i] bytes of buf[i]). */
 void h_client_send_parts(
     struct h_client *c, size_t n, const void *const buf[], const size_t len[]);

@@ -159,6 +159,17 @@ h_client_send(struct h_client *c, const void *buf, size_t len)
 }
 
 void
+h_client_ack(struct h_client *c, const uint8_t msg_id[WIRE_MSG_ID_LEN])
+{
+	uint8_t *frame;
+	size_t len;
+
+	assert_int_equal(wire_ack_encode(msg_id, &frame, &len), 0);
+	h_client_send(c, frame, len);
+	free(frame);
+}
+
+void
 h_client_send_parts(
     struct h_client *c, size_t n, const void *const buf[], const size_t len[])
 {

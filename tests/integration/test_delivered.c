@@ -24,17 +24,6 @@
 
 enum { N = 256 }; /* the window: all sent in one pump */
 
-static void
-ack(struct h_client *c, const uint8_t id[16])
-{
-	uint8_t *frame;
-	size_t len;
-
-	assert_int_equal(wire_ack_encode(id, &frame, &len), 0);
-	h_client_send(c, frame, len);
-	free(frame);
-}
-
 /* The next delivery on c within ms, or NULL. */
 static struct wire_frame *
 next_delivery(struct h_client *c, unsigned ms)
@@ -88,12 +77,12 @@ take_with_early_ack(struct h_sys *s)
 	f = next_delivery(mht, H_WAIT_MS);
 	assert_non_null(f);
 	assert_int_equal(kill(s->broker.pid, SIGSTOP), 0);
-	ack(mht, f->u.delivery.m.msg_id);
+	h_client_ack(mht, f->u.delivery.m.msg_id);
 	wire_frame_free(f);
 	got++;
 	assert_int_equal(kill(s->broker.pid, SIGCONT), 0);
 	while (got < N && (f = next_delivery(mht, H_WAIT_MS)) != NULL) {
-		ack(mht, f->u.delivery.m.msg_id);
+		h_client_ack(mht, f->u.delivery.m.msg_id);
 		wire_frame_free(f);
 		got++;
 	}

@@ -601,17 +601,6 @@ queue_for_trust(
 	free(ids);
 }
 
-static void
-ack(struct h_client *c, const uint8_t id[16])
-{
-	uint8_t *frame;
-	size_t len;
-
-	assert_int_equal(wire_ack_encode(id, &frame, &len), 0);
-	h_client_send(c, frame, len);
-	free(frame);
-}
-
 /*
  * The trust connects and never acknowledges: the broker sends it at most
  * 256 deliveries (its window, DESIGN §11 "Routing") before
@@ -638,7 +627,7 @@ never_acknowledges(void **state)
 
 	/* Ten acknowledgements open the window by ten. */
 	for (int i = 0; i < 10; i++)
-		ack(mht, got[i]);
+		h_client_ack(mht, got[i]);
 	assert_int_equal(count_deliveries(mht, 3000, NULL, 0), 10);
 
 	/* Twice the queue: the broker holds no more than before. Sent in
@@ -700,10 +689,10 @@ acknowledges_only_what_it_was_sent(void **state)
 		assert_memory_equal(got[i], ids[i], 16); /* in queue order */
 
 	/* The last one, never sent: an acknowledgement of it is ignored. */
-	ack(mht, ids[N - 1]);
+	h_client_ack(mht, ids[N - 1]);
 	assert_int_equal(count_deliveries(mht, 1000, NULL, 0), 0);
 	for (unsigned i = 0; i < WINDOW; i++)
-		ack(mht, got[i]);
+		h_client_ack(mht, got[i]);
 	unsigned n = count_deliveries(mht, 3000, got, N);
 	print_message("after %u acknowledgements: %u more of %u queued\n",
 	    WINDOW, n, N - WINDOW);
@@ -754,7 +743,7 @@ steady_acks_no_redelivery(void **state)
 		/* Acknowledged a little later, as an agent's fsync does: the
 		 * run spans several ticks with acknowledgements in flight. */
 		pause_ms(4);
-		ack(mht, id);
+		h_client_ack(mht, id);
 		wire_frame_free(f);
 	}
 	print_message("steady acknowledgements: %u delivered, %u again; "
