@@ -258,6 +258,20 @@ item_event(struct broker *b, MDB_txn *txn, const struct store_item *it,
 	return ERROR_OK;
 }
 
+/* The delivered event of item it, and the status report that tells its sender.
+ */
+static int
+log_delivered(struct broker *b, MDB_txn *txn, const struct store_item *it)
+{
+	uint64_t leaf;
+	int rc = item_event(b, txn, it, EVENT_DELIVERED, &leaf);
+
+	if (rc != 0)
+		return rc;
+	return deliver_status(b, txn, it->peer, it->msg_id, it->agency,
+	    WIRE_STATE_DELIVERED, leaf);
+}
+
 /*
  * The item of p's connection an acknowledgement names, taken out of the
  * flight: its sequence number, or false when none is in flight (a repeat,
@@ -306,10 +320,7 @@ deliver_ack(struct broker *b, MDB_txn *txn, const char *agency,
 	 * with the batch after the send, and this batch took the
 	 * acknowledgement first. Logged now, so the log never holds an
 	 * acknowledgement without its delivery. */
-	if (!it.delivered_logged &&
-	    ((rc = item_event(b, txn, &it, EVENT_DELIVERED, &leaf)) != 0 ||
-	        (rc = deliver_status(b, txn, it.peer, it.msg_id, agency,
-	             WIRE_STATE_DELIVERED, leaf)) != 0))
+	if (!it.delivered_logged && (rc = log_delivered(b, txn, &it)) != 0)
 		return rc;
 	b->mon.delivered++;
 	if ((rc = item_event(b, txn, &it, EVENT_ACKNOWLEDGED, &leaf)) != 0)
@@ -326,7 +337,7 @@ deliver_flush_pending(struct broker *b, MDB_txn *txn)
 	for (size_t i = 0; i < b->n_pending && rc == 0; i++) {
 		struct pending *p = &b->pending[i];
 		struct store_item it;
-		uint64_t seq, leaf;
+		uint64_t seq;
 
 		/* Delivered: once per item, however often it was sent. */
 		rc = store_queue_next(
@@ -338,11 +349,8 @@ deliver_flush_pending(struct broker *b, MDB_txn *txn)
 		}
 		if (rc != 0)
 			break;
-		if ((rc = store_queue_mark(b->store, txn, p->agency, seq)) ||
-		    (rc = item_event(b, txn, &it, EVENT_DELIVERED, &leaf)))
-			break;
-		rc = deliver_status(b, txn, it.peer, it.msg_id, p->agency,
-		    WIRE_STATE_DELIVERED, leaf);
+		if ((rc = store_queue_mark(b->store, txn, p->agency, seq)) == 0)
+			rc = log_delivered(b, txn, &it);
 	}
 	/* The caller forgets them once the commit holding them is durable. */
 	return rc;
