@@ -391,6 +391,13 @@ struct wire_frame *h_client_recv_raw(
 /* The receipt for msg_id within ms (other frames skipped), or NULL. */
 struct wire_frame *h_client_receipt(
     struct h_client *c, const uint8_t msg_id[WIRE_MSG_ID_LEN], unsigned ms);
+/*
+ * Seals n messages from m (each with a new msg_id), sends them all through
+ * c, then waits for each one's receipt and fails the test unless every one
+ * is ACCEPTED. Their msg_ids go to ids, unless it is NULL.
+ */
+void h_client_send_accepted(struct h_sys *s, struct h_client *c,
+    const struct h_msg *m, size_t n, uint8_t (*ids)[WIRE_MSG_ID_LEN]);
 /* A client of a keyring agency (its key file), its handshake done. */
 struct h_client *h_client_of(struct h_sys *s, int agency);
 /*

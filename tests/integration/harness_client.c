@@ -250,6 +250,32 @@ h_client_receipt(
 	}
 }
 
+void
+h_client_send_accepted(struct h_sys *s, struct h_client *c,
+    const struct h_msg *m, size_t n, uint8_t (*ids)[WIRE_MSG_ID_LEN])
+{
+	uint8_t(*id)[WIRE_MSG_ID_LEN] = calloc(n ? n : 1, WIRE_MSG_ID_LEN);
+
+	assert_non_null(id);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *frame;
+		size_t len;
+		h_seal(s, m, id[i], &frame, &len);
+		h_client_send(c, frame, len);
+		free(frame);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct wire_frame *f = h_client_receipt(c, id[i], H_WAIT_MS);
+		if (f == NULL || f->u.receipt.outcome != WIRE_ACCEPTED)
+			fail_msg("message %zu of %zu: %s", i + 1, n,
+			    f == NULL ? "no receipt" : "not accepted");
+		wire_frame_free(f);
+	}
+	if (ids != NULL)
+		memcpy(ids, id, n * WIRE_MSG_ID_LEN);
+	free(id);
+}
+
 struct h_client *
 h_client_of(struct h_sys *s, int agency)
 {

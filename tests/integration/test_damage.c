@@ -263,24 +263,8 @@ send_burst(struct h_sys *s, struct h_client *c, size_t n)
 	    .signer = -1,
 	    .fields = "{\"risks\": {\"self_harm\": \"high\"}, "
 	              "\"identity\": {\"name\": \"Damage\"}}"};
-	uint8_t(*ids)[WIRE_MSG_ID_LEN] = calloc(n, WIRE_MSG_ID_LEN);
 
-	assert_non_null(ids);
-	for (size_t i = 0; i < n; i++) {
-		uint8_t *frame;
-		size_t len;
-		h_seal(s, &m, ids[i], &frame, &len);
-		h_client_send(c, frame, len);
-		free(frame);
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct wire_frame *r = h_client_receipt(c, ids[i], H_WAIT_MS);
-		if (r == NULL)
-			fail_msg("no receipt for message %zu of %zu", i, n);
-		assert_int_equal(r->u.receipt.outcome, WIRE_ACCEPTED);
-		wire_frame_free(r);
-	}
-	free(ids);
+	h_client_send_accepted(s, c, &m, n, NULL);
 }
 
 static struct h_client *

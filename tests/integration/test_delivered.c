@@ -39,28 +39,6 @@ next_delivery(struct h_client *c, unsigned ms)
 	return NULL;
 }
 
-/* Queues N messages from the police for the trust, while it is away. */
-static void
-queue_n(struct h_sys *s, struct h_client *pol)
-{
-	struct h_msg m = {.sender = H_POLICE, .signer = -1, .pad = 16000};
-	static uint8_t ids[N][16];
-
-	for (unsigned i = 0; i < N; i++) {
-		uint8_t *frame;
-		size_t len;
-		h_seal(s, &m, ids[i], &frame, &len);
-		h_client_send(pol, frame, len);
-		free(frame);
-	}
-	for (unsigned i = 0; i < N; i++) {
-		struct wire_frame *f = h_client_receipt(pol, ids[i], H_WAIT_MS);
-		assert_non_null(f);
-		assert_int_equal(f->u.receipt.outcome, WIRE_ACCEPTED);
-		wire_frame_free(f);
-	}
-}
-
 /*
  * The trust connects and its queue goes out at once; the broker is
  * stopped as the first delivery arrives and that one acknowledged; then
@@ -100,8 +78,10 @@ acknowledged_before_logged(void **state)
 	(void)state;
 	h_broker_start(s);
 	struct h_client *pol = h_client_of(s, H_POLICE);
+	/* N for the trust, queued while it is away. */
+	const struct h_msg m = {.sender = H_POLICE, .signer = -1, .pad = 16000};
 	for (unsigned r = 0; r < ROUNDS; r++) {
-		queue_n(s, pol);
+		h_client_send_accepted(s, pol, &m, N, NULL);
 		take_with_early_ack(s);
 		assert_true(h_wait_audit(
 		    s, "acknowledged", NULL, (r + 1) * N, H_WAIT_MS));

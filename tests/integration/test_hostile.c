@@ -579,26 +579,8 @@ queue_for_trust(
     struct h_client *pol, unsigned n, size_t pad, uint8_t (*out)[16])
 {
 	struct h_msg m = {.sender = H_POLICE, .signer = -1, .pad = pad};
-	uint8_t(*ids)[16] = calloc(n, 16);
 
-	assert_non_null(ids);
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t *frame;
-		size_t len;
-		h_seal(sys, &m, ids[i], &frame, &len);
-		h_client_send(pol, frame, len);
-		free(frame);
-	}
-	for (unsigned i = 0; i < n; i++) {
-		struct wire_frame *f = h_client_receipt(pol, ids[i], H_WAIT_MS);
-		if (f == NULL || f->u.receipt.outcome != WIRE_ACCEPTED)
-			fail_msg(
-			    "police message %u of %u not accepted", i + 1, n);
-		wire_frame_free(f);
-	}
-	if (out != NULL)
-		memcpy(out, ids, (size_t)n * 16);
-	free(ids);
+	h_client_send_accepted(sys, pol, &m, n, out);
 }
 
 /*
